@@ -1,0 +1,192 @@
+// The hal.ts interfaces on Espruino's own APIs. This is the only module that touches the board.
+import type {
+  Clock, Crypto, FlashStore, Gpio, Hardware, Network, SpiBus, System, TcpConnection, TcpHandlers, TlsOptions, WatchOptions,
+} from '../hal';
+
+export interface BusPins {
+  sck: number;
+  miso: number;
+  mosi: number;
+  /** The MFRC522 takes up to 10 MHz; Espruino's default of 100 kHz would make every tap slow. */
+  baud: number;
+}
+
+function espruinoSpi(pins: BusPins): SpiBus {
+  SPI2.setup({ sck: pins.sck, miso: pins.miso, mosi: pins.mosi, baud: pins.baud, mode: 0 });
+  return {
+    transfer(chipSelect: number, data: Uint8Array): Uint8Array {
+      return SPI2.send(data, chipSelect);
+    },
+  };
+}
+
+function espruinoGpio(): Gpio {
+  return {
+    write(pin: number, high: boolean) {
+      digitalWrite(pin, high ? 1 : 0);
+    },
+    read(pin: number) {
+      return digitalRead(pin) === 1;
+    },
+    watch(pin: number, options: WatchOptions, callback: (high: boolean, timeMs: number) => void) {
+      return setWatch((event) => callback(event.state, event.time * 1000), pin, {
+        edge: options.edge,
+        debounce: options.debounceMs,
+        repeat: true,
+      });
+    },
+    unwatch(watchId: number) {
+      clearWatch(watchId);
+    },
+  };
+}
+
+function espruinoClock(): Clock {
+  const bootSec = getTime();
+  return {
+    nowMs: () => Math.floor((getTime() - bootSec) * 1000),
+    setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
+    clearTimeout: (timerId) => clearTimeout(timerId),
+    setInterval: (callback, periodMs) => setInterval(callback, periodMs),
+    clearInterval: (timerId) => clearInterval(timerId),
+  };
+}
+
+export function espruinoFlash(): FlashStore {
+  const storage = require('Storage');
+  return {
+    readText(name) {
+      return storage.read(name);
+    },
+    readBytes(name, offset, length) {
+      // readArrayBuffer maps the file in flash: the view costs no variables for its bytes.
+      const buffer = storage.readArrayBuffer(name);
+      if (!buffer || offset + length > buffer.byteLength) return undefined;
+      return new Uint8Array(buffer, offset, length);
+    },
+    size(name) {
+      const buffer = storage.readArrayBuffer(name);
+      return buffer ? buffer.byteLength : -1;
+    },
+    create(name, data, totalSize) {
+      storage.write(name, typeof data === 'string' ? data : E.toString(data), 0, totalSize);
+    },
+    writeAt(name, data, offset) {
+      storage.write(name, E.toString(data), offset);
+    },
+    writeText(name, text) {
+      storage.write(name, text);
+    },
+    erase(name) {
+      storage.erase(name);
+    },
+    list(prefix) {
+      return storage.list().filter((name) => name.indexOf(prefix) === 0);
+    },
+    freeBytes() {
+      return storage.getFree();
+    },
+  };
+}
+
+function espruinoNetwork(): Network {
+  const net = require('net');
+  const wifi = require('Wifi');
+  return {
+    isUp() {
+      return wifi.getStatus().station === 'connected';
+    },
+    connect(host: string, port: number, handlers: TcpHandlers, tls: TlsOptions | null): TcpConnection {
+      let socket: EspruinoSocket | undefined;
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        handlers.onClose();
+      };
+      try {
+        // TLS needs over 32 KB of native heap: on a busy board it fails with "Not enough memory",
+        // which reaches onError like any other connection failure.
+        socket = tls ? require('tls').connect({ host, port, ca: tls.ca }, () => handlers.onConnect()) : net.connect({ host, port }, () => handlers.onConnect());
+        // Sockets carry binary strings on Espruino, never byte arrays.
+        socket.on('data', (data) => handlers.onData(E.toUint8Array(data)));
+        socket.on('close', close);
+        socket.on('error', (error) => handlers.onError(String(error)));
+      } catch (error) {
+        // On some builds a refused connection throws here instead of emitting 'error'.
+        setTimeout(() => {
+          handlers.onError(String(error));
+          close();
+        }, 0);
+      }
+      return {
+        write(data: Uint8Array) {
+          if (socket && !closed) socket.write(E.toString(data));
+        },
+        end() {
+          if (socket && !closed) socket.end();
+        },
+      };
+    },
+  };
+}
+
+function espruinoCrypto(): Crypto {
+  const crypto = require('crypto');
+  return {
+    sha256: (data) => new Uint8Array(crypto.SHA256(data)),
+    crc32: (data) => E.CRC32(data) >>> 0,
+  };
+}
+
+function espruinoSystem(): System {
+  return {
+    enableWatchdog(timeoutSec) {
+      E.enableWatchdog(timeoutSec, false);
+    },
+    kickWatchdog() {
+      E.kickWatchdog();
+    },
+    memory() {
+      const memory = process.memory();
+      return { used: memory.usage, total: memory.total };
+    },
+    log(message) {
+      console.log(message);
+    },
+    restart() {
+      require('ESP32').reboot();
+    },
+  };
+}
+
+export function espruinoHardware(bus: BusPins, flash: FlashStore): Hardware {
+  return {
+    spi: espruinoSpi(bus),
+    gpio: espruinoGpio(),
+    clock: espruinoClock(),
+    flash,
+    network: espruinoNetwork(),
+    crypto: espruinoCrypto(),
+    system: espruinoSystem(),
+  };
+}
+
+/** Joins the school Wi-Fi and rejoins after a drop: Espruino 2v29 does not reconnect by itself. */
+export function keepWifiUp(ssid: string, password: string, log: (message: string) => void): void {
+  const wifi = require('Wifi');
+  let retryMs = 1000;
+  const join = () => {
+    wifi.connect(ssid, { password }, (error) => {
+      if (error) {
+        log('wifi: ' + error + ', retry in ' + retryMs + ' ms');
+        setTimeout(join, retryMs);
+        retryMs = Math.min(retryMs * 2, 60000);
+      } else {
+        retryMs = 1000;
+      }
+    });
+  };
+  wifi.on('disconnected', () => setTimeout(join, retryMs));
+  join();
+}

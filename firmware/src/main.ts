@@ -1,0 +1,190 @@
+// Boot: read the configuration from flash, restore every locker's state, then bring up the
+// reader, locks, doors and the link to the hub, and serve taps. Everything here is wiring; the
+// decisions live in station/.
+import { espruinoFlash, espruinoHardware, keepWifiUp } from './espruino/hardware';
+import { loadConfig } from './station/config';
+import { BadgeList, BADGE_HASH_BYTES } from './station/badge-list';
+import { nextBootCount } from './station/boot-counter';
+import { Station } from './station/station';
+import { EventLog } from './station/event-log';
+import { LOCKER } from './station/lockers';
+import { Journal, JOURNAL_DEFAULTS } from './storage/journal';
+import { LockerStore } from './storage/locker-store';
+import { LockBank, gpioLockOutputs, type LockOutputs } from './drivers/lock-bank';
+import { gpioDoorInputs, type DoorInputs } from './drivers/door-bank';
+import { ExpanderDoorInputs, Mcp23s17Bus, expanderLockOutputs } from './drivers/mcp23s17';
+import { Feedback } from './drivers/feedback';
+import { Mfrc522, MFRC522_DEFAULTS } from './drivers/mfrc522';
+import { MqttClient } from './net/mqtt-client';
+import { Uplink } from './net/uplink';
+import { CommandHandler } from './net/commands';
+import { StateReport } from './net/state-report';
+import { seal, unseal } from './net/sealed';
+import { hmacWithKey, prepareHmacKey } from './codec/hmac';
+import { hexToBytes } from './codec/bytes';
+import { DETAIL, EVENT, TOPIC, topicBase } from './protocol/wire';
+
+const FIRMWARE_VERSION = '0.3.0';
+
+function boot(): void {
+  const flash = espruinoFlash();
+  const loaded = loadConfig(flash);
+  if (!loaded.ok) {
+    console.log(loaded.error);
+    return;
+  }
+  const config = loaded.config;
+  const hw = espruinoHardware({ sck: config.pins.sck, miso: config.pins.miso, mosi: config.pins.mosi, baud: config.spiBaud }, flash);
+  const log = (message: string) => hw.system.log(message);
+  hw.system.enableWatchdog(config.watchdogSec);
+  const boot = nextBootCount(flash);
+
+  // Flash first: every locker's state, then the journal, before the first tap is accepted.
+  const states = new Uint8Array(config.lockers);
+  const owners = new Uint32Array(config.lockers);
+  const lockerStore = new LockerStore(flash, hw.crypto, 256);
+  const firstBoot = flash.list('hs.').length === 0;
+  if (firstBoot) {
+    for (let i = 0; i < config.lockers; i++) if (config.assets[i]) states[i] = LOCKER.ITEM_PRESENT;
+  }
+  const problems = lockerStore.restore(states, owners);
+  const journal = new Journal(flash, hw.crypto, JOURNAL_DEFAULTS);
+  const journalProblems = journal.open(boot);
+  const events = new EventLog(journal, hw.clock);
+
+  const badgeKey = prepareHmacKey(hw.crypto, hexToBytes(config.badgeKey));
+  const stationKey = prepareHmacKey(hw.crypto, hexToBytes(config.stationKey));
+  const sealMessage = (message: unknown) => seal(hw.crypto, stationKey, message);
+  const badges = new BadgeList(flash, hw.crypto);
+  const badgeProblems = badges.open();
+
+  const base = topicBase(config.site, config.station);
+  const mqtt = new MqttClient(hw.network, hw.clock, {
+    host: config.broker.host,
+    port: config.broker.port,
+    tls: config.broker.tls,
+    clientId: 'handover-' + config.station,
+    keepAliveSec: config.keepAliveSec,
+    will: { topic: base + TOPIC.STATUS, payload: 'offline', qos: 1, retain: true },
+    maxInflight: 8,
+    reconnectMinMs: 500,
+    reconnectMaxMs: 30000,
+    random: Math.random,
+  });
+  const uplink = new Uplink(mqtt, journal, hw.clock, {
+    stationId: config.station,
+    eventsTopic: base + TOPIC.EVENTS,
+    window: 8,
+    maxPerSecond: 50,
+    seal: sealMessage,
+    unseal: (payload) => unseal(hw.crypto, stationKey, payload),
+  });
+  events.onAppended = () => uplink.pump();
+
+  const feedback = new Feedback(hw.gpio, hw.clock, config.pins.led, config.pins.buzzer);
+  events.onFull = () => {
+    log('journal full: events are not being recorded until the hub confirms');
+    feedback.play('alarm');
+  };
+  let lockOutputs: LockOutputs;
+  let doors: DoorInputs;
+  if (config.io === 'expander') {
+    // MCP23S17s on the reader's bus: lock chips at addresses 0-1, door chips at 2-3.
+    const expanders = new Mcp23s17Bus(hw.spi, config.pins.expanderCs);
+    const onFault = (reason: string | null) => {
+      if (reason) log('expander: ' + reason);
+    };
+    lockOutputs = expanderLockOutputs(expanders, 0, config.lockers, onFault);
+    doors = new ExpanderDoorInputs(expanders, hw.gpio, hw.clock, config.pins.expanderInt, 2, config.lockers, onFault);
+  } else {
+    lockOutputs = gpioLockOutputs(hw.gpio, config.pins.locks);
+    doors = gpioDoorInputs(hw.gpio, config.pins.doors);
+  }
+  const locks = new LockBank(lockOutputs, hw.clock, config.unlockPulseMs);
+  const station = new Station(
+    {
+      clock: hw.clock,
+      timing: config.timing,
+      assets: config.assets,
+      hashBadge: (uid) => hmacWithKey(hw.crypto, badgeKey, uid).subarray(0, BADGE_HASH_BYTES),
+      findBadge: (hash) => badges.find(hash),
+      pulseLock: (index) => locks.pulse(index),
+      isDoorOpen: (index) => doors.isOpen(index),
+      report: (type, fields) => {
+        events.report(type, fields);
+      },
+      saveLocker: (index) => {
+        lockerStore.save(index, states, owners);
+        stateReport.changed();
+      },
+      feedback: (kind) => feedback.play(kind),
+    },
+    states,
+    owners,
+  );
+
+  const stateReport = new StateReport(
+    {
+      stationId: config.station,
+      firmware: FIRMWARE_VERSION,
+      boot,
+      states,
+      badgeVersion: () => badges.version,
+      backlog: () => journal.backlog(),
+      memory: () => hw.system.memory(),
+      reader: () => reader.status().state,
+    },
+    hw.clock,
+    (message) => mqtt.publish(base + TOPIC.STATE, sealMessage(message), 1, true),
+  );
+  const commands = new CommandHandler({
+    crypto: hw.crypto,
+    flash,
+    key: stationKey,
+    stationId: config.station,
+    station,
+    events,
+    badges,
+    reply: (message) => mqtt.publish(base + TOPIC.REPLY, sealMessage(message), 1, false),
+    restart: () => hw.clock.setTimeout(() => hw.system.restart(), 200),
+    log,
+  });
+  mqtt.subscribe(base + TOPIC.ACK, 1);
+  mqtt.subscribe(base + TOPIC.COMMAND, 1);
+  mqtt.onMessage = (topic, payload) => {
+    if (topic === base + TOPIC.ACK) {
+      if (uplink.onAck(payload)) stateReport.changed();
+    } else if (topic === base + TOPIC.COMMAND) {
+      commands.handle(payload);
+      stateReport.changed();
+    }
+  };
+  mqtt.onDisconnect = (reason) => log('mqtt: ' + reason);
+  mqtt.onLog = (message) => log('mqtt: ' + message);
+  mqtt.onConnect = () => {
+    mqtt.publish(base + TOPIC.STATUS, 'online', 1, true);
+    stateReport.sendNow();
+    uplink.onConnected();
+  };
+
+  events.report(EVENT.BOOT, { detail: firstBoot ? DETAIL.FIRST_BOOT : DETAIL.NONE });
+  if (journal.tornFound > 0) events.report(EVENT.FAULT, { detail: DETAIL.TORN_RECORD });
+  for (const problem of problems.concat(journalProblems, badgeProblems)) log(problem);
+  if (badgeProblems.length > 0) events.report(EVENT.FAULT, { detail: DETAIL.BADGE_LIST });
+
+  doors.start(config.doorDebounceMs, (index, open) => station.onDoor(index, open));
+  const reader = new Mfrc522(hw.spi, hw.gpio, hw.clock, { cs: config.pins.rfidCs, irq: config.pins.rfidIrq, reset: config.pins.rfidReset }, MFRC522_DEFAULTS);
+  reader.start({
+    onCard: (uid) => station.onCard(uid),
+    onFault: () => events.report(EVENT.READER_FAULT, { detail: DETAIL.READER }),
+    onRecovered: () => events.report(EVENT.READER_RECOVERED, {}),
+  });
+  // The main loop is alive as long as timers run: kick the watchdog from one.
+  hw.clock.setInterval(() => hw.system.kickWatchdog(), Math.max(1000, (config.watchdogSec * 1000) / 4));
+
+  if (config.wifi) keepWifiUp(config.wifi.ssid, config.wifi.password, log);
+  mqtt.start();
+  log('handover ' + FIRMWARE_VERSION + ' station ' + config.station + ' boot ' + boot + ', ' + journal.backlog() + ' events unconfirmed');
+}
+
+boot();

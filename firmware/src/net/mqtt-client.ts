@@ -1,0 +1,600 @@
+// A compact MQTT 3.1.1 client for the station: QoS 0 and 1 both ways, last will, keep-alive with
+// dead-connection detection, reconnection with jittered exponential backoff, and QoS 1 publishes
+// that survive a reconnect (re-sent with DUP, in order). It sees the network only through the hal's
+// Network and Clock, so the same code runs on Espruino, in the simulator and against a real broker
+// in tests. Spec clauses are cited as [MQTT-x.y.z-n] (OASIS MQTT 3.1.1).
+//
+// One state value:
+//   idle ──start()──▶ connecting ──CONNACK 0──▶ connected
+//                        │   ▲                      │
+//   (socket error, close, │   └──── timer ───┐       │ (socket error or close, protocol error,
+//    refused, timeout)    ▼                  │       ▼  keep-alive timeout)
+//                      waiting ◀─────────────┴── waiting
+//   stop() from any state ──▶ idle
+// Every connection attempt has a number; events from an older socket or timer are ignored, so a late
+// `onClose` can never tear down its successor. Nothing here throws into the network layer: socket
+// failures, refusals and protocol errors all end in `waiting`, and exceptions thrown by the
+// application's callbacks are caught and reported through `onLog`.
+import type { Clock, Network, TcpConnection, TcpHandlers, TlsOptions } from '../hal';
+import { utf8Encode } from '../codec/bytes';
+import {
+  CONNACK_RETURN_CODES,
+  DEFAULT_MAX_PACKET_BYTES,
+  MqttParser,
+  PACKET,
+  SUBACK_FAILURE,
+  encodeConnect,
+  encodeDisconnect,
+  encodePingreq,
+  encodePuback,
+  encodePublish,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  markPublishDuplicate,
+  publishPacketBytes,
+  setPublishPacketId,
+  topicFilterProblem,
+  topicNameProblem,
+  type QoS,
+  type ServerPacket,
+  type WillMessage,
+} from './mqtt-packets';
+
+export type { QoS, WillMessage } from './mqtt-packets';
+
+export type MqttState = 'idle' | 'connecting' | 'connected' | 'waiting';
+
+export interface MqttClientOptions {
+  host: string;
+  port: number;
+  /** TLS with a pinned CA; null or absent for plain TCP. */
+  tls?: TlsOptions | null;
+  clientId: string;
+  /** 0 turns keep-alive off; at most 65535. */
+  keepAliveSec: number;
+  username?: string;
+  /** Only with a username [MQTT-3.1.2-22]. */
+  password?: string | Uint8Array;
+  will?: WillMessage;
+  /**
+   * Default false: the broker keeps the session (subscriptions and QoS 1 messages queued for the
+   * station while it is away), and unacknowledged publishes are re-sent on reconnect [MQTT-4.4.0-1].
+   */
+  cleanSession?: boolean;
+  /** QoS 1 publishes sent and not yet acknowledged, at most (≥ 1). */
+  maxInflight: number;
+  /** Publishes waiting for a connection or a free in-flight slot, at most. Default 32. */
+  maxQueued?: number;
+  /**
+   * Largest packet sent or accepted, fixed header included. Default 16384. A larger incoming
+   * PUBLISH is acknowledged but not delivered (reported through onLog); any other is a protocol error.
+   */
+  maxPacketBytes?: number;
+  /** TCP connect plus CONNACK must take less than this. Default 10000. */
+  connectTimeoutMs?: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  /** Uniform in [0, 1), for the reconnect jitter (Math.random on the board; seeded in tests). */
+  random: () => number;
+}
+
+type DoneCallback = (ok: boolean) => void;
+
+/** A publish waiting in the queue or in flight: the encoded packet is all that is kept. */
+interface Outgoing {
+  packet: Uint8Array;
+  qos: QoS;
+  packetId: number;
+  onDone: DoneCallback | undefined;
+}
+
+interface Subscription {
+  topicFilter: string;
+  qos: QoS;
+}
+
+interface PendingAck {
+  packetId: number;
+  topicFilter: string;
+}
+
+const DEFAULT_MAX_QUEUED = 32;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10000;
+const LAST_PACKET_ID = 65535;
+
+function noop(): void {}
+
+export class MqttClient {
+  /** The single state value; read it, never write it. */
+  state: MqttState = 'idle';
+
+  /** A PUBLISH arrived on a subscribed topic (QoS 1 ones are acknowledged after this returns). */
+  onMessage: (topic: string, payload: Uint8Array) => void = noop;
+  /** The broker accepted the connection (after every reconnect). Publishing here is the birth message. */
+  onConnect: () => void = noop;
+  /** A connection or connection attempt ended; the client goes on retrying unless stopped. */
+  onDisconnect: (reason: string) => void = noop;
+  /** Things worth a log line that change no state: refused publishes and subscriptions, callback errors. */
+  onLog: (message: string) => void = noop;
+
+  private network: Network;
+  private clock: Clock;
+  private options: MqttClientOptions;
+  private maxQueued: number;
+  private maxPacketBytes: number;
+  private connectTimeoutMs: number;
+  private keepAliveMs: number;
+
+  private connection: TcpConnection | undefined;
+  private parser: MqttParser | undefined;
+  /** Numbers connection attempts; callbacks from an earlier attempt are ignored. */
+  private attempt = 0;
+  /** The one timer of the current state: connect timeout, keep-alive or reconnect delay. */
+  private timerId: number | undefined;
+  /** Connection attempts that failed in a row, for the backoff. */
+  private failures = 0;
+  private lastSentMs = 0;
+  private lastReceivedMs = 0;
+  private pingOutstanding = false;
+
+  private queue: Outgoing[] = [];
+  private inflight: Outgoing[] = [];
+  private subscriptions: Subscription[] = [];
+  private pendingAcks: PendingAck[] = [];
+  private nextPacketId = 1;
+
+  /** Throws an Error for options that could never work (a configuration mistake, found at boot). */
+  constructor(network: Network, clock: Clock, options: MqttClientOptions) {
+    this.network = network;
+    this.clock = clock;
+    this.options = options;
+    this.maxQueued = options.maxQueued !== undefined ? options.maxQueued : DEFAULT_MAX_QUEUED;
+    this.maxPacketBytes = options.maxPacketBytes !== undefined ? options.maxPacketBytes : DEFAULT_MAX_PACKET_BYTES;
+    this.connectTimeoutMs = options.connectTimeoutMs !== undefined ? options.connectTimeoutMs : DEFAULT_CONNECT_TIMEOUT_MS;
+    this.keepAliveMs = options.keepAliveSec * 1000;
+    const problem = this.optionsProblem();
+    if (problem) throw new Error('mqtt: ' + problem);
+  }
+
+  private optionsProblem(): string | undefined {
+    const options = this.options;
+    if (!(options.keepAliveSec >= 0 && options.keepAliveSec <= 65535)) return 'keepAliveSec must be 0..65535';
+    if (!(options.maxInflight >= 1)) return 'maxInflight must be at least 1';
+    if (!(this.maxQueued >= 1)) return 'maxQueued must be at least 1';
+    if (!(this.maxPacketBytes >= 128)) return 'maxPacketBytes must be at least 128';
+    if (!(options.reconnectMinMs > 0 && options.reconnectMaxMs >= options.reconnectMinMs)) return 'need 0 < reconnectMinMs <= reconnectMaxMs';
+    if (options.clientId.length === 0 && !options.cleanSession) return 'an empty clientId needs cleanSession [MQTT-3.1.3-7]';
+    if (options.password !== undefined && options.username === undefined) return 'a password needs a username [MQTT-3.1.2-22]';
+    if (options.will) {
+      const willProblem = topicNameProblem(options.will.topic);
+      if (willProblem) return 'will: ' + willProblem;
+    }
+    if (this.connectPacket().length > this.maxPacketBytes) return 'CONNECT packet exceeds maxPacketBytes';
+    return undefined;
+  }
+
+  private connectPacket(): Uint8Array {
+    const options = this.options;
+    return encodeConnect({
+      clientId: options.clientId,
+      cleanSession: options.cleanSession === true,
+      keepAliveSec: options.keepAliveSec,
+      username: options.username,
+      password: options.password,
+      will: options.will,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Application interface
+
+  /** Starts connecting (and keeps reconnecting until stop()). Does nothing unless idle. */
+  start(): void {
+    if (this.state !== 'idle') return;
+    this.failures = 0;
+    this.connect();
+  }
+
+  /**
+   * Says goodbye (DISCONNECT, so the broker drops the will [MQTT-3.14.4-3]), closes the socket and
+   * goes idle. Publishes still queued or unacknowledged are given up: their onDone gets false.
+   */
+  stop(): void {
+    if (this.state === 'idle') return;
+    const wasConnected = this.state === 'connected';
+    if (wasConnected) this.send(encodeDisconnect());
+    this.closeConnection();
+    this.state = 'idle';
+    const abandoned = this.inflight.concat(this.queue);
+    this.inflight = [];
+    this.queue = [];
+    for (let index = 0; index < abandoned.length; index++) this.done(abandoned[index], false);
+    if (wasConnected) this.notify(this.onDisconnect, 'stopped');
+  }
+
+  /**
+   * Queues a PUBLISH. QoS 1 publishes stay until acknowledged (re-sent with DUP after a reconnect);
+   * QoS 0 ones wait for a connection but are sent once. `onDone` is called exactly once: true when
+   * acknowledged (QoS 1) or written (QoS 0), false when refused or abandoned by stop(). Returns false
+   * (after calling onDone(false)) when refused: invalid topic, packet over maxPacketBytes, or
+   * maxQueued publishes already waiting.
+   */
+  publish(topic: string, payload: Uint8Array | string, qos: QoS, retain: boolean, onDone?: DoneCallback): boolean {
+    const bytes = typeof payload === 'string' ? utf8Encode(payload) : payload;
+    let refusal = topicNameProblem(topic);
+    if (!refusal && qos !== 0 && qos !== 1) refusal = 'QoS ' + qos + ' is not supported';
+    const size = publishPacketBytes(topic, bytes.length, qos);
+    if (!refusal && size > this.maxPacketBytes) refusal = 'PUBLISH of ' + size + ' bytes exceeds maxPacketBytes ' + this.maxPacketBytes;
+    if (!refusal && this.queue.length >= this.maxQueued) refusal = 'queue full (' + this.maxQueued + ' publishes waiting)';
+    if (refusal) {
+      this.notify(this.onLog, 'publish to ' + topic + ' refused: ' + refusal);
+      if (onDone) this.notifyDone(onDone, false);
+      return false;
+    }
+    this.queue.push({ packet: encodePublish(topic, bytes, qos, retain, false, 0), qos, packetId: 0, onDone });
+    this.pump();
+    return true;
+  }
+
+  /**
+   * Subscribes now if connected, and again after every reconnect. Returns false for an invalid
+   * filter. A refusal by the broker is reported through onLog.
+   */
+  subscribe(topicFilter: string, qos: QoS): boolean {
+    const problem = topicFilterProblem(topicFilter);
+    if (problem) {
+      this.notify(this.onLog, 'subscribe ' + topicFilter + ' refused: ' + problem);
+      return false;
+    }
+    let subscription: Subscription | undefined;
+    for (let index = 0; index < this.subscriptions.length; index++) {
+      if (this.subscriptions[index].topicFilter === topicFilter) subscription = this.subscriptions[index];
+    }
+    if (subscription) subscription.qos = qos;
+    else {
+      subscription = { topicFilter, qos };
+      this.subscriptions.push(subscription);
+    }
+    if (this.state === 'connected') this.sendSubscribe(subscription);
+    return true;
+  }
+
+  /** Forgets a subscription, and unsubscribes now if connected. */
+  unsubscribe(topicFilter: string): void {
+    this.subscriptions = this.subscriptions.filter((subscription) => subscription.topicFilter !== topicFilter);
+    if (this.state === 'connected') {
+      const packetId = this.allocatePacketId();
+      this.pendingAcks.push({ packetId, topicFilter });
+      this.send(encodeUnsubscribe(packetId, topicFilter));
+    }
+  }
+
+  /** Publishes not yet acknowledged (in flight) and waiting (queued), for status reports. */
+  backlog(): { inflight: number; queued: number } {
+    return { inflight: this.inflight.length, queued: this.queue.length };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connection pipeline: connect → socket open → CONNECT → CONNACK → established
+
+  private connect(): void {
+    this.clearTimer();
+    const attempt = ++this.attempt;
+    if (!this.network.isUp()) {
+      this.state = 'waiting';
+      this.scheduleReconnect();
+      return;
+    }
+    this.state = 'connecting';
+    this.parser = new MqttParser(this.maxPacketBytes);
+    this.timerId = this.clock.setTimeout(() => {
+      this.timerId = undefined;
+      if (attempt === this.attempt) this.drop('no CONNACK within ' + this.connectTimeoutMs + ' ms');
+    }, this.connectTimeoutMs);
+    const handlers: TcpHandlers = {
+      onConnect: () => {
+        if (attempt === this.attempt) this.socketOpened();
+      },
+      onData: (data: Uint8Array) => {
+        if (attempt === this.attempt) this.received(data);
+      },
+      onClose: () => {
+        if (attempt === this.attempt) this.drop('connection closed');
+      },
+      onError: (message: string) => {
+        if (attempt === this.attempt) this.drop('socket error: ' + message);
+      },
+    };
+    let connection: TcpConnection | undefined;
+    try {
+      connection = this.network.connect(this.options.host, this.options.port, handlers, this.options.tls || null);
+    } catch (error) {
+      if (attempt === this.attempt) this.drop('connect failed: ' + String(error));
+      return;
+    }
+    if (attempt !== this.attempt) {
+      // The network reported failure before connect() even returned: this socket is already over.
+      this.endQuietly(connection);
+      return;
+    }
+    this.connection = connection;
+  }
+
+  private socketOpened(): void {
+    // [MQTT-3.1.0-1] CONNECT is the first packet the client sends.
+    this.send(this.connectPacket());
+  }
+
+  private established(): void {
+    this.clearTimer();
+    this.state = 'connected';
+    this.failures = 0;
+    this.lastReceivedMs = this.clock.nowMs();
+    this.pingOutstanding = false;
+    const attempt = this.attempt;
+    // [MQTT-4.4.0-1] re-send every unacknowledged QoS 1 PUBLISH with its original packet id, with
+    // DUP set [MQTT-3.3.1-1], in the original order [MQTT-4.6.0-1], before anything new.
+    for (let index = 0; index < this.inflight.length && attempt === this.attempt; index++) {
+      markPublishDuplicate(this.inflight[index].packet);
+      this.send(this.inflight[index].packet);
+    }
+    for (let index = 0; index < this.subscriptions.length && attempt === this.attempt; index++) this.sendSubscribe(this.subscriptions[index]);
+    if (attempt !== this.attempt) return;
+    this.scheduleKeepAlive();
+    this.notify(this.onConnect, undefined);
+    this.pump();
+  }
+
+  /** Ends the current connection (or attempt) and schedules the next one. */
+  private drop(reason: string): void {
+    if (this.state !== 'connecting' && this.state !== 'connected') return;
+    this.closeConnection();
+    this.state = 'waiting';
+    this.scheduleReconnect();
+    this.notify(this.onDisconnect, reason);
+  }
+
+  private closeConnection(): void {
+    this.attempt++; // anything the old socket or its timers still report is now ignored
+    this.clearTimer();
+    const connection = this.connection;
+    this.connection = undefined;
+    this.parser = undefined;
+    this.pingOutstanding = false;
+    this.pendingAcks = [];
+    if (connection) this.endQuietly(connection);
+  }
+
+  private endQuietly(connection: TcpConnection): void {
+    try {
+      connection.end();
+    } catch (ignored) {
+      // The socket is being abandoned either way.
+    }
+  }
+
+  /** Jittered exponential backoff: ceiling = min · 2^failures (≤ max), delay in [ceiling/2, ceiling], ≥ min. */
+  private scheduleReconnect(): void {
+    const options = this.options;
+    let ceilingMs = options.reconnectMinMs;
+    for (let step = 0; step < this.failures && ceilingMs < options.reconnectMaxMs; step++) ceilingMs *= 2;
+    if (ceilingMs > options.reconnectMaxMs) ceilingMs = options.reconnectMaxMs;
+    let random = options.random();
+    if (!(random >= 0 && random <= 1)) random = 1;
+    const delayMs = Math.max(options.reconnectMinMs, ceilingMs / 2 + (random * ceilingMs) / 2);
+    this.failures++;
+    this.timerId = this.clock.setTimeout(() => {
+      this.timerId = undefined;
+      if (this.state === 'waiting') this.connect();
+    }, delayMs);
+  }
+
+  private clearTimer(): void {
+    if (this.timerId !== undefined) this.clock.clearTimeout(this.timerId);
+    this.timerId = undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Keep-alive [MQTT-3.1.2-23]: a PINGREQ when nothing was sent, or nothing received, for a whole
+  // keep-alive period; a connection that brings no bytes at all for 1.5 periods is dead (the
+  // server's own rule, [MQTT-3.1.2-24], applied to the server).
+
+  private scheduleKeepAlive(): void {
+    if (this.keepAliveMs === 0) return;
+    const attempt = this.attempt;
+    let dueMs = this.lastReceivedMs + this.keepAliveMs * 1.5;
+    if (!this.pingOutstanding) dueMs = Math.min(dueMs, this.lastSentMs + this.keepAliveMs, this.lastReceivedMs + this.keepAliveMs);
+    this.timerId = this.clock.setTimeout(() => {
+      this.timerId = undefined;
+      if (attempt === this.attempt) this.keepAliveDue();
+    }, Math.max(1, dueMs - this.clock.nowMs()));
+  }
+
+  private keepAliveDue(): void {
+    const nowMs = this.clock.nowMs();
+    if (nowMs - this.lastReceivedMs >= this.keepAliveMs * 1.5) {
+      this.drop('nothing from the broker for ' + (nowMs - this.lastReceivedMs) + ' ms (keep-alive ' + this.options.keepAliveSec + ' s)');
+      return;
+    }
+    if (!this.pingOutstanding && (nowMs - this.lastSentMs >= this.keepAliveMs || nowMs - this.lastReceivedMs >= this.keepAliveMs)) {
+      this.pingOutstanding = true;
+      this.send(encodePingreq());
+    }
+    if (this.state === 'connected') this.scheduleKeepAlive();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Bytes in and out
+
+  /** Writes to the socket; false if there is none or the write threw (the connection is then dropped). */
+  private send(bytes: Uint8Array): boolean {
+    const connection = this.connection;
+    if (!connection) return false;
+    try {
+      connection.write(bytes);
+    } catch (error) {
+      this.drop('write failed: ' + String(error));
+      return false;
+    }
+    this.lastSentMs = this.clock.nowMs();
+    return true;
+  }
+
+  private received(data: Uint8Array): void {
+    const parser = this.parser;
+    if (!parser) return;
+    this.lastReceivedMs = this.clock.nowMs();
+    const attempt = this.attempt;
+    const problem = parser.push(data, (packet) => {
+      if (attempt === this.attempt) this.handle(packet);
+    });
+    // [MQTT-4.8.0-1] a protocol violation closes the connection.
+    if (problem && attempt === this.attempt) this.drop('protocol error: ' + problem);
+  }
+
+  /** The one dispatch over packets from the server. */
+  private handle(packet: ServerPacket): void {
+    if (this.state === 'connecting' && packet.type !== PACKET.CONNACK) {
+      this.drop('protocol error: first packet from the server was type ' + packet.type + ', not CONNACK [MQTT-3.2.0-1]');
+      return;
+    }
+    switch (packet.type) {
+      case PACKET.CONNACK:
+        if (this.state !== 'connecting') this.drop('protocol error: a second CONNACK');
+        else if (packet.returnCode !== 0) {
+          // [MQTT-3.2.2-5] the server closes after a refusal; close from this side too.
+          const meaning = CONNACK_RETURN_CODES[packet.returnCode] || 'reserved code';
+          this.drop('connection refused: ' + packet.returnCode + ' ' + meaning);
+        } else this.established();
+        return;
+      case PACKET.PUBLISH: {
+        const attempt = this.attempt;
+        if (packet.droppedBytes) {
+          // Acknowledged all the same, or the broker would send it again after every reconnect.
+          this.notify(this.onLog, 'dropped a PUBLISH of ' + packet.droppedBytes + ' bytes on ' + packet.topic + ' (maxPacketBytes ' + this.maxPacketBytes + ')');
+        } else this.notifyMessage(packet.topic, packet.payload);
+        // [MQTT-4.3.2-2] a QoS 1 PUBLISH is answered with a PUBACK carrying its packet id.
+        if (packet.qos === 1 && attempt === this.attempt) this.send(encodePuback(packet.packetId));
+        return;
+      }
+      case PACKET.PUBACK:
+        this.acknowledged(packet.packetId);
+        return;
+      case PACKET.SUBACK: {
+        const pending = this.takePendingAck(packet.packetId);
+        if (pending && packet.returnCodes[0] === SUBACK_FAILURE) this.notify(this.onLog, 'subscription to ' + pending.topicFilter + ' refused by the broker');
+        return;
+      }
+      case PACKET.UNSUBACK:
+        this.takePendingAck(packet.packetId);
+        return;
+      case PACKET.PINGRESP:
+        // The timer was set for the dead-connection deadline while the ping was out; the next
+        // ping may now be due before it.
+        this.pingOutstanding = false;
+        this.clearTimer();
+        this.scheduleKeepAlive();
+        return;
+    }
+  }
+
+  private acknowledged(packetId: number): void {
+    for (let index = 0; index < this.inflight.length; index++) {
+      const outgoing = this.inflight[index];
+      if (outgoing.packetId === packetId) {
+        this.inflight.splice(index, 1);
+        this.done(outgoing, true);
+        this.pump();
+        return;
+      }
+    }
+    // A PUBACK for an id not in flight (e.g. acknowledged twice around a reconnect) is harmless.
+  }
+
+  private takePendingAck(packetId: number): PendingAck | undefined {
+    for (let index = 0; index < this.pendingAcks.length; index++) {
+      if (this.pendingAcks[index].packetId === packetId) return this.pendingAcks.splice(index, 1)[0];
+    }
+    return undefined;
+  }
+
+  private sendSubscribe(subscription: Subscription): void {
+    const packetId = this.allocatePacketId();
+    this.pendingAcks.push({ packetId, topicFilter: subscription.topicFilter });
+    this.send(encodeSubscribe(packetId, subscription.topicFilter, subscription.qos));
+  }
+
+  /** Sends from the queue while connected and the in-flight window has room; order is kept. */
+  private pump(): void {
+    while (this.state === 'connected' && this.queue.length > 0) {
+      const outgoing = this.queue[0];
+      if (outgoing.qos === 1) {
+        if (this.inflight.length >= this.options.maxInflight) return;
+        // [MQTT-4.3.2-1] a packet id not in use by another unacknowledged packet.
+        outgoing.packetId = this.allocatePacketId();
+        setPublishPacketId(outgoing.packet, outgoing.packetId);
+        this.queue.shift();
+        this.inflight.push(outgoing);
+        this.send(outgoing.packet);
+      } else {
+        this.queue.shift();
+        this.done(outgoing, this.send(outgoing.packet));
+      }
+    }
+  }
+
+  /** Next packet id in 1..65535 [MQTT-2.3.1-1] not held by an in-flight publish or pending ack. */
+  private allocatePacketId(): number {
+    for (let tries = 0; tries < LAST_PACKET_ID; tries++) {
+      const packetId = this.nextPacketId;
+      this.nextPacketId = packetId === LAST_PACKET_ID ? 1 : packetId + 1;
+      if (!this.packetIdInUse(packetId)) return packetId;
+    }
+    return this.nextPacketId; // unreachable: far fewer than 65535 ids are ever held
+  }
+
+  private packetIdInUse(packetId: number): boolean {
+    for (let index = 0; index < this.inflight.length; index++) if (this.inflight[index].packetId === packetId) return true;
+    for (let index = 0; index < this.pendingAcks.length; index++) if (this.pendingAcks[index].packetId === packetId) return true;
+    return false;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Calling the application without letting its exceptions into the state machine
+
+  private done(outgoing: Outgoing, ok: boolean): void {
+    if (outgoing.onDone) this.notifyDone(outgoing.onDone, ok);
+  }
+
+  private notifyDone(onDone: DoneCallback, ok: boolean): void {
+    try {
+      onDone(ok);
+    } catch (error) {
+      this.reportCallbackError('onDone', error);
+    }
+  }
+
+  private notifyMessage(topic: string, payload: Uint8Array): void {
+    try {
+      this.onMessage(topic, payload);
+    } catch (error) {
+      this.reportCallbackError('onMessage', error);
+    }
+  }
+
+  private notify(callback: (argument: string) => void, argument: string | undefined): void {
+    try {
+      callback.call(this, argument as string);
+    } catch (error) {
+      if (callback !== this.onLog) this.reportCallbackError('callback', error);
+    }
+  }
+
+  private reportCallbackError(name: string, error: unknown): void {
+    try {
+      this.onLog('mqtt: ' + name + ' threw: ' + String(error));
+    } catch (ignored) {
+      // Nothing more to do for a logger that throws.
+    }
+  }
+}

@@ -1,0 +1,164 @@
+// The offline badge list: keyed hashes of badge UIDs (never a UID or a name, P16), each with an
+// opaque person id and a role, sorted by hash in one Storage file. Lookups binary-search the file
+// through small views onto flash, so RAM use does not grow with the list.
+//
+// Each version is its own file, "hb.<version>": a new list is written beside the old one, checked,
+// and only then used (the old one is erased), so a power cut mid-transfer never leaves the station
+// without a list. At boot the newest file that checks out wins.
+//
+// Layout (big-endian):
+//   header 16 bytes: "HOBL" | version u32 | count u32 | CRC-32 of the records u32
+//   record 16 bytes: hash[8] | person u32 | role u8 | asset classes u8 (bit mask) | flags u8 | 0
+import type { Crypto, FlashStore } from '../hal';
+
+export const BADGE_PREFIX = 'hb.';
+export const BADGE_HEADER_BYTES = 16;
+export const BADGE_RECORD_BYTES = 16;
+export const BADGE_HASH_BYTES = 8;
+const MAGIC = [0x48, 0x4f, 0x42, 0x4c];
+
+export const BADGE_FLAG = {
+  MEDICAL_EXEMPT: 1, // P3: tap accepted and recorded, no locker opens
+  OPEN_ALL: 2, // may trigger the emergency open-all
+};
+
+export interface BadgeEntry {
+  person: number;
+  role: number;
+  assetClasses: number;
+  flags: number;
+}
+
+export interface BadgeRecord extends BadgeEntry {
+  hash: Uint8Array;
+}
+
+function readU32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset] << 24) >>> 0) + (bytes[offset + 1] << 16) + (bytes[offset + 2] << 8) + bytes[offset + 3];
+}
+
+function writeU32(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = (value >>> 24) & 255;
+  bytes[offset + 1] = (value >>> 16) & 255;
+  bytes[offset + 2] = (value >>> 8) & 255;
+  bytes[offset + 3] = value & 255;
+}
+
+/** Negative, zero or positive as `a` sorts before, equal to or after `b` (both BADGE_HASH_BYTES long). */
+export function compareHash(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < BADGE_HASH_BYTES; i++) {
+    if (a[i] !== b[i]) return a[i] - b[i];
+  }
+  return 0;
+}
+
+export function badgeFileName(version: number): string {
+  return BADGE_PREFIX + version;
+}
+
+/** Checks a badge-list file whole: header, size, and the CRC of its records. Null when good. */
+export function checkBadgeFile(flash: FlashStore, crypto: Crypto, name: string): string | null {
+  const header = flash.readBytes(name, 0, BADGE_HEADER_BYTES);
+  if (!header) return name + ': missing or too short';
+  for (let i = 0; i < 4; i++) {
+    if (header[i] !== MAGIC[i]) return name + ': not a badge list';
+  }
+  const count = readU32(header, 8);
+  const recordBytes = count * BADGE_RECORD_BYTES;
+  if (flash.size(name) !== BADGE_HEADER_BYTES + recordBytes) return name + ': size does not match its count';
+  // One native CRC over a view of flash: no copy into RAM.
+  const records = flash.readBytes(name, BADGE_HEADER_BYTES, recordBytes);
+  if (!records || crypto.crc32(records) !== readU32(header, 12)) return name + ': checksum mismatch';
+  return null;
+}
+
+export class BadgeList {
+  private flash: FlashStore;
+  private crypto: Crypto;
+  private fileName = '';
+  count = 0;
+  version = 0;
+  /** How many records the last lookup read: the benchmark reports it. */
+  lastProbes = 0;
+
+  constructor(flash: FlashStore, crypto: Crypto) {
+    this.flash = flash;
+    this.crypto = crypto;
+  }
+
+  private versions(): number[] {
+    const versions = this.flash
+      .list(BADGE_PREFIX)
+      .map((name) => parseInt(name.substring(BADGE_PREFIX.length), 10))
+      .filter((version) => !isNaN(version));
+    versions.sort((a, b) => b - a);
+    return versions;
+  }
+
+  /**
+   * Uses the newest badge-list file that checks out, erasing older ones. Returns the problems
+   * found (a corrupt newer file is reported and erased); with no usable file every badge is unknown.
+   */
+  open(): string[] {
+    const problems: string[] = [];
+    this.count = 0;
+    this.fileName = '';
+    for (const version of this.versions()) {
+      const name = badgeFileName(version);
+      if (this.fileName) {
+        this.flash.erase(name);
+        continue;
+      }
+      const problem = checkBadgeFile(this.flash, this.crypto, name);
+      if (problem) {
+        problems.push('badge list ' + problem);
+        this.flash.erase(name);
+        continue;
+      }
+      this.fileName = name;
+      this.version = version;
+      this.count = readU32(this.flash.readBytes(name, 0, BADGE_HEADER_BYTES)!, 8);
+    }
+    if (!this.fileName) problems.push('badge list: none usable; every badge is unknown until the hub sends one');
+    return problems;
+  }
+
+  find(hash: Uint8Array): BadgeEntry | null {
+    let low = 0;
+    let high = this.count - 1;
+    this.lastProbes = 0;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const record = this.flash.readBytes(this.fileName, BADGE_HEADER_BYTES + middle * BADGE_RECORD_BYTES, BADGE_RECORD_BYTES);
+      this.lastProbes++;
+      if (!record) return null;
+      const order = compareHash(record, hash);
+      if (order === 0) {
+        return { person: readU32(record, 8), role: record[12], assetClasses: record[13], flags: record[14] };
+      }
+      if (order < 0) low = middle + 1;
+      else high = middle - 1;
+    }
+    return null;
+  }
+}
+
+/** Builds a badge-list file (the hub sends it; tests and the simulator write it into Storage). */
+export function encodeBadgeList(records: BadgeRecord[], version: number, crc32: (data: Uint8Array) => number): Uint8Array {
+  const sorted = records.slice().sort((a, b) => compareHash(a.hash, b.hash));
+  const file = new Uint8Array(BADGE_HEADER_BYTES + sorted.length * BADGE_RECORD_BYTES);
+  file.set(MAGIC, 0);
+  writeU32(file, 4, version);
+  writeU32(file, 8, sorted.length);
+  for (let i = 0; i < sorted.length; i++) {
+    const offset = BADGE_HEADER_BYTES + i * BADGE_RECORD_BYTES;
+    const record = sorted[i];
+    file.set(record.hash.subarray(0, BADGE_HASH_BYTES), offset);
+    writeU32(file, offset + 8, record.person);
+    file[offset + 12] = record.role;
+    file[offset + 13] = record.assetClasses;
+    file[offset + 14] = record.flags;
+  }
+  writeU32(file, 12, crc32(file.subarray(BADGE_HEADER_BYTES)));
+  return file;
+}

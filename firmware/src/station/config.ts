@@ -1,0 +1,138 @@
+// The station configuration, read from Storage at boot (written there by `npm run flash`).
+import type { FlashStore } from '../hal';
+import { hexToBytes } from '../codec/bytes';
+import { STATION_TIMING_DEFAULTS, type LockerAsset, type StationTiming } from './station';
+
+export const CONFIG_FILE = 'handover.json';
+
+export interface StationPins {
+  sck: number;
+  miso: number;
+  mosi: number;
+  rfidCs: number;
+  rfidIrq: number;
+  rfidReset: number;
+  /** io 'gpio': one lock output per locker, in locker order. */
+  locks: number[];
+  /** io 'gpio': one door reed switch input per locker, in locker order. */
+  doors: number[];
+  /** io 'expander': chip select of the MCP23S17s (on the reader's SPI bus) and their shared INT line. */
+  expanderCs: number;
+  expanderInt: number;
+  led: number;
+  buzzer: number;
+}
+
+export interface StationConfig {
+  site: string;
+  station: string;
+  lockers: number;
+  /** How locks and doors are wired: straight to GPIOs (up to 8), or through MCP23S17 expanders (up to 32). */
+  io: 'gpio' | 'expander';
+  pins: StationPins;
+  spiBaud: number;
+  /** tls: the broker's CA certificate (PEM), pinned; absent for plain TCP. */
+  broker: { host: string; port: number; tls: { ca: string } | null };
+  wifi: { ssid: string; password: string } | null;
+  /** Hex key for the keyed hash of badge UIDs: the same for every station of a school. */
+  badgeKey: string;
+  /** Hex key this station signs its frames with. */
+  stationKey: string;
+  unlockPulseMs: number;
+  doorDebounceMs: number;
+  keepAliveSec: number;
+  watchdogSec: number;
+  timing: StationTiming;
+  /** Per locker: the loan item it is home to, or null for a phone locker. */
+  assets: Array<LockerAsset | null>;
+}
+
+export type ConfigResult = { ok: true; config: StationConfig } | { ok: false; error: string };
+
+function isInt(value: unknown): boolean {
+  return typeof value === 'number' && Math.floor(value) === value;
+}
+
+/** Checks one parsed configuration object; every problem names its field. */
+export function validateConfig(raw: any): ConfigResult {
+  if (!raw || typeof raw !== 'object') return { ok: false, error: 'config: not an object' };
+  const problems: string[] = [];
+  const need = (ok: boolean, field: string, what: string) => {
+    if (!ok) problems.push(field + ' ' + what);
+  };
+  need(typeof raw.site === 'string' && raw.site.length > 0, 'site', 'must be a non-empty string');
+  need(typeof raw.station === 'string' && raw.station.length > 0, 'station', 'must be a non-empty string');
+  need(isInt(raw.lockers) && raw.lockers >= 1 && raw.lockers <= 32, 'lockers', 'must be 1..32');
+  const pins = raw.pins || {};
+  const pinNames = ['sck', 'miso', 'mosi', 'rfidCs', 'rfidIrq', 'rfidReset', 'led', 'buzzer'];
+  for (const name of pinNames) need(isInt(pins[name]), 'pins.' + name, 'must be a GPIO number');
+  const io = raw.io === undefined ? 'gpio' : raw.io;
+  need(io === 'gpio' || io === 'expander', 'io', 'must be "gpio" or "expander"');
+  if (io === 'gpio') {
+    need(Array.isArray(pins.locks) && pins.locks.length === raw.lockers, 'pins.locks', 'must list one pin per locker');
+    need(Array.isArray(pins.doors) && pins.doors.length === raw.lockers, 'pins.doors', 'must list one pin per locker');
+  } else {
+    need(isInt(pins.expanderCs), 'pins.expanderCs', 'must be a GPIO number');
+    need(isInt(pins.expanderInt), 'pins.expanderInt', 'must be a GPIO number');
+  }
+  const broker = raw.broker || {};
+  need(typeof broker.host === 'string' && broker.host.length > 0, 'broker.host', 'must be a host name');
+  need(isInt(broker.port) && broker.port > 0 && broker.port < 65536, 'broker.port', 'must be a TCP port');
+  const tls = broker.tls;
+  need(!tls || (typeof tls.ca === 'string' && tls.ca.indexOf('-----BEGIN CERTIFICATE-----') >= 0), 'broker.tls.ca', 'must be a PEM certificate');
+  need(typeof raw.badgeKey === 'string' && /^[0-9a-f]+$/.test(raw.badgeKey) && raw.badgeKey.length >= 32, 'badgeKey', 'must be at least 16 bytes of hex');
+  need(typeof raw.stationKey === 'string' && /^[0-9a-f]+$/.test(raw.stationKey) && raw.stationKey.length >= 32, 'stationKey', 'must be at least 16 bytes of hex');
+  const assets: Array<LockerAsset | null> = [];
+  const rawAssets = Array.isArray(raw.assets) ? raw.assets : [];
+  need(raw.assets === undefined || (Array.isArray(raw.assets) && raw.assets.length === raw.lockers), 'assets', 'must list one entry (or null) per locker');
+  for (let i = 0; i < raw.lockers && i < 64; i++) {
+    const asset = rawAssets[i];
+    if (!asset) {
+      assets.push(null);
+      continue;
+    }
+    const tagOk = typeof asset.tag === 'string' && asset.tag.length === 16 && /^[0-9a-f]+$/.test(asset.tag);
+    need(tagOk, 'assets.' + i + '.tag', 'must be the 8-byte tag hash in hex');
+    need(isInt(asset.assetClass) && asset.assetClass >= 1 && asset.assetClass <= 8, 'assets.' + i + '.assetClass', 'must be 1..8');
+    assets.push({ tag: tagOk ? hexToBytes(asset.tag) : new Uint8Array(8), assetClass: asset.assetClass, healthCheckDue: asset.healthCheckDue === true });
+  }
+  const timing: StationTiming = Object.assign({}, STATION_TIMING_DEFAULTS);
+  const rawTiming = raw.timing || {};
+  for (const key of Object.keys(timing)) {
+    if (rawTiming[key] === undefined) continue;
+    if (isInt(rawTiming[key]) && rawTiming[key] > 0) (timing as any)[key] = rawTiming[key];
+    else problems.push('timing.' + key + ' must be a positive whole number');
+  }
+  if (problems.length > 0) return { ok: false, error: 'config: ' + problems.join('; ') };
+  const config: StationConfig = {
+    site: raw.site,
+    station: raw.station,
+    lockers: raw.lockers,
+    io,
+    pins: pins,
+    spiBaud: isInt(raw.spiBaud) ? raw.spiBaud : 4000000,
+    broker: { host: broker.host, port: broker.port, tls: tls ? { ca: tls.ca } : null },
+    wifi: raw.wifi && typeof raw.wifi.ssid === 'string' ? { ssid: raw.wifi.ssid, password: String(raw.wifi.password || '') } : null,
+    badgeKey: raw.badgeKey,
+    stationKey: raw.stationKey,
+    unlockPulseMs: isInt(raw.unlockPulseMs) ? raw.unlockPulseMs : 500,
+    doorDebounceMs: isInt(raw.doorDebounceMs) ? raw.doorDebounceMs : 30,
+    keepAliveSec: isInt(raw.keepAliveSec) ? raw.keepAliveSec : 30,
+    watchdogSec: isInt(raw.watchdogSec) ? raw.watchdogSec : 10,
+    timing,
+    assets,
+  };
+  return { ok: true, config };
+}
+
+export function loadConfig(flash: FlashStore): ConfigResult {
+  const text = flash.readText(CONFIG_FILE);
+  if (text === undefined) return { ok: false, error: 'config: no ' + CONFIG_FILE + ' in Storage (flash it with npm run flash)' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, error: 'config: ' + CONFIG_FILE + ' is not JSON' };
+  }
+  return validateConfig(raw);
+}

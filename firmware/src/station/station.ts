@@ -1,0 +1,482 @@
+// The station's decisions: what a tap opens, when an opening is complete, which alarms to raise,
+// what is reported. Plain logic over small interfaces: no hardware access, no Espruino calls.
+//
+// Taps (the school rules, ../shared/POLICY.md):
+//   pupil            deposit in a free locker, or collect from their own (P1); a medical exemption
+//                    is recorded and opens nothing (P3); a held locker stays shut (P4, P5)
+//   staff            starts a staff session of staffSessionMs. Within it:
+//                      item tag      -> return: the item's home locker opens (P6, P10)
+//                      pupil badge   -> confiscation hold (DSL: safeguarding hold), or the first
+//                                       half of a two-person release (DSL: the release) (P4, P5)
+//                      same badge    -> loan now
+//                    when it ends with no further tap: loan of an available item of a class the
+//                    badge is enrolled for (P6, P12)
+//   second staff     within releaseWindowMs of a release's first half completes it, if one of the
+//                    two is headteacher or deputy (P4)
+//   ICT + item tag   clears a health-check hold (P10)
+//   open-all badge   emergency: every locker opens in turn
+//   unknown          opens nothing, reported; repeated unknown taps are rate-limited
+// Doors: an unlock expects the door to spring open within doorOpenTimeoutMs; if it does not, one
+// retry, then the locker is a fault. A door that opens with no unlock is forced; one left open
+// longer than doorLeftOpenMs raises an alarm.
+import type { Clock } from '../hal';
+import { BADGE_FLAG, type BadgeEntry } from './badge-list';
+import { LOCKER } from './lockers';
+import { DETAIL, EVENT, ROLE } from '../protocol/wire';
+
+export interface EventFields {
+  locker?: number;
+  person?: number;
+  actor?: number;
+  witness?: number;
+  badge?: Uint8Array | null;
+  detail?: number;
+}
+
+export interface LockerAsset {
+  /** Keyed hash of the item's own tag. */
+  tag: Uint8Array;
+  assetClass: number;
+  healthCheckDue: boolean;
+}
+
+export interface StationTiming {
+  doorOpenTimeoutMs: number;
+  doorLeftOpenMs: number;
+  staffSessionMs: number;
+  releaseWindowMs: number;
+  unknownLimit: number;
+  unknownWindowMs: number;
+}
+
+export const STATION_TIMING_DEFAULTS: StationTiming = {
+  doorOpenTimeoutMs: 2000,
+  doorLeftOpenMs: 60000,
+  staffSessionMs: 3000,
+  releaseWindowMs: 30000,
+  unknownLimit: 5,
+  unknownWindowMs: 60000,
+};
+
+export interface StationParts {
+  clock: Clock;
+  timing: StationTiming;
+  /** Per locker: the item it is home to, or null for a phone locker. */
+  assets: Array<LockerAsset | null>;
+  hashBadge(uid: Uint8Array): Uint8Array;
+  findBadge(hash: Uint8Array): BadgeEntry | null;
+  pulseLock(index: number): void;
+  isDoorOpen(index: number): boolean;
+  report(type: number, fields: EventFields): void;
+  /** A locker's state or owner changed: keep it in flash. */
+  saveLocker(index: number): void;
+  feedback(kind: 'accepted' | 'refused' | 'prompt' | 'alarm'): void;
+}
+
+// What an opening is for: decides the state the locker takes when its door closes again.
+const OPEN_DEPOSIT = 1;
+const OPEN_COLLECT = 2;
+const OPEN_LOAN = 3;
+const OPEN_RETURN = 4;
+const OPEN_CONFISCATE = 5; // a phone not yet in a locker goes into a free one, held
+const OPEN_RELEASE = 6; // a held phone comes out: the locker is free again
+const OPEN_REMOTE = 7; // the hub unlocked it: contents unchanged
+
+interface Opening {
+  purpose: number;
+  locker: number;
+  person: number;
+  actor: number;
+  witness: number;
+  badge: Uint8Array | null;
+  /** State the locker takes when the door closes after opening. */
+  nextState: number;
+  opened: boolean;
+  retried: boolean;
+  timer: number;
+}
+
+interface StaffSession {
+  badge: BadgeEntry;
+  hash: Uint8Array;
+  timer: number;
+}
+
+interface PendingRelease {
+  locker: number;
+  first: BadgeEntry;
+  timer: number;
+}
+
+function isSenior(role: number): boolean {
+  return role === ROLE.HEADTEACHER || role === ROLE.DEPUTY;
+}
+
+function isStaff(role: number): boolean {
+  return role !== ROLE.PUPIL;
+}
+
+function sameHash(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return a.length === b.length;
+}
+
+export class Station {
+  private parts: StationParts;
+  private timing: StationTiming;
+  readonly lockers: number;
+  /** LOCKER state per locker. */
+  readonly states: Uint8Array;
+  /** Person whose phone a locker holds, or the staff member who borrowed its item; 0 for none. */
+  readonly owners: Uint32Array;
+  private opening: Opening | null = null;
+  private session: StaffSession | null = null;
+  private release: PendingRelease | null = null;
+  private leftOpenTimers: number[] = [];
+  private openAllUntilMs = 0;
+  private unknownTimes: number[] = [];
+  private unknownSuppressed = false;
+
+  constructor(parts: StationParts, states: Uint8Array, owners: Uint32Array) {
+    this.parts = parts;
+    this.timing = parts.timing;
+    this.lockers = states.length;
+    this.states = states;
+    this.owners = owners;
+    for (let i = 0; i < this.lockers; i++) this.leftOpenTimers.push(-1);
+  }
+
+  /** A busy station refuses a tap rather than queue it: a person is standing at the reader. */
+  isBusy(): boolean {
+    return this.opening !== null;
+  }
+
+  onCard(uid: Uint8Array): void {
+    const parts = this.parts;
+    const hash = parts.hashBadge(uid);
+    const badge = parts.findBadge(hash);
+    if (this.opening) {
+      parts.report(EVENT.REFUSED, { person: badge ? badge.person : 0, badge: hash, detail: DETAIL.BUSY });
+      parts.feedback('refused');
+      return;
+    }
+    if (!badge) {
+      const home = this.assetLockerOf(hash);
+      if (home >= 0 && this.session) return this.itemTap(home, hash);
+      return this.unknownTap(hash);
+    }
+    if (badge.flags & BADGE_FLAG.OPEN_ALL) return this.openAll(badge.person, hash);
+    if (badge.role === ROLE.PUPIL) {
+      const session = this.session;
+      if (session) {
+        this.endSession();
+        return this.staffWithPupil(session.badge, badge, hash);
+      }
+      return this.pupilTap(badge, hash);
+    }
+    this.staffTap(badge, hash);
+  }
+
+  // ---- pupils ----
+
+  private pupilTap(badge: BadgeEntry, hash: Uint8Array): void {
+    const parts = this.parts;
+    if (badge.flags & BADGE_FLAG.MEDICAL_EXEMPT) {
+      parts.report(EVENT.EXEMPT, { person: badge.person, badge: hash });
+      parts.feedback('accepted');
+      return;
+    }
+    const own = this.lockerOf(badge.person);
+    if (own >= 0) {
+      if (this.states[own] !== LOCKER.PHONE_IN) return this.refuse(badge.person, hash, own, DETAIL.LOCKER_HELD);
+      return this.open(OPEN_COLLECT, own, badge.person, 0, 0, hash, LOCKER.FREE);
+    }
+    const free = this.freeLocker();
+    if (free < 0) return this.refuse(badge.person, hash, -1, DETAIL.NO_FREE_LOCKER);
+    this.open(OPEN_DEPOSIT, free, badge.person, 0, 0, hash, LOCKER.PHONE_IN);
+  }
+
+  // ---- staff ----
+
+  private staffTap(badge: BadgeEntry, hash: Uint8Array): void {
+    const release = this.release;
+    if (release) return this.completeRelease(release, badge, hash);
+    const session = this.session;
+    if (session) {
+      this.endSession();
+      if (session.badge.person === badge.person) return this.loan(badge, hash);
+    }
+    const timer = this.parts.clock.setTimeout(() => {
+      const ended = this.session;
+      this.session = null;
+      if (ended && !this.opening) this.loan(ended.badge, ended.hash);
+    }, this.timing.staffSessionMs);
+    this.session = { badge, hash, timer };
+    this.parts.feedback('prompt');
+  }
+
+  private endSession(): void {
+    if (!this.session) return;
+    this.parts.clock.clearTimeout(this.session.timer);
+    this.session = null;
+  }
+
+  private loan(staff: BadgeEntry, hash: Uint8Array): void {
+    let enrolledHere = false;
+    for (let i = 0; i < this.lockers; i++) {
+      const asset = this.parts.assets[i];
+      if (!asset || !(staff.assetClasses & (1 << (asset.assetClass - 1)))) continue;
+      enrolledHere = true;
+      if (this.states[i] === LOCKER.ITEM_PRESENT) return this.open(OPEN_LOAN, i, staff.person, staff.person, 0, hash, LOCKER.ITEM_OUT);
+    }
+    this.refuse(staff.person, hash, -1, enrolledHere ? DETAIL.NO_ITEM_AVAILABLE : DETAIL.NOT_ENROLLED);
+  }
+
+  /** An item's own tag, tapped in a staff session: return it, or (ICT) clear its health check. */
+  private itemTap(home: number, tagHash: Uint8Array): void {
+    const session = this.session!;
+    this.endSession();
+    const staff = session.badge;
+    const state = this.states[home];
+    if (state === LOCKER.HEALTH_CHECK_HELD && staff.role === ROLE.ICT) {
+      this.setLocker(home, LOCKER.ITEM_PRESENT, 0);
+      this.parts.report(EVENT.HOLD_RELEASED, { locker: home, actor: staff.person, badge: session.hash, detail: DETAIL.HEALTH_CHECK_CLEARED });
+      this.parts.feedback('accepted');
+      return;
+    }
+    if (state !== LOCKER.ITEM_OUT) return this.refuse(staff.person, tagHash, home, DETAIL.NOT_OUT);
+    const asset = this.parts.assets[home]!;
+    const next = asset.healthCheckDue ? LOCKER.HEALTH_CHECK_HELD : LOCKER.ITEM_PRESENT;
+    this.open(OPEN_RETURN, home, this.owners[home], staff.person, 0, session.hash, next);
+  }
+
+  // ---- holds (P4, P5) ----
+
+  private staffWithPupil(staff: BadgeEntry, pupil: BadgeEntry, pupilHash: Uint8Array): void {
+    const own = this.lockerOf(pupil.person);
+    const state = own >= 0 ? this.states[own] : LOCKER.FREE;
+    if (staff.role === ROLE.DSL) {
+      if (state === LOCKER.SAFEGUARDING_HELD) {
+        return this.open(OPEN_RELEASE, own, pupil.person, staff.person, 0, pupilHash, LOCKER.FREE);
+      }
+      return this.placeHold(own, LOCKER.SAFEGUARDING_HELD, staff, pupil, pupilHash);
+    }
+    if (state === LOCKER.SAFEGUARDING_HELD) return this.refuse(staff.person, pupilHash, own, DETAIL.LOCKER_HELD);
+    if (state === LOCKER.HELD) {
+      const timer = this.parts.clock.setTimeout(() => {
+        const expired = this.release;
+        this.release = null;
+        if (expired) this.parts.report(EVENT.REFUSED, { locker: expired.locker, actor: expired.first.person, detail: DETAIL.RELEASE_EXPIRED });
+      }, this.timing.releaseWindowMs);
+      this.release = { locker: own, first: staff, timer };
+      this.parts.feedback('prompt');
+      return;
+    }
+    this.placeHold(own, LOCKER.HELD, staff, pupil, pupilHash);
+  }
+
+  private placeHold(own: number, holdState: number, staff: BadgeEntry, pupil: BadgeEntry, pupilHash: Uint8Array): void {
+    if (own >= 0) {
+      this.setLocker(own, holdState, pupil.person);
+      this.parts.report(EVENT.HOLD_SET, { locker: own, person: pupil.person, actor: staff.person, badge: pupilHash });
+      this.parts.feedback('accepted');
+      return;
+    }
+    // The phone is in the staff member's hand: it goes into a free locker, held from the start.
+    const free = this.freeLocker();
+    if (free < 0) return this.refuse(staff.person, pupilHash, -1, DETAIL.NO_FREE_LOCKER);
+    this.open(OPEN_CONFISCATE, free, pupil.person, staff.person, 0, pupilHash, holdState);
+  }
+
+  private completeRelease(release: PendingRelease, second: BadgeEntry, hash: Uint8Array): void {
+    if (second.person === release.first.person) return this.refuse(second.person, hash, release.locker, DETAIL.SAME_STAFF_TWICE);
+    this.parts.clock.clearTimeout(release.timer);
+    this.release = null;
+    if (!isStaff(second.role) || (!isSenior(release.first.role) && !isSenior(second.role))) {
+      return this.refuse(second.person, hash, release.locker, DETAIL.RELEASE_NEEDS_SENIOR);
+    }
+    this.open(OPEN_RELEASE, release.locker, this.owners[release.locker], release.first.person, second.person, hash, LOCKER.FREE);
+  }
+
+  // ---- commands from the hub (wired in by the uplink) ----
+
+  /** Places or lifts a hold from the office. Returns false when the locker cannot take it. */
+  setHold(locker: number, holdState: number, person: number, actor: number): boolean {
+    if (locker < 0 || locker >= this.lockers) return false;
+    const state = this.states[locker];
+    if (holdState === LOCKER.HELD || holdState === LOCKER.SAFEGUARDING_HELD) {
+      if (state !== LOCKER.PHONE_IN && state !== LOCKER.HELD && state !== LOCKER.SAFEGUARDING_HELD) return false;
+      this.setLocker(locker, holdState, this.owners[locker] || person);
+      this.parts.report(EVENT.HOLD_SET, { locker, person: this.owners[locker], actor, detail: DETAIL.REMOTE });
+      return true;
+    }
+    if (state !== LOCKER.HELD && state !== LOCKER.SAFEGUARDING_HELD && state !== LOCKER.HEALTH_CHECK_HELD) return false;
+    const next = state === LOCKER.HEALTH_CHECK_HELD ? LOCKER.ITEM_PRESENT : LOCKER.PHONE_IN;
+    this.setLocker(locker, next, next === LOCKER.ITEM_PRESENT ? 0 : this.owners[locker]);
+    this.parts.report(EVENT.HOLD_RELEASED, { locker, person: this.owners[locker], actor, detail: DETAIL.REMOTE });
+    return true;
+  }
+
+  remoteUnlock(locker: number, actor: number): boolean {
+    if (locker < 0 || locker >= this.lockers || this.opening) return false;
+    this.open(OPEN_REMOTE, locker, this.owners[locker], actor, 0, null, this.states[locker]);
+    return true;
+  }
+
+  /** Emergency: every locker opens in turn (the lock bank keeps to one coil at a time). */
+  openAll(actor: number, hash: Uint8Array | null): void {
+    this.endSession();
+    this.cancelOpening();
+    // Doors may stay open a while after an evacuation: no forced-door alarms for that time.
+    this.openAllUntilMs = this.parts.clock.nowMs() + this.lockers * 600 + this.timing.doorLeftOpenMs;
+    for (let i = 0; i < this.lockers; i++) this.parts.pulseLock(i);
+    this.parts.report(EVENT.OPEN_ALL, { actor, badge: hash, detail: hash ? DETAIL.NONE : DETAIL.REMOTE });
+    this.parts.feedback('alarm');
+  }
+
+  // ---- unknown badges ----
+
+  private unknownTap(hash: Uint8Array): void {
+    const now = this.parts.clock.nowMs();
+    const windowStart = now - this.timing.unknownWindowMs;
+    this.unknownTimes = this.unknownTimes.filter((time) => time > windowStart);
+    this.unknownTimes.push(now);
+    if (this.unknownTimes.length > this.timing.unknownLimit) {
+      // Reported once per burst; the reader keeps refusing silently until the window passes.
+      if (!this.unknownSuppressed) this.parts.report(EVENT.UNKNOWN_BADGE, { badge: hash, detail: DETAIL.RATE_LIMITED });
+      this.unknownSuppressed = true;
+      return;
+    }
+    this.unknownSuppressed = false;
+    this.parts.report(EVENT.UNKNOWN_BADGE, { badge: hash });
+    this.parts.feedback('refused');
+  }
+
+  // ---- openings and doors ----
+
+  private refuse(person: number, hash: Uint8Array, locker: number, detail: number): void {
+    this.parts.report(EVENT.REFUSED, { locker: locker >= 0 ? locker : undefined, person, badge: hash, detail });
+    this.parts.feedback('refused');
+  }
+
+  private open(purpose: number, locker: number, person: number, actor: number, witness: number, badge: Uint8Array | null, nextState: number): void {
+    const opening: Opening = { purpose, locker, person, actor, witness, badge, nextState, opened: false, retried: false, timer: -1 };
+    this.opening = opening;
+    this.unlock(opening);
+    this.parts.feedback('accepted');
+  }
+
+  private unlock(opening: Opening): void {
+    opening.timer = this.parts.clock.setTimeout(() => this.doorDidNotOpen(opening), this.timing.doorOpenTimeoutMs);
+    this.parts.pulseLock(opening.locker);
+  }
+
+  private doorDidNotOpen(opening: Opening): void {
+    if (this.opening !== opening || opening.opened) return;
+    if (!opening.retried) {
+      opening.retried = true;
+      this.unlock(opening);
+      return;
+    }
+    this.opening = null;
+    const locker = opening.locker;
+    this.parts.report(opening.purpose === OPEN_COLLECT ? EVENT.COLLECT_CANCELLED : EVENT.DEPOSIT_CANCELLED, { locker, person: opening.person, badge: opening.badge });
+    this.parts.report(EVENT.LOCK_FAULT, { locker, detail: DETAIL.LOCK_RETRY });
+    // The contents (if any) stay as they were; the locker takes no more taps until the office clears it.
+    if (this.states[locker] === LOCKER.FREE) this.setLocker(locker, LOCKER.FAULT, 0);
+    this.parts.feedback('alarm');
+  }
+
+  private cancelOpening(): void {
+    if (!this.opening) return;
+    this.parts.clock.clearTimeout(this.opening.timer);
+    this.opening = null;
+  }
+
+  onDoor(index: number, open: boolean): void {
+    if (index < 0 || index >= this.lockers) return;
+    this.watchLeftOpen(index, open);
+    const opening = this.opening;
+    if (!opening || opening.locker !== index) {
+      if (open && this.parts.clock.nowMs() > this.openAllUntilMs) {
+        this.parts.report(EVENT.DOOR_FORCED, { locker: index });
+        this.parts.feedback('alarm');
+      }
+      return;
+    }
+    if (open) {
+      opening.opened = true;
+      this.parts.clock.clearTimeout(opening.timer);
+      return;
+    }
+    if (!opening.opened) return;
+    this.opening = null;
+    this.complete(opening);
+  }
+
+  private complete(opening: Opening): void {
+    const locker = opening.locker;
+    const fields: EventFields = { locker, person: opening.person, actor: opening.actor || undefined, witness: opening.witness || undefined, badge: opening.badge };
+    const purpose = opening.purpose;
+    if (purpose === OPEN_REMOTE) {
+      fields.detail = DETAIL.REMOTE;
+      this.parts.report(EVENT.REMOTE_UNLOCK, fields);
+      return;
+    }
+    const keepsOwner = opening.nextState !== LOCKER.FREE && opening.nextState !== LOCKER.ITEM_PRESENT && opening.nextState !== LOCKER.HEALTH_CHECK_HELD;
+    this.setLocker(locker, opening.nextState, keepsOwner ? opening.person : 0);
+    if (purpose === OPEN_DEPOSIT) this.parts.report(EVENT.DEPOSIT, fields);
+    else if (purpose === OPEN_COLLECT) this.parts.report(EVENT.COLLECT, fields);
+    else if (purpose === OPEN_LOAN) this.parts.report(EVENT.LOAN, fields);
+    else if (purpose === OPEN_RETURN) {
+      fields.detail = opening.nextState === LOCKER.HEALTH_CHECK_HELD ? DETAIL.HEALTH_CHECK_DUE : DETAIL.NONE;
+      this.parts.report(EVENT.RETURN, fields);
+    } else if (purpose === OPEN_CONFISCATE) {
+      fields.detail = DETAIL.CONFISCATED;
+      this.parts.report(EVENT.HOLD_SET, fields);
+    } else if (purpose === OPEN_RELEASE) this.parts.report(EVENT.HOLD_RELEASED, fields);
+  }
+
+  private watchLeftOpen(index: number, open: boolean): void {
+    const clock = this.parts.clock;
+    if (this.leftOpenTimers[index] >= 0) clock.clearTimeout(this.leftOpenTimers[index]);
+    this.leftOpenTimers[index] = -1;
+    if (!open) return;
+    this.leftOpenTimers[index] = clock.setTimeout(() => {
+      this.leftOpenTimers[index] = -1;
+      if (!this.parts.isDoorOpen(index)) return;
+      this.parts.report(EVENT.DOOR_LEFT_OPEN, { locker: index });
+      this.parts.feedback('alarm');
+    }, this.timing.doorLeftOpenMs);
+  }
+
+  // ---- lockers ----
+
+  private setLocker(index: number, state: number, owner: number): void {
+    this.states[index] = state;
+    this.owners[index] = owner;
+    this.parts.saveLocker(index);
+  }
+
+  private lockerOf(person: number): number {
+    for (let i = 0; i < this.lockers; i++) {
+      if (this.owners[i] === person && this.parts.assets[i] === null) return i;
+    }
+    return -1;
+  }
+
+  private freeLocker(): number {
+    for (let i = 0; i < this.lockers; i++) {
+      if (this.states[i] === LOCKER.FREE && this.parts.assets[i] === null) return i;
+    }
+    return -1;
+  }
+
+  private assetLockerOf(tagHash: Uint8Array): number {
+    for (let i = 0; i < this.lockers; i++) {
+      const asset = this.parts.assets[i];
+      if (asset && sameHash(asset.tag, tagHash)) return i;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,56 @@
+// The station's wiring, as the configuration names it. See hardware/README.md for the board.
+export interface PinMap {
+  expanderCs?: number;
+  expanderInt?: number;
+  sck: number;
+  miso: number;
+  mosi: number;
+  rfidCs: number;
+  rfidIrq: number;
+  rfidReset: number;
+  locks: number[];
+  doors: number[];
+  led: number;
+  buzzer: number;
+}
+
+/** Direct-wired 8-locker station (the walking skeleton's layout). */
+export function directPinMap(lockers: number): PinMap {
+  const lockPins = [13, 14, 15, 16, 17, 25, 26, 27];
+  const doorPins = [32, 33, 34, 35, 36, 39, 12, 0];
+  if (lockers > lockPins.length) throw new Error(`a direct-wired station has at most ${lockPins.length} lockers`);
+  return {
+    sck: 18,
+    miso: 19,
+    mosi: 23,
+    rfidCs: 5,
+    rfidIrq: 4,
+    rfidReset: 22,
+    locks: lockPins.slice(0, lockers),
+    doors: doorPins.slice(0, lockers),
+    led: 2,
+    buzzer: 21,
+  };
+}
+
+/**
+ * The standard station, 8 to 32 lockers: locks and doors on MCP23S17 port expanders sharing the
+ * reader's SPI bus (lock chips at addresses 0-1, door chips at 2-3), their INT outputs wired
+ * together (open drain) onto one watched GPIO.
+ */
+export function expanderPinMap(): PinMap {
+  return {
+    sck: 18,
+    miso: 19,
+    mosi: 23,
+    rfidCs: 5,
+    rfidIrq: 4,
+    rfidReset: 22,
+    expanderCs: 27,
+    expanderInt: 33,
+    locks: [],
+    doors: [],
+    led: 2,
+    buzzer: 21,
+  };
+}

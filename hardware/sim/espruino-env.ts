@@ -1,0 +1,315 @@
+// Espruino's globals, provided in a Node VM context so the built dist/firmware.js runs unchanged:
+// SPI1/SPI2, digitalWrite/digitalRead/setWatch, timers with integer ids, getTime, E, process,
+// and require() of the built-in modules Storage, Wifi, net and crypto. Node-only built-ins that
+// Espruino lacks (Map, Set, Symbol, Array.from, ...) are removed from the context, so firmware that
+// leans on them fails here as it would on the board. A firmware error inside a callback is
+// printed and the loop goes on, as Espruino does; it never escapes into the Node process.
+import crypto from 'node:crypto';
+import net from 'node:net';
+import tls from 'node:tls';
+import vm from 'node:vm';
+import { Board } from './board';
+import { FlashStorage, bytesToBinary, toBytes, PowerCut } from './flash-storage';
+
+export interface SpiDevice {
+  transfer(data: Uint8Array): Uint8Array;
+}
+
+export interface EnvironmentOptions {
+  board: Board;
+  storage: FlashStorage;
+  /** SPI devices by chip-select pin. */
+  spiDevices: Map<number, SpiDevice>;
+  log: (line: string) => void;
+  /** Called when the firmware's watchdog was not kicked in time, or flash lost power mid-write. */
+  onReset: (reason: string) => void;
+  bootTimeMs: number;
+}
+
+export interface SpiStats {
+  transfers: number;
+  bytes: number;
+}
+
+const MISSING_IN_ESPRUINO = `
+  delete globalThis.Map; delete globalThis.Set; delete globalThis.WeakMap; delete globalThis.WeakSet;
+  delete globalThis.Symbol; delete globalThis.Proxy; delete globalThis.Reflect;
+  delete Array.from; delete Array.prototype.lastIndexOf; delete Math.imul; delete Number.isInteger;
+  delete Object.freeze; delete Promise.prototype.finally; delete Promise.race; delete Promise.allSettled;
+  delete Promise.any;
+`;
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+export function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) crc = CRC_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+export class EspruinoEnvironment {
+  readonly context: vm.Context;
+  /** The context's own Uint8Array: firmware code sees its arrays as its own class. */
+  private contextUint8Array!: Uint8ArrayConstructor;
+  readonly spiStats: SpiStats = { transfers: 0, bytes: 0 };
+  private options: EnvironmentOptions;
+  private timers = new Map<number, NodeJS.Timeout>();
+  private nextTimerId = 1;
+  private sockets = new Set<net.Socket>();
+  private watchdog: NodeJS.Timeout | null = null;
+  /** The watchdog timeout the firmware armed (0: none). */
+  watchdogMs = 0;
+  private halted = false;
+  wifiUp = true;
+  /** Wall time spent inside firmware code, ms, and how many times it was entered: for benchmarks. */
+  firmwareMs = 0;
+  firmwareCalls = 0;
+  private wifiListeners: Record<string, Array<() => void>> = {};
+  errors: string[] = [];
+
+  constructor(options: EnvironmentOptions) {
+    this.options = options;
+    options.board.invoke = (callback) => this.invoke(callback);
+    this.context = vm.createContext(this.globals());
+    vm.runInContext(MISSING_IN_ESPRUINO, this.context);
+    this.contextUint8Array = vm.runInContext('Uint8Array', this.context);
+  }
+
+  private nowSec(): number {
+    return (Date.now() - this.options.bootTimeMs) / 1000;
+  }
+
+  /** Runs firmware code from the event loop; errors are printed the way Espruino prints them. */
+  invoke(callback: () => void): void {
+    if (this.halted) return;
+    const started = performance.now();
+    this.firmwareCalls++;
+    try {
+      callback();
+    } catch (error) {
+      // The station already halted when power went; the error only unwinds the firmware's stack.
+      if (error instanceof PowerCut) return;
+      const text = 'Uncaught ' + (error instanceof Error || (error && (error as Error).message) ? (error as Error).message + '\n' + (error as Error).stack : String(error));
+      this.errors.push(text);
+      this.options.log(text);
+    } finally {
+      this.firmwareMs += performance.now() - started;
+    }
+  }
+
+  run(source: string, filename: string): void {
+    this.invoke(() => vm.runInContext(source, this.context, { filename }));
+  }
+
+  /** Stops every timer, watch and socket: the board loses power. */
+  halt(): void {
+    this.halted = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.options.board.clearWatch();
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  /** The firmware's main loop hangs: none of its timers run any more (the watchdog still does). */
+  freezeFirmwareTimers(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
+
+  setWifi(up: boolean): void {
+    if (this.wifiUp === up) return;
+    this.wifiUp = up;
+    if (!up) for (const socket of this.sockets) socket.destroy();
+    for (const listener of this.wifiListeners[up ? 'connected' : 'disconnected'] ?? []) this.invoke(listener);
+  }
+
+  private spi() {
+    const env = this;
+    return {
+      setup() {},
+      send(data: unknown, chipSelect?: number) {
+        const bytes = typeof data === 'number' ? Uint8Array.of(data) : toBytes(data);
+        const device = chipSelect === undefined ? undefined : env.options.spiDevices.get(chipSelect);
+        env.spiStats.transfers++;
+        env.spiStats.bytes += bytes.length;
+        const reply = device ? device.transfer(bytes) : new Uint8Array(bytes.length).fill(0xff);
+        if (typeof data === 'string') return bytesToBinary(reply);
+        if (typeof data === 'number') return reply[0];
+        return new env.contextUint8Array(reply);
+      },
+    };
+  }
+
+  private timer(repeat: boolean) {
+    return (callback: () => void, delayMs?: number) => {
+      const id = this.nextTimerId++;
+      const run = () => {
+        if (!repeat) this.timers.delete(id);
+        this.invoke(callback);
+      };
+      const handle = repeat ? setInterval(run, Math.max(1, delayMs ?? 0)) : setTimeout(run, delayMs ?? 0);
+      this.timers.set(id, handle);
+      return id;
+    };
+  }
+
+  private clearTimer(id: number): void {
+    const handle = this.timers.get(id);
+    if (handle) clearTimeout(handle);
+    this.timers.delete(id);
+  }
+
+  /** A socket with Espruino's API (binary strings, events by name) over a Node socket. */
+  private espruinoSocket(open: (onConnect: () => void) => net.Socket) {
+    const env = this;
+    const handlers: Record<string, Array<(value?: unknown) => void>> = {};
+    const emit = (event: string, value?: unknown) => {
+      for (const handler of handlers[event] ?? []) env.invoke(() => handler(value));
+    };
+    let socket: net.Socket;
+    let connectCallback: () => void = () => {};
+    if (!env.wifiUp) {
+      socket = new net.Socket();
+      setImmediate(() => {
+        emit('error', 'no network');
+        emit('close');
+      });
+    } else {
+      socket = open(() => env.invoke(connectCallback));
+    }
+    env.sockets.add(socket);
+    socket.on('data', (chunk: Buffer) => emit('data', chunk.toString('latin1')));
+    socket.on('error', (error: Error) => emit('error', error.message));
+    socket.on('close', () => {
+      env.sockets.delete(socket);
+      emit('close');
+    });
+    return {
+      setConnectCallback(callback: () => void) {
+        connectCallback = callback;
+      },
+      api: {
+        // Espruino's socket.write takes a string; anything else is sent as its String() text.
+        write(data: unknown) {
+          if (!socket.destroyed) socket.write(Buffer.from(typeof data === 'string' ? data : String(data), 'latin1'));
+        },
+        end() {
+          socket.end();
+        },
+        on(event: string, handler: (value?: unknown) => void) {
+          (handlers[event] ??= []).push(handler);
+        },
+      },
+    };
+  }
+
+  private netModule() {
+    return {
+      connect: (options: { host: string; port: number }, onConnect: () => void) => {
+        const made = this.espruinoSocket((connected) => net.connect(options.port, options.host, connected));
+        made.setConnectCallback(onConnect);
+        return made.api;
+      },
+    };
+  }
+
+  /** Espruino's tls module: the server's certificate must chain to the `ca` given (PEM). */
+  private tlsModule() {
+    return {
+      connect: (options: { host: string; port: number; ca?: string }, onConnect: () => void) => {
+        const made = this.espruinoSocket((connected) =>
+          tls.connect({ host: options.host, port: options.port, ca: options.ca, rejectUnauthorized: true }, connected),
+        );
+        made.setConnectCallback(onConnect);
+        return made.api;
+      },
+    };
+  }
+
+  private wifiModule() {
+    const env = this;
+    return {
+      connect(_ssid: string, _options: unknown, callback: (error: unknown) => void) {
+        setImmediate(() => env.invoke(() => callback(env.wifiUp ? null : 'no access point')));
+      },
+      getStatus() {
+        return { station: env.wifiUp ? 'connected' : 'off' };
+      },
+      on(event: string, handler: () => void) {
+        (env.wifiListeners[event] ??= []).push(handler);
+      },
+    };
+  }
+
+  private cryptoModule() {
+    return {
+      SHA256(data: unknown) {
+        const digest = crypto.createHash('sha256').update(toBytes(data)).digest();
+        return new Uint8Array(digest).buffer;
+      },
+    };
+  }
+
+  private globals(): Record<string, unknown> {
+    const env = this;
+    const board = this.options.board;
+    const storage = this.options.storage;
+    const modules: Record<string, unknown> = {
+      Storage: storage,
+      net: this.netModule(),
+      tls: this.tlsModule(),
+      Wifi: this.wifiModule(),
+      crypto: this.cryptoModule(),
+      ESP32: { reboot: () => setImmediate(() => this.options.onReset('reboot')) },
+    };
+    return {
+      console: { log: (...values: unknown[]) => this.options.log(values.map(String).join(' ')) },
+      SPI1: this.spi(),
+      SPI2: this.spi(),
+      digitalWrite: (pin: number, value: unknown) => board.write(pin, Boolean(value)),
+      digitalRead: (pin: number) => (board.read(pin) ? 1 : 0),
+      pinMode: () => {},
+      setWatch: (callback: (event: unknown) => void, pin: number, options: { edge?: string; debounce?: number; repeat?: boolean }) =>
+        board.setWatch(callback, pin, options ?? {}),
+      clearWatch: (id?: number) => board.clearWatch(id),
+      getTime: () => this.nowSec(),
+      setTimeout: this.timer(false),
+      setInterval: this.timer(true),
+      clearTimeout: (id: number) => this.clearTimer(id),
+      clearInterval: (id: number) => this.clearTimer(id),
+      require: (name: string) => {
+        if (!(name in modules)) throw new Error('Module ' + name + ' not found');
+        return modules[name];
+      },
+      E: {
+        toString: (data: unknown) => bytesToBinary(toBytes(data)),
+        toUint8Array: (data: unknown) => new env.contextUint8Array(toBytes(data)),
+        CRC32: (data: unknown) => crc32(toBytes(data)),
+        enableWatchdog: (timeoutSec: number) => {
+          this.watchdogMs = timeoutSec * 1000;
+          this.kickWatchdog();
+        },
+        kickWatchdog: () => this.kickWatchdog(),
+        getSizeOf: () => 0,
+      },
+      // Variable counts exist only on the real interpreter: the simulator reports none rather than a guess.
+      process: { memory: () => ({ usage: 0, total: 0, free: 0 }), env: { VERSION: 'sim' } },
+    };
+  }
+
+  private kickWatchdog(): void {
+    if (this.watchdogMs <= 0 || this.halted) return;
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.options.onReset('watchdog'), this.watchdogMs);
+  }
+}

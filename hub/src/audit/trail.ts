@@ -1,0 +1,177 @@
+// The audit trail (P14, P17): every state change and every administrative action, and every read
+// of a person's records, is one append-only record chained to the one before it:
+//   hash = SHA-256(previous hash + this record's fields)
+// `audit_head` holds the last sequence number and hash; appending takes its row lock, so records
+// are numbered and chained in one order even with several writers (PostgreSQL).
+// Details are JSON with ids only — never names or card numbers — so pseudonymising a person
+// (purge) leaves every record, and so the chain, untouched.
+import crypto from 'node:crypto';
+import type { SqlDatabase, SqlValue } from '../db/sql';
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+export interface AuditEntry {
+  /** Who: `person:<id>`, `station:<id>`, `system`, or `cli` (an unnamed operator). */
+  actor: string;
+  /** What, dotted: `event.deposit`, `charge.waiver`, `person.read`, ... */
+  action: string;
+  /** What it is about: `loan:12`, `locker:room-12/3`, `person:5`, ... */
+  subject?: string | null;
+  /** Whose personal records this concerns (for subject access export), if anyone's. */
+  personId?: number | null;
+  details?: Record<string, unknown>;
+  at?: string;
+}
+
+export interface AuditRecord {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string | null;
+  person_id: number | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** JSON with keys in a fixed order, so the same details always hash the same. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item) => {
+    if (item instanceof Uint8Array) return Buffer.from(item).toString('hex');
+    if (item && typeof item === 'object' && !Array.isArray(item)) {
+      return Object.fromEntries(Object.keys(item).sort().map((key) => [key, (item as Record<string, unknown>)[key]]));
+    }
+    return item;
+  });
+}
+
+export function recordHash(prevHash: string, record: Pick<AuditRecord, 'seq' | 'at' | 'actor' | 'action' | 'subject' | 'person_id' | 'details'>): string {
+  const fields = JSON.stringify([record.seq, record.at, record.actor, record.action, record.subject, record.person_id, record.details]);
+  return crypto.createHash('sha256').update(prevHash).update('\n').update(fields).digest('hex');
+}
+
+export type VerifyProblem =
+  | { kind: 'altered'; seq: number; message: string }
+  | { kind: 'removed'; seq: number; message: string }
+  | { kind: 'inserted'; seq: number; message: string };
+
+export interface VerifyResult {
+  ok: boolean;
+  records: number;
+  headSeq: number;
+  headHash: string;
+  problem: VerifyProblem | null;
+}
+
+const INSERT_CHUNK = 200;
+const VERIFY_PAGE = 5000;
+
+export class AuditTrail {
+  constructor(private db: SqlDatabase) {}
+
+  /** Appends one record; inside `tx` when given (so it commits with the change it records). */
+  async append(entry: AuditEntry, tx?: SqlDatabase): Promise<number> {
+    const [seq] = await this.appendMany([entry], tx);
+    return seq;
+  }
+
+  async appendMany(entries: AuditEntry[], tx?: SqlDatabase): Promise<number[]> {
+    if (entries.length === 0) return [];
+    if (!tx) return this.db.transaction((inner) => this.appendMany(entries, inner));
+    // The UPDATE takes the head's row lock (PostgreSQL) before its values are read.
+    await tx.run('UPDATE audit_head SET seq = seq + ? WHERE id = 1', [entries.length]);
+    const head = await tx.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
+    if (!head) throw new Error('audit trail has no head record');
+    let seq = Number(head.seq) - entries.length;
+    let prev = head.hash;
+    const now = new Date().toISOString();
+    const records: AuditRecord[] = entries.map((entry) => {
+      seq++;
+      const record = {
+        seq,
+        at: entry.at ?? now,
+        actor: entry.actor,
+        action: entry.action,
+        subject: entry.subject ?? null,
+        person_id: entry.personId ?? null,
+        details: canonicalJson(entry.details ?? {}),
+        prev_hash: prev,
+        hash: '',
+      };
+      record.hash = recordHash(prev, record);
+      prev = record.hash;
+      return record;
+    });
+    for (let start = 0; start < records.length; start += INSERT_CHUNK) {
+      const chunk = records.slice(start, start + INSERT_CHUNK);
+      const params: SqlValue[] = [];
+      for (const r of chunk) params.push(r.seq, r.at, r.actor, r.action, r.subject, r.person_id, r.details, r.prev_hash, r.hash);
+      await tx.run(
+        `INSERT INTO audit_log (seq, at, actor, action, subject, person_id, details, prev_hash, hash) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        params,
+      );
+    }
+    await tx.run('UPDATE audit_head SET hash = ? WHERE id = 1', [prev]);
+    return records.map((record) => record.seq);
+  }
+
+  /** Records about one person (subject access), oldest first. */
+  async forPerson(personId: number): Promise<AuditRecord[]> {
+    return this.db.all<AuditRecord>('SELECT * FROM audit_log WHERE person_id = ? ORDER BY seq', [personId]);
+  }
+
+  async forSubject(subject: string): Promise<AuditRecord[]> {
+    return this.db.all<AuditRecord>('SELECT * FROM audit_log WHERE subject = ? ORDER BY seq', [subject]);
+  }
+
+  /**
+   * Walks the whole chain and reports the first record that was altered, removed or inserted.
+   * A record's link to the one before is checked first, then its numbering, then its contents.
+   */
+  async verify(onProgress?: (checked: number) => void): Promise<VerifyResult> {
+    const head = await this.db.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
+    if (!head) throw new Error('audit trail has no head record');
+    const headSeq = Number(head.seq);
+    let previous: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH };
+    let checked = 0;
+    const fail = (problem: VerifyProblem): VerifyResult => ({ ok: false, records: checked, headSeq, headHash: head.hash, problem });
+    for (;;) {
+      const page = await this.db.all<AuditRecord>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?', [previous.seq, VERIFY_PAGE]);
+      for (const raw of page) {
+        const record = { ...raw, seq: Number(raw.seq), person_id: raw.person_id === null ? null : Number(raw.person_id) };
+        if (record.prev_hash !== previous.hash) {
+          const earlier = await this.db.get<{ seq: number }>('SELECT seq FROM audit_log WHERE hash = ? AND seq < ? ORDER BY seq DESC LIMIT 1', [record.prev_hash, previous.seq]);
+          if (earlier || (record.prev_hash === GENESIS_HASH && previous.seq > 0)) {
+            const after = earlier ? Number(earlier.seq) : 0;
+            return fail({ kind: 'inserted', seq: after + 1, message: `record ${after + 1} was inserted: record ${record.seq} follows record ${after} in the chain, but records ${after + 1}..${previous.seq} stand between them` });
+          }
+          if (record.seq > previous.seq + 1) {
+            return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1}${record.seq - 1 > previous.seq + 1 ? `..${record.seq - 1}` : ''} removed: the chain goes from record ${previous.seq} to record ${record.seq}` });
+          }
+          return fail({ kind: 'altered', seq: previous.seq, message: `record ${previous.seq} was altered: record ${record.seq} was chained to a different record ${previous.seq}` });
+        }
+        if (record.seq !== previous.seq + 1) {
+          return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1} removed: numbering jumps from ${previous.seq} to ${record.seq}` });
+        }
+        if (recordHash(record.prev_hash, record) !== record.hash) {
+          return fail({ kind: 'altered', seq: record.seq, message: `record ${record.seq} was altered: its contents do not match its hash` });
+        }
+        previous = { seq: record.seq, hash: record.hash };
+        checked++;
+      }
+      onProgress?.(checked);
+      if (page.length < VERIFY_PAGE) break;
+    }
+    if (previous.seq !== headSeq || previous.hash !== head.hash) {
+      if (previous.seq < headSeq) {
+        return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1}${headSeq > previous.seq + 1 ? `..${headSeq}` : ''} removed: the trail ends at record ${previous.seq} but ${headSeq} were written` });
+      }
+      if (previous.seq > headSeq) {
+        return fail({ kind: 'inserted', seq: headSeq + 1, message: `record ${headSeq + 1} was inserted: only ${headSeq} records were written` });
+      }
+      return fail({ kind: 'altered', seq: previous.seq, message: `record ${previous.seq} was altered: it is not the last record that was written` });
+    }
+    return { ok: true, records: checked, headSeq, headHash: head.hash, problem: null };
+  }
+}

@@ -1,0 +1,300 @@
+// The schema, as numbered steps. Each step runs once, in order, inside a transaction; the number
+// of steps applied is kept in schema_migrations. Never edit a released step: add a new one.
+//
+// Steps are written in SQLite's dialect and translated for PostgreSQL by `forDialect`
+// (INTEGER PRIMARY KEY -> identity, INTEGER -> BIGINT, BLOB -> BYTEA). A step that cannot be
+// written portably (triggers) gives one text per dialect.
+import type { SqlDatabase } from './sql';
+
+export type MigrationStep = string | { sqlite: string; postgres: string };
+
+export const MIGRATIONS: MigrationStep[] = [
+  // 1: people, badges, stations and the raw event log with phone custody.
+  `
+  CREATE TABLE hub_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  CREATE TABLE people (
+    id INTEGER PRIMARY KEY,
+    external_id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('pupil', 'staff')),
+    role TEXT NOT NULL,
+    form TEXT,
+    medical_exempt INTEGER NOT NULL DEFAULT 0,
+    left_on TEXT
+  );
+  CREATE TABLE badges (
+    hash BLOB PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    enrolled_at TEXT NOT NULL,
+    revoked_at TEXT
+  );
+  CREATE TABLE stations (
+    id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    lockers INTEGER NOT NULL,
+    station_key TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'unknown',
+    last_seen TEXT
+  );
+  CREATE TABLE station_events (
+    station_id TEXT NOT NULL,
+    boot INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    locker INTEGER,
+    person_id INTEGER,
+    badge_hash BLOB,
+    detail TEXT,
+    uptime_ms INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (station_id, boot, seq)
+  );
+  CREATE TABLE lockers (
+    station_id TEXT NOT NULL,
+    locker INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    person_id INTEGER,
+    since TEXT NOT NULL,
+    PRIMARY KEY (station_id, locker)
+  );
+  CREATE TABLE phone_custody (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    station_id TEXT NOT NULL,
+    locker INTEGER NOT NULL,
+    deposited_at TEXT NOT NULL,
+    collected_at TEXT,
+    deposit_boot INTEGER NOT NULL,
+    deposit_seq INTEGER NOT NULL
+  );
+  CREATE INDEX phone_custody_open ON phone_custody (person_id) WHERE collected_at IS NULL;
+  `,
+  // 2: per station boot, the highest sequence number up to which every event is stored: what the
+  // hub acknowledges, so the station can erase its journal up to there.
+  `
+  CREATE TABLE station_boots (
+    station_id TEXT NOT NULL,
+    boot INTEGER NOT NULL,
+    committed_seq INTEGER NOT NULL,
+    PRIMARY KEY (station_id, boot)
+  );
+  ALTER TABLE station_events ADD COLUMN actor_id INTEGER;
+  ALTER TABLE station_events ADD COLUMN witness_id INTEGER;
+  ALTER TABLE station_events ADD COLUMN wall_time INTEGER;
+  `,
+  // 3: the office's records (issue 5): people details, asset classes with their price lists,
+  // assets, loans, holds, medical exemptions, the charges ledger, alerts, lost property on phone
+  // custody, and the hash-chained audit trail.
+  `
+  ALTER TABLE people ADD COLUMN year_group TEXT;
+  ALTER TABLE people ADD COLUMN staff_code TEXT;
+  ALTER TABLE people ADD COLUMN email TEXT;
+  ALTER TABLE people ADD COLUMN source TEXT;
+  ALTER TABLE people ADD COLUMN updated_at TEXT;
+  ALTER TABLE people ADD COLUMN purged_at TEXT;
+  CREATE INDEX people_staff_code ON people (staff_code);
+
+  CREATE TABLE asset_classes (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    code INTEGER NOT NULL UNIQUE CHECK (code BETWEEN 1 AND 8),
+    requires_encryption INTEGER NOT NULL,
+    replacement_pence INTEGER NOT NULL CHECK (replacement_pence >= 0),
+    loan_days INTEGER NOT NULL CHECK (loan_days >= 1),
+    health_check_days INTEGER,
+    borrower_roles TEXT NOT NULL
+  );
+  INSERT INTO asset_classes (id, name, code, requires_encryption, replacement_pence, loan_days, health_check_days, borrower_roles)
+    VALUES ('usb-stick', 'Encrypted USB stick', 1, 1, 1000, 1, NULL, 'staff,headteacher,deputy,dsl,ict,office');
+  INSERT INTO asset_classes (id, name, code, requires_encryption, replacement_pence, loan_days, health_check_days, borrower_roles)
+    VALUES ('laptop', 'Laptop', 2, 0, 0, 14, 90, 'staff,headteacher,deputy,dsl,ict,office');
+  CREATE TABLE price_list (
+    class_id TEXT NOT NULL REFERENCES asset_classes(id),
+    item TEXT NOT NULL,
+    pence INTEGER NOT NULL CHECK (pence >= 0),
+    PRIMARY KEY (class_id, item)
+  );
+  INSERT INTO price_list (class_id, item, pence) VALUES ('usb-stick', 'damaged', 1000);
+
+  CREATE TABLE assets (
+    id INTEGER PRIMARY KEY,
+    tag TEXT NOT NULL UNIQUE,
+    serial TEXT,
+    class_id TEXT NOT NULL REFERENCES asset_classes(id),
+    model TEXT,
+    encryption TEXT,
+    replacement_pence INTEGER,
+    health_check_days INTEGER,
+    last_health_check TEXT,
+    tag_hash BLOB,
+    home_station TEXT,
+    home_locker INTEGER,
+    status TEXT NOT NULL DEFAULT 'available',
+    external_ref TEXT,
+    registered_at TEXT NOT NULL,
+    updated_at TEXT
+  );
+  CREATE UNIQUE INDEX assets_home ON assets (home_station, home_locker);
+
+  CREATE TABLE loans (
+    id INTEGER PRIMARY KEY,
+    asset_id INTEGER NOT NULL REFERENCES assets(id),
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    lent_at TEXT NOT NULL,
+    due_at TEXT NOT NULL,
+    station_id TEXT,
+    locker INTEGER,
+    lend_boot INTEGER,
+    lend_seq INTEGER,
+    closed_at TEXT,
+    outcome TEXT,
+    closed_by INTEGER,
+    return_boot INTEGER,
+    return_seq INTEGER,
+    crime_number TEXT,
+    declaration TEXT,
+    found_at TEXT
+  );
+  CREATE INDEX loans_open ON loans (asset_id) WHERE closed_at IS NULL;
+  CREATE INDEX loans_person ON loans (person_id);
+
+  CREATE TABLE holds (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('confiscation', 'safeguarding', 'health-check')),
+    person_id INTEGER,
+    asset_id INTEGER,
+    station_id TEXT NOT NULL,
+    locker INTEGER NOT NULL,
+    placed_at TEXT NOT NULL,
+    placed_by INTEGER,
+    details TEXT,
+    released_at TEXT,
+    released_by INTEGER,
+    witness_id INTEGER,
+    receipt TEXT,
+    set_boot INTEGER,
+    set_seq INTEGER,
+    release_boot INTEGER,
+    release_seq INTEGER
+  );
+  CREATE INDEX holds_open ON holds (station_id, locker) WHERE released_at IS NULL;
+  CREATE INDEX holds_person ON holds (person_id);
+
+  CREATE TABLE medical_exemptions (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    reference TEXT NOT NULL,
+    review_on TEXT NOT NULL,
+    granted_at TEXT NOT NULL,
+    granted_by INTEGER,
+    ended_at TEXT,
+    ended_by INTEGER
+  );
+  CREATE INDEX medical_exemptions_person ON medical_exemptions (person_id);
+
+  CREATE TABLE charges (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    entry TEXT NOT NULL CHECK (entry IN ('charge', 'reversal', 'waiver')),
+    amount_pence INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    asset_id INTEGER REFERENCES assets(id),
+    loan_id INTEGER REFERENCES loans(id),
+    corrects_id INTEGER REFERENCES charges(id),
+    term TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by INTEGER
+  );
+  CREATE INDEX charges_person ON charges (person_id);
+  CREATE INDEX charges_corrects ON charges (corrects_id);
+
+  CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    role TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    message TEXT NOT NULL,
+    acknowledged_at TEXT,
+    acknowledged_by INTEGER
+  );
+
+  ALTER TABLE phone_custody ADD COLUMN collected_by INTEGER;
+  ALTER TABLE phone_custody ADD COLUMN uncollected_at TEXT;
+  ALTER TABLE phone_custody ADD COLUMN disposal_due_at TEXT;
+  ALTER TABLE phone_custody ADD COLUMN disposed_at TEXT;
+  ALTER TABLE phone_custody ADD COLUMN disposed_by INTEGER;
+  ALTER TABLE phone_custody ADD COLUMN disposal_note TEXT;
+  CREATE INDEX phone_custody_locker ON phone_custody (station_id, locker) WHERE collected_at IS NULL;
+  CREATE INDEX station_events_person ON station_events (person_id);
+
+  CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    person_id INTEGER,
+    details TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX audit_log_person ON audit_log (person_id);
+  CREATE TABLE audit_head (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+  );
+  INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
+  `,
+  // 4: the charges ledger and the audit trail refuse UPDATE and DELETE (P7, P17): corrections
+  // are new entries. (Someone with the database file can still drop these; the audit chain
+  // shows what they changed.)
+  {
+    sqlite: `
+    CREATE TRIGGER charges_no_update BEFORE UPDATE ON charges BEGIN SELECT RAISE(ABORT, 'charges is append-only: record a reversal or waiver instead'); END;
+    CREATE TRIGGER charges_no_delete BEFORE DELETE ON charges BEGIN SELECT RAISE(ABORT, 'charges is append-only: record a reversal or waiver instead'); END;
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    `,
+    postgres: `
+    CREATE FUNCTION handover_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      RAISE EXCEPTION '% is append-only: record a reversal or waiver instead', TG_TABLE_NAME;
+    END $$;
+    CREATE TRIGGER charges_append_only BEFORE UPDATE OR DELETE ON charges FOR EACH ROW EXECUTE FUNCTION handover_append_only();
+    CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION handover_append_only();
+    `,
+  },
+];
+
+/** The text of one step for a database kind. */
+export function forDialect(step: MigrationStep, kind: SqlDatabase['kind']): string {
+  if (typeof step !== 'string') return step[kind];
+  if (kind === 'sqlite') return step;
+  return step
+    .replace(/\bINTEGER PRIMARY KEY\b/g, 'BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY')
+    .replace(/\bINTEGER\b/g, 'BIGINT')
+    .replace(/\bBLOB\b/g, 'BYTEA');
+}
+
+export async function migrate(db: SqlDatabase): Promise<number> {
+  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (step INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+  for (;;) {
+    // Each step re-reads the count inside its transaction: two processes starting together (the
+    // hub and a command) apply each step once.
+    const applied = await db.transaction(async (tx) => {
+      if (tx.kind === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7215031)');
+      const done = await tx.get<{ steps: number }>('SELECT COUNT(*) AS steps FROM schema_migrations');
+      const steps = Number(done?.steps ?? 0);
+      if (steps >= MIGRATIONS.length) return steps;
+      await tx.exec(forDialect(MIGRATIONS[steps], tx.kind));
+      await tx.run('INSERT INTO schema_migrations (step, applied_at) VALUES (?, ?)', [steps + 1, new Date().toISOString()]);
+      return -1;
+    });
+    if (applied >= 0) return applied;
+  }
+}

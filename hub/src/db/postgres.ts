@@ -1,0 +1,161 @@
+// PostgreSQL behind the same SqlDatabase interface, selected by DATABASE_URL. Statements are the
+// portable ones the records code writes for SQLite: `?` placeholders become $1, $2, ...; an
+// insert's id comes from RETURNING id; 64-bit integers and sums come back as numbers.
+import pg from 'pg';
+import type { SqlDatabase, SqlValue } from './sql';
+
+const INT8 = 20;
+const NUMERIC = 1700;
+
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 || oid === NUMERIC) return (text: string) => (text === null ? null : Number(text));
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+/** `?` placeholders to `$n`, leaving quoted text, quoted names and comments alone. */
+export function toDollarParams(sql: string): string {
+  let out = '';
+  let n = 0;
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i];
+    if (c === "'" || c === '"') {
+      const end = sql.indexOf(c, i + 1);
+      const stop = end < 0 ? sql.length : end;
+      out += sql.slice(i, stop + 1);
+      i = stop;
+    } else if (c === '-' && sql[i + 1] === '-') {
+      const end = sql.indexOf('\n', i);
+      const stop = end < 0 ? sql.length : end;
+      out += sql.slice(i, stop);
+      i = stop - 1;
+    } else if (c === '?') {
+      out += `$${++n}`;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+const converted = new Map<string, string>();
+function convert(sql: string): string {
+  let text = converted.get(sql);
+  if (text === undefined) {
+    text = toDollarParams(sql);
+    if (converted.size > 2000) converted.clear();
+    converted.set(sql, text);
+  }
+  return text;
+}
+
+function pgParams(params: SqlValue[]): unknown[] {
+  return params.map((value) => (typeof value === 'bigint' ? value.toString() : value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value) : value));
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+async function query<Row>(on: Queryable, sql: string, params: SqlValue[]): Promise<pg.QueryResult<Row & pg.QueryResultRow>> {
+  return on.query<Row & pg.QueryResultRow>({ text: convert(sql), values: pgParams(params), types });
+}
+
+class PostgresStatements {
+  constructor(protected on: Queryable) {}
+
+  async run(sql: string, params: SqlValue[] = []) {
+    const result = await query(this.on, sql, params);
+    return { changes: result.rowCount ?? 0 };
+  }
+
+  async insert(sql: string, params: SqlValue[] = []) {
+    const result = await query<{ id: number }>(this.on, /\breturning\b/i.test(sql) ? sql : `${sql} RETURNING id`, params);
+    return Number(result.rows[0]?.id ?? 0);
+  }
+
+  async all<Row>(sql: string, params: SqlValue[] = []) {
+    return (await query<Row>(this.on, sql, params)).rows as Row[];
+  }
+
+  async get<Row>(sql: string, params: SqlValue[] = []) {
+    return (await query<Row>(this.on, sql, params)).rows[0] as Row | undefined;
+  }
+
+  async exec(sql: string) {
+    // Several statements in one simple query (no parameters), as SQLite's exec runs them.
+    await this.on.query(sql);
+  }
+}
+
+class PostgresTransaction extends PostgresStatements implements SqlDatabase {
+  readonly kind = 'postgres' as const;
+  constructor(
+    private client: pg.PoolClient,
+    private depth: number,
+  ) {
+    super(client);
+  }
+
+  async transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    const name = `sp${this.depth}`;
+    await this.client.query(`SAVEPOINT ${name}`);
+    try {
+      const result = await work(new PostgresTransaction(this.client, this.depth + 1));
+      await this.client.query(`RELEASE SAVEPOINT ${name}`);
+      return result;
+    } catch (error) {
+      await this.client.query(`ROLLBACK TO SAVEPOINT ${name}`);
+      await this.client.query(`RELEASE SAVEPOINT ${name}`);
+      throw error;
+    }
+  }
+
+  async close() {
+    throw new Error('close the database, not a transaction');
+  }
+}
+
+export class PostgresDatabase extends PostgresStatements implements SqlDatabase {
+  readonly kind = 'postgres' as const;
+  private pool: pg.Pool;
+
+  constructor(url: string, options: { maxConnections?: number } = {}) {
+    const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8 });
+    super(pool);
+    this.pool = pool;
+    // An idle client that loses its server (a restart) must not take the hub down.
+    pool.on('error', () => {});
+  }
+
+  async transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      try {
+        const result = await work(new PostgresTransaction(client, 0));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async close() {
+    await this.pool.end();
+  }
+}
+
+/** "postgres://user:pw@host/db" without the password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}

@@ -1,0 +1,268 @@
+// Pupils and staff from a CSV as schools export it from their MIS (SIMS, Arbor, Bromcom) or
+// Wonde. Columns are found by their header, in any order, with the usual spellings (README
+// "Importing people"). Each bad row is reported with its line and reason; the good rows still
+// import. Re-importing applies changes; people of the same kind (pupils, staff) who are missing
+// from the file are marked as leavers — nothing is ever deleted. Card chip ids are stored only as
+// their keyed hash (P16).
+import type { SqlDatabase } from '../db/sql';
+import type { Records } from '../records';
+import { actorLabel, type Actor } from '../records/access';
+import { badgeHash, parseUid, ROLES, schoolBadgeKey, type PersonRow, type Role } from '../records/people';
+import { matchColumns, readCsvFile, type CsvProgress, type CsvRecord } from './csv-reader';
+
+export const PEOPLE_COLUMNS = {
+  externalId: ['MIS ID', 'UPN', 'Admission Number', 'Adno', 'External ID', 'ID', 'Person ID', 'Wonde ID', 'SIMS ID', 'Arbor ID', 'Student ID', 'Pupil ID', 'Staff ID', 'Employee ID', 'Unique ID'],
+  name: ['Name', 'Full Name', 'Display Name', 'Pupil Name', 'Student Name', 'Staff Name'],
+  firstName: ['Forename', 'First Name', 'Preferred Forename', 'Legal Forename', 'Given Name', 'First'],
+  lastName: ['Surname', 'Last Name', 'Preferred Surname', 'Legal Surname', 'Family Name', 'Last'],
+  role: ['Role', 'Type', 'Person Type', 'Category', 'User Type', 'Staff Role'],
+  form: ['Form', 'Reg Group', 'Registration Group', 'Tutor Group', 'Form Group', 'Reg Form', 'Class', 'Registration'],
+  year: ['Year', 'Year Group', 'NC Year', 'National Curriculum Year', 'Yr'],
+  staffCode: ['Staff Code', 'Teacher Code', 'Initials', 'Code'],
+  card: ['Card Chip ID', 'Card ID', 'Card UID', 'Chip ID', 'Card', 'RFID', 'UID', 'MIFARE UID', 'Card Number', 'Card Serial', 'Badge ID', 'Badge'],
+  leavingDate: ['Leaving Date', 'Leave Date', 'Date of Leaving', 'End Date', 'Left Date', 'DOL'],
+  email: ['Email', 'Email Address', 'School Email', 'Work Email'],
+} as const;
+
+type Field = keyof typeof PEOPLE_COLUMNS;
+
+const ROLE_WORDS: Record<string, Role> = {
+  pupil: 'pupil', student: 'pupil', learner: 'pupil', child: 'pupil',
+  staff: 'staff', teacher: 'staff', teaching: 'staff', support: 'staff', supportstaff: 'staff', teachingstaff: 'staff', employee: 'staff', ta: 'staff',
+  headteacher: 'headteacher', head: 'headteacher', principal: 'headteacher', executiveheadteacher: 'headteacher',
+  deputy: 'deputy', deputyhead: 'deputy', deputyheadteacher: 'deputy', assistanthead: 'deputy', viceprincipal: 'deputy',
+  dsl: 'dsl', designatedsafeguardinglead: 'dsl', safeguardinglead: 'dsl', safeguarding: 'dsl',
+  ict: 'ict', it: 'ict', ictlead: 'ict', networkmanager: 'ict', ictsupport: 'ict', itsupport: 'ict',
+  office: 'office', admin: 'office', administrator: 'office', reception: 'office', schooloffice: 'office', officemanager: 'office',
+};
+
+export interface ImportProblem {
+  line: number;
+  reason: string;
+}
+
+export interface PeopleImportResult {
+  rows: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  rejoined: number;
+  leavers: number;
+  /** Leavers found but not marked (the mass-leaver guard). */
+  leaversSkipped: number;
+  cardsIssued: number;
+  problems: ImportProblem[];
+  unusedColumns: string[];
+  warnings: string[];
+}
+
+export interface PeopleImportOptions {
+  actor: Actor;
+  /** Role for rows without a role column value when it cannot be told from the row. */
+  defaultKind?: 'pupil' | 'staff';
+  dryRun?: boolean;
+  /** Mark leavers even when more than half of the kind would leave at once. */
+  allowMassLeavers?: boolean;
+  today?: string;
+  onProgress?: (stage: 'reading' | 'importing', done: number, total: number) => void;
+}
+
+interface PersonInput {
+  line: number;
+  externalId: string;
+  name: string;
+  role: Role;
+  kind: 'pupil' | 'staff';
+  form: string | null;
+  year: string | null;
+  staffCode: string | null;
+  email: string | null;
+  cardHash: Uint8Array | null;
+  leftOn: string | null;
+}
+
+function parseDate(text: string): string | null {
+  const value = text.trim();
+  if (!value) return null;
+  let match = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  if (match) return `${match[1]}-${match[2]}-${match[3]}`;
+  match = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(value); // UK day/month/year
+  if (match) return `${match[3]}-${match[2].padStart(2, '0')}-${match[1].padStart(2, '0')}`;
+  throw new Error(`leaving date ${JSON.stringify(value)} is not a date (use YYYY-MM-DD or DD/MM/YYYY)`);
+}
+
+const CHUNK = 500;
+
+export async function importPeople(records: Records, file: string, options: PeopleImportOptions): Promise<PeopleImportResult> {
+  const rows = await readCsvFile(file, (progress: CsvProgress) => options.onProgress?.('reading', progress.bytesRead, progress.totalBytes));
+  return importPeopleRecords(records, rows, options);
+}
+
+export async function importPeopleRecords(records: Records, csv: CsvRecord[], options: PeopleImportOptions): Promise<PeopleImportResult> {
+  const result: PeopleImportResult = { rows: 0, added: 0, updated: 0, unchanged: 0, rejoined: 0, leavers: 0, leaversSkipped: 0, cardsIssued: 0, problems: [], unusedColumns: [], warnings: [] };
+  if (csv.length === 0) throw new Error('the file is empty');
+  const [header, ...body] = csv;
+  const { columns, unused } = matchColumns<Field>(header.fields, PEOPLE_COLUMNS as unknown as Record<Field, string[]>);
+  result.unusedColumns = unused;
+  if (columns.externalId === undefined) throw new Error(`no id column: name one ${PEOPLE_COLUMNS.externalId.map((s) => `"${s}"`).join(', ')}`);
+  if (columns.name === undefined && (columns.firstName === undefined || columns.lastName === undefined)) throw new Error('no name column: give "Name", or "Forename" and "Surname"');
+  if (columns.card === undefined) result.warnings.push('no card column: nobody in this file can use a station until a card is enrolled');
+
+  const key = await schoolBadgeKey(records.db);
+  const today = options.today ?? new Date().toISOString().slice(0, 10);
+  const inputs: PersonInput[] = [];
+  const seenIds = new Map<string, number>();
+  const seenCards = new Map<string, number>();
+  const cell = (record: CsvRecord, field: Field) => (columns[field] === undefined ? '' : (record.fields[columns[field]!] ?? '').trim());
+
+  for (const record of body) {
+    result.rows++;
+    try {
+      const externalId = cell(record, 'externalId');
+      if (!externalId) throw new Error('no id');
+      if (seenIds.has(externalId)) throw new Error(`id ${externalId} already on line ${seenIds.get(externalId)}`);
+      const name = cell(record, 'name') || [cell(record, 'firstName'), cell(record, 'lastName')].filter(Boolean).join(' ');
+      if (!name) throw new Error('no name');
+      const roleText = cell(record, 'role');
+      let role: Role;
+      if (roleText) {
+        const word = roleText.toLowerCase().replace(/[^a-z]/g, '');
+        const known = ROLE_WORDS[word] ?? ((ROLES as readonly string[]).includes(word) ? (word as Role) : undefined);
+        if (!known) throw new Error(`role ${JSON.stringify(roleText)} is not one of pupil, staff, headteacher, deputy, dsl, ict, office`);
+        role = known;
+      } else if (cell(record, 'staffCode') && !cell(record, 'year')) role = 'staff';
+      else if (cell(record, 'year') || cell(record, 'form')) role = 'pupil';
+      else if (options.defaultKind) role = options.defaultKind;
+      else throw new Error('cannot tell pupil from staff: add a role, year or staff code column, or import with --kind');
+      const cardText = cell(record, 'card');
+      let cardHash: Uint8Array | null = null;
+      if (cardText) {
+        cardHash = badgeHash(key, parseUid(cardText));
+        const hex = Buffer.from(cardHash).toString('hex');
+        if (seenCards.has(hex)) throw new Error(`the same card as line ${seenCards.get(hex)}`);
+        seenCards.set(hex, record.line);
+      }
+      const leaving = parseDate(cell(record, 'leavingDate'));
+      seenIds.set(externalId, record.line);
+      inputs.push({
+        line: record.line,
+        externalId,
+        name,
+        role,
+        kind: role === 'pupil' ? 'pupil' : 'staff',
+        form: cell(record, 'form') || null,
+        year: cell(record, 'year') || null,
+        staffCode: cell(record, 'staffCode') || null,
+        email: cell(record, 'email') || null,
+        cardHash,
+        leftOn: leaving && leaving <= today ? leaving : null,
+      });
+    } catch (error) {
+      // The card id itself never goes into a report (P16): parseUid's message is replaced.
+      const reason = (error as Error).message.replace(/card id "[^"]*"/, 'card id');
+      result.problems.push({ line: record.line, reason });
+    }
+  }
+
+  if (options.dryRun) {
+    result.warnings.push('dry run: nothing was written');
+    return result;
+  }
+
+  const actor = actorLabel(options.actor);
+  const now = new Date().toISOString();
+  for (let start = 0; start < inputs.length; start += CHUNK) {
+    const chunk = inputs.slice(start, start + CHUNK);
+    await records.db.transaction(async (tx) => {
+      for (const input of chunk) {
+        try {
+          await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records));
+        } catch (error) {
+          result.problems.push({ line: input.line, reason: (error as Error).message });
+        }
+      }
+    });
+    options.onProgress?.('importing', Math.min(start + CHUNK, inputs.length), inputs.length);
+  }
+
+  // Missing from the file: a leaver (P9). Only for the kinds the file holds, so a staff file
+  // does not make every pupil a leaver.
+  const kinds = [...new Set(inputs.map((input) => input.kind))];
+  const present = new Set(inputs.map((input) => input.externalId));
+  await records.db.transaction(async (tx) => {
+    for (const kind of kinds) {
+      const active = await tx.all<{ id: number; external_id: string }>('SELECT id, external_id FROM people WHERE kind = ? AND left_on IS NULL AND purged_at IS NULL', [kind]);
+      const missing = active.filter((person) => !present.has(person.external_id));
+      if (missing.length === 0) continue;
+      if (!options.allowMassLeavers && active.length >= 20 && missing.length * 2 > active.length) {
+        result.leaversSkipped += missing.length;
+        result.warnings.push(`${missing.length} of ${active.length} ${kind}s are missing from the file: not marked as leavers (is the file complete? import with --allow-mass-leavers if it is)`);
+        continue;
+      }
+      for (const person of missing) {
+        await tx.run('UPDATE people SET left_on = ?, updated_at = ? WHERE id = ?', [today, now, person.id]);
+        await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL', [now, person.id]);
+        await records.audit.append({ actor, action: 'person.left', subject: `person:${person.id}`, personId: Number(person.id), details: { person: Number(person.id), leftOn: today, reason: 'missing from import' } }, tx);
+        result.leavers++;
+      }
+    }
+    await records.audit.append(
+      { actor, action: 'import.people', subject: 'people', details: { rows: result.rows, added: result.added, updated: result.updated, leavers: result.leavers, rejoined: result.rejoined, problems: result.problems.length } },
+      tx,
+    );
+  });
+  result.problems.sort((a, b) => a.line - b.line);
+  return result;
+}
+
+async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleImportResult, actor: string, now: string, records: Records): Promise<void> {
+  const existing = await tx.get<PersonRow>('SELECT * FROM people WHERE external_id = ?', [input.externalId]);
+  let personId: number;
+  if (!existing) {
+    personId = await tx.insert(
+      `INSERT INTO people (external_id, name, kind, role, form, year_group, staff_code, email, left_on, source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'import', ?)`,
+      [input.externalId, input.name, input.kind, input.role, input.form, input.year, input.staffCode, input.email, input.leftOn, now],
+    );
+    await records.audit.append({ actor, action: 'person.added', subject: `person:${personId}`, personId, details: { person: personId, role: input.role } }, tx);
+    result.added++;
+  } else {
+    personId = Number(existing.id);
+    if (existing.purged_at) throw new Error(`id ${input.externalId} belongs to a purged record`);
+    const changed: string[] = [];
+    const compare: Array<[string, unknown, unknown]> = [
+      ['name', existing.name, input.name],
+      ['role', existing.role, input.role],
+      ['form', existing.form, input.form],
+      ['year_group', existing.year_group, input.year],
+      ['staff_code', existing.staff_code, input.staffCode],
+      ['email', existing.email, input.email],
+    ];
+    for (const [field, before, after] of compare) if ((before ?? null) !== (after ?? null)) changed.push(field);
+    const rejoining = existing.left_on !== null && input.leftOn === null;
+    const leaving = existing.left_on === null && input.leftOn !== null;
+    if (changed.length > 0 || rejoining || leaving) {
+      await tx.run('UPDATE people SET name = ?, kind = ?, role = ?, form = ?, year_group = ?, staff_code = ?, email = ?, left_on = ?, updated_at = ? WHERE id = ?', [
+        input.name, input.kind, input.role, input.form, input.year, input.staffCode, input.email, input.leftOn, now, personId,
+      ]);
+      await records.audit.append({ actor, action: rejoining ? 'person.rejoined' : leaving ? 'person.left' : 'person.updated', subject: `person:${personId}`, personId, details: { person: personId, fields: changed } }, tx);
+      if (rejoining) result.rejoined++;
+      else if (changed.length > 0 || leaving) result.updated++;
+    } else {
+      result.unchanged++;
+    }
+  }
+  if (input.leftOn) {
+    await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL', [now, personId]);
+    return;
+  }
+  if (input.cardHash) {
+    const card = await tx.get<{ person_id: number; revoked_at: string | null }>('SELECT person_id, revoked_at FROM badges WHERE hash = ?', [input.cardHash]);
+    if (card && Number(card.person_id) === personId && card.revoked_at === null) return;
+    // A new card replaces the person's old one (lost cards); a card passed on from someone else is theirs now.
+    await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL', [now, personId]);
+    if (card) await tx.run('UPDATE badges SET person_id = ?, enrolled_at = ?, revoked_at = NULL WHERE hash = ?', [personId, now, input.cardHash]);
+    else await tx.run('INSERT INTO badges (hash, person_id, enrolled_at) VALUES (?, ?, ?)', [input.cardHash, personId, now]);
+    await records.audit.append({ actor, action: 'badge.enrolled', subject: `person:${personId}`, personId, details: { person: personId, previousHolder: card && Number(card.person_id) !== personId ? Number(card.person_id) : null } }, tx);
+    result.cardsIssued++;
+  }
+}

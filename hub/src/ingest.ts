@@ -1,0 +1,197 @@
+// MQTT ingest: every frame a station publishes is decoded, validated and stored, or rejected
+// with a logged reason (never silently dropped). A bad frame never stops the hub. Events are
+// committed in batches and acknowledged after the commit (see Ingest).
+import { EventEmitter } from 'node:events';
+import mqtt, { type MqttClient } from 'mqtt';
+import { encodeAck, eventName, openEventFrame, type EventFrame } from './protocol/frames';
+import type { CustodyRecords, IncomingEvent } from './records/custody';
+import type { SqlDatabase } from './db/sql';
+import type { Logger } from './log';
+
+export interface IngestOptions {
+  brokerUrl: string;
+  clientId: string;
+  db: SqlDatabase;
+  custody: CustodyRecords;
+  log: Logger;
+  /** Most events committed in one transaction (settings.ingestBatch). */
+  maxBatch?: number;
+}
+
+export interface Rejection {
+  topic: string;
+  reason: string;
+  at: string;
+}
+
+interface Arrival {
+  topic: string;
+  payload: Uint8Array;
+  receivedAt: string;
+}
+
+const TOPIC = /^handover\/([^/]+)\/([^/]+)\/(events|status)$/;
+/** How long a station's key is trusted from memory before it is read again. */
+const STATION_CACHE_MS = 5000;
+/** Longest a batch waits for more events to join it while they keep arriving. */
+const LINGER_MS = 20;
+/** Above this many events in a batch, one summary line is logged instead of one per event. */
+const LOG_EACH_UP_TO = 20;
+
+/**
+ * Messages are queued as they arrive and drained in batches: every event that arrived while the
+ * previous batch was being committed goes into the next transaction (at most maxBatch), and each
+ * station boot is acknowledged once per batch, with the highest sequence committed — only after
+ * the commit. At a trickle a batch is one event, so nothing waits.
+ */
+export class Ingest extends EventEmitter {
+  private options: IngestOptions;
+  private client: MqttClient | null = null;
+  readonly rejections: Rejection[] = [];
+  stored = 0;
+  duplicates = 0;
+  batches = 0;
+  private waiting: Arrival[] = [];
+  private draining: Promise<void> | null = null;
+  private stationKeys = new Map<string, { key: string | null; readAt: number }>();
+
+  constructor(options: IngestOptions) {
+    super();
+    this.options = options;
+  }
+
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.options.brokerUrl, {
+      // A persistent session: the broker keeps QoS 1 events for the hub while it restarts.
+      clientId: this.options.clientId,
+      clean: false,
+      reconnectPeriod: 1000,
+    });
+    this.client = client;
+    client.on('message', (topic, payload) => {
+      this.waiting.push({ topic, payload: new Uint8Array(payload), receivedAt: new Date().toISOString() });
+      if (!this.draining) this.draining = this.drain().finally(() => (this.draining = null));
+    });
+    client.on('error', (error) => this.options.log.warn(`broker: ${error.message}`));
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    await client.subscribeAsync(['handover/+/+/events', 'handover/+/+/status'], { qos: 1 });
+    this.options.log.info(`listening on ${this.options.brokerUrl}`);
+  }
+
+  async stop(): Promise<void> {
+    while (this.draining) await this.draining;
+    await this.client?.endAsync();
+    this.client = null;
+  }
+
+  private reject(topic: string, reason: string): void {
+    const rejection = { topic, reason, at: new Date().toISOString() };
+    this.rejections.push(rejection);
+    if (this.rejections.length > 1000) this.rejections.shift();
+    this.options.log.warn(`rejected frame on ${topic}: ${reason}`);
+    this.emit('rejected', rejection);
+  }
+
+  private async stationKey(stationId: string): Promise<string | null> {
+    const cached = this.stationKeys.get(stationId);
+    if (cached && Date.now() - cached.readAt < STATION_CACHE_MS) return cached.key;
+    const row = await this.options.db.get<{ station_key: string }>('SELECT station_key FROM stations WHERE id = ?', [stationId]);
+    const key = row?.station_key ?? null;
+    this.stationKeys.set(stationId, { key, readAt: Date.now() });
+    return key;
+  }
+
+  private async drain(): Promise<void> {
+    const maxBatch = this.options.maxBatch ?? 500;
+    while (this.waiting.length > 0) {
+      // Each commit waits for the disk, so a burst should go into few commits. While more keeps
+      // arriving (the queue grew during the last turn of the event loop), let it arrive, up to
+      // maxBatch or LINGER_MS; at a trickle nothing grows and the event is committed at once.
+      const lingerUntil = Date.now() + LINGER_MS;
+      for (;;) {
+        const before = this.waiting.length;
+        if (before >= maxBatch || Date.now() >= lingerUntil) break;
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.waiting.length === before) break;
+      }
+      const arrivals = this.waiting.splice(0, maxBatch);
+      try {
+        await this.handleBatch(arrivals);
+      } catch (error) {
+        // Nothing was acknowledged: the stations keep these events in their journals and resend.
+        for (const arrival of arrivals) this.reject(arrival.topic, `internal error: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private async handleBatch(arrivals: Arrival[]): Promise<void> {
+    const events: Array<IncomingEvent & { topic: string; key: string }> = [];
+    for (const { topic, payload, receivedAt } of arrivals) {
+      const match = TOPIC.exec(topic);
+      if (!match) {
+        this.reject(topic, 'unexpected topic');
+        continue;
+      }
+      const [, , stationId, kind] = match;
+      const key = await this.stationKey(stationId);
+      if (key === null) {
+        this.reject(topic, `unknown station ${stationId}`);
+        continue;
+      }
+      if (kind === 'status') {
+        const status = Buffer.from(payload).toString('utf8');
+        if (status !== 'online' && status !== 'offline') {
+          this.reject(topic, `bad status ${JSON.stringify(status.slice(0, 20))}`);
+          continue;
+        }
+        await this.options.db.run('UPDATE stations SET status = ?, last_seen = ? WHERE id = ?', [status, receivedAt, stationId]);
+        this.emit('change', { kind: 'status', stationId, status });
+        continue;
+      }
+      // Verified with the station's own key before anything is stored.
+      const decoded = openEventFrame(key, payload);
+      if (!decoded.ok) {
+        this.reject(topic, decoded.reason);
+        continue;
+      }
+      const frame: EventFrame = decoded.frame;
+      if (frame.station !== stationId) {
+        this.reject(topic, `frame names station ${frame.station}, topic names ${stationId}`);
+        continue;
+      }
+      events.push({ frame, receivedAt, topic, key });
+    }
+    if (events.length === 0) return;
+
+    const results = await this.options.custody.applyBatch(events);
+    this.batches++;
+    // Committed (SQLite synchronous=FULL, PostgreSQL COMMIT): only now may the stations forget
+    // the events. One acknowledgement per station boot: the highest sequence committed.
+    const acks = new Map<string, { topic: string; key: string; boot: number; seq: number }>();
+    events.forEach((event, i) => {
+      const id = `${event.frame.station}/${event.frame.boot}`;
+      const seq = results[i].committedSeq;
+      const ack = acks.get(id);
+      if (!ack || seq > ack.seq) acks.set(id, { topic: event.topic.replace(/\/events$/, '/ack'), key: event.key, boot: event.frame.boot, seq });
+    });
+    for (const ack of acks.values()) this.client?.publish(ack.topic, Buffer.from(encodeAck(ack.key, ack.boot, ack.seq)), { qos: 1 });
+
+    let stored = 0;
+    events.forEach(({ frame }, i) => {
+      if (!results[i].stored) {
+        this.duplicates++;
+        return;
+      }
+      stored++;
+      this.stored++;
+      if (events.length <= LOG_EACH_UP_TO) {
+        this.options.log.info(`${frame.station} boot ${frame.boot} #${frame.seq} ${eventName(frame.type)}${frame.locker !== undefined ? ` locker ${frame.locker}` : ''}`);
+      }
+      this.emit('change', { kind: 'event', stationId: frame.station, frame });
+    });
+    if (events.length > LOG_EACH_UP_TO) this.options.log.info(`stored ${stored} events (${events.length - stored} repeats) from ${acks.size} station boots in one commit`);
+  }
+}

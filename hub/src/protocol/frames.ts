@@ -1,0 +1,86 @@
+// Decoding and validating event frames from stations. A frame is a CBOR map with the small
+// integer keys of firmware/src/protocol/wire.ts; anything else is rejected with a reason.
+import { z } from 'zod';
+import { EVENT, FRAME } from '../../../firmware/src/protocol/wire';
+import { cborDecode, seal, unseal } from './sealed';
+
+export const MAX_FRAME_BYTES = 4096;
+
+/** The hub's signed acknowledgement to a station: every event of `boot` up to `seq` is committed. */
+export function encodeAck(stationKeyHex: string, boot: number, seq: number): Uint8Array {
+  return seal(stationKeyHex, new Map([[FRAME.BOOT, boot], [FRAME.SEQ, seq]]));
+}
+
+const eventCodes = new Set<number>(Object.values(EVENT));
+const eventNames = new Map<number, string>(Object.entries(EVENT).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
+
+export function eventName(code: number): string {
+  return eventNames.get(code) ?? `unknown-${code}`;
+}
+
+const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const EventFrameSchema = z.object({
+  station: z.string().min(1).max(64),
+  boot: uint,
+  seq: uint.min(1),
+  uptimeMs: uint,
+  wallTime: uint.optional(),
+  type: uint.refine((code) => eventCodes.has(code), 'unknown event type'),
+  locker: z.number().int().min(0).max(63).optional(),
+  person: uint.optional(),
+  badge: z.instanceof(Uint8Array).refine((bytes) => bytes.length === 8, 'badge hash must be 8 bytes').optional(),
+  detail: uint.max(255).optional(),
+  actor: uint.optional(),
+  witness: uint.optional(),
+});
+
+export type EventFrame = z.infer<typeof EventFrameSchema>;
+
+export type Decoded<T> = { ok: true; frame: T } | { ok: false; reason: string };
+
+const FIELD_BY_KEY = new Map<number, keyof EventFrame>([
+  [FRAME.STATION, 'station'],
+  [FRAME.BOOT, 'boot'],
+  [FRAME.SEQ, 'seq'],
+  [FRAME.UPTIME_MS, 'uptimeMs'],
+  [FRAME.WALL_TIME, 'wallTime'],
+  [FRAME.TYPE, 'type'],
+  [FRAME.LOCKER, 'locker'],
+  [FRAME.PERSON, 'person'],
+  [FRAME.BADGE, 'badge'],
+  [FRAME.DETAIL, 'detail'],
+  [FRAME.ACTOR, 'actor'],
+  [FRAME.WITNESS, 'witness'],
+]);
+
+/** Verifies a station's signed event frame with its key, then decodes and validates it. */
+export function openEventFrame(stationKeyHex: string, payload: Uint8Array): Decoded<EventFrame> {
+  if (payload.length === 0) return { ok: false, reason: 'empty payload' };
+  if (payload.length > MAX_FRAME_BYTES) return { ok: false, reason: `frame of ${payload.length} bytes exceeds ${MAX_FRAME_BYTES}` };
+  const opened = unseal(stationKeyHex, payload);
+  if (!opened.ok) return opened;
+  return decodeEventFrame(opened.body);
+}
+
+/** Decodes and validates an (already verified) event frame body. */
+export function decodeEventFrame(payload: Uint8Array): Decoded<EventFrame> {
+  let decoded: unknown;
+  try {
+    decoded = cborDecode(payload);
+  } catch (error) {
+    return { ok: false, reason: `not CBOR: ${(error as Error).message}` };
+  }
+  if (!(decoded instanceof Map)) return { ok: false, reason: 'frame is not a CBOR map' };
+  const named: Record<string, unknown> = {};
+  for (const [key, value] of decoded) {
+    const field = typeof key === 'number' ? FIELD_BY_KEY.get(key) : undefined;
+    if (!field) return { ok: false, reason: `unknown frame key ${String(key)}` };
+    named[field] = value instanceof Uint8Array ? new Uint8Array(value) : value;
+  }
+  const parsed = EventFrameSchema.safeParse(named);
+  if (!parsed.success) {
+    return { ok: false, reason: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'frame'}: ${issue.message}`).join('; ') };
+  }
+  return { ok: true, frame: parsed.data };
+}

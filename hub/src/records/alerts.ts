@@ -1,0 +1,58 @@
+// Alerts for a role (P11: a lost or stolen laptop or stick goes to the headteacher at once and
+// tops the office view; anomalies in station events go to whoever must look at them).
+import { EventEmitter } from 'node:events';
+import type { SqlDatabase } from '../db/sql';
+import type { AuditTrail } from '../audit/trail';
+import type { Role } from './people';
+
+export interface AlertRow {
+  id: number;
+  at: string;
+  kind: string;
+  role: Role;
+  subject: string;
+  message: string;
+  acknowledged_at: string | null;
+  acknowledged_by: number | null;
+}
+
+export type RaiseAlert = (kind: string, role: Role, subject: string, message: string) => Promise<void>;
+
+export class Alerts extends EventEmitter {
+  constructor(
+    private db: SqlDatabase,
+    private audit: AuditTrail,
+  ) {
+    super();
+  }
+
+  /** Raises an alert inside `tx`; listeners hear of it (the page, a mailer) once it is written. */
+  async raise(tx: SqlDatabase, alert: { kind: string; role: Role; subject: string; message: string; at: string }): Promise<number> {
+    const id = await tx.insert('INSERT INTO alerts (at, kind, role, subject, message) VALUES (?, ?, ?, ?, ?)', [alert.at, alert.kind, alert.role, alert.subject, alert.message]);
+    await this.audit.append({ actor: 'system', action: 'alert.raised', subject: alert.subject, at: alert.at, details: { alert: id, kind: alert.kind, role: alert.role } }, tx);
+    this.emit('alert', { id, ...alert });
+    return id;
+  }
+
+  /** A raiser bound to one transaction and moment, for the record modules. */
+  raiserFor(tx: SqlDatabase, at: string): RaiseAlert {
+    return async (kind, role, subject, message) => {
+      await this.raise(tx, { kind, role, subject, message, at });
+    };
+  }
+
+  /** Open alerts, most urgent first: losses and thefts (P11) before anything else. */
+  async open(): Promise<AlertRow[]> {
+    return this.db.all<AlertRow>(
+      `SELECT * FROM alerts WHERE acknowledged_at IS NULL
+       ORDER BY CASE WHEN kind IN ('asset-lost', 'asset-stolen') THEN 0 ELSE 1 END, at DESC, id DESC`,
+    );
+  }
+
+  async acknowledge(id: number, personId: number, at = new Date().toISOString()): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run('UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ? WHERE id = ? AND acknowledged_at IS NULL', [at, personId, id]);
+      await this.audit.append({ actor: `person:${personId}`, action: 'alert.acknowledged', subject: `alert:${id}`, at, details: { alert: id } }, tx);
+    });
+  }
+}

@@ -1,0 +1,364 @@
+// Custody from station events. Each event is stored once, keyed by (station, boot, sequence): a
+// retransmitted frame changes nothing. A batch of events is applied in one transaction (the
+// ingest acknowledges only after it commits):
+//   1. every event row, in one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING (the new ones)
+//   2. per new event, in order, its effect on the records:
+//        DEPOSIT / COLLECT          phone custody (P1, P2) and the locker's state, here
+//        LOAN / RETURN              loans.ts (P6, P10, P12): the asset by its home station and locker
+//        HOLD_SET / HOLD_RELEASED   holds.ts (P4, P5), loans.ts for a health-check clearance (P10)
+//        LOCK_FAULT, DOOR_FORCED... the locker's state and an alert
+//   3. one audit record per event (the chain of P17), the committed mark per station boot, and
+//      when each station was last heard.
+// If a batch fails, its events are applied one by one, each event's effect in a savepoint: an
+// event whose effect cannot be applied is still stored (and acknowledged), and an alert says why.
+import { DETAIL, EVENT } from '../../../firmware/src/protocol/wire';
+import { AuditTrail, type AuditEntry } from '../audit/trail';
+import type { SqlDatabase, SqlValue } from '../db/sql';
+import type { EventFrame } from '../protocol/frames';
+import { Alerts } from './alerts';
+import { Assets } from './assets';
+import { Holds } from './holds';
+import { Ledger } from './ledger';
+import { Loans } from './loans';
+
+export interface ApplyResult {
+  stored: boolean;
+  /** Every event of this boot up to here is stored: the acknowledgement to send. */
+  committedSeq: number;
+}
+
+export interface IncomingEvent {
+  frame: EventFrame;
+  /** When the hub received it (ISO-8601). */
+  receivedAt: string;
+}
+
+export interface LockerView {
+  stationId: string;
+  locker: number;
+  state: string;
+  since: string | null;
+  personId: number | null;
+  personName: string | null;
+  form: string | null;
+}
+
+export interface PhoneCustodyView {
+  personId: number;
+  personName: string;
+  form: string | null;
+  stationId: string;
+  locker: number;
+  depositedAt: string;
+}
+
+/** The record modules custody hands events to (hub.ts builds them once and shares them). */
+export interface CustodyParts {
+  audit: AuditTrail;
+  alerts: Alerts;
+  holds: Holds;
+  loans: Loans;
+}
+
+const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
+const ROW_CHUNK = 300;
+
+function key(station: string, boot: number, seq: number): string {
+  return `${station}\u0000${boot}\u0000${seq}`;
+}
+
+/** 0 on the wire means "nobody". */
+function personOf(value: number | undefined): number | null {
+  return value === undefined || value === 0 ? null : value;
+}
+
+export class CustodyRecords {
+  private db: SqlDatabase;
+  readonly parts: CustodyParts;
+
+  constructor(db: SqlDatabase, parts?: CustodyParts) {
+    this.db = db;
+    if (parts) {
+      this.parts = parts;
+    } else {
+      const audit = new AuditTrail(db);
+      const alerts = new Alerts(db, audit);
+      const assets = new Assets(db, audit);
+      const holds = new Holds(db, audit);
+      this.parts = { audit, alerts, holds, loans: new Loans(db, audit, assets, new Ledger(db, audit), holds, alerts) };
+    }
+  }
+
+  async applyEvent(frame: EventFrame, receivedAt: string): Promise<ApplyResult> {
+    return (await this.applyBatch([{ frame, receivedAt }]))[0];
+  }
+
+  /** Stores a batch of events and applies their effects in one transaction; one result per event, in order. */
+  async applyBatch(events: IncomingEvent[]): Promise<ApplyResult[]> {
+    if (events.length === 0) return [];
+    try {
+      return await this.db.transaction((tx) => this.applyInTransaction(tx, events, false));
+    } catch {
+      // Something in the batch failed: one event at a time, so only that event's effect is lost.
+      const results: ApplyResult[] = [];
+      for (const event of events) results.push(...(await this.db.transaction((tx) => this.applyInTransaction(tx, [event], true))));
+      return results;
+    }
+  }
+
+  private async applyInTransaction(tx: SqlDatabase, events: IncomingEvent[], guarded: boolean): Promise<ApplyResult[]> {
+    const inserted = new Set<string>();
+    for (let start = 0; start < events.length; start += ROW_CHUNK) {
+      const chunk = events.slice(start, start + ROW_CHUNK);
+      const params: SqlValue[] = [];
+      for (const { frame, receivedAt } of chunk) {
+        params.push(frame.station, frame.boot, frame.seq, frame.type, frame.locker ?? null, frame.person ?? null, frame.actor ?? null, frame.witness ?? null, frame.badge ?? null, frame.detail ?? null, frame.uptimeMs, frame.wallTime ?? null, receivedAt);
+      }
+      const rows = await tx.all<{ station_id: string; boot: number; seq: number }>(
+        `INSERT INTO station_events (station_id, boot, seq, type, locker, person_id, actor_id, witness_id, badge_hash, detail, uptime_ms, wall_time, received_at)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING RETURNING station_id, boot, seq`,
+        params,
+      );
+      for (const row of rows) inserted.add(key(row.station_id, Number(row.boot), Number(row.seq)));
+    }
+
+    const stored: boolean[] = [];
+    let pending: AuditEntry[] = [];
+    const flush = async () => {
+      if (pending.length) await this.parts.audit.appendMany(pending, tx);
+      pending = [];
+    };
+    for (const { frame, receivedAt } of events) {
+      const id = key(frame.station, frame.boot, frame.seq);
+      // Only the first copy of an event (a batch can hold a retransmission too) has effects.
+      const isNew = inserted.delete(id);
+      stored.push(isNew);
+      if (!isNew) continue;
+      pending.push(this.auditEntryFor(frame, receivedAt));
+      if (this.handledElsewhere(frame)) await flush();
+      if (guarded) {
+        try {
+          await tx.transaction((inner) => this.effect(inner, frame, receivedAt));
+        } catch (error) {
+          await flush();
+          await this.parts.alerts.raise(tx, {
+            kind: 'event-not-applied',
+            role: 'ict',
+            subject: `event:${frame.station}/${frame.boot}/${frame.seq}`,
+            message: `stored, but its effect could not be applied: ${(error as Error).message}`,
+            at: receivedAt,
+          });
+        }
+      } else {
+        await this.effect(tx, frame, receivedAt);
+      }
+    }
+    await flush();
+
+    const committed = new Map<string, number>();
+    const lastSeen = new Map<string, string>();
+    for (const { frame, receivedAt } of events) {
+      const boot = `${frame.station}\u0000${frame.boot}`;
+      if (!committed.has(boot)) committed.set(boot, await this.advanceCommitted(tx, frame.station, frame.boot));
+      if ((lastSeen.get(frame.station) ?? '') < receivedAt) lastSeen.set(frame.station, receivedAt);
+    }
+    for (const [station, at] of lastSeen) await tx.run('UPDATE stations SET last_seen = ? WHERE id = ?', [at, station]);
+    return events.map(({ frame }, i) => ({ stored: stored[i], committedSeq: committed.get(`${frame.station}\u0000${frame.boot}`)! }));
+  }
+
+  private auditEntryFor(frame: EventFrame, receivedAt: string): AuditEntry {
+    const details: Record<string, unknown> = { station: frame.station, boot: frame.boot, seq: frame.seq, type: frame.type };
+    if (frame.locker !== undefined) details.locker = frame.locker;
+    if (frame.actor) details.actor = frame.actor;
+    if (frame.witness) details.witness = frame.witness;
+    if (frame.detail) details.detail = frame.detail;
+    return {
+      actor: `station:${frame.station}`,
+      action: `event.${EVENT_NAMES.get(frame.type) ?? frame.type}`,
+      subject: frame.locker !== undefined ? `locker:${frame.station}/${frame.locker}` : `station:${frame.station}`,
+      personId: personOf(frame.person),
+      at: receivedAt,
+      details,
+    };
+  }
+
+  /** Events whose effects write audit records of their own (which must follow the event's). */
+  private handledElsewhere(frame: EventFrame): boolean {
+    return frame.type === EVENT.LOAN || frame.type === EVENT.RETURN || frame.type === EVENT.HOLD_SET || frame.type === EVENT.HOLD_RELEASED || frame.type === EVENT.LOCK_FAULT || frame.type === EVENT.DOOR_FORCED;
+  }
+
+  /** What one new event changes in the records. */
+  private async effect(tx: SqlDatabase, frame: EventFrame, at: string): Promise<void> {
+    const locker = frame.locker;
+    const person = personOf(frame.person);
+    const actor = personOf(frame.actor);
+    const alert = this.parts.alerts.raiserFor(tx, at);
+    const loanEvent = () => ({ stationId: frame.station, locker: locker!, personId: person, actorId: actor, boot: frame.boot, seq: frame.seq, at });
+    switch (frame.type) {
+      case EVENT.DEPOSIT:
+        if (locker === undefined || person === null) return;
+        await this.openPhoneCustody(tx, frame, person, at);
+        await this.setLocker(tx, frame.station, locker, 'phone-in', person, at);
+        return;
+      case EVENT.COLLECT:
+        if (locker === undefined || person === null) return;
+        await tx.run('UPDATE phone_custody SET collected_at = ?, collected_by = ? WHERE person_id = ? AND station_id = ? AND locker = ? AND collected_at IS NULL', [at, person, person, frame.station, locker]);
+        await this.setLocker(tx, frame.station, locker, 'free', null, at);
+        return;
+      case EVENT.LOAN:
+        if (locker === undefined) return;
+        await this.parts.loans.fromStationLoan(loanEvent(), tx, alert);
+        await this.setLocker(tx, frame.station, locker, 'item-out', person, at);
+        return;
+      case EVENT.RETURN: {
+        if (locker === undefined) return;
+        const held = frame.detail === DETAIL.HEALTH_CHECK_DUE;
+        await this.parts.loans.fromStationReturn({ ...loanEvent(), personId: person, healthCheckHeld: held }, tx, alert);
+        const hold = await this.parts.holds.openAt(frame.station, locker, tx);
+        await this.setLocker(tx, frame.station, locker, hold?.kind === 'health-check' ? 'health-check-held' : 'item-present', null, at);
+        return;
+      }
+      case EVENT.HOLD_SET: {
+        if (locker === undefined) return;
+        const holdId = await this.parts.holds.fromStationSet({ stationId: frame.station, locker, personId: person, actorId: actor, boot: frame.boot, seq: frame.seq, at }, tx, alert);
+        // A confiscated phone that was in the staff member's hand has just gone into this locker.
+        if (frame.detail === DETAIL.CONFISCATED && person !== null) await this.openPhoneCustody(tx, frame, person, at);
+        const hold = await tx.get<{ kind: string }>('SELECT kind FROM holds WHERE id = ?', [holdId]);
+        await this.setLocker(tx, frame.station, locker, hold?.kind === 'safeguarding' ? 'safeguarding-held' : 'held', person, at);
+        return;
+      }
+      case EVENT.HOLD_RELEASED: {
+        if (locker === undefined) return;
+        if (frame.detail === DETAIL.HEALTH_CHECK_CLEARED) {
+          await this.parts.loans.fromHealthCheckCleared(loanEvent(), tx);
+          await this.setLocker(tx, frame.station, locker, 'item-present', null, at);
+          return;
+        }
+        const remote = frame.detail === DETAIL.REMOTE;
+        const released = await this.parts.holds.fromStationRelease({ stationId: frame.station, locker, personId: person, actorId: actor, witnessId: personOf(frame.witness), boot: frame.boot, seq: frame.seq, at, remote }, tx, alert);
+        if (released?.kind === 'health-check') return;
+        if (remote) {
+          // Lifted from the office: the phone stays in its (now ordinary) locker.
+          await this.setLocker(tx, frame.station, locker, 'phone-in', person, at);
+          return;
+        }
+        // Released by hand: the phone came out with the staff member (or the DSL, P5).
+        await tx.run('UPDATE phone_custody SET collected_at = ?, collected_by = ? WHERE station_id = ? AND locker = ? AND collected_at IS NULL', [at, actor, frame.station, locker]);
+        await this.setLocker(tx, frame.station, locker, 'free', null, at);
+        return;
+      }
+      case EVENT.LOCK_FAULT:
+        if (locker === undefined) return;
+        await tx.run("UPDATE lockers SET state = 'fault', since = ? WHERE station_id = ? AND locker = ? AND state = 'free'", [at, frame.station, locker]);
+        await tx.run("INSERT INTO lockers (station_id, locker, state, person_id, since) VALUES (?, ?, 'fault', NULL, ?) ON CONFLICT (station_id, locker) DO NOTHING", [frame.station, locker, at]);
+        await alert('lock-fault', 'office', `locker:${frame.station}/${locker}`, `locker ${locker} at ${frame.station} did not open; it takes no taps until cleared`);
+        return;
+      case EVENT.DOOR_FORCED:
+        if (locker === undefined) return;
+        await alert('door-forced', 'office', `locker:${frame.station}/${locker}`, `locker ${locker} at ${frame.station} was opened without an unlock`);
+        return;
+      default:
+        // Every other event (boots, refusals, unknown badges, exemptions, open-all, faults) is
+        // kept in station_events and the audit trail; it changes no custody record.
+        return;
+    }
+  }
+
+  private async openPhoneCustody(tx: SqlDatabase, frame: EventFrame, person: number, at: string): Promise<void> {
+    await tx.run('INSERT INTO phone_custody (person_id, station_id, locker, deposited_at, deposit_boot, deposit_seq) VALUES (?, ?, ?, ?, ?, ?)', [person, frame.station, frame.locker!, at, frame.boot, frame.seq]);
+  }
+
+  /** Moves the boot's committed mark past every stored event that follows it without a gap. */
+  private async advanceCommitted(tx: SqlDatabase, station: string, boot: number): Promise<number> {
+    const row = await tx.get<{ committed_seq: number }>('SELECT committed_seq FROM station_boots WHERE station_id = ? AND boot = ?', [station, boot]);
+    const before = Number(row?.committed_seq ?? 0);
+    let mark = before;
+    for (;;) {
+      const following = await tx.all<{ seq: number }>('SELECT seq FROM station_events WHERE station_id = ? AND boot = ? AND seq > ? ORDER BY seq LIMIT 1000', [station, boot, mark]);
+      let advanced = 0;
+      for (const { seq } of following) {
+        if (Number(seq) !== mark + 1) break;
+        mark = Number(seq);
+        advanced++;
+      }
+      if (advanced < 1000) break;
+    }
+    if (!row || mark !== before) {
+      await tx.run(
+        `INSERT INTO station_boots (station_id, boot, committed_seq) VALUES (?, ?, ?)
+         ON CONFLICT (station_id, boot) DO UPDATE SET committed_seq = excluded.committed_seq`,
+        [station, boot, mark],
+      );
+    }
+    return mark;
+  }
+
+  private async setLocker(tx: SqlDatabase, station: string, locker: number, state: string, person: number | null, since: string) {
+    await tx.run(
+      `INSERT INTO lockers (station_id, locker, state, person_id, since) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (station_id, locker) DO UPDATE SET state = excluded.state, person_id = excluded.person_id, since = excluded.since`,
+      [station, locker, state, person, since],
+    );
+  }
+
+  /** Every locker of every registered station, free ones included. */
+  async lockers(): Promise<LockerView[]> {
+    const stations = await this.db.all<{ id: string; lockers: number }>('SELECT id, lockers FROM stations ORDER BY id');
+    const rows = await this.db.all<{ station_id: string; locker: number; state: string; since: string; person_id: number | null; name: string | null; form: string | null }>(
+      `SELECT l.station_id, l.locker, l.state, l.since, l.person_id, p.name, p.form
+       FROM lockers l LEFT JOIN people p ON p.id = l.person_id`,
+    );
+    const known = new Map(rows.map((row) => [`${row.station_id}/${Number(row.locker)}`, row]));
+    const views: LockerView[] = [];
+    for (const station of stations) {
+      for (let locker = 0; locker < Number(station.lockers); locker++) {
+        const row = known.get(`${station.id}/${locker}`);
+        // A safeguarding hold names no pupil here (P5): holds.ts shows it to DSL and headteacher.
+        const hidden = row?.state === 'safeguarding-held';
+        views.push({
+          stationId: station.id,
+          locker,
+          state: row?.state ?? 'free',
+          since: row?.since ?? null,
+          personId: hidden || row?.person_id == null ? null : Number(row.person_id),
+          personName: hidden ? null : (row?.name ?? null),
+          form: hidden ? null : (row?.form ?? null),
+        });
+      }
+    }
+    return views;
+  }
+
+  /** Phones in lockers now, oldest first. */
+  async phonesIn(): Promise<PhoneCustodyView[]> {
+    const rows = await this.db.all<{ person_id: number; name: string; form: string | null; station_id: string; locker: number; deposited_at: string }>(
+      `SELECT c.person_id, p.name, p.form, c.station_id, c.locker, c.deposited_at
+       FROM phone_custody c JOIN people p ON p.id = c.person_id
+       LEFT JOIN lockers l ON l.station_id = c.station_id AND l.locker = c.locker
+       WHERE c.collected_at IS NULL AND (l.state IS NULL OR l.state <> 'safeguarding-held') ORDER BY c.deposited_at, c.id`,
+    );
+    return rows.map((row) => ({
+      personId: Number(row.person_id),
+      personName: row.name,
+      form: row.form,
+      stationId: row.station_id,
+      locker: Number(row.locker),
+      depositedAt: row.deposited_at,
+    }));
+  }
+
+  /**
+   * A phone's custody chain (P2): its deposit, everything that happened at that locker while it
+   * was in (doors forced, remote unlocks, holds, the station's open-all) and its collection.
+   */
+  async phoneChain(custodyId: number) {
+    const custody = await this.db.get<{ id: number; person_id: number; station_id: string; locker: number; deposited_at: string; collected_at: string | null }>('SELECT * FROM phone_custody WHERE id = ?', [custodyId]);
+    if (!custody) return null;
+    const events = await this.db.all<{ boot: number; seq: number; type: number; locker: number | null; person_id: number | null; actor_id: number | null; witness_id: number | null; detail: number | null; received_at: string }>(
+      `SELECT boot, seq, type, locker, person_id, actor_id, witness_id, detail, received_at FROM station_events
+       WHERE station_id = ? AND (locker = ? OR type = ?) AND received_at >= ? AND received_at <= ? ORDER BY received_at, boot, seq`,
+      [custody.station_id, custody.locker, EVENT.OPEN_ALL, custody.deposited_at, custody.collected_at ?? '9999-12-31T23:59:59.999Z'],
+    );
+    return { custody, events: events.map((event) => ({ ...event, event: EVENT_NAMES.get(Number(event.type)) ?? String(event.type) })) };
+  }
+}

@@ -1,0 +1,47 @@
+// Dates the rules use: school terms, day cut-offs (hub local time), due dates.
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function addDays(iso: string, days: number): string {
+  return new Date(Date.parse(iso) + days * DAY_MS).toISOString();
+}
+
+/**
+ * The school term a moment falls in, as English schools name them: autumn (September to
+ * December), spring (January to March), summer (April to August), labelled with the school
+ * year, e.g. "2025-26 autumn". Used to total charges per term.
+ */
+export function termOf(iso: string): string {
+  const date = new Date(iso);
+  const month = date.getMonth() + 1;
+  const year = date.getFullYear();
+  const startYear = month >= 9 ? year : year - 1;
+  const label = `${startYear}-${String((startYear + 1) % 100).padStart(2, '0')}`;
+  const term = month >= 9 ? 'autumn' : month <= 3 ? 'spring' : 'summer';
+  return `${label} ${term}`;
+}
+
+/** The most recent end-of-day cut-off (HH:MM, hub local time) at or before `now`. */
+export function latestCutoff(now: Date, cutoff: string): Date {
+  const [hours, minutes] = cutoff.split(':').map(Number);
+  const today = new Date(now.getFullYear(), now.getMonth(), now.getDate(), hours, minutes, 0, 0);
+  if (today.getTime() <= now.getTime()) return today;
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1, hours, minutes, 0, 0);
+}
+
+/** Pounds and pence for people: 1000 -> "£10.00", -1000 -> "-£10.00". */
+export function formatPence(pence: number): string {
+  const sign = pence < 0 ? '-' : '';
+  const abs = Math.abs(pence);
+  return `${sign}£${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+/** "10", "10.5", "£10.00", "1000p" -> pence. */
+export function parsePounds(text: string): number {
+  const trimmed = text.trim().replace(/,/g, '');
+  const pence = /^(\d+)\s*p$/i.exec(trimmed);
+  if (pence) return Number(pence[1]);
+  const match = /^£?\s*(\d+)(?:\.(\d{1,2}))?$/.exec(trimmed);
+  if (!match) throw new Error(`${JSON.stringify(text)} is not an amount in pounds (e.g. 10.00 or £10)`);
+  return Number(match[1]) * 100 + Number((match[2] ?? '0').padEnd(2, '0'));
+}

@@ -1,0 +1,24 @@
+// CSV out: RFC 4180 quoting, CRLF line ends, and a leading apostrophe on text a spreadsheet would
+// run as a formula (=, +, @, or - not starting a number), so an export opened in Excel is safe.
+export type Cell = string | number | null | undefined;
+
+export function csvCell(value: Cell): string {
+  if (value === null || value === undefined) return '';
+  let text = String(value);
+  if (typeof value === 'string' && /^[=+@\t\r]|^-(?![\d£.])/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function toCsv(columns: string[], rows: Array<Record<string, Cell>>): string {
+  const lines = [columns.map(csvCell).join(',')];
+  for (const row of rows) lines.push(columns.map((column) => csvCell(row[column])).join(','));
+  return lines.join('\r\n') + '\r\n';
+}
+
+/** A fixed-width table for the terminal. */
+export function toTable(columns: string[], rows: Array<Record<string, Cell>>): string {
+  const text = (value: Cell) => (value === null || value === undefined ? '' : String(value));
+  const widths = columns.map((column) => Math.min(40, Math.max(column.length, ...rows.map((row) => text(row[column]).length))));
+  const line = (cells: string[]) => cells.map((cell, i) => (cell.length > widths[i] ? cell.slice(0, widths[i] - 1) + '…' : cell.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(columns), line(widths.map((width) => '-'.repeat(width))), ...rows.map((row) => line(columns.map((column) => text(row[column]))))].join('\n');
+}

@@ -1,0 +1,220 @@
+// Reports for the office, as rows for the command line (a table) or a CSV file:
+//   holdings     who holds what: phones in lockers, items on loan, held lockers
+//   overdue      loans past their due date
+//   uncollected  phones still in a locker after the end-of-day cut-off (P1, P13)
+//   holds        confiscation, safeguarding and health-check holds (P4, P5, P10)
+//   charges      the charges ledger totalled per person and term (P7)
+//   ledger       every ledger entry, with what it corrects
+//   disposal     lost property due for disposal (P13)
+//   leavers      people who have left with loans still open (P9, P10)
+//   exemptions   medical exemptions due for review (P3)
+// A safeguarding hold's pupil appears only for DSL and headteacher (P5). Running a report is
+// itself an audit record (P14).
+import type { Records } from '../records';
+import { SAFEGUARDING_READERS, actorLabel, type Actor } from '../records/access';
+import { formatPence } from '../records/time';
+import type { Cell } from './csv';
+
+export interface Report {
+  name: string;
+  title: string;
+  columns: string[];
+  rows: Array<Record<string, Cell>>;
+}
+
+export const REPORTS: Record<string, string> = {
+  holdings: 'who holds what: phones in lockers, items on loan, held lockers',
+  overdue: 'loans past their due date',
+  uncollected: 'phones still in a locker after the end-of-day cut-off',
+  holds: 'open holds (--all: every hold)',
+  charges: 'charges per person and term: charged, corrected, balance',
+  ledger: 'every charges-ledger entry',
+  disposal: 'lost property due for disposal',
+  leavers: 'leavers with loans still open',
+  exemptions: 'medical exemptions due for review',
+};
+
+export interface ReportOptions {
+  actor: Actor;
+  now?: Date;
+  all?: boolean;
+  /** charges/ledger: only this person (people.id). */
+  personId?: number;
+  /** charges: only this term label, e.g. "2025-26 autumn". */
+  term?: string;
+}
+
+function pounds(pence: number | null | undefined): string {
+  return formatPence(Number(pence ?? 0));
+}
+
+export class Reports {
+  constructor(private records: Records) {}
+
+  async run(name: string, options: ReportOptions): Promise<Report> {
+    const build = (this as unknown as Record<string, (options: ReportOptions) => Promise<Omit<Report, 'name' | 'title'>>>)[name];
+    if (!(name in REPORTS) || typeof build !== 'function') throw new Error(`no report ${JSON.stringify(name)}; there are: ${Object.keys(REPORTS).join(', ')}`);
+    const report = await build.call(this, options);
+    await this.records.audit.append({ actor: actorLabel(options.actor), action: 'report.read', subject: `report:${name}`, personId: options.personId ?? null, details: { report: name, rows: report.rows.length } });
+    return { name, title: REPORTS[name], ...report };
+  }
+
+  /** Who holds what: every phone in a locker, every item out on loan, every held locker. */
+  async holdings(options: ReportOptions) {
+    const db = this.records.db;
+    const mayReadSafeguarding = options.actor.role !== 'system' && SAFEGUARDING_READERS.includes(options.actor.role);
+    const phones = await db.all<{ person_id: number; name: string; external_id: string; form: string | null; station_id: string; locker: number; deposited_at: string; state: string | null }>(
+      `SELECT c.person_id, p.name, p.external_id, p.form, c.station_id, c.locker, c.deposited_at, l.state
+       FROM phone_custody c JOIN people p ON p.id = c.person_id
+       LEFT JOIN lockers l ON l.station_id = c.station_id AND l.locker = c.locker
+       WHERE c.collected_at IS NULL ORDER BY c.station_id, c.locker`,
+    );
+    const loans = await db.all<{ person_id: number; name: string; external_id: string; role: string; tag: string; class_id: string; lent_at: string; due_at: string; station_id: string | null; locker: number | null }>(
+      `SELECT l.person_id, p.name, p.external_id, p.role, a.tag, a.class_id, l.lent_at, l.due_at, l.station_id, l.locker
+       FROM loans l JOIN people p ON p.id = l.person_id JOIN assets a ON a.id = l.asset_id
+       WHERE l.closed_at IS NULL ORDER BY p.name, l.lent_at`,
+    );
+    const rows: Array<Record<string, Cell>> = [];
+    for (const phone of phones) {
+      const hidden = phone.state === 'safeguarding-held' && !mayReadSafeguarding;
+      rows.push({
+        holder: `locker ${phone.station_id}/${phone.locker}`,
+        item: 'phone',
+        owner: hidden ? '(restricted)' : phone.name,
+        id: hidden ? '' : phone.external_id,
+        group: hidden ? '' : phone.form,
+        since: phone.deposited_at,
+        due: '',
+        state: phone.state ?? 'phone-in',
+      });
+    }
+    for (const loan of loans) {
+      rows.push({ holder: loan.name, item: `${loan.class_id} ${loan.tag}`, owner: 'school', id: loan.external_id, group: loan.role, since: loan.lent_at, due: loan.due_at, state: 'on-loan' });
+    }
+    return { columns: ['holder', 'item', 'owner', 'id', 'group', 'since', 'due', 'state'], rows };
+  }
+
+  async overdue(options: ReportOptions) {
+    const now = (options.now ?? new Date()).toISOString();
+    const rows = (await this.records.loans.overdue(now)).map((loan) => ({
+      loan: Number(loan.id),
+      holder: loan.name,
+      id: loan.external_id,
+      item: `${loan.class_id} ${loan.tag}`,
+      lent: loan.lent_at,
+      due: loan.due_at,
+      'days overdue': Math.floor((Date.parse(now) - Date.parse(loan.due_at)) / 86_400_000),
+    }));
+    return { columns: ['loan', 'holder', 'id', 'item', 'lent', 'due', 'days overdue'], rows };
+  }
+
+  async uncollected(_options: ReportOptions) {
+    const rows = (await this.records.lostProperty.uncollected()).map((phone) => ({
+      custody: Number(phone.id),
+      pupil: phone.name,
+      form: phone.form,
+      locker: `${phone.station_id}/${phone.locker}`,
+      deposited: phone.deposited_at,
+      uncollected: phone.uncollected_at,
+      'disposal due': phone.disposal_due_at,
+    }));
+    return { columns: ['custody', 'pupil', 'form', 'locker', 'deposited', 'uncollected', 'disposal due'], rows };
+  }
+
+  async disposal(options: ReportOptions) {
+    const rows = (await this.records.lostProperty.dueForDisposal(options.now ?? new Date())).map((phone) => ({
+      custody: Number(phone.id),
+      pupil: phone.name,
+      form: phone.form,
+      locker: `${phone.station_id}/${phone.locker}`,
+      deposited: phone.deposited_at,
+      'disposal due': phone.disposal_due_at,
+    }));
+    return { columns: ['custody', 'pupil', 'form', 'locker', 'deposited', 'disposal due'], rows };
+  }
+
+  async holds(options: ReportOptions) {
+    const rows = (await this.records.holds.list(options.actor, { open: !options.all })).map((hold) => ({
+      hold: hold.id,
+      kind: hold.kind,
+      locker: `${hold.stationId}/${hold.locker}`,
+      pupil: hold.restricted ? '(restricted)' : hold.personName,
+      placed: hold.placedAt,
+      'placed by': hold.placedBy,
+      released: hold.releasedAt,
+      'released by': hold.releasedBy,
+      witness: hold.witness,
+    }));
+    return { columns: ['hold', 'kind', 'locker', 'pupil', 'placed', 'placed by', 'released', 'released by', 'witness'], rows };
+  }
+
+  async charges(options: ReportOptions) {
+    const params: (string | number)[] = [];
+    let where = '';
+    if (options.personId !== undefined) {
+      where += ' AND c.person_id = ?';
+      params.push(options.personId);
+    }
+    if (options.term) {
+      where += ' AND c.term = ?';
+      params.push(options.term);
+    }
+    const rows = await this.records.db.all<{ person_id: number; name: string; external_id: string; term: string; charged: number; corrected: number; balance: number; entries: number }>(
+      `SELECT c.person_id, p.name, p.external_id, c.term,
+              SUM(CASE WHEN c.entry = 'charge' THEN c.amount_pence ELSE 0 END) AS charged,
+              SUM(CASE WHEN c.entry <> 'charge' THEN c.amount_pence ELSE 0 END) AS corrected,
+              SUM(c.amount_pence) AS balance, COUNT(*) AS entries
+       FROM charges c JOIN people p ON p.id = c.person_id WHERE 1 = 1 ${where}
+       GROUP BY c.person_id, p.name, p.external_id, c.term ORDER BY c.term, p.name`,
+      params,
+    );
+    return {
+      columns: ['person', 'id', 'term', 'charged', 'corrected', 'balance', 'entries'],
+      rows: rows.map((row) => ({ person: row.name, id: row.external_id, term: row.term, charged: pounds(row.charged), corrected: pounds(row.corrected), balance: pounds(row.balance), entries: Number(row.entries) })),
+    };
+  }
+
+  async ledger(options: ReportOptions) {
+    const rows = await this.records.db.all<{ id: number; created_at: string; name: string; external_id: string; entry: string; amount_pence: number; reason: string; tag: string | null; loan_id: number | null; corrects_id: number | null; by_name: string | null; term: string }>(
+      `SELECT c.id, c.created_at, p.name, p.external_id, c.entry, c.amount_pence, c.reason, a.tag, c.loan_id, c.corrects_id, b.name AS by_name, c.term
+       FROM charges c JOIN people p ON p.id = c.person_id LEFT JOIN assets a ON a.id = c.asset_id LEFT JOIN people b ON b.id = c.created_by
+       ${options.personId !== undefined ? 'WHERE c.person_id = ?' : ''} ORDER BY c.id`,
+      options.personId !== undefined ? [options.personId] : [],
+    );
+    return {
+      columns: ['entry', 'date', 'person', 'id', 'kind', 'amount', 'reason', 'asset', 'loan', 'corrects', 'by', 'term'],
+      rows: rows.map((row) => ({
+        entry: Number(row.id),
+        date: row.created_at,
+        person: row.name,
+        id: row.external_id,
+        kind: row.entry,
+        amount: pounds(row.amount_pence),
+        reason: row.reason,
+        asset: row.tag,
+        loan: row.loan_id === null ? null : Number(row.loan_id),
+        corrects: row.corrects_id === null ? null : Number(row.corrects_id),
+        by: row.by_name,
+        term: row.term,
+      })),
+    };
+  }
+
+  async leavers(_options: ReportOptions) {
+    const rows = await this.records.db.all<{ name: string; external_id: string; left_on: string; tag: string; class_id: string; lent_at: string; requires_encryption: number }>(
+      `SELECT p.name, p.external_id, p.left_on, a.tag, a.class_id, l.lent_at, c.requires_encryption
+       FROM loans l JOIN people p ON p.id = l.person_id JOIN assets a ON a.id = l.asset_id JOIN asset_classes c ON c.id = a.class_id
+       WHERE l.closed_at IS NULL AND p.left_on IS NOT NULL ORDER BY p.left_on, p.name`,
+    );
+    return {
+      columns: ['person', 'id', 'left', 'item', 'lent', 'required'],
+      rows: rows.map((row) => ({ person: row.name, id: row.external_id, left: row.left_on, item: `${row.class_id} ${row.tag}`, lent: row.lent_at, required: row.requires_encryption ? 'return, or declaration and write-off' : 'return' })),
+    };
+  }
+
+  async exemptions(options: ReportOptions) {
+    const day = (options.now ?? new Date()).toISOString().slice(0, 10);
+    const rows = (await this.records.exemptions.dueForReview(options.all ? '9999-12-31' : day)).map((row) => ({ pupil: row.name, reference: row.reference, 'review on': row.review_on, granted: row.granted_at }));
+    return { columns: ['pupil', 'reference', 'review on', 'granted'], rows };
+  }
+}

@@ -1,0 +1,84 @@
+// Hub settings: defaults that run with nothing installed, overridden by environment variables.
+// Every bad value is reported with the variable's name and what was wrong.
+import path from 'node:path';
+import { z } from 'zod';
+
+const SettingsSchema = z.object({
+  dataDir: z.string().min(1),
+  /** PostgreSQL connection URL; when unset the hub keeps its records in SQLite under dataDir. */
+  databaseUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')
+    .nullable(),
+  site: z.string().regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and dashes'),
+  mqttHost: z.string().min(1),
+  mqttPort: z.number().int().min(0).max(65535),
+  /** Run the embedded broker (aedes) on mqttPort; off when an external broker such as Mosquitto is used. */
+  embeddedBroker: z.boolean(),
+  httpHost: z.string().min(1),
+  httpPort: z.number().int().min(0).max(65535),
+  /** End of the school day, hub local time: phones still in a locker then are uncollected (P1, P13). */
+  dayCutoff: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'HH:MM, 24-hour'),
+  /** Days an uncollected phone is kept before it is due for disposal: one term (P13). */
+  lostPropertyDays: z.number().int().min(1).max(366),
+  /** Days after leaving (or after a record closes) that personal records are kept before `purge` (P16). */
+  retentionDays: z.number().int().min(30).max(36500),
+  /** Most events the ingest commits in one transaction. */
+  ingestBatch: z.number().int().min(1).max(5000),
+  /** Home Assistant's MQTT discovery prefix; an empty string turns discovery off. */
+  homeAssistantPrefix: z.string().regex(/^[a-zA-Z0-9_/-]*$/, 'letters, digits, _, - and /'),
+});
+
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** Which environment variable each setting comes from, for error messages. */
+export const SETTING_VARIABLES: Record<keyof Settings, string> = {
+  dataDir: 'HANDOVER_DATA_DIR',
+  databaseUrl: 'DATABASE_URL',
+  site: 'HANDOVER_SITE',
+  mqttHost: 'HANDOVER_MQTT_HOST',
+  mqttPort: 'HANDOVER_MQTT_PORT',
+  embeddedBroker: 'HANDOVER_EMBEDDED_BROKER',
+  httpHost: 'HANDOVER_HTTP_HOST',
+  httpPort: 'HANDOVER_HTTP_PORT',
+  dayCutoff: 'HANDOVER_DAY_CUTOFF',
+  lostPropertyDays: 'HANDOVER_LOST_PROPERTY_DAYS',
+  retentionDays: 'HANDOVER_RETENTION_DAYS',
+  ingestBatch: 'HANDOVER_INGEST_BATCH',
+  homeAssistantPrefix: 'HANDOVER_HA_PREFIX',
+};
+
+function intFrom(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  return Number.isInteger(parsed) ? parsed : NaN;
+}
+
+/** Reads HANDOVER_* variables and DATABASE_URL; every bad value is reported with its name. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Settings> = {}): Settings {
+  const candidate = {
+    dataDir: path.resolve(env.HANDOVER_DATA_DIR ?? 'data'),
+    databaseUrl: env.DATABASE_URL ? env.DATABASE_URL : null,
+    site: env.HANDOVER_SITE ?? 'demo',
+    mqttHost: env.HANDOVER_MQTT_HOST ?? '127.0.0.1',
+    mqttPort: intFrom(env.HANDOVER_MQTT_PORT, 1883),
+    embeddedBroker: (env.HANDOVER_EMBEDDED_BROKER ?? 'true') !== 'false',
+    httpHost: env.HANDOVER_HTTP_HOST ?? '127.0.0.1',
+    httpPort: intFrom(env.HANDOVER_HTTP_PORT, 8080),
+    homeAssistantPrefix: env.HANDOVER_HA_PREFIX ?? 'homeassistant',
+    dayCutoff: env.HANDOVER_DAY_CUTOFF ?? '16:00',
+    lostPropertyDays: intFrom(env.HANDOVER_LOST_PROPERTY_DAYS, 91),
+    retentionDays: intFrom(env.HANDOVER_RETENTION_DAYS, 730),
+    ingestBatch: intFrom(env.HANDOVER_INGEST_BATCH, 500),
+    ...overrides,
+  };
+  const parsed = SettingsSchema.safeParse(candidate);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = issue.path[0] as keyof Settings;
+      return `${SETTING_VARIABLES[key] ?? issue.path.join('.')} (${issue.path.join('.')}): ${issue.message}`;
+    });
+    throw new Error(`bad settings: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}

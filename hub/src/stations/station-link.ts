@@ -1,0 +1,239 @@
+// The hub's command channel to its stations: signed commands with a strictly increasing counter,
+// each answered by a signed reply; the stations' retained state and online/offline status; the
+// wall-clock time and the current badge list pushed to a station when it comes online.
+import { EventEmitter } from 'node:events';
+import mqtt, { type MqttClient } from 'mqtt';
+import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/protocol/wire';
+import { LOCKER_STATE_NAMES } from '../../../firmware/src/station/lockers';
+import { cborDecode, seal, unseal } from '../protocol/sealed';
+import type { Logger } from '../log';
+
+export interface StationLinkOptions {
+  brokerUrl: string;
+  clientId: string;
+  site: string;
+  log: Logger;
+  /** The station's signing key (hex), or undefined for a station the hub does not know. */
+  keyOf(stationId: string): Promise<string | undefined>;
+  /** The badge-list file every station should hold, with its version; null if none yet. */
+  badgeList(): Promise<{ version: number; file: Uint8Array } | null>;
+  /** Bytes per badge-list chunk (each chunk is one signed command). */
+  chunkBytes?: number;
+  replyTimeoutMs?: number;
+}
+
+export interface CommandResult {
+  ok: boolean;
+  refusal: string | null;
+  version?: number;
+}
+
+export interface StationState {
+  stationId: string;
+  online: boolean;
+  boot?: number;
+  firmware?: string;
+  lockers?: string[];
+  badgeListVersion?: number;
+  journalBacklog?: number;
+  memory?: { used: number; total: number };
+  reader?: string;
+  uptimeSec?: number;
+  updatedAt: string;
+}
+
+const REFUSAL_NAMES = new Map<number, string>(Object.entries(REFUSAL).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
+const TOPIC_PATTERN = /^handover\/([^/]+)\/([^/]+)\/(reply|state|status)$/;
+
+interface Pending {
+  resolve(result: CommandResult): void;
+  timer: NodeJS.Timeout;
+}
+
+export class StationLink extends EventEmitter {
+  private options: StationLinkOptions;
+  private client: MqttClient | null = null;
+  private counters = new Map<string, number>();
+  private pending = new Map<string, Pending>();
+  private pushing = new Set<string>();
+  readonly states = new Map<string, StationState>();
+
+  constructor(options: StationLinkOptions) {
+    super();
+    this.options = options;
+  }
+
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.options.brokerUrl, { clientId: this.options.clientId, clean: true, reconnectPeriod: 1000 });
+    this.client = client;
+    client.on('message', (topic, payload) => {
+      this.handle(topic, new Uint8Array(payload)).catch((error) => this.options.log.warn(`station link: ${(error as Error).message}`));
+    });
+    client.on('error', (error) => this.options.log.warn(`station link: ${error.message}`));
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', reject);
+    });
+    const base = `handover/${this.options.site}/+`;
+    await client.subscribeAsync([`${base}${TOPIC.REPLY}`, `${base}${TOPIC.STATE}`, `${base}${TOPIC.STATUS}`], { qos: 1 });
+  }
+
+  async stop(): Promise<void> {
+    for (const pending of this.pending.values()) {
+      clearTimeout(pending.timer);
+      pending.resolve({ ok: false, refusal: 'hub stopping' });
+    }
+    this.pending.clear();
+    await this.client?.endAsync();
+    this.client = null;
+  }
+
+  private nextCounter(stationId: string): number {
+    // Time-based, so it keeps rising across hub restarts without being stored.
+    const counter = Math.max((this.counters.get(stationId) ?? 0) + 1, Date.now());
+    this.counters.set(stationId, counter);
+    return counter;
+  }
+
+  /** Publishes a plain message (Home Assistant discovery and its JSON state). */
+  publishPlain(topic: string, payload: string, retain: boolean): void {
+    this.client?.publish(topic, payload, { qos: 1, retain });
+  }
+
+  /** Sends one signed command and waits for the station's reply. */
+  async command(stationId: string, kind: number, fields: Array<[number, unknown]> = []): Promise<CommandResult> {
+    const client = this.client;
+    if (!client) throw new Error('station link is not started');
+    const key = await this.options.keyOf(stationId);
+    if (!key) throw new Error(`unknown station ${stationId}`);
+    const counter = this.nextCounter(stationId);
+    const message = new Map<number, unknown>([
+      [MSG.STATION, stationId],
+      [MSG.COUNTER, counter],
+      [MSG.COMMAND, kind],
+      ...fields,
+    ]);
+    const result = new Promise<CommandResult>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(`${stationId}/${counter}`);
+        resolve({ ok: false, refusal: 'no reply (station offline?)' });
+      }, this.options.replyTimeoutMs ?? 5000);
+      this.pending.set(`${stationId}/${counter}`, { resolve, timer });
+    });
+    await client.publishAsync(`${topicBase(this.options.site, stationId)}${TOPIC.COMMAND}`, Buffer.from(seal(key, message)), { qos: 1 });
+    return result;
+  }
+
+  unlock(stationId: string, locker: number, actor: number): Promise<CommandResult> {
+    return this.command(stationId, COMMAND.UNLOCK, [[MSG.LOCKER, locker], [MSG.ACTOR, actor]]);
+  }
+
+  setHold(stationId: string, locker: number, safeguarding: boolean, actor: number): Promise<CommandResult> {
+    const hold = LOCKER_STATE_NAMES.indexOf(safeguarding ? 'safeguarding-held' : 'held');
+    return this.command(stationId, COMMAND.SET_HOLD, [[MSG.LOCKER, locker], [MSG.HOLD, hold], [MSG.ACTOR, actor]]);
+  }
+
+  releaseHold(stationId: string, locker: number, actor: number): Promise<CommandResult> {
+    return this.command(stationId, COMMAND.RELEASE_HOLD, [[MSG.LOCKER, locker], [MSG.ACTOR, actor]]);
+  }
+
+  openAll(stationId: string, actor: number): Promise<CommandResult> {
+    return this.command(stationId, COMMAND.OPEN_ALL, [[MSG.ACTOR, actor]]);
+  }
+
+  setTime(stationId: string): Promise<CommandResult> {
+    return this.command(stationId, COMMAND.SET_TIME, [[MSG.WALL_TIME, Date.now()]]);
+  }
+
+  setConfig(stationId: string, configJson: string): Promise<CommandResult> {
+    return this.command(stationId, COMMAND.SET_CONFIG, [[MSG.CONFIG, configJson]]);
+  }
+
+  /** Sends a badge-list file in order, chunk by chunk, then asks the station to check and switch. */
+  async pushBadgeList(stationId: string, version: number, file: Uint8Array): Promise<CommandResult> {
+    const begin = await this.command(stationId, COMMAND.BADGES_BEGIN, [[MSG.VERSION, version], [MSG.SIZE, file.length]]);
+    if (!begin.ok) return begin;
+    const chunkBytes = this.options.chunkBytes ?? 1024;
+    for (let offset = 0; offset < file.length; offset += chunkBytes) {
+      const chunk = file.subarray(offset, offset + chunkBytes);
+      const sent = await this.command(stationId, COMMAND.BADGES_CHUNK, [[MSG.VERSION, version], [MSG.OFFSET, offset], [MSG.DATA, chunk]]);
+      if (!sent.ok) return sent;
+      this.emit('badge-progress', { stationId, sent: offset + chunk.length, total: file.length });
+    }
+    return this.command(stationId, COMMAND.BADGES_COMMIT, [[MSG.VERSION, version]]);
+  }
+
+  private async handle(topic: string, payload: Uint8Array): Promise<void> {
+    const match = TOPIC_PATTERN.exec(topic);
+    if (!match) return;
+    const [, , stationId, kind] = match;
+    if (kind === 'status') return this.onStatus(stationId, Buffer.from(payload).toString('utf8'));
+    const key = await this.options.keyOf(stationId);
+    if (!key) return this.options.log.warn(`${kind} from unknown station ${stationId} ignored`);
+    const opened = unseal(key, payload);
+    if (!opened.ok) return this.options.log.warn(`${kind} from ${stationId} rejected: ${opened.reason}`);
+    const message = cborDecode(opened.body);
+    if (!(message instanceof Map)) return this.options.log.warn(`${kind} from ${stationId} rejected: not a map`);
+    if (kind === 'reply') this.onReply(stationId, message);
+    else this.onState(stationId, message);
+  }
+
+  private onReply(stationId: string, message: Map<unknown, unknown>): void {
+    const counter = message.get(MSG.COUNTER);
+    const pending = this.pending.get(`${stationId}/${counter}`);
+    const ok = message.get(MSG.OK) === true;
+    const refusal = ok ? null : (REFUSAL_NAMES.get(message.get(MSG.DETAIL) as number) ?? `refusal ${String(message.get(MSG.DETAIL))}`);
+    if (!ok) this.options.log.warn(`station ${stationId} refused command ${String(counter)}: ${refusal}`);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.pending.delete(`${stationId}/${counter}`);
+    const version = message.get(MSG.VERSION);
+    pending.resolve({ ok, refusal, ...(typeof version === 'number' ? { version } : {}) });
+  }
+
+  private onState(stationId: string, message: Map<unknown, unknown>): void {
+    const lockers = message.get(MSG.LOCKERS);
+    const memory = message.get(MSG.MEMORY);
+    const state: StationState = {
+      stationId,
+      online: this.states.get(stationId)?.online ?? true,
+      boot: message.get(MSG.BOOT) as number,
+      firmware: message.get(MSG.FIRMWARE) as string,
+      lockers: lockers instanceof Uint8Array ? [...lockers].map((code) => LOCKER_STATE_NAMES[code] ?? `state-${code}`) : undefined,
+      badgeListVersion: message.get(MSG.VERSION) as number,
+      journalBacklog: message.get(MSG.BACKLOG) as number,
+      memory: Array.isArray(memory) ? { used: memory[0], total: memory[1] } : undefined,
+      reader: message.get(MSG.READER) as string,
+      uptimeSec: message.get(MSG.UPTIME) as number,
+      updatedAt: new Date().toISOString(),
+    };
+    this.states.set(stationId, state);
+    this.emit('state', state);
+    void this.keepCurrent(stationId, state);
+  }
+
+  private onStatus(stationId: string, status: string): void {
+    const previous = this.states.get(stationId);
+    const online = status === 'online';
+    this.states.set(stationId, { ...(previous ?? { stationId }), stationId, online, updatedAt: new Date().toISOString() });
+    this.emit('status', { stationId, online });
+    if (online) {
+      this.setTime(stationId).catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`));
+    }
+  }
+
+  /** A station that reports an older badge list than the hub's gets the current one, once at a time. */
+  private async keepCurrent(stationId: string, state: StationState): Promise<void> {
+    if (this.pushing.has(stationId)) return;
+    const list = await this.options.badgeList();
+    if (!list || (state.badgeListVersion ?? 0) >= list.version) return;
+    this.pushing.add(stationId);
+    try {
+      const result = await this.pushBadgeList(stationId, list.version, list.file);
+      if (result.ok) this.options.log.info(`badge list ${list.version} (${list.file.length} bytes) sent to ${stationId}`);
+      else this.options.log.warn(`badge list ${list.version} to ${stationId} failed: ${result.refusal}`);
+    } finally {
+      this.pushing.delete(stationId);
+    }
+  }
+}

@@ -1,0 +1,88 @@
+// JSON endpoints for the page's scripts and for scripts of the school's own (signed in, see
+// auth.ts: GET /api/session for a CSRF token, POST /api/login), and the live stream.
+import type { FastifyInstance } from 'fastify';
+import type { WebContext } from './context';
+
+/** How often an open stream checks that its session still stands (and keeps proxies from closing it). */
+const STREAM_CHECK_MS = 15_000;
+
+export function registerApi(app: FastifyInstance, context: WebContext): void {
+  const { records, ingest, link, demo } = context;
+
+  // Both name pupils: each read is audited, as a page view is.
+  app.get('/api/lockers', { config: { permission: 'lockers.view' } }, async (request) => {
+    await context.audit(request, 'web.viewed', { details: { page: '/api/lockers' } });
+    return { lockers: await records.custody.lockers() };
+  });
+  app.get('/api/custody', { config: { permission: 'lockers.view' } }, async (request) => {
+    await context.audit(request, 'web.viewed', { details: { page: '/api/custody' } });
+    return { phonesIn: await records.custody.phonesIn() };
+  });
+  app.get('/api/stations', { config: { permission: 'stations.view' } }, async () => ({
+    stations: (await records.stations.list()).map((station) => {
+      const state = link?.states.get(station.id);
+      return {
+        id: station.id,
+        lockers: Number(station.lockers),
+        status: state ? (state.online ? 'online' : 'offline') : station.status,
+        lastSeen: station.last_seen,
+        firmware: state?.firmware ?? null,
+        journalBacklog: state?.journalBacklog ?? null,
+        memory: state?.memory ?? null,
+        reader: state?.reader ?? null,
+      };
+    }),
+  }));
+
+  // Server-sent events: `change` for every stored station event or status, `station` for what
+  // the simulated station does physically, `state` when a station reports its state. Only what
+  // the page needs goes out (no person numbers, no badge hashes); the stream ends when the
+  // session does.
+  app.get('/api/stream', { config: { permission: 'lockers.view' } }, (request, reply) => {
+    reply.hijack();
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
+    reply.raw.write('retry: 2000\n\n');
+    const send = (event: string, data: unknown) => reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const onChange = (change: { kind: string; stationId: string; status?: string; frame?: { type: number; locker?: number } }) =>
+      send('change', { kind: change.kind, stationId: change.stationId, status: change.status, type: change.frame?.type, locker: change.frame?.locker });
+    const onPhysical = (step: { step: string; locker?: number }) => send('station', { step: step.step, locker: step.locker });
+    const onState = (state: { stationId: string; online?: boolean }) => send('state', { stationId: state.stationId, online: state.online });
+    ingest.on('change', onChange);
+    demo?.on('physical', onPhysical);
+    link?.on('state', onState);
+    link?.on('status', onState);
+    const accountId = request.account!.id;
+    const sessionId = request.session.sessionId;
+    const heartbeat = setInterval(() => {
+      // Signed out, disabled or given a new password since: end the stream.
+      request.sessionStore.get(sessionId, (error, session) => {
+        if (error || !session) return reply.raw.end();
+        context.accounts.active(accountId).then((account) => (account ? reply.raw.write(': heartbeat\n\n') : reply.raw.end()), () => reply.raw.end());
+      });
+    }, STREAM_CHECK_MS);
+    request.raw.on('close', () => {
+      clearInterval(heartbeat);
+      ingest.off('change', onChange);
+      demo?.off('physical', onPhysical);
+      link?.off('state', onState);
+      link?.off('status', onState);
+    });
+  });
+
+  app.get('/api/demo/cards', { config: { permission: 'demo.tap' } }, async (_request, reply) => {
+    if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
+    return { cards: demo.cards() };
+  });
+
+  app.post('/api/demo/tap', { config: { permission: 'demo.tap' } }, async (request, reply) => {
+    if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
+    const uid = ((request.body ?? {}) as { uid?: unknown }).uid;
+    if (typeof uid !== 'string') return reply.code(400).send({ error: 'send {"uid": "<card id in hex>"}' });
+    const card = demo.cards().find((candidate) => candidate.uid === uid.toLowerCase());
+    if (!card) return reply.code(400).send({ error: `no demo card ${uid}; GET /api/demo/cards lists them` });
+    // The audit names the demo card by its place in the list, never by its chip id.
+    await context.audit(request, 'web.demo-tap', { details: { demoCard: demo.cards().indexOf(card) + 1 } });
+    demo.tap(card.uid).catch((error) => context.log.warn(`demo tap ${card.uid}: ${(error as Error).message}`));
+    return reply.code(202).send({ accepted: true, uid: card.uid, person: card.name });
+  });
+}

@@ -1,0 +1,252 @@
+// Signing in to the office page (P14, P15) with well-kept fastify plugins:
+//   @fastify/session     server-side sessions (kept in the hub's database, web_sessions, under a
+//                        hash of their id) in an HTTP-only, SameSite cookie, Secure when the page
+//                        is served over HTTPS; at most SESSION_HOURS long, ended at sign-out
+//   @fastify/csrf-protection   a token tied to the session on every POST (forms carry it in a
+//                        hidden _csrf field, scripts in the x-csrf-token header)
+//   @fastify/rate-limit  sign-in attempts per address; Accounts also locks an account after five
+//                        wrong passwords in a row
+// Every route needs a signed-in account unless its config says `public`; a route's `permission`
+// is checked against the account's role, and a refusal is a 403 (and is audited).
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import session, { type SessionStore as FastifySessionStore } from '@fastify/session';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Accounts } from '../accounts/accounts';
+import { accountLabel, may, ROLE_LABELS, rolesFor, type Permission, type SignedInAccount } from '../accounts/roles';
+import type { AuditTrail } from '../audit/trail';
+import { PageError } from './errors';
+import { html, type Html } from './html';
+import { notice, page } from './layout';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    account: SignedInAccount | null;
+  }
+  interface FastifyContextConfig {
+    /** Reachable without signing in (the sign-in page, the style sheet). */
+    public?: boolean;
+    /** The permission the route needs (accounts/roles.ts). */
+    permission?: Permission;
+  }
+}
+
+declare module '@fastify/session' {
+  interface FastifySessionObject {
+    accountId?: number;
+    /** When the account signed in (ms since 1970), for the session's absolute lifetime. */
+    signedInAt?: number;
+    _csrf?: string;
+    /** A message for the next page (after a confirmed action). */
+    flash?: string;
+  }
+}
+
+export const SESSION_HOURS = 10;
+export const SESSION_COOKIE = 'handover_session';
+
+export interface SignInLimits {
+  /** Attempts for one username from one address per window. */
+  perAccount: number;
+  /** Attempts for any usernames from one address per window. */
+  perAddress: number;
+  windowMs: number;
+}
+
+export const DEFAULT_SIGN_IN_LIMITS: SignInLimits = { perAccount: 10, perAddress: 30, windowMs: 5 * 60_000 };
+
+export interface AuthParts {
+  accounts: Accounts;
+  audit: AuditTrail;
+  signInLimits?: SignInLimits;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A CSRF token for the page being rendered (made once per session). */
+export function csrfToken(reply: FastifyReply): string {
+  return reply.generateCsrf();
+}
+
+/** The hidden form field that carries the CSRF token. */
+export function csrfField(reply: FastifyReply): Html {
+  return html`<input type="hidden" name="_csrf" value="${reply.generateCsrf()}">`;
+}
+
+/** Checks a permission inside a handler (for parts of a page); throws the 403 the route would. */
+export async function demand(request: FastifyRequest, permission: Permission, audit: AuditTrail, what: string): Promise<SignedInAccount> {
+  const account = request.account;
+  if (!account) throw new PageError(401, 'Please sign in.');
+  if (!may(account.role, permission)) {
+    await audit.append({ actor: accountLabel(account), action: 'web.refused', subject: null, details: { permission, path: request.url.split('?')[0], method: request.method } });
+    throw new PageError(403, `Your role (${ROLE_LABELS[account.role]}) may not ${what}. Only these roles may: ${rolesFor(permission)}.`);
+  }
+  return account;
+}
+
+const PERMISSION_WORDS: Record<Permission, string> = {
+  'lockers.view': 'see the lockers',
+  'today.view': 'see today at a glance',
+  'stations.view': 'see the stations',
+  'loans.view': 'see loans',
+  'end-of-day.view': 'see the end-of-day list',
+  'holds.view': 'see holds',
+  'people.view': "see a person's devices and history",
+  'holds.safeguarding': 'see the details of a safeguarding hold',
+  'charges.view': 'see the charges ledger',
+  'charges.report': 'report an item lost, stolen, damaged or found',
+  'charges.waive': 'waive a charge',
+  'leavers.view': 'see the leavers checklist',
+  'leavers.act': 'record a leaver’s returns and declarations',
+  'lost-property.dispose': 'record the disposal of lost property',
+  'stations.unlock': 'unlock a locker remotely',
+  'stations.open-all': 'open every locker of a station',
+  'imports.run': 'import people or assets',
+  'demo.tap': 'tap the demo cards',
+};
+
+function usernameOf(request: FastifyRequest): string {
+  const username = (request.body as { username?: unknown } | undefined)?.username;
+  return typeof username === 'string' ? username.trim().toLowerCase().slice(0, 64) : '';
+}
+
+function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/(?!\/)[^\s\\]*$/.test(next) && !next.startsWith('/login') ? next : '/';
+}
+
+function loginPage(options: { csrf: string; next: string; username?: string; problem?: string; firstRun: boolean }) {
+  return page({
+    title: 'Sign in',
+    account: null,
+    body: html`
+      ${options.problem ? notice('problem', options.problem) : null}
+      <form method="post" action="/login" class="signin">
+        <input type="hidden" name="_csrf" value="${options.csrf}">
+        <input type="hidden" name="next" value="${options.next}">
+        <p><label for="username">Username</label>
+          <input id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required value="${options.username ?? ''}" ${options.username ? null : html`autofocus`}></p>
+        <p><label for="password">Password</label>
+          <input id="password" name="password" type="password" autocomplete="current-password" required ${options.username ? html`autofocus` : null}></p>
+        <p><button type="submit" class="primary">Sign in</button></p>
+      </form>
+      ${options.firstRun
+        ? html`<p class="hint">No account exists yet. Make the first one on the hub’s command line:<br><code>npx handover account add &lt;username&gt; --role headteacher</code></p>`
+        : html`<p class="hint">Forgotten your password? The headteacher or ICT lead can set a new one with <code>handover account password</code>.</p>`}`,
+  });
+}
+
+export async function installAuth(app: FastifyInstance, parts: AuthParts): Promise<void> {
+  const { accounts, audit } = parts;
+  const limits = parts.signInLimits ?? DEFAULT_SIGN_IN_LIMITS;
+  await app.register(cookie);
+  await app.register(session, {
+    secret: await accounts.cookieSecret(),
+    cookieName: SESSION_COOKIE,
+    store: accounts.sessionStore() as unknown as FastifySessionStore,
+    saveUninitialized: false,
+    rolling: false,
+    // 'auto': Secure when the request came over HTTPS (SameSite falls back to Lax on plain HTTP).
+    cookie: { path: '/', httpOnly: true, sameSite: 'strict', secure: 'auto', maxAge: SESSION_HOURS * 3600_000 },
+  });
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/session',
+    // A form's hidden field, a script's header, or (an upload, whose body is read later) the query.
+    getToken: (request) =>
+      (request.body as { _csrf?: string } | undefined)?._csrf ?? (request.headers['x-csrf-token'] as string | undefined) ?? (request.isMultipart() ? (request.query as { _csrf?: string })._csrf : undefined),
+  });
+  await app.register(rateLimit, { global: false });
+  await app.register(formbody);
+  app.decorateRequest('account', null);
+
+  // 1. Who is asking.
+  app.addHook('preHandler', async (request) => {
+    const config = request.routeOptions.config ?? {};
+    const id = request.session?.accountId;
+    if (id !== undefined) {
+      const fresh = typeof request.session.signedInAt === 'number' && Date.now() - request.session.signedInAt < SESSION_HOURS * 3600_000;
+      request.account = fresh ? await accounts.active(id) : null;
+      if (!request.account) await request.session.destroy();
+    }
+    if (!config.public && !request.account) throw new PageError(401, 'Please sign in to use the office page.');
+  });
+  // 2. Every state-changing request carries the session's CSRF token.
+  app.addHook('preHandler', (request, reply, done) => {
+    if (SAFE_METHODS.has(request.method)) return done();
+    app.csrfProtection(request, reply, done);
+  });
+  // 3. The route's permission for this role.
+  app.addHook('preHandler', async (request) => {
+    const permission = request.routeOptions.config?.permission;
+    if (permission) await demand(request, permission, audit, PERMISSION_WORDS[permission]);
+  });
+
+  // Two limits on sign-in attempts, checked before the password is: per username from one
+  // address, and per address whatever the username (spraying many names).
+  const perAccount = app.createRateLimit({ max: limits.perAccount, timeWindow: limits.windowMs, keyGenerator: (request) => `account|${request.ip}|${usernameOf(request)}` });
+  const perAddress = app.createRateLimit({ max: limits.perAddress, timeWindow: limits.windowMs, keyGenerator: (request) => `address|${request.ip}` });
+  const checkSignInRate = async (request: FastifyRequest) => {
+    for (const limiter of [perAddress, perAccount]) {
+      const result = await limiter(request);
+      if (!result.isAllowed && result.isExceeded) {
+        const minutes = Math.max(1, Math.ceil(result.ttlInSeconds / 60));
+        throw new PageError(429, `Too many sign-in attempts from this computer. Wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.`);
+      }
+    }
+  };
+
+  app.get('/login', { config: { public: true } }, async (request, reply) => {
+    if (request.account) return reply.redirect('/');
+    const next = safeNext((request.query as { next?: string }).next);
+    return reply.type('text/html; charset=utf-8').send(loginPage({ csrf: csrfToken(reply), next, firstRun: (await accounts.count()) === 0 }).text);
+  });
+
+  app.post('/login', { config: { public: true } }, async (request, reply) => {
+    await checkSignInRate(request);
+    const body = (request.body ?? {}) as { username?: string; password?: string; next?: string };
+    const next = safeNext(body.next);
+    const result = await accounts.signIn(String(body.username ?? ''), String(body.password ?? ''), request.ip);
+    if (!result.ok) {
+      const status = result.reason === 'locked' ? 429 : result.reason === 'disabled' ? 403 : 401;
+      return reply
+        .code(status)
+        .type('text/html; charset=utf-8')
+        .send(loginPage({ csrf: csrfToken(reply), next, username: String(body.username ?? ''), problem: result.message, firstRun: false }).text);
+    }
+    await startSession(request, result.account);
+    return reply.redirect(next, 303);
+  });
+
+  app.post('/logout', { config: { public: true } }, async (request, reply) => {
+    if (request.account) await accounts.signedOut(request.account, request.ip);
+    await request.session.destroy();
+    return reply.redirect('/login', 303);
+  });
+
+  // The same for scripts: JSON in, JSON out.
+  app.get('/api/session', { config: { public: true } }, async (request, reply) => ({ account: request.account, csrfToken: csrfToken(reply) }));
+
+  app.post('/api/login', { config: { public: true } }, async (request, reply) => {
+    await checkSignInRate(request);
+    const body = (request.body ?? {}) as { username?: unknown; password?: unknown };
+    const result = await accounts.signIn(String(body.username ?? ''), String(body.password ?? ''), request.ip);
+    if (!result.ok) return reply.code(result.reason === 'locked' ? 429 : result.reason === 'disabled' ? 403 : 401).send({ error: result.message });
+    await startSession(request, result.account);
+    return { account: result.account, csrfToken: csrfToken(reply) };
+  });
+
+  app.post('/api/logout', { config: { public: true } }, async (request) => {
+    if (request.account) await accounts.signedOut(request.account, request.ip);
+    await request.session.destroy();
+    return { signedOut: true };
+  });
+}
+
+/** A new session id at sign-in (no fixation), holding only the account and when it signed in. */
+async function startSession(request: FastifyRequest, account: SignedInAccount): Promise<void> {
+  await request.session.regenerate();
+  request.session.accountId = account.id;
+  request.session.signedInAt = Date.now();
+  request.account = account;
+}

@@ -1,0 +1,170 @@
+// Imports: upload a CSV of pupils and staff (as the MIS or Wonde exports it) or of assets, see its
+// progress, and read the row-level report — each refused row with its line and reason, while the
+// good rows still import. The importing itself is the records' (hub/src/import/).
+import type { MultipartFile } from '@fastify/multipart';
+import type { FastifyInstance } from 'fastify';
+import { actorFor } from '../../accounts/roles';
+import { ASSET_COLUMNS, importAssetRecords } from '../../import/assets';
+import { parseCsvText } from '../../import/csv-reader';
+import { importPeopleRecords, PEOPLE_COLUMNS } from '../../import/people';
+import type { WebContext } from '../context';
+import { explain, PageError } from '../errors';
+import { html, timeTag, type Html } from '../html';
+import type { ImportJob, ImportKind, ImportOutcome } from '../imports-runner';
+
+function columnsHelp(columns: Record<string, readonly string[]>): Html {
+  return html`<ul class="columns">${Object.entries(columns).map(([, spellings]) => html`<li><strong>${spellings[0]}</strong>${spellings.length > 1 ? html` <span class="muted">(or ${spellings.slice(1, 5).join(', ')}${spellings.length > 5 ? ', …' : ''})</span>` : null}</li>`)}</ul>`;
+}
+
+function jobSummary(job: ImportJob): string {
+  if (job.state === 'running') return `running (${job.progress.done}${job.progress.total ? ` of ${job.progress.total}` : ''} rows)`;
+  if (job.state === 'failed') return `failed: ${job.error}`;
+  const refused = job.outcome?.problems.length ?? 0;
+  return `${job.dryRun ? 'checked (nothing changed); ' : ''}${job.outcome!.summary.map(([label, count]) => `${count} ${label}`).join(', ')}; ${refused} row${refused === 1 ? '' : 's'} refused`;
+}
+
+export function registerImports(app: FastifyInstance, context: WebContext): void {
+  const { records } = context;
+
+  app.get('/imports', { config: { permission: 'imports.run' } }, async (request, reply) => {
+    const jobs = context.imports.recent();
+    return context.render(request, reply, {
+      title: 'Imports',
+      section: '/imports',
+      body: html`
+        <section aria-labelledby="upload-title"><h2 id="upload-title">Upload a CSV file</h2>
+          <form method="post" action="/imports?_csrf=${reply.generateCsrf()}" enctype="multipart/form-data" data-upload>
+            <div class="field-row">
+              <p><label for="kind">What the file holds</label>
+                <select id="kind" name="kind"><option value="people">Pupils and staff (MIS or Wonde export)</option><option value="assets">Assets (USB sticks, laptops)</option></select></p>
+              <p><label for="defaultKind">Rows without a role are</label>
+                <select id="defaultKind" name="defaultKind"><option value="">told from the row (form or staff code)</option><option value="pupil">pupils</option><option value="staff">staff</option></select></p>
+            </div>
+            <p><label for="file">CSV file</label><input id="file" name="file" type="file" accept=".csv,text/csv" required></p>
+            <p><label class="inline"><input type="checkbox" name="dryRun" value="yes"> Check only: report what would happen, change nothing</label></p>
+            <p><label class="inline"><input type="checkbox" name="allowMassLeavers" value="yes"> People missing from the file may be marked as leavers even if that is more than half of them</label></p>
+            <p><button type="submit" class="primary">Upload and import</button></p>
+            <progress value="0" max="1" aria-label="Upload"></progress>
+            <p data-upload-status role="status" aria-live="polite"></p>
+          </form>
+          <details><summary>Columns the hub reads (any order; common spellings accepted)</summary>
+            <h3>Pupils and staff</h3>${columnsHelp(PEOPLE_COLUMNS)}
+            <p class="hint">Re-importing applies changes; people of the same kind missing from the file are marked as leavers, never deleted. Card chip ids are stored only as a keyed hash.</p>
+            <h3>Assets</h3>${columnsHelp(ASSET_COLUMNS)}
+          </details>
+        </section>
+        <section aria-labelledby="recent-title"><h2 id="recent-title">Recent imports</h2>
+          ${jobs.length
+            ? html`<ul>${jobs.map((job) => html`<li><a href="/imports/${job.id}">${job.fileName}</a> (${job.kind}, ${timeTag(job.startedAt)} by ${job.account}): ${jobSummary(job)}</li>`)}</ul>`
+            : html`<p class="empty">None since the hub started.</p>`}
+        </section>`,
+    });
+  });
+
+  app.post('/imports', { config: { permission: 'imports.run' } }, async (request, reply) => {
+    if (!request.isMultipart()) throw new PageError(415, 'Send the file with the upload form.');
+    const fields: Record<string, string> = {};
+    let file: { name: string; text: string } | null = null;
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        const buffer = await (part as MultipartFile).toBuffer();
+        if ((part as MultipartFile).file.truncated) throw new PageError(413, 'The file is larger than the hub accepts (20 MB).');
+        file = { name: part.filename || 'upload.csv', text: buffer.toString('utf8') };
+      } else {
+        fields[part.fieldname] = String(part.value ?? '');
+      }
+    }
+    if (!file || !file.text.trim()) throw new PageError(422, 'Choose a CSV file to upload (the one chosen is empty).');
+    const kind: ImportKind = fields.kind === 'assets' ? 'assets' : 'people';
+    const dryRun = fields.dryRun === 'yes';
+    const actor = actorFor(request.account!);
+    const text = file.text;
+    await context.audit(request, 'web.import-started', { details: { kind, dryRun, bytes: Buffer.byteLength(text) } });
+    const job = context.imports.start(
+      { kind, fileName: file.name.slice(0, 120), dryRun, account: request.account!.username },
+      async (onProgress): Promise<ImportOutcome> => {
+        const csv = parseCsvText(text);
+        onProgress({ done: 0, total: Math.max(0, csv.length - 1) });
+        if (kind === 'people') {
+          const result = await importPeopleRecords(records, csv, {
+            actor,
+            dryRun,
+            defaultKind: fields.defaultKind === 'pupil' || fields.defaultKind === 'staff' ? fields.defaultKind : undefined,
+            allowMassLeavers: fields.allowMassLeavers === 'yes',
+            onProgress: (stage, done, total) => stage === 'importing' && onProgress({ done, total }),
+          });
+          return {
+            summary: [
+              ['rows', result.rows],
+              ['added', result.added],
+              ['updated', result.updated],
+              ['unchanged', result.unchanged],
+              ['rejoined', result.rejoined],
+              ['marked as leavers', result.leavers],
+              ['cards enrolled', result.cardsIssued],
+            ],
+            problems: result.problems,
+            warnings: [...result.warnings, ...(result.leaversSkipped ? [`${result.leaversSkipped} people missing from the file were not marked as leavers (more than half of them would have been); tick the box to allow it`] : [])],
+            unusedColumns: result.unusedColumns,
+          };
+        }
+        if (dryRun) throw new PageError(422, 'Check-only is for people imports; an asset import applies its good rows.');
+        const result = await importAssetRecords(records, csv, actor, (done, total) => onProgress({ done, total }));
+        return { summary: [['rows', result.rows], ['added', result.added], ['updated', result.updated]], problems: result.problems, warnings: [], unusedColumns: result.unusedColumns };
+      },
+      (error) => {
+        const explained = explain(error);
+        if (explained.internal) context.log.warn(`import ${file!.name}: ${(error as Error).stack ?? String(error)}`);
+        // A whole-file problem (no id column, empty file) is the importer's own sentence.
+        return explained.internal && error instanceof Error && !/\n\s+at /.test(error.message) ? error.message : explained.message;
+      },
+    );
+    if ((request.headers.accept ?? '').includes('application/json')) return reply.code(202).send({ job: { id: job.id, state: job.state } });
+    return reply.redirect(`/imports/${job.id}`, 303);
+  });
+
+  function jobOf(id: string): ImportJob {
+    const job = context.imports.get(id);
+    if (!job) throw new PageError(404, 'There is no such import (the hub keeps the last 20 since it started).');
+    return job;
+  }
+
+  app.get('/api/imports/:id', { config: { permission: 'imports.run' } }, async (request) => {
+    const job = jobOf((request.params as { id: string }).id);
+    return { job: { id: job.id, state: job.state, progress: job.progress, error: job.error, refused: job.outcome?.problems.length ?? null } };
+  });
+
+  app.get('/imports/:id', { config: { permission: 'imports.run' } }, async (request, reply) => {
+    const job = jobOf((request.params as { id: string }).id);
+    const outcome = job.outcome;
+    return context.render(request, reply, {
+      title: `Import: ${job.fileName}`,
+      section: '/imports',
+      body: html`
+        <p>${job.kind === 'people' ? 'Pupils and staff' : 'Assets'}, started ${timeTag(job.startedAt)} by ${job.account}${job.dryRun ? ' — check only, nothing changed' : ''}.</p>
+        ${job.state === 'running'
+          ? html`<div data-import-job="${job.id}" class="panel">
+              <p><label for="import-progress">Progress</label><progress id="import-progress" value="${job.progress.done}" max="${job.progress.total ?? 1}"></progress></p>
+              <p data-import-progress role="status" aria-live="polite">${job.progress.done} rows so far…</p>
+              <noscript><p>Reload this page to see the report when it is done.</p></noscript>
+            </div>`
+          : null}
+        ${job.state === 'failed' ? html`<div class="problem" role="alert"><p>The file was not imported: ${job.error}</p></div>` : null}
+        ${outcome
+          ? html`<div class="${outcome.problems.length ? 'confirm' : 'done'}" role="status">
+              <p><strong>${outcome.summary.map(([label, count]) => `${count} ${label}`).join(', ')}; ${outcome.problems.length} row${outcome.problems.length === 1 ? '' : 's'} refused.</strong></p>
+              ${outcome.warnings.map((warning) => html`<p>Note: ${warning}</p>`)}
+              ${outcome.unusedColumns.length ? html`<p>Columns not used: ${outcome.unusedColumns.join(', ')}.</p>` : null}
+            </div>
+            <section aria-labelledby="rows-title"><h2 id="rows-title">Row report</h2>
+              ${outcome.problems.length
+                ? html`<p>These rows were not imported; every other row was.</p>
+                  <div class="table-wrap"><table class="data row-report"><thead><tr><th scope="col">Line</th><th scope="col">Why it was refused</th></tr></thead>
+                  <tbody>${outcome.problems.map((problem) => html`<tr class="row-refused"><td>${problem.line}</td><td>${problem.reason}</td></tr>`)}</tbody></table></div>`
+                : html`<p>Every row was read without a problem.</p>`}
+            </section>`
+          : null}
+        <p><a href="/imports">Imports</a></p>`,
+    });
+  });
+}

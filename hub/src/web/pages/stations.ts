@@ -1,0 +1,164 @@
+// Stations: each one online or offline (from its retained birth message and last will), when it
+// was last heard, its firmware, journal backlog, memory and reader, and its alarms; remote unlock
+// of one locker and emergency open-all, each shown with its effect and confirmed first, sent as a
+// signed command, and recorded under the account.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EVENT } from '../../../../firmware/src/protocol/wire';
+import { may } from '../../accounts/roles';
+import type { StationRow } from '../../records/stations';
+import { csrfField } from '../auth';
+import type { WebContext } from '../context';
+import { PageError } from '../errors';
+import { html, timeTag } from '../html';
+import { alertText, LOCKER_ALARMS, stateLabel } from './lockers';
+
+/** Station events that are alarms, listed for the last ALARM_HOURS. */
+const ALARM_NAMES: Record<number, string> = {
+  [EVENT.DOOR_FORCED]: 'Door forced open',
+  [EVENT.DOOR_LEFT_OPEN]: 'Door left open',
+  [EVENT.LOCK_FAULT]: 'Lock did not open',
+  [EVENT.READER_FAULT]: 'Card reader fault',
+  [EVENT.JOURNAL_FULL]: 'Event journal full',
+  [EVENT.FAULT]: 'Storage or configuration fault at boot',
+};
+const ALARM_EVENTS = Object.keys(ALARM_NAMES).map(Number);
+const ALARM_HOURS = 24;
+
+/** An alert in the page's words when it is about a locker (numbered from 1 as on the doors), else the records' own message. */
+function describeAlert(alert: { kind: string; subject: string; message: string }): string {
+  const locker = /^locker:.+\/(\d+)$/.exec(alert.subject);
+  if (locker && LOCKER_ALARMS[alert.kind]) return `${LOCKER_ALARMS[alert.kind]}, locker ${Number(locker[1]) + 1}`;
+  return alertText(alert);
+}
+
+export function registerStations(app: FastifyInstance, context: WebContext): void {
+  const { records } = context;
+
+  async function stationOf(request: FastifyRequest): Promise<StationRow> {
+    const id = String((request.params as { id: string }).id);
+    const station = await records.stations.get(id);
+    if (!station) throw new PageError(404, `There is no station ${id}.`);
+    return station;
+  }
+
+  function lockerOf(request: FastifyRequest, station: StationRow): number {
+    const number = Number(((request.body ?? {}) as { locker?: string }).locker);
+    if (!Number.isInteger(number) || number < 1 || number > Number(station.lockers)) throw new PageError(422, `Choose a locker from 1 to ${station.lockers}.`);
+    return number - 1;
+  }
+
+  app.get('/stations', { config: { permission: 'stations.view' } }, async (request, reply) => {
+    const stations = await records.stations.list();
+    const account = request.account!;
+    await context.audit(request, 'web.viewed', { details: { page: '/stations' } });
+    return context.render(request, reply, {
+      title: 'Stations',
+      section: '/stations',
+      body: html`
+        <p class="live-status" role="status" aria-live="polite" data-live-status data-live-text="Live: updates as the stations report.">Online and offline come from each station’s own birth message and last will.</p>
+        <div data-live-panel="/stations/panel">${await stationsPanel()}</div>
+        ${stations.map(
+          (station) => html`<section aria-labelledby="actions-${station.id}"><h2 id="actions-${station.id}">Station ${station.id}: remote commands</h2>
+          ${may(account.role, 'stations.unlock')
+            ? html`<form method="post" action="/stations/${station.id}/unlock" class="field-row">
+                ${csrfField(reply)}
+                <p><label for="locker-${station.id}">Locker to unlock</label>
+                  <select id="locker-${station.id}" name="locker">${Array.from({ length: Number(station.lockers) }, (_, index) => html`<option value="${index + 1}">Locker ${index + 1}</option>`)}</select></p>
+                <p><button type="submit">Unlock… (asks to confirm)</button></p>
+              </form>
+              <form method="post" action="/stations/${station.id}/open-all" class="field-row">
+                ${csrfField(reply)}
+                <p><button type="submit" class="danger">Emergency: open every locker… (asks to confirm)</button></p>
+              </form>`
+            : html`<p class="hint">Remote unlock and open-all are for office, ICT and the headteacher.</p>`}
+          </section>`,
+        )}`,
+    });
+  });
+
+  async function stationsPanel() {
+    const stations = await records.stations.list();
+    const alerts = await records.alerts.open();
+    const since = new Date(Date.now() - ALARM_HOURS * 3600_000).toISOString();
+    const recent = await records.db.all<{ station_id: string; type: number; locker: number | null; received_at: string }>(
+      `SELECT station_id, type, locker, received_at FROM station_events WHERE type IN (${ALARM_EVENTS.map(() => '?').join(', ')}) AND received_at >= ? ORDER BY received_at DESC LIMIT 200`,
+      [...ALARM_EVENTS, since],
+    );
+    return html`<div class="table-wrap"><table class="data stations">
+      <thead><tr><th scope="col">Station</th><th scope="col">Status</th><th scope="col">Last heard</th><th scope="col">Firmware</th><th scope="col">Journal backlog</th><th scope="col">Memory</th><th scope="col">Reader</th><th scope="col">Alarms (open, and the last 24 hours)</th></tr></thead>
+      <tbody>${stations.map((station) => {
+        const state = context.link?.states.get(station.id);
+        const online = state ? state.online : station.status === 'online';
+        const alarms = alerts.filter((alert) => alert.subject.startsWith(`locker:${station.id}/`) || alert.subject === `station:${station.id}`);
+        const lockerAlarms = (state?.lockers ?? []).map((name, index) => ({ name, index })).filter((locker) => locker.name === 'fault');
+        const events = recent.filter((event) => event.station_id === station.id).slice(0, 5);
+        return html`<tr data-station-row="${station.id}">
+          <th scope="row">${station.id}<br><span class="muted">${station.lockers} lockers</span></th>
+          <td><span class="pill ${online ? 'ok' : 'bad'}">${online ? 'online' : 'offline'}</span></td>
+          <td>${timeTag(station.last_seen ?? state?.updatedAt ?? null)}</td>
+          <td>${state?.firmware ?? '—'}</td>
+          <td>${state?.journalBacklog ?? '—'}${state?.journalBacklog ? ' events waiting' : ''}</td>
+          <td>${state?.memory && state.memory.total > 0 ? `${state.memory.used} of ${state.memory.total} (${Math.round((100 * state.memory.used) / state.memory.total)}%)` : '—'}</td>
+          <td>${state?.reader ?? '—'}</td>
+          <td>${alarms.length || lockerAlarms.length || events.length
+            ? html`<ul class="alarms">${alarms.map((alert) => html`<li>${describeAlert(alert)} <span class="muted">(${timeTag(alert.at)}, not yet acknowledged)</span></li>`)}${lockerAlarms.map((locker) => html`<li>Locker ${locker.index + 1}: ${stateLabel(locker.name)} now</li>`)}${events.map((event) => html`<li>${ALARM_NAMES[Number(event.type)]}${event.locker === null ? '' : `, locker ${Number(event.locker) + 1}`} <span class="muted">(${timeTag(event.received_at)})</span></li>`)}</ul>`
+            : 'none'}</td>
+        </tr>`;
+      })}</tbody></table></div>`;
+  }
+
+  app.get('/stations/panel', { config: { permission: 'stations.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((await stationsPanel()).text));
+
+  app.post('/stations/:id/unlock', { config: { permission: 'stations.unlock' } }, async (request, reply) => {
+    const station = await stationOf(request);
+    const locker = lockerOf(request, station);
+    const confirmed = ((request.body ?? {}) as { confirm?: string }).confirm === 'yes';
+    const view = (await records.custody.lockers()).find((candidate) => candidate.stationId === station.id && candidate.locker === locker);
+    if (!confirmed) {
+      return context.render(request, reply, {
+        title: `Unlock locker ${locker + 1} at ${station.id}: check and confirm`,
+        section: '/stations',
+        body: html`<div class="confirm"><h2>This will happen when you confirm</h2><ul>
+            <li>The hub sends station ${station.id} a signed command to release locker ${locker + 1} once. The door can then be opened by whoever is there.</li>
+            <li>The locker is now: ${stateLabel(view?.state ?? 'free')}${view?.personName ? ` (${view.personName})` : ''}. Its custody record is not changed by the unlock itself; the station reports what happens at the door.</li>
+            <li>The unlock is recorded in the audit trail under your account, ${request.account!.username}.</li></ul></div>
+          <form method="post" action="/stations/${station.id}/unlock" class="actions">
+            ${csrfField(reply)}<input type="hidden" name="locker" value="${locker + 1}"><input type="hidden" name="confirm" value="yes">
+            <button type="submit" class="primary">Confirm: unlock locker ${locker + 1}</button> <a class="button" href="/stations">Cancel</a>
+          </form>`,
+      });
+    }
+    if (!context.link) throw new PageError(409, 'The hub has no link to its stations running.');
+    await context.audit(request, 'web.remote-unlock', { subject: `locker:${station.id}/${locker}`, details: { station: station.id, locker } });
+    const result = await context.link.unlock(station.id, locker, request.account!.personId ?? 0);
+    context.flash(request, result.ok ? `Station ${station.id} unlocked locker ${locker + 1}.` : `Station ${station.id} did not unlock locker ${locker + 1}: ${result.refusal}.`);
+    return reply.redirect('/stations', 303);
+  });
+
+  app.post('/stations/:id/open-all', { config: { permission: 'stations.open-all' } }, async (request, reply) => {
+    const station = await stationOf(request);
+    const body = (request.body ?? {}) as { confirm?: string; understood?: string };
+    if (body.confirm !== 'yes' || body.understood !== 'yes') {
+      return context.render(request, reply, {
+        title: `Emergency open-all at ${station.id}: check and confirm`,
+        section: '/stations',
+        status: body.confirm === 'yes' ? 422 : 200,
+        body: html`${body.confirm === 'yes' ? html`<div class="problem" role="alert">Tick the box to say you understand, then confirm.</div>` : null}
+          <div class="confirm"><h2>This will happen when you confirm</h2><ul>
+            <li>Every one of the ${station.lockers} lockers at station ${station.id} is released in turn — phones, held devices and loan items alike — for an emergency such as a fire or evacuation.</li>
+            <li>Holds are not released in the records: they stay on the Holds page until released properly.</li>
+            <li>The open-all is recorded in the audit trail under your account, ${request.account!.username}, and by the station.</li></ul></div>
+          <form method="post" action="/stations/${station.id}/open-all">
+            ${csrfField(reply)}<input type="hidden" name="confirm" value="yes">
+            <p><label class="inline"><input type="checkbox" name="understood" value="yes" required> I understand that every locker at ${station.id} will open</label></p>
+            <p class="actions"><button type="submit" class="danger">Confirm: open every locker at ${station.id}</button> <a class="button" href="/stations">Cancel</a></p>
+          </form>`,
+      });
+    }
+    if (!context.link) throw new PageError(409, 'The hub has no link to its stations running.');
+    await context.audit(request, 'web.open-all', { subject: `station:${station.id}`, details: { station: station.id } });
+    const result = await context.link.openAll(station.id, request.account!.personId ?? 0);
+    context.flash(request, result.ok ? `Station ${station.id} is opening every locker.` : `Station ${station.id} did not open its lockers: ${result.refusal}.`);
+    return reply.redirect('/stations', 303);
+  });
+}

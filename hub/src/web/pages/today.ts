@@ -1,0 +1,86 @@
+// Today at a glance: deposits and collections per five minutes across the day (the registration
+// rush and home time stand out), phones in lockers now against the number on roll, and loans out
+// by asset class — all drawn here from the hub's own records.
+import type { FastifyInstance } from 'fastify';
+import { EVENT } from '../../../../firmware/src/protocol/wire';
+import { bucketDay, clock, dayChart, SLOT_MINUTES } from '../chart';
+import type { WebContext } from '../context';
+import { html, type Html } from '../html';
+
+/** A bar filled to `percent`, as SVG (the page's security policy allows no inline styles). */
+function meter(percent: number, label: string): Html {
+  const width = Math.max(0, Math.min(100, percent));
+  return html`<svg class="meter" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" aria-label="${label}"><rect class="track" width="100" height="6"/><rect class="fill" width="${width}" height="6"/></svg>`;
+}
+
+export function registerToday(app: FastifyInstance, context: WebContext): void {
+  const { db } = context.records;
+
+  app.get('/today', { config: { permission: 'today.view' } }, async (request, reply) => {
+    const now = new Date();
+    const start = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+    const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
+    const events = await db.all<{ type: number; received_at: string }>('SELECT type, received_at FROM station_events WHERE type IN (?, ?) AND received_at >= ? AND received_at < ?', [
+      EVENT.DEPOSIT,
+      EVENT.COLLECT,
+      start.toISOString(),
+      end.toISOString(),
+    ]);
+    const deposits = events.filter((event) => Number(event.type) === EVENT.DEPOSIT).map((event) => event.received_at);
+    const collections = events.filter((event) => Number(event.type) === EVENT.COLLECT).map((event) => event.received_at);
+    const buckets = bucketDay(deposits, collections);
+    const today = now.toISOString().slice(0, 10);
+    const [phonesIn, roll, exempt, classes] = await Promise.all([
+      context.records.custody.phonesIn(),
+      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND purged_at IS NULL AND (left_on IS NULL OR left_on > ?)", [today]),
+      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND medical_exempt = 1 AND purged_at IS NULL AND (left_on IS NULL OR left_on > ?)", [today]),
+      db.all<{ id: string; name: string; assets: number; out: number }>(
+        `SELECT c.id, c.name, COUNT(a.id) AS assets, COUNT(l.id) AS out FROM asset_classes c
+         LEFT JOIN assets a ON a.class_id = c.id AND a.status NOT IN ('retired', 'written-off')
+         LEFT JOIN loans l ON l.asset_id = a.id AND l.closed_at IS NULL
+         GROUP BY c.id, c.name, c.code ORDER BY c.code`,
+      ),
+    ]);
+    const onRoll = Number(roll?.n ?? 0);
+    const percent = onRoll ? Math.round((100 * phonesIn.length) / onRoll) : 0;
+    const busiest = buckets.slots
+      .map((minute, index) => ({ minute, deposits: buckets.deposits[index], collections: buckets.collections[index] }))
+      .filter((slot) => slot.deposits || slot.collections);
+    await context.audit(request, 'web.viewed', { details: { page: '/today' } });
+    return context.render(request, reply, {
+      title: 'Today at a glance',
+      section: '/today',
+      body: html`
+        <div class="tiles">
+          <section aria-labelledby="phones-title"><h2 id="phones-title">Phones in lockers</h2>
+            <p class="big"><strong>${phonesIn.length}</strong> of ${onRoll} pupils on roll (${percent}%)</p>
+            ${meter(percent, `${phonesIn.length} of ${onRoll} pupils on roll have a phone in a locker`)}
+            <p class="hint">${Number(exempt?.n ?? 0)} pupil${Number(exempt?.n ?? 0) === 1 ? ' has' : 's have'} a medical exemption and keep${Number(exempt?.n ?? 0) === 1 ? 's' : ''} their phone (P3).</p>
+          </section>
+          <section aria-labelledby="loans-title"><h2 id="loans-title">Loans out by asset class</h2>
+            ${classes.length
+              ? html`<table class="data"><thead><tr><th scope="col">Class</th><th scope="col">Out</th><th scope="col">Registered</th></tr></thead>
+                <tbody>${classes.map((row) => html`<tr><th scope="row">${row.name}</th><td>${Number(row.out)}</td><td>${Number(row.assets)}</td></tr>`)}</tbody></table>
+                ${classes.map((row) => {
+                  const share = Number(row.assets) ? Math.round((100 * Number(row.out)) / Number(row.assets)) : 0;
+                  return html`<p class="bar-label">${row.name}: ${Number(row.out)} out</p>${meter(share, `${row.name}: ${Number(row.out)} of ${Number(row.assets)} out`)}`;
+                })}`
+              : html`<p class="empty">No asset classes.</p>`}
+          </section>
+        </div>
+        <section aria-labelledby="chart-heading" class="chart"><h2 id="chart-heading">Deposits and collections per ${SLOT_MINUTES} minutes today</h2>
+          <ul class="legend"><li><span class="swatch deposits"></span>Deposits (${deposits.length})</li><li><span class="swatch collections"></span>Collections (${collections.length})</li></ul>
+          ${dayChart(buckets, {
+            title: `Deposits and collections per ${SLOT_MINUTES} minutes, ${now.toLocaleDateString('en-GB', { weekday: 'long', day: 'numeric', month: 'long' })}`,
+            description: `${deposits.length} deposits and ${collections.length} collections so far today.`,
+          })}
+          <details><summary>Show the numbers</summary>
+            ${busiest.length
+              ? html`<table class="data"><thead><tr><th scope="col">From</th><th scope="col">Deposits</th><th scope="col">Collections</th></tr></thead>
+                <tbody>${busiest.map((slot) => html`<tr><td>${clock(slot.minute)}</td><td>${slot.deposits}</td><td>${slot.collections}</td></tr>`)}</tbody></table>`
+              : html`<p class="empty">No deposits or collections yet today.</p>`}
+          </details>
+        </section>`,
+    });
+  });
+}

@@ -1,0 +1,102 @@
+// The office web page: server-rendered HTML pages (hub/src/web/pages/), a little JavaScript for
+// what must be live (hub/web/app.js: the lockers as taps happen, import progress, the demo cards),
+// JSON endpoints under /api/, and sign-in with roles (auth.ts). No external CDN: every byte the
+// page needs comes from the hub.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import { installAuth } from './auth';
+import { makeContext, type WebParts } from './context';
+import { explain } from './errors';
+import { errorPage } from './layout';
+import { Imports } from './imports-runner';
+import { registerApi } from './api';
+import { registerLockers } from './pages/lockers';
+import { registerToday } from './pages/today';
+import { registerWho } from './pages/who';
+import { registerLoans } from './pages/loans';
+import { registerEndOfDay } from './pages/end-of-day';
+import { registerHolds } from './pages/holds';
+import { registerCharges } from './pages/charges';
+import { registerLeavers } from './pages/leavers';
+import { registerStations } from './pages/stations';
+import { registerImports } from './pages/imports';
+
+export type { WebParts } from './context';
+
+const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
+const STATIC_FILES: Record<string, { file: string; type: string }> = {
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+};
+
+/** Largest upload (an MIS export of a big school is a few megabytes). */
+export const UPLOAD_LIMIT_BYTES = 20 * 1024 * 1024;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'same-origin',
+};
+
+export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: parts.trustProxy ?? false });
+  const context = makeContext(parts, new Imports());
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
+    // Pages and data about people are not kept in the browser's cache.
+    if (!(request.url in STATIC_FILES)) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const explained = explain(error);
+    if (explained.internal) parts.log.warn(`web: ${request.method} ${request.url.split('?')[0]}: ${(error as Error).stack ?? String(error)}`);
+    const wantsJson = request.url.startsWith('/api/') || !(request.headers.accept ?? '').includes('text/html');
+    if (explained.status === 401 && !wantsJson && request.method === 'GET') {
+      return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+    }
+    if (wantsJson) return reply.code(explained.status).send({ error: explained.message });
+    let csrf: string | undefined;
+    try {
+      csrf = request.account ? reply.generateCsrf() : undefined;
+    } catch {
+      csrf = undefined;
+    }
+    return reply
+      .code(explained.status)
+      .type('text/html; charset=utf-8')
+      .send(errorPage({ status: explained.status, title: explained.title, message: explained.message, account: request.account ?? null, csrfToken: csrf }).text);
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const message = `There is no page at ${request.url.split('?')[0]}.`;
+    if (request.url.startsWith('/api/') || !(request.headers.accept ?? '').includes('text/html')) return reply.code(404).send({ error: message });
+    return reply.code(404).type('text/html; charset=utf-8').send(errorPage({ status: 404, title: 'Not found', message, account: request.account ?? null }).text);
+  });
+
+  await installAuth(app, { accounts: parts.accounts, audit: parts.records.audit, signInLimits: parts.signInLimits });
+  await app.register(multipart, { limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 1, fields: 10 } });
+
+  for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
+    app.get(route, { config: { public: true } }, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await fs.promises.readFile(path.join(WEB_DIR, file))));
+  }
+  app.get('/', async (_request, reply) => reply.redirect('/lockers'));
+
+  registerApi(app, context);
+  registerLockers(app, context);
+  registerToday(app, context);
+  registerWho(app, context);
+  registerLoans(app, context);
+  registerEndOfDay(app, context);
+  registerHolds(app, context);
+  registerCharges(app, context);
+  registerLeavers(app, context);
+  registerStations(app, context);
+  registerImports(app, context);
+  return app;
+}

@@ -1,0 +1,157 @@
+// The office page's only script. The pages are complete without it (server-rendered HTML and
+// forms); it adds what must be live:
+//   - [data-live-panel]: re-read from the hub whenever /api/stream reports a change
+//   - [data-demo-uid]: the simulated station's card buttons
+//   - [data-import-job]: an import's progress, until its report is ready
+//   - form[data-upload]: sends the file with the CSRF token in a header and shows the upload
+(function () {
+  'use strict';
+  const tokenMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrfToken = tokenMeta ? tokenMeta.content : '';
+
+  async function postJson(url, body) {
+    const response = await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+      body: JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || `the hub answered ${response.status}`);
+    return data;
+  }
+
+  function lockerStates(root) {
+    const states = new Map();
+    for (const item of root.querySelectorAll('[data-locker]')) states.set(`${item.dataset.station}/${item.dataset.locker}`, item.dataset.state);
+    return states;
+  }
+
+  // ---- live panels ----
+  const panels = [...document.querySelectorAll('[data-live-panel]')];
+  const status = document.querySelector('[data-live-status]');
+  const activity = document.querySelector('[data-demo-activity]');
+
+  function note(message) {
+    if (!activity) return;
+    const item = document.createElement('li');
+    item.textContent = `${new Date().toLocaleTimeString('en-GB')} ${message}`;
+    activity.prepend(item);
+    while (activity.children.length > 10) activity.lastChild.remove();
+  }
+
+  let refreshTimer = null;
+  async function refreshPanels() {
+    for (const panel of panels) {
+      const before = lockerStates(panel);
+      const response = await fetch(panel.dataset.livePanel, { credentials: 'same-origin', headers: { accept: 'text/html' } });
+      if (response.status === 401 || response.redirected) {
+        if (status) status.textContent = 'Signed out: reload the page to sign in again.';
+        return;
+      }
+      if (!response.ok) throw new Error(`the hub answered ${response.status}`);
+      // The panel is HTML the hub rendered (every value escaped there).
+      panel.innerHTML = await response.text();
+      for (const item of panel.querySelectorAll('[data-locker]')) {
+        const key = `${item.dataset.station}/${item.dataset.locker}`;
+        if (before.has(key) && before.get(key) !== item.dataset.state) item.classList.add('changed');
+      }
+    }
+  }
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => {
+      refreshPanels()
+        .then(() => status && (status.textContent = `Live — updated ${new Date().toLocaleTimeString('en-GB')}`))
+        .catch((error) => status && (status.textContent = `Could not update: ${error.message}`));
+    }, 120);
+  }
+
+  if (panels.length && 'EventSource' in window) {
+    const stream = new EventSource('/api/stream');
+    stream.addEventListener('open', () => {
+      if (status) status.textContent = status.dataset.liveText || 'Live: changes appear as pupils tap.';
+      scheduleRefresh();
+    });
+    stream.addEventListener('error', () => status && (status.textContent = 'Connection to the hub lost; reconnecting…'));
+    stream.addEventListener('change', scheduleRefresh);
+    stream.addEventListener('state', scheduleRefresh);
+    stream.addEventListener('station', (event) => {
+      const step = JSON.parse(event.data);
+      if (step.locker !== undefined && step.locker !== null) note(`locker ${step.locker + 1}: ${step.step}`);
+    });
+  }
+
+  // ---- demo cards ----
+  for (const button of document.querySelectorAll('[data-demo-uid]')) {
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        const result = await postJson('/api/demo/tap', { uid: button.dataset.demoUid });
+        note(`${result.person} taps their card`);
+      } catch (error) {
+        note(`tap failed: ${error.message}`);
+      } finally {
+        setTimeout(() => (button.disabled = false), 600);
+      }
+    });
+  }
+
+  // ---- uploads ----
+  for (const form of document.querySelectorAll('form[data-upload]')) {
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const progress = form.querySelector('progress');
+      const message = form.querySelector('[data-upload-status]');
+      const request = new XMLHttpRequest();
+      request.open('POST', form.action);
+      request.setRequestHeader('x-csrf-token', csrfToken);
+      request.setRequestHeader('accept', 'application/json');
+      request.upload.addEventListener('progress', (progressEvent) => {
+        if (progress && progressEvent.lengthComputable) {
+          progress.max = progressEvent.total;
+          progress.value = progressEvent.loaded;
+        }
+        if (message) message.textContent = 'Uploading…';
+      });
+      request.addEventListener('load', () => {
+        let data = {};
+        try {
+          data = JSON.parse(request.responseText);
+        } catch {
+          data = {};
+        }
+        if (request.status >= 200 && request.status < 300 && data.job) {
+          window.location.assign(`/imports/${data.job.id}`);
+        } else if (message) {
+          message.textContent = data.error || `The hub answered ${request.status}.`;
+          message.className = 'problem';
+        }
+      });
+      request.addEventListener('error', () => message && (message.textContent = 'The upload did not reach the hub.'));
+      request.send(new FormData(form));
+    });
+  }
+
+  // ---- an import in progress ----
+  const job = document.querySelector('[data-import-job]');
+  if (job) {
+    const bar = job.querySelector('progress');
+    const text = job.querySelector('[data-import-progress]');
+    const poll = async () => {
+      const response = await fetch(`/api/imports/${job.dataset.importJob}`, { credentials: 'same-origin' });
+      const data = await response.json();
+      if (!response.ok) throw new Error(data.error || `the hub answered ${response.status}`);
+      const { progress, state } = data.job;
+      if (bar && progress.total) {
+        bar.max = progress.total;
+        bar.value = progress.done;
+      }
+      if (text) text.textContent = progress.total ? `${progress.done} of ${progress.total} rows` : `${progress.done} rows`;
+      if (state === 'running') setTimeout(() => poll().catch(showError), 300);
+      else window.location.reload();
+    };
+    const showError = (error) => text && (text.textContent = `Could not read the progress: ${error.message}`);
+    poll().catch(showError);
+  }
+})();

@@ -1,0 +1,181 @@
+// Commands from the hub to the built firmware in the simulator, over a real broker: signed,
+// counted, answered; retained state; the wall clock; badge-list replacement; forgeries and replays.
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+import mqtt from 'mqtt';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { COMMAND, DETAIL, EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
+import { badgeFileName, encodeBadgeList } from '../../firmware/src/station/badge-list';
+import { StationLink } from '../../hub/src/stations/station-link';
+import { seal } from '../../hub/src/protocol/sealed';
+import { createLogger } from '../../hub/src/log';
+import { tapCard } from '../../hardware/sim/scripted-person';
+import { StationRig, STATION_KEY, hashUid } from '../support/station-rig';
+import { eventually } from '../support/eventually';
+
+const AMIRA = { uid: '04a1b2c3', person: 101, role: ROLE.PUPIL };
+const NEWCOMER = { uid: '04777777', person: 150, role: ROLE.PUPIL };
+
+let rig: StationRig;
+let link: StationLink;
+const logs: string[] = [];
+
+async function start(badgeList: { version: number; file: Uint8Array } | null = null): Promise<void> {
+  rig = await new StationRig({ people: [AMIRA], acknowledge: true }).start();
+  link = new StationLink({
+    brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`,
+    clientId: `link-${Math.random()}`,
+    site: 'bench',
+    log: createLogger('link', (line) => logs.push(line)),
+    keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined),
+    badgeList: async () => badgeList,
+    chunkBytes: 512,
+  });
+  await link.start();
+}
+
+afterEach(async () => {
+  await link?.stop();
+  await rig?.stop();
+});
+
+describe('commands', () => {
+  it('unlocks a locker remotely and records who asked', async () => {
+    await start();
+    const opened = rig.station.waitForDoor(true, 3000);
+    expect(await link.unlock('st-1', 3, 901)).toEqual({ ok: true, refusal: null });
+    expect(await opened).toBe(3);
+    await sleep(100);
+    rig.station.lockers.closeDoor(3);
+    expect(await rig.waitForEvent(EVENT.REMOTE_UNLOCK)).toMatchObject({ locker: 3, actor: 901, detail: DETAIL.REMOTE });
+    expect((await link.unlock('st-1', 99, 901)).refusal).toBe('not-now');
+  });
+
+  it('places and lifts a hold from the office', async () => {
+    await start();
+    await rig.visit(AMIRA.uid);
+    await rig.waitForEvent(EVENT.DEPOSIT);
+    expect((await link.setHold('st-1', 0, false, 902)).ok).toBe(true);
+    expect(await rig.waitForEvent(EVENT.HOLD_SET)).toMatchObject({ locker: 0, person: AMIRA.person, actor: 902, detail: DETAIL.REMOTE });
+    await sleep(500);
+    await tapCard(rig.station, AMIRA.uid);
+    await rig.waitForEvent(EVENT.REFUSED, (f) => f.detail === DETAIL.LOCKER_HELD);
+    expect((await link.releaseHold('st-1', 0, 903)).ok).toBe(true);
+    await rig.waitForEvent(EVENT.HOLD_RELEASED, (f) => f.actor === 903);
+    expect((await rig.visit(AMIRA.uid)).locker).toBe(0);
+    await rig.waitForEvent(EVENT.COLLECT);
+  });
+
+  it('opens everything on command', async () => {
+    await start();
+    expect((await link.openAll('st-1', 904)).ok).toBe(true);
+    expect(await rig.waitForEvent(EVENT.OPEN_ALL)).toMatchObject({ actor: 904, detail: DETAIL.REMOTE });
+  });
+
+  it('stamps events with wall-clock time once the hub has sent it', async () => {
+    await start();
+    // The link sends the time when the station's birth message arrives.
+    await eventually(async () => {
+      await tapCard(rig.station, 'ee000001', 300);
+      return rig.events(EVENT.UNKNOWN_BADGE).find((f) => f.wallTime !== undefined);
+    }, 10_000, 'an event with wall time');
+    const stamped = rig.events(EVENT.UNKNOWN_BADGE).find((f) => f.wallTime !== undefined)!;
+    expect(Math.abs(stamped.wallTime! - Date.now())).toBeLessThan(5000);
+    expect(rig.events(EVENT.BOOT)[0].wallTime).toBeUndefined(); // before the time arrived: boot and uptime only
+  });
+
+  it('takes a new configuration, restarts, and runs with it; refuses a bad one', async () => {
+    await start();
+    const bad = await link.setConfig('st-1', JSON.stringify({ ...rig.config(), lockers: 99 }));
+    expect(bad).toEqual({ ok: false, refusal: 'bad-argument' });
+    const config = rig.config() as { timing: Record<string, number> };
+    const changed = { ...config, timing: { ...config.timing, unknownLimit: 1 } };
+    expect(await link.setConfig('st-1', JSON.stringify(changed))).toEqual({ ok: true, refusal: null });
+    await rig.waitForEvent(EVENT.BOOT, (f) => f.boot === 2, 8000);
+    expect(JSON.parse(rig.station.storage.read('handover.json')!).timing.unknownLimit).toBe(1);
+    await tapCard(rig.station, 'ee000001');
+    await tapCard(rig.station, 'ee000002');
+    await rig.waitForEvent(EVENT.UNKNOWN_BADGE, (f) => f.boot === 2 && f.detail === DETAIL.RATE_LIMITED);
+  });
+
+  it('publishes retained state the hub reads', async () => {
+    await start();
+    const state = await eventually(() => (link.states.get('st-1')?.firmware ? link.states.get('st-1') : undefined), 5000, 'state');
+    expect(state).toMatchObject({ stationId: 'st-1', boot: 1, badgeListVersion: 1, reader: expect.any(String) });
+    expect(state!.lockers).toHaveLength(8);
+    expect(state!.lockers!.every((locker) => locker === 'free')).toBe(true);
+  });
+});
+
+describe('badge-list replacement', () => {
+  it('pushes a newer list in chunks; the station checks it, switches, and erases the old one', async () => {
+    const records = [AMIRA, NEWCOMER].map((p) => ({ hash: hashUid(p.uid), person: p.person, role: p.role, assetClasses: 0, flags: 0 }));
+    await start({ version: 2, file: encodeBadgeList(records, 2, (d) => zlib.crc32(d)) });
+    await eventually(() => link.states.get('st-1')?.badgeListVersion === 2, 15_000, 'the station to report list version 2');
+    expect(rig.station.storage.readBytes(badgeFileName(1))).toBeUndefined();
+    expect((await rig.visit(NEWCOMER.uid)).locker).toBe(0);
+    expect((await rig.waitForEvent(EVENT.DEPOSIT)).person).toBe(NEWCOMER.person);
+  }, 30_000);
+
+  it('refuses a list that does not check out, and keeps the one it has', async () => {
+    await start();
+    const file = encodeBadgeList([{ hash: hashUid(NEWCOMER.uid), person: 150, role: ROLE.PUPIL, assetClasses: 0, flags: 0 }], 3, (d) => zlib.crc32(d));
+    file[20] ^= 0xff; // damaged on the way
+    expect(await link.pushBadgeList('st-1', 3, file)).toMatchObject({ ok: false, refusal: 'checksum' });
+    expect(rig.station.storage.readBytes(badgeFileName(3))).toBeUndefined();
+    await rig.visit(AMIRA.uid);
+    expect((await rig.waitForEvent(EVENT.DEPOSIT)).person).toBe(AMIRA.person);
+    // Chunks out of order are refused too.
+    expect((await link.command('st-1', COMMAND.BADGES_CHUNK, [[MSG.VERSION, 4], [MSG.OFFSET, 0], [MSG.DATA, new Uint8Array(16)]])).refusal).toBe('transfer');
+  }, 30_000);
+});
+
+describe('forgeries and replays', () => {
+  it('refuses a command signed with another key, and a replayed one, even after a reboot', async () => {
+    await start();
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.broker.port}`);
+    const replies: Array<Map<number, unknown>> = [];
+    const { cborDecode, unseal } = await import('../../hub/src/protocol/sealed');
+    client.on('message', (_topic, payload) => {
+      const opened = unseal(STATION_KEY, new Uint8Array(payload));
+      if (opened.ok) replies.push(cborDecode(opened.body) as Map<number, unknown>);
+    });
+    await client.subscribeAsync('handover/bench/st-1/reply', { qos: 1 });
+    const unlock = (counter: number) =>
+      new Map<number, unknown>([
+        [MSG.STATION, 'st-1'],
+        [MSG.COUNTER, counter],
+        [MSG.COMMAND, COMMAND.UNLOCK],
+        [MSG.LOCKER, 5],
+      ]);
+    const replyTo = (counter: number, from = 0) => replies.slice(from).find((reply) => reply.get(MSG.COUNTER) === counter);
+    const forged = seal(crypto.randomBytes(32).toString('hex'), unlock(Date.now() + 10_000));
+    await client.publishAsync('handover/bench/st-1/cmd', Buffer.from(forged), { qos: 1 });
+    // A forgery's counter cannot be trusted: the refusal carries counter 0.
+    const refusal = await eventually(() => replyTo(0), 5000, 'the refusal');
+    expect(refusal!.get(MSG.OK)).toBe(false);
+    expect(refusal!.get(MSG.DETAIL)).toBe(1); // bad signature
+
+    const counter = Date.now() + 20_000;
+    const genuine = Buffer.from(seal(STATION_KEY, unlock(counter)));
+    await client.publishAsync('handover/bench/st-1/cmd', genuine, { qos: 1 });
+    expect((await eventually(() => replyTo(counter), 5000, 'the genuine reply'))!.get(MSG.OK)).toBe(true);
+    await sleep(100);
+    rig.station.lockers.closeDoor(5);
+
+    let seen = replies.length;
+    await client.publishAsync('handover/bench/st-1/cmd', genuine, { qos: 1 });
+    expect((await eventually(() => replyTo(counter, seen), 5000, 'the replay refusal'))!.get(MSG.DETAIL)).toBe(2); // replayed
+
+    rig.station.reset('power cycle');
+    await rig.waitForEvent(EVENT.BOOT, (f) => f.boot === 2, 8000);
+    await sleep(500);
+    rig.station.lockers.pulses.length = 0;
+    seen = replies.length;
+    await client.publishAsync('handover/bench/st-1/cmd', genuine, { qos: 1 });
+    expect((await eventually(() => replyTo(counter, seen), 5000, 'the replay refusal after reboot'))!.get(MSG.DETAIL)).toBe(2);
+    expect(rig.pulsedLockers()).toEqual([]);
+    await client.endAsync();
+  }, 30_000);
+});

@@ -1,0 +1,92 @@
+// The ingest through a real broker: signed frames in, records committed in batches, one signed
+// acknowledgement per station boot after each commit; repeats stored once; bad frames rejected.
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT, FRAME } from '../../firmware/src/protocol/wire';
+import { startBroker, type RunningBroker } from '../../hub/src/broker';
+import { Ingest } from '../../hub/src/ingest';
+import { createLogger } from '../../hub/src/log';
+import { cborDecode, seal, unseal } from '../../hub/src/protocol/sealed';
+import { createRecords, type Records } from '../../hub/src/records';
+import { eventually } from '../support/hub-harness';
+import { openTestDatabase, type TestDatabase } from '../support/test-database';
+
+function signedFrame(key: string, fields: { station: string; boot: number; seq: number; type: number; locker?: number; person?: number }): Buffer {
+  const map = new Map<number, unknown>([
+    [FRAME.STATION, fields.station],
+    [FRAME.BOOT, fields.boot],
+    [FRAME.SEQ, fields.seq],
+    [FRAME.UPTIME_MS, fields.seq * 10],
+    [FRAME.TYPE, fields.type],
+  ]);
+  if (fields.locker !== undefined) map.set(FRAME.LOCKER, fields.locker);
+  if (fields.person !== undefined) map.set(FRAME.PERSON, fields.person);
+  return Buffer.from(seal(key, map));
+}
+
+describe('ingest', () => {
+  let test: TestDatabase;
+  let records: Records;
+  let broker: RunningBroker;
+  let ingest: Ingest;
+  let key: string;
+  const pupils: number[] = [];
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    test = await openTestDatabase();
+    records = createRecords(test.db);
+    key = (await records.stations.add('demo', 'room-1', 32)).station_key;
+    for (let i = 0; i < 32; i++) pupils.push(await records.people.add({ externalId: `I${i}`, name: `Pupil ${i}`, role: 'pupil', form: '8B' }));
+    broker = await startBroker('127.0.0.1', 0);
+    ingest = new Ingest({ brokerUrl: `mqtt://127.0.0.1:${broker.port}`, clientId: 'test-ingest', db: test.db, custody: records.custody, log: createLogger('ingest', (line) => logs.push(line)), maxBatch: 500 });
+    await ingest.start();
+  });
+
+  afterAll(async () => {
+    await ingest?.stop();
+    await broker?.close();
+    await test?.close();
+  });
+
+  it('stores a burst in few commits, acknowledges after each, and keeps repeats out', async () => {
+    const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'room-1' });
+    const acks: Array<{ boot: number; seq: number }> = [];
+    station.on('message', (_topic, payload) => {
+      const opened = unseal(key, new Uint8Array(payload));
+      if (!opened.ok) throw new Error(opened.reason);
+      const ack = cborDecode(opened.body) as Map<number, number> | Record<number, number>;
+      const get = (k: number) => (ack instanceof Map ? ack.get(k) : ack[k])!;
+      acks.push({ boot: get(FRAME.BOOT), seq: get(FRAME.SEQ) });
+    });
+    await station.subscribeAsync('handover/demo/room-1/ack', { qos: 1 });
+    const batchesBefore = ingest.batches;
+    const frames: Buffer[] = [];
+    for (let seq = 1; seq <= 64; seq++) {
+      const pupil = (seq - 1) % 32;
+      frames.push(signedFrame(key, { station: 'room-1', boot: 7, seq, type: seq <= 32 ? EVENT.DEPOSIT : EVENT.COLLECT, locker: pupil, person: pupils[pupil] }));
+    }
+    // Everything at once, then the first ten again (a station replaying its journal).
+    await Promise.all([...frames, ...frames.slice(0, 10)].map((frame) => station.publishAsync('handover/demo/room-1/events', frame, { qos: 1 })));
+    await eventually(() => ingest.stored >= 64 && ingest.duplicates >= 10, 10_000, 'all 64 events and 10 repeats');
+    await eventually(() => acks.some((ack) => ack.seq === 64), 5000, 'the acknowledgement of seq 64');
+    expect(ingest.stored).toBe(64);
+    expect(ingest.batches - batchesBefore).toBeLessThan(64);
+    expect(acks.every((ack) => ack.boot === 7)).toBe(true);
+    expect(await records.custody.phonesIn()).toEqual([]);
+    const count = await test.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM station_events WHERE station_id = ?', ['room-1']);
+    expect(Number(count!.n)).toBe(64);
+    expect((await records.audit.verify()).ok).toBe(true);
+    await station.endAsync();
+  });
+
+  it('rejects a frame signed with another key, with a reason, and keeps going', async () => {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+    await client.publishAsync('handover/demo/room-1/events', signedFrame('00'.repeat(32), { station: 'room-1', boot: 8, seq: 1, type: EVENT.BOOT }), { qos: 1 });
+    await client.publishAsync('handover/demo/nowhere/events', signedFrame(key, { station: 'nowhere', boot: 8, seq: 1, type: EVENT.BOOT }), { qos: 1 });
+    await client.publishAsync('handover/demo/room-1/events', signedFrame(key, { station: 'room-1', boot: 8, seq: 1, type: EVENT.BOOT }), { qos: 1 });
+    await eventually(() => ingest.rejections.length >= 2 && ingest.stored >= 65, 5000, 'two rejections and one stored');
+    expect(ingest.rejections.map((r) => r.reason)).toEqual(expect.arrayContaining(['bad signature', 'unknown station nowhere']));
+    await client.endAsync();
+  });
+});

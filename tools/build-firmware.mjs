@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// npm run build: bundles the firmware with rollup.config.mjs into dist/firmware.js, checks the
+// result against what Espruino can run (tools/bundle-check.mjs), and prints its size.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { rollup } from 'rollup';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+const { default: config } = await import(pathToFileURL(path.join(root, 'rollup.config.mjs')).href);
+
+const started = Date.now();
+let bundle;
+try {
+  bundle = await rollup({ ...config, onwarn: (warning) => console.warn(`rollup: ${warning.message}`) });
+  await bundle.write(config.output);
+} catch (error) {
+  console.error(`firmware build failed: ${error.message}`);
+  if (error.loc) console.error(`  at ${error.loc.file}:${error.loc.line}:${error.loc.column}`);
+  process.exit(1);
+} finally {
+  await bundle?.close();
+}
+
+const output = config.output.file;
+const source = fs.readFileSync(output, 'utf8');
+const checkerPath = path.join(root, 'tools/bundle-check.mjs');
+if (fs.existsSync(checkerPath)) {
+  const { checkBundle } = await import(pathToFileURL(checkerPath).href);
+  const violations = checkBundle(source);
+  if (violations.length > 0) {
+    for (const v of violations) console.error(`${output}:${v.line}:${v.column}  ${v.construct}  ${v.snippet}`);
+    console.error(`firmware build failed: ${violations.length} construct(s) Espruino cannot run`);
+    process.exit(1);
+  }
+}
+const bytes = Buffer.byteLength(source);
+console.log(`${output}: ${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB) in ${Date.now() - started} ms`);

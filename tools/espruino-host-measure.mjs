@@ -1,0 +1,858 @@
+#!/usr/bin/env node
+// Measures issue 3's two budgets on a host (Linux) build of the real Espruino interpreter:
+//   (1) variables in use at rest, booted from Storage (.bootcde) with 32 lockers, 5,000 badges and
+//       1,000 journaled events (process.memory().usage once boot has settled), beside the figures
+//       for 0 vs 5,000 badges, 0 vs 1,000 events, 8 lockers, online, and the loaded code alone;
+//   (2) the JavaScript path of one tap, from the reader's IRQ edge to the lock pulse, for a 7-byte
+//       and a 4-byte card with 5,000 badges.
+//
+//   node tools/espruino-host-measure.mjs --espruino /path/to/espruino [--bundle dist/firmware.js]
+//        [--taps 20] [--settle 8] [--online-settle 40] [--json out.json] [--keep]
+//
+// Not part of `npm test`, and it builds nothing: it measures the bundle it is given (default
+// dist/firmware.js; run `npm run build` first) on the interpreter it is given, and refuses to run
+// without one. Nothing of Espruino's is in here; the interpreter is only run.
+//
+// How (README "Performance" has the figures):
+//  - Files are made in Node with the repository's own code (through tsx): the station configuration
+//    from hub/src/records/station-config.ts (32 lockers on MCP23S17 expanders; the expanders' INT
+//    pin moved from GPIO 33 to 32 because the stock Linux build has D0..D32 only), the badge list
+//    with encodeBadgeList, 1,000 events of an earlier boot with the firmware's Journal class, the
+//    locker-state file of that boot with LockerStore (lockers 4..23 hold phones) and the boot
+//    counter. The interpreter itself copies them into its Storage (espruino.flash in a fresh
+//    directory per scenario) and checks each by CRC; the bundle goes in last as .bootcde, byte for
+//    byte what `npm run flash` writes.
+//  - `espruino -e CODE` boots like a board: Storage's .boot0 runs, then .bootcde, then CODE.
+//    .boot0 holds the harness prelude, the stand-ins for what the Linux build lacks: a Wifi module;
+//    SPI2 (whose send() returns 0xFF on Linux) answering as an idle MFRC522 v2.0 on the reader's
+//    chip select and as four small MCP23S17 register files on the expanders' chip select; the two
+//    interrupt lines (setWatch is wrapped to capture their callbacks, digitalRead answers their
+//    level). setWatch, digitalWrite and Storage are otherwise the interpreter's own.
+//  - Taps: the SPI frames of one presentation per card, from the first IRQ edge to the lock coil's
+//    OLAT write, are recorded in the Node simulator (hardware/sim) running the same bundle, through
+//    wrapped SPI devices. On the interpreter SPI2.send replays them by index into flash-backed byte
+//    arrays (O(1), nothing searched) and notes getTime() when the OLAT frame that energises the
+//    coil is sent. A tap = call the captured IRQ callback once per recorded edge (3 edges for a
+//    4-byte UID, 5 for 7 bytes), back to back, time taken just before the first; the pulse figure
+//    ends at that OLAT frame. The first two taps of each round check every request byte against
+//    the recording. Then the door opens and closes through the expander's interrupt, and the next
+//    tap comes 1.2 s later: each pupil deposits, then collects (A, A, B, B, ...), always locker 0.
+//  - The stand-ins' own cost (the same number of replayed send() calls, timed alone, against the
+//    native SPI2.send and an empty loop) is printed; nothing is subtracted from the headline figures.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const USAGE =
+  'usage: node tools/espruino-host-measure.mjs --espruino <path to a host build of Espruino> ' +
+  '[--bundle dist/firmware.js] [--taps 20] [--settle 8] [--online-settle 40] [--json out.json] [--keep]';
+
+function fail(message) {
+  console.error(`espruino-host-measure: ${message}`);
+  console.error(USAGE);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      espruino: { type: 'string' },
+      bundle: { type: 'string', default: path.join(ROOT, 'dist/firmware.js') },
+      taps: { type: 'string', default: '20' },
+      settle: { type: 'string', default: '8' },
+      'online-settle': { type: 'string', default: '40' },
+      json: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+  }));
+} catch (error) {
+  fail(error.message);
+}
+if (!values.espruino) {
+  fail('--espruino is required: the figures come from a real Espruino interpreter built for this host (e.g. BOARD=LINUX VARIABLES=16383 make); there is no fallback');
+}
+const ESPRUINO = path.resolve(values.espruino);
+try {
+  if (!fs.statSync(ESPRUINO).isFile()) throw new Error('not a file');
+  fs.accessSync(ESPRUINO, fs.constants.X_OK);
+} catch {
+  fail(`${ESPRUINO} is not an executable file`);
+}
+const BUNDLE = path.resolve(values.bundle);
+if (!fs.existsSync(BUNDLE)) fail(`no bundle at ${BUNDLE}: run npm run build first (this tool builds nothing)`);
+const TAPS = Number(values.taps);
+const SETTLE_S = Number(values.settle);
+const ONLINE_SETTLE_S = Number(values['online-settle']);
+if (!(TAPS >= 1 && SETTLE_S >= 1 && ONLINE_SETTLE_S >= 1)) fail('--taps, --settle and --online-settle must be positive numbers');
+
+const { register } = await import('tsx/esm/api');
+register();
+const load = (relative) => import(pathToFileURL(path.join(ROOT, relative)).href);
+const { encodeBadgeList, badgeFileName } = await load('firmware/src/station/badge-list.ts');
+const { Journal, JOURNAL_DEFAULTS } = await load('firmware/src/storage/journal.ts');
+const { LockerStore } = await load('firmware/src/storage/locker-store.ts');
+const { LOCKER } = await load('firmware/src/station/lockers.ts');
+const { validateConfig } = await load('firmware/src/station/config.ts');
+const { EVENT, ROLE } = await load('firmware/src/protocol/wire.ts');
+const { FlashStorage } = await load('hardware/sim/flash-storage.ts');
+const { SimulatedStation } = await load('hardware/sim/simulated-station.ts');
+const { stationConfig } = await load('hub/src/records/station-config.ts');
+const { startBroker } = await load('hub/src/broker.ts');
+const mqtt = (await import('mqtt')).default;
+
+// ---------------------------------------------------------------------------------------------
+// Fixed inputs
+// ---------------------------------------------------------------------------------------------
+const LOCKERS = 32;
+const BADGES = 5000;
+const EVENTS = 1000;
+const BADGE_KEY = crypto.createHash('sha256').update('handover host-measure badge key').digest();
+const STATION_KEY = crypto.createHash('sha256').update('handover host-measure station key').digest('hex');
+const HOST_MAX_PIN = 32; // the stock Linux build has D0..D32
+/** The tapping pupils: two 7-byte and two 4-byte cards. */
+const CARDS = [
+  { label: 'A', bytes: 7, uid: '0411223344a580', person: 1 },
+  { label: 'B', bytes: 7, uid: '04c5d6e7f80912', person: 2 },
+  { label: 'C', bytes: 4, uid: 'a1b2c3d4', person: 3 },
+  { label: 'D', bytes: 4, uid: '5e6f7a8b', person: 4 },
+];
+const PHONES_AT_BOOT = { first: 4, count: 20, person: 1001 }; // lockers 4..23 hold phones
+const MFRC522_READ_ATQA = [0x88, 0x8c, 0x94, 0x98, 0x92, 0x92, 0x00];
+const MFRC522_READ_HEALTH = [0xee, 0x84, 0x88, 0x00];
+const MCP_OLATA = 0x14;
+const DOOR_CHIP_FIRST = 2; // main.ts: lock chips at addresses 0-1, door chips at 2-3
+
+const hashUid = (uidHex) => new Uint8Array(crypto.createHmac('sha256', BADGE_KEY).update(Buffer.from(uidHex, 'hex')).digest().subarray(0, 8));
+const crc32 = (bytes) => zlib.crc32(bytes) >>> 0;
+const nodeCrypto = {
+  sha256: (data) => new Uint8Array(crypto.createHash('sha256').update(data).digest()),
+  crc32,
+};
+/** hal.ts FlashStore over the simulator's flash model. */
+function nodeFlash(storage) {
+  return {
+    readText: (name) => storage.read(name),
+    readBytes(name, offset, length) {
+      const file = storage.readBytes(name);
+      if (!file || offset + length > file.length) return undefined;
+      return file.subarray(offset, offset + length);
+    },
+    size: (name) => storage.readBytes(name)?.length ?? -1,
+    create: (name, data, totalSize) => storage.write(name, data, 0, totalSize),
+    writeAt: (name, data, offset) => storage.write(name, data, offset),
+    writeText: (name, text) => storage.write(name, text),
+    erase: (name) => storage.erase(name),
+    list: (prefix) => storage.list().filter((name) => name.startsWith(prefix)),
+    freeBytes: () => storage.getFree(),
+  };
+}
+const median = (list) => {
+  if (list.length === 0) return undefined;
+  const sorted = [...list].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const fixed = (value, digits = 3) => (typeof value === 'number' ? value.toFixed(digits) : '-');
+
+// ---------------------------------------------------------------------------------------------
+// Station configuration, badge list, journal, locker states
+// ---------------------------------------------------------------------------------------------
+const stationRow = (lockers) => ({ id: 'measure-1', site: 'measure', lockers, station_key: STATION_KEY, status: 'active', last_seen: null });
+
+/** The hub's own configuration for `lockers`; on the interpreter every pin must exist on the host build. */
+function configuration(lockers, brokerPort, wifi, forHost) {
+  const config = stationConfig(stationRow(lockers), BADGE_KEY, { host: '127.0.0.1', port: brokerPort }, wifi);
+  if (forHost) {
+    const pins = { ...config.pins };
+    const used = new Set(Object.entries(pins).filter(([name]) => name !== 'expanderInt' && typeof pins[name] === 'number').map(([, pin]) => pin));
+    if (pins.expanderInt > HOST_MAX_PIN) {
+      let free = HOST_MAX_PIN;
+      while (used.has(free)) free--;
+      pins.expanderInt = free;
+    }
+    for (const [name, pin] of Object.entries(pins)) {
+      if (typeof pin === 'number' && pin > HOST_MAX_PIN) throw new Error(`pin ${name} = ${pin} does not exist on the host build`);
+    }
+    config.pins = pins;
+  }
+  const checked = validateConfig(config);
+  if (!checked.ok) throw new Error(`configuration does not validate: ${checked.error}`);
+  if (checked.config.io !== 'expander') throw new Error(`expected the hub's expander configuration, got io = ${checked.config.io}`);
+  return config;
+}
+
+function badgeList(count) {
+  if (count === 0) return encodeBadgeList([], 1, crc32);
+  const records = CARDS.map((card) => ({ hash: hashUid(card.uid), person: card.person, role: ROLE.PUPIL, assetClasses: 0, flags: 0 }));
+  for (let i = 0; i < PHONES_AT_BOOT.count; i++) {
+    records.push({ hash: hashUid(`f0${(i + 1).toString(16).padStart(6, '0')}`), person: PHONES_AT_BOOT.person + i, role: ROLE.PUPIL, assetClasses: 0, flags: 0 });
+  }
+  const staffRoles = [ROLE.STAFF, ROLE.HEADTEACHER, ROLE.DEPUTY, ROLE.DSL, ROLE.ICT, ROLE.OFFICE];
+  for (let i = 0; records.length < count; i++) {
+    const staff = i % 25 === 0;
+    records.push({
+      hash: new Uint8Array(crypto.createHash('sha256').update(`filler-${i}`).digest().subarray(0, 8)),
+      person: 10_000 + i,
+      role: staff ? staffRoles[(i / 25) % staffRoles.length] : ROLE.PUPIL,
+      assetClasses: staff ? 1 : 0,
+      flags: i % 97 === 0 ? 1 : 0,
+    });
+  }
+  return encodeBadgeList(records, 1, crc32);
+}
+
+/** `events` unconfirmed events of boot 1, written by the firmware's Journal; returns [name, bytes]. */
+function journalFiles(events) {
+  const storage = new FlashStorage(null);
+  const journal = new Journal(nodeFlash(storage), nodeCrypto, JOURNAL_DEFAULTS);
+  journal.open(1);
+  for (let i = 0; i < events; i++) {
+    const pupil = (i >> 1) % 200;
+    const type = i === 0 ? EVENT.BOOT : i % 2 ? EVENT.COLLECT : EVENT.DEPOSIT;
+    const seq = journal.append({
+      type,
+      locker: type === EVENT.BOOT ? -1 : (i >> 1) % LOCKERS,
+      detail: 0,
+      uptimeMs: 1000 + i * 9000,
+      wallSec: 0,
+      person: type === EVENT.BOOT ? 0 : 20_000 + pupil,
+      actor: 0,
+      witness: 0,
+      badge: type === EVENT.BOOT ? null : hashUid(`f1${(pupil + 1).toString(16).padStart(6, '0')}`),
+    });
+    if (seq !== i + 1) throw new Error(`journal refused event ${i + 1}`);
+  }
+  return storage.list().map((name) => [name, storage.readBytes(name)]);
+}
+
+/** The locker-state file of that boot, written by LockerStore. */
+function lockerStateFiles(lockers) {
+  const storage = new FlashStorage(null);
+  const states = new Uint8Array(lockers);
+  const owners = new Uint32Array(lockers);
+  for (let i = 0; i < PHONES_AT_BOOT.count && PHONES_AT_BOOT.first + i < lockers; i++) {
+    states[PHONES_AT_BOOT.first + i] = LOCKER.PHONE_IN;
+    owners[PHONES_AT_BOOT.first + i] = PHONES_AT_BOOT.person + i;
+  }
+  new LockerStore(nodeFlash(storage), nodeCrypto, 256).restore(states, owners);
+  return storage.list().map((name) => [name, storage.readBytes(name)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SPI frames of one presentation per card, recorded from the Node simulator running the bundle
+// ---------------------------------------------------------------------------------------------
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Frames that do not belong to a presentation: the reader's health check, the door chips' re-sync. */
+function isBackground(frame) {
+  if (frame.device === 0) return sameBytes(frame.request, MFRC522_READ_HEALTH);
+  return ((frame.request[0] >> 1) & 7) >= DOOR_CHIP_FIRST;
+}
+
+async function recordPresentations(brokerPort, badges) {
+  const station = new SimulatedStation({ flashFile: null, doorBounceMs: 3 });
+  station.installFirmware(BUNDLE);
+  station.writeConfig(configuration(LOCKERS, brokerPort, null, false));
+  station.writeFile(badgeFileName(1), badges);
+  station.boot();
+  await sleep(1000);
+  if (!station.expanders) throw new Error('simulator: the station is not wired through expanders');
+  let recording = null;
+  let pulseFrame = -1;
+  const wrap = (device, index) => {
+    const original = device.transfer.bind(device);
+    device.transfer = (bytes) => {
+      const request = Uint8Array.from(bytes);
+      const reply = original(bytes);
+      if (recording) recording.push({ device: index, request, reply: Uint8Array.from(reply) });
+      return reply;
+    };
+  };
+  wrap(station.reader, 0);
+  wrap(station.expanders.bus, 1);
+  let armed = false;
+  station.on('irq', () => {
+    if (armed && !recording) recording = [];
+  });
+  station.on('unlock', () => {
+    // The coil switches on inside the OLAT frame's transfer, before the wrapper records it.
+    if (recording && pulseFrame < 0) pulseFrame = recording.length;
+  });
+  const scripts = [];
+  const tap = async (card, record) => {
+    armed = record;
+    recording = null;
+    pulseFrame = -1;
+    const unlocked = station.waitForUnlock(3000);
+    const opened = station.waitForDoor(true, 3000);
+    station.placeCard(card.uid);
+    const locker = await unlocked;
+    const frames = recording ?? [];
+    const pulse = pulseFrame;
+    recording = null;
+    armed = false;
+    if (locker === null) throw new Error(`simulator: card ${card.label} opened nothing; log:\n${station.logLines.slice(-20).join('\n')}`);
+    station.removeCard(card.uid);
+    await opened;
+    await sleep(150);
+    station.lockers.closeDoor(locker);
+    await sleep(700);
+    return { locker, frames, pulse };
+  };
+  try {
+    for (const card of CARDS) {
+      // Deposit (recorded), then collect, so every card's presentation opens locker 0.
+      const { locker, frames, pulse } = await tap(card, true);
+      await tap(card, false);
+      if (pulse < 0 || pulse >= frames.length) throw new Error(`simulator: no lock frame found for card ${card.label}`);
+      const script = frames.slice(0, pulse + 1);
+      const kept = script.filter((frame, i) => i === pulse || !isBackground(frame));
+      const last = kept[kept.length - 1];
+      if (last.device !== 1 || last.request[1] !== MCP_OLATA) throw new Error(`simulator: card ${card.label}: the coil did not switch on with an OLAT write`);
+      if (kept[0].device !== 0 || !sameBytes(kept[0].request, MFRC522_READ_ATQA)) throw new Error(`simulator: card ${card.label}: the recording does not start with the ATQA read`);
+      for (const frame of kept) if (frame.request.length !== frame.reply.length) throw new Error('simulator: a reply differs in length from its request');
+      const edges = kept.filter((frame) => frame.device === 0 && frame.request[0] === MFRC522_READ_ATQA[0]).length;
+      scripts.push({ card: card.label, locker, frames: kept, edges, dropped: script.length - kept.length });
+    }
+  } finally {
+    station.powerOff();
+  }
+  return scripts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness prelude (.boot0): Espruino JavaScript, run by the interpreter before .bootcde
+// ---------------------------------------------------------------------------------------------
+function prelude(mode, wiring) {
+  const tap = mode === 'tap';
+  return `// host-measure harness prelude (${mode}); runs before .bootcde
+var HX = (function () {
+  function mem(at, extra) {
+    var m = process.memory(), o = { at: at, usage: m.usage, total: m.total, t: getTime() };
+    if (extra) for (var k in extra) o[k] = extra[k];
+    print("HX " + JSON.stringify(o));
+  }
+  mem("prelude-start");
+  var RCS = ${wiring.rfidCs}, IRQ = ${wiring.rfidIrq}, ECS = ${wiring.expanderCs}, EINT = ${wiring.expanderInt};
+  var low = 0, irqCb = null, xlow = 0, intCb = null;
+  var rSetWatch = setWatch, rDigitalRead = digitalRead, NSPI = SPI2;
+  // The Linux build has no Wifi module (the ESP32's is native).
+  Modules.addCached("Wifi", function () {
+    exports.getStatus = function () { return { station: "${wiring.wifi}" }; };
+    exports.connect = function (ssid, options, callback) {
+      setTimeout(function () { callback("${wiring.wifi}" === "connected" ? null : "no access point"); }, 10);
+    };
+    exports.on = function () {};
+  });
+  function edge(cb) { if (cb) cb({ state: false, time: getTime(), lastTime: 0 }); }
+  // MFRC522 v2.0 with no card: VersionReg 0x92, ComIEnReg 0xA0, nothing pending; a ComIrqReg
+  // write with Set1 pulls the (active-low) IRQ line down and makes a falling edge, a clear lets it up.
+  var I2 = new Uint8Array([0, 0x92]), I3 = new Uint8Array([0, 0x01, 0x92]), I4 = new Uint8Array([0, 0x92, 0xa0, 0]);
+  function reader(d) {
+    if (d[0] === 0x08 && d.length === 2) {
+      if (d[1] & 0x80) { if (!low) { low = 1; setTimeout(function () { edge(irqCb); }, 0); } } else low = 0;
+    }
+    var n = d.length;
+    return n === 2 ? I2 : n === 3 ? I3 : n === 4 ? I4 : new Uint8Array(n);
+  }
+  // MCP23S17s (IOCON.BANK = 0, sequential): one 22-register file per hardware address; inputs read
+  // LEV (door chips: 1 = open switch or unused pin), outputs read OLAT; INTF/INTCAP on a door move;
+  // reading INTCAP or GPIO clears the chip's interrupt. The INT line is low while any is pending.
+  var XR = new Uint8Array(176), LEV = new Uint16Array(8), PEND = new Uint8Array(8);
+  for (var c = 0; c < 8; c++) { XR[c * 22] = 0xff; XR[c * 22 + 1] = 0xff; LEV[c] = 0xffff; }
+  ${JSON.stringify(wiring.doorChipsUsed)}.forEach(function (u) { LEV[u[0]] = 0xffff & ~u[1]; });
+  function xread(a, r) {
+    var b = a * 22;
+    if (r >= 0x10 && r <= 0x13 && PEND[a]) {
+      PEND[a] = 0; XR[b + 0x0e] = 0; XR[b + 0x0f] = 0;
+      xlow = 0; for (var i = 0; i < 8; i++) if (PEND[i]) xlow = 1;
+    }
+    if (r === 0x12 || r === 0x13) {
+      var p = r & 1, dir = XR[b + p], lev = (LEV[a] >> (8 * p)) & 0xff;
+      return (lev & dir) | (XR[b + 0x14 + p] & ~dir & 0xff);
+    }
+    return XR[b + r];
+  }
+  function xwrite(a, r, v) {
+    var b = a * 22;
+    if (r === 0x0a || r === 0x0b) { XR[b + 0x0a] = v; XR[b + 0x0b] = v; }
+    else if (r === 0x12 || r === 0x13) XR[b + r + 2] = v;
+    else if (r < 0x0e || r > 0x11) XR[b + r] = v;
+  }
+  function expander(d) {
+    var n = d.length, out = new Uint8Array(n), a = (d[0] >> 1) & 7, r = d[1], rd = d[0] & 1;
+    for (var k = 2; k < n; k++) { if (rd) out[k] = xread(a, r); else xwrite(a, r, d[k]); r = r === 21 ? 0 : r + 1; }
+    return out;
+  }
+  function door(locker, open) {
+    var a = ${DOOR_CHIP_FIRST} + (locker >> 4), bit = 1 << (locker & 15), b = a * 22;
+    LEV[a] = open ? LEV[a] | bit : LEV[a] & ~bit;
+    if ((XR[b + 4] | (XR[b + 5] << 8)) & bit) {
+      if (!PEND[a]) { XR[b + 0x10] = LEV[a] & 0xff; XR[b + 0x11] = LEV[a] >> 8; }
+      XR[b + 0x0e] |= bit & 0xff; XR[b + 0x0f] |= bit >> 8;
+      PEND[a] = 1;
+      if (!xlow) { xlow = 1; setTimeout(function () { edge(intCb); }, 0); }
+    }
+  }
+  // SPI2.send: replay (R replies, X frame offsets in flash; frames N..E-1; K = the coil's OLAT
+  // frame, whose send time is T), else the chips above by chip select.
+  var spi = (function () {
+    var N = 0, E = 0, R = null, X = null, K = -1, T = 0, Q = null, bad = 0, firstBad = -1;
+    function replay(d, cs) {
+      if (N < E) { var i = N++; if (i === K) T = getTime(); return R.subarray(X[i], X[i + 1]); }
+      return cs === ECS ? expander(d) : reader(d);
+    }
+    function check(d, cs) {
+      if (N < E) {
+        var i = N, a = X[i], b = X[i + 1], ok = d.length === b - a;
+        for (var j = 0; ok && j < d.length; j++) if (d[j] !== Q[a + j]) ok = false;
+        if (!ok) { bad++; if (firstBad < 0) firstBad = i; }
+      }
+      return replay(d, cs);
+    }
+    var o = {
+      send: replay,
+      setup: function () {},
+      start: function (rep, req, idx, first, end, pulse, verify) { R = rep; Q = req; X = idx; N = first; E = end; K = pulse; T = 0; o.send = verify ? check : replay; },
+      stop: function () { var n = N; E = 0; o.send = replay; return n; },
+      pulseTime: function () { return T; },
+      mismatches: function () { return { bad: bad, firstBad: firstBad }; }
+    };
+    return o;
+  })();
+  SPI2 = spi;
+  global.setWatch = function (callback, pin, options) {
+    var id = rSetWatch(callback, pin, options);
+    if (pin === IRQ) irqCb = callback;
+    else if (pin === EINT) intCb = callback;
+    return id;
+  };
+  global.digitalRead = function (pin) {
+    if (pin === IRQ) return low ? 0 : 1;
+    if (pin === EINT) return xlow ? 0 : 1;
+    return rDigitalRead(pin);
+  };
+${tap ? tapPart(wiring) : ''}
+  function rest(seconds, step) {
+    mem("after-boot");
+    var n = 0, max = 0;
+    var timer = setInterval(function () {
+      n++;
+      var u = process.memory().usage;
+      if (u > max) max = u;
+      print("HX " + JSON.stringify({ at: "sample", s: n * step, usage: u }));
+      if (n * step >= seconds) {
+        clearInterval(timer);
+        mem("settled", { max: max, samples: n });
+        quit();
+      }
+    }, step * 1000);
+  }
+  var api = { rest: rest, mem: mem${tap ? ', taps: taps' : ''} };
+  mem("prelude-end");
+  return api;
+})();
+`;
+}
+
+function tapPart(wiring) {
+  return `  var S = require("Storage");
+  var REP = new Uint8Array(S.readArrayBuffer("hx.rep")), REQ = new Uint8Array(S.readArrayBuffer("hx.req"));
+  var IDX = new Uint16Array(S.readArrayBuffer("hx.idx")), DEV = new Uint8Array(S.readArrayBuffer("hx.dev"));
+  var F = ${JSON.stringify(wiring.first)}, EDGES = ${JSON.stringify(wiring.edges)}, ROUNDS = ${JSON.stringify(wiring.rounds)};
+  function tapOnce(card, verify) {
+    var first = F[card], end = F[card + 1], edges = EDGES[card], cb = irqCb, n;
+    var ev = { state: false, time: getTime(), lastTime: 0 };
+    spi.start(REP, REQ, IDX, first, end, end - 1, verify);
+    var t0 = getTime();
+    for (n = 0; n < edges; n++) cb(ev);
+    var t1 = getTime();
+    var used = spi.stop() - first, T = spi.pulseTime();
+    // The expanders saw the replayed writes only as replies: give their register files the writes.
+    for (var i = first; i < first + used; i++) if (DEV[i] && !(REQ[IDX[i]] & 1)) expander(REQ.subarray(IDX[i], IDX[i + 1]));
+    return { card: card, verify: verify ? 1 : 0, pulseMs: T ? (T - t0) * 1000 : -1, chainMs: (t1 - t0) * 1000, frames: used, expected: end - first };
+  }
+  function round(r, done) {
+    var plan = ROUNDS[r], k = 0, total = plan.verify + plan.taps;
+    mem("before-" + plan.label);
+    function next() {
+      if (k >= total) { mem("after-" + plan.label, { taps: total }); return done(); }
+      // A, A, B, B, ...: each pupil deposits, then collects; every tap opens locker 0.
+      var result = tapOnce(plan.cards[(k >> 1) % plan.cards.length], k < plan.verify);
+      result.round = plan.label;
+      result.kind = k % 2 ? "collect" : "deposit";
+      result.i = k++;
+      print("HX " + JSON.stringify({ at: "tap", tap: result }));
+      if (result.pulseMs >= 0) {
+        setTimeout(function () { door(0, 1); }, 150);
+        setTimeout(function () { door(0, 0); }, 400);
+      }
+      setTimeout(next, 1200);
+    }
+    next();
+  }
+  // The stand-ins timed alone: the same send() calls as one tap, replayed, against an empty loop
+  // and against the native SPI2.send (which returns 0xFF at once on Linux); and the edge loop.
+  function cost(card, reps) {
+    var first = F[card], end = F[card + 1], k = end - first, frames = [], j, r, t, a, b, c, d, x, out = [];
+    for (j = first; j < end; j++) frames.push(REQ.subarray(IDX[j], IDX[j + 1]));
+    var noop = function (e) {}, ev = { state: false, time: 0, lastTime: 0 }, edges = EDGES[card];
+    for (r = 0; r < reps; r++) {
+      t = getTime(); for (j = 0; j < k; j++) x = frames[j]; a = getTime() - t;
+      spi.start(REP, REQ, IDX, first, end, end - 1, false);
+      t = getTime(); for (j = 0; j < k; j++) SPI2.send(frames[j], RCS); b = getTime() - t;
+      spi.stop();
+      t = getTime(); for (j = 0; j < k; j++) NSPI.send(frames[j], RCS); c = getTime() - t;
+      t = getTime(); for (j = 0; j < edges; j++) noop(ev); d = getTime() - t;
+      out.push([a * 1e6, b * 1e6, c * 1e6, d * 1e6]);
+    }
+    print("HX " + JSON.stringify({ at: "cost", card: card, frames: k, edges: edges, us: out }));
+  }
+  function taps() {
+    mem("after-boot");
+    var r = 0;
+    function go() {
+      if (r >= ROUNDS.length) {
+        print("HX " + JSON.stringify({ at: "verify", result: spi.mismatches() }));
+        for (var c = 0; c < F.length - 1; c++) cost(c, 40);
+        setTimeout(function () { mem("after-taps-settled"); quit(); }, 2000);
+        return;
+      }
+      round(r++, function () { setTimeout(go, 1000); });
+    }
+    setTimeout(go, 3000);
+  }
+`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the interpreter
+// ---------------------------------------------------------------------------------------------
+function runEspruino(dir, code, timeoutMs) {
+  return new Promise((resolve) => {
+    // stdin stays open and silent: at EOF the interpreter's input thread reads garbage.
+    const child = spawn(ESPRUINO, ['-e', code], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk.toString('latin1')));
+    child.stderr.on('data', (chunk) => (stderr += chunk.toString('latin1')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      const lines = stdout
+        .replace(/\r/g, '')
+        .split('\n')
+        .map((line) => line.replace(/^>?\x1b\[J/, ''));
+      const hx = [];
+      const log = [];
+      for (const line of lines) {
+        const at = line.indexOf('HX {');
+        if (at >= 0) {
+          try {
+            hx.push(JSON.parse(line.slice(at + 3)));
+            continue;
+          } catch {
+            // not one of ours after all
+          }
+        }
+        if (line.trim() && line.trim() !== '>') log.push(line);
+      }
+      resolve({ status, signal, hx, log: afterBanner(log), stdout, stderr });
+    });
+  });
+}
+
+/** The interpreter's banner ends with its Donate line; what follows is the program's. */
+function afterBanner(lines) {
+  const end = lines.findIndex((line) => line.includes('espruino.com/Donate'));
+  return end >= 0 ? lines.slice(end + 1) : lines;
+}
+
+/** Copies host files into the interpreter's Storage (espruino.flash in `dir`), in order, and checks them. */
+async function writeStorage(dir, files) {
+  const code =
+    'var S=require("Storage"),f=require("fs"),o=[];' +
+    'function w(n,p){S.write(n,f.readFileSync(p));var r=S.read(n);o.push([n,r?r.length:-1,r?E.CRC32(r)>>>0:0]);}' +
+    files.map(([name, file]) => `w(${JSON.stringify(name)},${JSON.stringify(file)});`).join('') +
+    'print("HX "+JSON.stringify({at:"written",files:o,free:S.getFree()}));quit();';
+  const run = await runEspruino(dir, code, 60_000);
+  const written = run.hx.find((entry) => entry.at === 'written');
+  if (!written) throw new Error(`writing Storage in ${dir} failed:\n${run.stdout}\n${run.stderr}`);
+  for (const [name, file] of files) {
+    const bytes = fs.readFileSync(file);
+    const entry = written.files.find(([stored]) => stored === name);
+    if (!entry || entry[1] !== bytes.length || entry[2] !== crc32(bytes)) {
+      throw new Error(`Storage file ${name} does not match ${file} (${JSON.stringify(entry)} vs ${bytes.length} bytes, crc ${crc32(bytes)})`);
+    }
+  }
+  return written.free;
+}
+
+const isFirmwareError = (line) => /Uncaught|Error|Too much recursion|Out of Memory|MEMORY/i.test(line);
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-measure-'));
+const prep = path.join(work, 'files');
+fs.mkdirSync(prep);
+const put = (name, data) => {
+  const file = path.join(prep, name);
+  fs.writeFileSync(file, data);
+  return file;
+};
+const results = { date: new Date().toISOString(), bundle: {}, interpreter: {}, scenarios: {}, taps: {}, cost: {}, notes: [] };
+let broker;
+let watcher;
+let failed = false;
+try {
+  // The interpreter.
+  const probeDir = path.join(work, 'probe');
+  fs.mkdirSync(probeDir);
+  const probe = await runEspruino(probeDir, 'var m=process.memory();print("HX "+JSON.stringify({at:"probe",version:process.version,commit:process.env.GIT_COMMIT,board:process.env.BOARD,total:m.total}));quit();', 20_000);
+  const identity = probe.hx.find((entry) => entry.at === 'probe');
+  if (!identity) fail(`${ESPRUINO} did not run as an Espruino interpreter:\n${probe.stdout}${probe.stderr}`);
+  results.interpreter = { path: ESPRUINO, version: identity.version, commit: identity.commit, board: identity.board, variables: identity.total };
+  if (identity.total !== 16383) results.notes.push(`the interpreter has ${identity.total} variables, not the ESP32's 16,383`);
+  const bundleBytes = fs.readFileSync(BUNDLE);
+  results.bundle = { path: BUNDLE, bytes: bundleBytes.length, sha256: crypto.createHash('sha256').update(bundleBytes).digest('hex') };
+  console.log(`interpreter: Espruino ${identity.version} (${identity.commit}), board ${identity.board}, ${identity.total} variables`);
+  console.log(`bundle: ${BUNDLE}, ${bundleBytes.length} bytes, sha256 ${results.bundle.sha256}`);
+
+  broker = await startBroker('127.0.0.1', 0);
+
+  // Files.
+  const badges5000 = badgeList(BADGES);
+  const files = {
+    bundle: put('firmware.js', bundleBytes),
+    hb5000: put('hb5000.bin', badges5000),
+    hb0: put('hb0.bin', badgeList(0)),
+    boot: put('handover.boot', '1'),
+  };
+  const journal = journalFiles(EVENTS).map(([name, bytes]) => [name, put(`${name}.bin`, bytes)]);
+  const states32 = lockerStateFiles(LOCKERS).map(([name, bytes]) => [name, put(`32-${name}.bin`, bytes)]);
+  const states8 = lockerStateFiles(8).map(([name, bytes]) => [name, put(`8-${name}.bin`, bytes)]);
+  const wifi = { ssid: 'school', password: 'secret' };
+  const config32 = configuration(LOCKERS, broker.port, wifi, true);
+  const config8 = configuration(8, broker.port, wifi, true);
+  const cfg32 = put('cfg-32.json', JSON.stringify(config32));
+  const cfg8 = put('cfg-8.json', JSON.stringify(config8));
+  results.configuration = { lockers: LOCKERS, io: config32.io, pins: config32.pins };
+  console.log(`prepared: ${BADGES} badges (${badges5000.length} bytes), ${EVENTS} events in ${journal.length} journal segments, ${LOCKERS} lockers on expanders (INT on D${config32.pins.expanderInt})`);
+
+  // Presentations, from the simulator.
+  const scripts = await recordPresentations(broker.port, badges5000);
+  const first = [];
+  const req = [];
+  const rep = [];
+  const dev = [];
+  const offsets = [0];
+  for (const script of scripts) {
+    first.push(dev.length);
+    for (const frame of script.frames) {
+      req.push(Buffer.from(frame.request));
+      rep.push(Buffer.from(frame.reply));
+      dev.push(frame.device);
+      offsets.push(offsets[offsets.length - 1] + frame.request.length);
+    }
+  }
+  first.push(dev.length);
+  const idx = Buffer.alloc(offsets.length * 2);
+  offsets.forEach((offset, i) => idx.writeUInt16LE(offset, i * 2));
+  const hxFiles = [
+    ['hx.req', put('hx.req', Buffer.concat(req))],
+    ['hx.rep', put('hx.rep', Buffer.concat(rep))],
+    ['hx.idx', put('hx.idx', idx)],
+    ['hx.dev', put('hx.dev', Buffer.from(dev))],
+  ];
+  results.presentations = scripts.map((script, i) => ({
+    card: script.card,
+    uidBytes: CARDS[i].bytes,
+    spiFrames: script.frames.length,
+    readerFrames: script.frames.filter((frame) => frame.device === 0).length,
+    expanderFrames: script.frames.filter((frame) => frame.device === 1).length,
+    edges: script.edges,
+    locker: script.locker,
+    backgroundFramesDropped: script.dropped,
+  }));
+  for (const p of results.presentations) {
+    console.log(`recorded in the simulator: card ${p.card} (${p.uidBytes}-byte UID): ${p.spiFrames} SPI frames to the coil (${p.readerFrames} reader, ${p.expanderFrames} expander), ${p.edges} IRQ edges, locker ${p.locker}`);
+  }
+
+  const doorChipsUsed = (lockers) => {
+    const used = [];
+    for (let chip = 0; chip < Math.ceil(lockers / 16); chip++) {
+      const count = lockers - chip * 16;
+      used.push([DOOR_CHIP_FIRST + chip, count >= 16 ? 0xffff : (1 << count) - 1]);
+    }
+    return used;
+  };
+  const wiringOf = (config, wifiState) => ({
+    rfidCs: config.pins.rfidCs,
+    rfidIrq: config.pins.rfidIrq,
+    expanderCs: config.pins.expanderCs,
+    expanderInt: config.pins.expanderInt,
+    doorChipsUsed: doorChipsUsed(config.lockers),
+    wifi: wifiState,
+    first,
+    edges: scripts.map((script) => script.edges),
+    rounds: [
+      { label: '7-byte', cards: [0, 1], verify: 2, taps: TAPS },
+      { label: '4-byte', cards: [2, 3], verify: 2, taps: TAPS },
+    ],
+  });
+  const rest32 = put('boot0-rest-32.js', prelude('rest', wiringOf(config32, 'off')));
+  const rest32online = put('boot0-rest-32-online.js', prelude('rest', wiringOf(config32, 'connected')));
+  const rest8 = put('boot0-rest-8.js', prelude('rest', wiringOf(config8, 'off')));
+  const tap32 = put('boot0-tap-32.js', prelude('tap', wiringOf(config32, 'off')));
+
+  const base = (cfg, states) => [['handover.json', cfg], ...states, ['handover.boot', files.boot]];
+  const boot = (preludeFile) => [['.boot0', preludeFile], ['.bootcde', files.bundle]];
+  const scenarioList = [
+    { id: 'interpreter', what: 'empty interpreter, nothing in Storage', files: [], code: 'var m=process.memory();print("HX "+JSON.stringify({at:"settled",usage:m.usage,total:m.total}));quit();' },
+    { id: 'prelude', what: 'harness prelude (.boot0) alone, no .bootcde', files: [['.boot0', rest32]] },
+    { id: 'loaded-code', what: 'prelude + bundle without handover.json: boot() stops at the configuration, so this is the loaded code', files: boot(rest32) },
+    { id: '32L-0b-0e', what: '32 lockers, 0 badges, 0 events', files: [...base(cfg32, states32), ['hb.1', files.hb0], ...boot(rest32)] },
+    { id: '32L-5000b-0e', what: '32 lockers, 5,000 badges, 0 events', files: [...base(cfg32, states32), ['hb.1', files.hb5000], ...boot(rest32)] },
+    { id: '32L-0b-1000e', what: '32 lockers, 0 badges, 1,000 events', files: [...base(cfg32, states32), ['hb.1', files.hb0], ...journal, ...boot(rest32)] },
+    { id: '32L-5000b-1000e', what: 'BUDGET 1: 32 lockers, 5,000 badges, 1,000 events, offline (no Wi-Fi)', budget: true, files: [...base(cfg32, states32), ['hb.1', files.hb5000], ...journal, ...boot(rest32)] },
+    { id: '8L-5000b-1000e', what: '8 lockers, 5,000 badges, 1,000 events, offline', files: [...base(cfg8, states8), ['hb.1', files.hb5000], ...journal, ...boot(rest8)] },
+    { id: '32L-5000b-1000e-online', what: "as BUDGET 1, but online: connected to an MQTT broker with no hub behind it (the 1,000 events are replayed, none confirmed)", online: true, files: [...base(cfg32, states32), ['hb.1', files.hb5000], ...journal, ...boot(rest32online)] },
+  ];
+
+  console.log('');
+  console.log('variables in use (process.memory().usage; 16,383 in all):');
+  for (const scenario of scenarioList) {
+    const dir = path.join(work, scenario.id);
+    fs.mkdirSync(dir);
+    const free = scenario.files.length ? await writeStorage(dir, scenario.files) : undefined;
+    let delivered = 0;
+    if (scenario.online) {
+      watcher = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: `measure-${process.pid}` });
+      watcher.on('message', (topic) => {
+        if (topic.endsWith('/events')) delivered++;
+      });
+      await watcher.subscribeAsync('handover/#', { qos: 0 });
+    }
+    const settle = scenario.online ? ONLINE_SETTLE_S : SETTLE_S;
+    const run = await runEspruino(dir, scenario.code ?? `HX.rest(${settle}, 0.5)`, (settle + 30) * 1000);
+    if (watcher) {
+      await watcher.endAsync();
+      watcher = undefined;
+    }
+    const at = (name) => run.hx.find((entry) => entry.at === name);
+    const settled = at('settled');
+    const samples = run.hx.filter((entry) => entry.at === 'sample').map((entry) => entry.usage);
+    const entry = {
+      what: scenario.what,
+      storageFreeBytes: free,
+      preludeStart: at('prelude-start')?.usage,
+      preludeEnd: at('prelude-end')?.usage,
+      afterBoot: at('after-boot')?.usage,
+      settled: settled?.usage,
+      max: settled?.max,
+      min: samples.length ? Math.min(...samples) : undefined,
+      total: settled?.total,
+      log: run.log.slice(0, 8),
+      errors: run.log.filter(isFirmwareError).slice(0, 6),
+    };
+    if (scenario.online) entry.eventsDelivered = delivered;
+    if (!settled) entry.errors.push(`no settled figure (exit ${run.status ?? run.signal}): ${run.stdout.slice(-600)}`);
+    results.scenarios[scenario.id] = entry;
+    const range = entry.min !== undefined ? `, ${entry.min}..${entry.max} over ${settle} s` : '';
+    console.log(`  ${scenario.id.padEnd(23)} ${String(entry.settled ?? '-').padStart(5)}  (before .bootcde ${entry.preludeEnd ?? '-'}, right after it ${entry.afterBoot ?? '-'}${range})${scenario.online ? `, ${delivered} event frames reached the broker` : ''}  ${scenario.what}`);
+    for (const error of entry.errors) console.log(`      ! ${error}`);
+    if (entry.errors.length) failed = true;
+  }
+
+  // Taps.
+  const tapDir = path.join(work, 'taps');
+  fs.mkdirSync(tapDir);
+  await writeStorage(tapDir, [...base(cfg32, states32), ['hb.1', files.hb5000], ...journal, ...hxFiles, ...boot(tap32)]);
+  const run = await runEspruino(tapDir, 'HX.taps()', (2 * (TAPS + 2) * 1.3 + 40) * 1000);
+  const memAt = (name) => run.hx.find((entry) => entry.at === name)?.usage;
+  const taps = run.hx.filter((entry) => entry.at === 'tap').map((entry) => entry.tap);
+  const verify = run.hx.find((entry) => entry.at === 'verify')?.result;
+  results.taps = {
+    memory: {
+      beforeBootcde: memAt('prelude-end'),
+      afterBoot: memAt('after-boot'),
+      before7: memAt('before-7-byte'),
+      after7: memAt('after-7-byte'),
+      after4: memAt('after-4-byte'),
+      settled: memAt('after-taps-settled'),
+    },
+    verify,
+    rounds: {},
+    errors: run.log.filter(isFirmwareError).slice(0, 10),
+  };
+  for (const label of ['7-byte', '4-byte']) {
+    const all = taps.filter((tap) => tap.round === label);
+    const timed = all.filter((tap) => !tap.verify);
+    const pulses = timed.map((tap) => tap.pulseMs);
+    const kind = (name) => median(timed.filter((tap) => tap.kind === name).map((tap) => tap.pulseMs));
+    results.taps.rounds[label] = {
+      timed: timed.length,
+      verified: all.length - timed.length,
+      pulseMedianMs: median(pulses),
+      pulseMaxMs: pulses.length ? Math.max(...pulses) : undefined,
+      pulseMinMs: pulses.length ? Math.min(...pulses) : undefined,
+      depositMedianMs: kind('deposit'),
+      collectMedianMs: kind('collect'),
+      callbacksMedianMs: median(timed.map((tap) => tap.chainMs)),
+      verifyPulsesMs: all.filter((tap) => tap.verify).map((tap) => tap.pulseMs),
+      failures: all.filter((tap) => tap.pulseMs < 0 || tap.frames !== tap.expected).length,
+    };
+  }
+  for (const entry of run.hx.filter((e) => e.at === 'cost')) {
+    const label = CARDS[entry.card].bytes + '-byte';
+    if (results.cost[label]) continue;
+    const standinUs = median(entry.us.map(([empty, standin]) => standin - empty));
+    const nativeUs = median(entry.us.map(([empty, , native]) => native - empty));
+    const edgeLoopUs = median(entry.us.map((u) => u[3]));
+    results.cost[label] = { sendCalls: entry.frames, edges: entry.edges, standinSendUs: standinUs, nativeSendUs: nativeUs, edgeLoopUs, extraOverNativeUs: standinUs - nativeUs + edgeLoopUs };
+  }
+  if (!verify || verify.bad !== 0) results.notes.push(`the replayed SPI requests differed from the recording: ${JSON.stringify(verify)}`);
+
+  console.log('');
+  console.log(`one tap, IRQ edge -> coil on (32 lockers, 5,000 badges, 1,000 events; ${TAPS} timed taps per card size after 2 checked ones):`);
+  for (const [label, round] of Object.entries(results.taps.rounds)) {
+    const cost = results.cost[label] ?? {};
+    console.log(
+      `  ${label} UID: median ${fixed(round.pulseMedianMs)} ms, max ${fixed(round.pulseMaxMs)} ms, min ${fixed(round.pulseMinMs)} ms` +
+        ` (deposits ${fixed(round.depositMedianMs)}, collections ${fixed(round.collectMedianMs)});` +
+        ` whole callbacks incl. journal ${fixed(round.callbacksMedianMs)} ms; failed taps ${round.failures}`,
+    );
+    console.log(
+      `      stand-ins alone: ${cost.sendCalls} replayed SPI2.send ${fixed(cost.standinSendUs, 1)} us (native SPI2.send on this build ${fixed(cost.nativeSendUs, 1)} us),` +
+        ` ${cost.edges} edge calls ${fixed(cost.edgeLoopUs, 1)} us: ${fixed(cost.extraOverNativeUs, 1)} us more than native calls would cost`,
+    );
+  }
+  console.log(`  request bytes checked against the recording: ${JSON.stringify(verify)}`);
+  console.log(`  variables in the tap run: ${JSON.stringify(results.taps.memory)}`);
+  for (const error of results.taps.errors) console.log(`      ! ${error}`);
+  if (results.taps.errors.length) failed = true;
+  for (const note of results.notes) console.log(`note: ${note}`);
+  if (values.json) fs.writeFileSync(values.json, JSON.stringify(results, null, 2));
+} finally {
+  if (watcher) await watcher.endAsync().catch(() => {});
+  if (broker) await broker.close();
+  if (values.keep) console.log(`kept ${work}`);
+  else fs.rmSync(work, { recursive: true, force: true });
+}
+if (failed) {
+  console.error('espruino-host-measure: the firmware reported errors on the interpreter (see "!" lines); its figures are not the station at work');
+  process.exit(1);
+}
