@@ -32,7 +32,9 @@ describe('npm run flash', () => {
     const made = spawnSync(process.execPath, [path.join(root, 'bin/handover.mjs'), 'station', 'add', 'room-12', '--lockers', '16'], {
       cwd: dir,
       encoding: 'utf8',
-      env: { ...process.env, HANDOVER_DATA_DIR: path.join(dir, 'data') },
+      // Its own SQLite file, even in CI's PostgreSQL pass: this test is about flashing, and the
+      // shared database there would already hold room-12 from an earlier run.
+      env: { ...process.env, DATABASE_URL: '', HANDOVER_DATA_DIR: path.join(dir, 'data') },
     });
     expect(made.status, made.stderr).toBe(0);
     fs.writeFileSync(configFile, made.stdout);
