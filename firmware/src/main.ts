@@ -76,6 +76,8 @@ function boot(): void {
     eventsTopic: base + TOPIC.EVENTS,
     window: 8,
     maxPerSecond: 50,
+    ackTimeoutMs: 10000,
+    ackTimeoutMaxMs: 300000,
     seal: sealMessage,
     unseal: (payload) => unseal(hw.crypto, stationKey, payload),
   });

@@ -2,6 +2,10 @@
 // MQTT session, is the source of truth: after every (re)connect the uplink starts again from the
 // oldest unconfirmed entry (the hub ignores what it already has), at a bounded rate and with a
 // bounded number of publishes in flight, so taps are still served during a long replay.
+// A PUBACK only means the broker has a frame: when everything has been sent and still some of it
+// is unconfirmed with no acknowledgement for ackTimeoutMs (the hub died after the broker handed it
+// a frame, or the broker restarted before the hub subscribed again), the uplink replays from the
+// oldest unconfirmed entry again, waiting twice as long after each replay nobody answered.
 import type { Clock } from '../hal';
 import type { MqttClient } from './mqtt-client';
 import type { Journal, JournalCursor, JournalEntry } from '../storage/journal';
@@ -18,6 +22,10 @@ export interface UplinkOptions {
   window: number;
   /** Replay pace: entries per second at most. */
   maxPerSecond: number;
+  /** How long sent entries may wait without an acknowledgement that moves on before they are sent again. */
+  ackTimeoutMs: number;
+  /** Longest wait between such replays (the wait doubles while nothing is acknowledged). */
+  ackTimeoutMaxMs: number;
 }
 
 export function eventFrame(stationId: string, entry: JournalEntry): { [key: number]: unknown } {
@@ -49,8 +57,18 @@ export class Uplink {
   private windowStartMs = 0;
   private sentInWindow = 0;
   private timer = -1;
+  private ackTimer = -1;
+  /** Since when unconfirmed entries have waited without an acknowledgement that moved on (-1: none waiting). */
+  private waitingSinceMs = -1;
+  private lastAckBoot = -1;
+  private lastAckSeq = -1;
+  private ackWaitMs: number;
+  /** The cursor has reached the end of the journal (everything in it has been sent). */
+  private atEnd = false;
   sent = 0;
   confirmed = 0;
+  /** Replays started because acknowledgements stopped coming. */
+  resent = 0;
 
   constructor(mqtt: MqttClient, journal: Journal, clock: Clock, options: UplinkOptions) {
     this.mqtt = mqtt;
@@ -58,6 +76,7 @@ export class Uplink {
     this.clock = clock;
     this.options = options;
     this.cursor = journal.start();
+    this.ackWaitMs = options.ackTimeoutMs;
   }
 
   /** After every (re)connect: replay from the oldest unconfirmed entry. */
@@ -65,6 +84,7 @@ export class Uplink {
     this.session++;
     this.inFlight = 0;
     this.cursor = this.journal.start();
+    this.atEnd = false;
     this.pump();
   }
 
@@ -77,7 +97,48 @@ export class Uplink {
     const seq = ack[FRAME.SEQ];
     if (typeof boot !== 'number' || typeof seq !== 'number') return false;
     this.confirmed += this.journal.confirm(boot, seq);
+    // An acknowledgement that repeats the last one (the hub still misses an event) is no progress.
+    if (boot !== this.lastAckBoot || seq > this.lastAckSeq) {
+      if (this.waitingSinceMs >= 0) this.waitingSinceMs = this.clock.nowMs();
+      this.ackWaitMs = this.options.ackTimeoutMs;
+    }
+    this.lastAckBoot = boot;
+    this.lastAckSeq = seq;
+    // All confirmed: the next publish starts a new wait.
+    if (!this.journal.unconfirmed()) this.waitingSinceMs = -1;
     return true;
+  }
+
+  private armAckCheck(delayMs: number): void {
+    if (this.ackTimer >= 0) return;
+    this.ackTimer = this.clock.setTimeout(() => {
+      this.ackTimer = -1;
+      this.checkAcks();
+    }, delayMs);
+  }
+
+  /** Everything sent, something unconfirmed, and silence for ackWaitMs: send it all again. */
+  private checkAcks(): void {
+    if (!this.journal.unconfirmed()) {
+      this.waitingSinceMs = -1;
+      return;
+    }
+    if (this.waitingSinceMs < 0) this.waitingSinceMs = this.clock.nowMs();
+    const quietMs = this.clock.nowMs() - this.waitingSinceMs;
+    if (quietMs < this.ackWaitMs) {
+      this.armAckCheck(this.ackWaitMs - quietMs);
+      return;
+    }
+    if (this.mqtt.state === 'connected' && this.atEnd && this.inFlight === 0) {
+      this.resent++;
+      this.ackWaitMs = Math.min(this.ackWaitMs * 2, this.options.ackTimeoutMaxMs);
+      this.waitingSinceMs = this.clock.nowMs();
+      this.cursor = this.journal.start();
+      this.atEnd = false;
+      this.pump();
+    }
+    // Not connected (onConnected replays anyway) or still sending: look again later.
+    this.armAckCheck(this.ackWaitMs);
   }
 
   pump(): void {
@@ -97,7 +158,13 @@ export class Uplink {
         return;
       }
       const entry = this.journal.next(this.cursor);
-      if (!entry) return;
+      if (!entry) {
+        this.atEnd = true;
+        return;
+      }
+      this.atEnd = false;
+      if (this.waitingSinceMs < 0) this.waitingSinceMs = now;
+      this.armAckCheck(this.ackWaitMs);
       const session = this.session;
       this.inFlight++;
       this.sentInWindow++;

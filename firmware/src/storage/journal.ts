@@ -63,6 +63,8 @@ interface Segment {
   used: number;
   /** Sequence number of the last whole record (0 if none). */
   lastSeq: number;
+  /** Highest sequence of this segment's boot the hub has confirmed in this run (RAM only). */
+  ackedSeq: number;
   file: RecordFile;
 }
 
@@ -118,7 +120,7 @@ export class Journal {
       if (scan.torn > 0) problems.push('journal: segment ' + id + ' has ' + scan.torn + ' torn record(s), skipped');
       this.tornFound += scan.torn;
       const last = scan.lastWhole >= 0 ? file.read(scan.lastWhole) : undefined;
-      this.segments.push({ id, boot: readU32(header, 4), firstSeq: readU32(header, 8), used: scan.used, lastSeq: last ? readU32(last, 4) : 0, file });
+      this.segments.push({ id, boot: readU32(header, 4), firstSeq: readU32(header, 8), used: scan.used, lastSeq: last ? readU32(last, 4) : 0, ackedSeq: 0, file });
       this.nextSegmentId = id + 1;
     }
     return problems;
@@ -146,7 +148,7 @@ export class Journal {
     writeU32(header, 8, this.seq + 1);
     const file = this.file(id);
     file.create(header);
-    const segment: Segment = { id, boot: this.boot, firstSeq: this.seq + 1, used: 0, lastSeq: 0, file };
+    const segment: Segment = { id, boot: this.boot, firstSeq: this.seq + 1, used: 0, lastSeq: 0, ackedSeq: 0, file };
     this.segments.push(segment);
     return segment;
   }
@@ -174,6 +176,12 @@ export class Journal {
     segment.lastSeq = seq;
     this.seq = seq;
     return seq;
+  }
+
+  /** Whether some whole record has not been confirmed by the hub in this run. */
+  unconfirmed(): boolean {
+    for (const segment of this.segments) if (segment.lastSeq > segment.ackedSeq) return true;
+    return false;
   }
 
   /** The oldest position in the journal. */
@@ -224,6 +232,7 @@ export class Journal {
    * are all among them. The segment being written to stays until it is full.
    */
   confirm(boot: number, seq: number): number {
+    for (const segment of this.segments) if (segment.boot === boot && seq > segment.ackedSeq) segment.ackedSeq = seq;
     let erased = 0;
     while (this.segments.length > 0) {
       const segment = this.segments[0];
