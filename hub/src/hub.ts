@@ -83,6 +83,7 @@ export class Hub {
       custody: this.custody,
       log: this.log.child('ingest'),
       maxBatch: settings.ingestBatch,
+      commitDelayMs: settings.testCommitDelayMs,
     });
     await this.ingest.start();
 

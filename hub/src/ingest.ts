@@ -16,6 +16,11 @@ export interface IngestOptions {
   log: Logger;
   /** Most events committed in one transaction (settings.ingestBatch). */
   maxBatch?: number;
+  /**
+   * Tests only (settings.testCommitDelayMs): hold each batch this long after the broker has its
+   * PUBACK and before the commit, logging it, so a test can kill the hub inside that window.
+   */
+  commitDelayMs?: number;
 }
 
 export interface Rejection {
@@ -166,6 +171,11 @@ export class Ingest extends EventEmitter {
     }
     if (events.length === 0) return;
 
+    if (this.options.commitDelayMs) {
+      const seqs = events.map(({ frame }) => `${frame.station} boot ${frame.boot} #${frame.seq}`).join(', ');
+      this.options.log.warn(`test setting: holding ${events.length} received event(s) ${this.options.commitDelayMs} ms before the commit: ${seqs}`);
+      await new Promise((resolve) => setTimeout(resolve, this.options.commitDelayMs));
+    }
     const results = await this.options.custody.applyBatch(events);
     this.batches++;
     // Committed (SQLite synchronous=FULL, PostgreSQL COMMIT): only now may the stations forget

@@ -27,6 +27,8 @@ const SettingsSchema = z.object({
   ingestBatch: z.number().int().min(1).max(5000),
   /** Home Assistant's MQTT discovery prefix; an empty string turns discovery off. */
   homeAssistantPrefix: z.string().regex(/^[a-zA-Z0-9_/-]*$/, 'letters, digits, _, - and /'),
+  /** Tests only: the ingest holds each received batch this long before committing it (0: never). */
+  testCommitDelayMs: z.number().int().min(0).max(60_000),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -46,6 +48,7 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   retentionDays: 'HANDOVER_RETENTION_DAYS',
   ingestBatch: 'HANDOVER_INGEST_BATCH',
   homeAssistantPrefix: 'HANDOVER_HA_PREFIX',
+  testCommitDelayMs: 'HANDOVER_TEST_COMMIT_DELAY_MS',
 };
 
 function intFrom(value: string | undefined, fallback: number): number {
@@ -70,6 +73,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     lostPropertyDays: intFrom(env.HANDOVER_LOST_PROPERTY_DAYS, 91),
     retentionDays: intFrom(env.HANDOVER_RETENTION_DAYS, 730),
     ingestBatch: intFrom(env.HANDOVER_INGEST_BATCH, 500),
+    testCommitDelayMs: intFrom(env.HANDOVER_TEST_COMMIT_DELAY_MS, 0),
     ...overrides,
   };
   const parsed = SettingsSchema.safeParse(candidate);

@@ -14,11 +14,13 @@ export interface HubHarness {
   stop(): Promise<void>;
 }
 
-export async function startHub(options: { demo: boolean }): Promise<HubHarness> {
+/** `broker`: an external broker (e.g. test/support/mosquitto.ts) instead of the embedded one. */
+export async function startHub(options: { demo: boolean; broker?: { host: string; port: number } }): Promise<HubHarness> {
   const target = await testDatabaseTarget();
   const dataDir = target.dataDir;
   const logs: string[] = [];
-  const settings = loadSettings({}, { dataDir, databaseUrl: target.databaseUrl, mqttPort: 0, httpPort: 0, site: 'demo' });
+  const broker = options.broker ? { mqttHost: options.broker.host, mqttPort: options.broker.port, embeddedBroker: false } : { mqttPort: 0 };
+  const settings = loadSettings({}, { dataDir, databaseUrl: target.databaseUrl, ...broker, httpPort: 0, site: 'demo' });
   const hub = new Hub({ settings, demo: options.demo, logSink: (line) => logs.push(line) });
   await hub.start();
   const url = (route: string) => `${hub.httpUrl}${route}`;
