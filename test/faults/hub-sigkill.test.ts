@@ -42,7 +42,8 @@ describe.skipIf(!process.env.CI && !HAS_MOSQUITTO)('the hub is killed between PU
     for (const pupil of rest.slice(3)) await rig.visit(pupil.uid);
     // Everyone but the pupil whose deposit was held collects. (Had that pupil collected before the
     // station sent the deposit again, the hub would apply the collection first and the late deposit
-    // after it, leaving the phone shown as in the locker: effects follow arrival, not sequence.)
+    // after it, leaving the phone shown as in the locker: effects follow arrival, not sequence; see
+    // late-event-order.test.ts.)
     for (const pupil of rig.pupils) if (pupil !== victim) await rig.visit(pupil.uid);
 
     const result = await rig.settle();
