@@ -187,11 +187,14 @@ export class HubProcess {
     return this.child !== null;
   }
 
+  /** Sends `signal` and waits for the exit (a hub that does not stop on SIGTERM within 15 s gets SIGKILL). */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child) return;
     child.kill(signal);
+    const force = setTimeout(() => child.kill('SIGKILL'), 15_000);
     await this.exited;
+    clearTimeout(force);
     this.child = null;
   }
 }

@@ -80,9 +80,22 @@ export class Mosquitto {
 
   /** Starts the broker (on a new free port the first time, on the same port after that). */
   async start(): Promise<this> {
+    if (this.port !== 0) return this.launch();
+    // Another process may take the free port before Mosquitto binds it: try a few.
+    for (let attempt = 1; ; attempt++) {
+      this.port = await freePort();
+      try {
+        return await this.launch();
+      } catch (error) {
+        this.port = 0;
+        if (attempt >= 3 || this.child) throw error;
+      }
+    }
+  }
+
+  private async launch(): Promise<this> {
     const binary = requireMosquitto();
     if (this.child) throw new Error('mosquitto is already running');
-    if (this.port === 0) this.port = await freePort();
     const lines = [
       `listener ${this.port} 127.0.0.1`,
       'allow_anonymous true',
