@@ -1,8 +1,7 @@
 // Found by the fault runs (broker-restart, hub-sigkill): an event the hub missed comes again from
-// the station's journal only after later events were stored, and the hub applies effects in the
-// order events arrive, not in the station's sequence. A deposit resent after its own collection
-// leaves the phone shown in the locker. Marked `fails` (a known bug, kept green in CI): when the
-// hub orders effects by (boot, seq), this test fails — then drop `.fails`.
+// the station's journal only after later events were stored. The hub applies effects in the
+// station's sequence, not in arrival order, so a deposit resent after its own collection still
+// leaves the phone collected.
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENT, openSchool, type School } from '../hub/support/school';
 
@@ -13,7 +12,7 @@ afterEach(async () => {
 });
 
 describe('an event resent late, after later events were stored', () => {
-  it.fails('leaves the phone collected when its deposit arrives after its collection', async () => {
+  it('leaves the phone collected when its deposit arrives after its collection', async () => {
     school = await openSchool();
     const { records, pupils } = school;
     const deposit = school.frame('form-7a', EVENT.DEPOSIT, { locker: 2, person: pupils[0] }); // seq 1

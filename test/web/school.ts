@@ -26,8 +26,13 @@ export async function seedOffice(hub: Hub): Promise<OfficeSchool> {
   await records.assets.upsert({ tag: 'STK-001', classId: 'usb-stick', serial: 'KS-0001', encryption: 'AES-256 hardware', homeStation: 'loans-1', homeLocker: 0 }, SYSTEM);
   await records.assets.upsert({ tag: 'LAP-001', classId: 'laptop', serial: 'LT-0001', homeStation: 'loans-1', homeLocker: 1 }, SYSTEM);
 
-  let seq = 0;
-  const frame = (station: string, type: number, fields: Partial<EventFrame>): EventFrame => ({ station, boot: 1, seq: ++seq, uptimeMs: seq * 1000, type, ...fields });
+  // Each station numbers its own events from 1, as a real one does (the hub applies them in that order).
+  const seqs = new Map<string, number>();
+  const frame = (station: string, type: number, fields: Partial<EventFrame>): EventFrame => {
+    const seq = (seqs.get(station) ?? 0) + 1;
+    seqs.set(station, seq);
+    return { station, boot: 1, seq, uptimeMs: seq * 1000, type, ...fields };
+  };
   const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
   // Priya borrows the stick from the loan bank.
   await records.custody.applyEvent(frame('loans-1', EVENT.LOAN, { locker: 0, person: teacher, actor: teacher }), at(90));

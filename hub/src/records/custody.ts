@@ -2,7 +2,8 @@
 // retransmitted frame changes nothing. A batch of events is applied in one transaction (the
 // ingest acknowledges only after it commits):
 //   1. every event row, in one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING (the new ones)
-//   2. per new event, in order, its effect on the records:
+//   2. per event that the batch makes contiguous with its boot's earlier ones, in sequence order
+//      (not arrival order: a resent event can arrive after later ones), its effect on the records:
 //        DEPOSIT / COLLECT          phone custody (P1, P2) and the locker's state, here
 //        LOAN / RETURN              loans.ts (P6, P10, P12): the asset by its home station and locker
 //        HOLD_SET / HOLD_RELEASED   holds.ts (P4, P5), loans.ts for a health-check clearance (P10)
@@ -122,48 +123,71 @@ export class CustodyRecords {
       for (const row of rows) inserted.add(key(row.station_id, Number(row.boot), Number(row.seq)));
     }
 
-    const stored: boolean[] = [];
+    // Only the first copy of an event (a batch can hold a retransmission too) is new.
+    const stored = events.map(({ frame }) => inserted.delete(key(frame.station, frame.boot, frame.seq)));
+
+    // Effects follow the station's sequence, not the order frames arrive in: an event takes
+    // effect when every earlier event of its boot is stored, that is when the boot's committed
+    // mark passes it. A resent event that fills a gap brings the ones stored behind it along, so
+    // a deposit resent after its own collection still comes first.
     let pending: AuditEntry[] = [];
     const flush = async () => {
       if (pending.length) await this.parts.audit.appendMany(pending, tx);
       pending = [];
     };
+    const committed = new Map<string, number>();
+    const lastSeen = new Map<string, string>();
     for (const { frame, receivedAt } of events) {
-      const id = key(frame.station, frame.boot, frame.seq);
-      // Only the first copy of an event (a batch can hold a retransmission too) has effects.
-      const isNew = inserted.delete(id);
-      stored.push(isNew);
-      if (!isNew) continue;
-      pending.push(this.auditEntryFor(frame, receivedAt));
-      if (this.handledElsewhere(frame)) await flush();
-      if (guarded) {
+      const boot = `${frame.station}\u0000${frame.boot}`;
+      if ((lastSeen.get(frame.station) ?? '') < receivedAt) lastSeen.set(frame.station, receivedAt);
+      if (committed.has(boot)) continue;
+      const { before, mark } = await this.advanceCommitted(tx, frame.station, frame.boot);
+      committed.set(boot, mark);
+      for (const due of await this.storedBetween(tx, frame.station, frame.boot, before, mark)) {
+        pending.push(this.auditEntryFor(due.frame, due.receivedAt));
+        if (this.handledElsewhere(due.frame)) await flush();
+        if (!guarded) {
+          await this.effect(tx, due.frame, due.receivedAt);
+          continue;
+        }
         try {
-          await tx.transaction((inner) => this.effect(inner, frame, receivedAt));
+          await tx.transaction((inner) => this.effect(inner, due.frame, due.receivedAt));
         } catch (error) {
           await flush();
           await this.parts.alerts.raise(tx, {
             kind: 'event-not-applied',
             role: 'ict',
-            subject: `event:${frame.station}/${frame.boot}/${frame.seq}`,
+            subject: `event:${due.frame.station}/${due.frame.boot}/${due.frame.seq}`,
             message: `stored, but its effect could not be applied: ${(error as Error).message}`,
-            at: receivedAt,
+            at: due.receivedAt,
           });
         }
-      } else {
-        await this.effect(tx, frame, receivedAt);
       }
     }
     await flush();
-
-    const committed = new Map<string, number>();
-    const lastSeen = new Map<string, string>();
-    for (const { frame, receivedAt } of events) {
-      const boot = `${frame.station}\u0000${frame.boot}`;
-      if (!committed.has(boot)) committed.set(boot, await this.advanceCommitted(tx, frame.station, frame.boot));
-      if ((lastSeen.get(frame.station) ?? '') < receivedAt) lastSeen.set(frame.station, receivedAt);
-    }
     for (const [station, at] of lastSeen) await tx.run('UPDATE stations SET last_seen = ? WHERE id = ?', [at, station]);
     return events.map(({ frame }, i) => ({ stored: stored[i], committedSeq: committed.get(`${frame.station}\u0000${frame.boot}`)! }));
+  }
+
+  /** The stored events of one boot with after < seq <= upTo, in sequence order. */
+  private async storedBetween(tx: SqlDatabase, station: string, boot: number, after: number, upTo: number): Promise<IncomingEvent[]> {
+    if (upTo <= after) return [];
+    const rows = await tx.all<{ seq: number; type: number; locker: number | null; person_id: number | null; actor_id: number | null; witness_id: number | null; badge_hash: Uint8Array | null; detail: string | number | null; uptime_ms: number; wall_time: number | null; received_at: string }>(
+      `SELECT seq, type, locker, person_id, actor_id, witness_id, badge_hash, detail, uptime_ms, wall_time, received_at
+       FROM station_events WHERE station_id = ? AND boot = ? AND seq > ? AND seq <= ? ORDER BY seq`,
+      [station, boot, after, upTo],
+    );
+    return rows.map((row) => {
+      const frame: EventFrame = { station, boot, seq: Number(row.seq), type: Number(row.type), uptimeMs: Number(row.uptime_ms) };
+      if (row.locker !== null) frame.locker = Number(row.locker);
+      if (row.person_id !== null) frame.person = Number(row.person_id);
+      if (row.actor_id !== null) frame.actor = Number(row.actor_id);
+      if (row.witness_id !== null) frame.witness = Number(row.witness_id);
+      if (row.badge_hash !== null) frame.badge = new Uint8Array(row.badge_hash);
+      if (row.detail !== null) frame.detail = Number(row.detail);
+      if (row.wall_time !== null) frame.wallTime = Number(row.wall_time);
+      return { frame, receivedAt: row.received_at };
+    });
   }
 
   private auditEntryFor(frame: EventFrame, receivedAt: string): AuditEntry {
@@ -269,7 +293,7 @@ export class CustodyRecords {
   }
 
   /** Moves the boot's committed mark past every stored event that follows it without a gap. */
-  private async advanceCommitted(tx: SqlDatabase, station: string, boot: number): Promise<number> {
+  private async advanceCommitted(tx: SqlDatabase, station: string, boot: number): Promise<{ before: number; mark: number }> {
     const row = await tx.get<{ committed_seq: number }>('SELECT committed_seq FROM station_boots WHERE station_id = ? AND boot = ?', [station, boot]);
     const before = Number(row?.committed_seq ?? 0);
     let mark = before;
@@ -290,7 +314,7 @@ export class CustodyRecords {
         [station, boot, mark],
       );
     }
-    return mark;
+    return { before, mark };
   }
 
   private async setLocker(tx: SqlDatabase, station: string, locker: number, state: string, person: number | null, since: string) {
