@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FlashStorage, PowerCut } from '../../hardware/sim/flash-storage';
 import { Journal, JOURNAL_DEFAULTS, type NewEntry } from '../../firmware/src/storage/journal';
 import { LockerStore } from '../../firmware/src/storage/locker-store';
+import { DETAIL, EVENT } from '../../firmware/src/protocol/wire';
 import { nodeCrypto, nodeFlash } from '../support/node-flash';
 
 function entry(type: number, person = 0): NewEntry {
@@ -55,7 +56,7 @@ describe('journal', () => {
     expect(readAll(second).map((e) => `${e.boot}/${e.seq}`)).toEqual(['2/1']);
   });
 
-  it('skips a record torn by a power cut at any byte, and loses nothing before it', () => {
+  it('marks a record torn by a power cut at any byte as lost, and loses nothing before it', () => {
     for (const cutAt of [0, 1, 5, 17, 39]) {
       const storage = new FlashStorage(null);
       const journal = new Journal(nodeFlash(storage), nodeCrypto, JOURNAL_DEFAULTS);
@@ -67,15 +68,18 @@ describe('journal', () => {
       const after = new Journal(nodeFlash(storage), nodeCrypto, JOURNAL_DEFAULTS);
       const problems = after.open(2);
       const survivors = readAll(after);
-      expect(survivors.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(survivors.slice(0, 10).map((e) => `${e.seq}:${e.type}`)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((seq) => `${seq}:2`));
+      // A slot the cut left torn reads as a lost-record fault under its own number.
+      const torn = cutAt > 0 ? 1 : 0;
+      expect(survivors.slice(10).map((e) => [e.boot, e.seq, e.type, e.detail])).toEqual(torn ? [[1, 11, EVENT.FAULT, DETAIL.TORN_RECORD]] : []);
       if (cutAt > 0) expect(problems.join()).toMatch(/torn/);
       // The torn slot is never reused; the next boot writes to a new segment.
       expect(after.append(entry(3))).toBe(1);
-      expect(readAll(after).length).toBe(11);
+      expect(readAll(after).length).toBe(11 + torn);
     }
   });
 
-  it('skips a corrupted record and reads the rest', () => {
+  it('reads a corrupted record as a lost-record fault under its number, and the rest as they were', () => {
     const storage = new FlashStorage(null);
     const journal = new Journal(nodeFlash(storage), nodeCrypto, JOURNAL_DEFAULTS);
     journal.open(1);
@@ -84,7 +88,13 @@ describe('journal', () => {
     file[16 + 2 * 40 + 17] ^= 0xff; // flip bits inside record 3's person field
     const reopened = new Journal(nodeFlash(storage), nodeCrypto, JOURNAL_DEFAULTS);
     expect(reopened.open(2).join()).toMatch(/1 torn/);
-    expect(readAll(reopened).map((e) => e.seq)).toEqual([1, 2, 4, 5]);
+    expect(readAll(reopened).map((e) => [e.seq, e.type, e.detail])).toEqual([
+      [1, 2, 0],
+      [2, 2, 0],
+      [3, EVENT.FAULT, DETAIL.TORN_RECORD],
+      [4, 2, 0],
+      [5, 2, 0],
+    ]);
   });
 });
 

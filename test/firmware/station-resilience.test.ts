@@ -98,6 +98,9 @@ describe('power cuts and the journal', () => {
     await eventually(() => rig.station.logLines.some((line) => /torn record/.test(line)), 5000, 'the logged fault');
     await rig.waitForEvent(EVENT.DEPOSIT, (f) => f.person === BEN.person, 15_000);
     expect(rig.events(EVENT.DEPOSIT).map((f) => f.person)).toEqual([BEN.person]);
+    // The hub hears of the lost record under its own number, so no gap is left in boot 1.
+    const lost = await rig.waitForEvent(EVENT.FAULT, (f) => f.boot === 1 && f.detail === DETAIL.TORN_RECORD, 15_000);
+    expect(lost.seq).toBe(2);
     expect(rig.station.env.errors).toEqual([]);
   }, 30_000);
 });

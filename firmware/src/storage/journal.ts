@@ -11,6 +11,7 @@
 //   20 actor u32 | 24 witness u32 | 28 badge hash [8] (zeros = none) | 36 CRC-32 of bytes 0..35
 // A segment whose records are all confirmed is erased whole.
 import type { Crypto, FlashStore } from '../hal';
+import { DETAIL, EVENT } from '../protocol/wire';
 import { RecordFile, readU32, writeU32 } from './record-file';
 
 export const JOURNAL_PREFIX = 'hj.';
@@ -191,7 +192,9 @@ export class Journal {
 
   /**
    * Reads the entry at `cursor` and moves the cursor past it. Returns undefined at the end of the
-   * journal; torn records are skipped.
+   * journal. A torn or corrupt record reads as a FAULT / TORN_RECORD entry under the number its
+   * slot had (a segment numbers its slots from its first seq): the hub hears of the loss, and the
+   * boot's later events do not wait behind a gap the hub could never see filled.
    */
   next(cursor: JournalCursor): JournalEntry | undefined {
     for (const segment of this.segments) {
@@ -204,6 +207,7 @@ export class Journal {
         const slot = cursor.slot++;
         const record = segment.file.read(slot);
         if (record) return this.decode(segment, record);
+        return { boot: segment.boot, seq: segment.firstSeq + slot, type: EVENT.FAULT, locker: -1, detail: DETAIL.TORN_RECORD, uptimeMs: 0, wallSec: 0, person: 0, actor: 0, witness: 0, badge: null };
       }
     }
     return undefined;
