@@ -112,7 +112,7 @@ export class Ledger {
   /**
    * The custody chain behind a charge: the charge and its corrections, the loan, the asset, the
    * station events of the loan (lend, return, and anything at that locker in between) and the
-   * audit records about the loan.
+   * audit records about the loan and the charge.
    */
   async evidence(chargeId: number) {
     const charge = await this.get(chargeId);
@@ -129,7 +129,8 @@ export class Ledger {
           [loan.station_id, loan.locker, loan.lent_at, loan.closed_at ?? '9999-12-31T23:59:59.999Z'],
         )
       : [];
-    const auditRecords = loan ? await this.audit.forSubject(`loan:${root!.loan_id}`) : [];
+    // What was recorded about the loan and about this charge (raised, waived, reversed), in order.
+    const auditRecords = [...(loan ? await this.audit.forSubject(`loan:${root!.loan_id}`) : []), ...(await this.audit.forSubject(`charge:${root!.id}`))].sort((a, b) => Number(a.seq) - Number(b.seq));
     return { charge: root!, corrections, outstandingPence: await this.outstanding(root!.id), loan: loan ?? null, asset: asset ?? null, stationEvents, auditRecords };
   }
 

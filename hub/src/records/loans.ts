@@ -54,6 +54,9 @@ export interface LeaverLoan {
   required: 'return' | 'return-or-declare';
 }
 
+/** How a loss charge's reason begins (found() reverses those, and only those, of the loan). */
+const LOSS_REASON = 'replacement of lost ';
+
 export class LeaverBlockedError extends RuleError {
   constructor(readonly outstanding: LeaverLoan[]) {
     super('P9/P10', `cannot complete the leaver: ${outstanding.map((item) => `${item.asset.tag} (${item.required === 'return' ? 'laptop: must be returned' : 'stick: return it or record a declaration'})`).join(', ')}`);
@@ -179,7 +182,7 @@ export class Loans {
       const amountPence = await this.assets.replacementPence(asset, tx);
       const chargeId =
         amountPence > 0
-          ? await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence, reason: `replacement of lost ${asset.class_id} ${asset.tag}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at })
+          ? await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence, reason: `${LOSS_REASON}${asset.class_id} ${asset.tag}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at })
           : null;
       await this.alerts.raise(tx, { kind: 'asset-lost', role: 'headteacher', subject: `loan:${loan.id}`, message: `${asset.tag} (${asset.class_id}) reported lost${chargeId ? `; ${formatPence(amountPence)} charged` : ''}`, at });
       return { loanId: Number(loan.id), chargeId, amountPence: chargeId ? amountPence : 0 };
@@ -228,7 +231,9 @@ export class Loans {
     if (loan) {
       await tx.run('UPDATE loans SET found_at = ? WHERE id = ?', [at, loan.id]);
       await this.audit.append({ actor: actorLabel(actor), action: 'loan.found', subject: `loan:${loan.id}`, personId: Number(loan.person_id), at, details: { loan: Number(loan.id), asset: Number(asset.id) } }, tx);
-      const charges = await tx.all<{ id: number }>("SELECT id FROM charges WHERE loan_id = ? AND entry = 'charge' ORDER BY id", [loan.id]);
+      // Only the loss charge is reversed: damage charged on the same loan stands (the item was
+      // damaged whether or not it was later found). reportLost is the only writer of this reason.
+      const charges = await tx.all<{ id: number }>("SELECT id FROM charges WHERE loan_id = ? AND entry = 'charge' AND reason LIKE ? ORDER BY id", [loan.id, `${LOSS_REASON}%`]);
       for (const charge of charges) {
         if ((await this.ledger.outstanding(Number(charge.id), tx)) > 0) reversals.push(await this.ledger.reverse(Number(charge.id), `${asset.tag} was found`, actor, at, tx));
       }

@@ -2,9 +2,9 @@
 // uncollected; an uncollected phone not collected within the lost-property period (one term by
 // default) is due for disposal, which a member of staff records — nothing is disposed of by itself.
 import type { SqlDatabase } from '../db/sql';
-import type { AuditTrail } from '../audit/trail';
+import type { AuditEntry, AuditTrail } from '../audit/trail';
 import { actorLabel, NotFoundError, requireRole, RuleError, STAFF_ROLES, type Actor } from './access';
-import { addDays, latestCutoff } from './time';
+import { addDays, latestCutoff, nextCutoff } from './time';
 
 export interface LostPropertyRules {
   /** HH:MM, hub local time. */
@@ -19,21 +19,27 @@ export class LostProperty {
     private rules: LostPropertyRules,
   ) {}
 
-  /** Marks every phone deposited before the latest cut-off and still in as uncollected. Returns how many. */
+  /**
+   * Marks every phone deposited before the latest cut-off and still in as uncollected. Returns how
+   * many. Each is uncollected as of the first cut-off after its deposit (not the sweep's own
+   * time), so a hub that was off over a weekend or a holiday still dates it, and its disposal, right.
+   */
   async markUncollected(now = new Date()): Promise<number> {
-    const cutoff = latestCutoff(now, this.rules.dayCutoff).toISOString();
-    const disposalDue = addDays(cutoff, this.rules.lostPropertyDays);
+    const latest = latestCutoff(now, this.rules.dayCutoff).toISOString();
     return this.db.transaction(async (tx) => {
-      const rows = await tx.all<{ id: number; person_id: number; station_id: string; locker: number }>(
-        'SELECT id, person_id, station_id, locker FROM phone_custody WHERE collected_at IS NULL AND uncollected_at IS NULL AND deposited_at < ? ORDER BY id',
-        [cutoff],
+      const rows = await tx.all<{ id: number; person_id: number; station_id: string; locker: number; deposited_at: string }>(
+        'SELECT id, person_id, station_id, locker, deposited_at FROM phone_custody WHERE collected_at IS NULL AND uncollected_at IS NULL AND deposited_at < ? ORDER BY deposited_at, id',
+        [latest],
       );
       if (rows.length === 0) return 0;
-      await tx.run('UPDATE phone_custody SET uncollected_at = ?, disposal_due_at = ? WHERE collected_at IS NULL AND uncollected_at IS NULL AND deposited_at < ?', [cutoff, disposalDue, cutoff]);
-      await this.audit.appendMany(
-        rows.map((row) => ({ actor: 'system', action: 'phone.uncollected', subject: `custody:${row.id}`, personId: Number(row.person_id), at: cutoff, details: { custody: Number(row.id), station: row.station_id, locker: Number(row.locker), disposalDue } })),
-        tx,
-      );
+      const entries: AuditEntry[] = [];
+      for (const row of rows) {
+        const uncollectedAt = nextCutoff(new Date(row.deposited_at), this.rules.dayCutoff).toISOString();
+        const disposalDue = addDays(uncollectedAt, this.rules.lostPropertyDays);
+        await tx.run('UPDATE phone_custody SET uncollected_at = ?, disposal_due_at = ? WHERE id = ? AND uncollected_at IS NULL', [uncollectedAt, disposalDue, row.id]);
+        entries.push({ actor: 'system', action: 'phone.uncollected', subject: `custody:${row.id}`, personId: Number(row.person_id), at: uncollectedAt, details: { custody: Number(row.id), station: row.station_id, locker: Number(row.locker), disposalDue } });
+      }
+      await this.audit.appendMany(entries, tx);
       return rows.length;
     });
   }

@@ -29,6 +29,14 @@ export function latestCutoff(now: Date, cutoff: string): Date {
   return new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1, hours, minutes, 0, 0);
 }
 
+/** The first end-of-day cut-off (HH:MM, hub local time) strictly after `moment`. */
+export function nextCutoff(moment: Date, cutoff: string): Date {
+  const [hours, minutes] = cutoff.split(':').map(Number);
+  const sameDay = new Date(moment.getFullYear(), moment.getMonth(), moment.getDate(), hours, minutes, 0, 0);
+  if (sameDay.getTime() > moment.getTime()) return sameDay;
+  return new Date(moment.getFullYear(), moment.getMonth(), moment.getDate() + 1, hours, minutes, 0, 0);
+}
+
 /** Pounds and pence for people: 1000 -> "£10.00", -1000 -> "-£10.00". */
 export function formatPence(pence: number): string {
   const sign = pence < 0 ? '-' : '';
