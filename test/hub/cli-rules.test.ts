@@ -149,6 +149,7 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     expect(evidence.loan).toMatchObject({ outcome: 'lost', station_id: 'loans-1', locker: 1 });
     expect(evidence.stationEvents.map((e: { type: number }) => Number(e.type))).toContain(EVENT.LOAN);
     expect(evidence.auditRecords.map((r: { action: string }) => r.action)).toEqual(expect.arrayContaining(['loan.opened', 'loan.reported-lost', 'charge.raised']));
+    expect((await records.audit.forSubject(`charge:${lostId}`)).at(-1)).toMatchObject({ action: 'charge.evidence-read', actor: 'system', person_id: terry });
 
     const back = await handover('charge', 'found', 'USB-002', '--by', 'OOF');
     expect(back.stdout).toMatch(/^USB-002 found; reversal entry \d+/);
@@ -173,6 +174,7 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     const list = await handover('leaver', 'TTE');
     expect(list.stdout).toContain('Terry Teach: usb-stick USB-001 lent 2026-03-05: return it, or retain it with --retain TAG --declaration TEXT');
     expect(list.stdout).toContain('Terry Teach: laptop LAP-001 lent 2026-03-05: must be returned');
+    expect((await records.audit.forPerson(terry)).at(-1)).toMatchObject({ action: 'person.read', actor: 'system', subject: `person:${terry}` });
     const blocked = await handover('leaver', 'TTE', '--complete', '--left-on', '2026-07-20', '--by', 'OOF');
     expect(blocked.code).toBe(1);
     expect(blocked.stderr.trim()).toBe('handover: cannot complete the leaver: USB-001 (stick: return it or record a declaration), LAP-001 (laptop: must be returned)');

@@ -12,7 +12,7 @@ import { subjectAccessExport } from '../export/subject';
 import { importAssetsFile, importAssetsFromSnipeIt } from '../import/assets';
 import { importPeople, type ImportProblem } from '../import/people';
 import { createRecords, type Records } from '../records';
-import { SYSTEM, type Actor } from '../records/access';
+import { actorLabel, SYSTEM, type Actor } from '../records/access';
 import { ROLES, type Role } from '../records/people';
 import { purge } from '../records/purge';
 import { formatPence, parsePounds } from '../records/time';
@@ -262,7 +262,10 @@ async function chargeCommand(argv: string[]): Promise<void> {
       }
       case 'evidence': {
         if (!target) throw new RecordsUsageError('charge evidence needs a charge id');
-        console.log(JSON.stringify(await records.ledger.evidence(chargeId()), (_key, value) => (value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value), 2));
+        const evidence = await records.ledger.evidence(chargeId());
+        // Reading the custody chain behind someone's charge is a read of their records (P14).
+        await records.audit.append({ actor: actorLabel(actor), action: 'charge.evidence-read', subject: `charge:${Number(evidence.charge.id)}`, personId: Number(evidence.charge.person_id), details: { charge: Number(evidence.charge.id) } });
+        console.log(JSON.stringify(evidence, (_key, value) => (value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value), 2));
         return;
       }
       default:
@@ -289,6 +292,7 @@ async function leaverCommand(argv: string[]): Promise<void> {
       return;
     }
     const open = await records.loans.leaverLoans(Number(person.id));
+    await records.audit.append({ actor: actorLabel(actor), action: 'person.read', subject: `person:${Number(person.id)}`, personId: Number(person.id), details: { person: Number(person.id), view: 'leaver loans' } });
     if (open.length === 0) console.log(`${person.name}: no open loans`);
     for (const item of open) console.log(`${person.name}: ${item.asset.class_id} ${item.asset.tag} lent ${item.loan.lent_at.slice(0, 10)}: ${item.required === 'return' ? 'must be returned' : 'return it, or retain it with --retain TAG --declaration TEXT'}`);
   });
