@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import { Hub } from './hub';
 import { loadSettings } from './settings';
 import { openDatabase } from './db/open';
-import { Stations } from './records/stations';
 import { schoolBadgeKey } from './records/people';
 import { stationConfig } from './records/station-config';
 import { ACCOUNT_USAGE, accountCommand, AccountUsageError, startupAccountNote } from './accounts/cli';
@@ -46,8 +45,9 @@ async function stationAdd(args: string[]): Promise<void> {
   const settings = loadSettings();
   const { db } = await openDatabase(settings);
   try {
-    const station = await new Stations(db).add(settings.site, id, lockers);
-    const assets = await createRecords(db, settings).assets.lockerConfig(station.id, station.lockers);
+    const records = createRecords(db, settings);
+    const station = await records.stations.add(settings.site, id, lockers);
+    const assets = await records.assets.lockerConfig(station.id, station.lockers);
     const config = stationConfig(station, await schoolBadgeKey(db), { host: settings.mqttHost, port: settings.mqttPort }, null, assets);
     console.log(JSON.stringify(config, null, 2));
   } finally {

@@ -247,6 +247,10 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     // Off a terminal, one line per step: the file read, then each chunk of 500 rows committed.
     expect(big.stderr).toMatch(/^reading: \d+%\n/);
     expect(big.stderr.split('\n').filter((line) => line.startsWith('importing: '))).toEqual(['importing: 20%', 'importing: 40%', 'importing: 60%', 'importing: 80%', 'importing: 100%']);
+    // Registering a station was recorded too, without its key.
+    const [added] = await records.audit.forSubject('station:loans-1');
+    expect(added).toMatchObject({ action: 'station.added', actor: 'system', details: '{"lockers":4,"site":"demo","station":"loans-1"}' });
+    expect(added.details).not.toContain((await records.stations.get('loans-1'))!.station_key);
     const verify = await handover('audit', 'verify');
     expect(verify.code).toBe(0);
     expect(verify.stdout).toMatch(/^audit trail intact: \d+ records/);

@@ -104,6 +104,20 @@ describe('importing people', () => {
     expect(actions).toEqual(['person.added', 'badge.enrolled', 'person.left', 'person.rejoined']);
   });
 
+  it('takes leaving dates from the file: a past one makes a leaver, a future one not yet, a bad one is a bad row', async () => {
+    const csv = ['UPN,Name,Form,Card,Date of Leaving', 'C1,Cara Gone,7C,04770001,20/07/2025', 'C2,Dev Stays,7C,04770002,2026-07-22', 'C3,Eve Here,7C,04770003,', 'C4,Fay Soon,7C,04770004,soon'].join('\n');
+    const result = await importPeopleRecords(records, parseCsvText(csv), { actor: SYSTEM, today: '2026-03-01' });
+    expect(result).toMatchObject({ added: 3, problems: [{ line: 5, reason: 'leaving date "soon" is not a date (use YYYY-MM-DD or DD/MM/YYYY)' }] });
+    expect((await records.people.resolve('C1')).left_on).toBe('2025-07-20');
+    expect((await records.people.resolve('C2')).left_on).toBeNull();
+    expect((await records.people.resolve('C3')).left_on).toBeNull();
+    // A leaver's card is not in the list the stations hold.
+    const list = await records.people.stationBadgeList(1);
+    const active = await test.db.all<{ person_id: number }>('SELECT b.person_id FROM badges b JOIN people p ON p.id = b.person_id WHERE p.left_on IS NULL');
+    expect(active).toHaveLength(2);
+    expect(list.length).toBe(16 + 2 * 16);
+  });
+
   it('refuses to make most of a kind leavers at once unless told to', async () => {
     const rows = ['UPN,Name,Form', ...Array.from({ length: 30 }, (_, i) => `B${i},Pupil ${i},9C`)].join('\n');
     await importPeopleRecords(records, parseCsvText(rows), { actor: SYSTEM });

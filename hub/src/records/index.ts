@@ -47,7 +47,7 @@ export function createRecords(db: SqlDatabase, rules: RecordRules = DEFAULT_RULE
     audit,
     alerts,
     people: new People(db),
-    stations: new Stations(db),
+    stations: new Stations(db, audit),
     assets,
     ledger,
     holds,

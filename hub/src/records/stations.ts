@@ -1,5 +1,7 @@
-// The station registry: each station's id, size and its own signing key.
+// The station registry: each station's id, size and its own signing key. Registering one is an
+// administrative action, recorded in the audit trail when the registry is given one (records/index.ts).
 import crypto from 'node:crypto';
+import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
 
 export interface StationRow {
@@ -13,17 +15,23 @@ export interface StationRow {
 
 export class Stations {
   private db: SqlDatabase;
+  private audit: AuditTrail | null;
 
-  constructor(db: SqlDatabase) {
+  constructor(db: SqlDatabase, audit: AuditTrail | null = null) {
     this.db = db;
+    this.audit = audit;
   }
 
-  async add(site: string, id: string, lockers: number): Promise<StationRow> {
+  async add(site: string, id: string, lockers: number, actor = 'system'): Promise<StationRow> {
     if (!/^[a-z0-9-]{1,32}$/.test(id)) throw new Error(`station id ${JSON.stringify(id)}: use 1-32 lower-case letters, digits and dashes`);
     if (!Number.isInteger(lockers) || lockers < 1 || lockers > 32) throw new Error(`station ${id}: lockers must be 1..32, got ${lockers}`);
     const existing = await this.get(id);
     if (existing) throw new Error(`station ${id} already exists`);
-    await this.db.run('INSERT INTO stations (id, site, lockers, station_key) VALUES (?, ?, ?, ?)', [id, site, lockers, crypto.randomBytes(32).toString('hex')]);
+    await this.db.transaction(async (tx) => {
+      await tx.run('INSERT INTO stations (id, site, lockers, station_key) VALUES (?, ?, ?, ?)', [id, site, lockers, crypto.randomBytes(32).toString('hex')]);
+      // The key itself stays out of the trail.
+      await this.audit?.append({ actor, action: 'station.added', subject: `station:${id}`, details: { station: id, site, lockers } }, tx);
+    });
     return (await this.get(id))!;
   }
 
