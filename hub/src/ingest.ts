@@ -24,9 +24,14 @@ export interface IngestOptions {
 }
 
 export interface Rejection {
+  /** The station the topic names ('' when the topic names none). */
+  station: string;
   topic: string;
   reason: string;
+  /** When the frame arrived (ISO 8601). */
   at: string;
+  /** The payload's size in bytes. */
+  bytes: number;
 }
 
 interface Arrival {
@@ -53,6 +58,8 @@ export class Ingest extends EventEmitter {
   private options: IngestOptions;
   private client: MqttClient | null = null;
   readonly rejections: Rejection[] = [];
+  /** Frames already stored that came again (the last 1000): acknowledged, never stored twice. */
+  readonly replays: Rejection[] = [];
   stored = 0;
   duplicates = 0;
   batches = 0;
@@ -92,11 +99,13 @@ export class Ingest extends EventEmitter {
     this.client = null;
   }
 
-  private reject(topic: string, reason: string): void {
-    const rejection = { topic, reason, at: new Date().toISOString() };
+  /** Every refused frame is kept (the last 1000, GET /api/rejections) and logged with station, reason and time. */
+  private reject(topic: string, reason: string, at = new Date().toISOString(), bytes = 0): void {
+    const station = TOPIC.exec(topic)?.[2] ?? '';
+    const rejection: Rejection = { station, topic, reason, at, bytes };
     this.rejections.push(rejection);
     if (this.rejections.length > 1000) this.rejections.shift();
-    this.options.log.warn(`rejected frame on ${topic}: ${reason}`);
+    this.options.log.warn(`rejected frame on ${topic} from station ${station || '?'} at ${at} (${bytes} bytes): ${reason}`);
     this.emit('rejected', rejection);
   }
 
@@ -127,29 +136,30 @@ export class Ingest extends EventEmitter {
         await this.handleBatch(arrivals);
       } catch (error) {
         // Nothing was acknowledged: the stations keep these events in their journals and resend.
-        for (const arrival of arrivals) this.reject(arrival.topic, `internal error: ${(error as Error).message}`);
+        for (const arrival of arrivals) this.reject(arrival.topic, `internal error: ${(error as Error).message}`, arrival.receivedAt, arrival.payload.length);
       }
     }
   }
 
   private async handleBatch(arrivals: Arrival[]): Promise<void> {
-    const events: Array<IncomingEvent & { topic: string; key: string }> = [];
+    const events: Array<IncomingEvent & { topic: string; key: string; bytes: number }> = [];
     for (const { topic, payload, receivedAt } of arrivals) {
       const match = TOPIC.exec(topic);
+      const refuse = (reason: string) => this.reject(topic, reason, receivedAt, payload.length);
       if (!match) {
-        this.reject(topic, 'unexpected topic');
+        refuse('unexpected topic');
         continue;
       }
       const [, , stationId, kind] = match;
       const key = await this.stationKey(stationId);
       if (key === null) {
-        this.reject(topic, `unknown station ${stationId}`);
+        refuse(`unknown station ${stationId}`);
         continue;
       }
       if (kind === 'status') {
         const status = Buffer.from(payload).toString('utf8');
         if (status !== 'online' && status !== 'offline') {
-          this.reject(topic, `bad status ${JSON.stringify(status.slice(0, 20))}`);
+          refuse(`bad status ${JSON.stringify(status.slice(0, 20))}`);
           continue;
         }
         await this.options.db.run('UPDATE stations SET status = ?, last_seen = ? WHERE id = ?', [status, receivedAt, stationId]);
@@ -159,15 +169,15 @@ export class Ingest extends EventEmitter {
       // Verified with the station's own key before anything is stored.
       const decoded = openEventFrame(key, payload);
       if (!decoded.ok) {
-        this.reject(topic, decoded.reason);
+        refuse(decoded.reason);
         continue;
       }
       const frame: EventFrame = decoded.frame;
       if (frame.station !== stationId) {
-        this.reject(topic, `frame names station ${frame.station}, topic names ${stationId}`);
+        refuse(`frame names station ${frame.station}, topic names ${stationId}`);
         continue;
       }
-      events.push({ frame, receivedAt, topic, key });
+      events.push({ frame, receivedAt, topic, key, bytes: payload.length });
     }
     if (events.length === 0) return;
 
@@ -190,9 +200,16 @@ export class Ingest extends EventEmitter {
     for (const ack of acks.values()) this.client?.publish(ack.topic, Buffer.from(encodeAck(ack.key, ack.boot, ack.seq)), { qos: 1 });
 
     let stored = 0;
-    events.forEach(({ frame }, i) => {
+    events.forEach(({ frame, topic, receivedAt, bytes }, i) => {
       if (!results[i].stored) {
+        // A replay (a station resending after a lost acknowledgement, or someone repeating a
+        // captured frame): acknowledged as above so the station can let go, never stored twice.
+        // Kept apart from `rejections` (the station's own resends are normal after an outage).
         this.duplicates++;
+        const replay: Rejection = { station: frame.station, topic, reason: `replayed: boot ${frame.boot} #${frame.seq} is already stored`, at: receivedAt, bytes };
+        this.replays.push(replay);
+        if (this.replays.length > 1000) this.replays.shift();
+        if (events.length <= LOG_EACH_UP_TO) this.options.log.info(`replayed frame on ${topic} from station ${frame.station} at ${receivedAt}: boot ${frame.boot} #${frame.seq} is already stored (acknowledged again, not stored)`);
         return;
       }
       stored++;

@@ -34,6 +34,13 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
     }),
   }));
 
+  // Frames the ingest refused since the hub started (the last 1000, newest first), and frames that
+  // came again after they were stored: station, reason, time, size.
+  app.get('/api/rejections', { config: { permission: 'stations.view' } }, async () => ({
+    rejected: ingest.rejections.slice().reverse(),
+    replayed: ingest.replays.slice().reverse(),
+  }));
+
   // Server-sent events: `change` for every stored station event or status, `station` for what
   // the simulated station does physically, `state` when a station reports its state. Only what
   // the page needs goes out (no person numbers, no badge hashes); the stream ends when the

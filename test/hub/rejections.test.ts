@@ -1,0 +1,207 @@
+// Frames the hub must refuse, sent over real MQTT to a running hub (its embedded broker on a TCP
+// port, a plain mqtt.js client on the station's events topic): a forged signature, a replayed frame,
+// a frame from an unknown station, an oversized frame, truncated CBOR and garbage. Each is refused
+// with a reason that names the station and the time (in the log and in GET /api/rejections), nothing
+// of it is stored (row counts), and the hub keeps serving: the next valid frame is stored, HTTP answers.
+// (test/hub/ingest.test.ts and test/e2e/deposit.test.ts cover the basic wrong key, unknown station
+// and malformed payload cases against the bare ingest; these add the row counts and the record.)
+import crypto from 'node:crypto';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT, FRAME } from '../../firmware/src/protocol/wire';
+import type { SqlValue } from '../../hub/src/db/sql';
+import type { Rejection } from '../../hub/src/ingest';
+import { MAX_FRAME_BYTES } from '../../hub/src/protocol/frames';
+import { cborDecode, cborEncode, seal, unseal } from '../../hub/src/protocol/sealed';
+import { eventually, startHub, type HubHarness } from '../support/hub-harness';
+
+const STATION = 'room-9';
+const TOPIC = `handover/demo/${STATION}/events`;
+const BOOT = 3;
+
+function body(fields: { station?: string; seq: number; type?: number; locker?: number; badge?: Uint8Array }): Map<number, unknown> {
+  const map = new Map<number, unknown>([
+    [FRAME.STATION, fields.station ?? STATION],
+    [FRAME.BOOT, BOOT],
+    [FRAME.SEQ, fields.seq],
+    [FRAME.UPTIME_MS, fields.seq * 100],
+    [FRAME.TYPE, fields.type ?? EVENT.UNKNOWN_BADGE],
+  ]);
+  if (fields.locker !== undefined) map.set(FRAME.LOCKER, fields.locker);
+  if (fields.badge !== undefined) map.set(FRAME.BADGE, fields.badge);
+  return map;
+}
+
+describe('the hub refuses bad frames over MQTT and keeps serving', () => {
+  let harness: HubHarness;
+  let client: MqttClient;
+  let key: string;
+  let nextSeq = 1;
+  const acks: Array<{ boot: number; seq: number }> = [];
+  const startedAt = Date.now();
+
+  const signed = (fields: Parameters<typeof body>[0], withKey = key) => Buffer.from(seal(withKey, body(fields)));
+  const rows = async (sql: string, params: SqlValue[] = []) => Number((await harness.hub.db.get<{ n: number }>(sql, params))!.n);
+  const eventRows = () => rows('SELECT COUNT(*) AS n FROM station_events');
+  const counts = async () => ({
+    events: await eventRows(),
+    stations: await rows('SELECT COUNT(*) AS n FROM stations'),
+    custody: await rows('SELECT COUNT(*) AS n FROM phone_custody'),
+  });
+
+  /** Publishes a valid frame and waits until it is stored: the hub still serves. */
+  async function sendValid(): Promise<number> {
+    const seq = nextSeq++;
+    const before = harness.hub.ingest.stored;
+    await client.publishAsync(TOPIC, signed({ seq }), { qos: 1 });
+    await eventually(() => harness.hub.ingest.stored > before, 10_000, `valid frame #${seq} to be stored`);
+    return seq;
+  }
+
+  /**
+   * Sends `payload` on `topic`, expects one rejection whose reason matches, logged with station,
+   * reason and time; then a valid frame, after which exactly that one more event row exists.
+   */
+  async function expectRefused(topic: string, payload: Buffer, reason: RegExp, station = STATION): Promise<Rejection> {
+    const ingest = harness.hub.ingest;
+    const rejectionsBefore = ingest.rejections.length;
+    const before = await counts();
+    await client.publishAsync(topic, payload, { qos: 1 });
+    await eventually(() => ingest.rejections.length > rejectionsBefore, 10_000, `a rejection matching ${reason}`);
+    const rejection = ingest.rejections[ingest.rejections.length - 1];
+    expect(rejection.reason).toMatch(reason);
+    expect(rejection.station).toBe(station);
+    expect(rejection.topic).toBe(topic);
+    expect(rejection.bytes).toBe(payload.length);
+    const at = Date.parse(rejection.at);
+    expect(at).toBeGreaterThanOrEqual(startedAt);
+    expect(at).toBeLessThanOrEqual(Date.now());
+    const line = harness.logs.find((l) => l.includes('rejected frame') && l.includes(rejection.at) && l.includes(rejection.reason));
+    expect(line, `a log line for ${rejection.reason}`).toBeDefined();
+    expect(line).toContain(`from station ${station}`);
+    expect(line).toMatch(/ warn /);
+    expect(await counts()).toEqual(before);
+    await sendValid();
+    expect(await counts()).toEqual({ ...before, events: before.events + 1 });
+    return rejection;
+  }
+
+  beforeAll(async () => {
+    harness = await startHub({ demo: false });
+    key = (await harness.hub.stations.add('demo', STATION, 8)).station_key;
+    client = await mqtt.connectAsync(`mqtt://127.0.0.1:${harness.hub.mqttPort}`, { clientId: `rejections-${process.pid}` });
+    client.on('message', (_topic, payload) => {
+      const opened = unseal(key, new Uint8Array(payload));
+      if (!opened.ok) return;
+      const ack = cborDecode(opened.body) as Map<number, number>;
+      acks.push({ boot: ack.get(FRAME.BOOT)!, seq: ack.get(FRAME.SEQ)! });
+    });
+    await client.subscribeAsync(`handover/demo/${STATION}/ack`, { qos: 1 });
+    await sendValid();
+  }, 30_000);
+
+  afterAll(async () => {
+    await client?.endAsync();
+    await harness?.stop();
+  });
+
+  it('refuses a forged signature, and the real frame with that number is stored afterwards', async () => {
+    const seq = nextSeq; // the next valid frame takes this number: the forgery did not use it up
+    await expectRefused(TOPIC, signed({ seq, type: EVENT.DEPOSIT, locker: 0 }, crypto.randomBytes(32).toString('hex')), /^bad signature$/);
+    const stored = await harness.hub.db.get<{ type: number }>('SELECT type FROM station_events WHERE station_id = ? AND boot = ? AND seq = ?', [STATION, BOOT, seq]);
+    expect(Number(stored!.type)).toBe(EVENT.UNKNOWN_BADGE);
+    // A valid envelope whose MAC is cut short, and one whose body was altered after signing.
+    const good = cborDecode(signed({ seq: 999 })) as [Uint8Array, Uint8Array];
+    await expectRefused(TOPIC, Buffer.from(cborEncode([good[0], good[1].subarray(0, 16)])), /^bad signature$/);
+    const altered = new Uint8Array(good[0]);
+    altered[altered.length - 1] ^= 1;
+    await expectRefused(TOPIC, Buffer.from(cborEncode([altered, good[1]])), /^bad signature$/);
+  });
+
+  it('stores a replayed frame once, records the replay, and still acknowledges it', async () => {
+    const seq = await sendValid();
+    const frame = signed({ seq });
+    const before = await counts();
+    const replays = harness.hub.ingest.replays.length;
+    acks.length = 0;
+    // The same bytes again, and the same (station, boot, seq) properly signed with other content.
+    await client.publishAsync(TOPIC, frame, { qos: 1 });
+    await client.publishAsync(TOPIC, signed({ seq, type: EVENT.DEPOSIT, locker: 1 }), { qos: 1 });
+    await eventually(() => harness.hub.ingest.replays.length >= replays + 2, 10_000, 'two replays recorded');
+    const recorded = harness.hub.ingest.replays.slice(replays);
+    for (const replay of recorded) {
+      expect(replay.reason).toBe(`replayed: boot ${BOOT} #${seq} is already stored`);
+      expect(replay.station).toBe(STATION);
+      expect(Date.parse(replay.at)).toBeGreaterThanOrEqual(startedAt);
+      expect(harness.logs.some((line) => line.includes('replayed frame') && line.includes(replay.at) && line.includes(`from station ${STATION}`))).toBe(true);
+    }
+    expect(await counts()).toEqual(before);
+    const row = await harness.hub.db.get<{ type: number; locker: number | null }>('SELECT type, locker FROM station_events WHERE station_id = ? AND boot = ? AND seq = ?', [STATION, BOOT, seq]);
+    expect({ type: Number(row!.type), locker: row!.locker }).toEqual({ type: EVENT.UNKNOWN_BADGE, locker: null });
+    // The station that lost its acknowledgement gets it again, so it can let the event go.
+    await eventually(() => acks.some((ack) => ack.boot === BOOT && ack.seq >= seq), 10_000, 'the acknowledgement of the replay');
+    await sendValid();
+    expect(await counts()).toEqual({ ...before, events: before.events + 1 });
+  });
+
+  it('refuses a frame from an unknown station and registers nothing for it', async () => {
+    const ghostKey = crypto.randomBytes(32).toString('hex');
+    await expectRefused('handover/demo/ghost-7/events', signed({ station: 'ghost-7', seq: 1 }, ghostKey), /^unknown station ghost-7$/, 'ghost-7');
+    expect(await rows('SELECT COUNT(*) AS n FROM stations WHERE id = ?', ['ghost-7'])).toBe(0);
+    expect(await rows('SELECT COUNT(*) AS n FROM station_events WHERE station_id = ?', ['ghost-7'])).toBe(0);
+    // A registered station's topic carrying a frame (signed with its key) that names another station.
+    await expectRefused(TOPIC, signed({ station: 'ghost-7', seq: nextSeq }), /frame names station ghost-7, topic names room-9/);
+  });
+
+  it('refuses an oversized frame, correctly signed, before it is decoded', async () => {
+    for (const size of [MAX_FRAME_BYTES + 1, 64 * 1024]) {
+      // A signed frame padded to the size with a long badge field (the MAC is valid).
+      let padding = size - signed({ seq: nextSeq, badge: new Uint8Array(0) }).length;
+      let payload = signed({ seq: nextSeq, badge: new Uint8Array(padding) });
+      while (payload.length > size) payload = signed({ seq: nextSeq, badge: new Uint8Array(--padding) });
+      expect(payload.length).toBe(size);
+      await expectRefused(TOPIC, payload, new RegExp(`^frame of ${size} bytes exceeds ${MAX_FRAME_BYTES}$`));
+    }
+  });
+
+  it('refuses truncated CBOR and garbage bytes', async () => {
+    const frame = signed({ seq: nextSeq, type: EVENT.DEPOSIT, locker: 2 });
+    for (const length of [1, 2, 40, frame.length >> 1, frame.length - 1]) {
+      await expectRefused(TOPIC, frame.subarray(0, length), /^not CBOR/);
+    }
+    // Signed correctly over a body that is itself truncated CBOR.
+    const whole = cborEncode(body({ seq: nextSeq }));
+    const cut = whole.subarray(0, whole.length - 3);
+    const mac = crypto.createHmac('sha256', Buffer.from(key, 'hex')).update(cut).digest();
+    await expectRefused(TOPIC, Buffer.from(cborEncode([cut, new Uint8Array(mac)])), /^not CBOR/);
+    // Garbage: a seeded run of random bytes (reproducible), a lone break byte, text.
+    let state = 0x5eed;
+    const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 24);
+    const garbage = Buffer.from(Array.from({ length: 300 }, random));
+    await expectRefused(TOPIC, garbage, /^(not CBOR|not a signed envelope)/);
+    await expectRefused(TOPIC, Buffer.from([0xff]), /^not CBOR/);
+    await expectRefused(TOPIC, Buffer.from('{"station":"room-9","seq":1}'), /^(not CBOR|not a signed envelope)/);
+    await expectRefused(TOPIC, Buffer.alloc(0), /^empty payload$/);
+  });
+
+  it('keeps serving: HTTP answers and the office can read every refusal with its station, reason and time', async () => {
+    const stations = await harness.getJson('/api/stations');
+    expect(stations.status).toBe(200);
+    expect(stations.body.stations.map((s: { id: string }) => s.id)).toEqual([STATION]);
+    const { status, body: listed } = await harness.getJson<{ rejected: Rejection[]; replayed: Rejection[] }>('/api/rejections');
+    expect(status).toBe(200);
+    expect(listed.rejected.length).toBe(harness.hub.ingest.rejections.length);
+    expect(listed.rejected.length).toBeGreaterThanOrEqual(17);
+    for (const rejection of listed.rejected) {
+      expect(rejection.station).toMatch(/^(room-9|ghost-7)$/);
+      expect(rejection.reason.length).toBeGreaterThan(0);
+      expect(Number.isNaN(Date.parse(rejection.at))).toBe(false);
+    }
+    const reasons = listed.rejected.map((r) => r.reason);
+    for (const expected of [/^bad signature$/, /^unknown station/, /^frame of \d+ bytes exceeds/, /^not CBOR/]) {
+      expect(reasons.some((reason) => expected.test(reason)), String(expected)).toBe(true);
+    }
+    expect(listed.replayed.length).toBe(2);
+    expect(await eventRows()).toBe(nextSeq - 1);
+  });
+});
