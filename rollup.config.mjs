@@ -9,47 +9,55 @@ import terser from '@rollup/plugin-terser';
 
 const extensions = ['.ts', '.js'];
 
-export default {
-  input: 'firmware/src/main.ts',
-  output: {
-    file: 'dist/firmware.js',
-    format: 'iife',
-    strict: false,
-    generatedCode: { arrowFunctions: true, constBindings: false, objectShorthand: true },
-  },
-  treeshake: { moduleSideEffects: false },
-  plugins: [
-    nodeResolve({ extensions }),
-    babel({
-      extensions,
-      babelHelpers: 'bundled',
-      babelrc: false,
-      configFile: false,
-      // Arrays are the only iterables the firmware spreads or destructures: this keeps Babel from
-      // emitting helpers that need Symbol.iterator or Array.from, which Espruino does not have.
-      assumptions: { iterableIsArray: true, arrayLikeIsIterable: false, noDocumentAll: true, setPublicClassFields: true },
-      presets: [['@babel/preset-typescript', { onlyRemoveTypeImports: false }]],
-      plugins: [
-        // Field initialisers move into the constructor (this.queue = []): Espruino evaluates a
-        // class field's initialiser once, so every instance would share one array.
-        '@babel/plugin-transform-class-properties',
-        '@babel/plugin-transform-destructuring',
-        '@babel/plugin-transform-spread',
-        '@babel/plugin-transform-parameters',
-        '@babel/plugin-transform-optional-chaining',
-        '@babel/plugin-transform-exponentiation-operator',
-        '@babel/plugin-transform-computed-properties',
-        '@babel/plugin-transform-block-scoping',
-      ],
-    }),
-    terser({
-      ecma: 2015,
-      module: false,
-      toplevel: true,
-      compress: { passes: 2, hoist_funs: false, reduce_funcs: false, unsafe: false, arrows: false },
-      // Espruino always reads `of` as a keyword: never let the mangler name a variable that.
-      mangle: { reserved: ['of'] },
-      format: { comments: false, max_line_len: 1000 },
-    }),
-  ],
-};
+/**
+ * The firmware pipeline for any entry point: `firmwareConfig('firmware/src/main.ts', 'dist/firmware.js')`
+ * is the station's bundle; test/fuzz builds a small bundle of the codecs through the very same plugins.
+ */
+export function firmwareConfig(input, file) {
+  return {
+    input,
+    output: {
+      file,
+      format: 'iife',
+      strict: false,
+      generatedCode: { arrowFunctions: true, constBindings: false, objectShorthand: true },
+    },
+    treeshake: { moduleSideEffects: false },
+    plugins: [
+      nodeResolve({ extensions }),
+      babel({
+        extensions,
+        babelHelpers: 'bundled',
+        babelrc: false,
+        configFile: false,
+        // Arrays are the only iterables the firmware spreads or destructures: this keeps Babel from
+        // emitting helpers that need Symbol.iterator or Array.from, which Espruino does not have.
+        assumptions: { iterableIsArray: true, arrayLikeIsIterable: false, noDocumentAll: true, setPublicClassFields: true },
+        presets: [['@babel/preset-typescript', { onlyRemoveTypeImports: false }]],
+        plugins: [
+          // Field initialisers move into the constructor (this.queue = []): Espruino evaluates a
+          // class field's initialiser once, so every instance would share one array.
+          '@babel/plugin-transform-class-properties',
+          '@babel/plugin-transform-destructuring',
+          '@babel/plugin-transform-spread',
+          '@babel/plugin-transform-parameters',
+          '@babel/plugin-transform-optional-chaining',
+          '@babel/plugin-transform-exponentiation-operator',
+          '@babel/plugin-transform-computed-properties',
+          '@babel/plugin-transform-block-scoping',
+        ],
+      }),
+      terser({
+        ecma: 2015,
+        module: false,
+        toplevel: true,
+        compress: { passes: 2, hoist_funs: false, reduce_funcs: false, unsafe: false, arrows: false },
+        // Espruino always reads `of` as a keyword: never let the mangler name a variable that.
+        mangle: { reserved: ['of'] },
+        format: { comments: false, max_line_len: 1000 },
+      }),
+    ],
+  };
+}
+
+export default firmwareConfig('firmware/src/main.ts', 'dist/firmware.js');
