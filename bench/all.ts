@@ -4,6 +4,8 @@ import { benchBadgeLookup } from './badge-lookup.bench';
 import { benchTapPath } from './tap-path.bench';
 import { benchIngest } from './ingest.bench';
 import { benchCustody } from './custody.bench';
+import { benchReplay } from './replay.bench';
+import { benchFrameSizes } from './frame-sizes.bench';
 
 export type Row = Record<string, string | number>;
 
@@ -24,6 +26,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   tap: benchTapPath,
   ingest: benchIngest,
   custody: benchCustody,
+  replay: benchReplay,
+  frames: benchFrameSizes,
 };
 
 export async function runAll(only: string[]): Promise<void> {
