@@ -92,7 +92,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 function parse(chunks: Uint8Array[], maxPacketBytes: number): StreamResult {
-  fuzz.run('0', undefined); // clear INPUT
   return fuzz.run<StreamResult>(`FUZZ.parseStream(INPUT, ${maxPacketBytes})`, chunks.map(fuzz.bytes), 10_000);
 }
 
