@@ -13,7 +13,7 @@ import * as acorn from 'acorn';
 import * as walk from 'acorn-walk';
 import type { Clock, Gpio, SpiBus, WatchOptions } from '../firmware/src/hal';
 import { MFRC522_DEFAULTS, Mfrc522, type Mfrc522Options } from '../firmware/src/drivers/mfrc522';
-import { Iso14443aCard, Mfrc522Model, crcA } from '../hardware/sim/mfrc522-model';
+import { Iso14443aCard, Mfrc522Model, crcA, type SelfTestOutcome } from '../hardware/sim/mfrc522-model';
 
 // --- rig ------------------------------------------------------------------------------------------
 
@@ -84,6 +84,7 @@ interface RigOptions {
   /** Watch callbacks run this late (a busy main loop). */
   edgeDelayMs?: number;
   version?: number;
+  selfTest?: SelfTestOutcome;
   /** -1: NRSTPD not wired, the driver must use SoftReset. */
   resetPin?: number;
 }
@@ -109,6 +110,7 @@ class Rig {
     this.model = new Mfrc522Model({
       schedule: (callback, delayMs) => clock.setTimeout(callback, delayMs),
       version: rigOptions.version,
+      selfTest: rigOptions.selfTest,
       onIrq: (level) => {
         if (!irqWired) return;
         const timeMs = clock.nowMs();
@@ -353,6 +355,54 @@ describe('Mfrc522Model: data sheet facts', () => {
     expect(coll).toBe(0x80 | 25); // ValuesAfterColl, first collision in bit 25 (uid3 bit 0)
   });
 
+  it('runs the digital self test of data sheet 16.1.1 and fills the FIFO with the version reference', () => {
+    const selfTest = (model: Mfrc522Model, clearBuffer = true): number[] => {
+      write(model, 0x01, 0x0f); // SoftReset
+      if (clearBuffer) {
+        write(model, 0x09, ...new Array(25).fill(0));
+        write(model, 0x01, 0x01); // Mem
+      }
+      write(model, 0x36, 0x09); // AutoTestReg: self test
+      write(model, 0x09, 0x00);
+      write(model, 0x01, 0x03); // CalcCRC
+      return read(model, ...new Array(64).fill(0x09));
+    };
+    for (const [version, start] of [[0x91, [0x00, 0xc6, 0x37, 0xd5]], [0x92, [0x00, 0xeb, 0x66, 0xba]]]) {
+      const clock = new FakeClock();
+      const model = new Mfrc522Model({ schedule: (cb, ms) => clock.setTimeout(cb, ms), version: version as number });
+      write(model, 0x09, 1, 2, 3); // leftovers in the internal buffer: the procedure clears them
+      write(model, 0x01, 0x01);
+      write(model, 0x01, 0x0f); // SoftReset
+      expect(read(model, 0x36)).toEqual([0x40]);
+      write(model, 0x09, ...new Array(25).fill(0));
+      write(model, 0x01, 0x01);
+      write(model, 0x36, 0x09);
+      write(model, 0x09, 0x00);
+      write(model, 0x01, 0x03);
+      expect(read(model, 0x0a)).toEqual([0]); // not yet
+      clock.advance(1);
+      expect(read(model, 0x0a)).toEqual([64]);
+      const result = read(model, ...new Array(64).fill(0x09));
+      expect(result.slice(0, 4)).toEqual(start);
+      expect(result[63]).toBe(version === 0x91 ? 0x79 : 0x2f);
+    }
+    // Without clearing the internal buffer, or on a faulty chip, other bytes.
+    const clock = new FakeClock();
+    const model = new Mfrc522Model({ schedule: (cb, ms) => clock.setTimeout(cb, ms) });
+    write(model, 0x09, 1, 2, 3);
+    write(model, 0x01, 0x01);
+    selfTest(model, false);
+    clock.advance(1);
+    expect(read(model, 0x09, 0x09)).not.toEqual([0x00, 0xeb]);
+    write(model, 0x0a, 0x80);
+    model.setSelfTest('wrong');
+    selfTest(model);
+    clock.advance(1);
+    const wrong = read(model, ...new Array(64).fill(0x09));
+    expect(wrong[16]).toBe(0x9d);
+    expect(wrong[17]).toBe(0x3b ^ 0x40);
+  });
+
   it('answers 0x00 to everything while not responding, and comes back as after power-on', () => {
     const { model } = newModel();
     write(model, 0x11, 0x3d);
@@ -367,16 +417,60 @@ describe('Mfrc522Model: data sheet facts', () => {
 // --- the driver -------------------------------------------------------------------------------
 
 describe('Mfrc522 driver', () => {
-  it('boots: hard reset, version check, configuration, IRQ loopback, then idle polling', () => {
+  it('boots: hard reset, version check, self test, configuration, IRQ loopback, then idle polling', () => {
     const rig = new Rig();
     rig.start();
     expect(rig.driver.status().state).toBe('resetting');
-    rig.run(99);
+    rig.run(52);
+    expect(rig.driver.status().state).toBe('self-test');
+    rig.run(47); // t = 99
     const status = rig.driver.status();
     expect(status).toMatchObject({ state: 'idle', resets: 1, version: 0x92, polls: 0, lastFault: '' });
-    // 1 VersionReg read + 12 configuration writes + the Set1 test interrupt + its clear
-    expect(status.spiTransfers).toBe(15);
+    // 1 VersionReg read; self test: SoftReset, its check, 25 zeros + Mem + AutoTestReg 09h + FIFO 00h +
+    // CalcCRC, FIFOLevelReg check, one 65-byte read of the 64 FIFO bytes, AutoTestReg 00h, SoftReset,
+    // its check (12); 12 configuration writes + the Set1 test interrupt + its clear (14).
+    expect(status.spiTransfers).toBe(1 + 12 + 14);
     expect(rig.faults).toEqual([]);
+  });
+
+  it('passes the self test of a v1.0 (0x91) and a v2.0 (0x92) chip, and reads cards', () => {
+    for (const version of [0x91, 0x92]) {
+      const rig = idleRig({ version });
+      expect(rig.driver.status()).toMatchObject({ version, lastFault: '', spiTransfers: 27 + 3 }); // boot, and the poll at 100 ms
+      rig.model.placeCard(new Iso14443aCard(UID4));
+      rig.run(100);
+      expect(rig.cards).toEqual(['c0ffee42']);
+    }
+  });
+
+  it('reports a chip failing the self test as a fault, reads no card until it passes', () => {
+    const rig = new Rig({ selfTest: 'wrong' });
+    const card = new Iso14443aCard(UID4);
+    rig.model.placeCard(card);
+    rig.start();
+    rig.run(3000); // attempts at 0, 0.31, 0.87 and 1.93 s (each fails 60 ms in; backoff 0.25, 0.5, 1, 2 s)
+    expect(rig.faults).toEqual(['self test failed: byte 17 = 0x7b, not 0x3b']);
+    const status = rig.driver.status();
+    expect(status).toMatchObject({ state: 'fault', polls: 0, reads: 0, version: 0 });
+    expect(status.resets).toBe(4);
+    expect(rig.cards).toEqual([]);
+    expect(card.state).toBe('IDLE'); // the antenna was never switched on
+    rig.model.setSelfTest('pass');
+    rig.run(1200); // next attempt at 3.99 s
+    expect(rig.recoveries).toBe(1);
+    expect(rig.driver.status()).toMatchObject({ state: 'idle', version: 0x92 });
+    expect(rig.cards).toEqual(['c0ffee42']);
+    expect(rig.faults).toHaveLength(1);
+  });
+
+  it('times out a self test that never fills the FIFO, with a bounded number of checks', () => {
+    const rig = new Rig({ selfTest: 'none' });
+    rig.start();
+    rig.run(200);
+    expect(rig.faults).toEqual(['self test: FIFO holds 0 of 64 bytes']);
+    // version, SoftReset, check, 5 writes to start the test, 10 FIFOLevelReg checks, AutoTestReg 00h
+    expect(rig.driver.status().spiTransfers).toBe(1 + 1 + 1 + 5 + 10 + 1);
+    expect(rig.model.transfer(Uint8Array.from([0x80 | (0x36 << 1), 0]))[1]).toBe(0x00); // AutoTestReg restored
   });
 
   it('polls with 3 SPI transfers and no JavaScript wake-ups when no card is there', () => {
@@ -603,7 +697,7 @@ describe('Mfrc522 driver', () => {
   it('reports an IRQ line that does not work, found by the loopback test at start', () => {
     const rig = new Rig({ irqWired: false });
     rig.start();
-    rig.run(1000);
+    rig.run(1100);
     expect(rig.faults).toEqual(['IRQ line did not fall on a test interrupt']);
     expect(rig.driver.status().state).toBe('fault');
   });
@@ -614,23 +708,27 @@ describe('Mfrc522 driver', () => {
     rig.model.transfer(Uint8Array.from([0x12 << 1, 0x80])); // leftovers the SoftReset must clear
     rig.start();
     rig.run(99);
-    expect(rig.driver.status()).toMatchObject({ state: 'idle', resets: 1, spiTransfers: 1 + 15 }); // SoftReset + the usual 15
+    expect(rig.driver.status()).toMatchObject({ state: 'idle', resets: 1, spiTransfers: 1 + 27 }); // SoftReset + the usual 27
     rig.model.placeCard(new Iso14443aCard(UID4));
     rig.run(100);
     expect(rig.cards).toEqual(['c0ffee42']);
   });
 
-  it('accepts the clones 0x88 and 0x12 and refuses a missing reader (0xFF)', () => {
-    for (const version of [0x88, 0x12]) {
+  it('accepts the FM17522 clone (0x88), refuses a chip without self-test reference (0x12) and a missing reader (0xFF)', () => {
+    const clone = new Rig({ version: 0x88 });
+    clone.start();
+    clone.run(100);
+    expect(clone.driver.status()).toMatchObject({ state: 'idle', version: 0x88 });
+    for (const [version, fault] of [
+      [0x12, 'self test: unknown VersionReg 0x12'],
+      [0xff, 'no reader: VersionReg = 0xff'],
+    ] as const) {
       const rig = new Rig({ version });
       rig.start();
       rig.run(100);
-      expect(rig.driver.status()).toMatchObject({ state: 'idle', version });
+      expect(rig.faults).toEqual([fault]);
+      expect(rig.driver.status().spiTransfers).toBe(1); // one VersionReg read, no self test
     }
-    const rig = new Rig({ version: 0xff });
-    rig.start();
-    rig.run(100);
-    expect(rig.faults).toEqual(['no reader: VersionReg = 0xff']);
   });
 
   it('keeps reading when the listener throws', () => {

@@ -10,6 +10,9 @@
 //       version        VersionReg value (default 0x92, MFRC522 v2.0; 0x91 = v1.0, clones 0x88/0x12).
 //       irqPullUp      the board pulls the IRQ line up (default false, like the common RC522 modules):
 //                      matters only while DivIEnReg.IRQPushPull is 0 (open drain).
+//       selfTest       outcome of the digital self test (data sheet 16.1.1): 'pass' (default) puts the
+//                      version's 64 reference bytes in the FIFO; 'wrong' the same with byte 17 damaged
+//                      (a faulty chip); 'none' never fills the FIFO. Also setSelfTest().
 //   model.transfer(bytes): Uint8Array   one chip-select frame of SPI (see "SPI" below)
 //   model.setResetPin(high)              NRSTPD: low = hard power-down (no SPI answers, RF field off,
 //                                        IRQ released); rising edge = reset to the reset values
@@ -20,6 +23,7 @@
 //   model.setResponding(false)           chip dead: reads return 0x00, writes and resets are ignored,
 //                                        the IRQ pin is released; setResponding(true) brings it back
 //                                        as after power-on (reset values, RF field off)
+//   model.setSelfTest(mode)              changes the self-test outcome (see selfTest above)
 //   model.corruptNextResponse(mode)      the next frame a card sends arrives damaged:
 //                                        'flip' (default): bit 0 of its first byte inverted, parity
 //                                        intact, so the damage shows as a CRC error (ErrorReg.CRCErr)
@@ -44,8 +48,13 @@
 // every card in it; a collision when several cards answer (bits ORed, CollErr, CollPos).
 // Each transmission takes RESPONSE_DELAY_MS (1 ms) to be answered; the timer then runs for
 // (2 * TPrescaler + 1) * (TReload + 1) / 13.56 MHz.
-// Not modelled: MFAuthent/Crypto1 (treated as an unknown command: IdleIRq), the self test
-// (AutoTestReg), bit-oriented anticollision (a card answers only NVB = 0x20 or a full SELECT),
+// The digital self test (16.1.1): CalcCRC started while AutoTestReg.SelfTest = 09h takes the FIFO's
+// contents and, SELF_TEST_MS later, leaves 64 bytes in the FIFO: the reference bytes of the version
+// (v1.0, v2.0 from the data sheet; FM17522 0x88 as published in miguelbalboa/rfid), but only if the
+// internal buffer was cleared (25 bytes of 00h and Mem) and the FIFO held exactly one 00h, as the
+// procedure prescribes; otherwise, or for a version without reference, other bytes (assumption: the
+// data sheet does not say what the chip produces then). No CRCIRq, the command stays CalcCRC.
+// Not modelled: MFAuthent/Crypto1 (treated as an unknown command: IdleIRq), bit-oriented anticollision (a card answers only NVB = 0x20 or a full SELECT),
 // speeds above 106 kBd, RxMultiple, MSBFirst, soft power-down, the analogue registers (stored only),
 // TCounterValReg (reads the reload value while running). Transceive is strict: StartSend is honoured
 // only while the command waits for it (just after the command was written, or after a frame has
@@ -61,7 +70,18 @@ export interface Mfrc522ModelOptions {
   onIrq?: (level: boolean) => void;
   version?: number;
   irqPullUp?: boolean;
+  selfTest?: SelfTestOutcome;
 }
+
+export type SelfTestOutcome = 'pass' | 'wrong' | 'none';
+
+/** Self-test reference bytes (hex) per VersionReg value; see the header. */
+const SELF_TEST_REFERENCES: Record<number, string> = {
+  0x91: '00c637d532b7575cc2d87c4dd970c77310e6d2aa5ea13e5a14af3061c970db2e642272b5bd65f4ec22bcd37235cdaa411fa7f35314de7e02d90fb55e251d2979',
+  0x92: '00eb66ba57bf2395d0e30d3d27895cde9d3ba700215b8982513aeb020ca500497c844db3ccd21b815d4876d5716121a986968338cf9d5b6ddc15ba3e7d953b2f',
+  0x88: '00d6788ce2aa0c182ab87a7fd36acf0bb137634b69ae91c7c397ae77f437d79b7cf53c118f15c3d7c15b002ad075de9e5164ab3ee915b5ab569a988226ea2a62',
+};
+const SELF_TEST_MS = 1;
 
 export type CardState = 'IDLE' | 'READY' | 'ACTIVE' | 'HALT';
 
@@ -217,6 +237,7 @@ const TX_CONTROL = 0x14;
 const DEMOD = 0x19;
 const CRC_RESULT_MSB = 0x21;
 const CRC_RESULT_LSB = 0x22;
+const AUTO_TEST = 0x36;
 const T_MODE = 0x2a;
 const T_PRESCALER = 0x2b;
 const T_RELOAD_HI = 0x2c;
@@ -296,6 +317,7 @@ export class Mfrc522Model {
   private responding = true;
   private resetLow = false;
   private corruptMode: 'flip' | 'truncate' | null = null;
+  private selfTestOutcome: SelfTestOutcome;
   private pin: boolean;
   private random = 0x2545f491;
   private readonly cards: Iso14443aCard[] = [];
@@ -305,6 +327,7 @@ export class Mfrc522Model {
     this.onIrq = options.onIrq;
     this.versionValue = options.version ?? 0x92;
     this.pullUp = options.irqPullUp ?? false;
+    this.selfTestOutcome = options.selfTest ?? 'pass';
     this.resetRegisters(true);
     this.pin = this.computePin();
   }
@@ -369,6 +392,10 @@ export class Mfrc522Model {
     if (!responding) this.powerDown();
     else if (!this.resetLow) this.resetRegisters(true);
     this.updateIrq();
+  }
+
+  setSelfTest(outcome: SelfTestOutcome): void {
+    this.selfTestOutcome = outcome;
   }
 
   corruptNextResponse(mode: 'flip' | 'truncate' = 'flip'): void {
@@ -561,6 +588,10 @@ export class Mfrc522Model {
         return;
       case CMD_CALC_CRC: {
         this.command = CMD_CALC_CRC;
+        if ((this.regs[AUTO_TEST] & 0x0f) === 0x09) {
+          this.runSelfTest();
+          return;
+        }
         const preset = [0x0000, 0x6363, 0xa671, 0xffff][this.regs[MODE] & 0x03];
         this.crcValue = preset;
         this.feedCrc();
@@ -595,6 +626,27 @@ export class Mfrc522Model {
         // Unknown commands (and MFAuthent, not modelled): back to Idle with IdleIRq (10.3).
         this.terminate();
     }
+  }
+
+  /** CalcCRC with AutoTestReg.SelfTest = 09h: 64 bytes in the FIFO after SELF_TEST_MS. */
+  private runSelfTest(): void {
+    const input = this.fifo.splice(0);
+    this.fifoChanged();
+    const prepared = input.length === 1 && input[0] === 0 && this.internalBuffer.every((b) => b === 0);
+    const reference = SELF_TEST_REFERENCES[this.versionValue];
+    const bytes: number[] = [];
+    let seed = this.versionValue * 0x01000193;
+    for (let i = 0; i < FIFO_SIZE; i++) {
+      seed = (seed * 1103515245 + 12345) % 0x80000000;
+      bytes.push(reference && prepared ? parseInt(reference.substr(2 * i, 2), 16) : (seed >>> 16) & 0xff);
+    }
+    if (this.selfTestOutcome === 'wrong') bytes[17] ^= 0x40;
+    const epoch = this.epoch;
+    this.schedule(() => {
+      if (epoch !== this.epoch || !this.powered() || this.selfTestOutcome === 'none') return;
+      for (const byte of bytes) this.pushFifo(byte, false);
+      this.updateIrq();
+    }, SELF_TEST_MS);
   }
 
   /** The command ended by itself: Idle, IdleIRq. */

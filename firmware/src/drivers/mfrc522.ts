@@ -29,10 +29,15 @@
 //   ComIrqReg) and on every step timeout (ComIrqReg, VersionReg): a wrong version, a lost
 //   configuration (the chip browned out and reset itself), or an IRQ line that disagrees with
 //   ComIrqReg is a fault. A fault is reported once through onFault, and the driver re-initialises the
-//   chip (hard reset through the reset pin, configuration, IRQ loopback test) with exponential
+//   chip (hard reset through the reset pin, digital self test, configuration, IRQ loopback test) with exponential
 //   backoff; after MAX_FAST_ATTEMPTS failed attempts it settles in the 'failed' state and probes the
 //   chip every RETRY_MAX_MS. onRecovered is called when the chip answers and passes the IRQ test again.
 //   Any unexpected exception inside the driver is turned into such a fault too.
+//   Self test (data sheet 16.1.1), at start and on every re-initialisation: SoftReset, internal
+//   buffer cleared, AutoTestReg = 09h, CalcCRC, the 64 FIFO bytes compared with the reference of the
+//   chip's version, AutoTestReg = 00h, SoftReset. A chip that fails it, or whose version has no
+//   reference, is a fault like any other: no card is read until a later attempt passes. Cost: 12 SPI
+//   transfers and about 15 ms on top of the 15 of the configuration.
 //
 // Espruino: no Map/Set, destructuring, spread, default parameters, optional chaining, `**`,
 // async/await or labels (see shared/ESPRUINO.md). Constants are plain top-level numbers so the
@@ -64,6 +69,7 @@ const REG_T_MODE = 0x2a; //       TModeReg: bit 7 TAuto, bits 3..0 TPrescaler_Hi
 const REG_T_PRESCALER = 0x2b; //  TPrescalerReg: TPrescaler_Lo (9.3.3)
 const REG_T_RELOAD_HI = 0x2c; //  TReloadReg, high byte: timer start value (9.3.3)
 const REG_T_RELOAD_LO = 0x2d; //  TReloadReg, low byte
+const REG_AUTO_TEST = 0x36; //    AutoTestReg: bits 3..0 SelfTest, 09h enables the digital self test (9.3.4)
 const REG_VERSION = 0x37; //      VersionReg: 0x91 = v1.0, 0x92 = v2.0 (9.3.4)
 
 // SPI address bytes: write = reg << 1, read = 0x80 | reg << 1 (8.1.2.3).
@@ -84,6 +90,8 @@ const W_T_MODE = REG_T_MODE << 1;
 const W_T_PRESCALER = REG_T_PRESCALER << 1;
 const W_T_RELOAD_HI = REG_T_RELOAD_HI << 1;
 const W_T_RELOAD_LO = REG_T_RELOAD_LO << 1;
+const W_AUTO_TEST = REG_AUTO_TEST << 1;
+const R_COMMAND = 0x80 | (REG_COMMAND << 1);
 const R_COM_IEN = 0x80 | (REG_COM_IEN << 1);
 const R_COM_IRQ = 0x80 | (REG_COM_IRQ << 1);
 const R_ERROR = 0x80 | (REG_ERROR << 1);
@@ -94,8 +102,10 @@ const R_COLL = 0x80 | (REG_COLL << 1);
 const R_VERSION = 0x80 | (REG_VERSION << 1);
 
 // Commands written to CommandReg (10.3). Writing the whole byte also clears RcvOff and PowerDown.
+const CMD_MEM = 0x01; //          FIFO (25 bytes) to the internal buffer
+const CMD_CALC_CRC = 0x03; //     CRC coprocessor; with AutoTestReg = 09h, the self test
 const CMD_TRANSCEIVE = 0x0c; //   transmit the FIFO, then receive; stays active until another command
-const CMD_SOFT_RESET = 0x0f; //   reset, used only when no reset pin is wired
+const CMD_SOFT_RESET = 0x0f; //   reset: at start when no reset pin is wired, and around the self test
 
 // Register bits and the values this driver writes.
 const IRQ_SET1 = 0x80; //         ComIrqReg write: 1 = set the marked bits, 0 = clear them
@@ -147,6 +157,27 @@ const READ_UID_CLN = new Uint8Array([
 const READ_SAK = new Uint8Array([R_COM_IRQ, R_ERROR, R_FIFO_LEVEL, R_CONTROL, R_FIFO_DATA, R_FIFO_DATA, R_FIFO_DATA, 0]);
 const READ_HEALTH = new Uint8Array([R_VERSION, R_COM_IEN, R_COM_IRQ, 0]);
 const READ_AFTER_TIMEOUT = new Uint8Array([R_COM_IRQ, R_VERSION, 0]);
+const READ_COMMAND = new Uint8Array([R_COMMAND, 0]);
+const READ_FIFO_LEVEL = new Uint8Array([R_FIFO_LEVEL, 0]);
+
+// Digital self test (data sheet 16.1.1). With AutoTestReg = 09h, CalcCRC fills the FIFO with 64 bytes
+// that depend only on the chip's version. Reference bytes, as hex: v1.0 and v2.0 from the NXP MFRC522
+// data sheet (Rev. 3.9, 16.1.1); FM17522 (the 0x88 clone) as published in miguelbalboa/rfid
+// (src/MFRC522.h, FM17522_firmware_reference), not from a Fudan data sheet. Other versions (0x12
+// clones) have no reference and fail the test.
+const AUTO_TEST_ON = 0x09;
+const POWER_DOWN = 0x10; //       CommandReg PowerDown: reads 1 until the chip is ready after a reset
+const SELF_TEST_CHECK_MS = 5; //  period of the checks that a self-test step has finished
+const SELF_TEST_CHECKS = 10; //   checks per step before the self test counts as failed (50 ms)
+function selfTestReference(version: number): string {
+  return version === 0x92
+    ? '00eb66ba57bf2395d0e30d3d27895cde9d3ba700215b8982513aeb020ca500497c844db3ccd21b815d4876d5716121a986968338cf9d5b6ddc15ba3e7d953b2f'
+    : version === 0x91
+      ? '00c637d532b7575cc2d87c4dd970c77310e6d2aa5ea13e5a14af3061c970db2e642272b5bd65f4ec22bcd37235cdaa411fa7f35314de7e02d90fb55e251d2979'
+      : version === 0x88
+        ? '00d6788ce2aa0c182ab87a7fd36acf0bb137634b69ae91c7c397ae77f437d79b7cf53c118f15c3d7c15b002ad075de9e5164ab3ee915b5ab569a988226ea2a62'
+        : '';
+}
 
 // Timing of bring-up and recovery.
 const STARTUP_MS = 50; //          after a reset the oscillator must start before the chip answers
@@ -164,7 +195,8 @@ const S_ANTICOLL = 4; //   ANTICOLLISION CLn sent, waiting for UID CLn
 const S_SELECT = 5; //     SELECT CLn sent, waiting for SAK
 const S_FAULT = 6; //      reader not answering; re-initialisation scheduled with backoff
 const S_FAILED = 7; //     gave up fast retries; probing VersionReg every RETRY_MAX_MS
-const STATE_NAMES = ['stopped', 'resetting', 'irq-test', 'idle', 'anticoll', 'select', 'fault', 'failed'];
+const S_SELF_TEST = 8; //  digital self test running (testPhase says which step)
+const STATE_NAMES = ['stopped', 'resetting', 'irq-test', 'idle', 'anticoll', 'select', 'fault', 'failed', 'self-test'];
 
 // Events handled by dispatch(): the IRQ edge, the two periodic ticks, and the events of the one-shot
 // timer (only one of those is pending at any time).
@@ -175,6 +207,7 @@ const EV_STEP_TIMEOUT = 1;
 const EV_RESET_DONE = 2;
 const EV_IRQ_TEST_TIMEOUT = 3;
 const EV_RETRY = 4;
+const EV_SELF_TEST = 8;
 const NO_TIMER = -1;
 
 export interface Mfrc522Pins {
@@ -296,6 +329,9 @@ export class Mfrc522 {
   private lastFault: string;
   private version: number;
   private listenerErrors: number;
+  private testVersion: number;
+  private testPhase: number;
+  private testChecks: number;
 
   constructor(spi: SpiBus, gpio: Gpio, clock: Clock, pins: Mfrc522Pins, options: Mfrc522Options) {
     checkOptions(options);
@@ -357,6 +393,9 @@ export class Mfrc522 {
     this.lastFault = '';
     this.version = 0;
     this.listenerErrors = 0;
+    this.testVersion = 0;
+    this.testPhase = 0;
+    this.testChecks = 0;
   }
 
   /** Resets and configures the chip, then polls for cards until stop(). */
@@ -418,7 +457,8 @@ export class Mfrc522 {
       else if (event === EV_POLL) this.onPoll();
       else if (event === EV_HEALTH) this.onHealthCheck();
       else if (event === EV_STEP_TIMEOUT) this.onStepTimeout();
-      else if (event === EV_RESET_DONE) this.configure();
+      else if (event === EV_RESET_DONE) this.startSelfTest();
+      else if (event === EV_SELF_TEST) this.selfTestStep();
       else if (event === EV_IRQ_TEST_TIMEOUT) this.onIrqTestTimeout();
       else if (event === EV_RETRY) this.retry();
     } catch (error) {
@@ -508,19 +548,83 @@ export class Mfrc522 {
   }
 
   /**
-   * EV_RESET_DONE: check the chip (one read), configure it (12 writes), then prove the IRQ wiring by
-   * setting RxIRq by software (ComIrqReg Set1) and waiting for the falling edge.
-   * The chip's digital self test (16.1.1) is not run: it needs a 64-byte reference table per chip
-   * version in RAM and tests the chip's core, while the faults met in a locker (wiring, power, a
-   * clone with another version) are what the version check and the IRQ loopback catch.
+   * EV_RESET_DONE: the chip must answer with a version that has a self-test reference (one read);
+   * then the self test of data sheet 16.1.1, step 1: SoftReset.
    */
-  private configure(): void {
+  private startSelfTest(): void {
     const version = this.transfer(READ_VERSION)[1];
     if (!isSupportedVersion(version)) {
       this.fault('no reader: VersionReg = ' + hex(version));
       return;
     }
-    this.version = version;
+    if (!selfTestReference(version)) {
+      this.fault('self test: unknown VersionReg ' + hex(version));
+      return;
+    }
+    this.testVersion = version;
+    this.writeRegister(W_COMMAND, CMD_SOFT_RESET);
+    this.state = S_SELF_TEST;
+    this.testPhase = 0;
+    this.testChecks = 0;
+    this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
+  }
+
+  /**
+   * EV_SELF_TEST: one 2-byte read says whether the step has finished (phases 0 and 2: SoftReset done,
+   * CommandReg.PowerDown = 0; phase 1: 64 bytes in the FIFO); if not, look again SELF_TEST_CHECK_MS
+   * later, at most SELF_TEST_CHECKS times. Phase 0 -> 1: internal buffer cleared (25 bytes of 00h and
+   * Mem), AutoTestReg = 09h, 00h into the FIFO, CalcCRC. Phase 1 -> 2: the 64 bytes read in one frame
+   * and compared, AutoTestReg = 00h, SoftReset. Phase 2: normal configuration.
+   */
+  private selfTestStep(): void {
+    const phase = this.testPhase;
+    const value = this.transfer(phase === 1 ? READ_FIFO_LEVEL : READ_COMMAND)[1];
+    if (phase === 1 ? value < 64 : (value & POWER_DOWN) !== 0) {
+      if (++this.testChecks < SELF_TEST_CHECKS) {
+        this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
+      } else {
+        this.writeRegister(W_AUTO_TEST, 0);
+        this.fault(phase === 1 ? 'self test: FIFO holds ' + value + ' of 64 bytes' : 'self test: SoftReset timeout');
+      }
+      return;
+    }
+    this.testChecks = 0;
+    this.testPhase = phase + 1;
+    if (phase === 0) {
+      const clear = new Uint8Array(26); // FIFODataReg address and 25 bytes of 00h
+      clear[0] = W_FIFO_DATA;
+      this.transfer(clear);
+      this.writeRegister(W_COMMAND, CMD_MEM);
+      this.writeRegister(W_AUTO_TEST, AUTO_TEST_ON);
+      this.writeRegister(W_FIFO_DATA, 0);
+      this.writeRegister(W_COMMAND, CMD_CALC_CRC);
+    } else if (phase === 1) {
+      const frame = new Uint8Array(65);
+      for (let i = 0; i < 64; i++) frame[i] = R_FIFO_DATA;
+      const reply = this.transfer(frame);
+      this.writeRegister(W_AUTO_TEST, 0);
+      const reference = selfTestReference(this.testVersion);
+      for (let i = 0; i < 64; i++) {
+        const expected = parseInt(reference.substr(2 * i, 2), 16);
+        if (reply[i + 1] !== expected) {
+          this.fault('self test failed: byte ' + i + ' = ' + hex(reply[i + 1]) + ', not ' + hex(expected));
+          return;
+        }
+      }
+      this.writeRegister(W_COMMAND, CMD_SOFT_RESET);
+    } else {
+      this.configure();
+      return;
+    }
+    this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
+  }
+
+  /**
+   * After the self test: configure the chip (12 writes), then prove the IRQ wiring by setting RxIRq
+   * by software (ComIrqReg Set1) and waiting for the falling edge.
+   */
+  private configure(): void {
+    this.version = this.testVersion;
     this.writeRegister(W_T_MODE, T_MODE_VALUE);
     this.writeRegister(W_T_PRESCALER, T_PRESCALER_VALUE);
     this.writeRegister(W_T_RELOAD_HI, T_RELOAD_VALUE >> 8);
