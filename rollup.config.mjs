@@ -51,7 +51,11 @@ export function firmwareConfig(input, file) {
         ecma: 2015,
         module: false,
         toplevel: true,
-        compress: { passes: 2, hoist_funs: false, reduce_funcs: false, unsafe: false, arrows: false },
+        // inline: 1 — Espruino declares a `var` only when its statement runs, so a var that terser
+        // appends after a `return` (what inlining a function with arguments or variables does) makes
+        // earlier assignments write the enclosing scope's binding: on the interpreter the hex decoder
+        // was overwritten by require("net") at boot. Measured: inline 3 and 2 leave such vars, 1 none.
+        compress: { passes: 2, hoist_funs: false, reduce_funcs: false, unsafe: false, arrows: false, inline: 1 },
         // Espruino always reads `of` as a keyword: never let the mangler name a variable that.
         mangle: { reserved: ['of'] },
         format: { comments: false, max_line_len: 1000 },

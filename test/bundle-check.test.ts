@@ -268,6 +268,18 @@ const REJECTED: Case[] = [
     expected: [['function init used before its declaration', 1, 16]],
   },
   {
+    // what terser's inlining wrote: the var after the return, so `i = …` set the outer hex decoder
+    rule: 'var used before its declaration',
+    code: 'function i(t) { return t; }\nfunction hw() {\n  return { net: (i = require("net"), i) };\n  var i;\n}',
+    expected: [['var i used before its declaration', 3, 18], ['var i used before its declaration', 3, 38]],
+  },
+  {
+    // also through an immediately-invoked function, and in a switch case before a later case's var
+    rule: 'var used before its declaration',
+    code: 'function f(k) {\n  (function () { n = 1; })();\n  switch (k) { case 1: h = 2; return h; case 2: var h, n; }\n}',
+    expected: [['var n used before its declaration', 2, 18], ['var h used before its declaration', 3, 24], ['var h used before its declaration', 3, 38]],
+  },
+  {
     rule: 'super.method() in an extended class',
     code: 'class A { m() { return 1; } }\nclass B extends A { m() { return super.m() + 1; } }\nclass C extends B { m() { return super.m() + 1; } }',
     expected: [['super.method() in a class that is extended', 2, 34]],
@@ -312,6 +324,8 @@ const REJECTED: Case[] = [
 const ACCEPTED: { name: string; code: string }[] = [
   { name: 'property and method names like banned globals', code: 'var m = xs.map(f); obj.from(1); o.Map; var k = {Set: 1, Map: 2, from: 3}; y.Symbol; z.imul;' },
   { name: 'a parameter named Map', code: 'function f(Map) { return new Map(); }' },
+  { name: 'a var declared before its use, a parameter re-declared as var, a closure over a later var',
+    code: 'function f(a) { a = 1; var a; for (var i = 0; i < 2; i++) a += i; var g = function () { return late; }; var late = 2; return g() + a; }' },
   { name: 'a local var Set shadowing the global', code: 'var Set = function () {};\nnew Set();' },
   { name: 'a block-scoped Symbol', code: 'function g() { let Symbol = 1; return Symbol; }' },
   { name: 'let in a for without closures', code: 'let s = 0;\nfor (let i = 0; i < 3; i++) { s += i; }' },

@@ -341,6 +341,16 @@ const RULES = [
     finish: (c) => checkHoisting(c),
   },
   {
+    // measured (2v29, host build, November 2026): a `var` exists in its function only once its
+    // statement has run — there is no hoisting of `var` either. `function f(){ i = 1; return; var i }`
+    // assigns the enclosing scope's `i`. Terser's inlining writes exactly that (`return {…}; var s,i`),
+    // and on the interpreter it overwrote the bundle's hex decoder at boot. Reported: a use of a
+    // function's own var, in code that runs with that body (not in a nested function, but through
+    // immediately-invoked ones), placed before the name's first `var` in that function.
+    name: 'var used before its declaration', basis: 'measured',
+    finish: (c) => checkVarOrder(c),
+  },
+  {
     // ESPRUINO.md: `super.m()` through three or more class levels recurses until "Too much
     // recursion". source (jspeFactorFunctionCall): in a method `super` is this.__proto__.__proto__, so
     // in a class that is itself extended it resolves to the wrong class. Reported: `super.x` in an
@@ -627,6 +637,32 @@ export function regexProblems(pattern, flags = '') {
   return out;
 }
 
+/** The var-order rule (see RULES). */
+function checkVarOrder(c) {
+  const firstVar = new Map(); // scope node -> Map(name -> offset of its first var declarator)
+  const params = new Map(); // function node -> Set of parameter names
+  for (const n of c.nodes) {
+    if (n.type === 'VariableDeclarator' && c.parent(n)?.kind === 'var') {
+      for (const id of patternIdentifiers(n.id)) {
+        const binding = c.bindingOf(id);
+        if (!binding) continue;
+        if (!firstVar.has(binding.scopeNode)) firstVar.set(binding.scopeNode, new Map());
+        const names = firstVar.get(binding.scopeNode);
+        if (!names.has(id.name)) names.set(id.name, n.start);
+      }
+    } else if (isFunction(n)) {
+      params.set(n, new Set(n.params.flatMap((p) => patternIdentifiers(p).map((id) => id.name))));
+    }
+  }
+  for (const { id, binding } of c.references) {
+    if (!binding || binding.kind !== 'var' || !isFunction(binding.scopeNode)) continue;
+    const first = firstVar.get(binding.scopeNode)?.get(id.name);
+    if (first === undefined || id.start >= first || params.get(binding.scopeNode)?.has(id.name)) continue;
+    if (c.crossesFunction(id, binding.scopeNode, { iifeTransparent: true })) continue;
+    c.report(`var ${id.name} used before its declaration`, id, c.text(c.parent(id), 50));
+  }
+}
+
 /** The hoisting rule (see RULES). */
 function checkHoisting(c) {
   // 1. A direct use of f before `function f(){}` in the code that runs with the declaring body.
@@ -853,6 +889,9 @@ export function checkBundle(source, options = {}) {
     declared: a.declared,
     identifiers: a.identifiers,
     references: a.references,
+    nodes: a.nodes,
+    /** The binding an identifier declares or refers to. */
+    bindingOf: (id) => a.bindingOf.get(id) ?? a.resolve(id),
     /** An identifier that is not declared anywhere in the bundle: a global of the interpreter. */
     isGlobal: (node) => node.type === 'Identifier' && !a.declared.has(node) && !a.bindingOf.get(node),
     /** The global built-in a class's superclass identifier names, directly or through one alias. */
