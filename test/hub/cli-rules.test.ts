@@ -240,7 +240,16 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
   it('shows progress on a large import, and the audit trail verifies after everything above', async () => {
     const lines = ['UPN,Forename,Surname,Reg Group,Year Group'];
     for (let i = 0; i < 2500; i++) lines.push(`Q${i},First${i},Last${i},9C,Year 9`);
-    const big = await handover('import', 'people', file('big.csv', lines.join('\n')));
+    lines.push('Q1,Again,Twice,9C,Year 9');
+    const bigFile = file('big.csv', lines.join('\n'));
+    const peopleBefore = Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM people'))!.n);
+    const dry = await handover('import', 'people', bigFile, '--dry-run');
+    expect(dry.code).toBe(2);
+    expect(dry.stdout).toMatch(/warning: dry run: nothing was written/);
+    expect(dry.stdout).toMatch(/line 2502: id Q1 already on line 3/);
+    expect(Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM people'))!.n)).toBe(peopleBefore);
+    fs.writeFileSync(bigFile, lines.slice(0, -1).join('\n'));
+    const big = await handover('import', 'people', bigFile);
     expect(big.code).toBe(0);
     expect(big.stdout).toMatch(/big\.csv: 2500 rows; 2500 added/);
     expect(big.stdout).toMatch(/warning: no card column/);
