@@ -27,6 +27,14 @@ const SettingsSchema = z.object({
   ingestBatch: z.number().int().min(1).max(5000),
   /** Home Assistant's MQTT discovery prefix; an empty string turns discovery off. */
   homeAssistantPrefix: z.string().regex(/^[a-zA-Z0-9_/-]*$/, 'letters, digits, _, - and /'),
+  /**
+   * The reverse proxy in front of the office page, if any: its X-Forwarded-For and
+   * X-Forwarded-Proto are then believed (sign-in limits per real client address; the session
+   * cookie marked Secure when the client came over HTTPS). false: no proxy, believe nobody;
+   * true: any sender (only when the hub is reachable through the proxy alone); or the proxy's
+   * addresses or CIDR ranges.
+   */
+  trustProxy: z.union([z.boolean(), z.array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'true, false, or IP addresses or CIDR ranges separated by commas')).min(1)]),
   /** Tests only: the ingest holds each received batch this long before committing it (0: never). */
   testCommitDelayMs: z.number().int().min(0).max(60_000),
 });
@@ -48,8 +56,17 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   retentionDays: 'HANDOVER_RETENTION_DAYS',
   ingestBatch: 'HANDOVER_INGEST_BATCH',
   homeAssistantPrefix: 'HANDOVER_HA_PREFIX',
+  trustProxy: 'HANDOVER_TRUST_PROXY',
   testCommitDelayMs: 'HANDOVER_TEST_COMMIT_DELAY_MS',
 };
+
+/** HANDOVER_TRUST_PROXY: unset, `false` or empty -> false; `true` -> true; else a comma-separated list of addresses. */
+function trustProxyFrom(value: string | undefined): boolean | string[] {
+  const text = (value ?? '').trim();
+  if (text === '' || text.toLowerCase() === 'false') return false;
+  if (text.toLowerCase() === 'true') return true;
+  return text.split(',').map((part) => part.trim());
+}
 
 function intFrom(value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
@@ -73,6 +90,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     lostPropertyDays: intFrom(env.HANDOVER_LOST_PROPERTY_DAYS, 91),
     retentionDays: intFrom(env.HANDOVER_RETENTION_DAYS, 730),
     ingestBatch: intFrom(env.HANDOVER_INGEST_BATCH, 500),
+    trustProxy: trustProxyFrom(env.HANDOVER_TRUST_PROXY),
     testCommitDelayMs: intFrom(env.HANDOVER_TEST_COMMIT_DELAY_MS, 0),
     ...overrides,
   };

@@ -135,6 +135,22 @@ export class Accounts {
     });
   }
 
+  /** Links an account to the member of staff it belongs to (people.id), or unlinks it (null). */
+  async link(username: string, personId: number | null, by: string): Promise<void> {
+    const row = await this.byUsername(username);
+    if (!row) throw new AccountError(`no account ${username}`);
+    if (personId !== null) {
+      const person = await this.db.get<{ kind: string }>('SELECT kind FROM people WHERE id = ?', [personId]);
+      if (!person) throw new AccountError(`no person #${personId}`);
+      if (person.kind !== 'staff') throw new AccountError(`person #${personId} is not a member of staff`);
+    }
+    const at = this.now().toISOString();
+    await this.db.transaction(async (tx) => {
+      await tx.run('UPDATE accounts SET person_id = ? WHERE id = ?', [personId, row.id]);
+      await this.audit.append({ actor: by, action: 'account.linked', subject: `account:${row.username}`, at, details: { person: personId } }, tx);
+    });
+  }
+
   async setPassword(username: string, password: string, by: string): Promise<void> {
     const row = await this.byUsername(username);
     if (!row) throw new AccountError(`no account ${username}`);

@@ -15,6 +15,9 @@ import { ROLE_LABELS, WEB_ROLES } from './roles';
 export const ACCOUNT_USAGE = `  account add <username> --role <role> [--person <ref>]
                                  make an office-page account (roles: ${WEB_ROLES.join(', ')});
                                  the password comes from HANDOVER_PASSWORD or standard input
+  account link <username> --person <ref>
+                                 link an account to its member of staff (MIS id or staff code),
+                                 so the records name that person for what the account does
   account password <username>    set a new password (same sources)
   account disable|enable <username>
   account list                   every account, its role and last sign-in`;
@@ -110,6 +113,15 @@ export async function accountCommand(args: string[]): Promise<void> {
     });
     return;
   }
+  if (sub === 'link') {
+    if (!values.person) throw new AccountUsageError('account link needs --person, the member of staff’s MIS id or staff code');
+    await withAccounts(async (accounts, people) => {
+      const person = await people.resolve(values.person!);
+      await accounts.link(username, Number(person.id), 'cli');
+      console.log(`account ${username.toLowerCase()} linked to ${person.name} (${person.external_id})`);
+    });
+    return;
+  }
   if (sub === 'password') {
     await withAccounts(async (accounts) => {
       if (!(await accounts.byUsername(username))) throw new Error(`no account ${username}`);
@@ -125,7 +137,7 @@ export async function accountCommand(args: string[]): Promise<void> {
     });
     return;
   }
-  throw new AccountUsageError(`unknown account command ${JSON.stringify(sub ?? '')}; try add, password, disable, enable or list`);
+  throw new AccountUsageError(`unknown account command ${JSON.stringify(sub ?? '')}; try add, link, password, disable, enable or list`);
 }
 
 export const DEMO_USERNAME = 'demo';

@@ -25,6 +25,8 @@ export const PERMISSIONS = {
   'loans.view': EVERYONE,
   'end-of-day.view': EVERYONE,
   'holds.view': EVERYONE,
+  /** Marking an alert as seen (it leaves the top of Lockers now); recorded under the staff member. */
+  'alerts.acknowledge': ['office', 'ict', 'headteacher', 'dsl'],
   /** A person's devices and history, an asset's custody chain: each view is audited. */
   'people.view': ['office', 'ict', 'headteacher', 'dsl', 'read-only'],
   /** Safeguarding holds in detail (P5): DSL and headteacher only. */

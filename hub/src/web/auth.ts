@@ -93,6 +93,7 @@ const PERMISSION_WORDS: Record<Permission, string> = {
   'loans.view': 'see loans',
   'end-of-day.view': 'see the end-of-day list',
   'holds.view': 'see holds',
+  'alerts.acknowledge': 'acknowledge an alert',
   'people.view': "see a person's devices and history",
   'holds.safeguarding': 'see the details of a safeguarding hold',
   'charges.view': 'see the charges ledger',

@@ -25,10 +25,11 @@ export interface WebParts {
   log: Logger;
   /**
    * Believe X-Forwarded-For and X-Forwarded-Proto from a reverse proxy that terminates HTTPS in
-   * front of the hub (then the session cookie is marked Secure). Off unless the hub is only
-   * reachable through such a proxy: otherwise anyone could claim any address.
+   * front of the hub (then the session cookie is marked Secure, and sign-in limits count the real
+   * client's address). HANDOVER_TRUST_PROXY: off unless the hub is only reachable through such a
+   * proxy (true), or limited to the proxy's own addresses: otherwise anyone could claim any address.
    */
-  trustProxy?: boolean;
+  trustProxy?: boolean | string[];
   /** Sign-in attempts allowed per window (auth.ts has the defaults). */
   signInLimits?: SignInLimits;
 }

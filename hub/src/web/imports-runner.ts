@@ -1,7 +1,12 @@
 // Import jobs started from the office page: the uploaded CSV goes to the records' importer
 // (hub/src/import/) in the background; the page polls the job for its progress and, when it is
 // done, shows the row-level report (each refused row's line and reason; counts of the rest).
+// Each job is kept in the hub's database (web_imports, created here like the accounts' tables),
+// so its report is still there after the hub restarts; a job that was running when the hub stopped
+// is shown as stopped.
 import crypto from 'node:crypto';
+import { forDialect } from '../db/migrations';
+import type { SqlDatabase } from '../db/sql';
 
 export type ImportKind = 'people' | 'assets';
 
@@ -38,17 +43,97 @@ export interface ImportJob {
   error: string | null;
 }
 
-const KEEP_JOBS = 20;
+/** Reports kept (the oldest beyond this are deleted as new imports start). */
+export const KEEP_JOBS = 50;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS web_imports (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  dry_run INTEGER NOT NULL,
+  account TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  state TEXT NOT NULL,
+  progress TEXT NOT NULL,
+  outcome TEXT,
+  error TEXT
+);
+`;
+
+interface ImportRow {
+  id: string;
+  kind: ImportKind;
+  file_name: string;
+  dry_run: number;
+  account: string;
+  started_at: string;
+  finished_at: string | null;
+  state: ImportJob['state'];
+  progress: string;
+  outcome: string | null;
+  error: string | null;
+}
+
+export const STOPPED_MESSAGE = 'the hub stopped before this import finished. Rows read before then may have been applied; upload the file again (an import only applies what has changed).';
+
+function fromRow(row: ImportRow): ImportJob {
+  return {
+    id: row.id,
+    kind: row.kind,
+    fileName: row.file_name,
+    dryRun: Number(row.dry_run) === 1,
+    account: row.account,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    state: row.state,
+    progress: JSON.parse(row.progress) as ImportProgress,
+    outcome: row.outcome ? (JSON.parse(row.outcome) as ImportOutcome) : null,
+    error: row.error,
+  };
+}
 
 export class Imports {
-  private jobs = new Map<string, ImportJob>();
+  /** Jobs running in this process (their progress changes too often to write each step). */
+  private running = new Map<string, ImportJob>();
+  /** Settles when the table is there and jobs a previous run left running are marked stopped. */
+  private ready: Promise<void>;
 
-  /** Starts a job and returns it at once; `run` carries on in the background. */
-  start(
+  constructor(private db: SqlDatabase) {
+    this.ready = this.prepare();
+    this.ready.catch(() => {});
+  }
+
+  private async prepare(): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      if (tx.kind === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7215033)');
+      await tx.exec(forDialect(SCHEMA, tx.kind));
+    });
+    await this.db.run("UPDATE web_imports SET state = 'failed', error = ?, finished_at = ? WHERE state = 'running'", [STOPPED_MESSAGE, new Date().toISOString()]);
+  }
+
+  /** Settles once the table is ready (the web server waits for it before it listens). */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  private async save(job: ImportJob): Promise<void> {
+    await this.db.run(
+      `INSERT INTO web_imports (id, kind, file_name, dry_run, account, started_at, finished_at, state, progress, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, state = excluded.state, progress = excluded.progress, outcome = excluded.outcome, error = excluded.error`,
+      [job.id, job.kind, job.fileName, job.dryRun ? 1 : 0, job.account, job.startedAt, job.finishedAt, job.state, JSON.stringify(job.progress), job.outcome ? JSON.stringify(job.outcome) : null, job.error],
+    );
+  }
+
+  /** Starts a job, stored before this returns; `run` carries on in the background. */
+  async start(
     details: { kind: ImportKind; fileName: string; dryRun: boolean; account: string },
     run: (onProgress: (progress: ImportProgress) => void) => Promise<ImportOutcome>,
     describeFailure: (error: unknown) => string,
-  ): ImportJob {
+    onFinished: (job: ImportJob) => Promise<void> = async () => {},
+  ): Promise<ImportJob> {
+    await this.ready;
     const job: ImportJob = {
       id: crypto.randomBytes(9).toString('base64url'),
       ...details,
@@ -59,8 +144,10 @@ export class Imports {
       outcome: null,
       error: null,
     };
-    this.jobs.set(job.id, job);
-    while (this.jobs.size > KEEP_JOBS) this.jobs.delete(this.jobs.keys().next().value!);
+    await this.save(job);
+    const old = await this.db.all<{ id: string }>('SELECT id FROM web_imports ORDER BY started_at DESC, id DESC LIMIT 1000 OFFSET ?', [KEEP_JOBS]);
+    for (const row of old) await this.db.run('DELETE FROM web_imports WHERE id = ?', [row.id]);
+    this.running.set(job.id, job);
     // Let the upload's answer go out first.
     setImmediate(() => {
       run((progress) => (job.progress = progress))
@@ -73,16 +160,29 @@ export class Imports {
           job.error = describeFailure(error);
           job.state = 'failed';
         })
-        .finally(() => (job.finishedAt = new Date().toISOString()));
+        .then(async () => {
+          job.finishedAt = new Date().toISOString();
+          await this.save(job);
+          await onFinished(job);
+        })
+        .catch(() => {})
+        .finally(() => this.running.delete(job.id));
     });
     return job;
   }
 
-  get(id: string): ImportJob | undefined {
-    return this.jobs.get(id);
+  async get(id: string): Promise<ImportJob | undefined> {
+    const live = this.running.get(id);
+    if (live) return live;
+    await this.ready;
+    const row = await this.db.get<ImportRow>('SELECT * FROM web_imports WHERE id = ?', [id]);
+    return row ? fromRow(row) : undefined;
   }
 
-  recent(): ImportJob[] {
-    return [...this.jobs.values()].reverse();
+  /** The latest jobs, newest first. */
+  async recent(limit = 20): Promise<ImportJob[]> {
+    await this.ready;
+    const rows = await this.db.all<ImportRow>('SELECT * FROM web_imports ORDER BY started_at DESC, id DESC LIMIT ?', [limit]);
+    return rows.map((row) => this.running.get(row.id) ?? fromRow(row));
   }
 }

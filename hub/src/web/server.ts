@@ -13,7 +13,7 @@ import { explain } from './errors';
 import { errorPage } from './layout';
 import { Imports } from './imports-runner';
 import { registerApi } from './api';
-import { registerLockers } from './pages/lockers';
+import { registerAlerts, registerLockers } from './pages/lockers';
 import { registerToday } from './pages/today';
 import { registerWho } from './pages/who';
 import { registerLoans } from './pages/loans';
@@ -44,7 +44,9 @@ const SECURITY_HEADERS: Record<string, string> = {
 
 export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: parts.trustProxy ?? false });
-  const context = makeContext(parts, new Imports());
+  const imports = new Imports(parts.records.db);
+  await imports.whenReady();
+  const context = makeContext(parts, imports);
 
   app.addHook('onSend', async (request, reply, payload) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) reply.header(name, value);
@@ -89,6 +91,7 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
 
   registerApi(app, context);
   registerLockers(app, context);
+  registerAlerts(app, context);
   registerToday(app, context);
   registerWho(app, context);
   registerLoans(app, context);

@@ -17,6 +17,10 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
     const now = new Date();
     const cutoff = context.settings.dayCutoff;
     const lastCutoff = latestCutoff(now, cutoff).toISOString();
+    // The hub's housekeeping marks phones uncollected once a minute; apply the same rule now (it is
+    // idempotent and dates each phone by the first cut-off after its deposit), so the list is right
+    // the moment the cut-off passes, and with no housekeeping running at all.
+    await lostProperty.markUncollected(now);
     const [inLockers, uncollected, due] = await Promise.all([custody.phonesIn(), lostProperty.uncollected(), lostProperty.dueForDisposal(now)]);
     const uncollectedIds = new Set(uncollected.map((phone) => Number(phone.person_id)));
     const today = inLockers.filter((phone) => !uncollectedIds.has(phone.personId));

@@ -10,7 +10,7 @@ import { importPeopleRecords, PEOPLE_COLUMNS } from '../../import/people';
 import type { WebContext } from '../context';
 import { explain, PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
-import type { ImportJob, ImportKind, ImportOutcome } from '../imports-runner';
+import { KEEP_JOBS, type ImportJob, type ImportKind, type ImportOutcome } from '../imports-runner';
 
 function columnsHelp(columns: Record<string, readonly string[]>): Html {
   return html`<ul class="columns">${Object.entries(columns).map(([, spellings]) => html`<li><strong>${spellings[0]}</strong>${spellings.length > 1 ? html` <span class="muted">(or ${spellings.slice(1, 5).join(', ')}${spellings.length > 5 ? ', …' : ''})</span>` : null}</li>`)}</ul>`;
@@ -27,7 +27,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
   const { records } = context;
 
   app.get('/imports', { config: { permission: 'imports.run' } }, async (request, reply) => {
-    const jobs = context.imports.recent();
+    const jobs = await context.imports.recent();
     return context.render(request, reply, {
       title: 'Imports',
       section: '/imports',
@@ -56,7 +56,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
         <section aria-labelledby="recent-title"><h2 id="recent-title">Recent imports</h2>
           ${jobs.length
             ? html`<ul>${jobs.map((job) => html`<li><a href="/imports/${job.id}">${job.fileName}</a> (${job.kind}, ${timeTag(job.startedAt)} by ${job.account}): ${jobSummary(job)}</li>`)}</ul>`
-            : html`<p class="empty">None since the hub started.</p>`}
+            : html`<p class="empty">None yet.</p>`}
         </section>`,
     });
   });
@@ -79,8 +79,8 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
     const dryRun = fields.dryRun === 'yes';
     const actor = actorFor(request.account!);
     const text = file.text;
-    await context.audit(request, 'web.import-started', { details: { kind, dryRun, bytes: Buffer.byteLength(text) } });
-    const job = context.imports.start(
+    await context.audit(request, 'web.import-started', { details: { kind, dryRun, bytes: Buffer.byteLength(text), file: file.name.slice(0, 120) } });
+    const job = await context.imports.start(
       { kind, fileName: file.name.slice(0, 120), dryRun, account: request.account!.username },
       async (onProgress): Promise<ImportOutcome> => {
         const csv = parseCsvText(text);
@@ -118,24 +118,30 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
         // A whole-file problem (no id column, empty file) is the importer's own sentence.
         return explained.internal && error instanceof Error && !/\n\s+at /.test(error.message) ? error.message : explained.message;
       },
+      // How it ended is in the audit trail too, under the account that started it.
+      (finished) =>
+        context.audit(request, 'web.import-finished', {
+          subject: `import:${finished.id}`,
+          details: { kind, dryRun, state: finished.state, summary: Object.fromEntries(finished.outcome?.summary ?? []), refused: finished.outcome?.problems.length ?? null },
+        }),
     );
     if ((request.headers.accept ?? '').includes('application/json')) return reply.code(202).send({ job: { id: job.id, state: job.state } });
     return reply.redirect(`/imports/${job.id}`, 303);
   });
 
-  function jobOf(id: string): ImportJob {
-    const job = context.imports.get(id);
-    if (!job) throw new PageError(404, 'There is no such import (the hub keeps the last 20 since it started).');
+  async function jobOf(id: string): Promise<ImportJob> {
+    const job = await context.imports.get(id);
+    if (!job) throw new PageError(404, `There is no such import (the hub keeps the reports of the last ${KEEP_JOBS}).`);
     return job;
   }
 
   app.get('/api/imports/:id', { config: { permission: 'imports.run' } }, async (request) => {
-    const job = jobOf((request.params as { id: string }).id);
+    const job = await jobOf((request.params as { id: string }).id);
     return { job: { id: job.id, state: job.state, progress: job.progress, error: job.error, refused: job.outcome?.problems.length ?? null } };
   });
 
   app.get('/imports/:id', { config: { permission: 'imports.run' } }, async (request, reply) => {
-    const job = jobOf((request.params as { id: string }).id);
+    const job = await jobOf((request.params as { id: string }).id);
     const outcome = job.outcome;
     return context.render(request, reply, {
       title: `Import: ${job.fileName}`,

@@ -3,8 +3,11 @@
 // stored. With the simulated station (`handover start`), the demo cards to tap.
 import type { FastifyInstance } from 'fastify';
 import { may } from '../../accounts/roles';
+import type { AlertRow } from '../../records/alerts';
 import type { LockerView } from '../../records/custody';
+import { csrfField } from '../auth';
 import type { WebContext } from '../context';
+import { PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 
 export const LOCKER_STATE_LABELS: Record<string, string> = {
@@ -25,18 +28,29 @@ export const LOCKER_ALARMS: Record<string, string> = {
   'lock-fault': 'Lock did not open',
 };
 
-/** An alert in the page's words when it is about a locker (numbered from 1, as on the doors). */
+/**
+ * An alert in the page's words. The records number lockers from 0 (as the stations do); the page,
+ * like the doors, from 1: an alert about a locker names it by its door number, with the station.
+ */
 export function alertText(alert: { kind: string; subject: string; message: string }): string {
   const locker = /^locker:(.+)\/(\d+)$/.exec(alert.subject);
-  if (locker && LOCKER_ALARMS[alert.kind]) return `${LOCKER_ALARMS[alert.kind]}: station ${locker[1]}, locker ${Number(locker[2]) + 1}`;
-  return alert.message;
+  if (!locker) return capitalise(alert.message);
+  const [, station, index] = locker;
+  const door = Number(index) + 1;
+  if (LOCKER_ALARMS[alert.kind]) return `${LOCKER_ALARMS[alert.kind]}: station ${station}, locker ${door}`;
+  // Any other alert about a locker: its message's "locker N" is the records' number.
+  const message = alert.message.replace(new RegExp(`\\blocker ${index}\\b`, 'g'), `locker ${door}`);
+  return `${capitalise(message)}${message.includes(`locker ${door}`) ? '' : ` (station ${station}, locker ${door})`}`;
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function stateLabel(state: string): string {
   return LOCKER_STATE_LABELS[state] ?? state;
 }
 
-/** Open alarms per locker (`station/locker`), from the alerts the records raised. */
 /** Open alarms per locker (`station/locker`), from the alerts the records raised and nobody has acknowledged. */
 async function lockerAlarms(context: WebContext): Promise<Map<string, string>> {
   const alarms = new Map<string, string>();
@@ -96,15 +110,21 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
     await context.audit(request, 'web.viewed', { details: { page: '/lockers' } });
     const demoCards = context.demo && may(request.account!.role, 'demo.tap') ? context.demo.cards() : [];
     const alerts = await context.records.alerts.open();
+    const mayAcknowledge = may(request.account!.role, 'alerts.acknowledge');
     return context.render(request, reply, {
       title: 'Lockers now',
       section: '/lockers',
       body: html`
         ${alerts.length
           ? html`<section class="alerts" aria-labelledby="alerts-title"><h2 id="alerts-title">Alerts not yet acknowledged (${alerts.length})</h2>
-              <p class="hint">Losses and thefts first (P11).</p>
-              <ul>${alerts.slice(0, 8).map((alert) => html`<li class="${alert.kind === 'asset-lost' || alert.kind === 'asset-stolen' ? 'urgent' : ''}">${alertText(alert)} <span class="muted">— for the ${alert.role}, ${timeTag(alert.at)}</span></li>`)}</ul>
-              ${alerts.length > 8 ? html`<p class="muted">and ${alerts.length - 8} more.</p>` : null}
+              <p class="hint">Losses and thefts first (P11). ${mayAcknowledge ? 'Acknowledge an alert once it is dealt with: it then leaves this list, and the acknowledgement is recorded under your name.' : ''}</p>
+              <ul>${alerts.slice(0, 8).map(
+                (alert) => html`<li class="${alert.kind === 'asset-lost' || alert.kind === 'asset-stolen' ? 'urgent' : ''}" data-alert="${alert.id}">${alertText(alert)} <span class="muted">— for the ${alert.role}, ${timeTag(alert.at)}</span>
+                  ${mayAcknowledge
+                    ? html`<form method="post" action="/alerts/${alert.id}/acknowledge" class="inline-form">${csrfField(reply)}<button type="submit" aria-label="Acknowledge: ${alertText(alert)}">Acknowledge…</button></form>`
+                    : null}</li>`,
+              )}</ul>
+              ${alerts.length > 8 ? html`<p class="muted">and ${alerts.length - 8} more (acknowledge these to see them).</p>` : null}
             </section>`
           : null}
         <p class="live-status" role="status" aria-live="polite" data-live-status>Updates live as pupils tap.</p>
@@ -122,4 +142,44 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
 
   // The same panel on its own, for the live refresh (not audited again: the page view was).
   app.get('/lockers/panel', { config: { permission: 'lockers.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((await lockerPanel(context)).text));
+}
+
+/** Acknowledging an alert: shown first, then done on confirmation, recorded under the member of staff. */
+export function registerAlerts(app: FastifyInstance, context: WebContext): void {
+  async function openAlert(request: { params: unknown }): Promise<AlertRow> {
+    const id = Number((request.params as { id: string }).id);
+    const alert = Number.isInteger(id) ? (await context.records.alerts.open()).find((candidate) => Number(candidate.id) === id) : undefined;
+    if (!alert) throw new PageError(404, 'That alert is not open (it may have been acknowledged already).');
+    return alert;
+  }
+
+  app.post('/alerts/:id/acknowledge', { config: { permission: 'alerts.acknowledge' } }, async (request, reply) => {
+    const alert = await openAlert(request);
+    const account = request.account!;
+    // The records name the person who acknowledged (alerts.acknowledged_by): an account that is
+    // not linked to a member of staff cannot be named there.
+    if (account.personId === null) {
+      throw new PageError(
+        409,
+        `Your account (${account.username}) is not linked to a member of staff, and an acknowledgement is recorded under the person who made it. Ask the ICT lead or headteacher to run: handover account link ${account.username} --person <your MIS id or staff code>.`,
+      );
+    }
+    if (((request.body ?? {}) as { confirm?: string }).confirm !== 'yes') {
+      return context.render(request, reply, {
+        title: 'Acknowledge an alert: check and confirm',
+        section: '/lockers',
+        body: html`<div class="confirm"><h2>This will happen when you confirm</h2><ul>
+            <li>The alert “${alertText(alert)}” (for the ${alert.role}, raised ${timeTag(alert.at)}) is marked as acknowledged and leaves the list at the top of Lockers now.</li>
+            <li>It is not deleted: the alert, when it was acknowledged and by whom stay in the records and the audit trail, under your account, ${account.username}.</li></ul></div>
+          <form method="post" action="/alerts/${alert.id}/acknowledge" class="actions">
+            ${csrfField(reply)}<input type="hidden" name="confirm" value="yes">
+            <button type="submit" class="primary">Confirm: acknowledge</button> <a class="button" href="/lockers">Cancel</a>
+          </form>`,
+      });
+    }
+    await context.records.alerts.acknowledge(Number(alert.id), account.personId);
+    await context.audit(request, 'web.alert-acknowledged', { subject: `alert:${alert.id}`, details: { alert: Number(alert.id), kind: alert.kind } });
+    context.flash(request, `Alert acknowledged: ${alertText(alert)}.`);
+    return reply.redirect('/lockers', 303);
+  });
 }
