@@ -261,6 +261,13 @@ describe('handover account (command line)', () => {
       const twice = await cli(['account', 'add', 'head', '--role', 'office'], 'Lockers2026');
       expect(twice.code).toBe(1);
       expect(twice.stderr.trim()).toBe('handover: there is already an account head');
+      // Linking to a member of staff needs one the records know (none are imported here).
+      const link = await cli(['account', 'link', 'head', '--person', 'S-NOBODY']);
+      expect(link.code).toBe(1);
+      expect(link.stderr).toMatch(/^handover: .*S-NOBODY/m);
+      const linkWithout = await cli(['account', 'link', 'head']);
+      expect(linkWithout.code).toBe(1);
+      expect(linkWithout.stderr).toContain('account link needs --person');
       const list = await cli(['account', 'list']);
       expect(list.stdout).toMatch(/^head\theadteacher\tnever signed in$/m);
       // Piped: the first line of standard input is the password.

@@ -50,10 +50,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', () => {
   }
 
   /** A new browser (its own cookies) signed in through the form, by keyboard, as a new account of `role`. */
-  async function signedIn(role: WebRole, screenshot?: string): Promise<Page> {
+  async function signedIn(role: WebRole, screenshot?: string, personId?: number): Promise<Page> {
     const username = `${role.replace(/[^a-z]/g, '')}.${Math.random().toString(36).slice(2, 7)}`;
     const password = generatePassword();
-    await harness.hub.accounts.add({ username, role, password }, 'browser test');
+    await harness.hub.accounts.add({ username, role, password, personId }, 'browser test');
     const context = await browser.newContext({ viewport: TABLET, locale: 'en-GB' });
     contexts.push(context);
     const page = await context.newPage();
@@ -173,6 +173,30 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', () => {
     await page.getByRole('link', { name: 'Priya Patel' }).click();
     await expect(page.getByRole('heading', { level: 1 })).toHaveTextish('Priya Patel');
     await shot(page, '14-who-person');
+    expect((page as Page & { problems: string[] }).problems).toEqual([]);
+  });
+
+  it('acknowledges an alert with the keyboard, after seeing what it does', async () => {
+    const page = await signedIn('headteacher', undefined, school.staff.headteacher);
+    const alerts = page.getByRole('region', { name: /Alerts not yet acknowledged/ });
+    // The records' locker 5 is the sixth door: the page says locker 6.
+    await expect(alerts).toContainTextish('Door forced open: station form-7b, locker 6');
+    expect(await page.locator('[data-station="form-7b"][data-locker="5"]').getAttribute('class')).toContain('state-alarm');
+    const button = alerts.getByRole('button', { name: 'Acknowledge: Door forced open: station form-7b, locker 6' });
+    await button.focus();
+    await shot(page, '15-alert-before-acknowledge');
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/alerts/*/acknowledge');
+    await expect(page.getByRole('heading', { level: 1 })).toHaveTextish('Acknowledge an alert: check and confirm');
+    await expect(page.locator('.confirm')).toContainTextish('leaves the list at the top of Lockers now');
+    await shot(page, '16-alert-acknowledge-confirm');
+    await page.getByRole('button', { name: 'Confirm: acknowledge' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/lockers');
+    await expect(page.getByRole('status').first()).toContainTextish('Alert acknowledged: Door forced open: station form-7b, locker 6.');
+    expect(await page.locator('[data-station="form-7b"][data-locker="5"]').getAttribute('class')).not.toContain('state-alarm');
+    expect(await page.content()).not.toContain('Acknowledge: Door forced open');
+    await shot(page, '17-alert-acknowledged');
     expect((page as Page & { problems: string[] }).problems).toEqual([]);
   });
 

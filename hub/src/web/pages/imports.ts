@@ -28,6 +28,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
 
   app.get('/imports', { config: { permission: 'imports.run' } }, async (request, reply) => {
     const jobs = await context.imports.recent();
+    await context.audit(request, 'web.viewed', { details: { page: '/imports' } });
     return context.render(request, reply, {
       title: 'Imports',
       section: '/imports',
@@ -142,6 +143,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
 
   app.get('/imports/:id', { config: { permission: 'imports.run' } }, async (request, reply) => {
     const job = await jobOf((request.params as { id: string }).id);
+    await context.audit(request, 'web.viewed', { subject: `import:${job.id}`, details: { page: '/imports/:id' } });
     const outcome = job.outcome;
     return context.render(request, reply, {
       title: `Import: ${job.fileName}`,
