@@ -178,7 +178,11 @@ function boot(): void {
   const reader = new Mfrc522(hw.spi, hw.gpio, hw.clock, { cs: config.pins.rfidCs, irq: config.pins.rfidIrq, reset: config.pins.rfidReset }, MFRC522_DEFAULTS);
   reader.start({
     onCard: (uid) => station.onCard(uid),
-    onFault: () => events.report(EVENT.READER_FAULT, { detail: DETAIL.READER }),
+    onFault: (reason) => {
+      log('reader fault: ' + reason);
+      events.report(EVENT.READER_FAULT, { detail: DETAIL.READER });
+    },
+    onAbort: (reason) => log('reader: ' + reason),
     onRecovered: () => events.report(EVENT.READER_RECOVERED, {}),
   });
   // The main loop is alive as long as timers run: kick the watchdog from one.

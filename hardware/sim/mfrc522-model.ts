@@ -24,11 +24,12 @@
 //                                        the IRQ pin is released; setResponding(true) brings it back
 //                                        as after power-on (reset values, RF field off)
 //   model.setSelfTest(mode)              changes the self-test outcome (see selfTest above)
-//   model.corruptNextResponse(mode)      the next frame a card sends arrives damaged:
+//   model.corruptNextResponse(mode, skip?)   the next frame a card sends (after `skip` good ones) is damaged:
 //                                        'flip' (default): bit 0 of its first byte inverted, parity
 //                                        intact, so the damage shows as a CRC error (ErrorReg.CRCErr)
 //                                        in CRC-protected frames, a BCC mismatch in a UID CLn, a
-//                                        different value in an ATQA; 'truncate': its last byte is lost
+//                                        different value in an ATQA; 'truncate': its last byte is lost;
+//                                        'remove': the card leaves the field instead of answering
 //   new Iso14443aCard(uid, sak?, quirks?)   a 4-, 7- or 10-byte UID card; card.state, card.uid
 //   crcA(bytes)                          CRC_A (ISO/IEC 14443-3), low byte first on air
 //
@@ -71,6 +72,8 @@ export interface Mfrc522ModelOptions {
   version?: number;
   irqPullUp?: boolean;
   selfTest?: SelfTestOutcome;
+  /** Sees every chip-select frame the host sends (to count the SPI cost of a step). */
+  onTransfer?: (data: Uint8Array) => void;
 }
 
 export type SelfTestOutcome = 'pass' | 'wrong' | 'none';
@@ -316,7 +319,9 @@ export class Mfrc522Model {
   private fieldOn = false;
   private responding = true;
   private resetLow = false;
-  private corruptMode: 'flip' | 'truncate' | null = null;
+  private corruptMode: 'flip' | 'truncate' | 'remove' | null = null;
+  private corruptSkip = 0;
+  private readonly onTransfer: ((data: Uint8Array) => void) | undefined;
   private selfTestOutcome: SelfTestOutcome;
   private pin: boolean;
   private random = 0x2545f491;
@@ -328,6 +333,7 @@ export class Mfrc522Model {
     this.versionValue = options.version ?? 0x92;
     this.pullUp = options.irqPullUp ?? false;
     this.selfTestOutcome = options.selfTest ?? 'pass';
+    this.onTransfer = options.onTransfer;
     this.resetRegisters(true);
     this.pin = this.computePin();
   }
@@ -343,6 +349,7 @@ export class Mfrc522Model {
   /** One chip-select frame: returns the bytes the chip shifts out on MISO. */
   transfer(data: Uint8Array): Uint8Array {
     const out = new Uint8Array(data.length);
+    if (this.onTransfer) this.onTransfer(data);
     if (!this.powered() || data.length === 0) return out;
     const first = data[0];
     const register = (first >> 1) & 0x3f;
@@ -398,8 +405,10 @@ export class Mfrc522Model {
     this.selfTestOutcome = outcome;
   }
 
-  corruptNextResponse(mode: 'flip' | 'truncate' = 'flip'): void {
+  /** See the header; `skip` answers pass unharmed first ('remove': the card leaves instead of answering). */
+  corruptNextResponse(mode: 'flip' | 'truncate' | 'remove' = 'flip', skip = 0): void {
     this.corruptMode = mode;
+    this.corruptSkip = skip;
   }
 
   // --- registers ------------------------------------------------------------------------------
@@ -695,10 +704,28 @@ export class Mfrc522Model {
     regs[CONTROL] &= ~0x07;
     if ((regs[T_MODE] & 0x80) !== 0) this.startTimer(); // TAuto
     const answers: CardAnswer[] = [];
+    const answering: Iso14443aCard[] = [];
     if (this.fieldOn) {
       for (const card of this.cards) {
         const answer = card.receive(frame.bytes, frame.lastBits);
-        if (answer) answers.push(answer);
+        if (answer) {
+          answers.push(answer);
+          answering.push(card);
+        }
+      }
+    }
+    if (this.corruptMode !== null && answers.length > 0 && (regs[COMMAND] & 0x20) === 0) {
+      if (this.corruptSkip > 0) {
+        this.corruptSkip--;
+      } else {
+        const first = answers[0];
+        if (this.corruptMode === 'flip') first.bytes[0] ^= 0x01;
+        else if (this.corruptMode === 'truncate') first.bytes.pop();
+        else {
+          for (const card of answering) this.removeCard(card);
+          answers.length = 0;
+        }
+        this.corruptMode = null;
       }
     }
     if (answers.length === 0 || (regs[COMMAND] & 0x20) !== 0) {
@@ -706,12 +733,6 @@ export class Mfrc522Model {
       return;
     }
     this.stopTimer(); // an answer started: TAuto stops the timer
-    if (this.corruptMode !== null) {
-      const first = answers[0];
-      if (this.corruptMode === 'flip') first.bytes[0] ^= 0x01;
-      else first.bytes.pop();
-      this.corruptMode = null;
-    }
     const bytes = answers[0].bytes.slice();
     const lastBits = answers[0].lastBits;
     let error = 0;

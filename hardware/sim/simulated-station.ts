@@ -9,7 +9,7 @@ import { Board } from './board';
 import { EspruinoEnvironment, type SpiDevice } from './espruino-env';
 import { FlashStorage, bytesToBinary } from './flash-storage';
 import { ExpanderWiring, LockerBankModel, gpioWiring, type LockerWiring } from './locker-bank-model';
-import { Iso14443aCard, Mfrc522Model } from './mfrc522-model';
+import { Iso14443aCard, Mfrc522Model, type Mfrc522ModelOptions } from './mfrc522-model';
 
 export const BOOT_CODE_FILE = '.bootcde';
 export const CONFIG_FILE = 'handover.json';
@@ -40,6 +40,8 @@ export class SimulatedStation extends EventEmitter {
   readonly logLines: string[] = [];
   boots = 0;
   running = false;
+  /** Options of the reader model created at each boot (chip version, self-test outcome, SPI probe). */
+  readerOptions: Pick<Mfrc522ModelOptions, 'version' | 'selfTest' | 'onTransfer'> = {};
   private options: SimulatedStationOptions;
   private cardsInField = new Map<string, Iso14443aCard>();
 
@@ -79,6 +81,7 @@ export class SimulatedStation extends EventEmitter {
     const bootTimeMs = Date.now();
     this.board = new Board(() => (Date.now() - bootTimeMs) / 1000);
     this.reader = new Mfrc522Model({
+      ...this.readerOptions,
       schedule: (callback, delayMs) => setTimeout(callback, delayMs),
       onIrq: (level) => {
         this.board.drive(wiring.pins.rfidIrq, level);

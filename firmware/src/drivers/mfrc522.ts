@@ -237,6 +237,8 @@ export interface Mfrc522Listener {
   onFault(reason: string): void;
   /** The reader works again after onFault. */
   onRecovered(): void;
+  /** A presentation was dropped (bad frame, CRC error, card gone): for the log; the card is read again later. */
+  onAbort?(reason: string): void;
 }
 
 export interface Mfrc522Status {
@@ -770,6 +772,14 @@ export class Mfrc522 {
     this.state = S_IDLE;
     this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
     this.writeRegister(W_FIFO_LEVEL, FLUSH_BUFFER);
+    const listener = this.listener;
+    if (listener && listener.onAbort) {
+      try {
+        listener.onAbort(reason);
+      } catch (error) {
+        this.listenerErrors++;
+      }
+    }
   }
 
   /** An answer nobody waits for (a late frame, a NAK to HLTA): clear it so the line goes high. */
