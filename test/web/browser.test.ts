@@ -200,6 +200,23 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', () => {
     expect((page as Page & { problems: string[] }).problems).toEqual([]);
   });
 
+  it('unlocks a locker of the simulated station remotely, after confirming, and records it', async () => {
+    const page = await signedIn('office');
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Stations', exact: true }).click();
+    await page.getByLabel('Locker to unlock').first().selectOption('8');
+    await page.getByRole('button', { name: 'Unlock… (asks to confirm)' }).first().click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveTextish('Unlock locker 8 at demo-1: check and confirm');
+    await shot(page, '18-unlock-confirm');
+    await page.getByRole('button', { name: 'Confirm: unlock locker 8' }).click();
+    await page.waitForURL('**/stations');
+    await expect(page.getByRole('status').first()).toContainTextish('Station demo-1 unlocked locker 8.');
+    const records = await harness.hub.db.all<{ action: string; actor: string; details: string }>("SELECT action, actor, details FROM audit_log WHERE action IN ('web.remote-unlock', 'web.remote-unlock-result') ORDER BY seq");
+    expect(records.map((record) => record.action)).toEqual(['web.remote-unlock', 'web.remote-unlock-result']);
+    expect(records[1].details).toContain('"ok":true');
+    expect(new Set(records.map((record) => record.actor)).size).toBe(1);
+    expect(records[0].actor).toMatch(/^account:office\./);
+  });
+
   it('imports a CSV with a bad row and shows the row report', async () => {
     const page = await signedIn('office');
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Imports', exact: true }).click();

@@ -315,6 +315,18 @@ describe('office pages by role', () => {
     expect(await again.text()).toContain('That alert is not open');
   });
 
+  it('charts each tap at the moment the station says it happened, not when a late replay arrived', async () => {
+    const { records } = harness.hub;
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    const early = midnight.getTime() + 60_000; // 00:01 today, hub local time
+    const pupil = await records.people.add({ externalId: 'P-960', name: 'Mia Nolan', role: 'pupil', form: '8A' });
+    // Received now, but the station's clock says 00:01 (it was cut off from the hub until now).
+    await records.custody.applyEvent({ station: 'form-7b', boot: 4, seq: 1, uptimeMs: 1000, type: EVENT.DEPOSIT, locker: 6, person: pupil, wallTime: early }, new Date().toISOString());
+    const today = await readOnly.page('/today');
+    expect(today.html).toMatch(/<tr><td>00:00<\/td><td>1<\/td><td>0<\/td><\/tr>/);
+  });
+
   it('shows errors as sentences, never a stack trace', async () => {
     const missing = await office.page('/who/person/999999');
     expect(missing.status).toBe(404);

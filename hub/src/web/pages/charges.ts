@@ -219,6 +219,8 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
     try {
       input = readReport(body);
       described = await describeReport(context, input);
+      // The preview names the holder and their loan: a view of their records.
+      await context.audit(request, 'web.viewed', { subject: `asset-tag:${input.tag}`, details: { page: '/charges/preview', action: input.action } });
     } catch (error) {
       if (!(error instanceof RuleError || error instanceof NotFoundError || error instanceof PageError)) throw error;
       return ledgerPage(request, reply, { problem: explain(error).message, input: body as Partial<ReportInput>, status: 422 });
@@ -277,6 +279,7 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
 
   app.get('/charges/:id/waive', { config: { permission: 'charges.waive' } }, async (request, reply) => {
     const charge = await chargeToWaive(context, request);
+    await context.audit(request, 'web.viewed', { subject: `charge:${charge.id}`, personId: Number(charge.person_id), details: { page: '/charges/:id/waive' } });
     return context.render(request, reply, {
       title: `Waive charge ${charge.id}`,
       section: '/charges',

@@ -131,6 +131,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     if (!context.link) throw new PageError(409, 'The hub has no link to its stations running.');
     await context.audit(request, 'web.remote-unlock', { subject: `locker:${station.id}/${locker}`, details: { station: station.id, locker } });
     const result = await context.link.unlock(station.id, locker, request.account!.personId ?? 0);
+    await context.audit(request, 'web.remote-unlock-result', { subject: `locker:${station.id}/${locker}`, details: { station: station.id, locker, ok: result.ok, refusal: result.ok ? null : result.refusal } });
     context.flash(request, result.ok ? `Station ${station.id} unlocked locker ${locker + 1}.` : `Station ${station.id} did not unlock locker ${locker + 1}: ${result.refusal}.`);
     return reply.redirect('/stations', 303);
   });
@@ -158,6 +159,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     if (!context.link) throw new PageError(409, 'The hub has no link to its stations running.');
     await context.audit(request, 'web.open-all', { subject: `station:${station.id}`, details: { station: station.id } });
     const result = await context.link.openAll(station.id, request.account!.personId ?? 0);
+    await context.audit(request, 'web.open-all-result', { subject: `station:${station.id}`, details: { station: station.id, ok: result.ok, refusal: result.ok ? null : result.refusal } });
     context.flash(request, result.ok ? `Station ${station.id} is opening every locker.` : `Station ${station.id} did not open its lockers: ${result.refusal}.`);
     return reply.redirect('/stations', 303);
   });

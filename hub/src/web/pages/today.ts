@@ -20,14 +20,17 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
     const now = new Date();
     const start = new Date(now.getFullYear(), now.getMonth(), now.getDate());
     const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
-    const events = await db.all<{ type: number; received_at: string }>('SELECT type, received_at FROM station_events WHERE type IN (?, ?) AND received_at >= ? AND received_at < ?', [
+    // When each tap happened: the station's own clock when it had been given the time (a journal
+    // replayed after a network cut arrives late, but keeps its moments), else when the hub got it.
+    const events = await db.all<{ type: number; received_at: string; wall_time: number | null }>('SELECT type, received_at, wall_time FROM station_events WHERE type IN (?, ?) AND received_at >= ?', [
       EVENT.DEPOSIT,
       EVENT.COLLECT,
       start.toISOString(),
-      end.toISOString(),
     ]);
-    const deposits = events.filter((event) => Number(event.type) === EVENT.DEPOSIT).map((event) => event.received_at);
-    const collections = events.filter((event) => Number(event.type) === EVENT.COLLECT).map((event) => event.received_at);
+    const momentOf = (event: { received_at: string; wall_time: number | null }) => (event.wall_time !== null && Number(event.wall_time) > 0 ? new Date(Number(event.wall_time)).toISOString() : event.received_at);
+    const todays = events.map((event) => ({ type: Number(event.type), at: momentOf(event) })).filter((event) => event.at >= start.toISOString() && event.at < end.toISOString());
+    const deposits = todays.filter((event) => event.type === EVENT.DEPOSIT).map((event) => event.at);
+    const collections = todays.filter((event) => event.type === EVENT.COLLECT).map((event) => event.at);
     const buckets = bucketDay(deposits, collections);
     const today = now.toISOString().slice(0, 10);
     const [phonesIn, roll, exempt, classes] = await Promise.all([
