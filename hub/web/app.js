@@ -41,7 +41,10 @@
   }
 
   let refreshTimer = null;
+  /** What changed, in words, for the live status line (read out by screen readers). */
+  let changes = [];
   async function refreshPanels() {
+    changes = [];
     for (const panel of panels) {
       const before = lockerStates(panel);
       const response = await fetch(panel.dataset.livePanel, { credentials: 'same-origin', headers: { accept: 'text/html' } });
@@ -54,7 +57,12 @@
       panel.innerHTML = await response.text();
       for (const item of panel.querySelectorAll('[data-locker]')) {
         const key = `${item.dataset.station}/${item.dataset.locker}`;
-        if (before.has(key) && before.get(key) !== item.dataset.state) item.classList.add('changed');
+        if (before.has(key) && before.get(key) !== item.dataset.state) {
+          item.classList.add('changed');
+          const number = item.querySelector('.number');
+          const state = item.querySelector('.state');
+          changes.push(`${item.dataset.station} ${number ? number.textContent : ''}: ${state ? state.textContent.trim() : item.dataset.state}`);
+        }
       }
     }
   }
@@ -62,7 +70,7 @@
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       refreshPanels()
-        .then(() => status && (status.textContent = `Live — updated ${new Date().toLocaleTimeString('en-GB')}`))
+        .then(() => status && (status.textContent = `Live — updated ${new Date().toLocaleTimeString('en-GB')}${changes.length ? `: ${changes.join('; ')}` : ''}`))
         .catch((error) => status && (status.textContent = `Could not update: ${error.message}`));
     }, 120);
   }

@@ -100,6 +100,9 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', () => {
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => document.querySelector('[data-station="demo-1"][data-locker="0"]')?.getAttribute('data-state') === 'phone-in', undefined, { timeout: 15_000 });
     expect(await locker.textContent()).toContain(pupil.name);
+    // The change is also put in words in the live status line, which screen readers announce.
+    await expect(page.locator('[data-live-status]')).toContainTextish('demo-1 Locker 1: Phone in');
+    expect(await page.locator('[data-live-status]').getAttribute('aria-live')).toBe('polite');
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     await expect(page.getByRole('table').first()).toContainTextish(pupil.name);
     await shot(page, '03-lockers-after-tap');
