@@ -121,3 +121,17 @@ describe('bad radio input', () => {
     expect(rig.station.env.errors).toEqual([]);
   }, 15_000);
 });
+
+describe('hex of odd length in the configuration', () => {
+  it('refuses a key of odd hex length at boot with a logged reason, instead of throwing', async () => {
+    rig = new StationRig({ people: [AMIRA], waitForBoot: false });
+    rig.options.beforeBoot = (station) => {
+      const config = rig.config() as { badgeKey: string };
+      station.writeConfig({ ...config, badgeKey: config.badgeKey + '7' }); // 65 hex digits
+    };
+    await rig.start();
+    await eventually(() => rig.station.logLines.some((line) => /badgeKey/.test(line)), 3000, 'the configuration error in the log');
+    expect(rig.station.env.errors).toEqual([]);
+    expect(rig.frames).toEqual([]); // the station did not start: nothing opens on a bad configuration
+  }, 15_000);
+});

@@ -80,8 +80,8 @@ export function validateConfig(raw: any): ConfigResult {
   need(isInt(broker.port) && broker.port > 0 && broker.port < 65536, 'broker.port', 'must be a TCP port');
   const tls = broker.tls;
   need(!tls || (typeof tls.ca === 'string' && tls.ca.indexOf('-----BEGIN CERTIFICATE-----') >= 0), 'broker.tls.ca', 'must be a PEM certificate');
-  need(typeof raw.badgeKey === 'string' && /^[0-9a-f]+$/.test(raw.badgeKey) && raw.badgeKey.length >= 32, 'badgeKey', 'must be at least 16 bytes of hex');
-  need(typeof raw.stationKey === 'string' && /^[0-9a-f]+$/.test(raw.stationKey) && raw.stationKey.length >= 32, 'stationKey', 'must be at least 16 bytes of hex');
+  need(typeof raw.badgeKey === 'string' && /^[0-9a-f]+$/.test(raw.badgeKey) && raw.badgeKey.length >= 32 && raw.badgeKey.length % 2 === 0, 'badgeKey', 'must be at least 16 bytes of hex (an even number of digits)');
+  need(typeof raw.stationKey === 'string' && /^[0-9a-f]+$/.test(raw.stationKey) && raw.stationKey.length >= 32 && raw.stationKey.length % 2 === 0, 'stationKey', 'must be at least 16 bytes of hex (an even number of digits)');
   const assets: Array<LockerAsset | null> = [];
   const rawAssets = Array.isArray(raw.assets) ? raw.assets : [];
   need(raw.assets === undefined || (Array.isArray(raw.assets) && raw.assets.length === raw.lockers), 'assets', 'must list one entry (or null) per locker');
