@@ -28,6 +28,24 @@ async function adminQuery(url: string, sql: string): Promise<void> {
   }
 }
 
+/**
+ * DROP DATABASE ... WITH (FORCE) ends the test's own leftover connections, but a role without
+ * pg_signal_backend (CI's `handover`) may not end an autovacuum worker that happens to be in the
+ * database: PostgreSQL then refuses the drop. The worker is gone within moments, so try again.
+ */
+async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      return;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (attempt >= 50 || !/pg_signal_backend|being accessed by other users/.test(message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
 export async function testDatabaseTarget(): Promise<TestDatabaseTarget> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-test-'));
   const serverUrl = process.env.DATABASE_URL;
@@ -42,7 +60,7 @@ export async function testDatabaseTarget(): Promise<TestDatabaseTarget> {
     dataDir,
     databaseUrl: url.toString(),
     drop: async () => {
-      await adminQuery(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await dropDatabase(serverUrl, name);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
