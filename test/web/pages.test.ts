@@ -26,7 +26,7 @@ describe('the chart of the day', () => {
 describe('office pages by role', () => {
   let harness: HubHarness;
   let school: OfficeSchool;
-  let office: WebClient;
+  let office: WebClient & { username: string };
   let readOnly: WebClient;
   let dsl: WebClient;
   let headteacher: WebClient;
@@ -158,6 +158,9 @@ describe('office pages by role', () => {
     const waived = await office.send('POST', `/charges/${damageCharge.id}/waive`, { form: { reason: 'damaged in the post room', _csrf: office.csrfToken }, accept: 'html' });
     expect(waived.status).toBe(303);
     expect(await harness.hub.records.ledger.outstanding(Number(damageCharge.id))).toBe(0);
+    // The office account is linked to no member of staff: the records name the account, not "system".
+    const waiver = (await auditOf('charge.waiver')).find((row) => row.subject === `charge:${damageCharge.id}`);
+    expect(waiver?.actor).toBe(`account:${office.username}`);
   });
 
   it('audits each look at a person under the account, and searches too', async () => {

@@ -69,7 +69,7 @@ export interface SignedInAccount {
 const RECORD_ROLES: Record<WebRole, Role> = { office: 'office', ict: 'ict', headteacher: 'headteacher', dsl: 'dsl', 'read-only': 'staff' };
 
 export function actorFor(account: SignedInAccount): Actor {
-  return { personId: account.personId, role: RECORD_ROLES[account.role] };
+  return { personId: account.personId, role: RECORD_ROLES[account.role], account: account.username };
 }
 
 /** The audit trail's name for an account. */

@@ -7,6 +7,8 @@ export interface Actor {
   /** people.id of the staff member acting, or null for the system itself. */
   personId: number | null;
   role: Role | 'system';
+  /** The office-page account acting, named in the audit trail when it is linked to no staff member. */
+  account?: string;
 }
 
 export const SYSTEM: Actor = { personId: null, role: 'system' };
@@ -54,5 +56,6 @@ export function requireRole(actor: Actor, allowed: readonly Role[], action: stri
 
 /** The audit trail's name for an actor. */
 export function actorLabel(actor: Actor): string {
-  return actor.personId === null ? 'system' : `person:${actor.personId}`;
+  if (actor.personId !== null) return `person:${actor.personId}`;
+  return actor.account ? `account:${actor.account}` : 'system';
 }
