@@ -21,6 +21,7 @@ import { DETAIL, EVENT, FRAME } from '../firmware/src/protocol/wire';
 import { prepareHmacKey } from '../firmware/src/codec/hmac';
 import { seal, unseal } from '../firmware/src/net/sealed';
 import { nodeCrypto } from './support/node-flash';
+import { prng } from './support/prng';
 
 const cborx = new Encoder({
   useRecords: false,
@@ -94,17 +95,6 @@ function decoded(result: CborDecoded): unknown {
 
 const hexOf = (bytes: Uint8Array) => bytesToHex(bytes);
 
-/** mulberry32: small, fast, seeded; the tests only need reproducibility. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const below = (random: () => number, n: number) => Math.floor(random() * n);
 

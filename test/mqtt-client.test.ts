@@ -27,21 +27,11 @@ import {
   type ServerPacket,
 } from '../firmware/src/net/mqtt-packets';
 import { createNodeClock, createNodeNetwork, type NodeClock, type NodeNetwork } from './support/node-network';
+import { prng } from './support/prng';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** mulberry32, seeded: every random choice in this file is reproducible. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const below = (random: () => number, n: number) => Math.floor(random() * n);
 

@@ -10,6 +10,7 @@ import { rollup } from 'rollup';
 import { Board } from '../../hardware/sim/board';
 import { EspruinoEnvironment } from '../../hardware/sim/espruino-env';
 import { FlashStorage } from '../../hardware/sim/flash-storage';
+export { prng } from '../support/prng';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -65,17 +66,6 @@ export function loadIntoEspruino(source: string): FuzzContext {
   };
 }
 
-/** mulberry32: every generated input follows from the seed. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The seed: FUZZ_SEED from the environment (decimal or 0x hex), else a fixed default. Printed. */
 export function fuzzSeed(name: string, fallback: number): number {

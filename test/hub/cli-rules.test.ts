@@ -4,9 +4,7 @@
 // asset classes and price list, the holds report's safeguarding restriction, progress on a large
 // import, and the audit record every report leaves. Station events go in through the same call
 // the ingest makes (test/hub/ingest.test.ts covers the broker side).
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT } from '../../firmware/src/protocol/wire';
 import { openDatabase } from '../../hub/src/db/open';
@@ -14,35 +12,15 @@ import type { SqlDatabase } from '../../hub/src/db/sql';
 import type { EventFrame } from '../../hub/src/protocol/frames';
 import { createRecords, type Records } from '../../hub/src/records';
 import { addDays, nextCutoff, termOf } from '../../hub/src/records/time';
+import { commandLine } from './support/cli';
 import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
-
-const BIN = path.resolve(__dirname, '../../bin/handover.mjs');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let target: TestDatabaseTarget;
 let db: SqlDatabase;
 let records: Records;
 const seqs = new Map<string, number>();
 
-function handover(...argv: string[]): Promise<Run> {
-  const env = { ...process.env, HANDOVER_DATA_DIR: target.dataDir, DATABASE_URL: target.databaseUrl ?? '', HANDOVER_SITE: 'demo' };
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...argv], { env, cwd: target.dataDir, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as NodeJS.ErrnoException & { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function file(name: string, text: string): string {
-  const full = path.join(target.dataDir, name);
-  fs.writeFileSync(full, text);
-  return full;
-}
+const { handover, file } = commandLine(() => target);
 
 /** A station event, applied as the ingest applies one, received at `at`. */
 async function station(stationId: string, type: number, fields: Partial<EventFrame>, at: string): Promise<void> {

@@ -1,6 +1,5 @@
 // The `handover` command, run as a child process the way an office would run it, against the
 // database DATABASE_URL selects (a fresh SQLite data directory otherwise).
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,34 +8,14 @@ import { openDatabase } from '../../hub/src/db/open';
 import type { SqlDatabase } from '../../hub/src/db/sql';
 import { createRecords, type Records } from '../../hub/src/records';
 import { termOf } from '../../hub/src/records/time';
+import { commandLine } from './support/cli';
 import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
-
-const BIN = path.resolve(__dirname, '../../bin/handover.mjs');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 let target: TestDatabaseTarget;
 let db: SqlDatabase;
 let records: Records;
 
-function handover(...argv: string[]): Promise<Run> {
-  const env = { ...process.env, HANDOVER_DATA_DIR: target.dataDir, DATABASE_URL: target.databaseUrl ?? '', HANDOVER_SITE: 'demo' };
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...argv], { env, cwd: target.dataDir, timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? Number((error as NodeJS.ErrnoException & { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function file(name: string, text: string): string {
-  const full = path.join(target.dataDir, name);
-  fs.writeFileSync(full, text);
-  return full;
-}
+const { handover, file } = commandLine(() => target);
 
 beforeAll(async () => {
   target = await testDatabaseTarget();
