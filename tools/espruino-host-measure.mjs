@@ -77,7 +77,7 @@ try {
   fail(error.message);
 }
 if (!values.espruino) {
-  fail('--espruino is required: the figures come from a real Espruino interpreter built for this host (e.g. BOARD=LINUX VARIABLES=16383 make); there is no fallback');
+  fail('--espruino is required: the figures come from a real Espruino interpreter built for this host (e.g. BOARD=LINUX VARIABLES=16383 RELEASE=1 make: without RELEASE the debug asserts abort on an arrow function skipped unexecuted); there is no fallback');
 }
 const ESPRUINO = path.resolve(values.espruino);
 try {
@@ -812,12 +812,14 @@ try {
   };
   for (const label of ['7-byte', '4-byte']) {
     const all = taps.filter((tap) => tap.round === label);
-    const timed = all.filter((tap) => !tap.verify);
+    // Only taps that reached the coil with every recorded frame are timed; the others are failures.
+    const ok = (tap) => tap.pulseMs >= 0 && tap.frames === tap.expected;
+    const timed = all.filter((tap) => !tap.verify && ok(tap));
     const pulses = timed.map((tap) => tap.pulseMs);
     const kind = (name) => median(timed.filter((tap) => tap.kind === name).map((tap) => tap.pulseMs));
     results.taps.rounds[label] = {
       timed: timed.length,
-      verified: all.length - timed.length,
+      verified: all.filter((tap) => tap.verify).length,
       pulseMedianMs: median(pulses),
       pulseMaxMs: pulses.length ? Math.max(...pulses) : undefined,
       pulseMinMs: pulses.length ? Math.min(...pulses) : undefined,
@@ -825,7 +827,8 @@ try {
       collectMedianMs: kind('collect'),
       callbacksMedianMs: median(timed.map((tap) => tap.chainMs)),
       verifyPulsesMs: all.filter((tap) => tap.verify).map((tap) => tap.pulseMs),
-      failures: all.filter((tap) => tap.pulseMs < 0 || tap.frames !== tap.expected).length,
+      failures: all.filter((tap) => !ok(tap)).length,
+      failedTaps: all.filter((tap) => !ok(tap)).map((tap) => ({ i: tap.i, kind: tap.kind, card: tap.card, frames: tap.frames, expected: tap.expected })),
     };
   }
   for (const entry of run.hx.filter((e) => e.at === 'cost')) {
@@ -845,7 +848,8 @@ try {
     console.log(
       `  ${label} UID: median ${fixed(round.pulseMedianMs)} ms, max ${fixed(round.pulseMaxMs)} ms, min ${fixed(round.pulseMinMs)} ms` +
         ` (deposits ${fixed(round.depositMedianMs)}, collections ${fixed(round.collectMedianMs)});` +
-        ` whole callbacks incl. journal ${fixed(round.callbacksMedianMs)} ms; failed taps ${round.failures}`,
+        ` whole callbacks incl. journal ${fixed(round.callbacksMedianMs)} ms; failed taps ${round.failures}` +
+        (round.failures ? ` (${round.failedTaps.map((tap) => `#${tap.i} ${tap.kind}: ${tap.frames}/${tap.expected} frames`).join(", ")})` : ""),
     );
     console.log(
       `      stand-ins alone: ${cost.sendCalls} replayed SPI2.send ${fixed(cost.standinSendUs, 1)} us (native SPI2.send on this build ${fixed(cost.nativeSendUs, 1)} us),` +
