@@ -62,7 +62,10 @@ export function espruinoFlash(): FlashStore {
       // readArrayBuffer maps the file in flash: the view costs no variables for its bytes.
       const buffer = storage.readArrayBuffer(name);
       if (!buffer || offset + length > buffer.byteLength) return undefined;
-      return new Uint8Array(buffer, offset, length);
+      if (offset <= 65535) return new Uint8Array(buffer, offset, length);
+      // Espruino's typed-array constructor (and subarray) refuses a byteOffset above 65,535 ("byteOffset
+      // too large"): a 5,000-badge list is 80,016 bytes, so read such records as a copied string range.
+      return E.toUint8Array(storage.read(name, offset, length) as string);
     },
     size(name) {
       const buffer = storage.readArrayBuffer(name);
