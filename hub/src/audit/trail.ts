@@ -37,6 +37,33 @@ export interface AuditRecord {
 
 /** JSON with keys in a fixed order, so the same details always hash the same. */
 export function canonicalJson(value: unknown): string {
+  return flatCanonicalJson(value) ?? generalCanonicalJson(value);
+}
+
+/**
+ * The same text for the common case (an event's details: one plain object of numbers, strings,
+ * booleans and nulls) without the replacer's object per level; undefined for anything else.
+ */
+function flatCanonicalJson(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return undefined;
+  const object = value as Record<string, unknown>;
+  const keys = Object.keys(object).sort();
+  let out = '{';
+  for (const key of keys) {
+    // An integer-like key would be moved ahead of the others by the general path's object.
+    const first = key.charCodeAt(0);
+    if (first >= 48 && first <= 57) return undefined;
+    const item = object[key];
+    const kind = typeof item;
+    if (kind === 'undefined') continue;
+    if (item !== null && kind !== 'number' && kind !== 'string' && kind !== 'boolean') return undefined;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(key)}:${JSON.stringify(item)}`;
+  }
+  return `${out}}`;
+}
+
+function generalCanonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, item) => {
     if (item instanceof Uint8Array) return Buffer.from(item).toString('hex');
     if (item && typeof item === 'object' && !Array.isArray(item)) {

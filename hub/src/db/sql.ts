@@ -73,8 +73,15 @@ class StatementCache {
 }
 
 function sqliteParams(params: SqlValue[]): unknown[] {
-  // better-sqlite3 binds Buffers as BLOBs; a plain Uint8Array is not accepted everywhere.
-  return params.map((value) => (value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value));
+  // better-sqlite3 binds Buffers as BLOBs; a plain Uint8Array is not accepted everywhere. Most
+  // statements have none, and their parameters are bound as given (no copy of the array).
+  for (let i = 0; i < params.length; i++) {
+    const value = params[i];
+    if (value instanceof Uint8Array && !Buffer.isBuffer(value)) {
+      return params.map((item) => (item instanceof Uint8Array && !Buffer.isBuffer(item) ? Buffer.from(item.buffer, item.byteOffset, item.byteLength) : item));
+    }
+  }
+  return params;
 }
 
 /** Statement execution on the connection, with no locking: used by the database and its transactions. */
@@ -85,21 +92,21 @@ class SqliteStatements {
   ) {}
 
   protected runNow(sql: string, params: SqlValue[]) {
-    const result = this.cache.get(sql).run(...sqliteParams(params));
+    const result = this.cache.get(sql).run(sqliteParams(params));
     return { changes: result.changes, lastId: Number(result.lastInsertRowid) };
   }
 
   protected allNow<Row>(sql: string, params: SqlValue[]): Row[] {
     const statement = this.cache.get(sql);
     if (!statement.reader) {
-      statement.run(...sqliteParams(params));
+      statement.run(sqliteParams(params));
       return [];
     }
-    return statement.all(...sqliteParams(params)) as Row[];
+    return statement.all(sqliteParams(params)) as Row[];
   }
 
   protected getNow<Row>(sql: string, params: SqlValue[]): Row | undefined {
-    return this.cache.get(sql).get(...sqliteParams(params)) as Row | undefined;
+    return this.cache.get(sql).get(sqliteParams(params)) as Row | undefined;
   }
 }
 

@@ -78,9 +78,45 @@ export function decodeEventFrame(payload: Uint8Array): Decoded<EventFrame> {
     if (!field) return { ok: false, reason: `unknown frame key ${String(key)}` };
     named[field] = value instanceof Uint8Array ? new Uint8Array(value) : value;
   }
+  // A well-formed frame (nearly all of them) is checked by hand against the same rules; anything
+  // else goes through the schema, which says what is wrong.
+  const quick = checkedFrame(named);
+  if (quick) return { ok: true, frame: quick };
   const parsed = EventFrameSchema.safeParse(named);
   if (!parsed.success) {
     return { ok: false, reason: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'frame'}: ${issue.message}`).join('; ') };
   }
   return { ok: true, frame: parsed.data };
+}
+
+const isUint = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER;
+
+/**
+ * The frame EventFrameSchema would return for `named` when `named` satisfies it, else undefined
+ * (also for any field present as undefined: left to the schema). The schema is the definition:
+ * test/hub/frame-check.test.ts compares the two.
+ */
+export function checkedFrame(named: Record<string, unknown>): EventFrame | undefined {
+  const { station, boot, seq, uptimeMs, wallTime, type, locker, person, badge, detail, actor, witness } = named;
+  if (typeof station !== 'string' || station.length < 1 || station.length > 64) return undefined;
+  if (!isUint(boot) || !isUint(seq) || seq < 1 || !isUint(uptimeMs) || !isUint(type) || !eventCodes.has(type)) return undefined;
+  if ('wallTime' in named && !isUint(wallTime)) return undefined;
+  if ('locker' in named && !(typeof locker === 'number' && Number.isInteger(locker) && locker >= 0 && locker <= 63)) return undefined;
+  if ('person' in named && !isUint(person)) return undefined;
+  if ('badge' in named && !(badge instanceof Uint8Array && badge.length === 8)) return undefined;
+  if ('detail' in named && !(isUint(detail) && detail <= 255)) return undefined;
+  if ('actor' in named && !isUint(actor)) return undefined;
+  if ('witness' in named && !isUint(witness)) return undefined;
+  // The schema's key order, as its parse returns them.
+  const out: Record<string, unknown> = { station, boot, seq, uptimeMs };
+  if (wallTime !== undefined) out.wallTime = wallTime;
+  out.type = type;
+  if (locker !== undefined) out.locker = locker;
+  if (person !== undefined) out.person = person;
+  if (badge !== undefined) out.badge = badge;
+  if (detail !== undefined) out.detail = detail;
+  if (actor !== undefined) out.actor = actor;
+  if (witness !== undefined) out.witness = witness;
+  const frame = out as EventFrame;
+  return frame;
 }

@@ -20,6 +20,18 @@ export function cborEncode(value: unknown): Uint8Array {
   return encoder.encode(value);
 }
 
+/** Station keys as bytes, parsed once per key rather than once per frame. */
+const keyBytes = new Map<string, Buffer>();
+function keyOf(stationKeyHex: string): Buffer {
+  let key = keyBytes.get(stationKeyHex);
+  if (!key) {
+    if (keyBytes.size >= 10_000) keyBytes.clear();
+    key = Buffer.from(stationKeyHex, 'hex');
+    keyBytes.set(stationKeyHex, key);
+  }
+  return key;
+}
+
 function mac(key: Buffer, body: Uint8Array): Buffer {
   return crypto.createHmac('sha256', key).update(body).digest();
 }
@@ -27,7 +39,7 @@ function mac(key: Buffer, body: Uint8Array): Buffer {
 /** Signs `message` (a Map with integer keys, or a plain value) for one station. */
 export function seal(stationKeyHex: string, message: unknown): Uint8Array {
   const body = cborEncode(message);
-  return cborEncode([body, mac(Buffer.from(stationKeyHex, 'hex'), body)]);
+  return cborEncode([body, mac(keyOf(stationKeyHex), body)]);
 }
 
 export type Unsealed = { ok: true; body: Uint8Array } | { ok: false; reason: string };
@@ -44,7 +56,7 @@ export function unseal(stationKeyHex: string, payload: Uint8Array): Unsealed {
     return { ok: false, reason: 'not a signed envelope [body, mac]' };
   }
   const [body, given] = outer as [Uint8Array, Uint8Array];
-  const expected = mac(Buffer.from(stationKeyHex, 'hex'), body);
+  const expected = mac(keyOf(stationKeyHex), body);
   if (given.length !== MAC_BYTES || !crypto.timingSafeEqual(expected, Buffer.from(given))) return { ok: false, reason: 'bad signature' };
   return { ok: true, body: new Uint8Array(body) };
 }

@@ -135,15 +135,26 @@ export class CustodyRecords {
       if (pending.length) await this.parts.audit.appendMany(pending, tx);
       pending = [];
     };
+    // The events this batch stored, per station boot by sequence: their effects are applied from
+    // these frames; only events stored by earlier batches (behind a gap) are read back.
+    const fresh = new Map<string, Map<number, IncomingEvent>>();
+    events.forEach((event, i) => {
+      if (!stored[i]) return;
+      const boot = `${event.frame.station}\u0000${event.frame.boot}`;
+      let seqs = fresh.get(boot);
+      if (!seqs) fresh.set(boot, (seqs = new Map()));
+      seqs.set(event.frame.seq, event);
+    });
     const committed = new Map<string, number>();
     const lastSeen = new Map<string, string>();
     for (const { frame, receivedAt } of events) {
       const boot = `${frame.station}\u0000${frame.boot}`;
       if ((lastSeen.get(frame.station) ?? '') < receivedAt) lastSeen.set(frame.station, receivedAt);
       if (committed.has(boot)) continue;
-      const { before, mark } = await this.advanceCommitted(tx, frame.station, frame.boot);
+      const batchSeqs = fresh.get(boot);
+      const { before, mark } = await this.advanceCommitted(tx, frame.station, frame.boot, batchSeqs);
       committed.set(boot, mark);
-      for (const due of await this.storedBetween(tx, frame.station, frame.boot, before, mark)) {
+      for (const due of await this.dueEvents(tx, frame.station, frame.boot, before, mark, batchSeqs)) {
         pending.push(this.auditEntryFor(due.frame, due.receivedAt));
         if (this.handledElsewhere(due.frame)) await flush();
         if (!guarded) {
@@ -167,6 +178,24 @@ export class CustodyRecords {
     await flush();
     for (const [station, at] of lastSeen) await tx.run('UPDATE stations SET last_seen = ? WHERE id = ?', [at, station]);
     return events.map(({ frame }, i) => ({ stored: stored[i], committedSeq: committed.get(`${frame.station}\u0000${frame.boot}`)! }));
+  }
+
+  /**
+   * The stored events of one boot with after < seq <= upTo, in sequence order: from the batch's
+   * own frames when it stored them all (the usual case), else read back from the database.
+   */
+  private async dueEvents(tx: SqlDatabase, station: string, boot: number, after: number, upTo: number, batchSeqs: Map<number, IncomingEvent> | undefined): Promise<IncomingEvent[]> {
+    if (upTo <= after) return [];
+    if (batchSeqs && batchSeqs.size >= upTo - after) {
+      const due: IncomingEvent[] = [];
+      for (let seq = after + 1; seq <= upTo; seq++) {
+        const event = batchSeqs.get(seq);
+        if (!event) break;
+        due.push(event);
+      }
+      if (due.length === upTo - after) return due;
+    }
+    return this.storedBetween(tx, station, boot, after, upTo);
   }
 
   /** The stored events of one boot with after < seq <= upTo, in sequence order. */
@@ -293,10 +322,13 @@ export class CustodyRecords {
   }
 
   /** Moves the boot's committed mark past every stored event that follows it without a gap. */
-  private async advanceCommitted(tx: SqlDatabase, station: string, boot: number): Promise<{ before: number; mark: number }> {
+  private async advanceCommitted(tx: SqlDatabase, station: string, boot: number, batchSeqs?: Map<number, IncomingEvent>): Promise<{ before: number; mark: number }> {
     const row = await tx.get<{ committed_seq: number }>('SELECT committed_seq FROM station_boots WHERE station_id = ? AND boot = ?', [station, boot]);
     const before = Number(row?.committed_seq ?? 0);
     let mark = before;
+    // The batch's own events first (known to be stored); then the database, for events stored
+    // earlier behind a gap that this batch may have closed.
+    if (batchSeqs) while (batchSeqs.has(mark + 1)) mark++;
     for (;;) {
       const following = await tx.all<{ seq: number }>('SELECT seq FROM station_events WHERE station_id = ? AND boot = ? AND seq > ? ORDER BY seq LIMIT 1000', [station, boot, mark]);
       let advanced = 0;
