@@ -2,7 +2,8 @@
 // SPI1/SPI2, digitalWrite/digitalRead/setWatch, timers with integer ids, getTime, E, process,
 // and require() of the built-in modules Storage, Wifi, net and crypto. Node-only built-ins that
 // Espruino lacks (Map, Set, Symbol, Array.from, ...) are removed from the context, so firmware that
-// leans on them fails here as it would on the board. A firmware error inside a callback is
+// leans on them fails here as it would on the board, and typed-array views refuse a byteOffset past
+// 65,535 as Espruino's do. A firmware error inside a callback is
 // printed and the loop goes on, as Espruino does; it never escapes into the Node process.
 import crypto from 'node:crypto';
 import net from 'node:net';
@@ -37,6 +38,60 @@ const MISSING_IN_ESPRUINO = `
   delete Array.from; delete Array.prototype.lastIndexOf; delete Math.imul; delete Number.isInteger;
   delete Object.freeze; delete Promise.prototype.finally; delete Promise.race; delete Promise.allSettled;
   delete Promise.any;
+`;
+
+// Espruino keeps a typed array's byteOffset in 16 bits: jswrap_typedarray_constructor
+// (src/jswrap_arraybuffer.c, 2v29) starts with
+//   if (byteOffset < 0 || byteOffset > 65535) { jsExceptionHere(JSET_ERROR, "byteOffset too large (or negative)"); return 0; }
+// for every typed-array class and whatever the first argument is. `subarray` builds its result with
+// that constructor at parent.byteOffset + begin * element size, and DataView's get and set methods
+// build a one-element view at view.byteOffset + offset, so they throw the same past byte 65,535. Node
+// has no such limit, so the context's constructors and those methods check it. Integer parameters
+// convert as jsvGetInteger does (undefined, NaN and non-numbers 0, truncated to 32 bits).
+const ESPRUINO_TYPED_ARRAY_LIMITS = `
+(function () {
+  var construct = Reflect.construct;
+  function toInt(value) { return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'string' ? Number(value) | 0 : 0; }
+  function check(byteOffset) {
+    if (byteOffset < 0 || byteOffset > 65535) throw new Error('byteOffset too large (or negative)');
+  }
+  ['Uint8Array', 'Uint8ClampedArray', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'Float32Array', 'Float64Array'].forEach(function (name) {
+    var Native = globalThis[name];
+    globalThis[name] = new Proxy(Native, {
+      construct: function (target, args, newTarget) {
+        check(toInt(args[1]));
+        return construct(target, args, newTarget);
+      },
+    });
+  });
+  var typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
+  var nativeSubarray = typedArrayPrototype.subarray;
+  Object.defineProperty(typedArrayPrototype, 'subarray', {
+    configurable: true, writable: true, enumerable: false,
+    value: function subarray(begin, end) {
+      var length = this.length;
+      var from = toInt(begin);
+      var to = typeof end === 'number' || typeof end === 'boolean' ? toInt(end) : length;
+      if (from < 0) from += length;
+      if (to < 0) to += length;
+      if (to < 0) to = 0;
+      if (from > to) from = to = 0;
+      if (from !== to) check(this.byteOffset + from * this.BYTES_PER_ELEMENT);
+      return nativeSubarray.call(this, begin, end);
+    },
+  });
+  Object.getOwnPropertyNames(DataView.prototype).forEach(function (key) {
+    if (!/^(get|set)(Int|Uint|Float)/.test(key)) return;
+    var method = DataView.prototype[key];
+    Object.defineProperty(DataView.prototype, key, {
+      configurable: true, writable: true, enumerable: false,
+      value: function (byteOffset) {
+        check(toInt(byteOffset) + this.byteOffset);
+        return method.apply(this, arguments);
+      },
+    });
+  });
+})();
 `;
 
 const CRC_TABLE = (() => {
@@ -79,6 +134,7 @@ export class EspruinoEnvironment {
     this.options = options;
     options.board.invoke = (callback) => this.invoke(callback);
     this.context = vm.createContext(this.globals());
+    vm.runInContext(ESPRUINO_TYPED_ARRAY_LIMITS, this.context);
     vm.runInContext(MISSING_IN_ESPRUINO, this.context);
     this.contextUint8Array = vm.runInContext('Uint8Array', this.context);
   }
