@@ -63,6 +63,7 @@ export interface CustodyParts {
 
 const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
 const ROW_CHUNK = 300;
+const LOCKER_CHUNK = 200;
 
 function key(station: string, boot: number, seq: number): string {
   return `${station}\u0000${boot}\u0000${seq}`;
@@ -145,6 +146,22 @@ export class CustodyRecords {
       if (!seqs) fresh.set(boot, (seqs = new Map()));
       seqs.set(event.frame.seq, event);
     });
+    // Deposits and collections leave their lockers' states here (the last per locker) and they
+    // are written together, before any other effect (which may read them) and at the end.
+    const lockerStates = new Map<string, SqlValue[]>();
+    const flushLockers = async () => {
+      if (lockerStates.size === 0) return;
+      const rows = [...lockerStates.values()];
+      lockerStates.clear();
+      for (let start = 0; start < rows.length; start += LOCKER_CHUNK) {
+        const chunk = rows.slice(start, start + LOCKER_CHUNK);
+        await tx.run(
+          `INSERT INTO lockers (station_id, locker, state, person_id, since) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+           ON CONFLICT (station_id, locker) DO UPDATE SET state = excluded.state, person_id = excluded.person_id, since = excluded.since`,
+          chunk.flat(),
+        );
+      }
+    };
     const committed = new Map<string, number>();
     const lastSeen = new Map<string, string>();
     for (const { frame, receivedAt } of events) {
@@ -158,7 +175,8 @@ export class CustodyRecords {
         pending.push(this.auditEntryFor(due.frame, due.receivedAt));
         if (this.handledElsewhere(due.frame)) await flush();
         if (!guarded) {
-          await this.effect(tx, due.frame, due.receivedAt);
+          if (!this.setsLockerOnly(due.frame)) await flushLockers();
+          await this.effect(tx, due.frame, due.receivedAt, lockerStates);
           continue;
         }
         try {
@@ -175,6 +193,7 @@ export class CustodyRecords {
         }
       }
     }
+    await flushLockers();
     await flush();
     for (const [station, at] of lastSeen) await tx.run('UPDATE stations SET last_seen = ? WHERE id = ?', [at, station]);
     return events.map(({ frame }, i) => ({ stored: stored[i], committedSeq: committed.get(`${frame.station}\u0000${frame.boot}`)! }));
@@ -240,8 +259,16 @@ export class CustodyRecords {
     return frame.type === EVENT.LOAN || frame.type === EVENT.RETURN || frame.type === EVENT.HOLD_SET || frame.type === EVENT.HOLD_RELEASED || frame.type === EVENT.LOCK_FAULT || frame.type === EVENT.DOOR_FORCED;
   }
 
-  /** What one new event changes in the records. */
-  private async effect(tx: SqlDatabase, frame: EventFrame, at: string): Promise<void> {
+  /** Events whose only locker write is the locker's new state (deferred by the batch, see effect). */
+  private setsLockerOnly(frame: EventFrame): boolean {
+    return frame.type === EVENT.DEPOSIT || frame.type === EVENT.COLLECT;
+  }
+
+  /**
+   * What one new event changes in the records. With `lockerStates`, a deposit or collection
+   * leaves its locker's new state there for the caller to write (with the batch's others).
+   */
+  private async effect(tx: SqlDatabase, frame: EventFrame, at: string, lockerStates?: Map<string, SqlValue[]>): Promise<void> {
     const locker = frame.locker;
     const person = personOf(frame.person);
     const actor = personOf(frame.actor);
@@ -251,12 +278,14 @@ export class CustodyRecords {
       case EVENT.DEPOSIT:
         if (locker === undefined || person === null) return;
         await this.openPhoneCustody(tx, frame, person, at);
-        await this.setLocker(tx, frame.station, locker, 'phone-in', person, at);
+        if (lockerStates) lockerStates.set(`${frame.station}\u0000${locker}`, [frame.station, locker, 'phone-in', person, at]);
+        else await this.setLocker(tx, frame.station, locker, 'phone-in', person, at);
         return;
       case EVENT.COLLECT:
         if (locker === undefined || person === null) return;
         await tx.run('UPDATE phone_custody SET collected_at = ?, collected_by = ? WHERE person_id = ? AND station_id = ? AND locker = ? AND collected_at IS NULL', [at, person, person, frame.station, locker]);
-        await this.setLocker(tx, frame.station, locker, 'free', null, at);
+        if (lockerStates) lockerStates.set(`${frame.station}\u0000${locker}`, [frame.station, locker, 'free', null, at]);
+        else await this.setLocker(tx, frame.station, locker, 'free', null, at);
         return;
       case EVENT.LOAN:
         if (locker === undefined) return;
