@@ -137,7 +137,10 @@ function boot(): void {
       reader: () => reader.status().state,
     },
     hw.clock,
-    (message) => mqtt.publish(base + TOPIC.STATE, sealMessage(message), 1, true),
+    (message, onDone) => {
+      mqtt.publish(base + TOPIC.STATE, sealMessage(message), 1, true, onDone);
+    },
+    () => mqtt.state === 'connected',
   );
   const commands = new CommandHandler({
     crypto: hw.crypto,

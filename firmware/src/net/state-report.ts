@@ -1,6 +1,11 @@
 // The station's retained state message: locker states, badge-list version, journal backlog,
 // memory use, reader health, firmware version. Sent on every connect and, at most once a second,
-// after anything in it changes.
+// after anything in it changes. Only the latest state matters, so at most one report is ever
+// queued or in flight in the MQTT client: while the link is down nothing is queued (the connect
+// sends the state as it is then), and a change while a report is still unacknowledged is sent
+// once that one is done. (Before: every change offline queued one more report, up to the client's
+// 32, each costing variables, and the full queue then refused the birth message and the current
+// state at the next connect.)
 import type { Clock } from '../hal';
 import { MSG } from '../protocol/wire';
 
@@ -15,16 +20,24 @@ export interface StateSource {
   reader(): string;
 }
 
+export type PublishState = (message: { [key: number]: unknown }, onDone: (ok: boolean) => void) => void;
+
 export class StateReport {
   private source: StateSource;
   private clock: Clock;
-  private publish: (message: { [key: number]: unknown }) => void;
+  private publish: PublishState;
+  private isConnected: () => boolean;
   private timer = -1;
+  /** A report is queued or in flight in the MQTT client (its onDone has not come yet). */
+  private outstanding = false;
+  /** Something changed since the last report was made. */
+  private stale = false;
 
-  constructor(source: StateSource, clock: Clock, publish: (message: { [key: number]: unknown }) => void) {
+  constructor(source: StateSource, clock: Clock, publish: PublishState, isConnected: () => boolean) {
     this.source = source;
     this.clock = clock;
     this.publish = publish;
+    this.isConnected = isConnected;
   }
 
   message(): { [key: number]: unknown } {
@@ -43,18 +56,37 @@ export class StateReport {
     return message;
   }
 
+  /** At every connect: the state as it is now (after the report still in flight, if there is one). */
   sendNow(): void {
     if (this.timer >= 0) this.clock.clearTimeout(this.timer);
     this.timer = -1;
-    this.publish(this.message());
+    if (this.outstanding) this.stale = true;
+    else this.send();
   }
 
-  /** Something changed: send within a second (changes in a burst go out once). */
+  /** Something changed: send within a second (changes in a burst go out once; none while offline). */
   changed(): void {
-    if (this.timer >= 0) return;
+    this.stale = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer >= 0 || this.outstanding) return;
     this.timer = this.clock.setTimeout(() => {
       this.timer = -1;
-      this.publish(this.message());
+      // Offline: nothing is queued; the connect sends the state as it is then.
+      if (this.stale && !this.outstanding && this.isConnected()) this.send();
     }, 1000);
+  }
+
+  private send(): void {
+    this.stale = false;
+    this.outstanding = true;
+    this.publish(this.message(), (ok) => {
+      this.outstanding = false;
+      // Refused or abandoned: the next change or connect sends the state again.
+      if (!ok) this.stale = true;
+      else if (this.stale) this.schedule();
+    });
   }
 }
