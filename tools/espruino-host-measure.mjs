@@ -35,8 +35,10 @@
 //    coil is sent. A tap = call the captured IRQ callback once per recorded edge (3 edges for a
 //    4-byte UID, 5 for 7 bytes), back to back, time taken just before the first; the pulse figure
 //    ends at that OLAT frame. The first two taps of each round check every request byte against
-//    the recording. Then the door opens and closes through the expander's interrupt, and the next
-//    tap comes 1.2 s later: each pupil deposits, then collects (A, A, B, B, ...), always locker 0.
+//    the recording. Then the door opens (150 ms after the tap) and closes (600 ms later) through the
+//    expander's interrupt, and the next tap comes 1.2 s after the tap: each pupil deposits, then
+//    collects (A, A, B, B, ...), always locker 0. The tap run's log and the events its station
+//    journaled are kept in the JSON (taps.log, taps.events), to tell why a tap opened nothing.
 //  - The stand-ins' own cost (the same number of replayed send() calls, timed alone, against the
 //    native SPI2.send and an empty loop) is printed; nothing is subtracted from the headline figures.
 import { spawn } from 'node:child_process';
@@ -102,6 +104,7 @@ const { LockerStore } = await load('firmware/src/storage/locker-store.ts');
 const { LOCKER } = await load('firmware/src/station/lockers.ts');
 const { validateConfig } = await load('firmware/src/station/config.ts');
 const { EVENT, ROLE } = await load('firmware/src/protocol/wire.ts');
+const EVENT_NAMES = Object.fromEntries(Object.entries(EVENT).map(([name, code]) => [code, name]));
 const { FlashStorage } = await load('hardware/sim/flash-storage.ts');
 const { SimulatedStation } = await load('hardware/sim/simulated-station.ts');
 const { stationConfig } = await load('hub/src/records/station-config.ts');
@@ -507,9 +510,13 @@ function tapPart(wiring) {
       result.kind = k % 2 ? "collect" : "deposit";
       result.i = k++;
       print("HX " + JSON.stringify({ at: "tap", tap: result }));
+      // The door opens 150 ms after the tap and shuts 600 ms later. (It shut after 250 ms before:
+      // the driver reports a door only when two reads debounceMs apart agree, so when the
+      // interpreter was held up past the shutting, the opening was never seen, the station waited
+      // for it, refused the next taps as busy and cancelled the collection with a lock fault.)
       if (result.pulseMs >= 0) {
         setTimeout(function () { door(0, 1); }, 150);
-        setTimeout(function () { door(0, 0); }, 400);
+        setTimeout(function () { door(0, 0); }, 750);
       }
       setTimeout(next, 1200);
     }
@@ -794,6 +801,27 @@ try {
   fs.mkdirSync(tapDir);
   await writeStorage(tapDir, [...base(cfg32, states32), ['hb.1', files.hb5000], ...journal, ...hxFiles, ...boot(tap32)]);
   const run = await runEspruino(tapDir, 'HX.taps()', (2 * (TAPS + 2) * 1.3 + 40) * 1000);
+  // What the station journaled in the tap run (its boot is the newest): why a tap opened nothing.
+  const dump = await runEspruino(
+    tapDir,
+    'var S=require("Storage");S.list(/^hj\\./).forEach(function(n){var b=new Uint8Array(S.readArrayBuffer(n)),s="";' +
+      'for(var i=0;i<b.length;i++)s+=(b[i]<16?"0":"")+b[i].toString(16);print("HJ "+n+" "+s);});quit();',
+    15000,
+  );
+  const journaled = [];
+  for (const line of dump.stdout.split('\n')) {
+    const match = /HJ (\S+) ([0-9a-f]+)/.exec(line);
+    if (!match) continue;
+    const bytes = Buffer.from(match[2], 'hex');
+    const segmentBoot = bytes.readUInt32BE(4);
+    for (let at = 16; at + 40 <= bytes.length; at += 40) {
+      if (bytes[at + 3] !== 1) continue; // erased or not a record
+      journaled.push({ boot: segmentBoot, seq: bytes.readUInt32BE(at + 4), uptimeMs: bytes.readUInt32BE(at + 8), type: EVENT_NAMES[bytes[at]] ?? bytes[at], locker: bytes[at + 1] === 255 ? -1 : bytes[at + 1], detail: bytes[at + 2], person: bytes.readUInt32BE(at + 16) });
+    }
+  }
+  // The dump booted the station once more (a boot with a BOOT event only): the tap run's boot is the newest with more.
+  const tapBoot = Math.max(0, ...journaled.filter((e) => e.type !== 'BOOT').map((e) => e.boot));
+  const tapEvents = journaled.filter((e) => e.boot === tapBoot).sort((a, b) => a.seq - b.seq);
   const memAt = (name) => run.hx.find((entry) => entry.at === name)?.usage;
   const taps = run.hx.filter((entry) => entry.at === 'tap').map((entry) => entry.tap);
   const verify = run.hx.find((entry) => entry.at === 'verify')?.result;
@@ -809,6 +837,8 @@ try {
     verify,
     rounds: {},
     errors: run.log.filter(isFirmwareError).slice(0, 10),
+    log: run.log,
+    events: tapEvents,
   };
   for (const label of ['7-byte', '4-byte']) {
     const all = taps.filter((tap) => tap.round === label);
@@ -858,6 +888,8 @@ try {
   }
   console.log(`  request bytes checked against the recording: ${JSON.stringify(verify)}`);
   console.log(`  variables in the tap run: ${JSON.stringify(results.taps.memory)}`);
+  const unusual = tapEvents.filter((e) => e.type !== 'DEPOSIT' && e.type !== 'COLLECT' && e.type !== 'BOOT');
+  console.log(`  journaled in the tap run: ${tapEvents.length} events${unusual.length ? `, besides deposits and collections: ${unusual.map((e) => `#${e.seq} ${e.type} locker ${e.locker} detail ${e.detail} at ${e.uptimeMs} ms`).join('; ')}` : ', deposits and collections only'}`);
   for (const error of results.taps.errors) console.log(`      ! ${error}`);
   if (results.taps.errors.length) failed = true;
   for (const note of results.notes) console.log(`note: ${note}`);
