@@ -153,14 +153,7 @@ export class CustodyRecords {
       if (lockerStates.size === 0) return;
       const rows = [...lockerStates.values()];
       lockerStates.clear();
-      for (let start = 0; start < rows.length; start += LOCKER_CHUNK) {
-        const chunk = rows.slice(start, start + LOCKER_CHUNK);
-        await tx.run(
-          `INSERT INTO lockers (station_id, locker, state, person_id, since) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}
-           ON CONFLICT (station_id, locker) DO UPDATE SET state = excluded.state, person_id = excluded.person_id, since = excluded.since`,
-          chunk.flat(),
-        );
-      }
+      await this.writeLockers(tx, rows);
     };
     const committed = new Map<string, number>();
     const lastSeen = new Map<string, string>();
@@ -219,7 +212,6 @@ export class CustodyRecords {
 
   /** The stored events of one boot with after < seq <= upTo, in sequence order. */
   private async storedBetween(tx: SqlDatabase, station: string, boot: number, after: number, upTo: number): Promise<IncomingEvent[]> {
-    if (upTo <= after) return [];
     const rows = await tx.all<{ seq: number; type: number; locker: number | null; person_id: number | null; actor_id: number | null; witness_id: number | null; badge_hash: Uint8Array | null; detail: string | number | null; uptime_ms: number; wall_time: number | null; received_at: string }>(
       `SELECT seq, type, locker, person_id, actor_id, witness_id, badge_hash, detail, uptime_ms, wall_time, received_at
        FROM station_events WHERE station_id = ? AND boot = ? AND seq > ? AND seq <= ? ORDER BY seq`,
@@ -379,11 +371,19 @@ export class CustodyRecords {
   }
 
   private async setLocker(tx: SqlDatabase, station: string, locker: number, state: string, person: number | null, since: string) {
-    await tx.run(
-      `INSERT INTO lockers (station_id, locker, state, person_id, since) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (station_id, locker) DO UPDATE SET state = excluded.state, person_id = excluded.person_id, since = excluded.since`,
-      [station, locker, state, person, since],
-    );
+    await this.writeLockers(tx, [[station, locker, state, person, since]]);
+  }
+
+  /** Upserts lockers' states, rows of [station, locker, state, person, since], in multi-row statements. */
+  private async writeLockers(tx: SqlDatabase, rows: SqlValue[][]) {
+    for (let start = 0; start < rows.length; start += LOCKER_CHUNK) {
+      const chunk = rows.slice(start, start + LOCKER_CHUNK);
+      await tx.run(
+        `INSERT INTO lockers (station_id, locker, state, person_id, since) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}
+         ON CONFLICT (station_id, locker) DO UPDATE SET state = excluded.state, person_id = excluded.person_id, since = excluded.since`,
+        chunk.flat(),
+      );
+    }
   }
 
   /** Every locker of every registered station, free ones included. */
