@@ -3,9 +3,8 @@
 // after anything in it changes. Only the latest state matters, so at most one report is ever
 // queued or in flight in the MQTT client: while the link is down nothing is queued (the connect
 // sends the state as it is then), and a change while a report is still unacknowledged is sent
-// once that one is done. (Before: every change offline queued one more report, up to the client's
-// 32, each costing variables, and the full queue then refused the birth message and the current
-// state at the next connect.)
+// once that one is done: queued reports cost variables, and a full client queue would refuse the
+// birth message at the next connect.
 import type { Clock } from '../hal';
 import { MSG } from '../protocol/wire';
 
