@@ -9,6 +9,22 @@ import terser from '@rollup/plugin-terser';
 
 const extensions = ['.ts', '.js'];
 
+// The bundle runs at the interpreter's top level, not inside an IIFE: on Espruino every function
+// created inside another function's scope carries a link to that scope (one variable each, about
+// 300 at rest), and functions at the top level do not. Its top-level names then live in the global
+// object, so the mangler must not pick a name the interpreter or the board already has. Names the
+// bundle itself reads as globals terser avoids on its own; these are the ones it does not read.
+const PIN_NAMES = ['A', 'D'].flatMap((port) => Array.from({ length: 100 }, (_, n) => port + n));
+const ESPRUINO_GLOBALS = [
+  ...PIN_NAMES,
+  ...['SPI1', 'SPI2', 'SPI3', 'I2C1', 'I2C2', 'I2C3', 'Serial1', 'Serial2', 'Serial3', 'USB', 'LoopbackA', 'LoopbackB', 'Telnet'],
+  ...['LED', 'LED1', 'LED2', 'LED3', 'BTN', 'BTN1', 'BTN2', 'ESP32', 'ESP8266', 'HIGH', 'LOW', 'E', 'Pin', 'Modules', 'Flash'],
+  ...['AES', 'DataView', 'File', 'Graphics', 'I2C', 'SPI', 'Serial', 'OneWire', 'Server', 'Socket', 'Stepper', 'Waveform', 'Wifi'],
+  ...['dump', 'echo', 'edit', 'load', 'peek8', 'peek16', 'peek32', 'poke8', 'poke16', 'poke32', 'reset', 'save', 'trace', 'url', 'tls'],
+  // the measuring harness (tools/espruino-host-measure.mjs) keeps its state in this global
+  'HX',
+];
+
 /**
  * The firmware pipeline for any entry point: `firmwareConfig('firmware/src/main.ts', 'dist/firmware.js')`
  * is the station's bundle; test/fuzz builds a small bundle of the codecs through the very same plugins.
@@ -18,7 +34,7 @@ export function firmwareConfig(input, file) {
     input,
     output: {
       file,
-      format: 'iife',
+      format: 'es',
       strict: false,
       generatedCode: { arrowFunctions: true, constBindings: false, objectShorthand: true },
     },
@@ -57,7 +73,7 @@ export function firmwareConfig(input, file) {
         // was overwritten by require("net") at boot. Measured: inline 3 and 2 leave such vars, 1 none.
         compress: { passes: 2, hoist_funs: false, reduce_funcs: false, unsafe: false, arrows: false, inline: 1 },
         // Espruino always reads `of` as a keyword: never let the mangler name a variable that.
-        mangle: { reserved: ['of'] },
+        mangle: { reserved: ['of', ...ESPRUINO_GLOBALS] },
         format: { comments: false, max_line_len: 1000 },
       }),
     ],
