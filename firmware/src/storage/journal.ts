@@ -66,7 +66,6 @@ interface Segment {
   lastSeq: number;
   /** Highest sequence of this segment's boot the hub has confirmed in this run (RAM only). */
   ackedSeq: number;
-  file: RecordFile;
 }
 
 /** Where a reader of the journal stands: segment id and slot within it. */
@@ -121,7 +120,7 @@ export class Journal {
       if (scan.torn > 0) problems.push('journal: segment ' + id + ' has ' + scan.torn + ' torn record(s), skipped');
       this.tornFound += scan.torn;
       const last = scan.lastWhole >= 0 ? file.read(scan.lastWhole) : undefined;
-      this.segments.push({ id, boot: readU32(header, 4), firstSeq: readU32(header, 8), used: scan.used, lastSeq: last ? readU32(last, 4) : 0, ackedSeq: 0, file });
+      this.segments.push({ id, boot: readU32(header, 4), firstSeq: readU32(header, 8), used: scan.used, lastSeq: last ? readU32(last, 4) : 0, ackedSeq: 0 });
       this.nextSegmentId = id + 1;
     }
     return problems;
@@ -149,7 +148,7 @@ export class Journal {
     writeU32(header, 8, this.seq + 1);
     const file = this.file(id);
     file.create(header);
-    const segment: Segment = { id, boot: this.boot, firstSeq: this.seq + 1, used: 0, lastSeq: 0, ackedSeq: 0, file };
+    const segment: Segment = { id, boot: this.boot, firstSeq: this.seq + 1, used: 0, lastSeq: 0, ackedSeq: 0 };
     this.segments.push(segment);
     return segment;
   }
@@ -172,7 +171,7 @@ export class Journal {
     writeU32(record, 20, entry.actor);
     writeU32(record, 24, entry.witness);
     if (entry.badge) record.set(entry.badge.subarray(0, 8), 28);
-    segment.file.write(segment.used, record);
+    this.file(segment.id).write(segment.used, record);
     segment.used++;
     segment.lastSeq = seq;
     this.seq = seq;
@@ -205,7 +204,7 @@ export class Journal {
       }
       while (cursor.slot < segment.used) {
         const slot = cursor.slot++;
-        const record = segment.file.read(slot);
+        const record = this.file(segment.id).read(slot);
         if (record) return this.decode(segment, record);
         return { boot: segment.boot, seq: segment.firstSeq + slot, type: EVENT.FAULT, locker: -1, detail: DETAIL.TORN_RECORD, uptimeMs: 0, wallSec: 0, person: 0, actor: 0, witness: 0, badge: null };
       }
@@ -244,7 +243,7 @@ export class Journal {
       // A segment with no whole record (torn at its first write) holds nothing to confirm.
       const confirmed = segment.lastSeq === 0 || (segment.boot === boot && segment.lastSeq <= seq);
       if (!closed || !confirmed) break;
-      segment.file.erase();
+      this.file(segment.id).erase();
       this.segments.shift();
       erased++;
     }
