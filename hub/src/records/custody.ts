@@ -18,6 +18,8 @@ import type { SqlDatabase, SqlValue } from '../db/sql';
 import type { EventFrame } from '../protocol/frames';
 import { Alerts } from './alerts';
 import { Assets } from './assets';
+import { advanceMarks, bootKey } from './committed-marks';
+import { CustodyWrites, writeLockers } from './custody-writes';
 import { Holds } from './holds';
 import { Ledger } from './ledger';
 import { Loans } from './loans';
@@ -63,7 +65,6 @@ export interface CustodyParts {
 
 const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
 const ROW_CHUNK = 300;
-const LOCKER_CHUNK = 200;
 
 function key(station: string, boot: number, seq: number): string {
   return `${station}\u0000${boot}\u0000${seq}`;
@@ -139,37 +140,31 @@ export class CustodyRecords {
     // The events this batch stored, per station boot by sequence: their effects are applied from
     // these frames; only events stored by earlier batches (behind a gap) are read back.
     const fresh = new Map<string, Map<number, IncomingEvent>>();
-    events.forEach((event, i) => {
-      if (!stored[i]) return;
-      const boot = `${event.frame.station}\u0000${event.frame.boot}`;
-      let seqs = fresh.get(boot);
-      if (!seqs) fresh.set(boot, (seqs = new Map()));
-      seqs.set(event.frame.seq, event);
-    });
-    // Deposits and collections leave their lockers' states here (the last per locker) and they
-    // are written together, before any other effect (which may read them) and at the end.
-    const lockerStates = new Map<string, SqlValue[]>();
-    const flushLockers = async () => {
-      if (lockerStates.size === 0) return;
-      const rows = [...lockerStates.values()];
-      lockerStates.clear();
-      await this.writeLockers(tx, rows);
-    };
-    const committed = new Map<string, number>();
+    const boots: Array<{ station: string; boot: number; storedSeqs?: Map<number, IncomingEvent> }> = [];
     const lastSeen = new Map<string, string>();
-    for (const { frame, receivedAt } of events) {
-      const boot = `${frame.station}\u0000${frame.boot}`;
-      if ((lastSeen.get(frame.station) ?? '') < receivedAt) lastSeen.set(frame.station, receivedAt);
-      if (committed.has(boot)) continue;
-      const batchSeqs = fresh.get(boot);
-      const { before, mark } = await this.advanceCommitted(tx, frame.station, frame.boot, batchSeqs);
-      committed.set(boot, mark);
-      for (const due of await this.dueEvents(tx, frame.station, frame.boot, before, mark, batchSeqs)) {
+    events.forEach((event, i) => {
+      const { station, boot, seq } = event.frame;
+      if ((lastSeen.get(station) ?? '') < event.receivedAt) lastSeen.set(station, event.receivedAt);
+      const id = bootKey(station, boot);
+      let seqs = fresh.get(id);
+      if (!seqs) {
+        fresh.set(id, (seqs = new Map()));
+        boots.push({ station, boot, storedSeqs: seqs });
+      }
+      if (stored[i]) seqs.set(seq, event);
+    });
+    const marks = await advanceMarks(tx, boots);
+    // Deposits and collections are written together (writes), before any other effect (which
+    // may read what they change) and at the end.
+    const writes = new CustodyWrites();
+    for (const { station, boot, storedSeqs } of boots) {
+      const { before, mark } = marks.get(bootKey(station, boot))!;
+      for (const due of await this.dueEvents(tx, station, boot, before, mark, storedSeqs)) {
         pending.push(this.auditEntryFor(due.frame, due.receivedAt));
         if (this.handledElsewhere(due.frame)) await flush();
         if (!guarded) {
-          if (!this.setsLockerOnly(due.frame)) await flushLockers();
-          await this.effect(tx, due.frame, due.receivedAt, lockerStates);
+          if (!this.isDepositOrCollect(due.frame) && !writes.empty) await writes.flush(tx);
+          await this.effect(tx, due.frame, due.receivedAt, writes);
           continue;
         }
         try {
@@ -186,10 +181,19 @@ export class CustodyRecords {
         }
       }
     }
-    await flushLockers();
+    if (!writes.empty) await writes.flush(tx);
     await flush();
-    for (const [station, at] of lastSeen) await tx.run('UPDATE stations SET last_seen = ? WHERE id = ?', [at, station]);
-    return events.map(({ frame }, i) => ({ stored: stored[i], committedSeq: committed.get(`${frame.station}\u0000${frame.boot}`)! }));
+    await this.noteLastSeen(tx, lastSeen);
+    return events.map(({ frame }, i) => ({ stored: stored[i], committedSeq: marks.get(bootKey(frame.station, frame.boot))!.mark }));
+  }
+
+  /** When each station was last heard, one statement for the batch's stations. */
+  private async noteLastSeen(tx: SqlDatabase, lastSeen: Map<string, string>): Promise<void> {
+    if (lastSeen.size === 0) return;
+    await tx.run(
+      `UPDATE stations SET last_seen = v.column2 FROM (VALUES ${[...lastSeen].map(() => '(?, ?)').join(', ')}) AS v WHERE stations.id = v.column1`,
+      [...lastSeen].flat(),
+    );
   }
 
   /**
@@ -251,34 +255,38 @@ export class CustodyRecords {
     return frame.type === EVENT.LOAN || frame.type === EVENT.RETURN || frame.type === EVENT.HOLD_SET || frame.type === EVENT.HOLD_RELEASED || frame.type === EVENT.LOCK_FAULT || frame.type === EVENT.DOOR_FORCED;
   }
 
-  /** Events whose only locker write is the locker's new state (deferred by the batch, see effect). */
-  private setsLockerOnly(frame: EventFrame): boolean {
+  /** Events whose writes a batch defers (CustodyWrites, see effect). */
+  private isDepositOrCollect(frame: EventFrame): boolean {
     return frame.type === EVENT.DEPOSIT || frame.type === EVENT.COLLECT;
   }
 
   /**
-   * What one new event changes in the records. With `lockerStates`, a deposit or collection
-   * leaves its locker's new state there for the caller to write (with the batch's others).
+   * What one new event changes in the records. With `batchWrites`, a deposit or collection is
+   * left there for the caller to write (with the batch's others); without, it is written now.
    */
-  private async effect(tx: SqlDatabase, frame: EventFrame, at: string, lockerStates?: Map<string, SqlValue[]>): Promise<void> {
+  private async effect(tx: SqlDatabase, frame: EventFrame, at: string, batchWrites?: CustodyWrites): Promise<void> {
     const locker = frame.locker;
     const person = personOf(frame.person);
     const actor = personOf(frame.actor);
     const alert = this.parts.alerts.raiserFor(tx, at);
     const loanEvent = () => ({ stationId: frame.station, locker: locker!, personId: person, actorId: actor, boot: frame.boot, seq: frame.seq, at });
     switch (frame.type) {
-      case EVENT.DEPOSIT:
+      case EVENT.DEPOSIT: {
         if (locker === undefined || person === null) return;
-        await this.openPhoneCustody(tx, frame, person, at);
-        if (lockerStates) lockerStates.set(`${frame.station}\u0000${locker}`, [frame.station, locker, 'phone-in', person, at]);
-        else await this.setLocker(tx, frame.station, locker, 'phone-in', person, at);
+        const writes = batchWrites ?? new CustodyWrites();
+        writes.deposit(person, frame.station, locker, at, frame.boot, frame.seq);
+        writes.setLocker(frame.station, locker, 'phone-in', person, at);
+        if (!batchWrites) await writes.flush(tx);
         return;
-      case EVENT.COLLECT:
+      }
+      case EVENT.COLLECT: {
         if (locker === undefined || person === null) return;
-        await tx.run('UPDATE phone_custody SET collected_at = ?, collected_by = ? WHERE person_id = ? AND station_id = ? AND locker = ? AND collected_at IS NULL', [at, person, person, frame.station, locker]);
-        if (lockerStates) lockerStates.set(`${frame.station}\u0000${locker}`, [frame.station, locker, 'free', null, at]);
-        else await this.setLocker(tx, frame.station, locker, 'free', null, at);
+        const writes = batchWrites ?? new CustodyWrites();
+        writes.collect(person, frame.station, locker, at);
+        writes.setLocker(frame.station, locker, 'free', null, at);
+        if (!batchWrites) await writes.flush(tx);
         return;
+      }
       case EVENT.LOAN:
         if (locker === undefined) return;
         await this.parts.loans.fromStationLoan(loanEvent(), tx, alert);
@@ -296,7 +304,11 @@ export class CustodyRecords {
         if (locker === undefined) return;
         const holdId = await this.parts.holds.fromStationSet({ stationId: frame.station, locker, personId: person, actorId: actor, boot: frame.boot, seq: frame.seq, at }, tx, alert);
         // A confiscated phone that was in the staff member's hand has just gone into this locker.
-        if (frame.detail === DETAIL.CONFISCATED && person !== null) await this.openPhoneCustody(tx, frame, person, at);
+        if (frame.detail === DETAIL.CONFISCATED && person !== null) {
+          const writes = new CustodyWrites();
+          writes.deposit(person, frame.station, locker, at, frame.boot, frame.seq);
+          await writes.flush(tx);
+        }
         const hold = await tx.get<{ kind: string }>('SELECT kind FROM holds WHERE id = ?', [holdId]);
         await this.setLocker(tx, frame.station, locker, hold?.kind === 'safeguarding' ? 'safeguarding-held' : 'held', person, at);
         return;
@@ -338,52 +350,8 @@ export class CustodyRecords {
     }
   }
 
-  private async openPhoneCustody(tx: SqlDatabase, frame: EventFrame, person: number, at: string): Promise<void> {
-    await tx.run('INSERT INTO phone_custody (person_id, station_id, locker, deposited_at, deposit_boot, deposit_seq) VALUES (?, ?, ?, ?, ?, ?)', [person, frame.station, frame.locker!, at, frame.boot, frame.seq]);
-  }
-
-  /** Moves the boot's committed mark past every stored event that follows it without a gap. */
-  private async advanceCommitted(tx: SqlDatabase, station: string, boot: number, batchSeqs?: Map<number, IncomingEvent>): Promise<{ before: number; mark: number }> {
-    const row = await tx.get<{ committed_seq: number }>('SELECT committed_seq FROM station_boots WHERE station_id = ? AND boot = ?', [station, boot]);
-    const before = Number(row?.committed_seq ?? 0);
-    let mark = before;
-    // The batch's own events first (known to be stored); then the database, for events stored
-    // earlier behind a gap that this batch may have closed.
-    if (batchSeqs) while (batchSeqs.has(mark + 1)) mark++;
-    for (;;) {
-      const following = await tx.all<{ seq: number }>('SELECT seq FROM station_events WHERE station_id = ? AND boot = ? AND seq > ? ORDER BY seq LIMIT 1000', [station, boot, mark]);
-      let advanced = 0;
-      for (const { seq } of following) {
-        if (Number(seq) !== mark + 1) break;
-        mark = Number(seq);
-        advanced++;
-      }
-      if (advanced < 1000) break;
-    }
-    if (!row || mark !== before) {
-      await tx.run(
-        `INSERT INTO station_boots (station_id, boot, committed_seq) VALUES (?, ?, ?)
-         ON CONFLICT (station_id, boot) DO UPDATE SET committed_seq = excluded.committed_seq`,
-        [station, boot, mark],
-      );
-    }
-    return { before, mark };
-  }
-
   private async setLocker(tx: SqlDatabase, station: string, locker: number, state: string, person: number | null, since: string) {
-    await this.writeLockers(tx, [[station, locker, state, person, since]]);
-  }
-
-  /** Upserts lockers' states, rows of [station, locker, state, person, since], in multi-row statements. */
-  private async writeLockers(tx: SqlDatabase, rows: SqlValue[][]) {
-    for (let start = 0; start < rows.length; start += LOCKER_CHUNK) {
-      const chunk = rows.slice(start, start + LOCKER_CHUNK);
-      await tx.run(
-        `INSERT INTO lockers (station_id, locker, state, person_id, since) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}
-         ON CONFLICT (station_id, locker) DO UPDATE SET state = excluded.state, person_id = excluded.person_id, since = excluded.since`,
-        chunk.flat(),
-      );
-    }
+    await writeLockers(tx, [[station, locker, state, person, since]]);
   }
 
   /** Every locker of every registered station, free ones included. */

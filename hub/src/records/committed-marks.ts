@@ -1,0 +1,100 @@
+// The committed mark of each station boot (station_boots.committed_seq): every event of that boot
+// up to it is stored, so it is what the hub acknowledges and how far effects have been applied.
+// A batch reads, advances and writes the marks of all its boots together (a few statements per
+// batch, not a few per boot: on PostgreSQL each statement is a round trip).
+import type { SqlDatabase, SqlValue } from '../db/sql';
+
+export interface BootInBatch {
+  station: string;
+  boot: number;
+  /** The sequence numbers this batch stored for the boot. */
+  storedSeqs?: { has(seq: number): boolean };
+}
+
+export interface MarkAdvance {
+  /** The mark before the batch: effects up to here were applied by earlier batches. */
+  before: number;
+  /** The mark after it: every event up to here is stored. */
+  mark: number;
+}
+
+/** Boots per statement (two or three parameters each). */
+const BOOT_CHUNK = 200;
+/** Events behind a gap read back per query while the gap is being closed. */
+const FOLLOWING_PAGE = 1000;
+
+export function bootKey(station: string, boot: number): string {
+  return `${station}\u0000${boot}`;
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < items.length; start += size) out.push(items.slice(start, start + size));
+  return out;
+}
+
+/**
+ * Moves each boot's mark past every stored event that follows it without a gap (the batch's own
+ * events, then events stored earlier behind a gap this batch closed) and writes the marks that
+ * moved (or are new). Keyed by bootKey.
+ */
+export async function advanceMarks(tx: SqlDatabase, boots: BootInBatch[]): Promise<Map<string, MarkAdvance>> {
+  const known = new Map<string, number>();
+  for (const chunk of chunks(boots, BOOT_CHUNK)) {
+    const rows = await tx.all<{ station_id: string; boot: number; committed_seq: number }>(
+      `SELECT station_id, boot, committed_seq FROM station_boots WHERE ${chunk.map(() => '(station_id = ? AND boot = ?)').join(' OR ')}`,
+      chunk.flatMap(({ station, boot }) => [station, boot]),
+    );
+    for (const row of rows) known.set(bootKey(row.station_id, Number(row.boot)), Number(row.committed_seq));
+  }
+
+  const advances = new Map<string, MarkAdvance>();
+  for (const { station, boot, storedSeqs } of boots) {
+    const before = known.get(bootKey(station, boot)) ?? 0;
+    let mark = before;
+    if (storedSeqs) while (storedSeqs.has(mark + 1)) mark++;
+    advances.set(bootKey(station, boot), { before, mark });
+  }
+
+  // Events stored beyond a mark are the ones waiting behind a gap: usually none at all.
+  for (const chunk of chunks(boots, BOOT_CHUNK)) {
+    const rows = await tx.all<{ station_id: string; boot: number; next: number }>(
+      `SELECT station_id, boot, MIN(seq) AS next FROM station_events
+       WHERE ${chunk.map(() => '(station_id = ? AND boot = ? AND seq > ?)').join(' OR ')} GROUP BY station_id, boot`,
+      chunk.flatMap(({ station, boot }) => [station, boot, advances.get(bootKey(station, boot))!.mark]),
+    );
+    for (const row of rows) {
+      const advance = advances.get(bootKey(row.station_id, Number(row.boot)))!;
+      if (Number(row.next) === advance.mark + 1) advance.mark = await markPastStored(tx, row.station_id, Number(row.boot), advance.mark);
+    }
+  }
+
+  const changed: SqlValue[][] = [];
+  for (const { station, boot } of boots) {
+    const { mark } = advances.get(bootKey(station, boot))!;
+    if (!known.has(bootKey(station, boot)) || mark !== known.get(bootKey(station, boot))) changed.push([station, boot, mark]);
+  }
+  for (const chunk of chunks(changed, BOOT_CHUNK)) {
+    await tx.run(
+      `INSERT INTO station_boots (station_id, boot, committed_seq) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
+       ON CONFLICT (station_id, boot) DO UPDATE SET committed_seq = excluded.committed_seq`,
+      chunk.flat(),
+    );
+  }
+  return advances;
+}
+
+/** The mark moved past the stored events that follow it without a gap, read from the database. */
+async function markPastStored(tx: SqlDatabase, station: string, boot: number, from: number): Promise<number> {
+  let mark = from;
+  for (;;) {
+    const following = await tx.all<{ seq: number }>('SELECT seq FROM station_events WHERE station_id = ? AND boot = ? AND seq > ? ORDER BY seq LIMIT ?', [station, boot, mark, FOLLOWING_PAGE]);
+    let advanced = 0;
+    for (const { seq } of following) {
+      if (Number(seq) !== mark + 1) break;
+      mark = Number(seq);
+      advanced++;
+    }
+    if (advanced < FOLLOWING_PAGE) return mark;
+  }
+}
