@@ -34,6 +34,8 @@ export interface Rejection {
   bytes: number;
 }
 
+type BatchEvent = IncomingEvent & { topic: string; key: string; bytes: number };
+
 interface Arrival {
   topic: string;
   payload: Uint8Array;
@@ -72,6 +74,7 @@ export class Ingest extends EventEmitter {
   private waiting: Arrival[] = [];
   private draining: Promise<void> | null = null;
   private stationKeys = new Map<string, { key: string | null; readAt: number }>();
+  private lastArrival = { ms: 0, iso: '' };
 
   constructor(options: IngestOptions) {
     super();
@@ -87,7 +90,7 @@ export class Ingest extends EventEmitter {
     });
     this.client = client;
     client.on('message', (topic, payload) => {
-      this.waiting.push({ topic, payload: new Uint8Array(payload), receivedAt: new Date().toISOString() });
+      this.waiting.push({ topic, payload, receivedAt: this.arrivalTime() });
       if (!this.draining) this.draining = this.drain().finally(() => (this.draining = null));
     });
     client.on('error', (error) => this.options.log.warn(`broker: ${error.message}`));
@@ -115,9 +118,20 @@ export class Ingest extends EventEmitter {
     this.emit('rejected', rejection);
   }
 
-  private async stationKey(stationId: string): Promise<string | null> {
+  /** Now as ISO 8601 text; frames arriving within the same millisecond share one string. */
+  private arrivalTime(): string {
+    const now = Date.now();
+    if (now !== this.lastArrival.ms) this.lastArrival = { ms: now, iso: new Date(now).toISOString() };
+    return this.lastArrival.iso;
+  }
+
+  /** The station's key while the cached copy is fresh, else undefined (read it with stationKey). */
+  private cachedStationKey(stationId: string): string | null | undefined {
     const cached = this.stationKeys.get(stationId);
-    if (cached && Date.now() - cached.readAt < STATION_CACHE_MS) return cached.key;
+    return cached && Date.now() - cached.readAt < STATION_CACHE_MS ? cached.key : undefined;
+  }
+
+  private async stationKey(stationId: string): Promise<string | null> {
     const row = await this.options.db.get<{ station_key: string }>('SELECT station_key FROM stations WHERE id = ?', [stationId]);
     const key = row?.station_key ?? null;
     this.stationKeys.set(stationId, { key, readAt: Date.now() });
@@ -150,43 +164,39 @@ export class Ingest extends EventEmitter {
     }
   }
 
+  /** A status message stored; the reason to refuse it, or null. */
+  private async storeStatus(stationId: string, { payload, receivedAt }: Arrival): Promise<string | null> {
+    const status = Buffer.from(payload).toString('utf8');
+    if (status !== 'online' && status !== 'offline') return `bad status ${JSON.stringify(status.slice(0, 20))}`;
+    await this.options.db.run('UPDATE stations SET status = ?, last_seen = ? WHERE id = ?', [status, receivedAt, stationId]);
+    this.emit('change', { kind: 'status', stationId, status });
+    return null;
+  }
+
+  /** An event frame verified with the station's own key and decoded into `events`; else the reason to refuse it. */
+  private acceptEvent(stationId: string, key: string, { topic, payload, receivedAt }: Arrival, events: BatchEvent[]): string | null {
+    const decoded = openEventFrame(key, payload);
+    if (!decoded.ok) return decoded.reason;
+    const frame: EventFrame = decoded.frame;
+    if (frame.station !== stationId) return `frame names station ${frame.station}, topic names ${stationId}`;
+    events.push({ frame, receivedAt, topic, key, bytes: payload.length });
+    return null;
+  }
+
   private async handleBatch(arrivals: Arrival[]): Promise<void> {
-    const events: Array<IncomingEvent & { topic: string; key: string; bytes: number }> = [];
-    for (const { topic, payload, receivedAt } of arrivals) {
-      const match = TOPIC.exec(topic);
-      const refuse = (reason: string) => this.reject(topic, reason, receivedAt, payload.length);
+    const events: BatchEvent[] = [];
+    for (const arrival of arrivals) {
+      const match = TOPIC.exec(arrival.topic);
       if (!match) {
-        refuse('unexpected topic');
+        this.reject(arrival.topic, 'unexpected topic', arrival.receivedAt, arrival.payload.length);
         continue;
       }
       const [, , stationId, kind] = match;
-      const key = await this.stationKey(stationId);
-      if (key === null) {
-        refuse(`unknown station ${stationId}`);
-        continue;
-      }
-      if (kind === 'status') {
-        const status = Buffer.from(payload).toString('utf8');
-        if (status !== 'online' && status !== 'offline') {
-          refuse(`bad status ${JSON.stringify(status.slice(0, 20))}`);
-          continue;
-        }
-        await this.options.db.run('UPDATE stations SET status = ?, last_seen = ? WHERE id = ?', [status, receivedAt, stationId]);
-        this.emit('change', { kind: 'status', stationId, status });
-        continue;
-      }
-      // Verified with the station's own key before anything is stored.
-      const decoded = openEventFrame(key, payload);
-      if (!decoded.ok) {
-        refuse(decoded.reason);
-        continue;
-      }
-      const frame: EventFrame = decoded.frame;
-      if (frame.station !== stationId) {
-        refuse(`frame names station ${frame.station}, topic names ${stationId}`);
-        continue;
-      }
-      events.push({ frame, receivedAt, topic, key, bytes: payload.length });
+      // The key from memory needs no await: nearly every frame takes this path.
+      let key = this.cachedStationKey(stationId);
+      if (key === undefined) key = await this.stationKey(stationId);
+      const refusal = key === null ? `unknown station ${stationId}` : kind === 'status' ? await this.storeStatus(stationId, arrival) : this.acceptEvent(stationId, key, arrival, events);
+      if (refusal !== null) this.reject(arrival.topic, refusal, arrival.receivedAt, arrival.payload.length);
     }
     if (events.length === 0) return;
 

@@ -73,9 +73,12 @@ function generalCanonicalJson(value: unknown): string {
   });
 }
 
+/** One-shot hashing where Node has it (20.12 and later): no Hash object per record. */
+const sha256Hex: (text: string) => string = typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
+
 export function recordHash(prevHash: string, record: Pick<AuditRecord, 'seq' | 'at' | 'actor' | 'action' | 'subject' | 'person_id' | 'details'>): string {
   const fields = JSON.stringify([record.seq, record.at, record.actor, record.action, record.subject, record.person_id, record.details]);
-  return crypto.createHash('sha256').update(prevHash).update('\n').update(fields).digest('hex');
+  return sha256Hex(`${prevHash}\n${fields}`);
 }
 
 export type VerifyProblem =

@@ -57,6 +57,6 @@ export function unseal(stationKeyHex: string, payload: Uint8Array): Unsealed {
   }
   const [body, given] = outer as [Uint8Array, Uint8Array];
   const expected = mac(keyOf(stationKeyHex), body);
-  if (given.length !== MAC_BYTES || !crypto.timingSafeEqual(expected, Buffer.from(given))) return { ok: false, reason: 'bad signature' };
-  return { ok: true, body: new Uint8Array(body) };
+  if (given.length !== MAC_BYTES || !crypto.timingSafeEqual(expected, given)) return { ok: false, reason: 'bad signature' };
+  return { ok: true, body };
 }
