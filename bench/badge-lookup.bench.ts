@@ -41,5 +41,5 @@ export async function benchBadgeLookup(): Promise<void> {
       'heap growth KiB': Math.max(0, Math.round((process.memoryUsage().heapUsed - heapBefore) / 1024)),
     });
   }
-  printTable('Badge lookup against list size (records read grow with log2 n; the list stays in flash)', rows);
+  printTable('Badge lookup against list size (interpolation search: records read grow with log2 log2 n, at most 2 log2 n; the list stays in flash)', rows);
 }

@@ -742,7 +742,7 @@ try {
   const scenarioList = [
     { id: 'interpreter', what: 'empty interpreter, nothing in Storage', files: [], code: 'var m=process.memory();print("HX "+JSON.stringify({at:"settled",usage:m.usage,total:m.total}));quit();' },
     { id: 'prelude', what: 'harness prelude (.boot0) alone, no .bootcde', files: [['.boot0', rest32]] },
-    { id: 'loaded-code', what: 'prelude + bundle without handover.json: boot() stops at the configuration and the bundle\'s scope is freed again (so this is not the cost of the code: see README Performance)', files: boot(rest32) },
+    { id: 'loaded-code', what: 'prelude + bundle without handover.json: boot() stops at the configuration; what stays is the code itself (the bundle\'s top-level functions, classes and constants) and the prelude', files: boot(rest32) },
     { id: '32L-0b-0e', what: '32 lockers, 0 badges, 0 events', files: [...base(cfg32, states32), ['hb.1', files.hb0], ...boot(rest32)] },
     { id: '32L-5000b-0e', what: '32 lockers, 5,000 badges, 0 events', files: [...base(cfg32, states32), ['hb.1', files.hb5000], ...boot(rest32)] },
     { id: '32L-0b-1000e', what: '32 lockers, 0 badges, 1,000 events', files: [...base(cfg32, states32), ['hb.1', files.hb0], ...journal, ...boot(rest32)] },

@@ -123,21 +123,44 @@ export class BadgeList {
     return problems;
   }
 
+  /**
+   * Interpolation search: the hashes are keyed HMACs, so uniformly spread, and a hash's position
+   * in the list is close to its value's share of the key space. Each probe guesses from the first
+   * four bytes between the bounds found so far: about 4 probes for 5,000 badges instead of a binary
+   * search's 12 to 13, each costing about 0.2 ms on the host interpreter. Should the keys ever be
+   * skewed, the search bisects once it has made log2 n guesses, so it never reads more than twice
+   * a binary search's records.
+   */
   find(hash: Uint8Array): BadgeEntry | null {
+    const wantHigh = readU32(hash, 0);
+    const wantLow = readU32(hash, 4);
     let low = 0;
     let high = this.count - 1;
+    let keyLow = 0; // every key in [low, high] is >= keyLow and <= keyHigh
+    let keyHigh = 4294967295;
+    const guesses = Math.ceil(Math.log(this.count + 1) / Math.LN2);
     this.lastProbes = 0;
     while (low <= high) {
-      const middle = (low + high) >> 1;
+      let middle = (low + high) >> 1;
+      if (this.lastProbes < guesses && keyHigh > keyLow) {
+        const guess = low + Math.floor(((wantHigh - keyLow) / (keyHigh - keyLow)) * (high - low));
+        middle = guess < low ? low : guess > high ? high : guess;
+      }
       const record = this.flash.readBytes(this.fileName, BADGE_HEADER_BYTES + middle * BADGE_RECORD_BYTES, BADGE_RECORD_BYTES);
       this.lastProbes++;
       if (!record) return null;
-      const order = compareHash(record, hash);
-      if (order === 0) {
+      const recordHigh = readU32(record, 0);
+      const recordLow = readU32(record, 4);
+      if (recordHigh === wantHigh && recordLow === wantLow) {
         return { person: readU32(record, 8), role: record[12], assetClasses: record[13], flags: record[14] };
       }
-      if (order < 0) low = middle + 1;
-      else high = middle - 1;
+      if (recordHigh < wantHigh || (recordHigh === wantHigh && recordLow < wantLow)) {
+        low = middle + 1;
+        keyLow = recordHigh;
+      } else {
+        high = middle - 1;
+        keyHigh = recordHigh;
+      }
     }
     return null;
   }
