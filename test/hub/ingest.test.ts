@@ -11,14 +11,15 @@ import { createRecords, type Records } from '../../hub/src/records';
 import { eventually } from '../support/hub-harness';
 import { openTestDatabase, type TestDatabase } from '../support/test-database';
 
-function signedFrame(key: string, fields: { station: string; boot: number; seq: number; type: number; locker?: number; person?: number }): Buffer {
+function signedFrame(key: string, fields: { station: string; boot: number; seq: number; type: number; locker?: number; person?: number; wallTime?: number }): Buffer {
   const map = new Map<number, unknown>([
     [FRAME.STATION, fields.station],
     [FRAME.BOOT, fields.boot],
     [FRAME.SEQ, fields.seq],
     [FRAME.UPTIME_MS, fields.seq * 10],
-    [FRAME.TYPE, fields.type],
   ]);
+  if (fields.wallTime !== undefined) map.set(FRAME.WALL_TIME, fields.wallTime);
+  map.set(FRAME.TYPE, fields.type);
   if (fields.locker !== undefined) map.set(FRAME.LOCKER, fields.locker);
   if (fields.person !== undefined) map.set(FRAME.PERSON, fields.person);
   return Buffer.from(seal(key, map));
@@ -88,5 +89,36 @@ describe('ingest', () => {
     await eventually(() => ingest.rejections.length >= 2 && ingest.stored >= 65, 5000, 'two rejections and one stored');
     expect(ingest.rejections.map((r) => r.reason)).toEqual(expect.arrayContaining(['bad signature', 'unknown station nowhere']));
     await client.endAsync();
+  });
+
+  it('dates phone custody by the station clock when the frame carries it, by arrival when not', async () => {
+    const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'room-1-clock' });
+    // After a long network cut: a deposit made three hours ago and a collection made one hour
+    // ago arrive now, with the station's wall time; a deposit from before the station had the
+    // time (boot counter and uptime only) arrives beside them.
+    const depositedAt = Date.now() - 3 * 3600_000;
+    const collectedAt = Date.now() - 3600_000;
+    const sentFrom = new Date().toISOString();
+    const frames = [
+      signedFrame(key, { station: 'room-1', boot: 9, seq: 1, type: EVENT.DEPOSIT, locker: 20, person: pupils[20], wallTime: depositedAt }),
+      signedFrame(key, { station: 'room-1', boot: 9, seq: 2, type: EVENT.DEPOSIT, locker: 21, person: pupils[21] }),
+      signedFrame(key, { station: 'room-1', boot: 9, seq: 3, type: EVENT.COLLECT, locker: 20, person: pupils[20], wallTime: collectedAt }),
+    ];
+    for (const frame of frames) await station.publishAsync('handover/demo/room-1/events', frame, { qos: 1 });
+    const rows = () => test.db.all<{ id: number; locker: number; deposited_at: string; collected_at: string | null }>('SELECT id, locker, deposited_at, collected_at FROM phone_custody WHERE station_id = ? AND deposit_boot = 9 ORDER BY locker', ['room-1']);
+    await eventually(async () => (await rows()).some((row) => row.collected_at !== null), 5000, 'the collection from locker 20');
+    const [morning, undated] = await rows();
+    expect(morning).toMatchObject({ locker: 20, deposited_at: new Date(depositedAt).toISOString(), collected_at: new Date(collectedAt).toISOString() });
+    expect(undated.locker).toBe(21);
+    expect(undated.deposited_at >= sentFrom && undated.deposited_at <= new Date().toISOString()).toBe(true);
+    const lockers = await records.custody.lockers();
+    expect(lockers.find((l) => l.stationId === 'room-1' && l.locker === 20)!.since).toBe(new Date(collectedAt).toISOString());
+    // The chain holds the deposit and the collection, though both arrived after the collection's moment.
+    const chain = await records.custody.phoneChain(Number(morning.id));
+    expect(chain!.events.map((event) => [event.event, event.at])).toEqual([
+      ['deposit', new Date(depositedAt).toISOString()],
+      ['collect', new Date(collectedAt).toISOString()],
+    ]);
+    await station.endAsync();
   });
 });

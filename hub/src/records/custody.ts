@@ -23,6 +23,7 @@ import { CustodyWrites, writeLockers } from './custody-writes';
 import { Holds } from './holds';
 import { Ledger } from './ledger';
 import { Loans } from './loans';
+import { eventTime } from './time';
 
 export interface ApplyResult {
   stored: boolean;
@@ -268,22 +269,25 @@ export class CustodyRecords {
     const locker = frame.locker;
     const person = personOf(frame.person);
     const actor = personOf(frame.actor);
+    // Phone custody, and the locker states deposits and collections leave, are dated by when
+    // they happened at the station; the rest by arrival.
+    const happened = eventTime(frame.wallTime, at);
     const alert = this.parts.alerts.raiserFor(tx, at);
     const loanEvent = () => ({ stationId: frame.station, locker: locker!, personId: person, actorId: actor, boot: frame.boot, seq: frame.seq, at });
     switch (frame.type) {
       case EVENT.DEPOSIT: {
         if (locker === undefined || person === null) return;
         const writes = batchWrites ?? new CustodyWrites();
-        writes.deposit(person, frame.station, locker, at, frame.boot, frame.seq);
-        writes.setLocker(frame.station, locker, 'phone-in', person, at);
+        writes.deposit(person, frame.station, locker, happened, frame.boot, frame.seq);
+        writes.setLocker(frame.station, locker, 'phone-in', person, happened);
         if (!batchWrites) await writes.flush(tx);
         return;
       }
       case EVENT.COLLECT: {
         if (locker === undefined || person === null) return;
         const writes = batchWrites ?? new CustodyWrites();
-        writes.collect(person, frame.station, locker, at);
-        writes.setLocker(frame.station, locker, 'free', null, at);
+        writes.collect(person, frame.station, locker, happened);
+        writes.setLocker(frame.station, locker, 'free', null, happened);
         if (!batchWrites) await writes.flush(tx);
         return;
       }
@@ -306,7 +310,7 @@ export class CustodyRecords {
         // A confiscated phone that was in the staff member's hand has just gone into this locker.
         if (frame.detail === DETAIL.CONFISCATED && person !== null) {
           const writes = new CustodyWrites();
-          writes.deposit(person, frame.station, locker, at, frame.boot, frame.seq);
+          writes.deposit(person, frame.station, locker, happened, frame.boot, frame.seq);
           await writes.flush(tx);
         }
         const hold = await tx.get<{ kind: string }>('SELECT kind FROM holds WHERE id = ?', [holdId]);
@@ -329,7 +333,7 @@ export class CustodyRecords {
           return;
         }
         // Released by hand: the phone came out with the staff member (or the DSL, P5).
-        await tx.run('UPDATE phone_custody SET collected_at = ?, collected_by = ? WHERE station_id = ? AND locker = ? AND collected_at IS NULL', [at, actor, frame.station, locker]);
+        await tx.run('UPDATE phone_custody SET collected_at = ?, collected_by = ? WHERE station_id = ? AND locker = ? AND collected_at IS NULL', [happened, actor, frame.station, locker]);
         await this.setLocker(tx, frame.station, locker, 'free', null, at);
         return;
       }
@@ -407,11 +411,19 @@ export class CustodyRecords {
   async phoneChain(custodyId: number) {
     const custody = await this.db.get<{ id: number; person_id: number; station_id: string; locker: number; deposited_at: string; collected_at: string | null }>('SELECT * FROM phone_custody WHERE id = ?', [custodyId]);
     if (!custody) return null;
-    const events = await this.db.all<{ boot: number; seq: number; type: number; locker: number | null; person_id: number | null; actor_id: number | null; witness_id: number | null; detail: number | null; received_at: string }>(
-      `SELECT boot, seq, type, locker, person_id, actor_id, witness_id, detail, received_at FROM station_events
-       WHERE station_id = ? AND (locker = ? OR type = ?) AND received_at >= ? AND received_at <= ? ORDER BY received_at, boot, seq`,
-      [custody.station_id, custody.locker, EVENT.OPEN_ALL, custody.deposited_at, custody.collected_at ?? '9999-12-31T23:59:59.999Z'],
+    // Custody is dated by the station's clock when it had one (eventTime), so the events are
+    // chosen by the same moment: their wall time, or their arrival when they carry none.
+    const from = custody.deposited_at;
+    const until = custody.collected_at ?? '9999-12-31T23:59:59.999Z';
+    const rows = await this.db.all<{ boot: number; seq: number; type: number; locker: number | null; person_id: number | null; actor_id: number | null; witness_id: number | null; detail: number | null; wall_time: number | null; received_at: string }>(
+      `SELECT boot, seq, type, locker, person_id, actor_id, witness_id, detail, wall_time, received_at FROM station_events
+       WHERE station_id = ? AND (locker = ? OR type = ?)
+         AND ((wall_time > 0 AND wall_time >= ? AND wall_time <= ?) OR ((wall_time IS NULL OR wall_time <= 0) AND received_at >= ? AND received_at <= ?))`,
+      [custody.station_id, custody.locker, EVENT.OPEN_ALL, Date.parse(from), Date.parse(until), from, until],
     );
+    const events = rows
+      .map(({ wall_time: wallTime, ...event }) => ({ ...event, at: eventTime(wallTime === null ? null : Number(wallTime), event.received_at) }))
+      .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : Number(a.boot) - Number(b.boot) || Number(a.seq) - Number(b.seq)));
     return { custody, events: events.map((event) => ({ ...event, event: EVENT_NAMES.get(Number(event.type)) ?? String(event.type) })) };
   }
 }

@@ -2,6 +2,15 @@
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * When a station event happened: the station's own clock when it had one (wall time, set by the
+ * hub at every connection), else when the hub received it (the frame then carries only the boot
+ * counter and milliseconds since boot). A frame can arrive hours late after a network cut.
+ */
+export function eventTime(wallTimeMs: number | null | undefined, receivedAt: string): string {
+  return wallTimeMs != null && wallTimeMs > 0 ? new Date(wallTimeMs).toISOString() : receivedAt;
+}
+
 export function addDays(iso: string, days: number): string {
   return new Date(Date.parse(iso) + days * DAY_MS).toISOString();
 }
