@@ -6,6 +6,7 @@
 import { babel } from '@rollup/plugin-babel';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
+import fs from 'node:fs';
 
 const extensions = ['.ts', '.js'];
 
@@ -29,7 +30,31 @@ const ESPRUINO_GLOBALS = [
  * The firmware pipeline for any entry point: `firmwareConfig('firmware/src/main.ts', 'dist/firmware.js')`
  * is the station's bundle; test/fuzz builds a small bundle of the codecs through the very same plugins.
  */
-export function firmwareConfig(input, file) {
+// Property names are mangled too: on Espruino a property name longer than 8 characters takes a
+// second variable, in every object that has it (measured: about 200 variables at rest). Names that
+// cross the bundle's edge keep their spelling: JavaScript's own (terser's built-in list), the
+// interpreter's APIs the firmware calls (typed by hand in espruino.d.ts) and the keys of the
+// configuration file the hub writes (the interfaces that describe it).
+function declaredNames(file, pattern) {
+  const text = fs.readFileSync(new URL(file, import.meta.url), 'utf8');
+  const names = new Set();
+  for (const block of pattern ? text.match(pattern) || [] : [text]) {
+    for (const match of block.matchAll(/([A-Za-z_$][\w$]*)\??\s*[:(]/g)) names.add(match[1]);
+  }
+  return [...names];
+}
+const CONFIG_INTERFACES = /export interface (StationPins|StationConfig|StationTiming|LockerAsset) \{[^]*?\n\}/g;
+const BOUNDARY_PROPERTIES = [
+  ...declaredNames('./firmware/src/espruino/espruino.d.ts'),
+  ...declaredNames('./firmware/src/station/config.ts', CONFIG_INTERFACES),
+  ...declaredNames('./firmware/src/station/station.ts', CONFIG_INTERFACES),
+];
+
+/**
+ * `mangleProperties: false` keeps property names, for a bundle whose objects a test reads from
+ * outside (test/fuzz's codec bundle).
+ */
+export function firmwareConfig(input, file, { mangleProperties = true } = {}) {
   return {
     input,
     output: {
@@ -73,7 +98,10 @@ export function firmwareConfig(input, file) {
         // was overwritten by require("net") at boot. Measured: inline 3 and 2 leave such vars, 1 none.
         compress: { passes: 2, hoist_funs: false, reduce_funcs: false, unsafe: false, arrows: false, inline: 1 },
         // Espruino always reads `of` as a keyword: never let the mangler name a variable that.
-        mangle: { reserved: ['of', ...ESPRUINO_GLOBALS] },
+        mangle: {
+          reserved: ['of', ...ESPRUINO_GLOBALS],
+          properties: mangleProperties ? { reserved: BOUNDARY_PROPERTIES, keep_quoted: true } : false,
+        },
         format: { comments: false, max_line_len: 1000 },
       }),
     ],

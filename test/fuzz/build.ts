@@ -17,7 +17,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export async function buildFuzzBundle(): Promise<string> {
   const { firmwareConfig } = await import(pathToFileURL(path.join(root, 'rollup.config.mjs')).href);
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'handover-fuzz-')), 'codecs.js');
-  const config = firmwareConfig(path.join(root, 'test/fuzz/codec-entry.ts'), file);
+  // Property names stay: the test reads the codecs' results (ok, value, error, packet fields) from outside.
+  const config = firmwareConfig(path.join(root, 'test/fuzz/codec-entry.ts'), file, { mangleProperties: false });
   const bundle = await rollup({ ...config, onwarn: () => {} });
   try {
     await bundle.write(config.output);

@@ -5,11 +5,12 @@ import type { Clock, Gpio } from '../hal';
 export type FeedbackKind = 'accepted' | 'refused' | 'prompt' | 'alarm';
 
 // Alternating on/off durations in ms, starting with on. LED and buzzer play the same rhythm.
+// Looked up by the kind's text, so the keys are quoted: the build mangles unquoted property names.
 const PATTERNS: { [kind: string]: number[] } = {
-  accepted: [120], // one short beep
-  refused: [80, 80, 80], // two quick beeps
-  prompt: [40, 120, 40], // two blips: waiting for the next tap
-  alarm: [400, 150, 400, 150, 400], // three long beeps
+  'accepted': [120], // one short beep
+  'refused': [80, 80, 80], // two quick beeps
+  'prompt': [40, 120, 40], // two blips: waiting for the next tap
+  'alarm': [400, 150, 400, 150, 400], // three long beeps
 };
 
 export class Feedback {
