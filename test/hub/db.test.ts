@@ -1,6 +1,7 @@
 // The database layer, on whichever database DATABASE_URL selects (SQLite by default): portable
 // statements, transactions that commit whole or not at all, savepoints, and the migrations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertRows } from '../../hub/src/db/bulk';
 import { MIGRATIONS, forDialect, migrate } from '../../hub/src/db/migrations';
 import { toDollarParams } from '../../hub/src/db/postgres';
 import { openTestDatabase, USING_POSTGRES, type TestDatabase } from '../support/test-database';
@@ -41,6 +42,20 @@ describe(`the database layer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, () 
     expect([...new Uint8Array(row!.badge_hash)]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     const sum = await test.db.get<{ total: number }>('SELECT SUM(lockers) AS total FROM stations');
     expect(sum!.total).toBe(8);
+  });
+
+  it('inserts many rows in one go, awkward text, nulls, bytes and repeats included', async () => {
+    await test.db.run('INSERT INTO stations (id, site, lockers, station_key) VALUES (?, ?, ?, ?)', ['st-bulk', 'demo', 8, 'ab']);
+    const awkward = ['a "quoted", {braced} \\ text', "it's", '', 'NULL', 'ünïcødé 🔒'];
+    const rows = awkward.map((text, i) => ['st-bulk', 1, i + 1, 2, i === 0 ? null : i, 5_000_000_000 + i, i % 2 ? new Uint8Array([i, 255, 0, 1, 2, 3, 4, 5]) : null, text]);
+    const columns = [['station_id', 'text'], ['boot', 'bigint'], ['seq', 'bigint'], ['type', 'bigint'], ['locker', 'bigint'], ['uptime_ms', 'bigint'], ['badge_hash', 'bytea'], ['received_at', 'text']] as const;
+    const inserted = await insertRows<{ seq: number }>(test.db, 'station_events', columns, [...rows, rows[1]], 'ON CONFLICT DO NOTHING RETURNING seq');
+    expect(inserted.map((row) => Number(row.seq))).toEqual([1, 2, 3, 4, 5]);
+    const stored = await test.db.all<{ locker: number | null; uptime_ms: number; badge_hash: Uint8Array | null; received_at: string }>('SELECT locker, uptime_ms, badge_hash, received_at FROM station_events WHERE station_id = ? ORDER BY seq', ['st-bulk']);
+    expect(stored.map((row) => row.received_at)).toEqual(awkward);
+    expect(stored.map((row) => (row.locker === null ? null : Number(row.locker)))).toEqual([null, 1, 2, 3, 4]);
+    expect(stored.map((row) => Number(row.uptime_ms))).toEqual([0, 1, 2, 3, 4].map((i) => 5_000_000_000 + i));
+    expect(stored.map((row) => (row.badge_hash === null ? null : [...row.badge_hash]))).toEqual(rows.map((row) => (row[6] === null ? null : [...(row[6] as Uint8Array)])));
   });
 
   it('reads INSERT ... RETURNING and ON CONFLICT DO NOTHING the same way', async () => {

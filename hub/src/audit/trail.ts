@@ -6,7 +6,8 @@
 // Details are JSON with ids only — never names or card numbers — so pseudonymising a person
 // (purge) leaves every record, and so the chain, untouched.
 import crypto from 'node:crypto';
-import type { SqlDatabase, SqlValue } from '../db/sql';
+import { insertRows, type BulkColumn } from '../db/bulk';
+import type { SqlDatabase } from '../db/sql';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -94,7 +95,9 @@ export interface VerifyResult {
   problem: VerifyProblem | null;
 }
 
-const INSERT_CHUNK = 200;
+const AUDIT_COLUMNS: BulkColumn[] = [
+  ['seq', 'bigint'], ['at', 'text'], ['actor', 'text'], ['action', 'text'], ['subject', 'text'], ['person_id', 'bigint'], ['details', 'text'], ['prev_hash', 'text'], ['hash', 'text'],
+];
 const VERIFY_PAGE = 5000;
 
 export class AuditTrail {
@@ -133,15 +136,7 @@ export class AuditTrail {
       prev = record.hash;
       return record;
     });
-    for (let start = 0; start < records.length; start += INSERT_CHUNK) {
-      const chunk = records.slice(start, start + INSERT_CHUNK);
-      const params: SqlValue[] = [];
-      for (const r of chunk) params.push(r.seq, r.at, r.actor, r.action, r.subject, r.person_id, r.details, r.prev_hash, r.hash);
-      await tx.run(
-        `INSERT INTO audit_log (seq, at, actor, action, subject, person_id, details, prev_hash, hash) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        params,
-      );
-    }
+    await insertRows(tx, 'audit_log', AUDIT_COLUMNS, records.map((r) => [r.seq, r.at, r.actor, r.action, r.subject, r.person_id, r.details, r.prev_hash, r.hash]));
     await tx.run('UPDATE audit_head SET hash = ? WHERE id = 1', [prev]);
     return records.map((record) => record.seq);
   }

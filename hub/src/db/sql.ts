@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 
-export type SqlValue = string | number | bigint | Uint8Array | null;
+/** A parameter. Arrays are for PostgreSQL's unnest only (db/bulk.ts); SQLite binds none. */
+export type SqlValue = string | number | bigint | Uint8Array | null | SqlValue[];
 
 export interface SqlDatabase {
   readonly kind: 'sqlite' | 'postgres';

@@ -5,6 +5,7 @@
 //   - a collection closes the run's own open deposits of that pupil and locker in memory, and
 //     (the run's first collection of that pupil and locker only) the rows stored before the run
 //   - flush: those earlier rows closed, then the deposits inserted in order, then the lockers
+import { insertRows, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase, SqlValue } from '../db/sql';
 
 interface DepositRow {
@@ -18,6 +19,9 @@ interface DepositRow {
   collectedBy: number | null;
 }
 
+const CUSTODY_COLUMNS: BulkColumn[] = [
+  ['person_id', 'bigint'], ['station_id', 'text'], ['locker', 'bigint'], ['deposited_at', 'text'], ['deposit_boot', 'bigint'], ['deposit_seq', 'bigint'], ['collected_at', 'text'], ['collected_by', 'bigint'],
+];
 /** Rows per statement. */
 const CUSTODY_CHUNK = 250;
 const LOCKER_CHUNK = 200;
@@ -97,15 +101,7 @@ export class CustodyWrites {
         chunk.flat(),
       );
     }
-    for (const chunk of chunks(deposits, CUSTODY_CHUNK)) {
-      const params: SqlValue[] = [];
-      for (const row of chunk) params.push(row.person, row.station, row.locker, row.at, row.boot, row.seq, row.collectedAt, row.collectedBy);
-      await tx.run(
-        `INSERT INTO phone_custody (person_id, station_id, locker, deposited_at, deposit_boot, deposit_seq, collected_at, collected_by)
-         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-        params,
-      );
-    }
+    await insertRows(tx, 'phone_custody', CUSTODY_COLUMNS, deposits.map((row) => [row.person, row.station, row.locker, row.at, row.boot, row.seq, row.collectedAt, row.collectedBy]));
     await writeLockers(tx, lockers);
   }
 }

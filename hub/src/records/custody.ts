@@ -14,7 +14,8 @@
 // event whose effect cannot be applied is still stored (and acknowledged), and an alert says why.
 import { DETAIL, EVENT } from '../../../firmware/src/protocol/wire';
 import { AuditTrail, type AuditEntry } from '../audit/trail';
-import type { SqlDatabase, SqlValue } from '../db/sql';
+import { insertRows, type BulkColumn } from '../db/bulk';
+import type { SqlDatabase } from '../db/sql';
 import type { EventFrame } from '../protocol/frames';
 import { Alerts } from './alerts';
 import { Assets } from './assets';
@@ -65,7 +66,10 @@ export interface CustodyParts {
 }
 
 const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
-const ROW_CHUNK = 300;
+const EVENT_COLUMNS: BulkColumn[] = [
+  ['station_id', 'text'], ['boot', 'bigint'], ['seq', 'bigint'], ['type', 'bigint'], ['locker', 'bigint'], ['person_id', 'bigint'], ['actor_id', 'bigint'],
+  ['witness_id', 'bigint'], ['badge_hash', 'bytea'], ['detail', 'text'], ['uptime_ms', 'bigint'], ['wall_time', 'bigint'], ['received_at', 'text'],
+];
 
 function key(station: string, boot: number, seq: number): string {
   return `${station}\u0000${boot}\u0000${seq}`;
@@ -112,19 +116,14 @@ export class CustodyRecords {
 
   private async applyInTransaction(tx: SqlDatabase, events: IncomingEvent[], guarded: boolean): Promise<ApplyResult[]> {
     const inserted = new Set<string>();
-    for (let start = 0; start < events.length; start += ROW_CHUNK) {
-      const chunk = events.slice(start, start + ROW_CHUNK);
-      const params: SqlValue[] = [];
-      for (const { frame, receivedAt } of chunk) {
-        params.push(frame.station, frame.boot, frame.seq, frame.type, frame.locker ?? null, frame.person ?? null, frame.actor ?? null, frame.witness ?? null, frame.badge ?? null, frame.detail ?? null, frame.uptimeMs, frame.wallTime ?? null, receivedAt);
-      }
-      const rows = await tx.all<{ station_id: string; boot: number; seq: number }>(
-        `INSERT INTO station_events (station_id, boot, seq, type, locker, person_id, actor_id, witness_id, badge_hash, detail, uptime_ms, wall_time, received_at)
-         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING RETURNING station_id, boot, seq`,
-        params,
-      );
-      for (const row of rows) inserted.add(key(row.station_id, Number(row.boot), Number(row.seq)));
-    }
+    const rows = await insertRows<{ station_id: string; boot: number; seq: number }>(
+      tx,
+      'station_events',
+      EVENT_COLUMNS,
+      events.map(({ frame, receivedAt }) => [frame.station, frame.boot, frame.seq, frame.type, frame.locker ?? null, frame.person ?? null, frame.actor ?? null, frame.witness ?? null, frame.badge ?? null, frame.detail ?? null, frame.uptimeMs, frame.wallTime ?? null, receivedAt]),
+      'ON CONFLICT DO NOTHING RETURNING station_id, boot, seq',
+    );
+    for (const row of rows) inserted.add(key(row.station_id, Number(row.boot), Number(row.seq)));
 
     // Only the first copy of an event (a batch can hold a retransmission too) is new.
     const stored = events.map(({ frame }) => inserted.delete(key(frame.station, frame.boot, frame.seq)));
