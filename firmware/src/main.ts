@@ -2,7 +2,7 @@
 // reader, locks, doors and the link to the hub, and serve taps. Everything here is wiring; the
 // decisions live in station/.
 import { espruinoFlash, espruinoHardware, keepWifiUp } from './espruino/hardware';
-import { loadConfig } from './station/config';
+import { loadConfig, type ConfigResult, type StationConfig } from './station/config';
 import { BadgeList, BADGE_HASH_BYTES } from './station/badge-list';
 import { nextBootCount } from './station/boot-counter';
 import { Station } from './station/station';
@@ -28,12 +28,15 @@ const FIRMWARE_VERSION = '0.3.0';
 
 function boot(): void {
   const flash = espruinoFlash();
-  const loaded = loadConfig(flash);
+  let loaded: ConfigResult | null = loadConfig(flash);
   if (!loaded.ok) {
     console.log(loaded.error);
     return;
   }
-  const config = loaded.config;
+  // The closures made below keep this function's scope alive for good: the configuration (about 50
+  // variables on the interpreter) is let go at the end, once everything is built from it.
+  let config: StationConfig | null = loaded.config;
+  loaded = null;
   const hw = espruinoHardware({ sck: config.pins.sck, miso: config.pins.miso, mosi: config.pins.mosi, baud: config.spiBaud }, flash);
   const log = (message: string) => hw.system.log(message);
   hw.system.enableWatchdog(config.watchdogSec);
@@ -109,17 +112,15 @@ function boot(): void {
       timing: config.timing,
       assets: config.assets,
       hashBadge: (uid) => hmacWithKey(hw.crypto, badgeKey, uid).subarray(0, BADGE_HASH_BYTES),
-      findBadge: (hash) => badges.find(hash),
-      pulseLock: (index) => locks.pulse(index),
-      isDoorOpen: (index) => doors.isOpen(index),
-      report: (type, fields) => {
-        events.report(type, fields);
-      },
       saveLocker: (index) => {
         lockerStore.save(index, states, owners);
         stateReport.changed();
       },
-      feedback: (kind) => feedback.play(kind),
+      badges,
+      locks,
+      doors,
+      events,
+      feedback,
     },
     states,
     owners,
@@ -131,9 +132,9 @@ function boot(): void {
       firmware: FIRMWARE_VERSION,
       boot,
       states,
-      badgeVersion: () => badges.version,
-      backlog: () => journal.backlog(),
-      memory: () => hw.system.memory(),
+      badges,
+      journal,
+      system: hw.system,
       reader: () => reader.status().state,
     },
     hw.clock,
@@ -164,8 +165,7 @@ function boot(): void {
       stateReport.changed();
     }
   };
-  mqtt.onDisconnect = (reason) => log('mqtt: ' + reason);
-  mqtt.onLog = (message) => log('mqtt: ' + message);
+  mqtt.onDisconnect = mqtt.onLog = (message) => log('mqtt: ' + message);
   mqtt.onConnect = () => {
     mqtt.publish(base + TOPIC.STATUS, 'online', 1, true);
     stateReport.sendNow();
@@ -194,6 +194,7 @@ function boot(): void {
   if (config.wifi) keepWifiUp(config.wifi.ssid, config.wifi.password, log);
   mqtt.start();
   log('handover ' + FIRMWARE_VERSION + ' station ' + config.station + ' boot ' + boot + ', ' + journal.backlog() + ' events unconfirmed');
+  config = null;
 }
 
 boot();

@@ -35,9 +35,7 @@ function espruinoGpio(): Gpio {
         repeat: true,
       });
     },
-    unwatch(watchId: number) {
-      clearWatch(watchId);
-    },
+    unwatch: clearWatch,
   };
 }
 
@@ -45,10 +43,11 @@ function espruinoClock(): Clock {
   const bootSec = getTime();
   return {
     nowMs: () => Math.floor((getTime() - bootSec) * 1000),
-    setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
-    clearTimeout: (timerId) => clearTimeout(timerId),
-    setInterval: (callback, periodMs) => setInterval(callback, periodMs),
-    clearInterval: (timerId) => clearInterval(timerId),
+    // The interpreter's own functions, not wrappers: every function kept for good costs variables.
+    setTimeout,
+    clearTimeout,
+    setInterval,
+    clearInterval,
   };
 }
 
@@ -147,16 +146,12 @@ function espruinoSystem(): System {
     enableWatchdog(timeoutSec) {
       E.enableWatchdog(timeoutSec, false);
     },
-    kickWatchdog() {
-      E.kickWatchdog();
-    },
+    kickWatchdog: E.kickWatchdog,
     memory() {
       const memory = process.memory();
       return { used: memory.usage, total: memory.total };
     },
-    log(message) {
-      console.log(message);
-    },
+    log: console.log,
     restart() {
       require('ESP32').reboot();
     },

@@ -13,9 +13,9 @@ export interface StateSource {
   firmware: string;
   boot: number;
   states: Uint8Array;
-  badgeVersion(): number;
-  backlog(): number;
-  memory(): { used: number; total: number };
+  badges: { version: number };
+  journal: { backlog(): number };
+  system: { memory(): { used: number; total: number } };
   reader(): string;
 }
 
@@ -41,14 +41,14 @@ export class StateReport {
 
   message(): { [key: number]: unknown } {
     const source = this.source;
-    const memory = source.memory();
+    const memory = source.system.memory();
     const message: { [key: number]: unknown } = {};
     message[MSG.STATION] = source.stationId;
     message[MSG.BOOT] = source.boot;
     message[MSG.FIRMWARE] = source.firmware;
     message[MSG.LOCKERS] = new Uint8Array(source.states);
-    message[MSG.VERSION] = source.badgeVersion();
-    message[MSG.BACKLOG] = source.backlog();
+    message[MSG.VERSION] = source.badges.version;
+    message[MSG.BACKLOG] = source.journal.backlog();
     message[MSG.MEMORY] = [memory.used, memory.total];
     message[MSG.READER] = source.reader();
     message[MSG.UPTIME] = Math.floor(this.clock.nowMs() / 1000);

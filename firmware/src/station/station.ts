@@ -64,13 +64,15 @@ export interface StationParts {
   /** Per locker: the item it is home to, or null for a phone locker. */
   assets: Array<LockerAsset | null>;
   hashBadge(uid: Uint8Array): Uint8Array;
-  findBadge(hash: Uint8Array): BadgeEntry | null;
-  pulseLock(index: number): void;
-  isDoorOpen(index: number): boolean;
-  report(type: number, fields: EventFields): void;
   /** A locker's state or owner changed: keep it in flash. */
   saveLocker(index: number): void;
-  feedback(kind: 'accepted' | 'refused' | 'prompt' | 'alarm'): void;
+  // The parts themselves rather than closures around them: on the interpreter each closure kept
+  // for good costs about six variables.
+  badges: { find(hash: Uint8Array): BadgeEntry | null };
+  locks: { pulse(index: number): void };
+  doors: { isOpen(index: number): boolean };
+  events: { report(type: number, fields: EventFields): void };
+  feedback: { play(kind: 'accepted' | 'refused' | 'prompt' | 'alarm'): void };
 }
 
 // What an opening is for: decides the state the locker takes when its door closes again.
@@ -156,10 +158,10 @@ export class Station {
   onCard(uid: Uint8Array): void {
     const parts = this.parts;
     const hash = parts.hashBadge(uid);
-    const badge = parts.findBadge(hash);
+    const badge = parts.badges.find(hash);
     if (this.opening) {
-      parts.report(EVENT.REFUSED, { person: badge ? badge.person : 0, badge: hash, detail: DETAIL.BUSY });
-      parts.feedback('refused');
+      parts.events.report(EVENT.REFUSED, { person: badge ? badge.person : 0, badge: hash, detail: DETAIL.BUSY });
+      parts.feedback.play('refused');
       return;
     }
     if (!badge) {
@@ -184,8 +186,8 @@ export class Station {
   private pupilTap(badge: BadgeEntry, hash: Uint8Array): void {
     const parts = this.parts;
     if (badge.flags & BADGE_FLAG.MEDICAL_EXEMPT) {
-      parts.report(EVENT.EXEMPT, { person: badge.person, badge: hash });
-      parts.feedback('accepted');
+      parts.events.report(EVENT.EXEMPT, { person: badge.person, badge: hash });
+      parts.feedback.play('accepted');
       return;
     }
     const own = this.lockerOf(badge.person);
@@ -214,7 +216,7 @@ export class Station {
       if (ended && !this.opening) this.loan(ended.badge, ended.hash);
     }, this.timing.staffSessionMs);
     this.session = { badge, hash, timer };
-    this.parts.feedback('prompt');
+    this.parts.feedback.play('prompt');
   }
 
   private endSession(): void {
@@ -242,8 +244,8 @@ export class Station {
     const state = this.states[home];
     if (state === LOCKER.HEALTH_CHECK_HELD && staff.role === ROLE.ICT) {
       this.setLocker(home, LOCKER.ITEM_PRESENT, 0);
-      this.parts.report(EVENT.HOLD_RELEASED, { locker: home, actor: staff.person, badge: session.hash, detail: DETAIL.HEALTH_CHECK_CLEARED });
-      this.parts.feedback('accepted');
+      this.parts.events.report(EVENT.HOLD_RELEASED, { locker: home, actor: staff.person, badge: session.hash, detail: DETAIL.HEALTH_CHECK_CLEARED });
+      this.parts.feedback.play('accepted');
       return;
     }
     if (state !== LOCKER.ITEM_OUT) return this.refuse(staff.person, tagHash, home, DETAIL.NOT_OUT);
@@ -268,10 +270,10 @@ export class Station {
       const timer = this.parts.clock.setTimeout(() => {
         const expired = this.release;
         this.release = null;
-        if (expired) this.parts.report(EVENT.REFUSED, { locker: expired.locker, actor: expired.first.person, detail: DETAIL.RELEASE_EXPIRED });
+        if (expired) this.parts.events.report(EVENT.REFUSED, { locker: expired.locker, actor: expired.first.person, detail: DETAIL.RELEASE_EXPIRED });
       }, this.timing.releaseWindowMs);
       this.release = { locker: own, first: staff, timer };
-      this.parts.feedback('prompt');
+      this.parts.feedback.play('prompt');
       return;
     }
     this.placeHold(own, LOCKER.HELD, staff, pupil, pupilHash);
@@ -280,8 +282,8 @@ export class Station {
   private placeHold(own: number, holdState: number, staff: BadgeEntry, pupil: BadgeEntry, pupilHash: Uint8Array): void {
     if (own >= 0) {
       this.setLocker(own, holdState, pupil.person);
-      this.parts.report(EVENT.HOLD_SET, { locker: own, person: pupil.person, actor: staff.person, badge: pupilHash });
-      this.parts.feedback('accepted');
+      this.parts.events.report(EVENT.HOLD_SET, { locker: own, person: pupil.person, actor: staff.person, badge: pupilHash });
+      this.parts.feedback.play('accepted');
       return;
     }
     // The phone is in the staff member's hand: it goes into a free locker, held from the start.
@@ -309,13 +311,13 @@ export class Station {
     if (holdState === LOCKER.HELD || holdState === LOCKER.SAFEGUARDING_HELD) {
       if (state !== LOCKER.PHONE_IN && state !== LOCKER.HELD && state !== LOCKER.SAFEGUARDING_HELD) return false;
       this.setLocker(locker, holdState, this.owners[locker] || person);
-      this.parts.report(EVENT.HOLD_SET, { locker, person: this.owners[locker], actor, detail: DETAIL.REMOTE });
+      this.parts.events.report(EVENT.HOLD_SET, { locker, person: this.owners[locker], actor, detail: DETAIL.REMOTE });
       return true;
     }
     if (state !== LOCKER.HELD && state !== LOCKER.SAFEGUARDING_HELD && state !== LOCKER.HEALTH_CHECK_HELD) return false;
     const next = state === LOCKER.HEALTH_CHECK_HELD ? LOCKER.ITEM_PRESENT : LOCKER.PHONE_IN;
     this.setLocker(locker, next, next === LOCKER.ITEM_PRESENT ? 0 : this.owners[locker]);
-    this.parts.report(EVENT.HOLD_RELEASED, { locker, person: this.owners[locker], actor, detail: DETAIL.REMOTE });
+    this.parts.events.report(EVENT.HOLD_RELEASED, { locker, person: this.owners[locker], actor, detail: DETAIL.REMOTE });
     return true;
   }
 
@@ -331,9 +333,9 @@ export class Station {
     this.cancelOpening();
     // Doors may stay open a while after an evacuation: no forced-door alarms for that time.
     this.openAllUntilMs = this.parts.clock.nowMs() + this.lockers * 600 + this.timing.doorLeftOpenMs;
-    for (let i = 0; i < this.lockers; i++) this.parts.pulseLock(i);
-    this.parts.report(EVENT.OPEN_ALL, { actor, badge: hash, detail: hash ? DETAIL.NONE : DETAIL.REMOTE });
-    this.parts.feedback('alarm');
+    for (let i = 0; i < this.lockers; i++) this.parts.locks.pulse(i);
+    this.parts.events.report(EVENT.OPEN_ALL, { actor, badge: hash, detail: hash ? DETAIL.NONE : DETAIL.REMOTE });
+    this.parts.feedback.play('alarm');
   }
 
   // ---- unknown badges ----
@@ -345,32 +347,32 @@ export class Station {
     this.unknownTimes.push(now);
     if (this.unknownTimes.length > this.timing.unknownLimit) {
       // Reported once per burst; the reader keeps refusing silently until the window passes.
-      if (!this.unknownSuppressed) this.parts.report(EVENT.UNKNOWN_BADGE, { badge: hash, detail: DETAIL.RATE_LIMITED });
+      if (!this.unknownSuppressed) this.parts.events.report(EVENT.UNKNOWN_BADGE, { badge: hash, detail: DETAIL.RATE_LIMITED });
       this.unknownSuppressed = true;
       return;
     }
     this.unknownSuppressed = false;
-    this.parts.report(EVENT.UNKNOWN_BADGE, { badge: hash });
-    this.parts.feedback('refused');
+    this.parts.events.report(EVENT.UNKNOWN_BADGE, { badge: hash });
+    this.parts.feedback.play('refused');
   }
 
   // ---- openings and doors ----
 
   private refuse(person: number, hash: Uint8Array, locker: number, detail: number): void {
-    this.parts.report(EVENT.REFUSED, { locker: locker >= 0 ? locker : undefined, person, badge: hash, detail });
-    this.parts.feedback('refused');
+    this.parts.events.report(EVENT.REFUSED, { locker: locker >= 0 ? locker : undefined, person, badge: hash, detail });
+    this.parts.feedback.play('refused');
   }
 
   private open(purpose: number, locker: number, person: number, actor: number, witness: number, badge: Uint8Array | null, nextState: number): void {
     const opening: Opening = { purpose, locker, person, actor, witness, badge, nextState, opened: false, retried: false, timer: -1 };
     this.opening = opening;
     this.unlock(opening);
-    this.parts.feedback('accepted');
+    this.parts.feedback.play('accepted');
   }
 
   private unlock(opening: Opening): void {
     opening.timer = this.parts.clock.setTimeout(() => this.doorDidNotOpen(opening), this.timing.doorOpenTimeoutMs);
-    this.parts.pulseLock(opening.locker);
+    this.parts.locks.pulse(opening.locker);
   }
 
   private doorDidNotOpen(opening: Opening): void {
@@ -382,11 +384,11 @@ export class Station {
     }
     this.opening = null;
     const locker = opening.locker;
-    this.parts.report(opening.purpose === OPEN_COLLECT ? EVENT.COLLECT_CANCELLED : EVENT.DEPOSIT_CANCELLED, { locker, person: opening.person, badge: opening.badge });
-    this.parts.report(EVENT.LOCK_FAULT, { locker, detail: DETAIL.LOCK_RETRY });
+    this.parts.events.report(opening.purpose === OPEN_COLLECT ? EVENT.COLLECT_CANCELLED : EVENT.DEPOSIT_CANCELLED, { locker, person: opening.person, badge: opening.badge });
+    this.parts.events.report(EVENT.LOCK_FAULT, { locker, detail: DETAIL.LOCK_RETRY });
     // The contents (if any) stay as they were; the locker takes no more taps until the office clears it.
     if (this.states[locker] === LOCKER.FREE) this.setLocker(locker, LOCKER.FAULT, 0);
-    this.parts.feedback('alarm');
+    this.parts.feedback.play('alarm');
   }
 
   private cancelOpening(): void {
@@ -401,8 +403,8 @@ export class Station {
     const opening = this.opening;
     if (!opening || opening.locker !== index) {
       if (open && this.parts.clock.nowMs() > this.openAllUntilMs) {
-        this.parts.report(EVENT.DOOR_FORCED, { locker: index });
-        this.parts.feedback('alarm');
+        this.parts.events.report(EVENT.DOOR_FORCED, { locker: index });
+        this.parts.feedback.play('alarm');
       }
       return;
     }
@@ -422,21 +424,21 @@ export class Station {
     const purpose = opening.purpose;
     if (purpose === OPEN_REMOTE) {
       fields.detail = DETAIL.REMOTE;
-      this.parts.report(EVENT.REMOTE_UNLOCK, fields);
+      this.parts.events.report(EVENT.REMOTE_UNLOCK, fields);
       return;
     }
     const keepsOwner = opening.nextState !== LOCKER.FREE && opening.nextState !== LOCKER.ITEM_PRESENT && opening.nextState !== LOCKER.HEALTH_CHECK_HELD;
     this.setLocker(locker, opening.nextState, keepsOwner ? opening.person : 0);
-    if (purpose === OPEN_DEPOSIT) this.parts.report(EVENT.DEPOSIT, fields);
-    else if (purpose === OPEN_COLLECT) this.parts.report(EVENT.COLLECT, fields);
-    else if (purpose === OPEN_LOAN) this.parts.report(EVENT.LOAN, fields);
+    if (purpose === OPEN_DEPOSIT) this.parts.events.report(EVENT.DEPOSIT, fields);
+    else if (purpose === OPEN_COLLECT) this.parts.events.report(EVENT.COLLECT, fields);
+    else if (purpose === OPEN_LOAN) this.parts.events.report(EVENT.LOAN, fields);
     else if (purpose === OPEN_RETURN) {
       fields.detail = opening.nextState === LOCKER.HEALTH_CHECK_HELD ? DETAIL.HEALTH_CHECK_DUE : DETAIL.NONE;
-      this.parts.report(EVENT.RETURN, fields);
+      this.parts.events.report(EVENT.RETURN, fields);
     } else if (purpose === OPEN_CONFISCATE) {
       fields.detail = DETAIL.CONFISCATED;
-      this.parts.report(EVENT.HOLD_SET, fields);
-    } else if (purpose === OPEN_RELEASE) this.parts.report(EVENT.HOLD_RELEASED, fields);
+      this.parts.events.report(EVENT.HOLD_SET, fields);
+    } else if (purpose === OPEN_RELEASE) this.parts.events.report(EVENT.HOLD_RELEASED, fields);
   }
 
   private watchLeftOpen(index: number, open: boolean): void {
@@ -446,9 +448,9 @@ export class Station {
     if (!open) return;
     this.leftOpenTimers[index] = clock.setTimeout(() => {
       this.leftOpenTimers[index] = -1;
-      if (!this.parts.isDoorOpen(index)) return;
-      this.parts.report(EVENT.DOOR_LEFT_OPEN, { locker: index });
-      this.parts.feedback('alarm');
+      if (!this.parts.doors.isOpen(index)) return;
+      this.parts.events.report(EVENT.DOOR_LEFT_OPEN, { locker: index });
+      this.parts.feedback.play('alarm');
     }, this.timing.doorLeftOpenMs);
   }
 
