@@ -22,9 +22,9 @@ interface DepositRow {
 const CUSTODY_COLUMNS: BulkColumn[] = [
   ['person_id', 'bigint'], ['station_id', 'text'], ['locker', 'bigint'], ['deposited_at', 'text'], ['deposit_boot', 'bigint'], ['deposit_seq', 'bigint'], ['collected_at', 'text'], ['collected_by', 'bigint'],
 ];
-/** Rows per statement. */
+const LOCKER_COLUMNS: BulkColumn[] = [['station_id', 'text'], ['locker', 'bigint'], ['state', 'text'], ['person_id', 'bigint'], ['since', 'text']];
+/** Collections per statement. */
 const CUSTODY_CHUNK = 250;
-const LOCKER_CHUNK = 200;
 
 function custodyKey(person: number, station: string, locker: number): string {
   return `${person}\u0000${station}\u0000${locker}`;
@@ -36,15 +36,9 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-/** Upserts lockers' states, rows of [station, locker, state, person, since], in multi-row statements. */
+/** Upserts lockers' states, rows of [station, locker, state, person, since] (each locker once). */
 export async function writeLockers(tx: SqlDatabase, rows: SqlValue[][]): Promise<void> {
-  for (const chunk of chunks(rows, LOCKER_CHUNK)) {
-    await tx.run(
-      `INSERT INTO lockers (station_id, locker, state, person_id, since) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}
-       ON CONFLICT (station_id, locker) DO UPDATE SET state = excluded.state, person_id = excluded.person_id, since = excluded.since`,
-      chunk.flat(),
-    );
-  }
+  await insertRows(tx, 'lockers', LOCKER_COLUMNS, rows, 'ON CONFLICT (station_id, locker) DO UPDATE SET state = excluded.state, person_id = excluded.person_id, since = excluded.since');
 }
 
 export class CustodyWrites {
