@@ -115,6 +115,7 @@ const IRQ_CLEAR_ALL = 0x7f; //    Set1 = 0 with every request bit marked: clear 
 const ERR_TEMP = 0x40; //         ErrorReg TempErr: overheated, antenna drivers switched off
 const ERR_COLL = 0x08; //         ErrorReg CollErr: bit collision
 const ERR_FRAME = 0x17; //        ErrorReg BufferOvfl | CRCErr | ParityErr | ProtocolErr
+const ERR_ANY = ERR_TEMP | ERR_COLL | ERR_FRAME;
 const FLUSH_BUFFER = 0x80; //     FIFOLevelReg FlushBuffer
 const START_SEND = 0x80; //       BitFramingReg StartSend (TxLastBits = 0: whole last byte)
 const SHORT_FRAME_BITS = 7; //    BitFramingReg TxLastBits for REQA: a 7-bit short frame
@@ -500,7 +501,8 @@ export class Mfrc522 {
     const frame = this.scratch;
     frame[0] = address;
     frame[1] = value;
-    this.transfer(frame);
+    this.transfers++;
+    this.spi.transfer(this.pins.cs, frame);
   }
 
   private setCrc(on: boolean): void {
@@ -788,7 +790,12 @@ export class Mfrc522 {
     this.writeRegister(W_FIFO_LEVEL, FLUSH_BUFFER);
   }
 
-  /** Common checks of an answer: chip errors, byte count, whole last byte. False if aborted. */
+  /**
+   * Common checks of an answer: chip errors, byte count, whole last byte. False if aborted. The
+   * readers call it only when their quick check (no error bit, the expected count, whole bytes)
+   * fails, and name the frame only then: on the interpreter every call and string on the tap path
+   * costs time.
+   */
   private frameOk(error: number, countOk: boolean, fifoLevel: number, control: number, what: string): boolean {
     if ((error & ERR_TEMP) !== 0) {
       this.fault('reader overheated (ErrorReg.TempErr): antenna switched off');
@@ -814,7 +821,7 @@ export class Mfrc522 {
     const reply = this.transfer(READ_ATQA);
     if ((reply[1] & IRQ_RX) === 0) return; // no frame yet: a stale edge
     this.requestArmed = false;
-    if (!this.frameOk(reply[2], reply[3] === 2, reply[3], reply[4], 'ATQA')) return;
+    if (((reply[2] & ERR_ANY) !== 0 || reply[3] !== 2 || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], reply[3] === 2, reply[3], reply[4], 'ATQA')) return;
     // ATQA bits 5..1: bit frame anticollision, exactly one bit set for ISO/IEC 14443-3 cards.
     const bitFrame = reply[5] & 0x1f;
     if (bitFrame === 0 || (bitFrame & (bitFrame - 1)) !== 0) {
@@ -845,18 +852,17 @@ export class Mfrc522 {
     const reply = this.transfer(READ_UID_CLN);
     if ((reply[1] & IRQ_RX) === 0) return;
     this.cancelTimer();
-    const what = 'UID CL' + this.level;
     if ((reply[2] & ERR_COLL) !== 0) {
       // Two cards in the field. Bit-oriented anticollision is not attempted: a locker expects one
       // badge at a time, and the next poll tries again once one has been taken away.
-      this.abort('collision in ' + what + ' at bit ' + ((reply[5] & 0x1f) || 32));
+      this.abort('collision in UID CL' + this.level + ' at bit ' + ((reply[5] & 0x1f) || 32));
       return;
     }
-    if (!this.frameOk(reply[2], reply[3] === 5, reply[3], reply[4], what)) return;
+    if (((reply[2] & ERR_ANY) !== 0 || reply[3] !== 5 || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], reply[3] === 5, reply[3], reply[4], 'UID CL' + this.level)) return;
     const bytes = this.levelBytes;
     for (let i = 0; i < 5; i++) bytes[i] = reply[6 + i];
     if ((bytes[0] ^ bytes[1] ^ bytes[2] ^ bytes[3]) !== bytes[4]) {
-      this.abort('BCC mismatch in ' + what);
+      this.abort('BCC mismatch in UID CL' + this.level);
       return;
     }
     if (bytes[0] === CASCADE_TAG && this.level === 3) {
@@ -881,14 +887,14 @@ export class Mfrc522 {
     const reply = this.transfer(READ_SAK);
     if ((reply[1] & IRQ_RX) === 0) return;
     this.cancelTimer();
-    const what = 'SAK CL' + this.level;
     // One byte if the chip consumed the CRC_A, three if it left it in the FIFO (checked either way).
-    if (!this.frameOk(reply[2], reply[3] === 1 || reply[3] === 3, reply[3], reply[4], what)) return;
+    const countOk = reply[3] === 1 || reply[3] === 3;
+    if (((reply[2] & ERR_ANY) !== 0 || !countOk || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], countOk, reply[3], reply[4], 'SAK CL' + this.level)) return;
     const sak = reply[5];
     const bytes = this.levelBytes;
     const cascadeTag = bytes[0] === CASCADE_TAG;
     if (((sak & SAK_CASCADE) !== 0) !== cascadeTag) {
-      this.abort(what + ' = ' + hex(sak) + ' disagrees with the cascade tag');
+      this.abort('SAK CL' + this.level + ' = ' + hex(sak) + ' disagrees with the cascade tag');
       return;
     }
     const uid = this.uid;
@@ -906,12 +912,12 @@ export class Mfrc522 {
     this.finishPresentation();
   }
 
-  /** UID complete: send HLTA (no answer expected), go back to polling, report the card. */
+  /**
+   * UID complete: report the card, then send HLTA (no answer expected) and go back to polling.
+   * The HLTA goes after the report so the lock pulse does not wait for its three SPI frames; the
+   * card stays in the field for far longer than the station takes.
+   */
   private finishPresentation(): void {
-    this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
-    this.transfer(HLTA_WRITE);
-    this.writeRegister(W_BIT_FRAMING, START_SEND);
-    // TxCRCEn stays on until the next poll: the HLTA is still on air.
     const now = this.clock.nowMs();
     this.state = S_IDLE;
     this.reads++;
@@ -925,15 +931,19 @@ export class Mfrc522 {
     }
     this.lastUidMs = now;
     // A card that missed its HLTA answers again every other poll; that is still one presentation.
-    if (repeat) return;
-    this.lastUid = uid;
     const listener = this.listener;
-    if (listener) {
+    if (!repeat) this.lastUid = uid;
+    if (!repeat && listener) {
       try {
         listener.onCard(uid.slice(0));
       } catch (error) {
         this.listenerErrors++;
       }
     }
+    if (this.state !== S_IDLE) return; // stopped or re-initialised from the listener
+    this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
+    this.transfer(HLTA_WRITE);
+    // TxCRCEn stays on until the next poll: the HLTA is still on air.
+    this.writeRegister(W_BIT_FRAMING, START_SEND);
   }
 }
