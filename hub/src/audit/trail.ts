@@ -112,9 +112,8 @@ export class AuditTrail {
   async appendMany(entries: AuditEntry[], tx?: SqlDatabase): Promise<number[]> {
     if (entries.length === 0) return [];
     if (!tx) return this.db.transaction((inner) => this.appendMany(entries, inner));
-    // The UPDATE takes the head's row lock (PostgreSQL) before its values are read.
-    await tx.run('UPDATE audit_head SET seq = seq + ? WHERE id = 1', [entries.length]);
-    const head = await tx.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
+    // The UPDATE takes the head's row lock (PostgreSQL) and returns the values under it.
+    const head = await tx.get<{ seq: number; hash: string }>('UPDATE audit_head SET seq = seq + ? WHERE id = 1 RETURNING seq, hash', [entries.length]);
     if (!head) throw new Error('audit trail has no head record');
     let seq = Number(head.seq) - entries.length;
     let prev = head.hash;

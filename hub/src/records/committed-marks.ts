@@ -1,7 +1,9 @@
 // The committed mark of each station boot (station_boots.committed_seq): every event of that boot
 // up to it is stored, so it is what the hub acknowledges and how far effects have been applied.
 // A batch reads, advances and writes the marks of all its boots together (a few statements per
-// batch, not a few per boot: on PostgreSQL each statement is a round trip).
+// batch, not a few per boot: on PostgreSQL each statement is a round trip), the boots joined as
+// a table (db/bulk.ts rowsAsTable).
+import { insertRows, rowsAsTable, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase, SqlValue } from '../db/sql';
 
 export interface BootInBatch {
@@ -18,6 +20,8 @@ export interface MarkAdvance {
   mark: number;
 }
 
+const BOOT_COLUMNS: BulkColumn[] = [['station_id', 'text'], ['boot', 'bigint']];
+const MARK_COLUMNS: BulkColumn[] = [...BOOT_COLUMNS, ['committed_seq', 'bigint']];
 /** Boots per statement (two or three parameters each). */
 const BOOT_CHUNK = 200;
 /** Events behind a gap read back per query while the gap is being closed. */
@@ -41,9 +45,10 @@ function chunks<T>(items: T[], size: number): T[][] {
 export async function advanceMarks(tx: SqlDatabase, boots: BootInBatch[]): Promise<Map<string, MarkAdvance>> {
   const known = new Map<string, number>();
   for (const chunk of chunks(boots, BOOT_CHUNK)) {
+    const keys = rowsAsTable(tx, 'batch_boots', BOOT_COLUMNS, chunk.map(({ station, boot }) => [station, boot]));
     const rows = await tx.all<{ station_id: string; boot: number; committed_seq: number }>(
-      `SELECT station_id, boot, committed_seq FROM station_boots WHERE ${chunk.map(() => '(station_id = ? AND boot = ?)').join(' OR ')}`,
-      chunk.flatMap(({ station, boot }) => [station, boot]),
+      `${keys.sql} SELECT b.station_id, b.boot, b.committed_seq FROM batch_boots k JOIN station_boots b ON b.station_id = k.station_id AND b.boot = k.boot`,
+      keys.params,
     );
     for (const row of rows) known.set(bootKey(row.station_id, Number(row.boot)), Number(row.committed_seq));
   }
@@ -58,10 +63,11 @@ export async function advanceMarks(tx: SqlDatabase, boots: BootInBatch[]): Promi
 
   // Events stored beyond a mark are the ones waiting behind a gap: usually none at all.
   for (const chunk of chunks(boots, BOOT_CHUNK)) {
+    const marks = rowsAsTable(tx, 'batch_marks', MARK_COLUMNS, chunk.map(({ station, boot }) => [station, boot, advances.get(bootKey(station, boot))!.mark]));
     const rows = await tx.all<{ station_id: string; boot: number; next: number }>(
-      `SELECT station_id, boot, MIN(seq) AS next FROM station_events
-       WHERE ${chunk.map(() => '(station_id = ? AND boot = ? AND seq > ?)').join(' OR ')} GROUP BY station_id, boot`,
-      chunk.flatMap(({ station, boot }) => [station, boot, advances.get(bootKey(station, boot))!.mark]),
+      `${marks.sql} SELECT e.station_id, e.boot, MIN(e.seq) AS next FROM batch_marks k
+       JOIN station_events e ON e.station_id = k.station_id AND e.boot = k.boot AND e.seq > k.committed_seq GROUP BY e.station_id, e.boot`,
+      marks.params,
     );
     for (const row of rows) {
       const advance = advances.get(bootKey(row.station_id, Number(row.boot)))!;
@@ -74,13 +80,7 @@ export async function advanceMarks(tx: SqlDatabase, boots: BootInBatch[]): Promi
     const { mark } = advances.get(bootKey(station, boot))!;
     if (!known.has(bootKey(station, boot)) || mark !== known.get(bootKey(station, boot))) changed.push([station, boot, mark]);
   }
-  for (const chunk of chunks(changed, BOOT_CHUNK)) {
-    await tx.run(
-      `INSERT INTO station_boots (station_id, boot, committed_seq) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
-       ON CONFLICT (station_id, boot) DO UPDATE SET committed_seq = excluded.committed_seq`,
-      chunk.flat(),
-    );
-  }
+  await insertRows(tx, 'station_boots', MARK_COLUMNS, changed, 'ON CONFLICT (station_id, boot) DO UPDATE SET committed_seq = excluded.committed_seq');
   return advances;
 }
 

@@ -5,7 +5,7 @@
 //   - a collection closes the run's own open deposits of that pupil and locker in memory, and
 //     (the run's first collection of that pupil and locker only) the rows stored before the run
 //   - flush: those earlier rows closed, then the deposits inserted in order, then the lockers
-import { insertRows, type BulkColumn } from '../db/bulk';
+import { insertRows, rowsAsTable, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase, SqlValue } from '../db/sql';
 
 interface DepositRow {
@@ -22,6 +22,7 @@ interface DepositRow {
 const CUSTODY_COLUMNS: BulkColumn[] = [
   ['person_id', 'bigint'], ['station_id', 'text'], ['locker', 'bigint'], ['deposited_at', 'text'], ['deposit_boot', 'bigint'], ['deposit_seq', 'bigint'], ['collected_at', 'text'], ['collected_by', 'bigint'],
 ];
+const COLLECTION_COLUMNS: BulkColumn[] = [['person_id', 'bigint'], ['station_id', 'text'], ['locker', 'bigint'], ['at', 'text']];
 const LOCKER_COLUMNS: BulkColumn[] = [['station_id', 'text'], ['locker', 'bigint'], ['state', 'text'], ['person_id', 'bigint'], ['since', 'text']];
 /** Collections per statement. */
 const CUSTODY_CHUNK = 250;
@@ -87,12 +88,11 @@ export class CustodyWrites {
     this.earlierClosed.clear();
     this.lockers.clear();
     for (const chunk of chunks(closed, CUSTODY_CHUNK)) {
-      // VALUES columns are column1..column4 on both databases; the casts type PostgreSQL's parameters.
+      const collections = rowsAsTable(tx, 'collections', COLLECTION_COLUMNS, chunk);
       await tx.run(
-        `UPDATE phone_custody SET collected_at = v.column4, collected_by = v.column1
-         FROM (VALUES ${chunk.map(() => '(CAST(? AS INTEGER), ?, CAST(? AS INTEGER), ?)').join(', ')}) AS v
-         WHERE phone_custody.collected_at IS NULL AND phone_custody.person_id = v.column1 AND phone_custody.station_id = v.column2 AND phone_custody.locker = v.column3`,
-        chunk.flat(),
+        `${collections.sql} UPDATE phone_custody SET collected_at = c.at, collected_by = c.person_id FROM collections c
+         WHERE phone_custody.collected_at IS NULL AND phone_custody.person_id = c.person_id AND phone_custody.station_id = c.station_id AND phone_custody.locker = c.locker`,
+        collections.params,
       );
     }
     await insertRows(tx, 'phone_custody', CUSTODY_COLUMNS, deposits.map((row) => [row.person, row.station, row.locker, row.at, row.boot, row.seq, row.collectedAt, row.collectedBy]));

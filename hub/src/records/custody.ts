@@ -14,7 +14,7 @@
 // event whose effect cannot be applied is still stored (and acknowledged), and an alert says why.
 import { DETAIL, EVENT } from '../../../firmware/src/protocol/wire';
 import { AuditTrail, type AuditEntry } from '../audit/trail';
-import { insertRows, type BulkColumn } from '../db/bulk';
+import { insertRows, rowsAsTable, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';
 import type { EventFrame } from '../protocol/frames';
 import { Alerts } from './alerts';
@@ -66,6 +66,7 @@ export interface CustodyParts {
 }
 
 const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
+const HEARD_COLUMNS: BulkColumn[] = [['id', 'text'], ['at', 'text']];
 const EVENT_COLUMNS: BulkColumn[] = [
   ['station_id', 'text'], ['boot', 'bigint'], ['seq', 'bigint'], ['type', 'bigint'], ['locker', 'bigint'], ['person_id', 'bigint'], ['actor_id', 'bigint'],
   ['witness_id', 'bigint'], ['badge_hash', 'bytea'], ['detail', 'text'], ['uptime_ms', 'bigint'], ['wall_time', 'bigint'], ['received_at', 'text'],
@@ -190,10 +191,8 @@ export class CustodyRecords {
   /** When each station was last heard, one statement for the batch's stations. */
   private async noteLastSeen(tx: SqlDatabase, lastSeen: Map<string, string>): Promise<void> {
     if (lastSeen.size === 0) return;
-    await tx.run(
-      `UPDATE stations SET last_seen = v.column2 FROM (VALUES ${[...lastSeen].map(() => '(?, ?)').join(', ')}) AS v WHERE stations.id = v.column1`,
-      [...lastSeen].flat(),
-    );
+    const heard = rowsAsTable(tx, 'heard', HEARD_COLUMNS, [...lastSeen]);
+    await tx.run(`${heard.sql} UPDATE stations SET last_seen = h.at FROM heard h WHERE stations.id = h.id`, heard.params);
   }
 
   /**
