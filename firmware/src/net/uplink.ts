@@ -142,9 +142,8 @@ export class Uplink {
   }
 
   pump(): void {
-    if (this.timer >= 0) return;
     const options = this.options;
-    while (this.mqtt.state === 'connected' && this.inFlight < options.window) {
+    while (this.timer < 0 && this.mqtt.state === 'connected' && this.inFlight < options.window) {
       const now = this.clock.nowMs();
       if (now - this.windowStartMs >= 1000) {
         this.windowStartMs = now;
@@ -157,6 +156,7 @@ export class Uplink {
         }, 1000 - (now - this.windowStartMs));
         return;
       }
+      const at = { segment: this.cursor.segment, slot: this.cursor.slot };
       const entry = this.journal.next(this.cursor);
       if (!entry) {
         this.atEnd = true;
@@ -169,11 +169,27 @@ export class Uplink {
       this.inFlight++;
       this.sentInWindow++;
       this.sent++;
-      this.mqtt.publish(options.eventsTopic, options.seal(eventFrame(options.stationId, entry)), 1, false, () => {
+      this.mqtt.publish(options.eventsTopic, options.seal(eventFrame(options.stationId, entry)), 1, false, (ok) => {
         if (session !== this.session) return;
         this.inFlight--;
+        if (!ok) this.sendAgainSoon(at);
         this.pump();
       });
     }
+  }
+
+  /**
+   * The MQTT client refused an entry (its queue was full): read it again from `at` in a second,
+   * rather than leave a gap the hub would wait behind until the acknowledgement timeout.
+   */
+  private sendAgainSoon(at: JournalCursor): void {
+    const cursor = this.cursor;
+    if (at.segment < cursor.segment || (at.segment === cursor.segment && at.slot < cursor.slot)) this.cursor = at;
+    this.atEnd = false;
+    if (this.timer >= 0) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = -1;
+      this.pump();
+    }, 1000);
   }
 }
