@@ -10,7 +10,7 @@ export interface BootInBatch {
   station: string;
   boot: number;
   /** The sequence numbers this batch stored for the boot. */
-  storedSeqs?: { has(seq: number): boolean };
+  storedSeqs?: { has(seq: number): boolean; readonly size: number };
 }
 
 export interface MarkAdvance {
@@ -43,42 +43,37 @@ function chunks<T>(items: T[], size: number): T[][] {
  * moved (or are new). Keyed by bootKey.
  */
 export async function advanceMarks(tx: SqlDatabase, boots: BootInBatch[]): Promise<Map<string, MarkAdvance>> {
-  const known = new Map<string, number>();
+  // Per boot its mark and how many events are stored beyond it. Every event this batch stored
+  // lies beyond the mark (the mark's events were all stored before), so a count above the
+  // batch's own means events stored earlier are waiting behind a gap: usually none at all.
+  const found = new Map<string, { mark: number | null; beyond: number }>();
   for (const chunk of chunks(boots, BOOT_CHUNK)) {
     const keys = rowsAsTable(tx, 'batch_boots', BOOT_COLUMNS, chunk.map(({ station, boot }) => [station, boot]));
-    const rows = await tx.all<{ station_id: string; boot: number; committed_seq: number }>(
-      `${keys.sql} SELECT b.station_id, b.boot, b.committed_seq FROM batch_boots k JOIN station_boots b ON b.station_id = k.station_id AND b.boot = k.boot`,
+    const rows = await tx.all<{ station_id: string; boot: number; committed_seq: number | null; beyond: number }>(
+      `${keys.sql} SELECT k.station_id, k.boot, b.committed_seq,
+         (SELECT COUNT(*) FROM station_events e WHERE e.station_id = k.station_id AND e.boot = k.boot AND e.seq > COALESCE(b.committed_seq, 0)) AS beyond
+       FROM batch_boots k LEFT JOIN station_boots b ON b.station_id = k.station_id AND b.boot = k.boot`,
       keys.params,
     );
-    for (const row of rows) known.set(bootKey(row.station_id, Number(row.boot)), Number(row.committed_seq));
+    for (const row of rows) {
+      found.set(bootKey(row.station_id, Number(row.boot)), { mark: row.committed_seq === null ? null : Number(row.committed_seq), beyond: Number(row.beyond) });
+    }
   }
 
   const advances = new Map<string, MarkAdvance>();
   for (const { station, boot, storedSeqs } of boots) {
-    const before = known.get(bootKey(station, boot)) ?? 0;
+    const { mark: known, beyond } = found.get(bootKey(station, boot))!;
+    const before = known ?? 0;
     let mark = before;
     if (storedSeqs) while (storedSeqs.has(mark + 1)) mark++;
+    if (beyond > (storedSeqs?.size ?? 0)) mark = await markPastStored(tx, station, boot, mark);
     advances.set(bootKey(station, boot), { before, mark });
-  }
-
-  // Events stored beyond a mark are the ones waiting behind a gap: usually none at all.
-  for (const chunk of chunks(boots, BOOT_CHUNK)) {
-    const marks = rowsAsTable(tx, 'batch_marks', MARK_COLUMNS, chunk.map(({ station, boot }) => [station, boot, advances.get(bootKey(station, boot))!.mark]));
-    const rows = await tx.all<{ station_id: string; boot: number; next: number }>(
-      `${marks.sql} SELECT e.station_id, e.boot, MIN(e.seq) AS next FROM batch_marks k
-       JOIN station_events e ON e.station_id = k.station_id AND e.boot = k.boot AND e.seq > k.committed_seq GROUP BY e.station_id, e.boot`,
-      marks.params,
-    );
-    for (const row of rows) {
-      const advance = advances.get(bootKey(row.station_id, Number(row.boot)))!;
-      if (Number(row.next) === advance.mark + 1) advance.mark = await markPastStored(tx, row.station_id, Number(row.boot), advance.mark);
-    }
   }
 
   const changed: SqlValue[][] = [];
   for (const { station, boot } of boots) {
-    const { mark } = advances.get(bootKey(station, boot))!;
-    if (!known.has(bootKey(station, boot)) || mark !== known.get(bootKey(station, boot))) changed.push([station, boot, mark]);
+    const { before, mark } = advances.get(bootKey(station, boot))!;
+    if (found.get(bootKey(station, boot))!.mark === null || mark !== before) changed.push([station, boot, mark]);
   }
   await insertRows(tx, 'station_boots', MARK_COLUMNS, changed, 'ON CONFLICT (station_id, boot) DO UPDATE SET committed_seq = excluded.committed_seq');
   return advances;
