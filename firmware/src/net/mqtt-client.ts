@@ -208,8 +208,11 @@ export class MqttClient {
     const abandoned = this.inflight.concat(this.queue);
     this.inflight = [];
     this.queue = [];
-    for (let index = 0; index < abandoned.length; index++) this.done(abandoned[index], false);
-    if (wasConnected) this.notify(this.onDisconnect, 'stopped');
+    for (let index = 0; index < abandoned.length; index++) {
+      const onDone = abandoned[index].onDone;
+      if (onDone) this.call('onDone', onDone, false);
+    }
+    if (wasConnected) this.call('callback', this.onDisconnect, 'stopped');
   }
 
   /**
@@ -227,8 +230,8 @@ export class MqttClient {
     if (!refusal && size > this.maxPacketBytes) refusal = 'PUBLISH of ' + size + ' bytes exceeds maxPacketBytes ' + this.maxPacketBytes;
     if (!refusal && this.queue.length >= this.maxQueued) refusal = 'queue full (' + this.maxQueued + ' publishes waiting)';
     if (refusal) {
-      this.notify(this.onLog, 'publish to ' + topic + ' refused: ' + refusal);
-      if (onDone) this.notifyDone(onDone, false);
+      this.call('onLog', this.onLog, 'publish to ' + topic + ' refused: ' + refusal);
+      if (onDone) this.call('onDone', onDone, false);
       return false;
     }
     this.queue.push({ packet: encodePublish(topic, bytes, qos, retain, false, 0), qos, packetId: 0, onDone });
@@ -243,7 +246,7 @@ export class MqttClient {
   subscribe(topicFilter: string, qos: QoS): boolean {
     const problem = topicFilterProblem(topicFilter);
     if (problem) {
-      this.notify(this.onLog, 'subscribe ' + topicFilter + ' refused: ' + problem);
+      this.call('onLog', this.onLog, 'subscribe ' + topicFilter + ' refused: ' + problem);
       return false;
     }
     let subscription: Subscription | undefined;
@@ -341,7 +344,7 @@ export class MqttClient {
     for (let index = 0; index < this.subscriptions.length && attempt === this.attempt; index++) this.sendSubscribe(this.subscriptions[index]);
     if (attempt !== this.attempt) return;
     this.scheduleKeepAlive();
-    this.notify(this.onConnect, undefined);
+    this.call('callback', this.onConnect);
     this.pump();
   }
 
@@ -351,7 +354,7 @@ export class MqttClient {
     this.closeConnection();
     this.state = 'waiting';
     this.scheduleReconnect();
-    this.notify(this.onDisconnect, reason);
+    this.call('callback', this.onDisconnect, reason);
   }
 
   private closeConnection(): void {
@@ -471,8 +474,8 @@ export class MqttClient {
         const attempt = this.attempt;
         if (packet.droppedBytes) {
           // Acknowledged all the same, or the broker would send it again after every reconnect.
-          this.notify(this.onLog, 'dropped a PUBLISH of ' + packet.droppedBytes + ' bytes on ' + packet.topic + ' (maxPacketBytes ' + this.maxPacketBytes + ')');
-        } else this.notifyMessage(packet.topic, packet.payload);
+          this.call('onLog', this.onLog, 'dropped a PUBLISH of ' + packet.droppedBytes + ' bytes on ' + packet.topic + ' (maxPacketBytes ' + this.maxPacketBytes + ')');
+        } else this.call('onMessage', this.onMessage, packet.topic, packet.payload);
         // [MQTT-4.3.2-2] a QoS 1 PUBLISH is answered with a PUBACK carrying its packet id.
         if (packet.qos === 1 && attempt === this.attempt) this.send(encodePuback(packet.packetId));
         return;
@@ -482,7 +485,7 @@ export class MqttClient {
         return;
       case PACKET.SUBACK: {
         const pending = this.takePendingAck(packet.packetId);
-        if (pending && packet.returnCodes[0] === SUBACK_FAILURE) this.notify(this.onLog, 'subscription to ' + pending.topicFilter + ' refused by the broker');
+        if (pending && packet.returnCodes[0] === SUBACK_FAILURE) this.call('onLog', this.onLog, 'subscription to ' + pending.topicFilter + ' refused by the broker');
         return;
       }
       case PACKET.UNSUBACK:
@@ -503,7 +506,7 @@ export class MqttClient {
       const outgoing = this.inflight[index];
       if (outgoing.packetId === packetId) {
         this.inflight.splice(index, 1);
-        this.done(outgoing, true);
+        if (outgoing.onDone) this.call('onDone', outgoing.onDone, true);
         this.pump();
         return;
       }
@@ -538,7 +541,8 @@ export class MqttClient {
         this.send(outgoing.packet);
       } else {
         this.queue.shift();
-        this.done(outgoing, this.send(outgoing.packet));
+        const sent = this.send(outgoing.packet);
+        if (outgoing.onDone) this.call('onDone', outgoing.onDone, sent);
       }
     }
   }
@@ -562,39 +566,17 @@ export class MqttClient {
   // -------------------------------------------------------------------------------------------
   // Calling the application without letting its exceptions into the state machine
 
-  private done(outgoing: Outgoing, ok: boolean): void {
-    if (outgoing.onDone) this.notifyDone(outgoing.onDone, ok);
-  }
-
-  private notifyDone(onDone: DoneCallback, ok: boolean): void {
+  /** Calls the application; what it throws is logged by name instead (unless the logger threw). */
+  private call(name: string, callback: (first?: any, second?: any) => void, first?: unknown, second?: unknown): void {
     try {
-      onDone(ok);
+      callback.call(this, first, second);
     } catch (error) {
-      this.reportCallbackError('onDone', error);
-    }
-  }
-
-  private notifyMessage(topic: string, payload: Uint8Array): void {
-    try {
-      this.onMessage(topic, payload);
-    } catch (error) {
-      this.reportCallbackError('onMessage', error);
-    }
-  }
-
-  private notify(callback: (argument: string) => void, argument: string | undefined): void {
-    try {
-      callback.call(this, argument as string);
-    } catch (error) {
-      if (callback !== this.onLog) this.reportCallbackError('callback', error);
-    }
-  }
-
-  private reportCallbackError(name: string, error: unknown): void {
-    try {
-      this.onLog('mqtt: ' + name + ' threw: ' + String(error));
-    } catch (ignored) {
-      // Nothing more to do for a logger that throws.
+      if (callback === this.onLog) return;
+      try {
+        this.onLog('mqtt: ' + name + ' threw: ' + String(error));
+      } catch (ignored) {
+        // Nothing more to do for a logger that throws.
+      }
     }
   }
 }

@@ -43,8 +43,11 @@ export interface StationConfig {
   keepAliveSec: number;
   watchdogSec: number;
   timing: StationTiming;
-  /** Per locker: the loan item it is home to, or null for a phone locker. */
-  assets: Array<LockerAsset | null>;
+  /**
+   * Per locker: the loan item it is home to; no entry for a phone locker (a sparse array: on the
+   * interpreter a missing entry costs nothing, a null two variables).
+   */
+  assets: Array<LockerAsset | undefined>;
 }
 
 export type ConfigResult = { ok: true; config: StationConfig } | { ok: false; error: string };
@@ -82,19 +85,16 @@ export function validateConfig(raw: any): ConfigResult {
   need(!tls || (typeof tls.ca === 'string' && tls.ca.indexOf('-----BEGIN CERTIFICATE-----') >= 0), 'broker.tls.ca', 'must be a PEM certificate');
   need(typeof raw.badgeKey === 'string' && /^[0-9a-f]+$/.test(raw.badgeKey) && raw.badgeKey.length >= 32 && raw.badgeKey.length % 2 === 0, 'badgeKey', 'must be at least 16 bytes of hex (an even number of digits)');
   need(typeof raw.stationKey === 'string' && /^[0-9a-f]+$/.test(raw.stationKey) && raw.stationKey.length >= 32 && raw.stationKey.length % 2 === 0, 'stationKey', 'must be at least 16 bytes of hex (an even number of digits)');
-  const assets: Array<LockerAsset | null> = [];
+  const assets: Array<LockerAsset | undefined> = [];
   const rawAssets = Array.isArray(raw.assets) ? raw.assets : [];
   need(raw.assets === undefined || (Array.isArray(raw.assets) && raw.assets.length === raw.lockers), 'assets', 'must list one entry (or null) per locker');
   for (let i = 0; i < raw.lockers && i < 64; i++) {
     const asset = rawAssets[i];
-    if (!asset) {
-      assets.push(null);
-      continue;
-    }
+    if (!asset) continue;
     const tagOk = typeof asset.tag === 'string' && asset.tag.length === 16 && /^[0-9a-f]+$/.test(asset.tag);
     need(tagOk, 'assets.' + i + '.tag', 'must be the 8-byte tag hash in hex');
     need(isInt(asset.assetClass) && asset.assetClass >= 1 && asset.assetClass <= 8, 'assets.' + i + '.assetClass', 'must be 1..8');
-    assets.push({ tag: tagOk ? hexToBytes(asset.tag) : new Uint8Array(8), assetClass: asset.assetClass, healthCheckDue: asset.healthCheckDue === true });
+    assets[i] = { tag: tagOk ? hexToBytes(asset.tag) : new Uint8Array(8), assetClass: asset.assetClass, healthCheckDue: asset.healthCheckDue === true };
   }
   const timing: StationTiming = Object.assign({}, STATION_TIMING_DEFAULTS);
   const rawTiming = raw.timing || {};

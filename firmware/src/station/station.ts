@@ -61,8 +61,8 @@ export const STATION_TIMING_DEFAULTS: StationTiming = {
 export interface StationParts {
   clock: Clock;
   timing: StationTiming;
-  /** Per locker: the item it is home to, or null for a phone locker. */
-  assets: Array<LockerAsset | null>;
+  /** Per locker: the item it is home to; no entry for a phone locker. */
+  assets: Array<LockerAsset | undefined>;
   hashBadge(uid: Uint8Array): Uint8Array;
   /** A locker's state or owner changed: keep it in flash. */
   saveLocker(index: number): void;
@@ -466,14 +466,14 @@ export class Station {
   // about 0.5 ms of a tap on the interpreter.
   private lockerOf(person: number): number {
     for (let i = this.owners.indexOf(person); i >= 0; i = this.owners.indexOf(person, i + 1)) {
-      if (this.parts.assets[i] === null) return i;
+      if (!this.parts.assets[i]) return i;
     }
     return -1;
   }
 
   private freeLocker(): number {
     for (let i = this.states.indexOf(LOCKER.FREE); i >= 0; i = this.states.indexOf(LOCKER.FREE, i + 1)) {
-      if (this.parts.assets[i] === null) return i;
+      if (!this.parts.assets[i]) return i;
     }
     return -1;
   }
