@@ -2,14 +2,15 @@
 // retransmitted frame changes nothing. A batch of events is applied in one transaction (the
 // ingest acknowledges only after it commits):
 //   1. every event row, in one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING (the new ones)
-//   2. per event that the batch makes contiguous with its boot's earlier ones, in sequence order
+//   2. the committed mark per station boot moved past what is now stored without a gap
+//      (committed-marks.ts)
+//   3. per event that the batch makes contiguous with its boot's earlier ones, in sequence order
 //      (not arrival order: a resent event can arrive after later ones), its effect on the records:
-//        DEPOSIT / COLLECT          phone custody (P1, P2) and the locker's state, here
+//        DEPOSIT / COLLECT          phone custody (P1, P2) and the locker's state (custody-writes.ts)
 //        LOAN / RETURN              loans.ts (P6, P10, P12): the asset by its home station and locker
 //        HOLD_SET / HOLD_RELEASED   holds.ts (P4, P5), loans.ts for a health-check clearance (P10)
 //        LOCK_FAULT, DOOR_FORCED... the locker's state and an alert
-//   3. one audit record per event (the chain of P17), the committed mark per station boot, and
-//      when each station was last heard.
+//   4. one audit record per event (the chain of P17), and when each station was last heard.
 // If a batch fails, its events are applied one by one, each event's effect in a savepoint: an
 // event whose effect cannot be applied is still stored (and acknowledged), and an alert says why.
 import { DETAIL, EVENT } from '../../../firmware/src/protocol/wire';
