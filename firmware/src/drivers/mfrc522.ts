@@ -462,7 +462,11 @@ export class Mfrc522 {
       else if (event === EV_STEP_TIMEOUT) this.onStepTimeout();
       else if (event === EV_RESET_DONE) this.startSelfTest();
       else if (event === EV_SELF_TEST) this.selfTestStep();
-      else if (event === EV_IRQ_TEST_TIMEOUT) this.onIrqTestTimeout();
+      else if (event === EV_IRQ_TEST_TIMEOUT) {
+        // No edge in time: the line may have fallen with its edge still queued, so look at the line.
+        if (this.gpio.read(this.pins.irq)) this.fault('IRQ line did not fall on a test interrupt');
+        else this.finishIrqTest();
+      }
       else if (event === EV_RETRY) this.retry();
     } catch (error) {
       this.fault('driver error: ' + error);
@@ -479,7 +483,11 @@ export class Mfrc522 {
     const state = this.state;
     if (state === S_IDLE) {
       if (this.requestArmed) this.readAnswerToRequest();
-      else this.discardInterrupt();
+      else {
+        // An answer nobody waits for (a late frame, a NAK to HLTA): clear it so the line goes high.
+        this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
+        this.writeRegister(W_FIFO_LEVEL, FLUSH_BUFFER);
+      }
     } else if (state === S_ANTICOLL) {
       this.readUidLevel();
     } else if (state === S_SELECT) {
@@ -645,12 +653,6 @@ export class Mfrc522 {
     this.arm(EV_IRQ_TEST_TIMEOUT, this.options.exchangeTimeoutMs);
   }
 
-  /** No edge in time: the line may have fallen with its edge still queued, so look at the line. */
-  private onIrqTestTimeout(): void {
-    if (this.gpio.read(this.pins.irq)) this.fault('IRQ line did not fall on a test interrupt');
-    else this.finishIrqTest();
-  }
-
   private finishIrqTest(): void {
     // The line must be low now (RxIRq is set) and high once it is cleared; a stray edge from the
     // reset does not pass for the test's.
@@ -782,12 +784,6 @@ export class Mfrc522 {
         this.listenerErrors++;
       }
     }
-  }
-
-  /** An answer nobody waits for (a late frame, a NAK to HLTA): clear it so the line goes high. */
-  private discardInterrupt(): void {
-    this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
-    this.writeRegister(W_FIFO_LEVEL, FLUSH_BUFFER);
   }
 
   /**

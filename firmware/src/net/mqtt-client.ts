@@ -296,7 +296,8 @@ export class MqttClient {
     }, this.connectTimeoutMs);
     const handlers: TcpHandlers = {
       onConnect: () => {
-        if (attempt === this.attempt) this.socketOpened();
+        // [MQTT-3.1.0-1] CONNECT is the first packet the client sends.
+        if (attempt === this.attempt) this.send(this.connectPacket());
       },
       onData: (data: Uint8Array) => {
         if (attempt === this.attempt) this.received(data);
@@ -321,11 +322,6 @@ export class MqttClient {
       return;
     }
     this.connection = connection;
-  }
-
-  private socketOpened(): void {
-    // [MQTT-3.1.0-1] CONNECT is the first packet the client sends.
-    this.send(this.connectPacket());
   }
 
   private established(): void {

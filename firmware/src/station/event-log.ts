@@ -27,10 +27,6 @@ export class EventLog {
     this.wallBaseMs = this.clock.nowMs();
   }
 
-  hasWallClock(): boolean {
-    return this.wallBaseSec > 0;
-  }
-
   /** Returns the event's sequence number, or 0 if the journal is full (the event is lost: alarm). */
   report(type: number, fields: EventFields): number {
     const uptimeMs = this.clock.nowMs();

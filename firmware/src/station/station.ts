@@ -150,15 +150,11 @@ export class Station {
     for (let i = 0; i < this.lockers; i++) this.leftOpenTimers[i] = -1;
   }
 
-  /** A busy station refuses a tap rather than queue it: a person is standing at the reader. */
-  isBusy(): boolean {
-    return this.opening !== null;
-  }
-
   onCard(uid: Uint8Array): void {
     const parts = this.parts;
     const hash = parts.hashBadge(uid);
     const badge = parts.badges.find(hash);
+    // A busy station refuses a tap rather than queue it: a person is standing at the reader.
     if (this.opening) {
       parts.events.report(EVENT.REFUSED, { person: badge ? badge.person : 0, badge: hash, detail: DETAIL.BUSY });
       parts.feedback.play('refused');
