@@ -15,63 +15,9 @@ import type { Clock, Gpio, SpiBus, WatchOptions } from '../firmware/src/hal';
 import { DOOR_RESYNC_MS, ExpanderDoorInputs, ExpanderLockOutputs, Mcp23s17Bus, expanderLockOutputs } from '../firmware/src/drivers/mcp23s17';
 import { LockBank } from '../firmware/src/drivers/lock-bank';
 import { Mcp23s17Model, OpenDrainLine, SharedChipSelect } from '../hardware/sim/mcp23s17-model';
+import { FakeClock } from './support/fake-clock';
 
 // --- rig ------------------------------------------------------------------------------------------
-
-interface Timer {
-  id: number;
-  due: number;
-  order: number;
-  periodMs: number;
-  callback: () => void;
-}
-
-/** Timers run in due-time order (ties in the order they were set) only when the test advances time. */
-class FakeClock implements Clock {
-  private now = 0;
-  private sequence = 0;
-  private timers: Timer[] = [];
-
-  nowMs(): number {
-    return this.now;
-  }
-  setTimeout(callback: () => void, delayMs: number): number {
-    return this.add(callback, delayMs, 0);
-  }
-  setInterval(callback: () => void, periodMs: number): number {
-    return this.add(callback, periodMs, periodMs);
-  }
-  clearTimeout(id: number): void {
-    this.timers = this.timers.filter((t) => t.id !== id);
-  }
-  clearInterval(id: number): void {
-    this.clearTimeout(id);
-  }
-  advance(ms: number): void {
-    const end = this.now + ms;
-    for (;;) {
-      let next: Timer | undefined;
-      for (const t of this.timers) {
-        if (t.due <= end && (!next || t.due < next.due || (t.due === next.due && t.order < next.order))) next = t;
-      }
-      if (!next) break;
-      this.now = next.due;
-      if (next.periodMs > 0) {
-        next.due += next.periodMs;
-        next.order = ++this.sequence;
-      } else {
-        this.timers = this.timers.filter((t) => t !== next);
-      }
-      next.callback();
-    }
-    this.now = end;
-  }
-  private add(callback: () => void, delayMs: number, periodMs: number): number {
-    const id = ++this.sequence;
-    this.timers.push({ id, due: this.now + Math.max(0, delayMs), order: id, periodMs, callback });
-    return id;
-  }
-}
 
 const EXPANDER_CS = 27;
 const EXPANDER_INT = 33;
@@ -705,14 +651,17 @@ describe('SPI transfers per operation', () => {
 describe('Espruino', () => {
   it('the driver bundles into code the bundle check accepts', async () => {
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-    const { default: config } = await import(pathToFileURL(path.join(root, 'rollup.config.mjs')).href);
+    const { firmwareConfig } = await import(pathToFileURL(path.join(root, 'rollup.config.mjs')).href);
+    // The firmware's pipeline, on the driver alone. A module with exports cannot be a top-level
+    // script like the station's bundle, so it is wrapped as an IIFE, with its exported names kept.
+    const config = firmwareConfig(path.join(root, 'firmware/src/drivers/mcp23s17.ts'), undefined, { mangleProperties: false });
     const { rollup } = await import('rollup');
     const { checkBundle } = (await import(pathToFileURL(path.join(root, 'tools/bundle-check.mjs')).href)) as {
       checkBundle(source: string): Array<{ construct: string; line: number; column: number; snippet: string }>;
     };
-    const bundle = await rollup({ ...config, input: path.join(root, 'firmware/src/drivers/mcp23s17.ts'), onwarn: () => {} });
+    const bundle = await rollup({ ...config, onwarn: () => {} });
     try {
-      const { output } = await bundle.generate({ ...config.output, file: undefined, name: 'mcp23s17' });
+      const { output } = await bundle.generate({ ...config.output, file: undefined, format: 'iife', name: 'mcp23s17' });
       const code = output[0].code;
       const violations = checkBundle(code);
       expect(violations.map((v) => `${v.line}:${v.column} ${v.construct} ${v.snippet}`)).toEqual([]);

@@ -14,66 +14,9 @@ import * as walk from 'acorn-walk';
 import type { Clock, Gpio, SpiBus, WatchOptions } from '../firmware/src/hal';
 import { MFRC522_DEFAULTS, Mfrc522, type Mfrc522Options } from '../firmware/src/drivers/mfrc522';
 import { Iso14443aCard, Mfrc522Model, crcA, type SelfTestOutcome } from '../hardware/sim/mfrc522-model';
+import { FakeClock } from './support/fake-clock';
 
 // --- rig ------------------------------------------------------------------------------------------
-
-interface Timer {
-  id: number;
-  due: number;
-  order: number;
-  periodMs: number;
-  callback: () => void;
-}
-
-/** Timers run in due-time order (ties in the order they were set) only when the test advances time. */
-class FakeClock implements Clock {
-  private now = 0;
-  private sequence = 0;
-  private timers: Timer[] = [];
-
-  nowMs(): number {
-    return this.now;
-  }
-  setTimeout(callback: () => void, delayMs: number): number {
-    return this.add(callback, delayMs, 0);
-  }
-  setInterval(callback: () => void, periodMs: number): number {
-    return this.add(callback, periodMs, periodMs);
-  }
-  clearTimeout(id: number): void {
-    this.timers = this.timers.filter((t) => t.id !== id);
-  }
-  clearInterval(id: number): void {
-    this.clearTimeout(id);
-  }
-  pending(): number {
-    return this.timers.length;
-  }
-  advance(ms: number): void {
-    const end = this.now + ms;
-    for (;;) {
-      let next: Timer | undefined;
-      for (const t of this.timers) {
-        if (t.due <= end && (!next || t.due < next.due || (t.due === next.due && t.order < next.order))) next = t;
-      }
-      if (!next) break;
-      this.now = next.due;
-      if (next.periodMs > 0) {
-        next.due += next.periodMs;
-        next.order = ++this.sequence;
-      } else {
-        this.timers = this.timers.filter((t) => t !== next);
-      }
-      next.callback();
-    }
-    this.now = end;
-  }
-  private add(callback: () => void, delayMs: number, periodMs: number): number {
-    const id = ++this.sequence;
-    this.timers.push({ id, due: this.now + Math.max(0, delayMs), order: id, periodMs, callback });
-    return id;
-  }
-}
 
 const PINS = { cs: 5, irq: 4, reset: 22 };
 

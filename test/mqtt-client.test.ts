@@ -28,6 +28,7 @@ import {
 } from '../firmware/src/net/mqtt-packets';
 import { createNodeClock, createNodeNetwork, type NodeClock, type NodeNetwork } from './support/node-network';
 import { prng } from './support/prng';
+import { FakeClock } from './support/fake-clock';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -459,44 +460,6 @@ describe('MqttClient against an aedes broker on loopback', () => {
 
 // ---------------------------------------------------------------------------------------------
 // Scripted server under a fake clock: exact timing of keep-alive, timeouts and backoff.
-
-class FakeClock implements Clock {
-  now = 0;
-  private timers: { id: number; dueMs: number; callback: () => void }[] = [];
-  private nextId = 1;
-
-  nowMs(): number {
-    return this.now;
-  }
-  setTimeout(callback: () => void, delayMs: number): number {
-    const id = this.nextId++;
-    this.timers.push({ id, dueMs: this.now + delayMs, callback });
-    return id;
-  }
-  clearTimeout(id: number): void {
-    this.timers = this.timers.filter((timer) => timer.id !== id);
-  }
-  setInterval(): number {
-    throw new Error('the MQTT client uses no intervals');
-  }
-  clearInterval(): void {}
-  pending(): number {
-    return this.timers.length;
-  }
-  /** Runs every timer due within `ms`, in time order, moving the clock as it goes. */
-  advance(ms: number): void {
-    const targetMs = this.now + ms;
-    for (;;) {
-      let next: { id: number; dueMs: number; callback: () => void } | undefined;
-      for (const timer of this.timers) if (timer.dueMs <= targetMs && (!next || timer.dueMs < next.dueMs)) next = timer;
-      if (!next) break;
-      this.timers = this.timers.filter((timer) => timer !== next);
-      this.now = Math.max(this.now, next.dueMs);
-      next.callback();
-    }
-    this.now = targetMs;
-  }
-}
 
 interface ScriptedBehaviour {
   /** 'refuse': error + close right after connect(); 'sync-fail': the same, inside connect(); 'throw': connect() throws. */

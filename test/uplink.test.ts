@@ -9,39 +9,7 @@ import { FRAME, EVENT } from '../firmware/src/protocol/wire';
 import { Journal, JOURNAL_DEFAULTS } from '../firmware/src/storage/journal';
 import { FlashStorage } from '../hardware/sim/flash-storage';
 import { nodeCrypto, nodeFlash } from './support/node-flash';
-
-/** Timers that fire only when the test moves time on. */
-class HandClock implements Clock {
-  now = 0;
-  private timers: Array<{ id: number; at: number; run: () => void }> = [];
-  private nextId = 1;
-  nowMs(): number {
-    return this.now;
-  }
-  setTimeout(callback: () => void, delayMs: number): number {
-    const id = this.nextId++;
-    this.timers.push({ id, at: this.now + delayMs, run: callback });
-    return id;
-  }
-  clearTimeout(timerId: number): void {
-    this.timers = this.timers.filter((timer) => timer.id !== timerId);
-  }
-  setInterval(): number {
-    throw new Error('the uplink uses no interval');
-  }
-  clearInterval(): void {}
-  advance(ms: number): void {
-    const until = this.now + ms;
-    for (;;) {
-      const due = this.timers.filter((timer) => timer.at <= until).sort((a, b) => a.at - b.at)[0];
-      if (!due) break;
-      this.timers = this.timers.filter((timer) => timer !== due);
-      this.now = due.at;
-      due.run();
-    }
-    this.now = until;
-  }
-}
+import { FakeClock } from './support/fake-clock';
 
 /** Publishes are recorded and acknowledged (PUBACK) at once, except those the test marks refused. */
 function scriptedClient(refuse: (call: number) => boolean) {
@@ -88,14 +56,14 @@ function uplinkOf(client: MqttClient, journal: Journal, clock: Clock): Uplink {
 
 describe('uplink', () => {
   it('sends every entry once, in order, when nothing is refused', () => {
-    const clock = new HandClock();
+    const clock = new FakeClock();
     const { client, sent } = scriptedClient(() => false);
     uplinkOf(client, journalOf(5), clock).onConnected();
     expect(sent).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('reads a refused entry again a second later, in order, long before the acknowledgement timeout', () => {
-    const clock = new HandClock();
+    const clock = new FakeClock();
     const { client, sent } = scriptedClient((call) => call === 3);
     uplinkOf(client, journalOf(5), clock).onConnected();
     expect(sent).toEqual([1, 2]);
@@ -106,7 +74,7 @@ describe('uplink', () => {
   });
 
   it('keeps trying while the client keeps refusing, and loses nothing', () => {
-    const clock = new HandClock();
+    const clock = new FakeClock();
     const { client, sent } = scriptedClient((call) => call >= 2 && call <= 4);
     uplinkOf(client, journalOf(3), clock).onConnected();
     expect(sent).toEqual([1]);
