@@ -4,6 +4,20 @@
 
 const HEX_DIGITS = '0123456789abcdef';
 
+/** A byte as 0x and two hex digits, for messages. */
+export function hex(value: number): string {
+  return (value < 16 ? '0x0' : '0x') + value.toString(16);
+}
+
+/**
+ * The `index`th of the space-separated `names`, for status and fault messages. A table of names as
+ * one string literal stays in flash with the code; an array of strings would be kept in RAM for good
+ * (about two interpreter variables a name).
+ */
+export function nameAt(names: string, index: number): string {
+  return names.split(' ')[index] || '#' + index;
+}
+
 /** Lower-case hex of `bytes`. */
 export function bytesToHex(bytes: Uint8Array): string {
   let hex = '';

@@ -59,6 +59,7 @@
 // async/await or labels (see shared/ESPRUINO.md). Frames are allocated once per chip.
 
 import type { Clock, Gpio, PinNumber, SpiBus } from '../hal';
+import { hex, nameAt } from '../codec/bytes';
 import type { LockOutputs } from './lock-bank';
 import type { DoorInputs, DoorListener } from './door-bank';
 
@@ -115,15 +116,13 @@ const S_STOPPED = 0;
 const S_IDLE = 1; //     waiting for an edge or the re-sync
 const S_SETTLING = 2; // a door differs from what was reported: waiting debounceMs to read again
 const S_LINE_LOW = 3; // a round ended with the line low: waiting debounceMs to read again
-const STATE_NAMES = ['stopped', 'idle', 'settling', 'line-low'];
+const STATE_NAMES = 'stopped idle settling line-low';
+const REGISTER_NAMES =
+  'IODIRA IODIRB IPOLA IPOLB GPINTENA GPINTENB DEFVALA DEFVALB INTCONA INTCONB IOCON IOCON GPPUA GPPUB INTFA INTFB INTCAPA INTCAPB GPIOA GPIOB OLATA OLATB';
 const NO_TIMER = -1;
 
 /** Called with a reason when a chip (or the INT line) develops a fault, with null once all is well again. */
 export type ExpanderFaultListener = (reason: string | null) => void;
-
-function hex(value: number): string {
-  return (value < 16 ? '0x0' : '0x') + value.toString(16);
-}
 
 function chipsFor(count: number): number {
   return Math.ceil(count / 16);
@@ -149,11 +148,6 @@ function readFrame(address: number, register: number, bytes: number): Uint8Array
   return frame;
 }
 
-const REGISTER_NAMES = [
-  'IODIRA', 'IODIRB', 'IPOLA', 'IPOLB', 'GPINTENA', 'GPINTENB', 'DEFVALA', 'DEFVALB', 'INTCONA', 'INTCONB',
-  'IOCON', 'IOCON', 'GPPUA', 'GPPUB', 'INTFA', 'INTFB', 'INTCAPA', 'INTCAPB', 'GPIOA', 'GPIOB', 'OLATA', 'OLATB',
-];
-
 /**
  * '' if the registers from `firstRegister` in `reply` (from byte 2 on) hold `expected`, else what is
  * wrong with the chip. IOCON is looked at first: it tells a missing chip (MISO floats to 0xFF or
@@ -173,7 +167,7 @@ function replyFault(kind: string, address: number, reply: Uint8Array, expected: 
   if (register === REG_IOCON || register === REG_IOCON + 1) {
     what = got === 0xff ? ' does not answer' : got === 0x00 ? ' does not answer (or was reset)' : ' has another configuration';
   }
-  return kind + ' expander at address ' + address + what + ': ' + REGISTER_NAMES[register] + ' = ' + hex(got) + ', expected ' + hex(expected[bad]);
+  return kind + ' expander at address ' + address + what + ': ' + nameAt(REGISTER_NAMES, register) + ' = ' + hex(got) + ', expected ' + hex(expected[bad]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -561,7 +555,7 @@ export class ExpanderDoorInputs implements DoorInputs {
 
   status(): ExpanderDoorStatus {
     return {
-      state: STATE_NAMES[this.state],
+      state: nameAt(STATE_NAMES, this.state),
       spiTransfers: this.bus.transfers,
       edges: this.edges,
       rounds: this.rounds,

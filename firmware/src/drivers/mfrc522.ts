@@ -44,6 +44,7 @@
 // minifier inlines them.
 
 import type { Clock, Gpio, PinNumber, SpiBus } from '../hal';
+import { hex, nameAt } from '../codec/bytes';
 
 // ---------------------------------------------------------------------------------------------
 // Register table (NXP MFRC522 data sheet Rev. 3.9: 9.2 register overview, 9.3.x descriptions).
@@ -197,7 +198,7 @@ const S_SELECT = 5; //     SELECT CLn sent, waiting for SAK
 const S_FAULT = 6; //      reader not answering; re-initialisation scheduled with backoff
 const S_FAILED = 7; //     gave up fast retries; probing VersionReg every RETRY_MAX_MS
 const S_SELF_TEST = 8; //  digital self test running (testPhase says which step)
-const STATE_NAMES = ['stopped', 'resetting', 'irq-test', 'idle', 'anticoll', 'select', 'fault', 'failed', 'self-test'];
+const STATE_NAMES = 'stopped resetting irq-test idle anticoll select fault failed self-test';
 
 // Events handled by dispatch(): the IRQ edge, the two periodic ticks, and the events of the one-shot
 // timer (only one of those is pending at any time).
@@ -268,10 +269,6 @@ export const MFRC522_DEFAULTS: Mfrc522Options = {
   healthCheckMs: 2000,
   antennaGain: 4,
 };
-
-function hex(value: number): string {
-  return (value < 16 ? '0x0' : '0x') + value.toString(16);
-}
 
 /** VersionReg values of chips that speak the MFRC522 register set (NXP v1.0/v2.0, FM17522 and common clones). */
 function isSupportedVersion(version: number): boolean {
@@ -438,7 +435,7 @@ export class Mfrc522 {
 
   status(): Mfrc522Status {
     return {
-      state: STATE_NAMES[this.state],
+      state: nameAt(STATE_NAMES, this.state),
       resets: this.resets,
       polls: this.polls,
       spiTransfers: this.transfers,
@@ -759,7 +756,7 @@ export class Mfrc522 {
       if (this.gpio.read(this.pins.irq)) this.fault('IRQ line stays high although RxIRq is set');
       else this.onIrqEdge(); // the edge is queued behind this timer
     } else if ((comIrq & IRQ_TIMER) !== 0) {
-      this.abort('no answer to ' + STATE_NAMES[this.state] + ' CL' + this.level + ' (card left the field?)');
+      this.abort('no answer to ' + nameAt(STATE_NAMES, this.state) + ' CL' + this.level + ' (card left the field?)');
     } else {
       this.fault('reader timer did not run: configuration lost');
     }

@@ -462,7 +462,7 @@ export class MqttClient {
         if (this.state !== 'connecting') this.drop('protocol error: a second CONNACK');
         else if (packet.returnCode !== 0) {
           // [MQTT-3.2.2-5] the server closes after a refusal; close from this side too.
-          const meaning = CONNACK_RETURN_CODES[packet.returnCode] || 'reserved code';
+          const meaning = CONNACK_RETURN_CODES.split(',')[packet.returnCode] || 'reserved code';
           this.drop('connection refused: ' + packet.returnCode + ' ' + meaning);
         } else this.established();
         return;

@@ -31,15 +31,11 @@ export const PACKET = {
   DISCONNECT: 14,
 } as const;
 
-/** CONNACK return codes (§3.2.2.3), indexed by code. */
-export const CONNACK_RETURN_CODES = [
-  'accepted',
-  'unacceptable protocol version',
-  'identifier rejected',
-  'server unavailable',
-  'bad user name or password',
-  'not authorized',
-];
+/**
+ * CONNACK return codes (§3.2.2.3), comma-separated, indexed by code: one string stays in flash with
+ * the code, where an array of strings would be kept in the interpreter's RAM.
+ */
+export const CONNACK_RETURN_CODES = 'accepted,unacceptable protocol version,identifier rejected,server unavailable,bad user name or password,not authorized';
 
 /** SUBACK return code for a refused subscription (§3.9.3). */
 export const SUBACK_FAILURE = 0x80;
