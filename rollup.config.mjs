@@ -11,10 +11,11 @@ import fs from 'node:fs';
 const extensions = ['.ts', '.js'];
 
 // The bundle runs at the interpreter's top level, not inside an IIFE: on Espruino every function
-// created inside another function's scope carries a link to that scope (one variable each, about
-// 300 at rest), and functions at the top level do not. Its top-level names then live in the global
-// object, so the mangler must not pick a name the interpreter or the board already has. Names the
-// bundle itself reads as globals terser avoids on its own; these are the ones it does not read.
+// created inside another function's scope carries a link to that scope (one variable each), and
+// functions at the top level do not (measured on the 2v29 host build: 4,530 -> 4,052 variables at
+// rest). Its top-level names then live in the global object, so the mangler must not pick a name
+// the interpreter or the board already has. Names the bundle itself reads as globals terser avoids
+// on its own; these are the ones it does not read.
 const PIN_NAMES = ['A', 'D'].flatMap((port) => Array.from({ length: 100 }, (_, n) => port + n));
 const ESPRUINO_GLOBALS = [
   ...PIN_NAMES,
@@ -31,7 +32,7 @@ const ESPRUINO_GLOBALS = [
  * is the station's bundle; test/fuzz builds a small bundle of the codecs through the very same plugins.
  */
 // Property names are mangled too: on Espruino a property name longer than 8 characters takes a
-// second variable, in every object that has it (measured: about 200 variables at rest). Names that
+// second variable, in every object that has it (measured: 3,889 -> 3,718 variables at rest). Names that
 // cross the bundle's edge keep their spelling: JavaScript's own (terser's built-in list), the
 // interpreter's APIs the firmware calls (typed by hand in espruino.d.ts) and the keys of the
 // configuration file the hub writes (the interfaces that describe it).
