@@ -1,7 +1,5 @@
 // The hal.ts interfaces on Espruino's own APIs. This is the only module that touches the board.
-import type {
-  Clock, Crypto, FlashStore, Gpio, Hardware, Network, SpiBus, System, TcpConnection, TcpHandlers, TlsOptions, WatchOptions,
-} from '../hal';
+import type { FlashStore, Hardware, TcpConnection, TcpHandlers, TlsOptions, WatchOptions } from '../hal';
 
 export interface BusPins {
   sck: number;
@@ -9,46 +7,6 @@ export interface BusPins {
   mosi: number;
   /** The MFRC522 takes up to 10 MHz; Espruino's default of 100 kHz would make every tap slow. */
   baud: number;
-}
-
-function espruinoSpi(pins: BusPins): SpiBus {
-  SPI2.setup({ sck: pins.sck, miso: pins.miso, mosi: pins.mosi, baud: pins.baud, mode: 0 });
-  return {
-    transfer(chipSelect: number, data: Uint8Array): Uint8Array {
-      return SPI2.send(data, chipSelect);
-    },
-  };
-}
-
-function espruinoGpio(): Gpio {
-  return {
-    write(pin: number, high: boolean) {
-      digitalWrite(pin, high ? 1 : 0);
-    },
-    read(pin: number) {
-      return digitalRead(pin) === 1;
-    },
-    watch(pin: number, options: WatchOptions, callback: (high: boolean, timeMs: number) => void) {
-      return setWatch((event) => callback(event.state, event.time * 1000), pin, {
-        edge: options.edge,
-        debounce: options.debounceMs,
-        repeat: true,
-      });
-    },
-    unwatch: clearWatch,
-  };
-}
-
-function espruinoClock(): Clock {
-  const bootSec = getTime();
-  return {
-    nowMs: () => Math.floor((getTime() - bootSec) * 1000),
-    // The interpreter's own functions, not wrappers: every function kept for good costs variables.
-    setTimeout,
-    clearTimeout,
-    setInterval,
-    clearInterval,
-  };
 }
 
 export function espruinoFlash(): FlashStore {
@@ -91,82 +49,100 @@ export function espruinoFlash(): FlashStore {
   };
 }
 
-function espruinoNetwork(): Network {
+// One function builds every adapter but the flash (read before the configuration): on the interpreter
+// each function kept for good costs about five variables, so the adapters are not a function each.
+export function espruinoHardware(bus: BusPins, flash: FlashStore): Hardware {
+  SPI2.setup({ sck: bus.sck, miso: bus.miso, mosi: bus.mosi, baud: bus.baud, mode: 0 });
+  const bootSec = getTime();
   const net = require('net');
   const wifi = require('Wifi');
-  return {
-    isUp() {
-      return wifi.getStatus().station === 'connected';
-    },
-    connect(host: string, port: number, handlers: TcpHandlers, tls: TlsOptions | null): TcpConnection {
-      let socket: EspruinoSocket | undefined;
-      let closed = false;
-      const close = () => {
-        if (closed) return;
-        closed = true;
-        handlers.onClose();
-      };
-      try {
-        // TLS needs over 32 KB of native heap: on a busy board it fails with "Not enough memory",
-        // which reaches onError like any other connection failure.
-        socket = tls ? require('tls').connect({ host, port, ca: tls.ca }, () => handlers.onConnect()) : net.connect({ host, port }, () => handlers.onConnect());
-        // Sockets carry binary strings on Espruino, never byte arrays.
-        socket.on('data', (data) => handlers.onData(E.toUint8Array(data)));
-        socket.on('close', close);
-        socket.on('error', (error) => handlers.onError(String(error)));
-      } catch (error) {
-        // On some builds a refused connection throws here instead of emitting 'error'.
-        setTimeout(() => {
-          handlers.onError(String(error));
-          close();
-        }, 0);
-      }
-      return {
-        write(data: Uint8Array) {
-          if (socket && !closed) socket.write(E.toString(data));
-        },
-        end() {
-          if (socket && !closed) socket.end();
-        },
-      };
-    },
-  };
-}
-
-function espruinoCrypto(): Crypto {
   const crypto = require('crypto');
   return {
-    sha256: (data) => new Uint8Array(crypto.SHA256(data)),
-    crc32: (data) => E.CRC32(data) >>> 0,
-  };
-}
-
-function espruinoSystem(): System {
-  return {
-    enableWatchdog(timeoutSec) {
-      E.enableWatchdog(timeoutSec, false);
+    spi: {
+      transfer(chipSelect: number, data: Uint8Array): Uint8Array {
+        return SPI2.send(data, chipSelect);
+      },
     },
-    kickWatchdog: E.kickWatchdog,
-    memory() {
-      const memory = process.memory();
-      return { used: memory.usage, total: memory.total };
+    gpio: {
+      write(pin: number, high: boolean) {
+        digitalWrite(pin, high ? 1 : 0);
+      },
+      read(pin: number) {
+        return digitalRead(pin) === 1;
+      },
+      watch(pin: number, options: WatchOptions, callback: (high: boolean, timeMs: number) => void) {
+        return setWatch((event) => callback(event.state, event.time * 1000), pin, {
+          edge: options.edge,
+          debounce: options.debounceMs,
+          repeat: true,
+        });
+      },
+      unwatch: clearWatch,
     },
-    log: console.log,
-    restart() {
-      require('ESP32').reboot();
+    clock: {
+      nowMs: () => Math.floor((getTime() - bootSec) * 1000),
+      // The interpreter's own functions, not wrappers: every function kept for good costs variables.
+      setTimeout,
+      clearTimeout,
+      setInterval,
+      clearInterval,
     },
-  };
-}
-
-export function espruinoHardware(bus: BusPins, flash: FlashStore): Hardware {
-  return {
-    spi: espruinoSpi(bus),
-    gpio: espruinoGpio(),
-    clock: espruinoClock(),
     flash,
-    network: espruinoNetwork(),
-    crypto: espruinoCrypto(),
-    system: espruinoSystem(),
+    network: {
+      isUp() {
+        return wifi.getStatus().station === 'connected';
+      },
+      connect(host: string, port: number, handlers: TcpHandlers, tls: TlsOptions | null): TcpConnection {
+        let socket: EspruinoSocket | undefined;
+        let closed = false;
+        const close = () => {
+          if (closed) return;
+          closed = true;
+          handlers.onClose();
+        };
+        try {
+          // TLS needs over 32 KB of native heap: on a busy board it fails with "Not enough memory",
+          // which reaches onError like any other connection failure.
+          socket = tls ? require('tls').connect({ host, port, ca: tls.ca }, () => handlers.onConnect()) : net.connect({ host, port }, () => handlers.onConnect());
+          // Sockets carry binary strings on Espruino, never byte arrays.
+          socket.on('data', (data) => handlers.onData(E.toUint8Array(data)));
+          socket.on('close', close);
+          socket.on('error', (error) => handlers.onError(String(error)));
+        } catch (error) {
+          // On some builds a refused connection throws here instead of emitting 'error'.
+          setTimeout(() => {
+            handlers.onError(String(error));
+            close();
+          }, 0);
+        }
+        return {
+          write(data: Uint8Array) {
+            if (socket && !closed) socket.write(E.toString(data));
+          },
+          end() {
+            if (socket && !closed) socket.end();
+          },
+        };
+      },
+    },
+    crypto: {
+      sha256: (data) => new Uint8Array(crypto.SHA256(data)),
+      crc32: (data) => E.CRC32(data) >>> 0,
+    },
+    system: {
+      enableWatchdog(timeoutSec) {
+        E.enableWatchdog(timeoutSec, false);
+      },
+      kickWatchdog: E.kickWatchdog,
+      memory() {
+        const memory = process.memory();
+        return { used: memory.usage, total: memory.total };
+      },
+      log: console.log,
+      restart() {
+        require('ESP32').reboot();
+      },
+    },
   };
 }
 

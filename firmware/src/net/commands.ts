@@ -35,12 +35,12 @@ interface Transfer {
   next: number;
 }
 
+// One method, its steps nested in it: on the interpreter every method kept for good costs about five
+// variables, and commands come a few times a day (README Performance).
 export class CommandHandler {
   private parts: CommandParts;
   private lastCounter: number;
   private transfer: Transfer | null = null;
-  accepted = 0;
-  refused = 0;
 
   constructor(parts: CommandParts) {
     this.parts = parts;
@@ -49,133 +49,121 @@ export class CommandHandler {
   }
 
   handle(payload: Uint8Array): void {
-    const opened = unseal(this.parts.crypto, this.parts.key, payload);
+    const parts = this.parts;
+    const answer = (counter: number, refusal: number, version: number | undefined) => {
+      const reply: { [key: number]: unknown } = {};
+      reply[MSG.STATION] = parts.stationId;
+      reply[MSG.COUNTER] = counter;
+      reply[MSG.OK] = refusal === REFUSAL.NONE;
+      if (refusal !== REFUSAL.NONE) reply[MSG.DETAIL] = refusal;
+      if (version !== undefined) reply[MSG.VERSION] = version;
+      parts.reply(reply);
+    };
+    const run = (kind: unknown, message: { [key: string]: unknown }): number => {
+      const station = parts.station;
+      const locker = message[MSG.LOCKER];
+      const actor = typeof message[MSG.ACTOR] === 'number' ? (message[MSG.ACTOR] as number) : 0;
+      const transfer = this.transfer;
+      switch (kind) {
+        case COMMAND.UNLOCK:
+          if (typeof locker !== 'number') return REFUSAL.BAD_ARGUMENT;
+          return station.remoteUnlock(locker, actor) ? REFUSAL.NONE : REFUSAL.NOT_NOW;
+        case COMMAND.SET_HOLD: {
+          const hold = message[MSG.HOLD];
+          if (typeof locker !== 'number' || (hold !== LOCKER.HELD && hold !== LOCKER.SAFEGUARDING_HELD)) return REFUSAL.BAD_ARGUMENT;
+          const person = typeof message[MSG.PERSON] === 'number' ? (message[MSG.PERSON] as number) : 0;
+          return station.setHold(locker, hold as number, person, actor) ? REFUSAL.NONE : REFUSAL.NOT_NOW;
+        }
+        case COMMAND.RELEASE_HOLD:
+          if (typeof locker !== 'number') return REFUSAL.BAD_ARGUMENT;
+          return station.setHold(locker, LOCKER.FREE, 0, actor) ? REFUSAL.NONE : REFUSAL.NOT_NOW;
+        case COMMAND.OPEN_ALL:
+          station.openAll(actor, null);
+          return REFUSAL.NONE;
+        case COMMAND.SET_TIME: {
+          const wallMs = message[MSG.WALL_TIME];
+          if (typeof wallMs !== 'number' || wallMs < 1.6e12) return REFUSAL.BAD_ARGUMENT;
+          parts.events.setWallClock(Math.floor(wallMs / 1000));
+          return REFUSAL.NONE;
+        }
+        case COMMAND.SET_CONFIG: {
+          const text = message[MSG.CONFIG];
+          if (typeof text !== 'string') return REFUSAL.BAD_ARGUMENT;
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch (error) {
+            return REFUSAL.BAD_ARGUMENT;
+          }
+          const checked = validateConfig(parsed);
+          if (!checked.ok || checked.config.station !== parts.stationId) return REFUSAL.BAD_ARGUMENT;
+          parts.flash.writeText(CONFIG_FILE, text);
+          parts.restart();
+          return REFUSAL.NONE;
+        }
+        case COMMAND.BADGES_BEGIN: {
+          const version = message[MSG.VERSION];
+          const size = message[MSG.SIZE];
+          if (typeof version !== 'number' || typeof size !== 'number' || version <= parts.badges.version) return REFUSAL.BAD_ARGUMENT;
+          if (size < BADGE_HEADER_BYTES || size > MAX_BADGE_FILE || (size - BADGE_HEADER_BYTES) % 16 !== 0) return REFUSAL.BAD_ARGUMENT;
+          // Leftovers of an interrupted transfer of this version go first.
+          if (parts.flash.size(badgeFileName(version)) >= 0) parts.flash.erase(badgeFileName(version));
+          this.transfer = { version, size, next: 0 };
+          return REFUSAL.NONE;
+        }
+        case COMMAND.BADGES_CHUNK: {
+          const data = message[MSG.DATA];
+          if (!transfer || message[MSG.VERSION] !== transfer.version || message[MSG.OFFSET] !== transfer.next) return REFUSAL.TRANSFER;
+          if (!(data instanceof Uint8Array) || data.length === 0 || transfer.next + data.length > transfer.size) return REFUSAL.BAD_ARGUMENT;
+          const name = badgeFileName(transfer.version);
+          if (transfer.next === 0) parts.flash.create(name, data, transfer.size);
+          else parts.flash.writeAt(name, data, transfer.next);
+          transfer.next += data.length;
+          return REFUSAL.NONE;
+        }
+        case COMMAND.BADGES_COMMIT: {
+          if (!transfer || message[MSG.VERSION] !== transfer.version || transfer.next !== transfer.size) return REFUSAL.TRANSFER;
+          this.transfer = null;
+          const name = badgeFileName(transfer.version);
+          const problem = checkBadgeFile(parts.flash, parts.crypto, name);
+          if (problem) {
+            parts.log('badge list refused: ' + problem);
+            parts.flash.erase(name);
+            return REFUSAL.CHECKSUM;
+          }
+          // The new file checks out: switch to it (the older one is erased).
+          parts.badges.open();
+          return parts.badges.version === transfer.version ? REFUSAL.NONE : REFUSAL.CHECKSUM;
+        }
+      }
+      return REFUSAL.UNKNOWN_COMMAND;
+    };
+
+    const opened = unseal(parts.crypto, parts.key, payload);
     if (!opened.ok) {
-      this.parts.log('command refused: ' + opened.error);
-      this.answer(0, false, REFUSAL.BAD_SIGNATURE, undefined);
+      parts.log('command refused: ' + opened.error);
+      answer(0, REFUSAL.BAD_SIGNATURE, undefined);
       return;
     }
     const message = opened.message;
     const counter = message[MSG.COUNTER];
-    if (message[MSG.STATION] !== this.parts.stationId) return this.answer(0, false, REFUSAL.WRONG_STATION, undefined);
+    if (message[MSG.STATION] !== parts.stationId) return answer(0, REFUSAL.WRONG_STATION, undefined);
     if (typeof counter !== 'number' || counter <= this.lastCounter) {
-      this.parts.log('command refused: counter ' + counter + ' not above ' + this.lastCounter);
-      return this.answer(typeof counter === 'number' ? counter : 0, false, REFUSAL.REPLAYED, undefined);
+      parts.log('command refused: counter ' + counter + ' not above ' + this.lastCounter);
+      return answer(typeof counter === 'number' ? counter : 0, REFUSAL.REPLAYED, undefined);
     }
     const kind = message[MSG.COMMAND];
     // Chunks are harmless to replay (they only fill a transfer begun in this boot and checked at
     // commit), so they spare the flash a counter write each.
-    if (kind !== COMMAND.BADGES_CHUNK) this.parts.flash.writeText(COUNTER_FILE, String(counter));
+    if (kind !== COMMAND.BADGES_CHUNK) parts.flash.writeText(COUNTER_FILE, String(counter));
     this.lastCounter = counter;
     let refusal = REFUSAL.NONE;
     try {
-      refusal = this.run(kind, message);
+      refusal = run(kind, message);
     } catch (error) {
-      this.parts.log('command failed: ' + error);
+      parts.log('command failed: ' + error);
       refusal = REFUSAL.BAD_ARGUMENT;
     }
-    this.answer(counter, refusal === REFUSAL.NONE, refusal, kind === COMMAND.BADGES_COMMIT ? this.parts.badges.version : undefined);
-  }
-
-  private answer(counter: number, ok: boolean, refusal: number, version: number | undefined): void {
-    if (ok) this.accepted++;
-    else this.refused++;
-    const reply: { [key: number]: unknown } = {};
-    reply[MSG.STATION] = this.parts.stationId;
-    reply[MSG.COUNTER] = counter;
-    reply[MSG.OK] = ok;
-    if (!ok) reply[MSG.DETAIL] = refusal;
-    if (version !== undefined) reply[MSG.VERSION] = version;
-    this.parts.reply(reply);
-  }
-
-  private run(kind: unknown, message: { [key: string]: unknown }): number {
-    const station = this.parts.station;
-    const locker = message[MSG.LOCKER];
-    const actor = typeof message[MSG.ACTOR] === 'number' ? (message[MSG.ACTOR] as number) : 0;
-    switch (kind) {
-      case COMMAND.UNLOCK:
-        if (typeof locker !== 'number') return REFUSAL.BAD_ARGUMENT;
-        return station.remoteUnlock(locker, actor) ? REFUSAL.NONE : REFUSAL.NOT_NOW;
-      case COMMAND.SET_HOLD: {
-        const hold = message[MSG.HOLD];
-        if (typeof locker !== 'number' || (hold !== LOCKER.HELD && hold !== LOCKER.SAFEGUARDING_HELD)) return REFUSAL.BAD_ARGUMENT;
-        const person = typeof message[MSG.PERSON] === 'number' ? (message[MSG.PERSON] as number) : 0;
-        return station.setHold(locker, hold as number, person, actor) ? REFUSAL.NONE : REFUSAL.NOT_NOW;
-      }
-      case COMMAND.RELEASE_HOLD:
-        if (typeof locker !== 'number') return REFUSAL.BAD_ARGUMENT;
-        return station.setHold(locker, LOCKER.FREE, 0, actor) ? REFUSAL.NONE : REFUSAL.NOT_NOW;
-      case COMMAND.OPEN_ALL:
-        station.openAll(actor, null);
-        return REFUSAL.NONE;
-      case COMMAND.SET_TIME: {
-        const wallMs = message[MSG.WALL_TIME];
-        if (typeof wallMs !== 'number' || wallMs < 1.6e12) return REFUSAL.BAD_ARGUMENT;
-        this.parts.events.setWallClock(Math.floor(wallMs / 1000));
-        return REFUSAL.NONE;
-      }
-      case COMMAND.SET_CONFIG: {
-        const text = message[MSG.CONFIG];
-        if (typeof text !== 'string') return REFUSAL.BAD_ARGUMENT;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch (error) {
-          return REFUSAL.BAD_ARGUMENT;
-        }
-        const checked = validateConfig(parsed);
-        if (!checked.ok || checked.config.station !== this.parts.stationId) return REFUSAL.BAD_ARGUMENT;
-        this.parts.flash.writeText(CONFIG_FILE, text);
-        this.parts.restart();
-        return REFUSAL.NONE;
-      }
-      case COMMAND.BADGES_BEGIN:
-        return this.beginTransfer(message);
-      case COMMAND.BADGES_CHUNK:
-        return this.chunk(message);
-      case COMMAND.BADGES_COMMIT:
-        return this.commit(message);
-    }
-    return REFUSAL.UNKNOWN_COMMAND;
-  }
-
-  private beginTransfer(message: { [key: string]: unknown }): number {
-    const version = message[MSG.VERSION];
-    const size = message[MSG.SIZE];
-    if (typeof version !== 'number' || typeof size !== 'number' || version <= this.parts.badges.version) return REFUSAL.BAD_ARGUMENT;
-    if (size < BADGE_HEADER_BYTES || size > MAX_BADGE_FILE || (size - BADGE_HEADER_BYTES) % 16 !== 0) return REFUSAL.BAD_ARGUMENT;
-    // Leftovers of an interrupted transfer of this version go first.
-    if (this.parts.flash.size(badgeFileName(version)) >= 0) this.parts.flash.erase(badgeFileName(version));
-    this.transfer = { version, size, next: 0 };
-    return REFUSAL.NONE;
-  }
-
-  private chunk(message: { [key: string]: unknown }): number {
-    const transfer = this.transfer;
-    const data = message[MSG.DATA];
-    if (!transfer || message[MSG.VERSION] !== transfer.version || message[MSG.OFFSET] !== transfer.next) return REFUSAL.TRANSFER;
-    if (!(data instanceof Uint8Array) || data.length === 0 || transfer.next + data.length > transfer.size) return REFUSAL.BAD_ARGUMENT;
-    const name = badgeFileName(transfer.version);
-    if (transfer.next === 0) this.parts.flash.create(name, data, transfer.size);
-    else this.parts.flash.writeAt(name, data, transfer.next);
-    transfer.next += data.length;
-    return REFUSAL.NONE;
-  }
-
-  private commit(message: { [key: string]: unknown }): number {
-    const transfer = this.transfer;
-    if (!transfer || message[MSG.VERSION] !== transfer.version || transfer.next !== transfer.size) return REFUSAL.TRANSFER;
-    this.transfer = null;
-    const name = badgeFileName(transfer.version);
-    const problem = checkBadgeFile(this.parts.flash, this.parts.crypto, name);
-    if (problem) {
-      this.parts.log('badge list refused: ' + problem);
-      this.parts.flash.erase(name);
-      return REFUSAL.CHECKSUM;
-    }
-    // The new file checks out: switch to it (the older one is erased).
-    this.parts.badges.open();
-    return this.parts.badges.version === transfer.version ? REFUSAL.NONE : REFUSAL.CHECKSUM;
+    answer(counter, refusal, kind === COMMAND.BADGES_COMMIT ? parts.badges.version : undefined);
   }
 }

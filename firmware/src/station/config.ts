@@ -1,7 +1,7 @@
 // The station configuration, read from Storage at boot (written there by `npm run flash`).
 import type { FlashStore } from '../hal';
 import { hexToBytes } from '../codec/bytes';
-import { STATION_TIMING_DEFAULTS, type LockerAsset, type StationTiming } from './station';
+import type { LockerAsset, StationTiming } from './station';
 
 export const CONFIG_FILE = 'handover.json';
 
@@ -52,13 +52,14 @@ export interface StationConfig {
 
 export type ConfigResult = { ok: true; config: StationConfig } | { ok: false; error: string };
 
-function isInt(value: unknown): boolean {
-  return typeof value === 'number' && Math.floor(value) === value;
-}
-
-/** Checks one parsed configuration object; every problem names its field. */
+/**
+ * Checks one parsed configuration object; every problem names its field. Runs at boot and on a
+ * new configuration from the hub only, so its helpers and defaults are made inside it: on the
+ * interpreter anything kept for good costs variables (README Performance).
+ */
 export function validateConfig(raw: any): ConfigResult {
   if (!raw || typeof raw !== 'object') return { ok: false, error: 'config: not an object' };
+  const isInt = (value: unknown) => typeof value === 'number' && Math.floor(value) === value;
   const problems: string[] = [];
   const need = (ok: boolean, field: string, what: string) => {
     if (!ok) problems.push(field + ' ' + what);
@@ -96,7 +97,14 @@ export function validateConfig(raw: any): ConfigResult {
     need(isInt(asset.assetClass) && asset.assetClass >= 1 && asset.assetClass <= 8, 'assets.' + i + '.assetClass', 'must be 1..8');
     assets[i] = { tag: tagOk ? hexToBytes(asset.tag) : new Uint8Array(8), assetClass: asset.assetClass, healthCheckDue: asset.healthCheckDue === true };
   }
-  const timing: StationTiming = Object.assign({}, STATION_TIMING_DEFAULTS);
+  const timing: StationTiming = {
+    doorOpenTimeoutMs: 2000,
+    doorLeftOpenMs: 60000,
+    staffSessionMs: 3000,
+    releaseWindowMs: 30000,
+    unknownLimit: 5,
+    unknownWindowMs: 60000,
+  };
   const rawTiming = raw.timing || {};
   for (const key of Object.keys(timing)) {
     if (rawTiming[key] === undefined) continue;

@@ -49,15 +49,6 @@ export interface StationTiming {
   unknownWindowMs: number;
 }
 
-export const STATION_TIMING_DEFAULTS: StationTiming = {
-  doorOpenTimeoutMs: 2000,
-  doorLeftOpenMs: 60000,
-  staffSessionMs: 3000,
-  releaseWindowMs: 30000,
-  unknownLimit: 5,
-  unknownWindowMs: 60000,
-};
-
 export interface StationParts {
   clock: Clock;
   timing: StationTiming;
