@@ -25,7 +25,7 @@
 //   Bad frames (wrong length, BCC, CRC, collision, an ATQA without bit-frame anticollision, a SAK
 //   that disagrees with the cascade tag, a card that leaves mid-way) abort the presentation: the
 //   IRQ bits are cleared, the FIFO flushed, and the next poll starts afresh. They never throw.
-//   The reader itself is checked every healthCheckMs with one 4-byte read (VersionReg, ComIEnReg,
+//   The reader itself is checked every healthCheckMs (on the poll tick) with one 4-byte read (VersionReg, ComIEnReg,
 //   ComIrqReg) and on every step timeout (ComIrqReg, VersionReg): a wrong version, a lost
 //   configuration (the chip browned out and reset itself), or an IRQ line that disagrees with
 //   ComIrqReg is a fault. A fault is reported once through onFault, and the driver re-initialises the
@@ -148,7 +148,6 @@ const SAK_CASCADE = 0x04; //      SAK bit 3: UID not complete
 const HLTA_WRITE = new Uint8Array([W_FIFO_DATA, 0x50, 0x00]); // HLTA, CRC_A appended by the chip
 
 // Read frames: every byte names the next register to read; the reply to byte i arrives in byte i+1.
-const READ_VERSION = new Uint8Array([R_VERSION, 0]);
 const READ_ATQA = new Uint8Array([R_COM_IRQ, R_ERROR, R_FIFO_LEVEL, R_CONTROL, R_FIFO_DATA, R_FIFO_DATA, 0]);
 const READ_UID_CLN = new Uint8Array([
   R_COM_IRQ, R_ERROR, R_FIFO_LEVEL, R_CONTROL, R_COLL,
@@ -159,8 +158,6 @@ const READ_UID_CLN = new Uint8Array([
 const READ_SAK = new Uint8Array([R_COM_IRQ, R_ERROR, R_FIFO_LEVEL, R_CONTROL, R_FIFO_DATA, R_FIFO_DATA, R_FIFO_DATA, 0]);
 const READ_HEALTH = new Uint8Array([R_VERSION, R_COM_IEN, R_COM_IRQ, 0]);
 const READ_AFTER_TIMEOUT = new Uint8Array([R_COM_IRQ, R_VERSION, 0]);
-const READ_COMMAND = new Uint8Array([R_COMMAND, 0]);
-const READ_FIFO_LEVEL = new Uint8Array([R_FIFO_LEVEL, 0]);
 
 // Digital self test (data sheet 16.1.1). With AutoTestReg = 09h, CalcCRC fills the FIFO with 64 bytes
 // that depend only on the chip's version. Reference bytes, as hex: v1.0 and v2.0 from the NXP MFRC522
@@ -171,15 +168,6 @@ const AUTO_TEST_ON = 0x09;
 const POWER_DOWN = 0x10; //       CommandReg PowerDown: reads 1 until the chip is ready after a reset
 const SELF_TEST_CHECK_MS = 5; //  period of the checks that a self-test step has finished
 const SELF_TEST_CHECKS = 10; //   checks per step before the self test counts as failed (50 ms)
-function selfTestReference(version: number): string {
-  return version === 0x92
-    ? '00eb66ba57bf2395d0e30d3d27895cde9d3ba700215b8982513aeb020ca500497c844db3ccd21b815d4876d5716121a986968338cf9d5b6ddc15ba3e7d953b2f'
-    : version === 0x91
-      ? '00c637d532b7575cc2d87c4dd970c77310e6d2aa5ea13e5a14af3061c970db2e642272b5bd65f4ec22bcd37235cdaa411fa7f35314de7e02d90fb55e251d2979'
-      : version === 0x88
-        ? '00d6788ce2aa0c182ab87a7fd36acf0bb137634b69ae91c7c397ae77f437d79b7cf53c118f15c3d7c15b002ad075de9e5164ab3ee915b5ab569a988226ea2a62'
-        : '';
-}
 
 // Timing of bring-up and recovery.
 const STARTUP_MS = 50; //          after a reset the oscillator must start before the chip answers
@@ -204,7 +192,6 @@ const STATE_NAMES = 'stopped resetting irq-test idle anticoll select fault faile
 // timer (only one of those is pending at any time).
 const EV_EDGE = 5;
 const EV_POLL = 6;
-const EV_HEALTH = 7;
 const EV_STEP_TIMEOUT = 1;
 const EV_RESET_DONE = 2;
 const EV_IRQ_TEST_TIMEOUT = 3;
@@ -226,7 +213,7 @@ export interface Mfrc522Options {
   pollIntervalMs: number;
   /** How long each step of a presentation waits for the IRQ edge; at least twice the chip's 5 ms timer. */
   exchangeTimeoutMs: number;
-  /** Period of the VersionReg/configuration check. */
+  /** Period of the VersionReg/configuration check, done on the poll tick that reaches it. */
   healthCheckMs: number;
   /** RFCfgReg RxGain code 0..7: 0 or 2 = 18 dB, 1 or 3 = 23 dB, 4 = 33 dB (chip default), 5 = 38 dB, 6 = 43 dB, 7 = 48 dB. */
   antennaGain: number;
@@ -275,15 +262,6 @@ function isSupportedVersion(version: number): boolean {
   return version === 0x91 || version === 0x92 || version === 0x88 || version === 0x12;
 }
 
-function checkOptions(options: Mfrc522Options): void {
-  if (!(options.pollIntervalMs >= 10)) throw new Error('Mfrc522: pollIntervalMs must be at least 10');
-  if (!(options.exchangeTimeoutMs >= 2 * CHIP_TIMEOUT_MS)) {
-    throw new Error('Mfrc522: exchangeTimeoutMs must be at least ' + 2 * CHIP_TIMEOUT_MS + ' (the chip times out after ' + CHIP_TIMEOUT_MS + ' ms)');
-  }
-  if (!(options.healthCheckMs >= 10)) throw new Error('Mfrc522: healthCheckMs must be at least 10');
-  const gain = options.antennaGain;
-  if (!(gain >= 0 && gain <= 7 && Math.floor(gain) === gain)) throw new Error('Mfrc522: antennaGain must be an integer 0..7');
-}
 
 export class Mfrc522 {
   private spi: SpiBus;
@@ -306,7 +284,7 @@ export class Mfrc522 {
   private timer: number; //          the one-shot timer, NO_TIMER if none
   private timerEvent: number;
   private pollTimer: number;
-  private healthTimer: number;
+  private ticks: number; //         poll ticks since the last health check
   private watchId: number;
   private attempts: number; //       failed initialisations since the last success
   private faultReported: boolean;
@@ -318,7 +296,6 @@ export class Mfrc522 {
   private edgeCallback: () => void;
   private timerCallback: () => void;
   private pollCallback: () => void;
-  private healthCallback: () => void;
 
   private resets: number;
   private polls: number;
@@ -334,7 +311,13 @@ export class Mfrc522 {
   private testChecks: number;
 
   constructor(spi: SpiBus, gpio: Gpio, clock: Clock, pins: Mfrc522Pins, options: Mfrc522Options) {
-    checkOptions(options);
+    if (!(options.pollIntervalMs >= 10)) throw new Error('Mfrc522: pollIntervalMs must be at least 10');
+    if (!(options.exchangeTimeoutMs >= 2 * CHIP_TIMEOUT_MS)) {
+      throw new Error('Mfrc522: exchangeTimeoutMs must be at least ' + 2 * CHIP_TIMEOUT_MS + ' (the chip times out after ' + CHIP_TIMEOUT_MS + ' ms)');
+    }
+    if (!(options.healthCheckMs >= 10)) throw new Error('Mfrc522: healthCheckMs must be at least 10');
+    const gain = options.antennaGain;
+    if (!(gain >= 0 && gain <= 7 && Math.floor(gain) === gain)) throw new Error('Mfrc522: antennaGain must be an integer 0..7');
     this.spi = spi;
     this.gpio = gpio;
     this.clock = clock;
@@ -355,7 +338,7 @@ export class Mfrc522 {
     this.timer = NO_TIMER;
     this.timerEvent = 0;
     this.pollTimer = NO_TIMER;
-    this.healthTimer = NO_TIMER;
+    this.ticks = 0;
     this.watchId = NO_TIMER;
     this.attempts = 0;
     this.faultReported = false;
@@ -380,9 +363,6 @@ export class Mfrc522 {
     this.pollCallback = () => {
       this.dispatch(EV_POLL);
     };
-    this.healthCallback = () => {
-      this.dispatch(EV_HEALTH);
-    };
 
     this.resets = 0;
     this.polls = 0;
@@ -405,8 +385,9 @@ export class Mfrc522 {
     this.attempts = 0;
     this.faultReported = false;
     this.watchId = this.gpio.watch(this.pins.irq, { edge: 'falling', debounceMs: 0 }, this.edgeCallback);
+    // One interval for polls and health checks: on the interpreter every timer kept costs variables.
     this.pollTimer = this.clock.setInterval(this.pollCallback, this.options.pollIntervalMs);
-    this.healthTimer = this.clock.setInterval(this.healthCallback, this.options.healthCheckMs);
+    this.ticks = 0;
     this.state = S_RESETTING;
     this.dispatch(EV_RETRY);
   }
@@ -417,10 +398,8 @@ export class Mfrc522 {
     const wasRunning = this.state === S_IDLE || this.state === S_ANTICOLL || this.state === S_SELECT;
     this.cancelTimer();
     this.clock.clearInterval(this.pollTimer);
-    this.clock.clearInterval(this.healthTimer);
     this.gpio.unwatch(this.watchId);
     this.pollTimer = NO_TIMER;
-    this.healthTimer = NO_TIMER;
     this.watchId = NO_TIMER;
     this.state = S_STOPPED;
     this.requestArmed = false;
@@ -454,11 +433,9 @@ export class Mfrc522 {
     if (this.state === S_STOPPED) return;
     try {
       if (event === EV_EDGE) this.onIrqEdge();
-      else if (event === EV_POLL) this.onPoll();
-      else if (event === EV_HEALTH) this.onHealthCheck();
+      else if (event === EV_POLL) this.onTick();
       else if (event === EV_STEP_TIMEOUT) this.onStepTimeout();
-      else if (event === EV_RESET_DONE) this.startSelfTest();
-      else if (event === EV_SELF_TEST) this.selfTestStep();
+      else if (event === EV_RESET_DONE || event === EV_SELF_TEST) this.selfTest(event);
       else if (event === EV_IRQ_TEST_TIMEOUT) {
         // No edge in time: the line may have fallen with its edge still queued, so look at the line.
         if (this.gpio.read(this.pins.irq)) this.fault('IRQ line did not fall on a test interrupt');
@@ -510,6 +487,14 @@ export class Mfrc522 {
     this.spi.transfer(this.pins.cs, frame);
   }
 
+  /** One register read through the 2-byte scratch frame (bring-up and recovery only). */
+  private readRegister(readAddress: number): number {
+    const frame = this.scratch;
+    frame[0] = readAddress;
+    frame[1] = 0;
+    return this.transfer(frame)[1];
+  }
+
   private setCrc(on: boolean): void {
     const value = on ? CRC_ON : CRC_OFF;
     this.writeRegister(W_TX_MODE, value);
@@ -535,7 +520,7 @@ export class Mfrc522 {
   /** EV_RETRY: (re)initialise; once 'failed', only after VersionReg answers again. */
   private retry(): void {
     if (this.state === S_FAILED) {
-      const version = this.transfer(READ_VERSION)[1];
+      const version = this.readRegister(R_VERSION);
       if (!isSupportedVersion(version)) {
         this.arm(EV_RETRY, RETRY_MAX_MS);
         return;
@@ -557,37 +542,46 @@ export class Mfrc522 {
   }
 
   /**
+   * The bring-up after a reset, one step per call (boot and recovery only, so one method: on the
+   * interpreter every method kept for good costs variables).
    * EV_RESET_DONE: the chip must answer with a version that has a self-test reference (one read);
    * then the self test of data sheet 16.1.1, step 1: SoftReset.
-   */
-  private startSelfTest(): void {
-    const version = this.transfer(READ_VERSION)[1];
-    if (!isSupportedVersion(version)) {
-      this.fault('no reader: VersionReg = ' + hex(version));
-      return;
-    }
-    if (!selfTestReference(version)) {
-      this.fault('self test: unknown VersionReg ' + hex(version));
-      return;
-    }
-    this.testVersion = version;
-    this.writeRegister(W_COMMAND, CMD_SOFT_RESET);
-    this.state = S_SELF_TEST;
-    this.testPhase = 0;
-    this.testChecks = 0;
-    this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
-  }
-
-  /**
    * EV_SELF_TEST: one 2-byte read says whether the step has finished (phases 0 and 2: SoftReset done,
    * CommandReg.PowerDown = 0; phase 1: 64 bytes in the FIFO); if not, look again SELF_TEST_CHECK_MS
    * later, at most SELF_TEST_CHECKS times. Phase 0 -> 1: internal buffer cleared (25 bytes of 00h and
    * Mem), AutoTestReg = 09h, 00h into the FIFO, CalcCRC. Phase 1 -> 2: the 64 bytes read in one frame
-   * and compared, AutoTestReg = 00h, SoftReset. Phase 2: normal configuration.
+   * and compared, AutoTestReg = 00h, SoftReset. Phase 2: configure the chip (12 writes), then prove
+   * the IRQ wiring by setting RxIRq by software (ComIrqReg Set1) and waiting for the falling edge.
    */
-  private selfTestStep(): void {
+  private selfTest(event: number): void {
+    const version = event === EV_RESET_DONE ? this.readRegister(R_VERSION) : this.testVersion;
+    const reference =
+      version === 0x92
+        ? '00eb66ba57bf2395d0e30d3d27895cde9d3ba700215b8982513aeb020ca500497c844db3ccd21b815d4876d5716121a986968338cf9d5b6ddc15ba3e7d953b2f'
+        : version === 0x91
+          ? '00c637d532b7575cc2d87c4dd970c77310e6d2aa5ea13e5a14af3061c970db2e642272b5bd65f4ec22bcd37235cdaa411fa7f35314de7e02d90fb55e251d2979'
+          : version === 0x88
+            ? '00d6788ce2aa0c182ab87a7fd36acf0bb137634b69ae91c7c397ae77f437d79b7cf53c118f15c3d7c15b002ad075de9e5164ab3ee915b5ab569a988226ea2a62'
+            : '';
+    if (event === EV_RESET_DONE) {
+      if (!isSupportedVersion(version)) {
+        this.fault('no reader: VersionReg = ' + hex(version));
+        return;
+      }
+      if (!reference) {
+        this.fault('self test: unknown VersionReg ' + hex(version));
+        return;
+      }
+      this.testVersion = version;
+      this.writeRegister(W_COMMAND, CMD_SOFT_RESET);
+      this.state = S_SELF_TEST;
+      this.testPhase = 0;
+      this.testChecks = 0;
+      this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
+      return;
+    }
     const phase = this.testPhase;
-    const value = this.transfer(phase === 1 ? READ_FIFO_LEVEL : READ_COMMAND)[1];
+    const value = this.readRegister(phase === 1 ? R_FIFO_LEVEL : R_COMMAND);
     if (phase === 1 ? value < 64 : (value & POWER_DOWN) !== 0) {
       if (++this.testChecks < SELF_TEST_CHECKS) {
         this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
@@ -607,12 +601,12 @@ export class Mfrc522 {
       this.writeRegister(W_AUTO_TEST, AUTO_TEST_ON);
       this.writeRegister(W_FIFO_DATA, 0);
       this.writeRegister(W_COMMAND, CMD_CALC_CRC);
+      this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
     } else if (phase === 1) {
       const frame = new Uint8Array(65);
       for (let i = 0; i < 64; i++) frame[i] = R_FIFO_DATA;
       const reply = this.transfer(frame);
       this.writeRegister(W_AUTO_TEST, 0);
-      const reference = selfTestReference(this.testVersion);
       for (let i = 0; i < 64; i++) {
         const expected = parseInt(reference.substr(2 * i, 2), 16);
         if (reply[i + 1] !== expected) {
@@ -621,33 +615,24 @@ export class Mfrc522 {
         }
       }
       this.writeRegister(W_COMMAND, CMD_SOFT_RESET);
+      this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
     } else {
-      this.configure();
-      return;
+      this.version = version;
+      this.writeRegister(W_T_MODE, T_MODE_VALUE);
+      this.writeRegister(W_T_PRESCALER, T_PRESCALER_VALUE);
+      this.writeRegister(W_T_RELOAD_HI, T_RELOAD_VALUE >> 8);
+      this.writeRegister(W_T_RELOAD_LO, T_RELOAD_VALUE & 0xff);
+      this.writeRegister(W_TX_ASK, TX_ASK_VALUE);
+      this.writeRegister(W_MODE, MODE_VALUE);
+      this.setCrc(false); // also right after a soft reset that did not happen
+      this.writeRegister(W_RF_CFG, (this.options.antennaGain << 4) | RF_CFG_RESERVED);
+      this.writeRegister(W_DIV_IEN, DIV_IEN_VALUE);
+      this.writeRegister(W_COM_IEN, COM_IEN_VALUE);
+      this.writeRegister(W_TX_CONTROL, ANTENNA_ON);
+      this.state = S_IRQ_TEST;
+      this.writeRegister(W_COM_IRQ, IRQ_SET1 | IRQ_RX);
+      this.arm(EV_IRQ_TEST_TIMEOUT, this.options.exchangeTimeoutMs);
     }
-    this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
-  }
-
-  /**
-   * After the self test: configure the chip (12 writes), then prove the IRQ wiring by setting RxIRq
-   * by software (ComIrqReg Set1) and waiting for the falling edge.
-   */
-  private configure(): void {
-    this.version = this.testVersion;
-    this.writeRegister(W_T_MODE, T_MODE_VALUE);
-    this.writeRegister(W_T_PRESCALER, T_PRESCALER_VALUE);
-    this.writeRegister(W_T_RELOAD_HI, T_RELOAD_VALUE >> 8);
-    this.writeRegister(W_T_RELOAD_LO, T_RELOAD_VALUE & 0xff);
-    this.writeRegister(W_TX_ASK, TX_ASK_VALUE);
-    this.writeRegister(W_MODE, MODE_VALUE);
-    this.setCrc(false); // also right after a soft reset that did not happen
-    this.writeRegister(W_RF_CFG, (this.options.antennaGain << 4) | RF_CFG_RESERVED);
-    this.writeRegister(W_DIV_IEN, DIV_IEN_VALUE);
-    this.writeRegister(W_COM_IEN, COM_IEN_VALUE);
-    this.writeRegister(W_TX_CONTROL, ANTENNA_ON);
-    this.state = S_IRQ_TEST;
-    this.writeRegister(W_COM_IRQ, IRQ_SET1 | IRQ_RX);
-    this.arm(EV_IRQ_TEST_TIMEOUT, this.options.exchangeTimeoutMs);
   }
 
   private finishIrqTest(): void {
@@ -704,27 +689,30 @@ export class Mfrc522 {
 
   // --- polling and health -------------------------------------------------------------------
 
-  /** Poll tick: arm a REQA with three writes. Skipped while a presentation or a recovery runs. */
-  private onPoll(): void {
-    if (this.state !== S_IDLE) return;
-    if (!this.gpio.read(this.pins.irq)) {
+  /**
+   * Poll tick: arm a REQA with three writes, skipped while a presentation or a recovery runs. Every
+   * healthCheckMs the tick also checks the chip with one 4-byte read.
+   */
+  private onTick(): void {
+    let poll = this.state === S_IDLE;
+    if (poll && !this.gpio.read(this.pins.irq)) {
       // The line is low but no edge was handled (an edge lost, or queued behind this tick): read
       // now, or the line would stay low and never fall again.
       this.onIrqEdge();
-      if (this.state !== S_IDLE) return;
+      poll = this.state === S_IDLE;
     }
-    this.polls++;
-    if (this.crcOn) this.setCrc(false); // left on by the HLTA of the last read
-    // Writing the command first ends a Transceive still waiting for an answer to the last REQA, so
-    // the FIFO write below does not land in its receive phase (ErrorReg.WrErr).
-    this.writeRegister(W_COMMAND, CMD_TRANSCEIVE);
-    this.writeRegister(W_FIFO_DATA, PICC_REQA);
-    this.requestArmed = true;
-    this.writeRegister(W_BIT_FRAMING, START_SEND | SHORT_FRAME_BITS);
-  }
-
-  /** Health tick: one 4-byte read. */
-  private onHealthCheck(): void {
+    if (poll) {
+      this.polls++;
+      if (this.crcOn) this.setCrc(false); // left on by the HLTA of the last read
+      // Writing the command first ends a Transceive still waiting for an answer to the last REQA, so
+      // the FIFO write below does not land in its receive phase (ErrorReg.WrErr).
+      this.writeRegister(W_COMMAND, CMD_TRANSCEIVE);
+      this.writeRegister(W_FIFO_DATA, PICC_REQA);
+      this.requestArmed = true;
+      this.writeRegister(W_BIT_FRAMING, START_SEND | SHORT_FRAME_BITS);
+    }
+    if (++this.ticks * this.options.pollIntervalMs < this.options.healthCheckMs) return;
+    this.ticks = 0;
     const state = this.state;
     if (state !== S_IDLE && state !== S_ANTICOLL && state !== S_SELECT) return;
     const reply = this.transfer(READ_HEALTH);
@@ -832,11 +820,7 @@ export class Mfrc522 {
     this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL); // line high again, so the answer makes a new edge
     this.anticollFrame[1] = PICC_SEL_CL1 + 2 * (this.level - 1);
     this.transfer(this.anticollFrame);
-    this.startStep(S_ANTICOLL);
-  }
-
-  private startStep(state: number): void {
-    this.state = state;
+    this.state = S_ANTICOLL;
     this.writeRegister(W_BIT_FRAMING, START_SEND);
     this.arm(EV_STEP_TIMEOUT, this.options.exchangeTimeoutMs);
   }
@@ -862,18 +846,16 @@ export class Mfrc522 {
       this.abort('cascade tag in UID CL3');
       return;
     }
-    this.sendSelect();
-  }
-
-  /** SELECT CLn: SEL, NVB = 0x70, UID CLn, BCC, and CRC_A from the chip; the card answers SAK. */
-  private sendSelect(): void {
+    // SELECT CLn: SEL, NVB = 0x70, UID CLn, BCC, and CRC_A from the chip; the card answers SAK.
     if (!this.crcOn) this.setCrc(true);
     this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
     const frame = this.selectFrame;
     frame[1] = PICC_SEL_CL1 + 2 * (this.level - 1);
-    frame.set(this.levelBytes, 3);
+    frame.set(bytes, 3);
     this.transfer(frame);
-    this.startStep(S_SELECT);
+    this.state = S_SELECT;
+    this.writeRegister(W_BIT_FRAMING, START_SEND);
+    this.arm(EV_STEP_TIMEOUT, this.options.exchangeTimeoutMs);
   }
 
   private readSelectAcknowledge(): void {
