@@ -7,7 +7,10 @@
 //       and a 4-byte card with 5,000 badges.
 //
 //   node tools/espruino-host-measure.mjs --espruino /path/to/espruino [--bundle dist/firmware.js]
-//        [--taps 20] [--settle 8] [--online-settle 40] [--json out.json] [--keep]
+//        [--taps 20] [--settle 8] [--online-settle 40] [--json out.json] [--keep] [--only ids]
+//
+// --only takes a comma-separated list of scenario ids (as printed, e.g. 32L-5000b-1000e) and/or
+// 'taps' / 'taps-ram', to run just those: a tap-time comparison without the memory scenarios.
 //
 // Not part of `npm test`, and it builds nothing: it measures the bundle it is given (default
 // dist/firmware.js; run `npm run build` first) on the interpreter it is given, and refuses to run
@@ -54,7 +57,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE =
   'usage: node tools/espruino-host-measure.mjs --espruino <path to a host build of Espruino> ' +
-  '[--bundle dist/firmware.js] [--taps 20] [--settle 8] [--online-settle 40] [--json out.json] [--keep]';
+  '[--bundle dist/firmware.js] [--taps 20] [--settle 8] [--online-settle 40] [--json out.json] [--keep] [--only ids]';
 
 function fail(message) {
   console.error(`espruino-host-measure: ${message}`);
@@ -73,6 +76,7 @@ try {
       'online-settle': { type: 'string', default: '40' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      only: { type: 'string' },
     },
   }));
 } catch (error) {
@@ -94,6 +98,8 @@ const TAPS = Number(values.taps);
 const SETTLE_S = Number(values.settle);
 const ONLINE_SETTLE_S = Number(values['online-settle']);
 if (!(TAPS >= 1 && SETTLE_S >= 1 && ONLINE_SETTLE_S >= 1)) fail('--taps, --settle and --online-settle must be positive numbers');
+const ONLY = values.only ? new Set(values.only.split(',').map((id) => id.trim()).filter(Boolean)) : null;
+const selected = (id) => !ONLY || ONLY.has(id);
 
 const { register } = await import('tsx/esm/api');
 register();
@@ -342,7 +348,7 @@ async function recordPresentations(brokerPort, badges) {
 // The harness prelude (.boot0): Espruino JavaScript, run by the interpreter before .bootcde
 // ---------------------------------------------------------------------------------------------
 function prelude(mode, wiring) {
-  const tap = mode === 'tap';
+  const tap = mode === 'tap' || mode === 'tap-ram';
   return `// host-measure harness prelude (${mode}); runs before .bootcde
 var HX = (function () {
   function mem(at, extra) {
@@ -459,7 +465,7 @@ var HX = (function () {
     if (pin === EINT) return xlow ? 0 : 1;
     return rDigitalRead(pin);
   };
-${tap ? tapPart(wiring) : ''}
+${tap ? tapPart(wiring, mode === 'tap-ram') : ''}
   function rest(seconds, step) {
     mem("after-boot");
     var n = 0, max = 0;
@@ -482,10 +488,12 @@ ${tap ? tapPart(wiring) : ''}
 `;
 }
 
-function tapPart(wiring) {
+function tapPart(wiring, inRam) {
+  // In RAM the recorded frames are copies too: views of Storage would be read through the file.
+  const bytes = (name) => (inRam ? `E.toUint8Array(S.read("${name}"))` : `new Uint8Array(S.readArrayBuffer("${name}"))`);
   return `  var S = require("Storage");
-  var REP = new Uint8Array(S.readArrayBuffer("hx.rep")), REQ = new Uint8Array(S.readArrayBuffer("hx.req"));
-  var IDX = new Uint16Array(S.readArrayBuffer("hx.idx")), DEV = new Uint8Array(S.readArrayBuffer("hx.dev"));
+  var REP = ${bytes('hx.rep')}, REQ = ${bytes('hx.req')};
+  var IDX = new Uint16Array(${bytes('hx.idx')}.buffer), DEV = ${bytes('hx.dev')};
   var F = ${JSON.stringify(wiring.first)}, EDGES = ${JSON.stringify(wiring.edges)}, ROUNDS = ${JSON.stringify(wiring.rounds)};
   function tapOnce(card, verify) {
     var first = F[card], end = F[card + 1], edges = EDGES[card], cb = irqCb, n;
@@ -632,7 +640,7 @@ const put = (name, data) => {
   fs.writeFileSync(file, data);
   return file;
 };
-const results = { date: new Date().toISOString(), bundle: {}, interpreter: {}, scenarios: {}, taps: {}, cost: {}, notes: [] };
+const results = { date: new Date().toISOString(), bundle: {}, interpreter: {}, scenarios: {}, taps: {}, notes: [] };
 let broker;
 let watcher;
 let failed = false;
@@ -736,6 +744,7 @@ try {
   const rest32online = put('boot0-rest-32-online.js', prelude('rest', wiringOf(config32, 'connected')));
   const rest8 = put('boot0-rest-8.js', prelude('rest', wiringOf(config8, 'off')));
   const tap32 = put('boot0-tap-32.js', prelude('tap', wiringOf(config32, 'off')));
+  const tapRam32 = put('prelude-tap-ram-32.js', prelude('tap-ram', wiringOf(config32, 'off')));
 
   const base = (cfg, states) => [['handover.json', cfg], ...states, ['handover.boot', files.boot]];
   const boot = (preludeFile) => [['.boot0', preludeFile], ['.bootcde', files.bundle]];
@@ -753,7 +762,9 @@ try {
 
   console.log('');
   console.log('variables in use (process.memory().usage; 16,383 in all):');
-  for (const scenario of scenarioList) {
+  const unknownIds = ONLY ? [...ONLY].filter((id) => id !== 'taps' && id !== 'taps-ram' && !scenarioList.some((scenario) => scenario.id === id)) : [];
+  if (unknownIds.length) fail(`--only: no scenario ${unknownIds.join(', ')} (the ids: ${scenarioList.map((scenario) => scenario.id).join(', ')}, taps, taps-ram)`);
+  for (const scenario of scenarioList.filter((entry) => selected(entry.id))) {
     const dir = path.join(work, scenario.id);
     fs.mkdirSync(dir);
     const free = scenario.files.length ? await writeStorage(dir, scenario.files) : undefined;
@@ -796,102 +807,121 @@ try {
     if (entry.errors.length) failed = true;
   }
 
-  // Taps.
-  const tapDir = path.join(work, 'taps');
-  fs.mkdirSync(tapDir);
-  await writeStorage(tapDir, [...base(cfg32, states32), ['hb.1', files.hb5000], ...journal, ...hxFiles, ...boot(tap32)]);
-  const run = await runEspruino(tapDir, 'HX.taps()', (2 * (TAPS + 2) * 1.3 + 40) * 1000);
-  // What the station journaled in the tap run (its boot is the newest): why a tap opened nothing.
-  const dump = await runEspruino(
-    tapDir,
-    'var S=require("Storage");S.list(/^hj\\./).forEach(function(n){var b=new Uint8Array(S.readArrayBuffer(n)),s="";' +
-      'for(var i=0;i<b.length;i++)s+=(b[i]<16?"0":"")+b[i].toString(16);print("HJ "+n+" "+s);});quit();',
-    15000,
-  );
-  const journaled = [];
-  for (const line of dump.stdout.split('\n')) {
-    const match = /HJ (\S+) ([0-9a-f]+)/.exec(line);
-    if (!match) continue;
-    const bytes = Buffer.from(match[2], 'hex');
-    const segmentBoot = bytes.readUInt32BE(4);
-    for (let at = 16; at + 40 <= bytes.length; at += 40) {
-      if (bytes[at + 3] !== 1) continue; // erased or not a record
-      journaled.push({ boot: segmentBoot, seq: bytes.readUInt32BE(at + 4), uptimeMs: bytes.readUInt32BE(at + 8), type: EVENT_NAMES[bytes[at]] ?? bytes[at], locker: bytes[at + 1] === 255 ? -1 : bytes[at + 1], detail: bytes[at + 2], person: bytes.readUInt32BE(at + 16) });
-    }
-  }
-  // The dump booted the station once more (a boot with a BOOT event only): the tap run's boot is the newest with more.
-  const tapBoot = Math.max(0, ...journaled.filter((e) => e.type !== 'BOOT').map((e) => e.boot));
-  const tapEvents = journaled.filter((e) => e.boot === tapBoot).sort((a, b) => a.seq - b.seq);
-  const memAt = (name) => run.hx.find((entry) => entry.at === name)?.usage;
-  const taps = run.hx.filter((entry) => entry.at === 'tap').map((entry) => entry.tap);
-  const verify = run.hx.find((entry) => entry.at === 'verify')?.result;
-  results.taps = {
-    memory: {
-      beforeBootcde: memAt('prelude-end'),
-      afterBoot: memAt('after-boot'),
-      before7: memAt('before-7-byte'),
-      after7: memAt('after-7-byte'),
-      after4: memAt('after-4-byte'),
-      settled: memAt('after-taps-settled'),
+  // Taps, twice: the bundle run from Storage as booted, and the same bundle run from RAM. The host
+  // build keeps Storage in a file and, unlike the ESP32 (whose Storage is memory-mapped, so the
+  // interpreter reads code there like RAM), reads code kept there through a 16-byte buffer that
+  // opens, seeks, reads and closes that file each time: code run from Storage on this build is
+  // several times slower than anywhere else (a trivial loop about 13.5 us an iteration against
+  // 1.6 us from RAM). The RAM run is the JavaScript's own cost; both are printed.
+  const tapModes = [
+    { id: 'taps', what: 'code run from Storage (.boot0, .bootcde) as booted', files: boot(tap32), code: 'HX.taps()' },
+    {
+      id: 'taps-ram',
+      what: 'the same prelude and bundle copied into RAM and run there with eval, the way the ESP32 reads its memory-mapped Storage',
+      files: [['hx.prelude', tapRam32], ['hx.bundle', files.bundle]],
+      // E.toUint8Array copies the file into RAM (E.toString of Storage's string alone would not).
+      code: 'var HXS=require("Storage");eval(E.toString(E.toUint8Array(HXS.read("hx.prelude"))));eval(E.toString(E.toUint8Array(HXS.read("hx.bundle"))));HXS=undefined;HX.taps()',
     },
-    verify,
-    rounds: {},
-    errors: run.log.filter(isFirmwareError).slice(0, 10),
-    log: run.log,
-    events: tapEvents,
-  };
-  for (const label of ['7-byte', '4-byte']) {
-    const all = taps.filter((tap) => tap.round === label);
-    // Only taps that reached the coil with every recorded frame are timed; the others are failures.
-    const ok = (tap) => tap.pulseMs >= 0 && tap.frames === tap.expected;
-    const timed = all.filter((tap) => !tap.verify && ok(tap));
-    const pulses = timed.map((tap) => tap.pulseMs);
-    const kind = (name) => median(timed.filter((tap) => tap.kind === name).map((tap) => tap.pulseMs));
-    results.taps.rounds[label] = {
-      timed: timed.length,
-      verified: all.filter((tap) => tap.verify).length,
-      pulseMedianMs: median(pulses),
-      pulseMaxMs: pulses.length ? Math.max(...pulses) : undefined,
-      pulseMinMs: pulses.length ? Math.min(...pulses) : undefined,
-      depositMedianMs: kind('deposit'),
-      collectMedianMs: kind('collect'),
-      callbacksMedianMs: median(timed.map((tap) => tap.chainMs)),
-      verifyPulsesMs: all.filter((tap) => tap.verify).map((tap) => tap.pulseMs),
-      failures: all.filter((tap) => !ok(tap)).length,
-      failedTaps: all.filter((tap) => !ok(tap)).map((tap) => ({ i: tap.i, kind: tap.kind, card: tap.card, frames: tap.frames, expected: tap.expected })),
-    };
-  }
-  for (const entry of run.hx.filter((e) => e.at === 'cost')) {
-    const label = CARDS[entry.card].bytes + '-byte';
-    if (results.cost[label]) continue;
-    const standinUs = median(entry.us.map(([empty, standin]) => standin - empty));
-    const nativeUs = median(entry.us.map(([empty, , native]) => native - empty));
-    const edgeLoopUs = median(entry.us.map((u) => u[3]));
-    results.cost[label] = { sendCalls: entry.frames, edges: entry.edges, standinSendUs: standinUs, nativeSendUs: nativeUs, edgeLoopUs, extraOverNativeUs: standinUs - nativeUs + edgeLoopUs };
-  }
-  if (!verify || verify.bad !== 0) results.notes.push(`the replayed SPI requests differed from the recording: ${JSON.stringify(verify)}`);
+  ];
+  for (const mode of tapModes.filter((entry) => selected(entry.id))) {
+    const tapDir = path.join(work, mode.id);
+    fs.mkdirSync(tapDir);
+    await writeStorage(tapDir, [...base(cfg32, states32), ['hb.1', files.hb5000], ...journal, ...hxFiles, ...mode.files]);
+    const run = await runEspruino(tapDir, mode.code, (2 * (TAPS + 2) * 1.3 + 40) * 1000);
+    // What the station journaled in the tap run (its boot is the newest): why a tap opened nothing.
+    const dump = await runEspruino(
+      tapDir,
+      'var S=require("Storage");S.list(/^hj\\./).forEach(function(n){var b=new Uint8Array(S.readArrayBuffer(n)),s="";' +
+        'for(var i=0;i<b.length;i++)s+=(b[i]<16?"0":"")+b[i].toString(16);print("HJ "+n+" "+s);});quit();',
+      15000,
+    );
+    const journaled = [];
+    for (const line of dump.stdout.split('\n')) {
+      const match = /HJ (\S+) ([0-9a-f]+)/.exec(line);
+      if (!match) continue;
+      const bytes = Buffer.from(match[2], 'hex');
+      const segmentBoot = bytes.readUInt32BE(4);
+      for (let at = 16; at + 40 <= bytes.length; at += 40) {
+        if (bytes[at + 3] !== 1) continue; // erased or not a record
+        journaled.push({ boot: segmentBoot, seq: bytes.readUInt32BE(at + 4), uptimeMs: bytes.readUInt32BE(at + 8), type: EVENT_NAMES[bytes[at]] ?? bytes[at], locker: bytes[at + 1] === 255 ? -1 : bytes[at + 1], detail: bytes[at + 2], person: bytes.readUInt32BE(at + 16) });
+      }
+    }
+    // The dump booted the station once more (a boot with a BOOT event only): the tap run's boot is the newest with more.
+    const tapBoot = Math.max(0, ...journaled.filter((e) => e.type !== 'BOOT').map((e) => e.boot));
+    const tapEvents = journaled.filter((e) => e.boot === tapBoot).sort((a, b) => a.seq - b.seq);
+    const memAt = (name) => run.hx.find((entry) => entry.at === name)?.usage;
+    const taps = run.hx.filter((entry) => entry.at === 'tap').map((entry) => entry.tap);
+    const verify = run.hx.find((entry) => entry.at === 'verify')?.result;
+    const tapResult = (results.taps[mode.id] = {
+      what: mode.what,
+      cost: {},
+      memory: {
+        beforeBootcde: memAt('prelude-end'),
+        afterBoot: memAt('after-boot'),
+        before7: memAt('before-7-byte'),
+        after7: memAt('after-7-byte'),
+        after4: memAt('after-4-byte'),
+        settled: memAt('after-taps-settled'),
+      },
+      verify,
+      rounds: {},
+      errors: run.log.filter(isFirmwareError).slice(0, 10),
+      log: run.log,
+      events: tapEvents,
+    });
+    for (const label of ['7-byte', '4-byte']) {
+      const all = taps.filter((tap) => tap.round === label);
+      // Only taps that reached the coil with every recorded frame are timed; the others are failures.
+      const ok = (tap) => tap.pulseMs >= 0 && tap.frames === tap.expected;
+      const timed = all.filter((tap) => !tap.verify && ok(tap));
+      const pulses = timed.map((tap) => tap.pulseMs);
+      const kind = (name) => median(timed.filter((tap) => tap.kind === name).map((tap) => tap.pulseMs));
+      tapResult.rounds[label] = {
+        timed: timed.length,
+        verified: all.filter((tap) => tap.verify).length,
+        pulseMedianMs: median(pulses),
+        pulseMaxMs: pulses.length ? Math.max(...pulses) : undefined,
+        pulseMinMs: pulses.length ? Math.min(...pulses) : undefined,
+        depositMedianMs: kind('deposit'),
+        collectMedianMs: kind('collect'),
+        callbacksMedianMs: median(timed.map((tap) => tap.chainMs)),
+        verifyPulsesMs: all.filter((tap) => tap.verify).map((tap) => tap.pulseMs),
+        failures: all.filter((tap) => !ok(tap)).length,
+        failedTaps: all.filter((tap) => !ok(tap)).map((tap) => ({ i: tap.i, kind: tap.kind, card: tap.card, frames: tap.frames, expected: tap.expected })),
+      };
+    }
+    for (const entry of run.hx.filter((e) => e.at === 'cost')) {
+      const label = CARDS[entry.card].bytes + '-byte';
+      if (tapResult.cost[label]) continue;
+      const standinUs = median(entry.us.map(([empty, standin]) => standin - empty));
+      const nativeUs = median(entry.us.map(([empty, , native]) => native - empty));
+      const edgeLoopUs = median(entry.us.map((u) => u[3]));
+      tapResult.cost[label] = { sendCalls: entry.frames, edges: entry.edges, standinSendUs: standinUs, nativeSendUs: nativeUs, edgeLoopUs, extraOverNativeUs: standinUs - nativeUs + edgeLoopUs };
+    }
+    if (!verify || verify.bad !== 0) results.notes.push(`the replayed SPI requests differed from the recording: ${JSON.stringify(verify)}`);
 
-  console.log('');
-  console.log(`one tap, IRQ edge -> coil on (32 lockers, 5,000 badges, 1,000 events; ${TAPS} timed taps per card size after 2 checked ones):`);
-  for (const [label, round] of Object.entries(results.taps.rounds)) {
-    const cost = results.cost[label] ?? {};
-    console.log(
-      `  ${label} UID: median ${fixed(round.pulseMedianMs)} ms, max ${fixed(round.pulseMaxMs)} ms, min ${fixed(round.pulseMinMs)} ms` +
-        ` (deposits ${fixed(round.depositMedianMs)}, collections ${fixed(round.collectMedianMs)});` +
-        ` whole callbacks incl. journal ${fixed(round.callbacksMedianMs)} ms; failed taps ${round.failures}` +
-        (round.failures ? ` (${round.failedTaps.map((tap) => `#${tap.i} ${tap.kind}: ${tap.frames}/${tap.expected} frames`).join(", ")})` : ""),
-    );
-    console.log(
-      `      stand-ins alone: ${cost.sendCalls} replayed SPI2.send ${fixed(cost.standinSendUs, 1)} us (native SPI2.send on this build ${fixed(cost.nativeSendUs, 1)} us),` +
-        ` ${cost.edges} edge calls ${fixed(cost.edgeLoopUs, 1)} us: ${fixed(cost.extraOverNativeUs, 1)} us more than native calls would cost`,
-    );
+    console.log('');
+    console.log(`one tap, IRQ edge -> coil on (32 lockers, 5,000 badges, 1,000 events; ${TAPS} timed taps per card size after 2 checked ones), ${mode.what}:`);
+    for (const [label, round] of Object.entries(tapResult.rounds)) {
+      const cost = tapResult.cost[label] ?? {};
+      console.log(
+        `  ${label} UID: median ${fixed(round.pulseMedianMs)} ms, max ${fixed(round.pulseMaxMs)} ms, min ${fixed(round.pulseMinMs)} ms` +
+          ` (deposits ${fixed(round.depositMedianMs)}, collections ${fixed(round.collectMedianMs)});` +
+          ` whole callbacks incl. journal ${fixed(round.callbacksMedianMs)} ms; failed taps ${round.failures}` +
+          (round.failures ? ` (${round.failedTaps.map((tap) => `#${tap.i} ${tap.kind}: ${tap.frames}/${tap.expected} frames`).join(", ")})` : ""),
+      );
+      console.log(
+        `      stand-ins alone: ${cost.sendCalls} replayed SPI2.send ${fixed(cost.standinSendUs, 1)} us (native SPI2.send on this build ${fixed(cost.nativeSendUs, 1)} us),` +
+          ` ${cost.edges} edge calls ${fixed(cost.edgeLoopUs, 1)} us: ${fixed(cost.extraOverNativeUs, 1)} us more than native calls would cost`,
+      );
+    }
+    console.log(`  request bytes checked against the recording: ${JSON.stringify(verify)}`);
+    console.log(`  variables in the tap run: ${JSON.stringify(tapResult.memory)}`);
+    const unusual = tapEvents.filter((e) => e.type !== 'DEPOSIT' && e.type !== 'COLLECT' && e.type !== 'BOOT');
+    console.log(`  journaled in the tap run: ${tapEvents.length} events${unusual.length ? `, besides deposits and collections: ${unusual.map((e) => `#${e.seq} ${e.type} locker ${e.locker} detail ${e.detail} at ${e.uptimeMs} ms`).join('; ')}` : ', deposits and collections only'}`);
+    for (const error of tapResult.errors) console.log(`      ! ${error}`);
+    if (tapResult.errors.length) failed = true;
   }
-  console.log(`  request bytes checked against the recording: ${JSON.stringify(verify)}`);
-  console.log(`  variables in the tap run: ${JSON.stringify(results.taps.memory)}`);
-  const unusual = tapEvents.filter((e) => e.type !== 'DEPOSIT' && e.type !== 'COLLECT' && e.type !== 'BOOT');
-  console.log(`  journaled in the tap run: ${tapEvents.length} events${unusual.length ? `, besides deposits and collections: ${unusual.map((e) => `#${e.seq} ${e.type} locker ${e.locker} detail ${e.detail} at ${e.uptimeMs} ms`).join('; ')}` : ', deposits and collections only'}`);
-  for (const error of results.taps.errors) console.log(`      ! ${error}`);
-  if (results.taps.errors.length) failed = true;
   for (const note of results.notes) console.log(`note: ${note}`);
   if (values.json) fs.writeFileSync(values.json, JSON.stringify(results, null, 2));
 } finally {

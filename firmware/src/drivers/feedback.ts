@@ -4,14 +4,6 @@ import type { Clock, Gpio } from '../hal';
 
 export type FeedbackKind = 'accepted' | 'refused' | 'prompt' | 'alarm';
 
-// Alternating on/off durations in ms, starting with on. LED and buzzer play the same rhythm.
-// Looked up by the kind's text, so the keys are quoted: the build mangles unquoted property names.
-const PATTERNS: { [kind: string]: number[] } = {
-  'accepted': [120], // one short beep
-  'refused': [80, 80, 80], // two quick beeps
-  'prompt': [40, 120, 40], // two blips: waiting for the next tap
-  'alarm': [400, 150, 400, 150, 400], // three long beeps
-};
 
 export class Feedback {
   private gpio: Gpio;
@@ -19,7 +11,6 @@ export class Feedback {
   private ledPin: number;
   private buzzerPin: number;
   private timer = -1;
-  last = '';
 
   constructor(gpio: Gpio, clock: Clock, ledPin: number, buzzerPin: number) {
     this.gpio = gpio;
@@ -35,9 +26,19 @@ export class Feedback {
   }
 
   play(kind: FeedbackKind): void {
-    const steps = PATTERNS[kind];
+    // Alternating on/off durations in ms, starting with on; LED and buzzer play the same rhythm.
+    // Made per call rather than kept in a table: a table kept for good costs about 20 variables.
+    const steps =
+      kind === 'accepted'
+        ? [120] // one short beep
+        : kind === 'refused'
+          ? [80, 80, 80] // two quick beeps
+          : kind === 'prompt'
+            ? [40, 120, 40] // two blips: waiting for the next tap
+            : kind === 'alarm'
+              ? [400, 150, 400, 150, 400] // three long beeps
+              : null;
     if (!steps) return;
-    this.last = kind;
     if (this.timer >= 0) this.clock.clearTimeout(this.timer);
     let step = 0;
     const next = () => {

@@ -26,10 +26,6 @@ export class LockBank {
   private queue: number[] = [];
   private busy = false;
   private pulseMs: number;
-  /** Lock index energised now, or -1. */
-  energised = -1;
-  /** Called when a coil is switched on (for feedback and benchmarks). */
-  onEnergised: (index: number) => void = () => {};
 
   constructor(outputs: LockOutputs, clock: Clock, pulseMs: number) {
     this.outputs = outputs;
@@ -44,11 +40,6 @@ export class LockBank {
     if (!this.busy) this.next();
   }
 
-  /** Pulses still waiting (open-all queues every locker). */
-  pending(): number {
-    return this.queue.length + (this.busy ? 1 : 0);
-  }
-
   private next(): void {
     const index = this.queue.shift();
     if (index === undefined) {
@@ -56,12 +47,9 @@ export class LockBank {
       return;
     }
     this.busy = true;
-    this.energised = index;
     this.outputs.set(index, true);
-    this.onEnergised(index);
     this.clock.setTimeout(() => {
       this.outputs.set(index, false);
-      this.energised = -1;
       this.clock.setTimeout(() => this.next(), COIL_REST_MS);
     }, this.pulseMs);
   }
