@@ -101,19 +101,6 @@ interface PendingRelease {
   timer: number;
 }
 
-function isSenior(role: number): boolean {
-  return role === ROLE.HEADTEACHER || role === ROLE.DEPUTY;
-}
-
-function isStaff(role: number): boolean {
-  return role !== ROLE.PUPIL;
-}
-
-function sameHash(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return a.length === b.length;
-}
-
 export class Station {
   private parts: StationParts;
   private timing: StationTiming;
@@ -152,8 +139,16 @@ export class Station {
       return;
     }
     if (!badge) {
-      const home = this.assetLockerOf(hash);
-      if (home >= 0 && this.session) return this.itemTap(home, hash);
+      // An item's own tag, tapped in a staff session, is looked for among the lockers' assets.
+      if (this.session) {
+        for (let i = 0; i < this.lockers; i++) {
+          const tag = parts.assets[i]?.tag;
+          if (!tag || tag.length !== hash.length) continue;
+          let same = 0;
+          while (same < tag.length && tag[same] === hash[same]) same++;
+          if (same === tag.length) return this.itemTap(i, hash);
+        }
+      }
       return this.unknownTap(hash);
     }
     if (badge.flags & BADGE_FLAG.OPEN_ALL) return this.openAll(badge.person, hash);
@@ -283,7 +278,10 @@ export class Station {
     if (second.person === release.first.person) return this.refuse(second.person, hash, release.locker, DETAIL.SAME_STAFF_TWICE);
     this.parts.clock.clearTimeout(release.timer);
     this.release = null;
-    if (!isStaff(second.role) || (!isSenior(release.first.role) && !isSenior(second.role))) {
+    // P4: both staff, at least one of them headteacher or deputy.
+    const first = release.first.role;
+    const seniorFirst = first === ROLE.HEADTEACHER || first === ROLE.DEPUTY;
+    if (second.role === ROLE.PUPIL || (!seniorFirst && second.role !== ROLE.HEADTEACHER && second.role !== ROLE.DEPUTY)) {
       return this.refuse(second.person, hash, release.locker, DETAIL.RELEASE_NEEDS_SENIOR);
     }
     this.open(OPEN_RELEASE, release.locker, this.owners[release.locker], release.first.person, second.person, hash, LOCKER.FREE);
@@ -317,7 +315,10 @@ export class Station {
   /** Emergency: every locker opens in turn (the lock bank keeps to one coil at a time). */
   openAll(actor: number, hash: Uint8Array | null): void {
     this.endSession();
-    this.cancelOpening();
+    if (this.opening) {
+      this.parts.clock.clearTimeout(this.opening.timer);
+      this.opening = null;
+    }
     // Doors may stay open a while after an evacuation: no forced-door alarms for that time.
     this.openAllUntilMs = this.parts.clock.nowMs() + this.lockers * 600 + this.timing.doorLeftOpenMs;
     for (let i = 0; i < this.lockers; i++) this.parts.locks.pulse(i);
@@ -378,15 +379,20 @@ export class Station {
     this.parts.feedback.play('alarm');
   }
 
-  private cancelOpening(): void {
-    if (!this.opening) return;
-    this.parts.clock.clearTimeout(this.opening.timer);
-    this.opening = null;
-  }
-
   onDoor(index: number, open: boolean): void {
     if (index < 0 || index >= this.lockers) return;
-    this.watchLeftOpen(index, open);
+    // The door-left-open alarm: a timer per open door.
+    const clock = this.parts.clock;
+    if (this.leftOpenTimers[index] >= 0) clock.clearTimeout(this.leftOpenTimers[index]);
+    this.leftOpenTimers[index] = -1;
+    if (open) {
+      this.leftOpenTimers[index] = clock.setTimeout(() => {
+        this.leftOpenTimers[index] = -1;
+        if (!this.parts.doors.isOpen(index)) return;
+        this.parts.events.report(EVENT.DOOR_LEFT_OPEN, { locker: index });
+        this.parts.feedback.play('alarm');
+      }, this.timing.doorLeftOpenMs);
+    }
     const opening = this.opening;
     if (!opening || opening.locker !== index) {
       if (open && this.parts.clock.nowMs() > this.openAllUntilMs) {
@@ -402,10 +408,7 @@ export class Station {
     }
     if (!opening.opened) return;
     this.opening = null;
-    this.complete(opening);
-  }
-
-  private complete(opening: Opening): void {
+    // Closed after opening: the opening is complete.
     const locker = opening.locker;
     const fields: EventFields = { locker, person: opening.person, actor: opening.actor || undefined, witness: opening.witness || undefined, badge: opening.badge };
     const purpose = opening.purpose;
@@ -428,19 +431,6 @@ export class Station {
     } else if (purpose === OPEN_RELEASE) this.parts.events.report(EVENT.HOLD_RELEASED, fields);
   }
 
-  private watchLeftOpen(index: number, open: boolean): void {
-    const clock = this.parts.clock;
-    if (this.leftOpenTimers[index] >= 0) clock.clearTimeout(this.leftOpenTimers[index]);
-    this.leftOpenTimers[index] = -1;
-    if (!open) return;
-    this.leftOpenTimers[index] = clock.setTimeout(() => {
-      this.leftOpenTimers[index] = -1;
-      if (!this.parts.doors.isOpen(index)) return;
-      this.parts.events.report(EVENT.DOOR_LEFT_OPEN, { locker: index });
-      this.parts.feedback.play('alarm');
-    }, this.timing.doorLeftOpenMs);
-  }
-
   // ---- lockers ----
 
   private setLocker(index: number, state: number, owner: number): void {
@@ -461,14 +451,6 @@ export class Station {
   private freeLocker(): number {
     for (let i = this.states.indexOf(LOCKER.FREE); i >= 0; i = this.states.indexOf(LOCKER.FREE, i + 1)) {
       if (!this.parts.assets[i]) return i;
-    }
-    return -1;
-  }
-
-  private assetLockerOf(tagHash: Uint8Array): number {
-    for (let i = 0; i < this.lockers; i++) {
-      const asset = this.parts.assets[i];
-      if (asset && sameHash(asset.tag, tagHash)) return i;
     }
     return -1;
   }
