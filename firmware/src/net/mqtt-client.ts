@@ -30,7 +30,6 @@ import {
   SUBACK_FAILURE,
   encodeConnect,
   encodePacket,
-  setPublishPacketId,
   topicProblem,
   type QoS,
   type ServerPacket,
@@ -257,12 +256,12 @@ export class MqttClient {
    * for the backoff delay. What runs once per connection (keep-alive, packet handling) is made here.
    */
   private connect(later: boolean): void {
-    const clock = this.clock;
     const options = this.options;
-    if (this.timerId !== undefined) clock.clearTimeout(this.timerId);
+    if (this.timerId !== undefined) this.clock.clearTimeout(this.timerId);
     this.timerId = undefined;
-    const attempt = ++this.attempt;
+    this.attempt++;
     if (later || !this.network.isUp()) {
+      // (The reconnect timer keeps this function's variables: few are made before it.)
       this.state = 'waiting';
       // Jittered exponential backoff: ceiling = min · 2^failures (≤ max), delay in [ceiling/2, ceiling], ≥ min.
       let ceilingMs = options.reconnectMinMs;
@@ -272,12 +271,14 @@ export class MqttClient {
       if (!(random >= 0 && random <= 1)) random = 1;
       const delayMs = Math.max(options.reconnectMinMs, ceilingMs / 2 + (random * ceilingMs) / 2);
       this.failures++;
-      this.timerId = clock.setTimeout(() => {
+      this.timerId = this.clock.setTimeout(() => {
         this.timerId = undefined;
         if (this.state === 'waiting') this.connect(false);
       }, delayMs);
       return;
     }
+    const clock = this.clock;
+    const attempt = this.attempt;
     this.state = 'connecting';
     const keepAliveMs = options.keepAliveSec * 1000;
     const connectTimeoutMs = options.connectTimeoutMs !== undefined ? options.connectTimeoutMs : DEFAULT_CONNECT_TIMEOUT_MS;
@@ -483,8 +484,17 @@ export class MqttClient {
       if (outgoing.qos === 1) {
         if (this.inflight.length >= this.options.maxInflight) return;
         // [MQTT-4.3.2-1] a packet id not in use by another unacknowledged packet.
-        outgoing.packetId = this.allocatePacketId();
-        setPublishPacketId(outgoing.packet, outgoing.packetId);
+        const packetId = this.allocatePacketId();
+        outgoing.packetId = packetId;
+        // It goes after the topic (mqtt-packets' setPublishPacketId, written here to spare a function):
+        // skip the first byte, the Remaining Length and the topic with its length.
+        const packet = outgoing.packet;
+        let offset = 1;
+        while (packet[offset] & 0x80) offset++;
+        offset++;
+        offset += 2 + ((packet[offset] << 8) | packet[offset + 1]);
+        packet[offset] = (packetId >> 8) & 0xff;
+        packet[offset + 1] = packetId & 0xff;
         this.queue.shift();
         this.inflight.push(outgoing);
         this.send(outgoing.packet);
