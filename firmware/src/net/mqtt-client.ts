@@ -15,26 +15,22 @@
 // `onClose` can never tear down its successor. Nothing here throws into the network layer: socket
 // failures, refusals and protocol errors all end in `waiting`, and exceptions thrown by the
 // application's callbacks are caught and reported through `onLog`.
+//
+// Memory: every method of this class costs the interpreter variables for good, so code that runs
+// once per connection (the CONNACK, keep-alive and packet handling, the option checks) is written
+// as inner functions of the one method that uses it: they exist only while it is in use.
 import type { Clock, Network, TcpConnection, TcpHandlers, TlsOptions } from '../hal';
-import { utf8Encode } from '../codec/bytes';
+import { utf8Encode, utf8Length } from '../codec/bytes';
 import {
   CONNACK_RETURN_CODES,
   DEFAULT_MAX_PACKET_BYTES,
   MqttParser,
   PACKET,
+  PUBLISH_DUP,
   SUBACK_FAILURE,
   encodeConnect,
-  encodeDisconnect,
-  encodePingreq,
-  encodePuback,
-  encodePublish,
-  encodeSubscribe,
-  encodeUnsubscribe,
-  markPublishDuplicate,
-  publishPacketBytes,
-  setPublishPacketId,
-  topicFilterProblem,
-  topicNameProblem,
+  encodePacket,
+  topicProblem,
   type QoS,
   type ServerPacket,
   type WillMessage,
@@ -120,13 +116,9 @@ export class MqttClient {
   private network: Network;
   private clock: Clock;
   private options: MqttClientOptions;
-  private maxQueued: number;
   private maxPacketBytes: number;
-  private connectTimeoutMs: number;
-  private keepAliveMs: number;
 
   private connection: TcpConnection | undefined;
-  private parser: MqttParser | undefined;
   /** Numbers connection attempts; callbacks from an earlier attempt are ignored. */
   private attempt = 0;
   /** The one timer of the current state: connect timeout, keep-alive or reconnect delay. */
@@ -134,8 +126,6 @@ export class MqttClient {
   /** Connection attempts that failed in a row, for the backoff. */
   private failures = 0;
   private lastSentMs = 0;
-  private lastReceivedMs = 0;
-  private pingOutstanding = false;
 
   private queue: Outgoing[] = [];
   private inflight: Outgoing[] = [];
@@ -148,41 +138,25 @@ export class MqttClient {
     this.network = network;
     this.clock = clock;
     this.options = options;
-    this.maxQueued = options.maxQueued !== undefined ? options.maxQueued : DEFAULT_MAX_QUEUED;
-    this.maxPacketBytes = options.maxPacketBytes !== undefined ? options.maxPacketBytes : DEFAULT_MAX_PACKET_BYTES;
-    this.connectTimeoutMs = options.connectTimeoutMs !== undefined ? options.connectTimeoutMs : DEFAULT_CONNECT_TIMEOUT_MS;
-    this.keepAliveMs = options.keepAliveSec * 1000;
-    const problem = this.optionsProblem();
+    const maxPacketBytes = options.maxPacketBytes !== undefined ? options.maxPacketBytes : DEFAULT_MAX_PACKET_BYTES;
+    this.maxPacketBytes = maxPacketBytes;
+    const optionsProblem = (): string | undefined => {
+      if (!(options.keepAliveSec >= 0 && options.keepAliveSec <= 65535)) return 'keepAliveSec must be 0..65535';
+      if (!(options.maxInflight >= 1)) return 'maxInflight must be at least 1';
+      if (!((options.maxQueued !== undefined ? options.maxQueued : DEFAULT_MAX_QUEUED) >= 1)) return 'maxQueued must be at least 1';
+      if (!(maxPacketBytes >= 128)) return 'maxPacketBytes must be at least 128';
+      if (!(options.reconnectMinMs > 0 && options.reconnectMaxMs >= options.reconnectMinMs)) return 'need 0 < reconnectMinMs <= reconnectMaxMs';
+      if (options.clientId.length === 0 && !options.cleanSession) return 'an empty clientId needs cleanSession [MQTT-3.1.3-7]';
+      if (options.password !== undefined && options.username === undefined) return 'a password needs a username [MQTT-3.1.2-22]';
+      if (options.will) {
+        const willProblem = topicProblem(options.will.topic, false);
+        if (willProblem) return 'will: ' + willProblem;
+      }
+      if (encodeConnect(options).length > maxPacketBytes) return 'CONNECT packet exceeds maxPacketBytes';
+      return undefined;
+    };
+    const problem = optionsProblem();
     if (problem) throw new Error('mqtt: ' + problem);
-  }
-
-  private optionsProblem(): string | undefined {
-    const options = this.options;
-    if (!(options.keepAliveSec >= 0 && options.keepAliveSec <= 65535)) return 'keepAliveSec must be 0..65535';
-    if (!(options.maxInflight >= 1)) return 'maxInflight must be at least 1';
-    if (!(this.maxQueued >= 1)) return 'maxQueued must be at least 1';
-    if (!(this.maxPacketBytes >= 128)) return 'maxPacketBytes must be at least 128';
-    if (!(options.reconnectMinMs > 0 && options.reconnectMaxMs >= options.reconnectMinMs)) return 'need 0 < reconnectMinMs <= reconnectMaxMs';
-    if (options.clientId.length === 0 && !options.cleanSession) return 'an empty clientId needs cleanSession [MQTT-3.1.3-7]';
-    if (options.password !== undefined && options.username === undefined) return 'a password needs a username [MQTT-3.1.2-22]';
-    if (options.will) {
-      const willProblem = topicNameProblem(options.will.topic);
-      if (willProblem) return 'will: ' + willProblem;
-    }
-    if (this.connectPacket().length > this.maxPacketBytes) return 'CONNECT packet exceeds maxPacketBytes';
-    return undefined;
-  }
-
-  private connectPacket(): Uint8Array {
-    const options = this.options;
-    return encodeConnect({
-      clientId: options.clientId,
-      cleanSession: options.cleanSession === true,
-      keepAliveSec: options.keepAliveSec,
-      username: options.username,
-      password: options.password,
-      will: options.will,
-    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -192,7 +166,7 @@ export class MqttClient {
   start(): void {
     if (this.state !== 'idle') return;
     this.failures = 0;
-    this.connect();
+    this.connect(false);
   }
 
   /**
@@ -202,9 +176,8 @@ export class MqttClient {
   stop(): void {
     if (this.state === 'idle') return;
     const wasConnected = this.state === 'connected';
-    if (wasConnected) this.send(encodeDisconnect());
-    this.closeConnection();
-    this.state = 'idle';
+    if (wasConnected) this.send(new Uint8Array([PACKET.DISCONNECT << 4, 0])); // DISCONNECT (§3.14)
+    this.drop();
     const abandoned = this.inflight.concat(this.queue);
     this.inflight = [];
     this.queue = [];
@@ -224,17 +197,23 @@ export class MqttClient {
    */
   publish(topic: string, payload: Uint8Array | string, qos: QoS, retain: boolean, onDone?: DoneCallback): boolean {
     const bytes = typeof payload === 'string' ? utf8Encode(payload) : payload;
-    let refusal = topicNameProblem(topic);
+    const maxQueued = this.options.maxQueued !== undefined ? this.options.maxQueued : DEFAULT_MAX_QUEUED;
+    let refusal = topicProblem(topic, false);
     if (!refusal && qos !== 0 && qos !== 1) refusal = 'QoS ' + qos + ' is not supported';
-    const size = publishPacketBytes(topic, bytes.length, qos);
+    // The packet's size, found before encoding it (§3.3): topic with its length, packet id for QoS 1,
+    // payload, after the first byte and the Remaining Length (§2.2.3).
+    const remaining = 2 + utf8Length(topic) + (qos > 0 ? 2 : 0) + bytes.length;
+    const size = 1 + (remaining < 0x80 ? 1 : remaining < 0x4000 ? 2 : remaining < 0x200000 ? 3 : 4) + remaining;
     if (!refusal && size > this.maxPacketBytes) refusal = 'PUBLISH of ' + size + ' bytes exceeds maxPacketBytes ' + this.maxPacketBytes;
-    if (!refusal && this.queue.length >= this.maxQueued) refusal = 'queue full (' + this.maxQueued + ' publishes waiting)';
+    if (!refusal && this.queue.length >= maxQueued) refusal = 'queue full (' + maxQueued + ' publishes waiting)';
     if (refusal) {
       this.call('onLog', this.onLog, 'publish to ' + topic + ' refused: ' + refusal);
       if (onDone) this.call('onDone', onDone, false);
       return false;
     }
-    this.queue.push({ packet: encodePublish(topic, bytes, qos, retain, false, 0), qos, packetId: 0, onDone });
+    // PUBLISH with QoS and RETAIN in its first byte; a QoS 1 one gets its packet id (0 here) when sent.
+    const first = (PACKET.PUBLISH << 4) | (qos << 1) | (retain ? 0x01 : 0);
+    this.queue.push({ packet: encodePacket(first, qos > 0 ? [topic, 0, bytes] : [topic, bytes]), qos, packetId: 0, onDone });
     this.pump();
     return true;
   }
@@ -244,7 +223,7 @@ export class MqttClient {
    * filter. A refusal by the broker is reported through onLog.
    */
   subscribe(topicFilter: string, qos: QoS): boolean {
-    const problem = topicFilterProblem(topicFilter);
+    const problem = topicProblem(topicFilter, true);
     if (problem) {
       this.call('onLog', this.onLog, 'subscribe ' + topicFilter + ' refused: ' + problem);
       return false;
@@ -254,22 +233,14 @@ export class MqttClient {
       if (this.subscriptions[index].topicFilter === topicFilter) subscription = this.subscriptions[index];
     }
     if (subscription) subscription.qos = qos;
-    else {
-      subscription = { topicFilter, qos };
-      this.subscriptions.push(subscription);
-    }
-    if (this.state === 'connected') this.sendSubscribe(subscription);
-    return true;
-  }
-
-  /** Forgets a subscription, and unsubscribes now if connected. */
-  unsubscribe(topicFilter: string): void {
-    this.subscriptions = this.subscriptions.filter((subscription) => subscription.topicFilter !== topicFilter);
+    else this.subscriptions.push({ topicFilter, qos });
     if (this.state === 'connected') {
       const packetId = this.allocatePacketId();
       this.pendingAcks.push({ packetId, topicFilter });
-      this.send(encodeUnsubscribe(packetId, topicFilter));
+      // SUBSCRIBE (§3.8) for one topic filter. Fixed-header flags 0010 [MQTT-3.8.1-1].
+      this.send(encodePacket((PACKET.SUBSCRIBE << 4) | 0x02, [packetId, topicFilter, new Uint8Array([qos])]));
     }
+    return true;
   }
 
   /** Publishes not yet acknowledged (in flight) and waiting (queued), for status reports. */
@@ -280,27 +251,161 @@ export class MqttClient {
   // -------------------------------------------------------------------------------------------
   // Connection pipeline: connect → socket open → CONNECT → CONNACK → established
 
-  private connect(): void {
-    this.clearTimer();
-    const attempt = ++this.attempt;
-    if (!this.network.isUp()) {
+  /**
+   * Opens a connection; when `later`, or while the network is down, first waits (state `waiting`)
+   * for the backoff delay. What runs once per connection (keep-alive, packet handling) is made here.
+   */
+  private connect(later: boolean): void {
+    const options = this.options;
+    if (this.timerId !== undefined) this.clock.clearTimeout(this.timerId);
+    this.timerId = undefined;
+    this.attempt++;
+    if (later || !this.network.isUp()) {
+      // (The reconnect timer keeps this function's variables: few are made before it.)
       this.state = 'waiting';
-      this.scheduleReconnect();
+      // Jittered exponential backoff: ceiling = min · 2^failures (≤ max), delay in [ceiling/2, ceiling], ≥ min.
+      let ceilingMs = options.reconnectMinMs;
+      for (let step = 0; step < this.failures && ceilingMs < options.reconnectMaxMs; step++) ceilingMs *= 2;
+      if (ceilingMs > options.reconnectMaxMs) ceilingMs = options.reconnectMaxMs;
+      let random = options.random();
+      if (!(random >= 0 && random <= 1)) random = 1;
+      const delayMs = Math.max(options.reconnectMinMs, ceilingMs / 2 + (random * ceilingMs) / 2);
+      this.failures++;
+      this.timerId = this.clock.setTimeout(() => {
+        this.timerId = undefined;
+        if (this.state === 'waiting') this.connect(false);
+      }, delayMs);
       return;
     }
+    const clock = this.clock;
+    const attempt = this.attempt;
     this.state = 'connecting';
-    this.parser = new MqttParser(this.maxPacketBytes);
-    this.timerId = this.clock.setTimeout(() => {
+    const keepAliveMs = options.keepAliveSec * 1000;
+    const connectTimeoutMs = options.connectTimeoutMs !== undefined ? options.connectTimeoutMs : DEFAULT_CONNECT_TIMEOUT_MS;
+    const parser = new MqttParser(this.maxPacketBytes);
+    let lastReceivedMs = 0;
+    let pingOutstanding = false;
+
+    // Keep-alive [MQTT-3.1.2-23]: a PINGREQ when nothing was sent, or nothing received, for a whole
+    // keep-alive period; a connection that brings no bytes at all for 1.5 periods is dead (the
+    // server's own rule, [MQTT-3.1.2-24], applied to the server).
+    const scheduleKeepAlive = () => {
+      if (keepAliveMs === 0) return;
+      let dueMs = lastReceivedMs + keepAliveMs * 1.5;
+      if (!pingOutstanding) dueMs = Math.min(dueMs, this.lastSentMs + keepAliveMs, lastReceivedMs + keepAliveMs);
+      this.timerId = clock.setTimeout(() => {
+        this.timerId = undefined;
+        if (attempt !== this.attempt) return;
+        const nowMs = clock.nowMs();
+        if (nowMs - lastReceivedMs >= keepAliveMs * 1.5) {
+          this.drop('nothing from the broker for ' + (nowMs - lastReceivedMs) + ' ms (keep-alive ' + options.keepAliveSec + ' s)');
+          return;
+        }
+        if (!pingOutstanding && (nowMs - this.lastSentMs >= keepAliveMs || nowMs - lastReceivedMs >= keepAliveMs)) {
+          pingOutstanding = true;
+          this.send(new Uint8Array([PACKET.PINGREQ << 4, 0])); // PINGREQ (§3.12)
+        }
+        if (this.state === 'connected') scheduleKeepAlive();
+      }, Math.max(1, dueMs - clock.nowMs()));
+    };
+
+    const established = () => {
+      if (this.timerId !== undefined) clock.clearTimeout(this.timerId);
       this.timerId = undefined;
-      if (attempt === this.attempt) this.drop('no CONNACK within ' + this.connectTimeoutMs + ' ms');
-    }, this.connectTimeoutMs);
+      this.state = 'connected';
+      this.failures = 0;
+      lastReceivedMs = clock.nowMs();
+      pingOutstanding = false;
+      // [MQTT-4.4.0-1] re-send every unacknowledged QoS 1 PUBLISH with its original packet id, with
+      // DUP set [MQTT-3.3.1-1], in the original order [MQTT-4.6.0-1], before anything new.
+      for (let index = 0; index < this.inflight.length && attempt === this.attempt; index++) {
+        this.inflight[index].packet[0] |= PUBLISH_DUP;
+        this.send(this.inflight[index].packet);
+      }
+      // subscribe() finds each subscription and, connected, sends it again.
+      const subscriptions = this.subscriptions;
+      for (let index = 0; index < subscriptions.length && attempt === this.attempt; index++) this.subscribe(subscriptions[index].topicFilter, subscriptions[index].qos);
+      if (attempt !== this.attempt) return;
+      scheduleKeepAlive();
+      this.call('callback', this.onConnect);
+      this.pump();
+    };
+
+    /** The one dispatch over packets from the server. */
+    const handle = (packet: ServerPacket) => {
+      if (this.state === 'connecting' && packet.type !== PACKET.CONNACK) {
+        this.drop('protocol error: first packet from the server was type ' + packet.type + ', not CONNACK [MQTT-3.2.0-1]');
+        return;
+      }
+      switch (packet.type) {
+        case PACKET.CONNACK:
+          if (this.state !== 'connecting') this.drop('protocol error: a second CONNACK');
+          else if (packet.returnCode !== 0) {
+            // [MQTT-3.2.2-5] the server closes after a refusal; close from this side too.
+            const meaning = CONNACK_RETURN_CODES.split(',')[packet.returnCode] || 'reserved code';
+            this.drop('connection refused: ' + packet.returnCode + ' ' + meaning);
+          } else established();
+          return;
+        case PACKET.PUBLISH:
+          if (packet.droppedBytes) {
+            // Acknowledged all the same, or the broker would send it again after every reconnect.
+            this.call('onLog', this.onLog, 'dropped a PUBLISH of ' + packet.droppedBytes + ' bytes on ' + packet.topic + ' (maxPacketBytes ' + this.maxPacketBytes + ')');
+          } else this.call('onMessage', this.onMessage, packet.topic, packet.payload);
+          // [MQTT-4.3.2-2] a QoS 1 PUBLISH is answered with a PUBACK (§3.4) carrying its packet id.
+          if (packet.qos === 1 && attempt === this.attempt) this.send(encodePacket(PACKET.PUBACK << 4, [packet.packetId]));
+          return;
+        case PACKET.PUBACK:
+          for (let index = 0; index < this.inflight.length; index++) {
+            const outgoing = this.inflight[index];
+            if (outgoing.packetId === packet.packetId) {
+              this.inflight.splice(index, 1);
+              if (outgoing.onDone) this.call('onDone', outgoing.onDone, true);
+              this.pump();
+              return;
+            }
+          }
+          // A PUBACK for an id not in flight (e.g. acknowledged twice around a reconnect) is harmless.
+          return;
+        case PACKET.SUBACK:
+        case PACKET.UNSUBACK: {
+          const pendingAcks = this.pendingAcks;
+          for (let index = 0; index < pendingAcks.length; index++) {
+            if (pendingAcks[index].packetId === packet.packetId) {
+              const pending = pendingAcks.splice(index, 1)[0];
+              if (packet.type === PACKET.SUBACK && packet.returnCodes[0] === SUBACK_FAILURE) this.call('onLog', this.onLog, 'subscription to ' + pending.topicFilter + ' refused by the broker');
+              return;
+            }
+          }
+          return;
+        }
+        case PACKET.PINGRESP:
+          // The timer was set for the dead-connection deadline while the ping was out; the next
+          // ping may now be due before it.
+          pingOutstanding = false;
+          if (this.timerId !== undefined) clock.clearTimeout(this.timerId);
+          this.timerId = undefined;
+          scheduleKeepAlive();
+          return;
+      }
+    };
+
+    this.timerId = clock.setTimeout(() => {
+      this.timerId = undefined;
+      if (attempt === this.attempt) this.drop('no CONNACK within ' + connectTimeoutMs + ' ms');
+    }, connectTimeoutMs);
     const handlers: TcpHandlers = {
       onConnect: () => {
         // [MQTT-3.1.0-1] CONNECT is the first packet the client sends.
-        if (attempt === this.attempt) this.send(this.connectPacket());
+        if (attempt === this.attempt) this.send(encodeConnect(options));
       },
       onData: (data: Uint8Array) => {
-        if (attempt === this.attempt) this.received(data);
+        if (attempt !== this.attempt) return;
+        lastReceivedMs = clock.nowMs();
+        const problem = parser.push(data, (packet) => {
+          if (attempt === this.attempt) handle(packet);
+        });
+        // [MQTT-4.8.0-1] a protocol violation closes the connection.
+        if (problem && attempt === this.attempt) this.drop('protocol error: ' + problem);
       },
       onClose: () => {
         if (attempt === this.attempt) this.drop('connection closed');
@@ -311,119 +416,52 @@ export class MqttClient {
     };
     let connection: TcpConnection | undefined;
     try {
-      connection = this.network.connect(this.options.host, this.options.port, handlers, this.options.tls || null);
+      connection = this.network.connect(options.host, options.port, handlers, options.tls || null);
     } catch (error) {
       if (attempt === this.attempt) this.drop('connect failed: ' + String(error));
       return;
     }
     if (attempt !== this.attempt) {
       // The network reported failure before connect() even returned: this socket is already over.
-      this.endQuietly(connection);
+      try {
+        connection.end();
+      } catch (ignored) {
+        // The socket is being abandoned either way.
+      }
       return;
     }
     this.connection = connection;
   }
 
-  private established(): void {
-    this.clearTimer();
-    this.state = 'connected';
-    this.failures = 0;
-    this.lastReceivedMs = this.clock.nowMs();
-    this.pingOutstanding = false;
-    const attempt = this.attempt;
-    // [MQTT-4.4.0-1] re-send every unacknowledged QoS 1 PUBLISH with its original packet id, with
-    // DUP set [MQTT-3.3.1-1], in the original order [MQTT-4.6.0-1], before anything new.
-    for (let index = 0; index < this.inflight.length && attempt === this.attempt; index++) {
-      markPublishDuplicate(this.inflight[index].packet);
-      this.send(this.inflight[index].packet);
+  /**
+   * Ends the current connection (or attempt). With a reason, a failure: reports it and schedules the
+   * next attempt. Without, for stop(): goes idle.
+   */
+  private drop(reason?: string): void {
+    if (reason !== undefined && this.state !== 'connecting' && this.state !== 'connected') return;
+    this.attempt++; // anything the old socket or its timers still report is now ignored
+    if (this.timerId !== undefined) this.clock.clearTimeout(this.timerId);
+    this.timerId = undefined;
+    const connection = this.connection;
+    this.connection = undefined;
+    this.pendingAcks = [];
+    if (connection) {
+      try {
+        connection.end();
+      } catch (ignored) {
+        // The socket is being abandoned either way.
+      }
     }
-    for (let index = 0; index < this.subscriptions.length && attempt === this.attempt; index++) this.sendSubscribe(this.subscriptions[index]);
-    if (attempt !== this.attempt) return;
-    this.scheduleKeepAlive();
-    this.call('callback', this.onConnect);
-    this.pump();
-  }
-
-  /** Ends the current connection (or attempt) and schedules the next one. */
-  private drop(reason: string): void {
-    if (this.state !== 'connecting' && this.state !== 'connected') return;
-    this.closeConnection();
-    this.state = 'waiting';
-    this.scheduleReconnect();
+    if (reason === undefined) {
+      this.state = 'idle';
+      return;
+    }
+    this.connect(true);
     this.call('callback', this.onDisconnect, reason);
   }
 
-  private closeConnection(): void {
-    this.attempt++; // anything the old socket or its timers still report is now ignored
-    this.clearTimer();
-    const connection = this.connection;
-    this.connection = undefined;
-    this.parser = undefined;
-    this.pingOutstanding = false;
-    this.pendingAcks = [];
-    if (connection) this.endQuietly(connection);
-  }
-
-  private endQuietly(connection: TcpConnection): void {
-    try {
-      connection.end();
-    } catch (ignored) {
-      // The socket is being abandoned either way.
-    }
-  }
-
-  /** Jittered exponential backoff: ceiling = min · 2^failures (≤ max), delay in [ceiling/2, ceiling], ≥ min. */
-  private scheduleReconnect(): void {
-    const options = this.options;
-    let ceilingMs = options.reconnectMinMs;
-    for (let step = 0; step < this.failures && ceilingMs < options.reconnectMaxMs; step++) ceilingMs *= 2;
-    if (ceilingMs > options.reconnectMaxMs) ceilingMs = options.reconnectMaxMs;
-    let random = options.random();
-    if (!(random >= 0 && random <= 1)) random = 1;
-    const delayMs = Math.max(options.reconnectMinMs, ceilingMs / 2 + (random * ceilingMs) / 2);
-    this.failures++;
-    this.timerId = this.clock.setTimeout(() => {
-      this.timerId = undefined;
-      if (this.state === 'waiting') this.connect();
-    }, delayMs);
-  }
-
-  private clearTimer(): void {
-    if (this.timerId !== undefined) this.clock.clearTimeout(this.timerId);
-    this.timerId = undefined;
-  }
-
   // -------------------------------------------------------------------------------------------
-  // Keep-alive [MQTT-3.1.2-23]: a PINGREQ when nothing was sent, or nothing received, for a whole
-  // keep-alive period; a connection that brings no bytes at all for 1.5 periods is dead (the
-  // server's own rule, [MQTT-3.1.2-24], applied to the server).
-
-  private scheduleKeepAlive(): void {
-    if (this.keepAliveMs === 0) return;
-    const attempt = this.attempt;
-    let dueMs = this.lastReceivedMs + this.keepAliveMs * 1.5;
-    if (!this.pingOutstanding) dueMs = Math.min(dueMs, this.lastSentMs + this.keepAliveMs, this.lastReceivedMs + this.keepAliveMs);
-    this.timerId = this.clock.setTimeout(() => {
-      this.timerId = undefined;
-      if (attempt === this.attempt) this.keepAliveDue();
-    }, Math.max(1, dueMs - this.clock.nowMs()));
-  }
-
-  private keepAliveDue(): void {
-    const nowMs = this.clock.nowMs();
-    if (nowMs - this.lastReceivedMs >= this.keepAliveMs * 1.5) {
-      this.drop('nothing from the broker for ' + (nowMs - this.lastReceivedMs) + ' ms (keep-alive ' + this.options.keepAliveSec + ' s)');
-      return;
-    }
-    if (!this.pingOutstanding && (nowMs - this.lastSentMs >= this.keepAliveMs || nowMs - this.lastReceivedMs >= this.keepAliveMs)) {
-      this.pingOutstanding = true;
-      this.send(encodePingreq());
-    }
-    if (this.state === 'connected') this.scheduleKeepAlive();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Bytes in and out
+  // Bytes out
 
   /** Writes to the socket; false if there is none or the write threw (the connection is then dropped). */
   private send(bytes: Uint8Array): boolean {
@@ -439,90 +477,6 @@ export class MqttClient {
     return true;
   }
 
-  private received(data: Uint8Array): void {
-    const parser = this.parser;
-    if (!parser) return;
-    this.lastReceivedMs = this.clock.nowMs();
-    const attempt = this.attempt;
-    const problem = parser.push(data, (packet) => {
-      if (attempt === this.attempt) this.handle(packet);
-    });
-    // [MQTT-4.8.0-1] a protocol violation closes the connection.
-    if (problem && attempt === this.attempt) this.drop('protocol error: ' + problem);
-  }
-
-  /** The one dispatch over packets from the server. */
-  private handle(packet: ServerPacket): void {
-    if (this.state === 'connecting' && packet.type !== PACKET.CONNACK) {
-      this.drop('protocol error: first packet from the server was type ' + packet.type + ', not CONNACK [MQTT-3.2.0-1]');
-      return;
-    }
-    switch (packet.type) {
-      case PACKET.CONNACK:
-        if (this.state !== 'connecting') this.drop('protocol error: a second CONNACK');
-        else if (packet.returnCode !== 0) {
-          // [MQTT-3.2.2-5] the server closes after a refusal; close from this side too.
-          const meaning = CONNACK_RETURN_CODES.split(',')[packet.returnCode] || 'reserved code';
-          this.drop('connection refused: ' + packet.returnCode + ' ' + meaning);
-        } else this.established();
-        return;
-      case PACKET.PUBLISH: {
-        const attempt = this.attempt;
-        if (packet.droppedBytes) {
-          // Acknowledged all the same, or the broker would send it again after every reconnect.
-          this.call('onLog', this.onLog, 'dropped a PUBLISH of ' + packet.droppedBytes + ' bytes on ' + packet.topic + ' (maxPacketBytes ' + this.maxPacketBytes + ')');
-        } else this.call('onMessage', this.onMessage, packet.topic, packet.payload);
-        // [MQTT-4.3.2-2] a QoS 1 PUBLISH is answered with a PUBACK carrying its packet id.
-        if (packet.qos === 1 && attempt === this.attempt) this.send(encodePuback(packet.packetId));
-        return;
-      }
-      case PACKET.PUBACK:
-        this.acknowledged(packet.packetId);
-        return;
-      case PACKET.SUBACK: {
-        const pending = this.takePendingAck(packet.packetId);
-        if (pending && packet.returnCodes[0] === SUBACK_FAILURE) this.call('onLog', this.onLog, 'subscription to ' + pending.topicFilter + ' refused by the broker');
-        return;
-      }
-      case PACKET.UNSUBACK:
-        this.takePendingAck(packet.packetId);
-        return;
-      case PACKET.PINGRESP:
-        // The timer was set for the dead-connection deadline while the ping was out; the next
-        // ping may now be due before it.
-        this.pingOutstanding = false;
-        this.clearTimer();
-        this.scheduleKeepAlive();
-        return;
-    }
-  }
-
-  private acknowledged(packetId: number): void {
-    for (let index = 0; index < this.inflight.length; index++) {
-      const outgoing = this.inflight[index];
-      if (outgoing.packetId === packetId) {
-        this.inflight.splice(index, 1);
-        if (outgoing.onDone) this.call('onDone', outgoing.onDone, true);
-        this.pump();
-        return;
-      }
-    }
-    // A PUBACK for an id not in flight (e.g. acknowledged twice around a reconnect) is harmless.
-  }
-
-  private takePendingAck(packetId: number): PendingAck | undefined {
-    for (let index = 0; index < this.pendingAcks.length; index++) {
-      if (this.pendingAcks[index].packetId === packetId) return this.pendingAcks.splice(index, 1)[0];
-    }
-    return undefined;
-  }
-
-  private sendSubscribe(subscription: Subscription): void {
-    const packetId = this.allocatePacketId();
-    this.pendingAcks.push({ packetId, topicFilter: subscription.topicFilter });
-    this.send(encodeSubscribe(packetId, subscription.topicFilter, subscription.qos));
-  }
-
   /** Sends from the queue while connected and the in-flight window has room; order is kept. */
   private pump(): void {
     while (this.state === 'connected' && this.queue.length > 0) {
@@ -530,8 +484,17 @@ export class MqttClient {
       if (outgoing.qos === 1) {
         if (this.inflight.length >= this.options.maxInflight) return;
         // [MQTT-4.3.2-1] a packet id not in use by another unacknowledged packet.
-        outgoing.packetId = this.allocatePacketId();
-        setPublishPacketId(outgoing.packet, outgoing.packetId);
+        const packetId = this.allocatePacketId();
+        outgoing.packetId = packetId;
+        // It goes after the topic (mqtt-packets' setPublishPacketId, written here to spare a function):
+        // skip the first byte, the Remaining Length and the topic with its length.
+        const packet = outgoing.packet;
+        let offset = 1;
+        while (packet[offset] & 0x80) offset++;
+        offset++;
+        offset += 2 + ((packet[offset] << 8) | packet[offset + 1]);
+        packet[offset] = (packetId >> 8) & 0xff;
+        packet[offset + 1] = packetId & 0xff;
         this.queue.shift();
         this.inflight.push(outgoing);
         this.send(outgoing.packet);
@@ -548,15 +511,12 @@ export class MqttClient {
     for (let tries = 0; tries < LAST_PACKET_ID; tries++) {
       const packetId = this.nextPacketId;
       this.nextPacketId = packetId === LAST_PACKET_ID ? 1 : packetId + 1;
-      if (!this.packetIdInUse(packetId)) return packetId;
+      let inUse = false;
+      for (let index = 0; index < this.inflight.length; index++) if (this.inflight[index].packetId === packetId) inUse = true;
+      for (let index = 0; index < this.pendingAcks.length; index++) if (this.pendingAcks[index].packetId === packetId) inUse = true;
+      if (!inUse) return packetId;
     }
     return this.nextPacketId; // unreachable: far fewer than 65535 ids are ever held
-  }
-
-  private packetIdInUse(packetId: number): boolean {
-    for (let index = 0; index < this.inflight.length; index++) if (this.inflight[index].packetId === packetId) return true;
-    for (let index = 0; index < this.pendingAcks.length; index++) if (this.pendingAcks[index].packetId === packetId) return true;
-    return false;
   }
 
   // -------------------------------------------------------------------------------------------
