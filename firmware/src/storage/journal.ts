@@ -26,7 +26,7 @@ export interface JournalOptions {
   maxSegments: number;
 }
 
-/** 79 segments of 128 records: 10,112 events in 406 KB of flash. */
+/** 79 segments of 128 records: 10,112 events in 406 KB of flash (maxSegments * recordsPerSegment). */
 export const JOURNAL_DEFAULTS: JournalOptions = { recordsPerSegment: 128, maxSegments: 79 };
 
 export interface JournalEntry {
@@ -163,10 +163,6 @@ export class Journal {
     let total = 0;
     for (let row = 0; row < this.count * FIELDS; row += FIELDS) total += this.table[row + USED];
     return total;
-  }
-
-  capacity(): number {
-    return this.options.maxSegments * this.options.recordsPerSegment;
   }
 
   /** Appends one event; returns its sequence number, or 0 when the journal is full. */
