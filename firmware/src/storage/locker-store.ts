@@ -24,7 +24,6 @@ export class LockerStore {
   private name = '';
   private fileId = 0;
   private used = 0;
-  private record = new Uint8Array(RECORD_BYTES);
 
   constructor(flash: FlashStore, crypto: Crypto, capacity: number) {
     this.flash = flash;
@@ -104,7 +103,8 @@ export class LockerStore {
   /** Records one locker's new state; `states`/`owners` are the whole table, for a snapshot. */
   save(locker: number, states: Uint8Array, owners: Uint32Array): void {
     const flash = this.flash;
-    const record = this.record;
+    // A new buffer each time rather than one kept in a field: it costs variables only while in use.
+    const record = new Uint8Array(RECORD_BYTES);
     let first = locker;
     let end = locker + 1;
     let previous = '';
