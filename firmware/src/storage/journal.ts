@@ -116,7 +116,8 @@ export class Journal {
       .map((name) => parseInt(name.substring(JOURNAL_PREFIX.length), 10))
       .filter((id) => !isNaN(id));
     ids.sort((a, b) => a - b);
-    const table = (this.table = new Uint32Array(Math.max(4, ids.length) * FIELDS));
+    // A row for each segment found, and one for this boot's first segment (the boot event's).
+    const table = (this.table = new Uint32Array((ids.length + 1) * FIELDS));
 
     /** Whether every byte of `record` is still erased flash. */
     function erased(record: Uint8Array): boolean {
@@ -181,7 +182,9 @@ export class Journal {
       writeU32(header, 8, seq);
       this.flash.create(JOURNAL_PREFIX + id, header, JOURNAL_HEADER_BYTES + JOURNAL_RECORD_BYTES * perSegment);
       if ((this.count + 1) * FIELDS > table.length) {
-        table = new Uint32Array(Math.max((this.count + 1) * FIELDS, Math.min(table.length * 2, this.options.maxSegments * FIELDS)));
+        // One row more, not double: a new segment comes once per recordsPerSegment events, and
+        // rows never used would cost variables for good.
+        table = new Uint32Array((this.count + 1) * FIELDS);
         table.set(this.table, 0);
         this.table = table;
       }
