@@ -4,7 +4,6 @@
 import { espruinoFlash, espruinoHardware, keepWifiUp } from './espruino/hardware';
 import { loadConfig, type ConfigResult, type StationConfig } from './station/config';
 import { BadgeList, BADGE_HASH_BYTES } from './station/badge-list';
-import { nextBootCount } from './station/boot-counter';
 import { Station } from './station/station';
 import { EventLog } from './station/event-log';
 import { LOCKER } from './station/lockers';
@@ -40,7 +39,11 @@ function boot(): void {
   const hw = espruinoHardware({ sck: config.pins.sck, miso: config.pins.miso, mosi: config.pins.mosi, baud: config.spiBaud }, flash);
   const log = (message: string) => hw.system.log(message);
   hw.system.enableWatchdog(config.watchdogSec);
-  const boot = nextBootCount(flash);
+  // Count boots in flash, so (station, boot, sequence) names every event uniquely, and events from
+  // before the hub sent the time can still be ordered. (Written here, not as a function kept for
+  // good: it runs once.)
+  const boot = (parseInt(flash.readText('handover.boot') || '0', 10) || 0) + 1;
+  flash.writeText('handover.boot', String(boot));
 
   // Flash first: every locker's state, then the journal, before the first tap is accepted.
   const states = new Uint8Array(config.lockers);

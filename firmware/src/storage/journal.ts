@@ -12,20 +12,21 @@
 // A segment whose records are all confirmed is erased whole.
 import type { Crypto, FlashStore } from '../hal';
 import { DETAIL, EVENT } from '../protocol/wire';
-import { RecordFile, readU32, writeU32 } from './record-file';
+import { readU32, writeU32 } from './record-file';
 
 export const JOURNAL_PREFIX = 'hj.';
 export const JOURNAL_HEADER_BYTES = 16;
 export const JOURNAL_RECORD_BYTES = 40;
 const FORMAT = 1;
-const MAGIC = [0x48, 0x4f, 0x4a, 0x31];
+/** "HOJ1", the first 4 bytes of a segment, as one big-endian number. */
+const MAGIC = 0x484f4a31;
 
 export interface JournalOptions {
   recordsPerSegment: number;
   maxSegments: number;
 }
 
-/** 79 segments of 128 records: 10,112 events in 406 KB of flash. */
+/** 79 segments of 128 records: 10,112 events in 406 KB of flash (maxSegments * recordsPerSegment). */
 export const JOURNAL_DEFAULTS: JournalOptions = { recordsPerSegment: 128, maxSegments: 79 };
 
 export interface JournalEntry {
@@ -76,6 +77,10 @@ export interface JournalCursor {
   slot: number;
 }
 
+// Memory on the interpreter: every method lives for good (about 4 variables plus 1 a parameter),
+// so the boot-only scan of the segments is written inside open(), and the file, record and row
+// helpers are written where they are used. append(), next() and confirm() run per event and
+// create no functions.
 export class Journal {
   private flash: FlashStore;
   private crypto: Crypto;
@@ -97,54 +102,61 @@ export class Journal {
     this.options = options;
   }
 
-  private file(id: number): RecordFile {
-    return new RecordFile(this.flash, this.crypto, JOURNAL_PREFIX + id, JOURNAL_HEADER_BYTES, JOURNAL_RECORD_BYTES, this.options.recordsPerSegment);
-  }
-
   /** Reads the segments left from earlier boots. Returns problems found, for the fault log. */
   open(boot: number): string[] {
+    const flash = this.flash;
+    const crypto = this.crypto;
+    const perSegment = this.options.recordsPerSegment;
     const problems: string[] = [];
     this.boot = boot;
     this.seq = 0;
     this.count = 0;
-    const ids = this.flash
+    const ids = flash
       .list(JOURNAL_PREFIX)
       .map((name) => parseInt(name.substring(JOURNAL_PREFIX.length), 10))
       .filter((id) => !isNaN(id));
     ids.sort((a, b) => a - b);
+    // A row for each segment found, and one for this boot's first segment (the boot event's).
+    const table = (this.table = new Uint32Array((ids.length + 1) * FIELDS));
+
+    /** Whether every byte of `record` is still erased flash. */
+    function erased(record: Uint8Array): boolean {
+      for (let i = 0; i < JOURNAL_RECORD_BYTES; i++) if (record[i] !== 0xff) return false;
+      return true;
+    }
+
     for (const id of ids) {
-      const file = this.file(id);
-      const header = file.header();
-      if (!header || !file.exists() || header[0] !== MAGIC[0] || header[1] !== MAGIC[1] || header[2] !== MAGIC[2] || header[3] !== MAGIC[3]) {
+      const name = JOURNAL_PREFIX + id;
+      const header = flash.readBytes(name, 0, JOURNAL_HEADER_BYTES);
+      if (!header || flash.size(name) < JOURNAL_HEADER_BYTES + JOURNAL_RECORD_BYTES * perSegment || readU32(header, 0) !== MAGIC) {
         problems.push('journal: segment ' + id + ' has no valid header; erased');
-        file.erase();
+        flash.erase(name);
         continue;
       }
-      const scan = file.scan();
-      if (scan.torn > 0) problems.push('journal: segment ' + id + ' has ' + scan.torn + ' torn record(s), skipped');
-      this.tornFound += scan.torn;
-      const last = scan.lastWhole >= 0 ? file.read(scan.lastWhole) : undefined;
-      this.addRow(id, readU32(header, 4), readU32(header, 8), scan.used, last ? readU32(last, 4) : 0);
+      // Find where writing stopped: slots used (whole or torn), torn ones, and the sequence number
+      // of the last whole record. One small read per used slot.
+      let used = 0;
+      let torn = 0;
+      let lastSeq = 0;
+      while (used < perSegment) {
+        const record = flash.readBytes(name, JOURNAL_HEADER_BYTES + used * JOURNAL_RECORD_BYTES, JOURNAL_RECORD_BYTES);
+        if (!record || erased(record)) break;
+        if (record[0] !== 0xff && crypto.crc32(record.subarray(0, JOURNAL_RECORD_BYTES - 4)) === readU32(record, JOURNAL_RECORD_BYTES - 4)) lastSeq = readU32(record, 4);
+        else torn++;
+        used++;
+      }
+      if (torn > 0) problems.push('journal: segment ' + id + ' has ' + torn + ' torn record(s), skipped');
+      this.tornFound += torn;
+      const row = this.count++ * FIELDS;
+      table[row + ID] = id;
+      table[row + BOOT] = readU32(header, 4);
+      table[row + FIRST_SEQ] = readU32(header, 8);
+      table[row + USED] = used;
+      table[row + LAST_SEQ] = lastSeq;
+      table[row + ACKED_SEQ] = 0;
       this.nextSegmentId = id + 1;
     }
     return problems;
-  }
-
-  private addRow(id: number, boot: number, firstSeq: number, used: number, lastSeq: number): number {
-    let table = this.table;
-    if ((this.count + 1) * FIELDS > table.length) {
-      table = new Uint32Array(Math.max((this.count + 1) * FIELDS, Math.min(table.length * 2, this.options.maxSegments * FIELDS)));
-      table.set(this.table, 0);
-      this.table = table;
-    }
-    const row = this.count++ * FIELDS;
-    table[row + ID] = id;
-    table[row + BOOT] = boot;
-    table[row + FIRST_SEQ] = firstSeq;
-    table[row + USED] = used;
-    table[row + LAST_SEQ] = lastSeq;
-    table[row + ACKED_SEQ] = 0;
-    return row;
   }
 
   /** Records not yet confirmed by the hub (torn slots included). */
@@ -154,32 +166,38 @@ export class Journal {
     return total;
   }
 
-  capacity(): number {
-    return this.options.maxSegments * this.options.recordsPerSegment;
-  }
-
-  /** The row of the segment to append to (a new one when needed), or -1 when the journal is full. */
-  private current(): number {
-    const table = this.table;
-    const last = (this.count - 1) * FIELDS;
-    if (last >= 0 && table[last + BOOT] === this.boot && table[last + USED] < this.options.recordsPerSegment) return last;
-    if (this.count >= this.options.maxSegments) return -1;
-    const id = this.nextSegmentId++;
-    const header = new Uint8Array(JOURNAL_HEADER_BYTES);
-    header.set(MAGIC, 0);
-    writeU32(header, 4, this.boot);
-    writeU32(header, 8, this.seq + 1);
-    this.file(id).create(header);
-    return this.addRow(id, this.boot, this.seq + 1, 0, 0);
-  }
-
   /** Appends one event; returns its sequence number, or 0 when the journal is full. */
   append(entry: NewEntry): number {
-    const row = this.current();
-    if (row < 0) return 0;
+    const perSegment = this.options.recordsPerSegment;
+    let table = this.table;
+    const seq = this.seq + 1;
+    // The segment to append to: the last one if it is this boot's and has room, else a new one.
+    let row = (this.count - 1) * FIELDS;
+    if (row < 0 || table[row + BOOT] !== this.boot || table[row + USED] >= perSegment) {
+      if (this.count >= this.options.maxSegments) return 0;
+      const id = this.nextSegmentId++;
+      const header = new Uint8Array(JOURNAL_HEADER_BYTES);
+      writeU32(header, 0, MAGIC);
+      writeU32(header, 4, this.boot);
+      writeU32(header, 8, seq);
+      this.flash.create(JOURNAL_PREFIX + id, header, JOURNAL_HEADER_BYTES + JOURNAL_RECORD_BYTES * perSegment);
+      if ((this.count + 1) * FIELDS > table.length) {
+        // One row more, not double: a new segment comes once per recordsPerSegment events, and
+        // rows never used would cost variables for good.
+        table = new Uint32Array((this.count + 1) * FIELDS);
+        table.set(this.table, 0);
+        this.table = table;
+      }
+      row = this.count++ * FIELDS;
+      table[row + ID] = id;
+      table[row + BOOT] = this.boot;
+      table[row + FIRST_SEQ] = seq;
+      table[row + USED] = 0;
+      table[row + LAST_SEQ] = 0;
+      table[row + ACKED_SEQ] = 0;
+    }
     const record = this.record;
     record.fill(0);
-    const seq = this.seq + 1;
     record[0] = entry.type;
     record[1] = entry.locker < 0 ? 255 : entry.locker;
     record[2] = entry.detail;
@@ -191,8 +209,9 @@ export class Journal {
     writeU32(record, 20, entry.actor);
     writeU32(record, 24, entry.witness);
     if (entry.badge) record.set(entry.badge.subarray(0, 8), 28);
-    const table = this.table;
-    this.file(table[row + ID]).write(table[row + USED], record);
+    // Sealed: the last 4 bytes are the CRC-32 of the rest.
+    writeU32(record, JOURNAL_RECORD_BYTES - 4, this.crypto.crc32(record.subarray(0, JOURNAL_RECORD_BYTES - 4)));
+    this.flash.writeAt(JOURNAL_PREFIX + table[row + ID], record, JOURNAL_HEADER_BYTES + table[row + USED] * JOURNAL_RECORD_BYTES);
     table[row + USED]++;
     table[row + LAST_SEQ] = seq;
     this.seq = seq;
@@ -227,30 +246,30 @@ export class Journal {
       }
       if (cursor.slot < table[row + USED]) {
         const slot = cursor.slot++;
-        const record = this.file(id).read(slot);
-        if (record) return this.decode(table[row + BOOT], record);
-        return { boot: table[row + BOOT], seq: table[row + FIRST_SEQ] + slot, type: EVENT.FAULT, locker: -1, detail: DETAIL.TORN_RECORD, uptimeMs: 0, wallSec: 0, person: 0, actor: 0, witness: 0, badge: null };
+        const boot = table[row + BOOT];
+        const record = this.flash.readBytes(JOURNAL_PREFIX + id, JOURNAL_HEADER_BYTES + slot * JOURNAL_RECORD_BYTES, JOURNAL_RECORD_BYTES);
+        // Whole: not erased, and the CRC matches.
+        if (record && record[0] !== 0xff && this.crypto.crc32(record.subarray(0, JOURNAL_RECORD_BYTES - 4)) === readU32(record, JOURNAL_RECORD_BYTES - 4)) {
+          let hasBadge = false;
+          for (let i = 28; i < 36; i++) if (record[i] !== 0) hasBadge = true;
+          return {
+            boot,
+            seq: readU32(record, 4),
+            type: record[0],
+            locker: record[1] === 255 ? -1 : record[1],
+            detail: record[2],
+            uptimeMs: readU32(record, 8),
+            wallSec: readU32(record, 12),
+            person: readU32(record, 16),
+            actor: readU32(record, 20),
+            witness: readU32(record, 24),
+            badge: hasBadge ? new Uint8Array(record.subarray(28, 36)) : null,
+          };
+        }
+        return { boot, seq: table[row + FIRST_SEQ] + slot, type: EVENT.FAULT, locker: -1, detail: DETAIL.TORN_RECORD, uptimeMs: 0, wallSec: 0, person: 0, actor: 0, witness: 0, badge: null };
       }
     }
     return undefined;
-  }
-
-  private decode(boot: number, record: Uint8Array): JournalEntry {
-    let hasBadge = false;
-    for (let i = 28; i < 36; i++) if (record[i] !== 0) hasBadge = true;
-    return {
-      boot,
-      seq: readU32(record, 4),
-      type: record[0],
-      locker: record[1] === 255 ? -1 : record[1],
-      detail: record[2],
-      uptimeMs: readU32(record, 8),
-      wallSec: readU32(record, 12),
-      person: readU32(record, 16),
-      actor: readU32(record, 20),
-      witness: readU32(record, 24),
-      badge: hasBadge ? new Uint8Array(record.subarray(28, 36)) : null,
-    };
   }
 
   /**
@@ -270,7 +289,7 @@ export class Journal {
       const lastSeq = table[row + LAST_SEQ];
       const confirmed = lastSeq === 0 || (table[row + BOOT] === boot && lastSeq <= seq);
       if (!closed || !confirmed) break;
-      this.file(table[row + ID]).erase();
+      this.flash.erase(JOURNAL_PREFIX + table[row + ID]);
       erased++;
     }
     if (erased > 0) {
@@ -280,5 +299,4 @@ export class Journal {
     }
     return erased;
   }
-
 }

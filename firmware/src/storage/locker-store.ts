@@ -5,21 +5,25 @@
 //   header 16 bytes: "HOS1" | lockers u8 | 0...
 //   record 12 bytes: locker u8 | state u8 | 0x01 | 0 | owner u32 | CRC-32 of bytes 0..7
 import type { Crypto, FlashStore } from '../hal';
-import { RecordFile, readU32, writeU32 } from './record-file';
+import { readU32, writeU32 } from './record-file';
 
 export const STATE_PREFIX = 'hs.';
 const HEADER_BYTES = 16;
 const RECORD_BYTES = 12;
-const MAGIC = [0x48, 0x4f, 0x53, 0x31];
+/** "HOS1", the first 4 bytes of a state file, as one big-endian number. */
+const MAGIC = 0x484f5331;
 
+// Memory on the interpreter: every method lives for good (about 4 variables plus 1 a parameter),
+// so the boot-only reading of the state files is written inside restore(), and starting a new
+// file is part of save(), which restore() also uses to make the first one.
 export class LockerStore {
   private flash: FlashStore;
   private crypto: Crypto;
   private capacity: number;
-  private file: RecordFile | null = null;
+  /** The state file being written; '' until restore() has found or made one. */
+  private name = '';
   private fileId = 0;
   private used = 0;
-  private record = new Uint8Array(RECORD_BYTES);
 
   constructor(flash: FlashStore, crypto: Crypto, capacity: number) {
     this.flash = flash;
@@ -27,75 +31,107 @@ export class LockerStore {
     this.capacity = capacity;
   }
 
-  private recordFile(id: number): RecordFile {
-    return new RecordFile(this.flash, this.crypto, STATE_PREFIX + id, HEADER_BYTES, RECORD_BYTES, this.capacity);
-  }
-
   /** Fills `states` and `owners` from flash. Returns problems found, for the fault log. */
   restore(states: Uint8Array, owners: Uint32Array): string[] {
+    const flash = this.flash;
+    const crypto = this.crypto;
+    const capacity = this.capacity;
+    const lockers = states.length;
     const problems: string[] = [];
-    const ids = this.flash
+    const ids = flash
       .list(STATE_PREFIX)
       .map((name) => parseInt(name.substring(STATE_PREFIX.length), 10))
       .filter((id) => !isNaN(id));
     ids.sort((a, b) => b - a);
+
+    /** The record in `slot` of file `name`, or undefined if absent, erased or torn (CRC mismatch). */
+    function read(name: string, slot: number): Uint8Array | undefined {
+      const record = flash.readBytes(name, HEADER_BYTES + slot * RECORD_BYTES, RECORD_BYTES);
+      if (!record || record[0] === 0xff || crypto.crc32(record.subarray(0, RECORD_BYTES - 4)) !== readU32(record, RECORD_BYTES - 4)) return undefined;
+      return record;
+    }
+
     for (const id of ids) {
-      const file = this.recordFile(id);
-      const header = file.header();
-      const lockers = states.length;
-      const valid = header && file.exists() && header[0] === MAGIC[0] && header[1] === MAGIC[1] && header[2] === MAGIC[2] && header[3] === MAGIC[3] && header[4] === lockers;
-      const scan = valid ? file.scan() : { used: 0, torn: 0, lastWhole: -1 };
-      if (!valid || scan.used < lockers) {
-        if (this.file === null) problems.push('locker state: file ' + id + ' is incomplete; using an older one');
+      const name = STATE_PREFIX + id;
+      const header = flash.readBytes(name, 0, HEADER_BYTES);
+      const valid = header && flash.size(name) >= HEADER_BYTES + RECORD_BYTES * capacity && readU32(header, 0) === MAGIC && header[4] === lockers;
+      // Where writing stopped: slots used (whole or torn) up to the first erased one, and torn ones.
+      let used = 0;
+      let torn = 0;
+      while (valid && used < capacity) {
+        const record = flash.readBytes(name, HEADER_BYTES + used * RECORD_BYTES, RECORD_BYTES);
+        if (!record) break;
+        let erased = true;
+        for (let i = 0; i < RECORD_BYTES; i++) {
+          if (record[i] !== 0xff) {
+            erased = false;
+            break;
+          }
+        }
+        if (erased) break;
+        if (!read(name, used)) torn++;
+        used++;
+      }
+      if (!valid || used < lockers) {
+        if (!this.name) problems.push('locker state: file ' + id + ' is incomplete; using an older one');
         continue;
       }
-      if (this.file === null) {
-        if (scan.torn > 0) problems.push('locker state: ' + scan.torn + ' torn record(s) skipped');
-        for (let slot = 0; slot < scan.used; slot++) {
-          const record = file.read(slot);
+      if (!this.name) {
+        if (torn > 0) problems.push('locker state: ' + torn + ' torn record(s) skipped');
+        for (let slot = 0; slot < used; slot++) {
+          const record = read(name, slot);
           if (!record || record[0] >= lockers) continue;
           states[record[0]] = record[1];
           owners[record[0]] = readU32(record, 4);
         }
-        this.file = file;
+        this.name = name;
         this.fileId = id;
-        this.used = scan.used;
+        this.used = used;
       } else {
-        file.erase();
+        flash.erase(name);
       }
     }
-    if (this.file === null) this.startFile(states, owners, ids.length > 0 ? ids[0] + 1 : 0);
+    if (!this.name) {
+      // No usable file: save() starts file number fileId + 1 with a snapshot, as when one is full.
+      this.fileId = ids.length > 0 ? ids[0] : -1;
+      this.used = capacity;
+      this.save(0, states, owners);
+    }
     return problems;
-  }
-
-  private startFile(states: Uint8Array, owners: Uint32Array, id: number): void {
-    const previous = this.file;
-    const header = new Uint8Array(HEADER_BYTES);
-    header.set(MAGIC, 0);
-    header[4] = states.length;
-    const file = this.recordFile(id);
-    file.create(header);
-    this.file = file;
-    this.fileId = id;
-    this.used = 0;
-    for (let locker = 0; locker < states.length; locker++) this.append(locker, states[locker], owners[locker]);
-    if (previous) previous.erase();
-  }
-
-  private append(locker: number, state: number, owner: number): void {
-    const record = this.record;
-    record.fill(0);
-    record[0] = locker;
-    record[1] = state;
-    record[2] = 1;
-    writeU32(record, 4, owner);
-    this.file!.write(this.used, record);
-    this.used++;
   }
 
   /** Records one locker's new state; `states`/`owners` are the whole table, for a snapshot. */
   save(locker: number, states: Uint8Array, owners: Uint32Array): void {
-    if (this.used >= this.capacity) this.startFile(states, owners, this.fileId + 1);
-    else this.append(locker, states[locker], owners[locker]);
+    const flash = this.flash;
+    // A new buffer each time rather than one kept in a field: it costs variables only while in use.
+    const record = new Uint8Array(RECORD_BYTES);
+    let first = locker;
+    let end = locker + 1;
+    let previous = '';
+    if (this.used >= this.capacity) {
+      // The file is full: a new one starts with a snapshot of every locker, and only then is the
+      // old one erased.
+      previous = this.name;
+      const header = new Uint8Array(HEADER_BYTES);
+      writeU32(header, 0, MAGIC);
+      header[4] = states.length;
+      this.name = STATE_PREFIX + ++this.fileId;
+      flash.create(this.name, header, HEADER_BYTES + RECORD_BYTES * this.capacity);
+      this.used = 0;
+      first = 0;
+      end = states.length;
+    }
+    for (let index = first; index < end; index++) {
+      record.fill(0);
+      record[0] = index;
+      record[1] = states[index];
+      record[2] = 1;
+      writeU32(record, 4, owners[index]);
+      // Sealed: the last 4 bytes are the CRC-32 of the rest.
+      writeU32(record, RECORD_BYTES - 4, this.crypto.crc32(record.subarray(0, RECORD_BYTES - 4)));
+      flash.writeAt(this.name, record, HEADER_BYTES + this.used * RECORD_BYTES);
+      this.used++;
+    }
+    if (previous) flash.erase(previous);
   }
 }
