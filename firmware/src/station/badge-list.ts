@@ -10,12 +10,14 @@
 //   header 16 bytes: "HOBL" | version u32 | count u32 | CRC-32 of the records u32
 //   record 16 bytes: hash[8] | person u32 | role u8 | asset classes u8 (bit mask) | flags u8 | 0
 import type { Crypto, FlashStore } from '../hal';
+import { readU32, writeU32 } from '../storage/record-file';
 
 export const BADGE_PREFIX = 'hb.';
 export const BADGE_HEADER_BYTES = 16;
 export const BADGE_RECORD_BYTES = 16;
 export const BADGE_HASH_BYTES = 8;
-const MAGIC = [0x48, 0x4f, 0x42, 0x4c];
+/** "HOBL" as one big-endian u32: a number costs the interpreter less than an array kept for good. */
+const MAGIC = 0x484f424c;
 
 export const BADGE_FLAG = {
   MEDICAL_EXEMPT: 1, // P3: tap accepted and recorded, no locker opens
@@ -31,17 +33,6 @@ export interface BadgeEntry {
 
 export interface BadgeRecord extends BadgeEntry {
   hash: Uint8Array;
-}
-
-function readU32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] << 24) >>> 0) + (bytes[offset + 1] << 16) + (bytes[offset + 2] << 8) + bytes[offset + 3];
-}
-
-function writeU32(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = (value >>> 24) & 255;
-  bytes[offset + 1] = (value >>> 16) & 255;
-  bytes[offset + 2] = (value >>> 8) & 255;
-  bytes[offset + 3] = value & 255;
 }
 
 /** Negative, zero or positive as `a` sorts before, equal to or after `b` (both BADGE_HASH_BYTES long). */
@@ -60,9 +51,7 @@ export function badgeFileName(version: number): string {
 export function checkBadgeFile(flash: FlashStore, crypto: Crypto, name: string): string | null {
   const header = flash.readBytes(name, 0, BADGE_HEADER_BYTES);
   if (!header) return name + ': missing or too short';
-  for (let i = 0; i < 4; i++) {
-    if (header[i] !== MAGIC[i]) return name + ': not a badge list';
-  }
+  if (readU32(header, 0) !== MAGIC) return name + ': not a badge list';
   const count = readU32(header, 8);
   const recordBytes = count * BADGE_RECORD_BYTES;
   if (flash.size(name) !== BADGE_HEADER_BYTES + recordBytes) return name + ': size does not match its count';
@@ -170,7 +159,7 @@ export class BadgeList {
 export function encodeBadgeList(records: BadgeRecord[], version: number, crc32: (data: Uint8Array) => number): Uint8Array {
   const sorted = records.slice().sort((a, b) => compareHash(a.hash, b.hash));
   const file = new Uint8Array(BADGE_HEADER_BYTES + sorted.length * BADGE_RECORD_BYTES);
-  file.set(MAGIC, 0);
+  writeU32(file, 0, MAGIC);
   writeU32(file, 4, version);
   writeU32(file, 8, sorted.length);
   for (let i = 0; i < sorted.length; i++) {
