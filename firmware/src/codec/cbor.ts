@@ -35,8 +35,17 @@
 // Memory: the encoder's and the decoder's helpers are inner functions of cborEncode and cborDecode,
 // not classes or module-level functions. The bundle runs at the interpreter's top level, where every
 // function and method is kept in RAM for good (about 4 variables each); inner ones exist only while
-// their outer call runs. The price, creating them again on each call, is small beside the encoding
-// itself, and neither runs on the tap path (one encode per message sent, one decode per message received).
+// their outer call runs. The price is creating them again on each call: about 1 ms a call on the
+// host build, against about 12 ms to encode an event frame; neither runs on the tap path (two encodes
+// per message sent, two decodes per message received).
+//
+// Neither recurses: nested arrays and maps are walked with explicit lists, in a loop. The interpreter
+// locks a running function's code, and its scope, once for each call of it in progress (more for each
+// loop in progress in it), and a lock count stops at 15 and then never comes down (Espruino issue
+// 2616), so the variable is never freed. Recursive inner functions leaked their code string, or their
+// whole shared scope (about 90 variables), for every message nested deep enough; the classes before
+// them leaked their reader or writer the same way (16 variables for each state report). Measured on 2v29.
+
 import { utf8Decode, utf8Length, utf8Write } from './bytes';
 
 export type CborValue = number | string | boolean | null | undefined | Uint8Array | CborValue[] | CborObject;
@@ -170,68 +179,106 @@ export function cborEncode(value: unknown): Uint8Array {
     return key.charCodeAt(0) === 45 ? -result : result;
   }
 
-  /**
-   * A map: non-negative integer keys in ascending order, then the rest in Object.keys order. The
-   * integer keys are canonical decimals, so sorting them by length and then as text is numeric order.
-   */
-  function object(value: { [key: string]: unknown }, depth: number): void {
-    const keys = Object.keys(value);
-    const ordered: string[] = [];
-    const others: string[] = [];
-    for (let index = 0; index < keys.length; index++) {
-      const asInteger = integerKey(keys[index]);
-      if (asInteger !== undefined && asInteger >= 0) ordered.push(keys[index]);
-      else others.push(keys[index]);
-    }
-    ordered.sort((first, second) => first.length - second.length || (first < second ? -1 : 1));
-    for (let index = 0; index < others.length; index++) ordered.push(others[index]);
-    head(MAJOR_MAP, ordered.length);
-    for (let index = 0; index < ordered.length; index++) {
-      const key = ordered[index];
-      const asInteger = integerKey(key);
-      if (asInteger === undefined) text(key);
-      else number(asInteger);
-      item(value[key], depth + 1);
-    }
+  // The array or map being written out: the array itself or the map's keys in the order they are
+  // written, the map (null for an array), the index of its next element, and how many arrays and maps
+  // its elements sit inside. The ones it sits inside wait in `outer`, three entries each. Nesting is
+  // walked in a loop, never by recursion (see the note on locks at the top).
+  let list: unknown[] | undefined;
+  let map: { [key: string]: unknown } | null = null;
+  let next = 0;
+  let depth = 0;
+  const outer: unknown[] = [];
+
+  function enter(elements: unknown[], keyed: { [key: string]: unknown } | null): void {
+    if (list !== undefined) outer.push(list, map, next);
+    list = elements;
+    map = keyed;
+    next = 0;
+    depth++;
   }
 
-  function item(value: unknown, depth: number): void {
+  /** Writes an item whole, or the head of an array or map whose contents the loop below writes. */
+  function begin(current: unknown): void {
     if (depth > CBOR_MAX_DEPTH) throw new Error('cbor: nested deeper than ' + CBOR_MAX_DEPTH + ' (or a cycle)');
-    switch (typeof value) {
+    switch (typeof current) {
       case 'number':
-        number(value);
+        number(current);
         return;
       case 'string':
-        text(value);
+        text(current);
         return;
       case 'boolean':
         reserve(1);
-        bytes[length++] = (MAJOR_SIMPLE << 5) | (value ? SIMPLE_TRUE : SIMPLE_FALSE);
+        bytes[length++] = (MAJOR_SIMPLE << 5) | (current ? SIMPLE_TRUE : SIMPLE_FALSE);
         return;
       case 'undefined':
         reserve(1);
         bytes[length++] = (MAJOR_SIMPLE << 5) | SIMPLE_UNDEFINED;
         return;
       case 'object':
-        if (value === null) {
+        if (current === null) {
           reserve(1);
           bytes[length++] = (MAJOR_SIMPLE << 5) | SIMPLE_NULL;
-        } else if (value instanceof Uint8Array) {
-          head(MAJOR_BYTES, value.length);
-          reserve(value.length);
-          bytes.set(value, length);
-          length += value.length;
-        } else if (Array.isArray(value)) {
-          head(MAJOR_ARRAY, value.length);
-          for (let index = 0; index < value.length; index++) item(value[index], depth + 1);
-        } else object(value as { [key: string]: unknown }, depth);
+        } else if (current instanceof Uint8Array) {
+          head(MAJOR_BYTES, current.length);
+          reserve(current.length);
+          bytes.set(current, length);
+          length += current.length;
+        } else if (Array.isArray(current)) {
+          head(MAJOR_ARRAY, current.length);
+          enter(current, null);
+        } else {
+          // A map: non-negative integer keys in ascending order, then the rest in Object.keys order.
+          // The integer keys are canonical decimals, so sorting them by length and then as text is
+          // numeric order. They usually come in order already, so the sort (a call per comparison
+          // on the interpreter) runs only when they do not.
+          const keyed = current as { [key: string]: unknown };
+          const keys = Object.keys(keyed);
+          const ordered: string[] = [];
+          const others: string[] = [];
+          let inOrder = true;
+          for (let index = 0; index < keys.length; index++) {
+            const key = keys[index];
+            const asInteger = integerKey(key);
+            if (asInteger !== undefined && asInteger >= 0) {
+              const previous = ordered.length > 0 ? ordered[ordered.length - 1] : '';
+              if (previous.length > key.length || (previous.length === key.length && previous > key)) inOrder = false;
+              ordered.push(key);
+            } else others.push(key);
+          }
+          if (!inOrder) ordered.sort((first, second) => first.length - second.length || (first < second ? -1 : 1));
+          for (let index = 0; index < others.length; index++) ordered.push(others[index]);
+          head(MAJOR_MAP, ordered.length);
+          enter(ordered, keyed);
+        }
         return;
       default:
-        throw new Error('cbor: cannot encode a ' + typeof value);
+        throw new Error('cbor: cannot encode a ' + typeof current);
     }
   }
 
-  item(value, 0);
+  begin(value);
+  while (list !== undefined) {
+    if (next >= list.length) {
+      // This array or map is complete: back to the one it sits in.
+      depth--;
+      if (outer.length === 0) list = undefined;
+      else {
+        next = outer.pop() as number;
+        map = outer.pop() as { [key: string]: unknown } | null;
+        list = outer.pop() as unknown[];
+      }
+      continue;
+    }
+    const element = list[next++];
+    if (map === null) begin(element);
+    else {
+      const asInteger = integerKey(element as string);
+      if (asInteger === undefined) text(element as string);
+      else number(asInteger);
+      begin(map[element as string]);
+    }
+  }
   return bytes.slice(0, length);
 }
 
@@ -328,21 +375,6 @@ export function cborDecode(bytes: Uint8Array, maxDepth?: number): CborDecoded {
     return value < 0 ? '-' + digits : digits;
   }
 
-  /** One key/value pair into `object`. */
-  function entry(object: CborObject, depth: number): void {
-    need(1);
-    const keyAt = position;
-    const major = bytes[keyAt] >> 5;
-    if (major !== MAJOR_UNSIGNED && major !== MAJOR_NEGATIVE && major !== MAJOR_TEXT) {
-      fail('map key at offset ' + keyAt + ' is neither an integer nor text');
-    }
-    const key = item(depth + 1);
-    const name = typeof key === 'number' ? decimalString(key) : (key as string);
-    if (name === '__proto__') fail('map key "__proto__" refused at offset ' + keyAt);
-    if (Object.prototype.hasOwnProperty.call(object, name)) fail('duplicate map key "' + name + '" at offset ' + keyAt);
-    object[name] = item(depth + 1);
-  }
-
   /** Major type 7 with a definite `info`: simple values and floats. */
   function simple(info: number): CborValue {
     switch (info) {
@@ -387,61 +419,78 @@ export function cborDecode(bytes: Uint8Array, maxDepth?: number): CborDecoded {
     }
   }
 
-  /** An item whose additional information is 31: indefinite length, or a stray break. */
-  function indefinite(major: number, depth: number): CborValue {
-    switch (major) {
-      case MAJOR_BYTES:
-      case MAJOR_TEXT: {
-        // RFC 8949 §3.2.3: definite-length chunks of the same major type, then a break.
-        const chunks: Uint8Array[] = [];
-        let joinedText = '';
-        let total = 0;
-        while (!atBreak()) {
-          const chunkAt = position;
-          const initial = bytes[position++];
-          if (initial >> 5 !== major || (initial & 0x1f) === INFO_INDEFINITE) fail('bad chunk in indefinite-length string at offset ' + chunkAt);
-          const length = argument(initial & 0x1f);
-          need(length);
-          if (major === MAJOR_TEXT) joinedText += text(length);
-          else {
-            chunks.push(take(length));
-            total += length;
-          }
-        }
-        if (major === MAJOR_TEXT) return joinedText;
-        const joined = new Uint8Array(total);
-        let offset = 0;
-        for (let index = 0; index < chunks.length; index++) {
-          joined.set(chunks[index], offset);
-          offset += chunks[index].length;
-        }
-        return joined;
+  /** The rest of an indefinite-length byte or text string (RFC 8949 §3.2.3): chunks, then a break. */
+  function chunkedString(major: number): Uint8Array | string {
+    const chunks: Uint8Array[] = [];
+    let joinedText = '';
+    let total = 0;
+    while (!atBreak()) {
+      const chunkAt = position;
+      const initial = bytes[position++];
+      if (initial >> 5 !== major || (initial & 0x1f) === INFO_INDEFINITE) fail('bad chunk in indefinite-length string at offset ' + chunkAt);
+      const length = argument(initial & 0x1f);
+      need(length);
+      if (major === MAJOR_TEXT) joinedText += text(length);
+      else {
+        chunks.push(take(length));
+        total += length;
       }
-      case MAJOR_ARRAY: {
-        const array: CborValue[] = [];
-        while (!atBreak()) array.push(item(depth + 1));
-        return array;
-      }
-      case MAJOR_MAP: {
-        const object: CborObject = {};
-        while (!atBreak()) entry(object, depth);
-        return object;
-      }
-      case MAJOR_SIMPLE:
-        return fail('unexpected break at offset ' + (position - 1));
-      default:
-        return fail('indefinite length not allowed for major type ' + major + ' at offset ' + (position - 1));
     }
+    if (major === MAJOR_TEXT) return joinedText;
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (let index = 0; index < chunks.length; index++) {
+      joined.set(chunks[index], offset);
+      offset += chunks[index].length;
+    }
+    return joined;
   }
 
-  function item(depth: number): CborValue {
+  // Arrays, maps and tags begun and not yet complete, innermost last: the array or map being
+  // filled (null for tag 64, which takes one item), how many items or pairs it still takes (-1: until
+  // a break), and for a map the key whose value comes next. Nesting is walked in a loop with these
+  // lists, never by recursion (see the note on locks at the top).
+  const open: Array<CborValue[] | CborObject | null> = [];
+  const left: number[] = [];
+  const names: string[] = [];
+  /** Set by begin() when the item it read is an array, map or tag whose contents follow. */
+  let opened = false;
+
+  function openItem(container: CborValue[] | CborObject | null, count: number): undefined {
+    open.push(container);
+    left.push(count);
+    names.push('');
+    opened = true;
+    return undefined;
+  }
+
+  /**
+   * Reads the item at `position`, which sits inside the `open.length` items now open: returns it
+   * whole, or (for an array, map or tag) opens it and sets `opened`.
+   */
+  function begin(): CborValue {
+    const depth = open.length;
     if (depth > depthLimit) fail('nested deeper than ' + depthLimit + ' at offset ' + position);
     need(1);
     const itemAt = position;
     const initial = bytes[position++];
     const major = initial >> 5;
     const info = initial & 0x1f;
-    if (info === INFO_INDEFINITE) return indefinite(major, depth);
+    if (info === INFO_INDEFINITE) {
+      switch (major) {
+        case MAJOR_BYTES:
+        case MAJOR_TEXT:
+          return chunkedString(major);
+        case MAJOR_ARRAY:
+          return openItem([], -1);
+        case MAJOR_MAP:
+          return openItem({}, -1);
+        case MAJOR_SIMPLE:
+          return fail('unexpected break at offset ' + (position - 1));
+        default:
+          return fail('indefinite length not allowed for major type ' + major + ' at offset ' + (position - 1));
+      }
+    }
     if (major === MAJOR_SIMPLE) return simple(info);
     const value = argument(info);
     switch (major) {
@@ -456,32 +505,74 @@ export function cborDecode(bytes: Uint8Array, maxDepth?: number): CborDecoded {
       case MAJOR_TEXT:
         need(value);
         return text(value);
-      case MAJOR_ARRAY: {
+      case MAJOR_ARRAY:
         // Every element takes at least one byte: a count beyond the input is malformed, and this
         // bound keeps a forged count from allocating anything.
         if (value > bytes.length - position) fail('array of ' + value + ' items exceeds the input');
-        const array: CborValue[] = [];
-        for (let index = 0; index < value; index++) array.push(item(depth + 1));
-        return array;
-      }
-      case MAJOR_MAP: {
+        return openItem([], value);
+      case MAJOR_MAP:
         if (value * 2 > bytes.length - position) fail('map of ' + value + ' pairs exceeds the input');
-        const object: CborObject = {};
-        for (let index = 0; index < value; index++) entry(object, depth);
-        return object;
-      }
-      default: {
+        return openItem({}, value);
+      default:
         // major type 6, a tag
         if (value !== TAG_UINT8_ARRAY) fail('unsupported tag ' + value);
-        const content = item(depth + 1);
-        if (!(content instanceof Uint8Array)) fail('tag 64 must hold a byte string');
-        return content;
+        return openItem(null, 1);
+    }
+  }
+
+  /** Reads the key of the next pair of the innermost open map, and checks it. */
+  function key(object: CborObject): string {
+    need(1);
+    const keyAt = position;
+    const major = bytes[keyAt] >> 5;
+    if (major !== MAJOR_UNSIGNED && major !== MAJOR_NEGATIVE && major !== MAJOR_TEXT) {
+      fail('map key at offset ' + keyAt + ' is neither an integer nor text');
+    }
+    const read = begin(); // an integer or a string: never opens anything
+    const name = typeof read === 'number' ? decimalString(read) : (read as string);
+    if (name === '__proto__') fail('map key "__proto__" refused at offset ' + keyAt);
+    if (Object.prototype.hasOwnProperty.call(object, name)) fail('duplicate map key "' + name + '" at offset ' + keyAt);
+    return name;
+  }
+
+  /** The whole item at offset 0. */
+  function decodeItem(): CborValue {
+    let value = begin();
+    for (;;) {
+      if (opened) opened = false;
+      else {
+        // `value` is complete: it is the result, or goes into the innermost open item.
+        const last = open.length - 1;
+        if (last < 0) return value;
+        const container = open[last];
+        if (container === null) {
+          if (!(value instanceof Uint8Array)) fail('tag 64 must hold a byte string');
+          open.pop();
+          left.pop();
+          names.pop();
+          continue;
+        }
+        if (Array.isArray(container)) container.push(value);
+        else container[names[last]] = value;
+        if (left[last] > 0) left[last]--;
       }
+      // The innermost open item: complete, or read what comes next in it.
+      const last = open.length - 1;
+      const container = open[last];
+      if (container !== null && (left[last] === 0 || (left[last] < 0 && atBreak()))) {
+        value = container;
+        open.pop();
+        left.pop();
+        names.pop();
+        continue;
+      }
+      if (container !== null && !Array.isArray(container)) names[last] = key(container);
+      value = begin();
     }
   }
 
   try {
-    const value = item(0);
+    const value = decodeItem();
     if (position !== bytes.length) {
       return { ok: false, error: 'cbor: ' + (bytes.length - position) + ' trailing bytes after the item at offset ' + position };
     }
