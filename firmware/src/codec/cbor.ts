@@ -31,6 +31,21 @@
 // loop consumes input, lengths are checked against the bytes that remain before anything is
 // allocated, and nesting is bounded (CBOR_MAX_DEPTH), so time and memory are linear in the input.
 // Duplicate map keys, a "__proto__" key, trailing bytes and unassigned simple values are errors.
+//
+// Memory: the encoder's and the decoder's helpers are inner functions of cborEncode and cborDecode,
+// not classes or module-level functions. The bundle runs at the interpreter's top level, where every
+// function and method is kept in RAM for good (about 4 variables each); inner ones exist only while
+// their outer call runs. The price is creating them again on each call: about 1 ms a call on the
+// host build, against about 12 ms to encode an event frame; neither runs on the tap path (two encodes
+// per message sent, two decodes per message received).
+//
+// Neither recurses: nested arrays and maps are walked with explicit lists, in a loop. The interpreter
+// locks a running function's code, and its scope, once for each call of it in progress (more for each
+// loop in progress in it), and a lock count stops at 15 and then never comes down (Espruino issue
+// 2616), so the variable is never freed. Recursive inner functions leaked their code string, or their
+// whole shared scope (about 90 variables), for every message nested deep enough; the classes before
+// them leaked their reader or writer the same way (16 variables for each state report). Measured on 2v29.
+
 import { utf8Decode, utf8Length, utf8Write } from './bytes';
 
 export type CborValue = number | string | boolean | null | undefined | Uint8Array | CborValue[] | CborObject;
@@ -44,8 +59,8 @@ export type CborDecoded = { ok: true; value: CborValue } | { ok: false; error: s
 /** Most arrays, maps and tags one item may sit inside, on encode and on decode. */
 export const CBOR_MAX_DEPTH = 16;
 
-const MAX_SAFE = 9007199254740991; // 2^53 − 1
-const TWO_TO_32 = 4294967296;
+// Constants the minifier writes in place (small numbers), so they cost nothing at rest. The two wide
+// ones, 2^53 − 1 and 2^32, are written out where they are used, for the same reason.
 
 // Major types (RFC 8949 §3.1).
 const MAJOR_UNSIGNED = 0;
@@ -54,7 +69,6 @@ const MAJOR_BYTES = 2;
 const MAJOR_TEXT = 3;
 const MAJOR_ARRAY = 4;
 const MAJOR_MAP = 5;
-const MAJOR_TAG = 6;
 const MAJOR_SIMPLE = 7;
 
 // Additional information values (RFC 8949 §3).
@@ -75,174 +89,8 @@ const FLOAT64_HEAD = 0xfb;
 /** RFC 8746 §2: tag 64 is a uint8 typed array carried as a byte string. */
 const TAG_UINT8_ARRAY = 64;
 
-/** Shared 8-byte scratch for float conversions (big-endian, as CBOR writes them). */
-const scratch = new DataView(new ArrayBuffer(8));
-
-// ---------------------------------------------------------------------------------------------
-// Shared key helpers
-
-/** The integer a property name stands for if it is a canonical decimal integer, else undefined. */
-function integerKey(key: string): number | undefined {
-  const length = key.length;
-  let index = key.charCodeAt(0) === 45 ? 1 : 0; // '-'
-  const digits = length - index;
-  if (digits < 1 || digits > 16) return undefined;
-  if (key.charCodeAt(index) === 48 && (digits > 1 || index === 1)) return undefined; // "01", "-0"
-  let value = 0;
-  for (; index < length; index++) {
-    const digit = key.charCodeAt(index) - 48;
-    if (digit < 0 || digit > 9) return undefined;
-    value = value * 10 + digit;
-  }
-  if (value > MAX_SAFE) return undefined;
-  return key.charCodeAt(0) === 45 ? -value : value;
-}
-
-/** Exact decimal form of a safe integer (Espruino prints large numbers to about 12 digits). */
-function decimalString(value: number): string {
-  let rest = value < 0 ? -value : value;
-  let text = '';
-  do {
-    const digit = rest % 10;
-    text = String.fromCharCode(48 + digit) + text;
-    rest = (rest - digit) / 10;
-  } while (rest > 0);
-  return value < 0 ? '-' + text : text;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Encoder
-
-class CborWriter {
-  bytes = new Uint8Array(64);
-  length = 0;
-
-  reserve(count: number): void {
-    const needed = this.length + count;
-    if (needed <= this.bytes.length) return;
-    let size = this.bytes.length * 2;
-    while (size < needed) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.bytes.subarray(0, this.length), 0);
-    this.bytes = grown;
-  }
-
-  byte(value: number): void {
-    this.reserve(1);
-    this.bytes[this.length++] = value;
-  }
-
-  uint32(value: number): void {
-    const bytes = this.bytes;
-    bytes[this.length++] = (value >>> 24) & 0xff;
-    bytes[this.length++] = (value >>> 16) & 0xff;
-    bytes[this.length++] = (value >>> 8) & 0xff;
-    bytes[this.length++] = value & 0xff;
-  }
-
-  /** Initial byte and argument in the shortest form (RFC 8949 §4.2.1). `argument` is a safe integer ≥ 0. */
-  head(major: number, argument: number): void {
-    const initial = major << 5;
-    this.reserve(9);
-    const bytes = this.bytes;
-    if (argument < 24) {
-      bytes[this.length++] = initial | argument;
-    } else if (argument < 0x100) {
-      bytes[this.length++] = initial | INFO_ONE_BYTE;
-      bytes[this.length++] = argument;
-    } else if (argument < 0x10000) {
-      bytes[this.length++] = initial | INFO_TWO_BYTES;
-      bytes[this.length++] = argument >> 8;
-      bytes[this.length++] = argument & 0xff;
-    } else if (argument < TWO_TO_32) {
-      bytes[this.length++] = initial | INFO_FOUR_BYTES;
-      this.uint32(argument);
-    } else {
-      const high = Math.floor(argument / TWO_TO_32);
-      bytes[this.length++] = initial | INFO_EIGHT_BYTES;
-      this.uint32(high);
-      this.uint32(argument - high * TWO_TO_32);
-    }
-  }
-
-  number(value: number): void {
-    if (Math.floor(value) === value && value <= MAX_SAFE && value >= -MAX_SAFE) {
-      if (value >= 0) this.head(MAJOR_UNSIGNED, value);
-      else this.head(MAJOR_NEGATIVE, -1 - value);
-      return;
-    }
-    this.reserve(9);
-    this.bytes[this.length++] = FLOAT64_HEAD;
-    scratch.setFloat64(0, value);
-    for (let index = 0; index < 8; index++) this.bytes[this.length++] = scratch.getUint8(index);
-  }
-
-  text(value: string): void {
-    const length = utf8Length(value);
-    this.head(MAJOR_TEXT, length);
-    this.reserve(length);
-    this.length = utf8Write(value, this.bytes, this.length);
-  }
-
-  key(key: string): void {
-    const asInteger = integerKey(key);
-    if (asInteger === undefined) this.text(key);
-    else this.number(asInteger);
-  }
-
-  item(value: unknown, depth: number): void {
-    if (depth > CBOR_MAX_DEPTH) throw new Error('cbor: nested deeper than ' + CBOR_MAX_DEPTH + ' (or a cycle)');
-    switch (typeof value) {
-      case 'number':
-        this.number(value);
-        return;
-      case 'string':
-        this.text(value);
-        return;
-      case 'boolean':
-        this.byte((MAJOR_SIMPLE << 5) | (value ? SIMPLE_TRUE : SIMPLE_FALSE));
-        return;
-      case 'undefined':
-        this.byte((MAJOR_SIMPLE << 5) | SIMPLE_UNDEFINED);
-        return;
-      case 'object':
-        if (value === null) this.byte((MAJOR_SIMPLE << 5) | SIMPLE_NULL);
-        else if (value instanceof Uint8Array) {
-          this.head(MAJOR_BYTES, value.length);
-          this.reserve(value.length);
-          this.bytes.set(value, this.length);
-          this.length += value.length;
-        } else if (Array.isArray(value)) {
-          this.head(MAJOR_ARRAY, value.length);
-          for (let index = 0; index < value.length; index++) this.item(value[index], depth + 1);
-        } else this.object(value as { [key: string]: unknown }, depth);
-        return;
-      default:
-        throw new Error('cbor: cannot encode a ' + typeof value);
-    }
-  }
-
-  object(value: { [key: string]: unknown }, depth: number): void {
-    const keys = Object.keys(value);
-    const unsignedKeys: number[] = [];
-    const otherKeys: string[] = [];
-    for (let index = 0; index < keys.length; index++) {
-      const asInteger = integerKey(keys[index]);
-      if (asInteger !== undefined && asInteger >= 0) unsignedKeys.push(asInteger);
-      else otherKeys.push(keys[index]);
-    }
-    unsignedKeys.sort((first, second) => first - second);
-    this.head(MAJOR_MAP, keys.length);
-    for (let index = 0; index < unsignedKeys.length; index++) {
-      this.head(MAJOR_UNSIGNED, unsignedKeys[index]);
-      this.item(value[decimalString(unsignedKeys[index])], depth + 1);
-    }
-    for (let index = 0; index < otherKeys.length; index++) {
-      this.key(otherKeys[index]);
-      this.item(value[otherKeys[index]], depth + 1);
-    }
-  }
-}
 
 /**
  * CBOR bytes of `value` (see the data model above). Throws an Error only for what it cannot
@@ -250,9 +98,188 @@ class CborWriter {
  * a cycle shows).
  */
 export function cborEncode(value: unknown): Uint8Array {
-  const writer = new CborWriter();
-  writer.item(value, 0);
-  return writer.bytes.slice(0, writer.length);
+  let bytes = new Uint8Array(64);
+  let length = 0;
+
+  function reserve(count: number): void {
+    const needed = length + count;
+    if (needed <= bytes.length) return;
+    let size = bytes.length * 2;
+    while (size < needed) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(bytes.subarray(0, length), 0);
+    bytes = grown;
+  }
+
+  function uint32(word: number): void {
+    bytes[length++] = (word >>> 24) & 0xff;
+    bytes[length++] = (word >>> 16) & 0xff;
+    bytes[length++] = (word >>> 8) & 0xff;
+    bytes[length++] = word & 0xff;
+  }
+
+  /** Initial byte and argument in the shortest form (RFC 8949 §4.2.1). `argument` is a safe integer ≥ 0. */
+  function head(major: number, argument: number): void {
+    const initial = major << 5;
+    reserve(9);
+    if (argument < 24) {
+      bytes[length++] = initial | argument;
+    } else if (argument < 0x100) {
+      bytes[length++] = initial | INFO_ONE_BYTE;
+      bytes[length++] = argument;
+    } else if (argument < 0x10000) {
+      bytes[length++] = initial | INFO_TWO_BYTES;
+      bytes[length++] = argument >> 8;
+      bytes[length++] = argument & 0xff;
+    } else if (argument < 4294967296) {
+      bytes[length++] = initial | INFO_FOUR_BYTES;
+      uint32(argument);
+    } else {
+      const high = Math.floor(argument / 4294967296);
+      bytes[length++] = initial | INFO_EIGHT_BYTES;
+      uint32(high);
+      uint32(argument - high * 4294967296);
+    }
+  }
+
+  function number(value: number): void {
+    if (Math.floor(value) === value && value <= 9007199254740991 && value >= -9007199254740991) {
+      if (value >= 0) head(MAJOR_UNSIGNED, value);
+      else head(MAJOR_NEGATIVE, -1 - value);
+      return;
+    }
+    reserve(9);
+    bytes[length++] = FLOAT64_HEAD;
+    const scratch = new DataView(new ArrayBuffer(8)); // big-endian, as CBOR writes it
+    scratch.setFloat64(0, value);
+    for (let index = 0; index < 8; index++) bytes[length++] = scratch.getUint8(index);
+  }
+
+  function text(value: string): void {
+    const size = utf8Length(value);
+    head(MAJOR_TEXT, size);
+    reserve(size);
+    length = utf8Write(value, bytes, length);
+  }
+
+  /** The integer a property name stands for if it is a canonical decimal integer, else undefined. */
+  function integerKey(key: string): number | undefined {
+    const keyLength = key.length;
+    let index = key.charCodeAt(0) === 45 ? 1 : 0; // '-'
+    const digits = keyLength - index;
+    if (digits < 1 || digits > 16) return undefined;
+    if (key.charCodeAt(index) === 48 && (digits > 1 || index === 1)) return undefined; // "01", "-0"
+    let result = 0;
+    for (; index < keyLength; index++) {
+      const digit = key.charCodeAt(index) - 48;
+      if (digit < 0 || digit > 9) return undefined;
+      result = result * 10 + digit;
+    }
+    if (result > 9007199254740991) return undefined;
+    return key.charCodeAt(0) === 45 ? -result : result;
+  }
+
+  // The array or map being written out: the array itself or the map's keys in the order they are
+  // written, the map (null for an array), the index of its next element, and how many arrays and maps
+  // its elements sit inside. The ones it sits inside wait in `outer`, three entries each. Nesting is
+  // walked in a loop, never by recursion (see the note on locks at the top).
+  let list: unknown[] | undefined;
+  let map: { [key: string]: unknown } | null = null;
+  let next = 0;
+  let depth = 0;
+  const outer: unknown[] = [];
+
+  function enter(elements: unknown[], keyed: { [key: string]: unknown } | null): void {
+    if (list !== undefined) outer.push(list, map, next);
+    list = elements;
+    map = keyed;
+    next = 0;
+    depth++;
+  }
+
+  /** Writes an item whole, or the head of an array or map whose contents the loop below writes. */
+  function begin(current: unknown): void {
+    if (depth > CBOR_MAX_DEPTH) throw new Error('cbor: nested deeper than ' + CBOR_MAX_DEPTH + ' (or a cycle)');
+    switch (typeof current) {
+      case 'number':
+        number(current);
+        return;
+      case 'string':
+        text(current);
+        return;
+      case 'boolean':
+        reserve(1);
+        bytes[length++] = (MAJOR_SIMPLE << 5) | (current ? SIMPLE_TRUE : SIMPLE_FALSE);
+        return;
+      case 'undefined':
+        reserve(1);
+        bytes[length++] = (MAJOR_SIMPLE << 5) | SIMPLE_UNDEFINED;
+        return;
+      case 'object':
+        if (current === null) {
+          reserve(1);
+          bytes[length++] = (MAJOR_SIMPLE << 5) | SIMPLE_NULL;
+        } else if (current instanceof Uint8Array) {
+          head(MAJOR_BYTES, current.length);
+          reserve(current.length);
+          bytes.set(current, length);
+          length += current.length;
+        } else if (Array.isArray(current)) {
+          head(MAJOR_ARRAY, current.length);
+          enter(current, null);
+        } else {
+          // A map: non-negative integer keys in ascending order, then the rest in Object.keys order.
+          // The integer keys are canonical decimals, so sorting them by length and then as text is
+          // numeric order. They usually come in order already, so the sort (a call per comparison
+          // on the interpreter) runs only when they do not.
+          const keyed = current as { [key: string]: unknown };
+          const keys = Object.keys(keyed);
+          const ordered: string[] = [];
+          const others: string[] = [];
+          let inOrder = true;
+          for (let index = 0; index < keys.length; index++) {
+            const key = keys[index];
+            const asInteger = integerKey(key);
+            if (asInteger !== undefined && asInteger >= 0) {
+              const previous = ordered.length > 0 ? ordered[ordered.length - 1] : '';
+              if (previous.length > key.length || (previous.length === key.length && previous > key)) inOrder = false;
+              ordered.push(key);
+            } else others.push(key);
+          }
+          if (!inOrder) ordered.sort((first, second) => first.length - second.length || (first < second ? -1 : 1));
+          for (let index = 0; index < others.length; index++) ordered.push(others[index]);
+          head(MAJOR_MAP, ordered.length);
+          enter(ordered, keyed);
+        }
+        return;
+      default:
+        throw new Error('cbor: cannot encode a ' + typeof current);
+    }
+  }
+
+  begin(value);
+  while (list !== undefined) {
+    if (next >= list.length) {
+      // This array or map is complete: back to the one it sits in.
+      depth--;
+      if (outer.length === 0) list = undefined;
+      else {
+        next = outer.pop() as number;
+        map = outer.pop() as { [key: string]: unknown } | null;
+        list = outer.pop() as unknown[];
+      }
+      continue;
+    }
+    const element = list[next++];
+    if (map === null) begin(element);
+    else {
+      const asInteger = integerKey(element as string);
+      if (asInteger === undefined) text(element as string);
+      else number(asInteger);
+      begin(map[element as string]);
+    }
+  }
+  return bytes.slice(0, length);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -263,159 +290,93 @@ interface DecodeFailure {
   cborError: string;
 }
 
-function fail(message: string): never {
-  const failure: DecodeFailure = { cborError: message };
-  throw failure;
-}
+/**
+ * Decodes exactly one CBOR item filling all of `bytes`. Never throws; `maxDepth` (default
+ * CBOR_MAX_DEPTH) bounds how many arrays, maps and tags an item may sit inside.
+ */
+export function cborDecode(bytes: Uint8Array, maxDepth?: number): CborDecoded {
+  const depthLimit = maxDepth === undefined ? CBOR_MAX_DEPTH : maxDepth;
+  let position = 0;
 
-/** IEEE 754 half precision (RFC 8949 Appendix D), with exact powers of two. */
-function halfToNumber(half: number): number {
-  const exponent = (half >> 10) & 0x1f;
-  const mantissa = half & 0x3ff;
-  let magnitude: number;
-  if (exponent === 0) magnitude = mantissa / 16777216; // subnormal: mantissa × 2^−24
-  else if (exponent === 31) magnitude = mantissa === 0 ? Infinity : NaN;
-  else if (exponent >= 25) magnitude = (mantissa + 1024) * (1 << (exponent - 25));
-  else magnitude = (mantissa + 1024) / (1 << (25 - exponent));
-  return half & 0x8000 ? -magnitude : magnitude;
-}
-
-class CborReader {
-  bytes: Uint8Array;
-  position = 0;
-  maxDepth: number;
-
-  constructor(bytes: Uint8Array, maxDepth: number) {
-    this.bytes = bytes;
-    this.maxDepth = maxDepth;
+  function fail(message: string): never {
+    const failure: DecodeFailure = { cborError: message };
+    throw failure;
   }
 
-  remaining(): number {
-    return this.bytes.length - this.position;
+  function need(count: number): void {
+    const remaining = bytes.length - position;
+    if (count > remaining) fail('truncated: needs ' + count + ' more bytes at offset ' + position + ', has ' + remaining);
   }
 
-  need(count: number): void {
-    if (count > this.remaining()) fail('truncated: needs ' + count + ' more bytes at offset ' + this.position + ', has ' + this.remaining());
-  }
-
-  uint32(): number {
-    const bytes = this.bytes;
-    const at = this.position;
-    this.position += 4;
+  function uint32(): number {
+    const at = position;
+    position += 4;
     return bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
   }
 
   /** The argument after an initial byte whose additional information is `info` (not 31). */
-  argument(info: number): number {
+  function argument(info: number): number {
     if (info < 24) return info;
     switch (info) {
       case INFO_ONE_BYTE:
-        this.need(1);
-        return this.bytes[this.position++];
+        need(1);
+        return bytes[position++];
       case INFO_TWO_BYTES:
-        this.need(2);
-        this.position += 2;
-        return (this.bytes[this.position - 2] << 8) | this.bytes[this.position - 1];
+        need(2);
+        position += 2;
+        return (bytes[position - 2] << 8) | bytes[position - 1];
       case INFO_FOUR_BYTES:
-        this.need(4);
-        return this.uint32();
+        need(4);
+        return uint32();
       case INFO_EIGHT_BYTES: {
-        this.need(8);
-        const high = this.uint32();
-        const low = this.uint32();
-        if (high > 0x1fffff) fail('integer or length above 2^53 - 1 at offset ' + (this.position - 9));
-        return high * TWO_TO_32 + low;
+        need(8);
+        const high = uint32();
+        const low = uint32();
+        if (high > 0x1fffff) fail('integer or length above 2^53 - 1 at offset ' + (position - 9));
+        return high * 4294967296 + low;
       }
       default:
-        return fail('reserved additional information ' + info + ' at offset ' + (this.position - 1));
+        return fail('reserved additional information ' + info + ' at offset ' + (position - 1));
     }
   }
 
   /** Copies `length` bytes (already checked to be there) and steps over them. */
-  take(length: number): Uint8Array {
-    const start = this.position;
-    this.position += length;
-    return this.bytes.slice(start, start + length);
+  function take(length: number): Uint8Array {
+    const start = position;
+    position += length;
+    return bytes.slice(start, start + length);
   }
 
-  text(length: number): string {
-    const start = this.position;
-    const text = utf8Decode(this.bytes, start, start + length);
-    if (text === undefined) fail('text string is not valid UTF-8 at offset ' + start);
-    this.position += length;
-    return text as string;
+  function text(length: number): string {
+    const start = position;
+    const decoded = utf8Decode(bytes, start, start + length);
+    if (decoded === undefined) fail('text string is not valid UTF-8 at offset ' + start);
+    position += length;
+    return decoded as string;
   }
 
   /** True (and steps over it) if the next byte is the break that ends an indefinite-length item. */
-  atBreak(): boolean {
-    this.need(1);
-    if (this.bytes[this.position] !== BREAK) return false;
-    this.position++;
+  function atBreak(): boolean {
+    need(1);
+    if (bytes[position] !== BREAK) return false;
+    position++;
     return true;
   }
 
-  item(depth: number): CborValue {
-    if (depth > this.maxDepth) fail('nested deeper than ' + this.maxDepth + ' at offset ' + this.position);
-    this.need(1);
-    const itemAt = this.position;
-    const initial = this.bytes[this.position++];
-    const major = initial >> 5;
-    const info = initial & 0x1f;
-    if (info === INFO_INDEFINITE) return this.indefinite(major, depth);
-    if (major === MAJOR_SIMPLE) return this.simple(info);
-    const argument = this.argument(info);
-    switch (major) {
-      case MAJOR_UNSIGNED:
-        return argument;
-      case MAJOR_NEGATIVE:
-        if (argument >= MAX_SAFE) fail('negative integer below -(2^53 - 1) at offset ' + itemAt);
-        return -1 - argument;
-      case MAJOR_BYTES:
-        this.need(argument);
-        return this.take(argument);
-      case MAJOR_TEXT:
-        this.need(argument);
-        return this.text(argument);
-      case MAJOR_ARRAY: {
-        // Every element takes at least one byte: a count beyond the input is malformed, and this
-        // bound keeps a forged count from allocating anything.
-        if (argument > this.remaining()) fail('array of ' + argument + ' items exceeds the input');
-        const array: CborValue[] = [];
-        for (let index = 0; index < argument; index++) array.push(this.item(depth + 1));
-        return array;
-      }
-      case MAJOR_MAP: {
-        if (argument * 2 > this.remaining()) fail('map of ' + argument + ' pairs exceeds the input');
-        const object: CborObject = {};
-        for (let index = 0; index < argument; index++) this.entry(object, depth);
-        return object;
-      }
-      default: {
-        // MAJOR_TAG
-        if (argument !== TAG_UINT8_ARRAY) fail('unsupported tag ' + argument);
-        const content = this.item(depth + 1);
-        if (!(content instanceof Uint8Array)) fail('tag 64 must hold a byte string');
-        return content;
-      }
-    }
+  /** Exact decimal form of a safe integer (Espruino prints large numbers to about 12 digits). */
+  function decimalString(value: number): string {
+    let rest = value < 0 ? -value : value;
+    let digits = '';
+    do {
+      const digit = rest % 10;
+      digits = String.fromCharCode(48 + digit) + digits;
+      rest = (rest - digit) / 10;
+    } while (rest > 0);
+    return value < 0 ? '-' + digits : digits;
   }
 
-  /** One key/value pair into `object`. */
-  entry(object: CborObject, depth: number): void {
-    this.need(1);
-    const keyAt = this.position;
-    const major = this.bytes[keyAt] >> 5;
-    if (major !== MAJOR_UNSIGNED && major !== MAJOR_NEGATIVE && major !== MAJOR_TEXT) {
-      fail('map key at offset ' + keyAt + ' is neither an integer nor text');
-    }
-    const key = this.item(depth + 1);
-    const name = typeof key === 'number' ? decimalString(key) : (key as string);
-    if (name === '__proto__') fail('map key "__proto__" refused at offset ' + keyAt);
-    if (Object.prototype.hasOwnProperty.call(object, name)) fail('duplicate map key "' + name + '" at offset ' + keyAt);
-    object[name] = this.item(depth + 1);
-  }
-
-  simple(info: number): CborValue {
+  /** Major type 7 with a definite `info`: simple values and floats. */
+  function simple(info: number): CborValue {
     switch (info) {
       case SIMPLE_FALSE:
         return false;
@@ -426,20 +387,31 @@ class CborReader {
       case SIMPLE_UNDEFINED:
         return undefined;
       case INFO_ONE_BYTE: {
-        this.need(1);
-        const value = this.bytes[this.position++];
+        need(1);
+        const value = bytes[position++];
         // RFC 8949 §3.3: values below 32 in the two-byte form are not well-formed.
         return fail(value < 32 ? 'malformed simple value ' + value : 'unsupported simple value ' + value);
       }
-      case INFO_TWO_BYTES:
-        this.need(2);
-        this.position += 2;
-        return halfToNumber((this.bytes[this.position - 2] << 8) | this.bytes[this.position - 1]);
+      case INFO_TWO_BYTES: {
+        // IEEE 754 half precision (RFC 8949 Appendix D), with exact powers of two.
+        need(2);
+        const half = (bytes[position] << 8) | bytes[position + 1];
+        position += 2;
+        const exponent = (half >> 10) & 0x1f;
+        const mantissa = half & 0x3ff;
+        let magnitude: number;
+        if (exponent === 0) magnitude = mantissa / 16777216; // subnormal: mantissa × 2^−24
+        else if (exponent === 31) magnitude = mantissa === 0 ? Infinity : NaN;
+        else if (exponent >= 25) magnitude = (mantissa + 1024) * (1 << (exponent - 25));
+        else magnitude = (mantissa + 1024) / (1 << (25 - exponent));
+        return half & 0x8000 ? -magnitude : magnitude;
+      }
       case INFO_FOUR_BYTES:
       case INFO_EIGHT_BYTES: {
         const size = info === INFO_FOUR_BYTES ? 4 : 8;
-        this.need(size);
-        for (let index = 0; index < size; index++) scratch.setUint8(index, this.bytes[this.position++]);
+        need(size);
+        const scratch = new DataView(new ArrayBuffer(8)); // big-endian, as CBOR writes it
+        for (let index = 0; index < size; index++) scratch.setUint8(index, bytes[position++]);
         return size === 4 ? scratch.getFloat32(0) : scratch.getFloat64(0);
       }
       default:
@@ -447,63 +419,162 @@ class CborReader {
     }
   }
 
-  indefinite(major: number, depth: number): CborValue {
+  /** The rest of an indefinite-length byte or text string (RFC 8949 §3.2.3): chunks, then a break. */
+  function chunkedString(major: number): Uint8Array | string {
+    const chunks: Uint8Array[] = [];
+    let joinedText = '';
+    let total = 0;
+    while (!atBreak()) {
+      const chunkAt = position;
+      const initial = bytes[position++];
+      if (initial >> 5 !== major || (initial & 0x1f) === INFO_INDEFINITE) fail('bad chunk in indefinite-length string at offset ' + chunkAt);
+      const length = argument(initial & 0x1f);
+      need(length);
+      if (major === MAJOR_TEXT) joinedText += text(length);
+      else {
+        chunks.push(take(length));
+        total += length;
+      }
+    }
+    if (major === MAJOR_TEXT) return joinedText;
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (let index = 0; index < chunks.length; index++) {
+      joined.set(chunks[index], offset);
+      offset += chunks[index].length;
+    }
+    return joined;
+  }
+
+  // Arrays, maps and tags begun and not yet complete, innermost last: the array or map being
+  // filled (null for tag 64, which takes one item), how many items or pairs it still takes (-1: until
+  // a break), and for a map the key whose value comes next. Nesting is walked in a loop with these
+  // lists, never by recursion (see the note on locks at the top).
+  const open: Array<CborValue[] | CborObject | null> = [];
+  const left: number[] = [];
+  const names: string[] = [];
+  /** Set by begin() when the item it read is an array, map or tag whose contents follow. */
+  let opened = false;
+
+  function openItem(container: CborValue[] | CborObject | null, count: number): undefined {
+    open.push(container);
+    left.push(count);
+    names.push('');
+    opened = true;
+    return undefined;
+  }
+
+  /**
+   * Reads the item at `position`, which sits inside the `open.length` items now open: returns it
+   * whole, or (for an array, map or tag) opens it and sets `opened`.
+   */
+  function begin(): CborValue {
+    const depth = open.length;
+    if (depth > depthLimit) fail('nested deeper than ' + depthLimit + ' at offset ' + position);
+    need(1);
+    const itemAt = position;
+    const initial = bytes[position++];
+    const major = initial >> 5;
+    const info = initial & 0x1f;
+    if (info === INFO_INDEFINITE) {
+      switch (major) {
+        case MAJOR_BYTES:
+        case MAJOR_TEXT:
+          return chunkedString(major);
+        case MAJOR_ARRAY:
+          return openItem([], -1);
+        case MAJOR_MAP:
+          return openItem({}, -1);
+        case MAJOR_SIMPLE:
+          return fail('unexpected break at offset ' + (position - 1));
+        default:
+          return fail('indefinite length not allowed for major type ' + major + ' at offset ' + (position - 1));
+      }
+    }
+    if (major === MAJOR_SIMPLE) return simple(info);
+    const value = argument(info);
     switch (major) {
+      case MAJOR_UNSIGNED:
+        return value;
+      case MAJOR_NEGATIVE:
+        if (value >= 9007199254740991) fail('negative integer below -(2^53 - 1) at offset ' + itemAt);
+        return -1 - value;
       case MAJOR_BYTES:
-      case MAJOR_TEXT: {
-        // RFC 8949 §3.2.3: definite-length chunks of the same major type, then a break.
-        const chunks: Uint8Array[] = [];
-        let text = '';
-        let total = 0;
-        while (!this.atBreak()) {
-          const chunkAt = this.position;
-          const initial = this.bytes[this.position++];
-          if (initial >> 5 !== major || (initial & 0x1f) === INFO_INDEFINITE) fail('bad chunk in indefinite-length string at offset ' + chunkAt);
-          const length = this.argument(initial & 0x1f);
-          this.need(length);
-          if (major === MAJOR_TEXT) text += this.text(length);
-          else {
-            chunks.push(this.take(length));
-            total += length;
-          }
-        }
-        if (major === MAJOR_TEXT) return text;
-        const joined = new Uint8Array(total);
-        let offset = 0;
-        for (let index = 0; index < chunks.length; index++) {
-          joined.set(chunks[index], offset);
-          offset += chunks[index].length;
-        }
-        return joined;
-      }
-      case MAJOR_ARRAY: {
-        const array: CborValue[] = [];
-        while (!this.atBreak()) array.push(this.item(depth + 1));
-        return array;
-      }
-      case MAJOR_MAP: {
-        const object: CborObject = {};
-        while (!this.atBreak()) this.entry(object, depth);
-        return object;
-      }
-      case MAJOR_SIMPLE:
-        return fail('unexpected break at offset ' + (this.position - 1));
+        need(value);
+        return take(value);
+      case MAJOR_TEXT:
+        need(value);
+        return text(value);
+      case MAJOR_ARRAY:
+        // Every element takes at least one byte: a count beyond the input is malformed, and this
+        // bound keeps a forged count from allocating anything.
+        if (value > bytes.length - position) fail('array of ' + value + ' items exceeds the input');
+        return openItem([], value);
+      case MAJOR_MAP:
+        if (value * 2 > bytes.length - position) fail('map of ' + value + ' pairs exceeds the input');
+        return openItem({}, value);
       default:
-        return fail('indefinite length not allowed for major type ' + major + ' at offset ' + (this.position - 1));
+        // major type 6, a tag
+        if (value !== TAG_UINT8_ARRAY) fail('unsupported tag ' + value);
+        return openItem(null, 1);
     }
   }
-}
 
-/**
- * Decodes exactly one CBOR item filling all of `bytes`. Never throws; `maxDepth` (default
- * CBOR_MAX_DEPTH) bounds how many arrays, maps and tags an item may sit inside.
- */
-export function cborDecode(bytes: Uint8Array, maxDepth?: number): CborDecoded {
-  const reader = new CborReader(bytes, maxDepth === undefined ? CBOR_MAX_DEPTH : maxDepth);
+  /** Reads the key of the next pair of the innermost open map, and checks it. */
+  function key(object: CborObject): string {
+    need(1);
+    const keyAt = position;
+    const major = bytes[keyAt] >> 5;
+    if (major !== MAJOR_UNSIGNED && major !== MAJOR_NEGATIVE && major !== MAJOR_TEXT) {
+      fail('map key at offset ' + keyAt + ' is neither an integer nor text');
+    }
+    const read = begin(); // an integer or a string: never opens anything
+    const name = typeof read === 'number' ? decimalString(read) : (read as string);
+    if (name === '__proto__') fail('map key "__proto__" refused at offset ' + keyAt);
+    if (Object.prototype.hasOwnProperty.call(object, name)) fail('duplicate map key "' + name + '" at offset ' + keyAt);
+    return name;
+  }
+
+  /** The whole item at offset 0. */
+  function decodeItem(): CborValue {
+    let value = begin();
+    for (;;) {
+      if (opened) opened = false;
+      else {
+        // `value` is complete: it is the result, or goes into the innermost open item.
+        const last = open.length - 1;
+        if (last < 0) return value;
+        const container = open[last];
+        if (container === null) {
+          if (!(value instanceof Uint8Array)) fail('tag 64 must hold a byte string');
+          open.pop();
+          left.pop();
+          names.pop();
+          continue;
+        }
+        if (Array.isArray(container)) container.push(value);
+        else container[names[last]] = value;
+        if (left[last] > 0) left[last]--;
+      }
+      // The innermost open item: complete, or read what comes next in it.
+      const last = open.length - 1;
+      const container = open[last];
+      if (container !== null && (left[last] === 0 || (left[last] < 0 && atBreak()))) {
+        value = container;
+        open.pop();
+        left.pop();
+        names.pop();
+        continue;
+      }
+      if (container !== null && !Array.isArray(container)) names[last] = key(container);
+      value = begin();
+    }
+  }
+
   try {
-    const value = reader.item(0);
-    if (reader.position !== bytes.length) {
-      return { ok: false, error: 'cbor: ' + (bytes.length - reader.position) + ' trailing bytes after the item at offset ' + reader.position };
+    const value = decodeItem();
+    if (position !== bytes.length) {
+      return { ok: false, error: 'cbor: ' + (bytes.length - position) + ' trailing bytes after the item at offset ' + position };
     }
     return { ok: true, value };
   } catch (caught) {
