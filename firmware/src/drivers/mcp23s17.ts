@@ -56,12 +56,14 @@
 //   At 4 MHz a 12-byte frame takes 24 us on the wire; the JavaScript around it is the cost.
 //
 // Espruino: no Map/Set, destructuring, spread, default parameters, optional chaining, `**`,
-// async/await or labels (see shared/ESPRUINO.md). Each driver allocates one frame of each kind at
-// construction and addresses it to a chip (byte 0) before each transfer.
+// async/await or labels (see shared/ESPRUINO.md). The lock driver allocates its frames once (one of
+// each kind, addressed to a chip in byte 0 before each transfer); the door driver makes its frames
+// when it reads (rounds, re-sync, start).
 //
 // Memory on the interpreter: every function and method costs variables for as long as the firmware
-// runs, so each driver has few methods (one setUp() per driver for configure / check / recover, one
-// tick() for every door event) and the fault bookkeeping of both is one function, noteFault().
+// runs, so each driver has few methods (the lock driver: set, check, configure, verify; the door
+// driver: one tick() for every door event, one setUp() to configure, check and recover a chip) and
+// the fault bookkeeping of both is one function, noteFault().
 
 import type { Clock, Gpio, PinNumber, SpiBus } from '../hal';
 import { hex, nameAt } from '../codec/bytes';
@@ -109,7 +111,7 @@ const DOOR_FULL_BYTES = 2 + REG_GPIOA + 2; //   IODIRA..GPIOB: 22 bytes
 const LOCK_FULL_BYTES = 2 + REGISTER_COUNT; //  IODIRA..OLATB: 24 bytes
 const CONFIG_FRAME_BYTES = 2 + REG_GPPUA + 2; // IODIRA..GPPUB: the 14 registers a chip is configured with
 
-// setUp() of either driver: what to do with one chip.
+// The door driver's setUp(): what to do with one chip.
 const CHECK = 0; //       read it; configure it again (IOCON first) if it lost its configuration
 const CONFIGURE = 1; //   write IODIR..GPPU (IOCON already went to every chip), then read it back
 const RECONFIGURE = 2; // IOCON to address 0 and the chip, IODIR..GPPU, then read it back
@@ -290,7 +292,7 @@ export class ExpanderLockOutputs implements LockOutputs, FaultOwner {
     config[2 + REG_IOCON] = IOCON_VALUE;
     config[3 + REG_IOCON] = IOCON_VALUE;
     bus.enableAddressing(firstAddress, chips);
-    for (let chip = 0; chip < chips; chip++) this.setUp(chip, CONFIGURE);
+    for (let chip = 0; chip < chips; chip++) this.configure(chip, false);
   }
 
   set(index: number, energised: boolean): void {
@@ -302,9 +304,9 @@ export class ExpanderLockOutputs implements LockOutputs, FaultOwner {
     if (next === was) return;
     // Before a coil is switched on, make sure the chip still holds its configuration: a brown-out
     // (a coil's inrush) resets it to inputs with HAEN = 0, and an OLAT write would then open nothing.
-    if (energised) this.setUp(chip, CHECK);
+    if (energised && !this.verify(chip)) this.configure(chip, true);
     this.latches[chip] = next;
-    // The latch write (as in setUp), written out here: this is the tap's path to the coil.
+    // The latch write (as in configure()), written out here: this is the tap's path to the coil.
     const frame = this.latchFrame;
     frame[0] = OPCODE_WRITE | ((this.firstAddress + chip) << 1);
     frame[2] = next & 0xff;
@@ -314,47 +316,49 @@ export class ExpanderLockOutputs implements LockOutputs, FaultOwner {
 
   /** One read per chip; a chip that lost its configuration is configured again. Returns the first fault, or null. */
   check(): string | null {
-    for (let chip = 0; chip < this.latches.length; chip++) this.setUp(chip, CHECK);
+    for (let chip = 0; chip < this.latches.length; chip++) {
+      if (!this.verify(chip)) this.configure(chip, true);
+    }
     return this.fault;
   }
 
   /**
-   * Chip `chip` as `how` says (CHECK, CONFIGURE, RECONFIGURE), ending with one 24-byte read of its
-   * whole register file that records its fault state. Configuring writes OLAT first, then IODIR:
-   * the pins come out of high impedance already holding the shadow (all off at start).
+   * OLAT first, then IODIR: the pins come out of high impedance already holding the shadow (all
+   * off at start); then verify(). `again`: a chip found without its configuration, which first gets
+   * IOCON (at address 0 and its own).
    */
-  private setUp(chip: number, how: number): void {
+  private configure(chip: number, again: boolean): void {
     const address = this.firstAddress + chip;
-    const bus = this.bus;
-    const config = this.config;
-    for (;;) {
-      if (how === RECONFIGURE) {
-        this.reinits++;
-        bus.enableAddressing(address, 1);
-      }
-      if (how !== CHECK) {
-        const latch = this.latches[chip];
-        const frame = this.latchFrame;
-        frame[0] = OPCODE_WRITE | (address << 1);
-        frame[2] = latch & 0xff;
-        frame[3] = latch >> 8;
-        bus.transfer(frame);
-        config[0] = OPCODE_WRITE | (address << 1);
-        bus.transfer(config);
-      }
-      this.checkFrame[0] = OPCODE_READ | (address << 1);
-      const reply = bus.transfer(this.checkFrame);
-      let text = replyFault('lock', address, reply, config, REG_IODIRA);
-      if (text === '') {
-        const latch = reply[2 + REG_OLATA] | (reply[3 + REG_OLATA] << 8);
-        if (latch !== this.latches[chip]) {
-          text = 'lock expander at address ' + address + ' lost its output latch: OLAT = ' + hex(latch) + ', expected ' + hex(this.latches[chip]);
-        }
-      }
-      noteFault(this, chip, text);
-      if (text === '' || how !== CHECK) return;
-      how = RECONFIGURE;
+    if (again) {
+      this.reinits++;
+      this.bus.enableAddressing(address, 1);
     }
+    const latch = this.latches[chip];
+    const frame = this.latchFrame;
+    frame[0] = OPCODE_WRITE | (address << 1);
+    frame[2] = latch & 0xff;
+    frame[3] = latch >> 8;
+    this.bus.transfer(frame);
+    this.config[0] = OPCODE_WRITE | (address << 1);
+    this.bus.transfer(this.config);
+    this.verify(chip);
+  }
+
+  /** One 24-byte read of the whole register file; records the chip's fault state. Kept apart from configure(): it is on the tap's path. */
+  private verify(chip: number): boolean {
+    const address = this.firstAddress + chip;
+    const frame = this.checkFrame;
+    frame[0] = OPCODE_READ | (address << 1);
+    const reply = this.bus.transfer(frame);
+    let text = replyFault('lock', address, reply, this.config, REG_IODIRA);
+    if (text === '') {
+      const latch = reply[2 + REG_OLATA] | (reply[3 + REG_OLATA] << 8);
+      if (latch !== this.latches[chip]) {
+        text = 'lock expander at address ' + address + ' lost its output latch: OLAT = ' + hex(latch) + ', expected ' + hex(this.latches[chip]);
+      }
+    }
+    noteFault(this, chip, text);
+    return text === '';
   }
 }
 
@@ -403,13 +407,6 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
   private reported: number[] = [];
   /** Per chip: the sample that opened the current debounce window. */
   private first: number[] = [];
-  private eventFrame = new Uint8Array(EVENT_FRAME_BYTES);
-  private fullFrame = new Uint8Array(DOOR_FULL_BYTES);
-  /**
-   * All pins inputs with pull-ups (unused ones too: no floating inputs), no inversion,
-   * interrupt-on-change against the previous level on the pins with a door (set per chip).
-   */
-  private config = new Uint8Array(CONFIG_FRAME_BYTES);
   /** Per chip, then the INT line: its fault or ''. A chip with a fault is not read by rounds, only by the re-sync. */
   faultTexts: string[] = [];
   /** The first fault still present, or null (read only). */
@@ -460,16 +457,6 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
       this.faultTexts.push('');
     }
     this.faultTexts.push(''); // the INT line
-    this.eventFrame[1] = REG_IOCON;
-    this.fullFrame[1] = REG_IODIRA;
-    const config = this.config;
-    config[1] = REG_IODIRA;
-    config[2 + REG_IODIRA] = 0xff;
-    config[3 + REG_IODIRA] = 0xff;
-    config[2 + REG_IOCON] = IOCON_VALUE;
-    config[3 + REG_IOCON] = IOCON_VALUE;
-    config[2 + REG_GPPUA] = 0xff;
-    config[3 + REG_GPPUA] = 0xff;
   }
 
   /**
@@ -571,7 +558,8 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
         // chip that was reset) becomes a fault and keeps its reported levels until the re-sync
         // configures it again.
         this.rounds++;
-        const frame = this.eventFrame;
+        const frame = new Uint8Array(EVENT_FRAME_BYTES);
+        frame[1] = REG_IOCON;
         for (let chip = 0; chip < chips; chip++) {
           sample[chip] = reported[chip];
           if (this.faultTexts[chip] !== '') continue;
@@ -657,17 +645,28 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
   /**
    * Chip `chip` as `how` says (CHECK, CONFIGURE, RECONFIGURE), ending with one 22-byte read of
    * IODIRA..GPIOB: configuration checked (its fault recorded), doors sampled, interrupt cleared.
-   * Returns the door levels, or -1 if the chip is faulty.
+   * Returns the door levels, or -1 if the chip is faulty. (Its frames are made here: the door chips
+   * are set up at start and every resyncMs, so they need not be kept.)
    */
   private setUp(chip: number, how: number): number {
     const address = this.firstAddress + chip;
     const mask = this.masks[chip];
-    const config = this.config;
+    // All pins inputs with pull-ups (unused ones too: no floating inputs), no inversion,
+    // interrupt-on-change against the previous level on the pins with a door.
+    const config = new Uint8Array(CONFIG_FRAME_BYTES);
     config[0] = OPCODE_WRITE | (address << 1);
+    config[1] = REG_IODIRA;
+    config[2 + REG_IODIRA] = 0xff;
+    config[3 + REG_IODIRA] = 0xff;
     config[2 + REG_GPINTENA] = mask & 0xff;
     config[3 + REG_GPINTENA] = mask >> 8;
-    const frame = this.fullFrame;
+    config[2 + REG_IOCON] = IOCON_VALUE;
+    config[3 + REG_IOCON] = IOCON_VALUE;
+    config[2 + REG_GPPUA] = 0xff;
+    config[3 + REG_GPPUA] = 0xff;
+    const frame = new Uint8Array(DOOR_FULL_BYTES);
     frame[0] = OPCODE_READ | (address << 1);
+    frame[1] = REG_IODIRA;
     for (;;) {
       if (how === RECONFIGURE) {
         this.reinits++;
