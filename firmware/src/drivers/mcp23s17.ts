@@ -184,7 +184,10 @@ function replyFault(kind: string, address: number, reply: Uint8Array, expected: 
 
 /** The fault bookkeeping both drivers carry. */
 interface FaultOwner {
-  /** Per slot (chip, and for the doors the INT line last): its fault, or '' while it is well. */
+  /**
+   * Per slot (chip, and for the doors the INT line after the chips): its fault. A slot that is well
+   * has no element (no variable on the interpreter), so this is [] while all is well.
+   */
   faultTexts: string[];
   /** The first fault still present, or null. */
   fault: string | null;
@@ -195,12 +198,13 @@ interface FaultOwner {
 /** Slot `slot` of `owner` is faulty with `text`, or well again with ''. Tells the listener of a new fault, and once all are gone. */
 function noteFault(owner: FaultOwner, slot: number, text: string): void {
   const texts = owner.faultTexts;
-  const was = texts[slot];
+  const was = texts[slot] || '';
   if (was === text) return;
-  texts[slot] = text;
+  if (text === '') delete texts[slot];
+  else texts[slot] = text;
   let current: string | null = null;
   for (let i = 0; i < texts.length && current === null; i++) {
-    if (texts[i] !== '') current = texts[i];
+    if (texts[i]) current = texts[i];
   }
   owner.fault = current;
   const listener = owner.onFault;
@@ -285,10 +289,7 @@ export class ExpanderLockOutputs implements LockOutputs, FaultOwner {
     this.firstAddress = firstAddress;
     this.count = count;
     this.onFault = onFault;
-    for (let chip = 0; chip < chips; chip++) {
-      this.latches.push(0);
-      this.faultTexts.push('');
-    }
+    for (let chip = 0; chip < chips; chip++) this.latches.push(0);
     this.latchFrame[1] = REG_OLATA;
     this.checkFrame[1] = REG_IODIRA;
     const config = this.config;
@@ -411,7 +412,7 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
   private reported: number[] = [];
   /** Per chip: the sample that opened the current debounce window. */
   private first: number[] = [];
-  /** Per chip, then the INT line: its fault or ''. A chip with a fault is not read by rounds, only by the re-sync. */
+  /** Per chip, then the INT line: its fault (no element while well). A chip with a fault is not read by rounds, only by the re-sync. */
   faultTexts: string[] = [];
   /** The first fault still present, or null (read only). */
   fault: string | null = null;
@@ -458,9 +459,7 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
       this.masks.push(used >= 16 ? 0xffff : (1 << used) - 1);
       this.reported.push(0);
       this.first.push(0);
-      this.faultTexts.push('');
     }
-    this.faultTexts.push(''); // the INT line
   }
 
   /**
@@ -554,7 +553,7 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
       if (event === EV_RESYNC) {
         this.resyncs++;
         for (let chip = 0; chip < chips; chip++) {
-          const levels = this.setUp(chip, this.faultTexts[chip] === '' ? CHECK : RECONFIGURE);
+          const levels = this.setUp(chip, this.faultTexts[chip] ? RECONFIGURE : CHECK);
           sample[chip] = levels >= 0 ? levels : reported[chip];
         }
       } else {
@@ -566,7 +565,7 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
         frame[1] = REG_IOCON;
         for (let chip = 0; chip < chips; chip++) {
           sample[chip] = reported[chip];
-          if (this.faultTexts[chip] !== '') continue;
+          if (this.faultTexts[chip]) continue;
           const address = this.firstAddress + chip;
           frame[0] = OPCODE_READ | (address << 1);
           const reply = this.bus.transfer(frame);
