@@ -56,7 +56,14 @@
 //   At 4 MHz a 12-byte frame takes 24 us on the wire; the JavaScript around it is the cost.
 //
 // Espruino: no Map/Set, destructuring, spread, default parameters, optional chaining, `**`,
-// async/await or labels (see shared/ESPRUINO.md). Frames are allocated once per chip.
+// async/await or labels (see shared/ESPRUINO.md). The lock driver allocates its frames once (one of
+// each kind, addressed to a chip in byte 0 before each transfer); the door driver makes its frames
+// when it reads (rounds, re-sync, start).
+//
+// Memory on the interpreter: every function and method costs variables for as long as the firmware
+// runs, so each driver has few methods (the lock driver: set, check, configure, verify; the door
+// driver: one tick() for every door event, one setUp() to configure, check and recover a chip) and
+// the fault bookkeeping of both is one function, noteFault().
 
 import type { Clock, Gpio, PinNumber, SpiBus } from '../hal';
 import { hex, nameAt } from '../codec/bytes';
@@ -67,14 +74,14 @@ import type { DoorInputs, DoorListener } from './door-bank';
 // Register table, IOCON.BANK = 0: each A register at an even address, its B twin at the next.
 // ---------------------------------------------------------------------------------------------
 const REG_IODIRA = 0x00; //   IODIRA/B: pin direction, 1 = input; reset 0xFF (3.5.1)
-const REG_IPOLA = 0x02; //    IPOLA/B: 1 = GPIO reads the input inverted; reset 0 (3.5.2)
+//                            IPOLA/B (0x02): 1 = GPIO reads the input inverted; reset 0 (3.5.2)
 const REG_GPINTENA = 0x04; // GPINTENA/B: 1 = interrupt-on-change enabled for the pin (3.5.3)
-const REG_DEFVALA = 0x06; //  DEFVALA/B: compare value for pins whose INTCON bit is 1 (3.5.4)
-const REG_INTCONA = 0x08; //  INTCONA/B: 1 = compare with DEFVAL, 0 = with the previous level (3.5.5)
+//                            DEFVALA/B (0x06): compare value for pins whose INTCON bit is 1 (3.5.4)
+//                            INTCONA/B (0x08): 1 = compare with DEFVAL, 0 = with the previous level (3.5.5)
 const REG_IOCON = 0x0a; //    IOCON: configuration; one register, at 0x0A and 0x0B (3.5.6)
 const REG_GPPUA = 0x0c; //    GPPUA/B: 1 = 100 kOhm pull-up on the input (3.5.7)
-const REG_INTFA = 0x0e; //    INTFA/B (read-only): pins that caused the pending interrupt (3.5.8)
-const REG_INTCAPA = 0x10; //  INTCAPA/B (read-only): port captured at the interrupt; a read clears it (3.5.9)
+//                            INTFA/B (0x0E, read-only): pins that caused the pending interrupt (3.5.8)
+//                            INTCAPA/B (0x10, read-only): port captured at the interrupt; a read clears it (3.5.9)
 const REG_GPIOA = 0x12; //    GPIOA/B: pin levels; a read clears the interrupt; a write goes to OLAT (3.5.10)
 const REG_OLATA = 0x14; //    OLATA/B: output latches, driven on pins whose IODIR bit is 0 (3.5.11)
 const REGISTER_COUNT = 0x16; // 22 registers, 0x00..0x15; sequential access rolls over to 0x00
@@ -93,17 +100,21 @@ const OPCODE_READ = 0x41;
 /** With IOCON.HAEN = 0 a chip answers hardware address 000 whatever its pins. */
 const BROADCAST_ADDRESS = 0;
 
-// Reply layouts. A read frame is [control, register, n dummy bytes]; register r + k arrives in byte 2 + k.
-const EVENT_FIRST_REG = REG_IOCON; //   door event read: IOCON, IOCON, GPPUA/B, INTFA/B, INTCAPA/B, GPIOA/B
-const EVENT_FRAME_BYTES = 2 + (REG_GPIOA + 2 - REG_IOCON); // 12
+// Frame layouts. A read frame is [control, register, n dummy bytes]; register r + k arrives in byte
+// 2 + k of the reply. A configuration frame is the write [control, IODIRA, IODIRA..GPPUB values]:
+// the same layout, so it is also what the reply of a read from IODIRA must hold.
+const EVENT_FRAME_BYTES = 2 + (REG_GPIOA + 2 - REG_IOCON); // 12: door event read of IOCON, IOCON, GPPUA/B, INTFA/B, INTCAPA/B, GPIOA/B
 const EV_IOCON = 2;
 const EV_GPPU = 2 + (REG_GPPUA - REG_IOCON);
 const EV_GPIO = 2 + (REG_GPIOA - REG_IOCON);
-/** What the door event read must find in IOCON, IOCON, GPPUA, GPPUB. */
-const EVENT_EXPECTED = new Uint8Array([IOCON_VALUE, IOCON_VALUE, 0xff, 0xff]);
 const DOOR_FULL_BYTES = 2 + REG_GPIOA + 2; //   IODIRA..GPIOB: 22 bytes
 const LOCK_FULL_BYTES = 2 + REGISTER_COUNT; //  IODIRA..OLATB: 24 bytes
-const CONFIG_BYTES = REG_GPPUA + 2; //          IODIRA..GPPUB: the 14 registers a chip is configured with
+const CONFIG_FRAME_BYTES = 2 + REG_GPPUA + 2; // IODIRA..GPPUB: the 14 registers a chip is configured with
+
+// The door driver's setUp(): what to do with one chip.
+const CHECK = 0; //       read it; configure it again (IOCON first) if it lost its configuration
+const CONFIGURE = 1; //   write IODIR..GPPU (IOCON already went to every chip), then read it back
+const RECONFIGURE = 2; // IOCON to address 0 and the chip, IODIR..GPPU, then read it back
 
 // Doors: timing of recovery.
 /** Period of the door chips' re-sync read. */
@@ -121,48 +132,45 @@ const REGISTER_NAMES =
   'IODIRA IODIRB IPOLA IPOLB GPINTENA GPINTENB DEFVALA DEFVALB INTCONA INTCONB IOCON IOCON GPPUA GPPUB INTFA INTFB INTCAPA INTCAPB GPIOA GPIOB OLATA OLATB';
 const NO_TIMER = -1;
 
+// Door events, for tick().
+const EV_START = 0; //  start(): only the check that the INT line is released
+const EV_EDGE = 1; //   the INT line fell
+const EV_TIMER = 2; //  a debounce or line-low wait ended
+const EV_RESYNC = 3; // the periodic full read
+
 /** Called with a reason when a chip (or the INT line) develops a fault, with null once all is well again. */
 export type ExpanderFaultListener = (reason: string | null) => void;
 
-function chipsFor(count: number): number {
-  return Math.ceil(count / 16);
-}
-
-function checkPlan(kind: string, firstAddress: number, count: number): void {
+/** Throws unless `count` lockers fit on chips from `firstAddress`; returns the number of chips. */
+function checkPlan(kind: string, firstAddress: number, count: number): number {
   if (!(count >= 1 && Math.floor(count) === count)) throw new Error(kind + ': count must be a positive integer');
-  if (!(firstAddress >= 0 && Math.floor(firstAddress) === firstAddress && firstAddress + chipsFor(count) <= 8)) {
-    throw new Error(kind + ': ' + chipsFor(count) + ' chip(s) from address ' + firstAddress + ' do not fit in addresses 0..7');
+  const chips = Math.ceil(count / 16);
+  if (!(firstAddress >= 0 && Math.floor(firstAddress) === firstAddress && firstAddress + chips <= 8)) {
+    throw new Error(kind + ': ' + chips + ' chip(s) from address ' + firstAddress + ' do not fit in addresses 0..7');
   }
-}
-
-/** Pins of chip `chip` that have a locker, as a 16-bit mask (bit 0 = GPA0, bit 8 = GPB0). */
-function usedMask(count: number, chip: number): number {
-  const used = count - chip * 16;
-  return used >= 16 ? 0xffff : (1 << used) - 1;
-}
-
-function readFrame(address: number, register: number, bytes: number): Uint8Array {
-  const frame = new Uint8Array(bytes);
-  frame[0] = OPCODE_READ | (address << 1);
-  frame[1] = register;
-  return frame;
+  return chips;
 }
 
 /**
- * '' if the registers from `firstRegister` in `reply` (from byte 2 on) hold `expected`, else what is
- * wrong with the chip. IOCON is looked at first: it tells a missing chip (MISO floats to 0xFF or
- * 0x00) or a reset one (IOCON = 0) from a chip that lost some other setting.
+ * '' if `reply`, a read from `firstRegister`, holds what `expected` holds from byte 2 on (both laid
+ * out as a read frame: register firstRegister + k in byte 2 + k), else what is wrong with the chip.
+ * IOCON is looked at first: it tells a missing chip (MISO floats to 0xFF or 0x00) or a reset one
+ * (IOCON = 0) from a chip that lost some other setting.
  */
 function replyFault(kind: string, address: number, reply: Uint8Array, expected: Uint8Array, firstRegister: number): string {
+  // The usual answer, on the tap's path (a lock chip is checked before each coil): the run compared
+  // as two strings made natively, about a third of the time of the byte loop below on the interpreter.
+  const answered = String.fromCharCode.apply(null, reply.subarray(2, expected.length) as unknown as number[]);
+  if (answered === String.fromCharCode.apply(null, expected.subarray(2) as unknown as number[])) return '';
   let bad = -1;
-  const ioconAt = REG_IOCON - firstRegister;
-  if (ioconAt >= 0 && ioconAt < expected.length && reply[2 + ioconAt] !== expected[ioconAt]) bad = ioconAt;
-  for (let i = 0; i < expected.length && bad < 0; i++) {
-    if (reply[2 + i] !== expected[i]) bad = i;
+  const ioconAt = 2 + REG_IOCON - firstRegister;
+  if (ioconAt >= 2 && ioconAt < expected.length && reply[ioconAt] !== expected[ioconAt]) bad = ioconAt;
+  for (let i = 2; i < expected.length && bad < 0; i++) {
+    if (reply[i] !== expected[i]) bad = i;
   }
   if (bad < 0) return '';
-  const got = reply[2 + bad];
-  const register = firstRegister + bad;
+  const got = reply[bad];
+  const register = firstRegister + bad - 2;
   let what = ' lost its configuration (reset?)';
   if (register === REG_IOCON || register === REG_IOCON + 1) {
     what = got === 0xff ? ' does not answer' : got === 0x00 ? ' does not answer (or was reset)' : ' has another configuration';
@@ -174,49 +182,43 @@ function replyFault(kind: string, address: number, reply: Uint8Array, expected: 
 // Faults of several chips (and the INT line), reported as one status
 // ---------------------------------------------------------------------------------------------
 
-class FaultBook {
-  private texts: string[] = [];
-  private listener: ExpanderFaultListener | null;
+/** The fault bookkeeping both drivers carry. */
+interface FaultOwner {
+  /**
+   * Per slot (chip, and for the doors the INT line after the chips): its fault. A slot that is well
+   * has no element (no variable on the interpreter), so this is [] while all is well.
+   */
+  faultTexts: string[];
   /** The first fault still present, or null. */
-  current: string | null = null;
-  listenerErrors = 0;
+  fault: string | null;
+  onFault: ExpanderFaultListener | null;
+  listenerErrors: number;
+}
 
-  constructor(slots: number, listener: ExpanderFaultListener | null) {
-    for (let i = 0; i < slots; i++) this.texts.push('');
-    this.listener = listener;
+/** Slot `slot` of `owner` is faulty with `text`, or well again with ''. Tells the listener of a new fault, and once all are gone. */
+function noteFault(owner: FaultOwner, slot: number, text: string): void {
+  const texts = owner.faultTexts;
+  const was = texts[slot] || '';
+  if (was === text) return;
+  if (text === '') delete texts[slot];
+  else texts[slot] = text;
+  let current: string | null = null;
+  for (let i = 0; i < texts.length && current === null; i++) {
+    if (texts[i]) current = texts[i];
   }
-
-  /** Slot `slot` is faulty with `text`, or well again with ''. */
-  set(slot: number, text: string): void {
-    const was = this.texts[slot];
-    if (was === text) return;
-    this.texts[slot] = text;
-    let current: string | null = null;
-    for (let i = 0; i < this.texts.length && current === null; i++) {
-      if (this.texts[i] !== '') current = this.texts[i];
-    }
-    this.current = current;
-    if (text !== '' && was === '') this.tell(text);
-    else if (current === null) this.tell(null);
-  }
-
-  isSet(slot: number): boolean {
-    return this.texts[slot] !== '';
-  }
-
-  private tell(reason: string | null): void {
-    const listener = this.listener;
-    if (!listener) return;
-    try {
-      listener(reason);
-    } catch (error) {
-      this.listenerErrors++;
-    }
+  owner.fault = current;
+  const listener = owner.onFault;
+  const tell = text !== '' && was === '';
+  if (!listener || !(tell || current === null)) return;
+  try {
+    listener(tell ? text : null);
+  } catch (error) {
+    owner.listenerErrors++;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// The bus: register access by hardware address
+// The bus: one chip select shared by every chip
 // ---------------------------------------------------------------------------------------------
 
 export class Mcp23s17Bus {
@@ -236,37 +238,18 @@ export class Mcp23s17Bus {
     return this.spi.transfer(this.cs, frame);
   }
 
-  /** Writes `values` to consecutive registers from `register` (sequential mode) in one frame. */
-  write(address: number, register: number, values: Uint8Array): void {
-    const frame = new Uint8Array(values.length + 2);
-    frame[0] = OPCODE_WRITE | (address << 1);
-    frame[1] = register;
-    frame.set(values, 2);
-    this.transfer(frame);
-  }
-
-  writeRegister(address: number, register: number, value: number): void {
-    const frame = new Uint8Array(3);
-    frame[0] = OPCODE_WRITE | (address << 1);
-    frame[1] = register;
-    frame[2] = value;
-    this.transfer(frame);
-  }
-
-  /** Reads `count` consecutive registers from `register` in one frame: register + k is byte 2 + k of the reply. */
-  read(address: number, register: number, count: number): Uint8Array {
-    return this.transfer(readFrame(address, register, count + 2));
-  }
-
   /**
    * IOCON to hardware address 0 (every chip whose HAEN is still 0 takes it, whatever its pins), then
-   * to each of `addresses` (chips that kept HAEN = 1). Every chip on the chip select gets the same
-   * value, so the broadcast never disturbs a configured chip.
+   * to each of the `chips` addresses from `firstAddress` (chips that kept HAEN = 1). Every chip on
+   * the chip select gets the same value, so the broadcast never disturbs a configured chip.
    */
-  enableAddressing(addresses: number[]): void {
-    this.writeRegister(BROADCAST_ADDRESS, REG_IOCON, IOCON_VALUE);
-    for (let i = 0; i < addresses.length; i++) {
-      if (addresses[i] !== BROADCAST_ADDRESS) this.writeRegister(addresses[i], REG_IOCON, IOCON_VALUE);
+  enableAddressing(firstAddress: number, chips: number): void {
+    const frame = new Uint8Array([OPCODE_WRITE | (BROADCAST_ADDRESS << 1), REG_IOCON, IOCON_VALUE]);
+    this.transfer(frame);
+    for (let address = firstAddress; address < firstAddress + chips; address++) {
+      if (address === BROADCAST_ADDRESS) continue;
+      frame[0] = OPCODE_WRITE | (address << 1);
+      this.transfer(frame);
     }
   }
 }
@@ -275,53 +258,46 @@ export class Mcp23s17Bus {
 // Lock outputs
 // ---------------------------------------------------------------------------------------------
 
-export class ExpanderLockOutputs implements LockOutputs {
+export class ExpanderLockOutputs implements LockOutputs, FaultOwner {
   readonly count: number;
   private bus: Mcp23s17Bus;
-  private addresses: number[] = [];
+  private firstAddress: number;
   /** Shadow of each chip's OLATB:OLATA; bit i = lock 16 * chip + i energised. */
   private latches: number[] = [];
-  private latchFrames: Uint8Array[] = [];
-  private checkFrames: Uint8Array[] = [];
-  private config: Uint8Array;
-  private faults: FaultBook;
+  /** OLATA, OLATB in one sequential write. */
+  private latchFrame = new Uint8Array(4);
+  /** The whole register file, IODIRA..OLATB, in one read. */
+  private checkFrame = new Uint8Array(LOCK_FULL_BYTES);
+  /**
+   * IODIR = 0 (all outputs; unused pins are driven low, never left floating), no inversion, no
+   * interrupts, IOCON, no pull-ups.
+   */
+  private config = new Uint8Array(CONFIG_FRAME_BYTES);
+  faultTexts: string[] = [];
+  /** The first fault still present, or null (read only). */
+  fault: string | null = null;
+  onFault: ExpanderFaultListener | null;
+  /** Fault listener calls that threw. */
+  listenerErrors = 0;
   /** Re-initialisations after a chip was found without its configuration. */
   reinits = 0;
 
+  /** Configures every chip at once, every lock off (expanderLockOutputs). */
   constructor(bus: Mcp23s17Bus, firstAddress: number, count: number, onFault: ExpanderFaultListener | null) {
-    checkPlan('lock outputs', firstAddress, count);
+    const chips = checkPlan('lock outputs', firstAddress, count);
     this.bus = bus;
+    this.firstAddress = firstAddress;
     this.count = count;
-    const chips = chipsFor(count);
-    for (let chip = 0; chip < chips; chip++) {
-      const address = firstAddress + chip;
-      this.addresses.push(address);
-      this.latches.push(0);
-      const latchFrame = new Uint8Array(4); // OLATA, OLATB in one sequential write
-      latchFrame[0] = OPCODE_WRITE | (address << 1);
-      latchFrame[1] = REG_OLATA;
-      this.latchFrames.push(latchFrame);
-      this.checkFrames.push(readFrame(address, REG_IODIRA, LOCK_FULL_BYTES));
-    }
-    // IODIR = 0 (all outputs; unused pins are driven low, never left floating), no inversion, no
-    // interrupts, IOCON, no pull-ups.
-    const config = new Uint8Array(CONFIG_BYTES);
-    config[REG_IOCON] = IOCON_VALUE;
-    config[REG_IOCON + 1] = IOCON_VALUE;
-    this.config = config;
-    this.faults = new FaultBook(chips, onFault);
-  }
-
-  /** The first fault still present, or null. */
-  get fault(): string | null {
-    return this.faults.current;
-  }
-
-  /** Configures every chip, every lock off. Returns the first fault, or null. */
-  init(): string | null {
-    this.bus.enableAddressing(this.addresses);
-    for (let chip = 0; chip < this.addresses.length; chip++) this.configure(chip);
-    return this.faults.current;
+    this.onFault = onFault;
+    for (let chip = 0; chip < chips; chip++) this.latches.push(0);
+    this.latchFrame[1] = REG_OLATA;
+    this.checkFrame[1] = REG_IODIRA;
+    const config = this.config;
+    config[1] = REG_IODIRA;
+    config[2 + REG_IOCON] = IOCON_VALUE;
+    config[3 + REG_IOCON] = IOCON_VALUE;
+    bus.enableAddressing(firstAddress, chips);
+    for (let chip = 0; chip < chips; chip++) this.configure(chip, false);
   }
 
   set(index: number, energised: boolean): void {
@@ -333,45 +309,52 @@ export class ExpanderLockOutputs implements LockOutputs {
     if (next === was) return;
     // Before a coil is switched on, make sure the chip still holds its configuration: a brown-out
     // (a coil's inrush) resets it to inputs with HAEN = 0, and an OLAT write would then open nothing.
-    if (energised && !this.verify(chip)) this.reconfigure(chip);
+    if (energised && !this.verify(chip)) this.configure(chip, true);
     this.latches[chip] = next;
-    this.writeLatch(chip);
+    // The latch write (as in configure()), written out here: this is the tap's path to the coil.
+    const frame = this.latchFrame;
+    frame[0] = OPCODE_WRITE | ((this.firstAddress + chip) << 1);
+    frame[2] = next & 0xff;
+    frame[3] = next >> 8;
+    this.bus.transfer(frame);
   }
 
   /** One read per chip; a chip that lost its configuration is configured again. Returns the first fault, or null. */
   check(): string | null {
-    for (let chip = 0; chip < this.addresses.length; chip++) {
-      if (!this.verify(chip)) this.reconfigure(chip);
+    for (let chip = 0; chip < this.latches.length; chip++) {
+      if (!this.verify(chip)) this.configure(chip, true);
     }
-    return this.faults.current;
+    return this.fault;
   }
 
-  private writeLatch(chip: number): void {
-    const frame = this.latchFrames[chip];
+  /**
+   * OLAT first, then IODIR: the pins come out of high impedance already holding the shadow (all
+   * off at start); then verify(). `again`: a chip found without its configuration, which first gets
+   * IOCON (at address 0 and its own).
+   */
+  private configure(chip: number, again: boolean): void {
+    const address = this.firstAddress + chip;
+    if (again) {
+      this.reinits++;
+      this.bus.enableAddressing(address, 1);
+    }
     const latch = this.latches[chip];
+    const frame = this.latchFrame;
+    frame[0] = OPCODE_WRITE | (address << 1);
     frame[2] = latch & 0xff;
     frame[3] = latch >> 8;
     this.bus.transfer(frame);
-  }
-
-  private reconfigure(chip: number): void {
-    this.reinits++;
-    const addresses = [this.addresses[chip]];
-    this.bus.enableAddressing(addresses);
-    this.configure(chip);
-  }
-
-  /** OLAT first, then IODIR: the pins come out of high impedance already holding the shadow (all off). */
-  private configure(chip: number): void {
-    this.writeLatch(chip);
-    this.bus.write(this.addresses[chip], REG_IODIRA, this.config);
+    this.config[0] = OPCODE_WRITE | (address << 1);
+    this.bus.transfer(this.config);
     this.verify(chip);
   }
 
-  /** One 24-byte read of the whole register file; records the chip's fault state. */
+  /** One 24-byte read of the whole register file; records the chip's fault state. Kept apart from configure(): it is on the tap's path. */
   private verify(chip: number): boolean {
-    const reply = this.bus.transfer(this.checkFrames[chip]);
-    const address = this.addresses[chip];
+    const address = this.firstAddress + chip;
+    const frame = this.checkFrame;
+    frame[0] = OPCODE_READ | (address << 1);
+    const reply = this.bus.transfer(frame);
     let text = replyFault('lock', address, reply, this.config, REG_IODIRA);
     if (text === '') {
       const latch = reply[2 + REG_OLATA] | (reply[3 + REG_OLATA] << 8);
@@ -379,7 +362,7 @@ export class ExpanderLockOutputs implements LockOutputs {
         text = 'lock expander at address ' + address + ' lost its output latch: OLAT = ' + hex(latch) + ', expected ' + hex(this.latches[chip]);
       }
     }
-    this.faults.set(chip, text);
+    noteFault(this, chip, text);
     return text === '';
   }
 }
@@ -389,9 +372,7 @@ export class ExpanderLockOutputs implements LockOutputs {
  * (every lock off). A chip that does not answer shows in `fault` (and `onFault`), it is not thrown.
  */
 export function expanderLockOutputs(bus: Mcp23s17Bus, firstAddress: number, count: number, onFault?: ExpanderFaultListener): ExpanderLockOutputs {
-  const outputs = new ExpanderLockOutputs(bus, firstAddress, count, onFault ? onFault : null);
-  outputs.init();
-  return outputs;
+  return new ExpanderLockOutputs(bus, firstAddress, count, onFault ? onFault : null);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,7 +397,7 @@ export interface ExpanderDoorStatus {
   listenerErrors: number;
 }
 
-export class ExpanderDoorInputs implements DoorInputs {
+export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
   readonly count: number;
   /** Period of the re-sync read; set before start(). */
   resyncMs = DOOR_RESYNC_MS;
@@ -424,23 +405,18 @@ export class ExpanderDoorInputs implements DoorInputs {
   private gpio: Gpio;
   private clock: Clock;
   private interruptPin: PinNumber;
-  private addresses: number[] = [];
+  private firstAddress: number;
+  /** Per chip: the pins that have a locker, bit 0 = GPA0, bit 8 = GPB0. */
   private masks: number[] = [];
-  private eventFrames: Uint8Array[] = [];
-  private fullFrames: Uint8Array[] = [];
-  private configs: Uint8Array[] = [];
-  /** Per chip: the chip answered its last read with the right configuration. */
-  private healthy: boolean[] = [];
   /** Per chip: door levels last reported (or found at start), bit i = door 16 * chip + i open. */
   private reported: number[] = [];
   /** Per chip: the sample that opened the current debounce window. */
   private first: number[] = [];
-  /** Per chip: the latest sample. */
-  private sample: number[] = [];
-  /** Per chip: doors confirmed in this window, to report once every level is updated. */
-  private confirmed: number[] = [];
-  private faults: FaultBook;
-  private lineSlot: number;
+  /** Per chip, then the INT line: its fault (no element while well). A chip with a fault is not read by rounds, only by the re-sync. */
+  faultTexts: string[] = [];
+  /** The first fault still present, or null (read only). */
+  fault: string | null = null;
+  onFault: ExpanderFaultListener | null;
   private initialised = false;
 
   private state = S_STOPPED;
@@ -449,7 +425,6 @@ export class ExpanderDoorInputs implements DoorInputs {
   private watchId = -1;
   private timer = NO_TIMER;
   private resyncTimer = NO_TIMER;
-  private onTimerBound: () => void;
   /** Clock time when the change now being debounced was first read: the `timeMs` reported. */
   private changeMs = 0;
   private lowRounds = 0;
@@ -459,6 +434,7 @@ export class ExpanderDoorInputs implements DoorInputs {
   resyncs = 0;
   changes = 0;
   reinits = 0;
+  /** Door and fault listener calls that threw. */
   listenerErrors = 0;
 
   constructor(
@@ -470,46 +446,20 @@ export class ExpanderDoorInputs implements DoorInputs {
     count: number,
     onFault: ExpanderFaultListener | null,
   ) {
-    checkPlan('door inputs', firstAddress, count);
+    const chips = checkPlan('door inputs', firstAddress, count);
     this.bus = bus;
     this.gpio = gpio;
     this.clock = clock;
     this.interruptPin = interruptPin;
+    this.firstAddress = firstAddress;
     this.count = count;
-    const chips = chipsFor(count);
+    this.onFault = onFault;
     for (let chip = 0; chip < chips; chip++) {
-      const address = firstAddress + chip;
-      const mask = usedMask(count, chip);
-      this.addresses.push(address);
-      this.masks.push(mask);
-      this.eventFrames.push(readFrame(address, EVENT_FIRST_REG, EVENT_FRAME_BYTES));
-      this.fullFrames.push(readFrame(address, REG_IODIRA, DOOR_FULL_BYTES));
-      // All pins inputs with pull-ups (unused ones too: no floating inputs), no inversion,
-      // interrupt-on-change against the previous level on the pins with a door.
-      const config = new Uint8Array(CONFIG_BYTES);
-      config[REG_IODIRA] = 0xff;
-      config[REG_IODIRA + 1] = 0xff;
-      config[REG_GPINTENA] = mask & 0xff;
-      config[REG_GPINTENA + 1] = mask >> 8;
-      config[REG_IOCON] = IOCON_VALUE;
-      config[REG_IOCON + 1] = IOCON_VALUE;
-      config[REG_GPPUA] = 0xff;
-      config[REG_GPPUA + 1] = 0xff;
-      this.configs.push(config);
-      this.healthy.push(false);
+      const used = count - chip * 16;
+      this.masks.push(used >= 16 ? 0xffff : (1 << used) - 1);
       this.reported.push(0);
       this.first.push(0);
-      this.sample.push(0);
-      this.confirmed.push(0);
     }
-    this.lineSlot = chips;
-    this.faults = new FaultBook(chips + 1, onFault);
-    this.onTimerBound = () => this.onTimer();
-  }
-
-  /** The first fault still present, or null. */
-  get fault(): string | null {
-    return this.faults.current;
   }
 
   /**
@@ -517,12 +467,14 @@ export class ExpanderDoorInputs implements DoorInputs {
    * start() calls it if it has not run. Returns the first fault, or null.
    */
   init(): string | null {
-    this.bus.enableAddressing(this.addresses);
-    for (let chip = 0; chip < this.addresses.length; chip++) {
-      if (this.configure(chip)) this.reported[chip] = this.sample[chip];
+    const chips = this.masks.length;
+    this.bus.enableAddressing(this.firstAddress, chips);
+    for (let chip = 0; chip < chips; chip++) {
+      const levels = this.setUp(chip, CONFIGURE);
+      if (levels >= 0) this.reported[chip] = levels;
     }
     this.initialised = true;
-    return this.faults.current;
+    return this.fault;
   }
 
   /** The level last reported (or found at start). Doors of a chip that never answered read shut. */
@@ -538,16 +490,17 @@ export class ExpanderDoorInputs implements DoorInputs {
     if (!this.initialised) this.init();
     this.state = S_IDLE;
     this.lowRounds = 0;
-    this.watchId = this.gpio.watch(this.interruptPin, { edge: 'falling', debounceMs: 0 }, () => this.onEdge());
-    this.resyncTimer = this.clock.setInterval(() => this.onResync(), this.resyncMs);
+    this.watchId = this.gpio.watch(this.interruptPin, { edge: 'falling', debounceMs: 0 }, () => this.tick(EV_EDGE));
+    this.resyncTimer = this.clock.setInterval(() => this.tick(EV_RESYNC), this.resyncMs);
     // The line can be low already (a door moved since init read the chips): no edge would come.
-    this.endRound();
+    this.tick(EV_START);
   }
 
   stop(): void {
     if (this.watchId >= 0) this.gpio.unwatch(this.watchId);
     this.watchId = -1;
-    this.cancelTimer();
+    if (this.timer !== NO_TIMER) this.clock.clearTimeout(this.timer);
+    this.timer = NO_TIMER;
     if (this.resyncTimer !== NO_TIMER) this.clock.clearInterval(this.resyncTimer);
     this.resyncTimer = NO_TIMER;
     this.state = S_STOPPED;
@@ -562,197 +515,173 @@ export class ExpanderDoorInputs implements DoorInputs {
       resyncs: this.resyncs,
       changes: this.changes,
       reinits: this.reinits,
-      fault: this.faults.current,
-      listenerErrors: this.listenerErrors + this.faults.listenerErrors,
+      fault: this.fault,
+      listenerErrors: this.listenerErrors,
     };
   }
 
-  // --- events -------------------------------------------------------------------------------
-
-  private onEdge(): void {
-    this.edges++;
-    if (this.state !== S_IDLE) return; // a window is open: its closing read covers this edge
-    this.beginRound();
-  }
-
-  private onTimer(): void {
-    this.timer = NO_TIMER;
-    if (this.state === S_SETTLING) this.settle();
-    else if (this.state === S_LINE_LOW) {
-      this.state = S_IDLE;
-      this.beginRound();
+  /**
+   * Every door event after start() (EV_START, EV_EDGE, EV_TIMER, EV_RESYNC), in one method:
+   *   an edge while idle, or the end of a line-low wait, starts a round: every chip is read, and a
+   *   door that differs from what was reported opens a debounce window (S_SETTLING);
+   *   the end of a window reads again and reports each door whose two samples agree and differ
+   *   from its reported level; doors still bouncing get another window;
+   *   the re-sync (while idle) reads every chip's whole register file: it checks the configuration
+   *   (configuring a chip again that lost it), and a change whose edge was lost opens a window;
+   *   a round that ends idle checks that the INT line was released (else S_LINE_LOW, then a fault).
+   */
+  private tick(event: number): void {
+    const state = this.state;
+    if (event === EV_EDGE) {
+      this.edges++;
+      if (state !== S_IDLE) return; // a window is open: its closing read covers this edge
+    } else if (event === EV_TIMER) {
+      this.timer = NO_TIMER;
+      if (state === S_LINE_LOW) this.state = S_IDLE;
+      else if (state !== S_SETTLING) return;
+    } else if (event === EV_RESYNC && state !== S_IDLE) {
+      return; // a round is running and reads every chip anyway
     }
-  }
-
-  /** Re-sync: one full read per chip checks its configuration and catches a change whose edge was lost. */
-  private onResync(): void {
-    if (this.state !== S_IDLE) return; // a round is running and reads every chip anyway
-    this.resyncs++;
-    let differs = false;
-    for (let chip = 0; chip < this.addresses.length; chip++) {
-      let ok = this.healthy[chip] && this.verify(chip);
-      if (!ok) {
-        this.reinits++;
-        const addresses = [this.addresses[chip]];
-        this.bus.enableAddressing(addresses);
-        ok = this.configure(chip);
-      }
-      if (ok && ((this.sample[chip] ^ this.reported[chip]) & this.masks[chip]) !== 0) differs = true;
-    }
-    if (differs) {
-      for (let chip = 0; chip < this.addresses.length; chip++) {
-        this.first[chip] = this.healthy[chip] ? this.sample[chip] : this.reported[chip];
-      }
-      this.changeMs = this.clock.nowMs();
-      this.wait(S_SETTLING, this.debounceMs);
-      return;
-    }
-    this.endRound();
-  }
-
-  // --- rounds -------------------------------------------------------------------------------
-
-  /** Reads every door chip; a door that differs from what was reported opens a debounce window. */
-  private beginRound(): void {
-    this.rounds++;
-    if (this.sampleAll(this.first)) {
-      this.changeMs = this.clock.nowMs();
-      this.wait(S_SETTLING, this.debounceMs);
-      return;
-    }
-    this.endRound();
-  }
-
-  /** End of a window: report the doors whose two samples agree; the ones still bouncing get another window. */
-  private settle(): void {
-    this.rounds++;
-    const sample = this.sample;
-    const first = this.first;
-    const reported = this.reported;
-    const confirmed = this.confirmed;
-    this.sampleAll(sample);
-    let bouncing = false;
-    let any = false;
-    for (let chip = 0; chip < sample.length; chip++) {
-      const differs = (sample[chip] ^ reported[chip]) & this.masks[chip];
-      const moved = sample[chip] ^ first[chip];
-      if ((differs & moved) !== 0) bouncing = true;
-      const stable = differs & ~moved;
-      confirmed[chip] = stable;
-      if (stable !== 0) {
-        any = true;
-        reported[chip] ^= stable; // every level is updated before anyone is told
-      }
-      first[chip] = sample[chip];
-    }
-    if (any) this.report();
-    if (this.state === S_STOPPED) return; // a listener stopped the driver
-    if (bouncing) {
-      this.wait(S_SETTLING, this.debounceMs);
-      return;
-    }
-    this.state = S_IDLE;
-    this.endRound();
-  }
-
-  /** Every chip was just read, so the line should be released. If it is not, read again later. */
-  private endRound(): void {
-    if (this.state !== S_IDLE) return;
-    if (this.gpio.read(this.interruptPin)) {
-      this.lowRounds = 0;
-      if (this.faults.isSet(this.lineSlot)) this.faults.set(this.lineSlot, '');
-      return;
-    }
-    // Low: a door moved after the read (its edge is queued), an edge was lost, or the line is held.
-    this.lowRounds++;
-    if (this.lowRounds > MAX_LOW_ROUNDS) {
-      // Stop chasing it; the re-sync still finds every change, and clears this once the line is high.
-      this.faults.set(this.lineSlot, 'door interrupt line stuck low: doors are read every ' + this.resyncMs + ' ms');
-      return;
-    }
-    this.wait(S_LINE_LOW, this.debounceMs > 0 ? this.debounceMs : 1);
-  }
-
-  private report(): void {
-    const listener = this.listener;
-    const timeMs = this.changeMs;
-    for (let chip = 0; chip < this.confirmed.length; chip++) {
-      const stable = this.confirmed[chip];
-      if (stable === 0) continue;
-      for (let pin = 0; pin < 16; pin++) {
-        if (((stable >> pin) & 1) === 0) continue;
-        this.changes++;
-        if (!listener) continue;
-        try {
-          listener(chip * 16 + pin, ((this.reported[chip] >> pin) & 1) === 1, timeMs);
-        } catch (error) {
-          this.listenerErrors++;
+    let next = S_IDLE; // where this event leaves the driver: idle, or waiting for the next read
+    if (event !== EV_START) {
+      const chips = this.masks.length;
+      const reported = this.reported;
+      const first = this.first;
+      const settling = state === S_SETTLING;
+      // A window's closing read is compared with the read that opened it; any other read may open one.
+      const sample: number[] = settling ? [] : first;
+      if (event === EV_RESYNC) {
+        this.resyncs++;
+        for (let chip = 0; chip < chips; chip++) {
+          const levels = this.setUp(chip, this.faultTexts[chip] ? RECONFIGURE : CHECK);
+          sample[chip] = levels >= 0 ? levels : reported[chip];
+        }
+      } else {
+        // One 12-byte read per chip. A chip that answers with the wrong IOCON/GPPU (no chip, or a
+        // chip that was reset) becomes a fault and keeps its reported levels until the re-sync
+        // configures it again.
+        this.rounds++;
+        const frame = new Uint8Array(EVENT_FRAME_BYTES);
+        frame[1] = REG_IOCON;
+        for (let chip = 0; chip < chips; chip++) {
+          sample[chip] = reported[chip];
+          if (this.faultTexts[chip]) continue;
+          const address = this.firstAddress + chip;
+          frame[0] = OPCODE_READ | (address << 1);
+          const reply = this.bus.transfer(frame);
+          if (reply[EV_IOCON] !== IOCON_VALUE || reply[EV_IOCON + 1] !== IOCON_VALUE || reply[EV_GPPU] !== 0xff || reply[EV_GPPU + 1] !== 0xff) {
+            const expected = new Uint8Array([0, 0, IOCON_VALUE, IOCON_VALUE, 0xff, 0xff]); // from IOCON: IOCON, IOCON, GPPUA, GPPUB
+            noteFault(this, chip, replyFault('door', address, reply, expected, REG_IOCON));
+            continue;
+          }
+          sample[chip] = reply[EV_GPIO] | (reply[EV_GPIO + 1] << 8);
         }
       }
+      if (!settling) {
+        for (let chip = 0; chip < chips; chip++) {
+          if (((sample[chip] ^ reported[chip]) & this.masks[chip]) !== 0) next = S_SETTLING;
+        }
+        if (next === S_SETTLING) this.changeMs = this.clock.nowMs();
+      } else {
+        // End of a window: confirm the doors whose two samples agree, update every level, then tell.
+        const confirmed: number[] = [];
+        let bouncing = false;
+        let any = false;
+        for (let chip = 0; chip < chips; chip++) {
+          const differs = (sample[chip] ^ reported[chip]) & this.masks[chip];
+          const moved = sample[chip] ^ first[chip];
+          if ((differs & moved) !== 0) bouncing = true;
+          const stable = differs & ~moved;
+          confirmed[chip] = stable;
+          if (stable !== 0) {
+            any = true;
+            reported[chip] ^= stable; // every level is updated before anyone is told
+          }
+          first[chip] = sample[chip];
+        }
+        if (any) {
+          const listener = this.listener;
+          const timeMs = this.changeMs;
+          for (let chip = 0; chip < chips; chip++) {
+            const stable = confirmed[chip];
+            if (stable === 0) continue;
+            for (let pin = 0; pin < 16; pin++) {
+              if (((stable >> pin) & 1) === 0) continue;
+              this.changes++;
+              if (!listener) continue;
+              try {
+                listener(chip * 16 + pin, ((reported[chip] >> pin) & 1) === 1, timeMs);
+              } catch (error) {
+                this.listenerErrors++;
+              }
+            }
+          }
+        }
+        if (this.state === S_STOPPED) return; // a listener stopped the driver
+        if (bouncing) next = S_SETTLING;
+        else this.state = S_IDLE;
+      }
     }
+    if (next === S_IDLE) {
+      // Every chip was just read, so the line should be released. If it is not, read again later.
+      if (this.state !== S_IDLE) return;
+      const lineSlot = this.masks.length;
+      if (this.gpio.read(this.interruptPin)) {
+        this.lowRounds = 0;
+        noteFault(this, lineSlot, '');
+        return;
+      }
+      // Low: a door moved after the read (its edge is queued), an edge was lost, or the line is held.
+      this.lowRounds++;
+      if (this.lowRounds > MAX_LOW_ROUNDS) {
+        // Stop chasing it; the re-sync still finds every change, and clears this once the line is high.
+        noteFault(this, lineSlot, 'door interrupt line stuck low: doors are read every ' + this.resyncMs + ' ms');
+        return;
+      }
+      next = S_LINE_LOW;
+    }
+    if (this.timer !== NO_TIMER) this.clock.clearTimeout(this.timer);
+    this.state = next;
+    this.timer = this.clock.setTimeout(() => this.tick(EV_TIMER), next === S_SETTLING ? this.debounceMs : Math.max(this.debounceMs, 1));
   }
-
-  // --- chip access --------------------------------------------------------------------------
 
   /**
-   * One 12-byte read per chip into `into`. Returns whether some door differs from what was reported.
-   * A chip that answers with the wrong IOCON/GPPU (no chip, or a chip that was reset) becomes a
-   * fault and keeps its reported levels until the re-sync configures it again.
+   * Chip `chip` as `how` says (CHECK, CONFIGURE, RECONFIGURE), ending with one 22-byte read of
+   * IODIRA..GPIOB: configuration checked (its fault recorded), doors sampled, interrupt cleared.
+   * Returns the door levels, or -1 if the chip is faulty. (Its frames are made here: the door chips
+   * are set up at start and every resyncMs, so they need not be kept.)
    */
-  private sampleAll(into: number[]): boolean {
-    let differs = false;
-    for (let chip = 0; chip < this.addresses.length; chip++) {
-      if (!this.healthy[chip]) {
-        into[chip] = this.reported[chip];
-        continue;
+  private setUp(chip: number, how: number): number {
+    const address = this.firstAddress + chip;
+    const mask = this.masks[chip];
+    // All pins inputs with pull-ups (unused ones too: no floating inputs), no inversion,
+    // interrupt-on-change against the previous level on the pins with a door.
+    const config = new Uint8Array(CONFIG_FRAME_BYTES);
+    config[0] = OPCODE_WRITE | (address << 1);
+    config[1] = REG_IODIRA;
+    config[2 + REG_IODIRA] = 0xff;
+    config[3 + REG_IODIRA] = 0xff;
+    config[2 + REG_GPINTENA] = mask & 0xff;
+    config[3 + REG_GPINTENA] = mask >> 8;
+    config[2 + REG_IOCON] = IOCON_VALUE;
+    config[3 + REG_IOCON] = IOCON_VALUE;
+    config[2 + REG_GPPUA] = 0xff;
+    config[3 + REG_GPPUA] = 0xff;
+    const frame = new Uint8Array(DOOR_FULL_BYTES);
+    frame[0] = OPCODE_READ | (address << 1);
+    frame[1] = REG_IODIRA;
+    for (;;) {
+      if (how === RECONFIGURE) {
+        this.reinits++;
+        this.bus.enableAddressing(address, 1);
       }
-      const reply = this.bus.transfer(this.eventFrames[chip]);
-      if (reply[EV_IOCON] !== IOCON_VALUE || reply[EV_IOCON + 1] !== IOCON_VALUE || reply[EV_GPPU] !== 0xff || reply[EV_GPPU + 1] !== 0xff) {
-        this.unhealthy(chip, replyFault('door', this.addresses[chip], reply, EVENT_EXPECTED, EVENT_FIRST_REG));
-        into[chip] = this.reported[chip];
-        continue;
-      }
-      const levels = reply[EV_GPIO] | (reply[EV_GPIO + 1] << 8);
-      into[chip] = levels;
-      if (((levels ^ this.reported[chip]) & this.masks[chip]) !== 0) differs = true;
+      if (how !== CHECK) this.bus.transfer(config);
+      const reply = this.bus.transfer(frame);
+      const text = replyFault('door', address, reply, config, REG_IODIRA);
+      noteFault(this, chip, text);
+      if (text === '') return reply[2 + REG_GPIOA] | (reply[3 + REG_GPIOA] << 8);
+      if (how !== CHECK) return -1;
+      how = RECONFIGURE;
     }
-    return differs;
-  }
-
-  /** One sequential write of IODIR..GPPU, then the full read. */
-  private configure(chip: number): boolean {
-    this.bus.write(this.addresses[chip], REG_IODIRA, this.configs[chip]);
-    return this.verify(chip);
-  }
-
-  /** One 22-byte read of IODIRA..GPIOB: configuration checked, doors sampled into `sample`, interrupt cleared. */
-  private verify(chip: number): boolean {
-    const reply = this.bus.transfer(this.fullFrames[chip]);
-    const config = this.configs[chip];
-    const text = replyFault('door', this.addresses[chip], reply, config, REG_IODIRA);
-    if (text !== '') {
-      this.unhealthy(chip, text);
-      return false;
-    }
-    this.sample[chip] = reply[2 + REG_GPIOA] | (reply[3 + REG_GPIOA] << 8);
-    this.healthy[chip] = true;
-    this.faults.set(chip, '');
-    return true;
-  }
-
-  private unhealthy(chip: number, text: string): void {
-    this.healthy[chip] = false;
-    this.faults.set(chip, text);
-  }
-
-  private wait(state: number, delayMs: number): void {
-    this.cancelTimer();
-    this.state = state;
-    this.timer = this.clock.setTimeout(this.onTimerBound, delayMs);
-  }
-
-  private cancelTimer(): void {
-    if (this.timer !== NO_TIMER) this.clock.clearTimeout(this.timer);
-    this.timer = NO_TIMER;
   }
 }
