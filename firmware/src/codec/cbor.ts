@@ -279,7 +279,10 @@ export function cborEncode(value: unknown): Uint8Array {
       begin(map[element as string]);
     }
   }
-  return bytes.slice(0, length);
+  // A copy, not bytes.slice(): on Espruino 2v29 a typed array's slice() returns a plain Array.
+  const result = new Uint8Array(length);
+  result.set(bytes.subarray(0, length), 0);
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,7 +347,10 @@ export function cborDecode(bytes: Uint8Array, maxDepth?: number): CborDecoded {
   function take(length: number): Uint8Array {
     const start = position;
     position += length;
-    return bytes.slice(start, start + length);
+    // Not bytes.slice(): on Espruino 2v29 a typed array's slice() returns a plain Array.
+    const copy = new Uint8Array(length);
+    copy.set(bytes.subarray(start, start + length), 0);
+    return copy;
   }
 
   function text(length: number): string {
