@@ -2,8 +2,8 @@
 // SPI1/SPI2, digitalWrite/digitalRead/setWatch, timers with integer ids, getTime, E, process,
 // and require() of the built-in modules Storage, Wifi, net and crypto. Node-only built-ins that
 // Espruino lacks (Map, Set, Symbol, Array.from, ...) are removed from the context, so firmware that
-// leans on them fails here as it would on the board, and typed-array views refuse a byteOffset past
-// 65,535 as Espruino's do. A firmware error inside a callback is
+// leans on them fails here as it would on the board, typed-array views refuse a byteOffset past
+// 65,535 as Espruino's do, and a typed array's slice() and filter() return plain Arrays as there. A firmware error inside a callback is
 // printed and the loop goes on, as Espruino does; it never escapes into the Node process.
 import crypto from 'node:crypto';
 import net from 'node:net';
@@ -79,6 +79,17 @@ const ESPRUINO_TYPED_ARRAY_LIMITS = `
       if (from !== to) check(this.byteOffset + from * this.BYTES_PER_ELEMENT);
       return nativeSubarray.call(this, begin, end);
     },
+  });
+  // A typed array's slice() and filter() return a plain Array on Espruino 2v29 (checked on the
+  // interpreter: Array.isArray(new Uint8Array([1, 2, 3]).slice(1)) is true; map() keeps the type).
+  ['slice', 'filter'].forEach(function (key) {
+    var method = typedArrayPrototype[key];
+    Object.defineProperty(typedArrayPrototype, key, {
+      configurable: true, writable: true, enumerable: false,
+      value: function () {
+        return Array.prototype.slice.call(method.apply(this, arguments));
+      },
+    });
   });
   Object.getOwnPropertyNames(DataView.prototype).forEach(function (key) {
     if (!/^(get|set)(Int|Uint|Float)/.test(key)) return;

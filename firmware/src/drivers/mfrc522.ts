@@ -896,7 +896,8 @@ export class Mfrc522 {
     const now = this.clock.nowMs();
     this.state = S_IDLE;
     this.reads++;
-    const uid = this.uid.slice(0, this.uidLength);
+    // Copies made with the constructor: a typed array's slice() is a plain Array on Espruino 2v29.
+    const uid = new Uint8Array(this.uid.subarray(0, this.uidLength));
     const last = this.lastUid;
     let repeat = last !== null && last.length === uid.length && now - this.lastUidMs < REPEAT_GUARD_POLLS * this.options.pollIntervalMs;
     if (repeat && last !== null) {
@@ -910,7 +911,7 @@ export class Mfrc522 {
     if (!repeat) this.lastUid = uid;
     if (!repeat && listener) {
       try {
-        listener.onCard(uid.slice(0));
+        listener.onCard(new Uint8Array(uid));
       } catch (error) {
         this.listenerErrors++;
       }
