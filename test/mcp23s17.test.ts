@@ -65,7 +65,7 @@ class Bench {
     for (let i = 0; i < lockers; i++) this.setDoor(i, false);
     const clock = this.clock;
     this.spi = {
-      transfer: (chipSelect, data) => {
+      send: (data, chipSelect) => {
         expect(chipSelect).toBe(EXPANDER_CS);
         return this.cs.transfer(Uint8Array.from(data));
       },

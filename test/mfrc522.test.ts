@@ -69,7 +69,7 @@ class Rig {
     });
     const model = this.model;
     const spi: SpiBus = {
-      transfer: (chipSelect, data) => {
+      send: (data, chipSelect) => {
         expect(chipSelect).toBe(PINS.cs);
         this.spiFrames++;
         return model.transfer(Uint8Array.from(data));

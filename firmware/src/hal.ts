@@ -6,10 +6,14 @@
 /** A GPIO number as the ESP32 names it (Espruino accepts plain integers for pins). */
 export type PinNumber = number;
 
-/** SPI bus with software chip select: CS is held low for the whole transfer. */
+/**
+ * SPI bus with software chip select: CS is held low for the whole transfer. The shape of Espruino's
+ * own SPI.send, so on the board the bus is the SPI object itself: no JavaScript between a driver and
+ * the native call (a reader's tap is about 25 transfers).
+ */
 export interface SpiBus {
   /** Full-duplex transfer: returns as many bytes as were sent. Blocks until done. */
-  transfer(chipSelect: PinNumber, data: Uint8Array): Uint8Array;
+  send(data: Uint8Array, chipSelect: PinNumber): Uint8Array;
 }
 
 export type Edge = 'rising' | 'falling' | 'both';

@@ -235,7 +235,7 @@ export class Mcp23s17Bus {
   /** One chip-select frame as it is. */
   transfer(frame: Uint8Array): Uint8Array {
     this.transfers++;
-    return this.spi.transfer(this.cs, frame);
+    return this.spi.send(frame, this.cs);
   }
 
   /**

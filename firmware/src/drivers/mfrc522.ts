@@ -476,7 +476,7 @@ export class Mfrc522 {
 
   private transfer(frame: Uint8Array): Uint8Array {
     this.transfers++;
-    return this.spi.transfer(this.pins.cs, frame);
+    return this.spi.send(frame, this.pins.cs);
   }
 
   private writeRegister(address: number, value: number): void {
@@ -484,7 +484,7 @@ export class Mfrc522 {
     frame[0] = address;
     frame[1] = value;
     this.transfers++;
-    this.spi.transfer(this.pins.cs, frame);
+    this.spi.send(frame, this.pins.cs);
   }
 
   /** One register read through the 2-byte scratch frame (bring-up and recovery only). */

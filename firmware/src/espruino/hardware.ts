@@ -58,11 +58,7 @@ export function espruinoHardware(bus: BusPins, flash: FlashStore): Hardware {
   const wifi = require('Wifi');
   const crypto = require('crypto');
   return {
-    spi: {
-      transfer(chipSelect: number, data: Uint8Array): Uint8Array {
-        return SPI2.send(data, chipSelect);
-      },
-    },
+    spi: SPI2,
     gpio: {
       write(pin: number, high: boolean) {
         digitalWrite(pin, high ? 1 : 0);
