@@ -30,6 +30,7 @@ import {
   SUBACK_FAILURE,
   encodeConnect,
   encodePacket,
+  setPublishPacketId,
   topicProblem,
   type QoS,
   type ServerPacket,
@@ -486,15 +487,7 @@ export class MqttClient {
         // [MQTT-4.3.2-1] a packet id not in use by another unacknowledged packet.
         const packetId = this.allocatePacketId();
         outgoing.packetId = packetId;
-        // It goes after the topic (mqtt-packets' setPublishPacketId, written here to spare a function):
-        // skip the first byte, the Remaining Length and the topic with its length.
-        const packet = outgoing.packet;
-        let offset = 1;
-        while (packet[offset] & 0x80) offset++;
-        offset++;
-        offset += 2 + ((packet[offset] << 8) | packet[offset + 1]);
-        packet[offset] = (packetId >> 8) & 0xff;
-        packet[offset + 1] = packetId & 0xff;
+        setPublishPacketId(outgoing.packet, packetId);
         this.queue.shift();
         this.inflight.push(outgoing);
         this.send(outgoing.packet);

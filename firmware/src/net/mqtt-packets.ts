@@ -13,10 +13,10 @@
 // protocol error, found as soon as its length is read, before anything is allocated for it.
 //
 // Memory: on Espruino every top-level function and class method costs variables for good, so the
-// station's client uses only topicProblem, encodePacket, encodeConnect and the two-method MqttParser
-// (whose helpers are inner functions of push). The other encoders and checks below, one-line forms
-// of encodePacket and topicProblem and setPublishPacketId (which the client's pump() does inline),
-// are kept for the tests; the bundler leaves them out of the firmware.
+// station's client uses only topicProblem, encodePacket, encodeConnect, setPublishPacketId and the
+// two-method MqttParser (whose helpers are inner functions of push). The other encoders and checks
+// below, one-line forms of encodePacket and topicProblem, are kept for the tests; the bundler leaves
+// them out of the firmware.
 import { utf8Decode, utf8Length, utf8Write } from '../codec/bytes';
 
 /** Control packet types (§2.2.1), the high nibble of the first byte. */
