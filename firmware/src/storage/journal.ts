@@ -12,7 +12,7 @@
 // A segment whose records are all confirmed is erased whole.
 import type { Crypto, FlashStore } from '../hal';
 import { DETAIL, EVENT } from '../protocol/wire';
-import { readU32, writeU32 } from './record-file';
+import { isErased, isWholeRecord, readU32, sealRecord, writeU32 } from './record-file';
 
 export const JOURNAL_PREFIX = 'hj.';
 export const JOURNAL_HEADER_BYTES = 16;
@@ -119,12 +119,6 @@ export class Journal {
     // A row for each segment found, and one for this boot's first segment (the boot event's).
     const table = (this.table = new Uint32Array((ids.length + 1) * FIELDS));
 
-    /** Whether every byte of `record` is still erased flash. */
-    function erased(record: Uint8Array): boolean {
-      for (let i = 0; i < JOURNAL_RECORD_BYTES; i++) if (record[i] !== 0xff) return false;
-      return true;
-    }
-
     for (const id of ids) {
       const name = JOURNAL_PREFIX + id;
       const header = flash.readBytes(name, 0, JOURNAL_HEADER_BYTES);
@@ -140,8 +134,8 @@ export class Journal {
       let lastSeq = 0;
       while (used < perSegment) {
         const record = flash.readBytes(name, JOURNAL_HEADER_BYTES + used * JOURNAL_RECORD_BYTES, JOURNAL_RECORD_BYTES);
-        if (!record || erased(record)) break;
-        if (record[0] !== 0xff && crypto.crc32(record.subarray(0, JOURNAL_RECORD_BYTES - 4)) === readU32(record, JOURNAL_RECORD_BYTES - 4)) lastSeq = readU32(record, 4);
+        if (!record || isErased(record)) break;
+        if (isWholeRecord(crypto, record)) lastSeq = readU32(record, 4);
         else torn++;
         used++;
       }
@@ -209,8 +203,7 @@ export class Journal {
     writeU32(record, 20, entry.actor);
     writeU32(record, 24, entry.witness);
     if (entry.badge) record.set(entry.badge.subarray(0, 8), 28);
-    // Sealed: the last 4 bytes are the CRC-32 of the rest.
-    writeU32(record, JOURNAL_RECORD_BYTES - 4, this.crypto.crc32(record.subarray(0, JOURNAL_RECORD_BYTES - 4)));
+    sealRecord(this.crypto, record);
     this.flash.writeAt(JOURNAL_PREFIX + table[row + ID], record, JOURNAL_HEADER_BYTES + table[row + USED] * JOURNAL_RECORD_BYTES);
     table[row + USED]++;
     table[row + LAST_SEQ] = seq;
@@ -248,8 +241,7 @@ export class Journal {
         const slot = cursor.slot++;
         const boot = table[row + BOOT];
         const record = this.flash.readBytes(JOURNAL_PREFIX + id, JOURNAL_HEADER_BYTES + slot * JOURNAL_RECORD_BYTES, JOURNAL_RECORD_BYTES);
-        // Whole: not erased, and the CRC matches.
-        if (record && record[0] !== 0xff && this.crypto.crc32(record.subarray(0, JOURNAL_RECORD_BYTES - 4)) === readU32(record, JOURNAL_RECORD_BYTES - 4)) {
+        if (record && isWholeRecord(this.crypto, record)) {
           let hasBadge = false;
           for (let i = 28; i < 36; i++) if (record[i] !== 0) hasBadge = true;
           return {

@@ -5,7 +5,7 @@
 //   header 16 bytes: "HOS1" | lockers u8 | 0...
 //   record 12 bytes: locker u8 | state u8 | 0x01 | 0 | owner u32 | CRC-32 of bytes 0..7
 import type { Crypto, FlashStore } from '../hal';
-import { readU32, writeU32 } from './record-file';
+import { isErased, isWholeRecord, readU32, sealRecord, writeU32 } from './record-file';
 
 export const STATE_PREFIX = 'hs.';
 const HEADER_BYTES = 16;
@@ -47,8 +47,7 @@ export class LockerStore {
     /** The record in `slot` of file `name`, or undefined if absent, erased or torn (CRC mismatch). */
     function read(name: string, slot: number): Uint8Array | undefined {
       const record = flash.readBytes(name, HEADER_BYTES + slot * RECORD_BYTES, RECORD_BYTES);
-      if (!record || record[0] === 0xff || crypto.crc32(record.subarray(0, RECORD_BYTES - 4)) !== readU32(record, RECORD_BYTES - 4)) return undefined;
-      return record;
+      return isWholeRecord(crypto, record) ? record : undefined;
     }
 
     for (const id of ids) {
@@ -60,16 +59,8 @@ export class LockerStore {
       let torn = 0;
       while (valid && used < capacity) {
         const record = flash.readBytes(name, HEADER_BYTES + used * RECORD_BYTES, RECORD_BYTES);
-        if (!record) break;
-        let erased = true;
-        for (let i = 0; i < RECORD_BYTES; i++) {
-          if (record[i] !== 0xff) {
-            erased = false;
-            break;
-          }
-        }
-        if (erased) break;
-        if (!read(name, used)) torn++;
+        if (!record || isErased(record)) break;
+        if (!isWholeRecord(crypto, record)) torn++;
         used++;
       }
       if (!valid || used < lockers) {
@@ -127,8 +118,7 @@ export class LockerStore {
       record[1] = states[index];
       record[2] = 1;
       writeU32(record, 4, owners[index]);
-      // Sealed: the last 4 bytes are the CRC-32 of the rest.
-      writeU32(record, RECORD_BYTES - 4, this.crypto.crc32(record.subarray(0, RECORD_BYTES - 4)));
+      sealRecord(this.crypto, record);
       flash.writeAt(this.name, record, HEADER_BYTES + this.used * RECORD_BYTES);
       this.used++;
     }
