@@ -32,7 +32,8 @@ const checkerFile = path.join(root, 'tools/bundle-check.mjs');
 // Imported through a computed URL: the checker is plain JavaScript without type declarations.
 const { checkBundle, RULE_NAMES, BUILTIN_MODULES } = (await import(pathToFileURL(checkerFile).href)) as BundleChecker;
 
-const corpusFile = path.resolve(root, '../shared/espruino-corpus.json');
+// The project's own copy of the probes measured on Espruino 2v29 (tools/espruino-probe.mjs runs them again).
+const corpusFile = path.join(root, 'test/golden/espruino-corpus.json');
 const corpus = JSON.parse(fs.readFileSync(corpusFile, 'utf8')) as Probe[];
 
 /** [construct, line, column] of each violation, in source order. */

@@ -10,8 +10,8 @@
 //     prints "dist/firmware.js:LINE:COL  construct  snippet" per violation and exits 1,
 //     or prints "bundle check: OK (N bytes)" and exits 0.
 //
-// Where the rules come from. "measured": ../shared/ESPRUINO.md and the 67 probes in
-// ../shared/espruino-corpus.json, run through the real Espruino 2v29 interpreter. "source": read in
+// Where the rules come from. "measured": the 67 probes in test/golden/espruino-corpus.json, run
+// through the real Espruino 2v29 interpreter (tools/espruino-probe.mjs runs them again). "source": read in
 // Espruino's own source at tag RELEASE_2V29 (src/jslex.c, src/jsparse.c, src/jswrap_regexp.c and
 // the /*JSON{...}*/ declarations of the src/jswrap_*.c files, which list every built-in that exists);
 // these are things no probe measured but the interpreter plainly does not implement.
