@@ -52,10 +52,42 @@ const BOUNDARY_PROPERTIES = [
 ];
 
 /**
- * `mangleProperties: false` keeps property names, for a bundle whose objects a test reads from
- * outside (test/fuzz's codec bundle).
+ * A build-time substitution for variants of the bundle (bench/replay.bench.ts builds one with the
+ * replay cap lifted): every `name: <number>` property in an object literal of the sources gets the
+ * number given for `name`. What was replaced is added to `found` (name, number in the source, file);
+ * the build fails if a name matches no such property, so a variant never silently equals the station's.
  */
-export function firmwareConfig(input, file, { mangleProperties = true } = {}) {
+function replaceNumbers(replacements, found) {
+  const names = Object.keys(replacements);
+  const babelPlugin = ({ types }) => ({
+    visitor: {
+      ObjectProperty(path, state) {
+        const { key, value, computed } = path.node;
+        if (computed || key.type !== 'Identifier' || !names.includes(key.name)) return;
+        if (value.type !== 'NumericLiteral') return;
+        found.push({ name: key.name, source: value.value, file: state.filename });
+        path.node.value = types.numericLiteral(replacements[key.name]);
+      },
+    },
+  });
+  const rollupPlugin = {
+    name: 'replace-numbers',
+    buildEnd(error) {
+      if (error) return;
+      const missing = names.filter((name) => !found.some((hit) => hit.name === name));
+      if (missing.length > 0) this.error(`replaceNumbers: no property ${missing.join(', ')} with a number in the firmware sources`);
+    },
+  };
+  return { babelPlugin, rollupPlugin };
+}
+
+/**
+ * `mangleProperties: false` keeps property names, for a bundle whose objects a test reads from
+ * outside (test/fuzz's codec bundle). `replace: { name: number }` with `found: []` builds a variant
+ * (see replaceNumbers).
+ */
+export function firmwareConfig(input, file, { mangleProperties = true, replace = null, found = [] } = {}) {
+  const replacing = replace ? replaceNumbers(replace, found) : null;
   return {
     input,
     output: {
@@ -77,6 +109,7 @@ export function firmwareConfig(input, file, { mangleProperties = true } = {}) {
         assumptions: { iterableIsArray: true, arrayLikeIsIterable: false, noDocumentAll: true, setPublicClassFields: true },
         presets: [['@babel/preset-typescript', { onlyRemoveTypeImports: false }]],
         plugins: [
+          ...(replacing ? [replacing.babelPlugin] : []),
           // Field initialisers move into the constructor (this.queue = []): Espruino evaluates a
           // class field's initialiser once, so every instance would share one array.
           '@babel/plugin-transform-class-properties',
@@ -105,6 +138,7 @@ export function firmwareConfig(input, file, { mangleProperties = true } = {}) {
         },
         format: { comments: false, max_line_len: 1000 },
       }),
+      ...(replacing ? [replacing.rollupPlugin] : []),
     ],
   };
 }

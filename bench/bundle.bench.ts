@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import * as acorn from 'acorn';
 import * as walk from 'acorn-walk';
-import { printTable } from './all';
+import type { BenchOptions } from './options';
+import { printTable } from './table';
 
-export async function benchBundle(): Promise<void> {
+export async function benchBundle(_options: BenchOptions): Promise<void> {
   const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/firmware.js');
   const source = fs.readFileSync(file);
   let functions = 0;

@@ -12,7 +12,8 @@ import type { JournalEntry } from '../firmware/src/storage/journal';
 import { cborEncode } from '../firmware/src/codec/cbor';
 import { nodeCrypto } from '../test/support/node-flash';
 import { STATION_KEY } from '../test/support/station-rig';
-import { printTable, type Row } from './all';
+import type { BenchOptions } from './options';
+import { printTable, type Row } from './table';
 
 type Fields = Partial<Pick<JournalEntry, 'locker' | 'person' | 'actor' | 'witness' | 'detail'>> & { badge?: boolean };
 
@@ -47,7 +48,7 @@ const CARRIES: Record<keyof typeof EVENT, Fields> = {
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 
-export async function benchFrameSizes(): Promise<void> {
+export async function benchFrameSizes(_options: BenchOptions): Promise<void> {
   const key = prepareHmacKey(nodeCrypto, Buffer.from(STATION_KEY, 'hex'));
   const badge = new Uint8Array([0x3f, 0x91, 0x0c, 0xe2, 0x5a, 0x07, 0xb4, 0x66]);
   const rows: Row[] = [];

@@ -4,7 +4,7 @@
 //            synchronous=FULL by default; PostgreSQL when DATABASE_URL is set), acknowledged
 // Events are deposits and collections across 50 stations of 32 lockers. Goal (README
 // "Performance"): durable >= 10,000 events/s and >= 50 % of raw on the 2-core reference machine.
-// BENCH_EVENTS sets the number of events (default 20,000).
+// BENCH_EVENTS sets the number of events (default 20,000; 2,000 in a quick run).
 import mqtt from 'mqtt';
 import { EVENT, FRAME } from '../firmware/src/protocol/wire';
 import { startBroker } from '../hub/src/broker';
@@ -14,7 +14,8 @@ import { createLogger } from '../hub/src/log';
 import { seal } from '../hub/src/protocol/sealed';
 import { createRecords } from '../hub/src/records';
 import { testDatabaseTarget } from '../test/support/test-database';
-import { printTable, type Row } from './all';
+import type { BenchOptions } from './options';
+import { printTable, type Row } from './table';
 
 const STATIONS = 50;
 const LOCKERS = 32;
@@ -72,8 +73,8 @@ async function until(probe: () => boolean, timeoutMs: number, what: string): Pro
   }
 }
 
-export async function benchIngest(): Promise<void> {
-  const count = Number(process.env.BENCH_EVENTS ?? 20_000);
+export async function benchIngest({ quick }: BenchOptions): Promise<void> {
+  const count = Number(process.env.BENCH_EVENTS ?? (quick ? 2000 : 20_000));
   const target = await testDatabaseTarget();
   const { db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
   const records = createRecords(db);

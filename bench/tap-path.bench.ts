@@ -7,16 +7,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ROLE } from '../firmware/src/protocol/wire';
 import type { BadgeRecord } from '../firmware/src/station/badge-list';
 import { StationRig } from '../test/support/station-rig';
-import { printTable, type Row } from './all';
-
-const TAPS = 15;
+import type { BenchOptions } from './options';
+import { printTable, type Row } from './table';
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-export async function benchTapPath(): Promise<void> {
+export async function benchTapPath({ quick }: BenchOptions): Promise<void> {
+  const TAPS = quick ? 3 : 15;
   const cards = [
     { label: '4-byte UID', uid: '04a1b2c3' },
     { label: '7-byte UID', uid: '0411223344a580' },
@@ -67,6 +67,7 @@ export async function benchTapPath(): Promise<void> {
       rows.push({
         card: card.label,
         badges: 5000,
+        taps: TAPS,
         'SPI transactions (median)': median(spi),
         'firmware callbacks': median(calls),
         'firmware JS ms, Node (median)': median(jsMs).toFixed(3),
