@@ -149,6 +149,11 @@ export async function benchReplay({ quick }: BenchOptions): Promise<void> {
   const extra = Number(process.env.BENCH_REPLAY_EVENTS ?? 0);
   if (extra > 0 && !counts.includes(extra)) counts.push(extra);
   const rows: Row[] = [];
-  for (const variant of await buildVariants()) for (const events of counts) rows.push(await replay(events, variant));
+  const variants = await buildVariants();
+  try {
+    for (const variant of variants) for (const events of counts) rows.push(await replay(events, variant));
+  } finally {
+    fs.rmSync(path.dirname(variants[1].file), { recursive: true, force: true });
+  }
   printTable('Replay after an outage (one station, built bundle, to the hub: unconfirmed journal events until all acknowledged)', rows);
 }
