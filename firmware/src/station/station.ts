@@ -100,7 +100,6 @@ interface PendingRelease {
 
 export class Station {
   private parts: StationParts;
-  private timing: StationTiming;
   readonly lockers: number;
   /** LOCKER state per locker. */
   readonly states: Uint8Array;
@@ -109,10 +108,13 @@ export class Station {
   // Per locker, its opening, in typed arrays (32 lockers in a few variables, not an object each):
   /** 0 for none, else purpose | OPENED | RETRIED | (state the locker takes when the door shuts) << 8. */
   private openings: Uint16Array;
-  /** person, actor, witness of each locker's opening (3 per locker). */
-  private openPeople: Uint32Array;
-  /** The badge hash tapped for each locker's opening (8 bytes per locker). */
-  private openBadges: Uint8Array;
+  // Who and which badge, for each locker's opening: made at the first opening and let go once
+  // every opening is over, so at rest (every door shut) they cost nothing (about 50 variables for
+  // 32 lockers while they are kept).
+  /** person, actor, witness of each locker's opening (3 per locker); null while no locker opens. */
+  private openPeople: Uint32Array | null = null;
+  /** The badge hash tapped for each locker's opening (8 bytes per locker); null with openPeople. */
+  private openBadges: Uint8Array | null = null;
   /**
    * One timer per door, or -1: while an unlocked door is awaited, the door-open timeout; while a
    * door stands open, its door-left-open alarm (the two never run together).
@@ -128,13 +130,10 @@ export class Station {
 
   constructor(parts: StationParts, states: Uint8Array, owners: Uint32Array) {
     this.parts = parts;
-    this.timing = parts.timing;
     this.lockers = states.length;
     this.states = states;
     this.owners = owners;
     this.openings = new Uint16Array(this.lockers);
-    this.openPeople = new Uint32Array(this.lockers * 3);
-    this.openBadges = new Uint8Array(this.lockers * 8);
     this.doorTimers = new Int32Array(this.lockers);
     for (let i = 0; i < this.lockers; i++) this.doorTimers[i] = -1;
   }
@@ -179,7 +178,7 @@ export class Station {
     }
     // Their own locker is open (a deposit or collection under way): shut it first.
     const people = this.openPeople;
-    for (let i = people.indexOf(badge.person); i >= 0; i = people.indexOf(badge.person, i + 1)) {
+    if (people) for (let i = people.indexOf(badge.person); i >= 0; i = people.indexOf(badge.person, i + 1)) {
       if (i % 3 === 0 && this.openings[i / 3]) return this.refuse(badge.person, hash, i / 3, DETAIL.OWN_LOCKER_OPEN);
     }
     const own = this.lockerOf(badge.person);
@@ -196,7 +195,17 @@ export class Station {
 
   private staffTap(badge: BadgeEntry, hash: Uint8Array): void {
     const release = this.release;
-    if (release) return this.completeRelease(release, badge, hash);
+    if (release) {
+      // The second half of a two-person release (P4): both staff, at least one of them headteacher
+      // or deputy. (Written here, its one caller: a method kept for good costs about seven variables.)
+      if (badge.person === release.first.person) return this.refuse(badge.person, hash, release.locker, DETAIL.SAME_STAFF_TWICE);
+      this.parts.clock.clearTimeout(release.timer);
+      this.release = null;
+      const first = release.first.role;
+      const seniorFirst = first === ROLE.HEADTEACHER || first === ROLE.DEPUTY;
+      if (!seniorFirst && badge.role !== ROLE.HEADTEACHER && badge.role !== ROLE.DEPUTY) return this.refuse(badge.person, hash, release.locker, DETAIL.RELEASE_NEEDS_SENIOR);
+      return this.open(OPEN_RELEASE, release.locker, this.owners[release.locker], release.first.person, badge.person, hash, LOCKER.FREE);
+    }
     const session = this.session;
     if (session) {
       this.endSession();
@@ -206,7 +215,7 @@ export class Station {
       const ended = this.session;
       this.session = null;
       if (ended) this.loan(ended.badge, ended.hash);
-    }, this.timing.staffSessionMs);
+    }, this.parts.timing.staffSessionMs);
     this.session = { badge, hash, timer };
     this.parts.feedback.play('prompt');
   }
@@ -263,7 +272,7 @@ export class Station {
         const expired = this.release;
         this.release = null;
         if (expired) this.parts.events.report(EVENT.REFUSED, { locker: expired.locker, actor: expired.first.person, detail: DETAIL.RELEASE_EXPIRED });
-      }, this.timing.releaseWindowMs);
+      }, this.parts.timing.releaseWindowMs);
       this.release = { locker: own, first: staff, timer };
       this.parts.feedback.play('prompt');
       return;
@@ -282,19 +291,6 @@ export class Station {
     const free = this.freeLocker();
     if (free < 0) return this.refuse(staff.person, pupilHash, -1, DETAIL.NO_FREE_LOCKER);
     this.open(OPEN_CONFISCATE, free, pupil.person, staff.person, 0, pupilHash, holdState);
-  }
-
-  private completeRelease(release: PendingRelease, second: BadgeEntry, hash: Uint8Array): void {
-    if (second.person === release.first.person) return this.refuse(second.person, hash, release.locker, DETAIL.SAME_STAFF_TWICE);
-    this.parts.clock.clearTimeout(release.timer);
-    this.release = null;
-    // P4: both staff, at least one of them headteacher or deputy.
-    const first = release.first.role;
-    const seniorFirst = first === ROLE.HEADTEACHER || first === ROLE.DEPUTY;
-    if (second.role === ROLE.PUPIL || (!seniorFirst && second.role !== ROLE.HEADTEACHER && second.role !== ROLE.DEPUTY)) {
-      return this.refuse(second.person, hash, release.locker, DETAIL.RELEASE_NEEDS_SENIOR);
-    }
-    this.open(OPEN_RELEASE, release.locker, this.owners[release.locker], release.first.person, second.person, hash, LOCKER.FREE);
   }
 
   // ---- commands from the hub (wired in by the uplink) ----
@@ -333,7 +329,7 @@ export class Station {
     // after the last coil is released (the lock bank says when, from its pulse and rest times).
     let lastReleasedMs = 0;
     for (let i = 0; i < this.lockers; i++) lastReleasedMs = this.parts.locks.pulse(i);
-    this.openAllUntilMs = this.parts.clock.nowMs() + lastReleasedMs + this.timing.doorLeftOpenMs;
+    this.openAllUntilMs = this.parts.clock.nowMs() + lastReleasedMs + this.parts.timing.doorLeftOpenMs;
     this.parts.events.report(EVENT.OPEN_ALL, { actor, badge: hash, detail: hash ? DETAIL.NONE : DETAIL.REMOTE });
     this.parts.feedback.play('alarm');
   }
@@ -342,10 +338,10 @@ export class Station {
 
   private unknownTap(hash: Uint8Array): void {
     const now = this.parts.clock.nowMs();
-    const windowStart = now - this.timing.unknownWindowMs;
+    const windowStart = now - this.parts.timing.unknownWindowMs;
     this.unknownTimes = this.unknownTimes.filter((time) => time > windowStart);
     this.unknownTimes.push(now);
-    if (this.unknownTimes.length > this.timing.unknownLimit) {
+    if (this.unknownTimes.length > this.parts.timing.unknownLimit) {
       // Reported once per burst; the reader keeps refusing silently until the window passes.
       if (!this.unknownSuppressed) this.parts.events.report(EVENT.UNKNOWN_BADGE, { badge: hash, detail: DETAIL.RATE_LIMITED });
       this.unknownSuppressed = true;
@@ -368,11 +364,16 @@ export class Station {
     if (this.openings[locker]) return this.refuse(actor || person, badge, locker, DETAIL.BUSY);
     // A door already standing open (forced, or after an open-all) counts as opened.
     this.openings[locker] = purpose | (nextState << 8) | (this.parts.doors.isOpen(locker) ? OPENED : 0);
+    if (!this.openPeople) {
+      const buffer = new ArrayBuffer(this.lockers * 20);
+      this.openPeople = new Uint32Array(buffer, 0, this.lockers * 3);
+      this.openBadges = new Uint8Array(buffer, this.lockers * 12);
+    }
     const p = locker * 3;
     this.openPeople[p] = person;
     this.openPeople[p + 1] = actor;
     this.openPeople[p + 2] = witness;
-    if (badge) this.openBadges.set(badge, locker * 8);
+    if (badge) this.openBadges!.set(badge, locker * 8);
     this.unlock(locker);
     this.parts.feedback.play('accepted');
   }
@@ -380,25 +381,28 @@ export class Station {
   private unlock(locker: number): void {
     const releasedInMs = this.parts.locks.pulse(locker);
     if (this.openings[locker] & OPENED) return; // its left-open timer runs already
-    this.doorTimers[locker] = this.parts.clock.setTimeout(() => this.doorDidNotOpen(locker), releasedInMs + this.timing.doorOpenTimeoutMs);
-  }
-
-  private doorDidNotOpen(locker: number): void {
-    this.doorTimers[locker] = -1;
-    const opening = this.openings[locker];
-    if (!opening || opening & OPENED) return;
-    if (!(opening & RETRIED)) {
-      this.openings[locker] = opening | RETRIED;
-      this.unlock(locker);
-      return;
-    }
-    this.openings[locker] = 0;
-    const p = locker * 3;
-    this.parts.events.report((opening & 15) === OPEN_COLLECT ? EVENT.COLLECT_CANCELLED : EVENT.DEPOSIT_CANCELLED, { locker, person: this.openPeople[p], badge: (opening & 15) === OPEN_REMOTE ? null : this.openBadges.subarray(locker * 8, locker * 8 + 8) });
-    this.parts.events.report(EVENT.LOCK_FAULT, { locker, detail: DETAIL.LOCK_RETRY });
-    // The contents (if any) stay as they were; the locker takes no more taps until the office clears it.
-    if (this.states[locker] === LOCKER.FREE) this.setLocker(locker, LOCKER.FAULT, 0);
-    this.parts.feedback.play('alarm');
+    // The door did not spring open in time (written here, not as a method kept for good: about five
+    // variables): one retry, then the opening is cancelled and the locker is a fault.
+    this.doorTimers[locker] = this.parts.clock.setTimeout(() => {
+      this.doorTimers[locker] = -1;
+      const opening = this.openings[locker];
+      if (!opening || opening & OPENED) return;
+      if (!(opening & RETRIED)) {
+        this.openings[locker] = opening | RETRIED;
+        this.unlock(locker);
+        return;
+      }
+      this.openings[locker] = 0;
+      const cancelled: EventFields = { locker, person: this.openPeople![locker * 3], badge: (opening & 15) === OPEN_REMOTE ? null : this.openBadges!.subarray(locker * 8, locker * 8 + 8) };
+      let stillOpening = 0;
+      for (let i = 0; i < this.lockers; i++) stillOpening |= this.openings[i];
+      if (!stillOpening) this.openPeople = this.openBadges = null;
+      this.parts.events.report((opening & 15) === OPEN_COLLECT ? EVENT.COLLECT_CANCELLED : EVENT.DEPOSIT_CANCELLED, cancelled);
+      this.parts.events.report(EVENT.LOCK_FAULT, { locker, detail: DETAIL.LOCK_RETRY });
+      // The contents (if any) stay as they were; the locker takes no more taps until the office clears it.
+      if (this.states[locker] === LOCKER.FREE) this.setLocker(locker, LOCKER.FAULT, 0);
+      this.parts.feedback.play('alarm');
+    }, releasedInMs + this.parts.timing.doorOpenTimeoutMs);
   }
 
   onDoor(index: number, open: boolean): void {
@@ -419,7 +423,7 @@ export class Station {
         if (!this.parts.doors.isOpen(index)) return;
         this.parts.events.report(EVENT.DOOR_LEFT_OPEN, { locker: index });
         this.parts.feedback.play('alarm');
-      }, this.timing.doorLeftOpenMs);
+      }, this.parts.timing.doorLeftOpenMs);
       if (opening) this.openings[index] = opening | OPENED;
       else if (clock.nowMs() > this.openAllUntilMs) {
         this.parts.events.report(EVENT.DOOR_FORCED, { locker: index });
@@ -433,13 +437,16 @@ export class Station {
     const p = index * 3;
     const purpose = opening & 15;
     const nextState = opening >> 8;
-    const fields: EventFields = { locker: index, person: this.openPeople[p], actor: this.openPeople[p + 1] || undefined, witness: this.openPeople[p + 2] || undefined, badge: null };
+    const people = this.openPeople!;
+    const fields: EventFields = { locker: index, person: people[p], actor: people[p + 1] || undefined, witness: people[p + 2] || undefined, badge: purpose === OPEN_REMOTE ? null : this.openBadges!.subarray(index * 8, index * 8 + 8) };
+    let stillOpening = 0;
+    for (let i = 0; i < this.lockers; i++) stillOpening |= this.openings[i];
+    if (!stillOpening) this.openPeople = this.openBadges = null;
     if (purpose === OPEN_REMOTE) {
       fields.detail = DETAIL.REMOTE;
       this.parts.events.report(EVENT.REMOTE_UNLOCK, fields);
       return;
     }
-    fields.badge = this.openBadges.subarray(index * 8, index * 8 + 8);
     const keepsOwner = nextState !== LOCKER.FREE && nextState !== LOCKER.ITEM_PRESENT && nextState !== LOCKER.HEALTH_CHECK_HELD;
     this.setLocker(index, nextState, keepsOwner ? fields.person! : 0);
     if (purpose === OPEN_DEPOSIT) this.parts.events.report(EVENT.DEPOSIT, fields);
