@@ -206,6 +206,25 @@ describe('a pupil whose own locker is open', () => {
   });
 });
 
+describe('holds from the office', () => {
+  it('are refused for a locker whose door is being opened, and taken once it has shut', () => {
+    const amira = PUPILS[0];
+    bench.tap(amira);
+    bench.clock.advance(1000);
+    bench.door(0, false);
+    bench.tap(amira); // her collection: the door stands open
+    bench.clock.advance(1000);
+    expect(bench.station.setHold(0, LOCKER.HELD, amira, 901)).toBe(false);
+    bench.door(0, false);
+    expect(bench.station.states[0]).toBe(LOCKER.FREE);
+    bench.tap(amira);
+    bench.clock.advance(1000);
+    bench.door(0, false);
+    expect(bench.station.setHold(0, LOCKER.HELD, amira, 901)).toBe(true);
+    expect(bench.station.states[0]).toBe(LOCKER.HELD);
+  });
+});
+
 describe('remote unlock', () => {
   it('is not refused because another door is open; a remote unlock never used leaves pupils depositing', () => {
     expect(bench.station.remoteUnlock(7, 901)).toBe(true);

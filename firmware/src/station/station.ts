@@ -295,9 +295,12 @@ export class Station {
 
   // ---- commands from the hub (wired in by the uplink) ----
 
-  /** Places or lifts a hold from the office. Returns false when the locker cannot take it. */
+  /**
+   * Places or lifts a hold from the office. Returns false when the locker cannot take it, or while
+   * its door is being opened (the opening's own outcome would overwrite the hold when it shuts).
+   */
   setHold(locker: number, holdState: number, person: number, actor: number): boolean {
-    if (locker < 0 || locker >= this.lockers) return false;
+    if (!(locker >= 0 && locker < this.lockers) || this.openings[locker]) return false;
     const state = this.states[locker];
     if (holdState === LOCKER.HELD || holdState === LOCKER.SAFEGUARDING_HELD) {
       if (state !== LOCKER.PHONE_IN && state !== LOCKER.HELD && state !== LOCKER.SAFEGUARDING_HELD) return false;
