@@ -9,6 +9,7 @@ import { BADGE_FLAG, type BadgeEntry } from '../../firmware/src/station/badge-li
 import { LOCKER } from '../../firmware/src/station/lockers';
 import { Station, type EventFields, type StationTiming } from '../../firmware/src/station/station';
 import { DETAIL, EVENT, ROLE } from '../../firmware/src/protocol/wire';
+import { openDoors } from '../../hub/src/stations/station-link';
 import { FakeClock } from '../support/fake-clock';
 
 const PULSE_MS = 500;
@@ -256,6 +257,7 @@ describe('the open-door bitmap', () => {
     bench.door(31, true);
     bench.door(3, true);
     expect(bench.station.openDoors).toBe(2 ** 31 + 8);
+    expect(openDoors(bench.station.openDoors)).toEqual([3, 31]); // as the hub reads it
     bench.door(31, false);
     expect(bench.station.openDoors).toBe(8);
     bench.door(3, false);
