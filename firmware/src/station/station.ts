@@ -109,7 +109,7 @@ export class Station {
   /** 0 for none, else purpose | OPENED | RETRIED | (state the locker takes when the door shuts) << 8. */
   private openings: Uint16Array;
   // Who and which badge, for each locker's opening: made at the first opening and let go once
-  // every opening is over, so at rest (every door shut) they cost nothing (about 50 variables for
+  // every opening is over, so at rest (every door shut) they cost nothing (about 40 variables for
   // 32 lockers while they are kept).
   /** person, actor, witness of each locker's opening (3 per locker); null while no locker opens. */
   private openPeople: Uint32Array | null = null;
