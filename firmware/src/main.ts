@@ -135,6 +135,7 @@ function boot(): void {
       firmware: FIRMWARE_VERSION,
       boot,
       states,
+      station,
       badges,
       journal,
       system: hw.system,
@@ -180,7 +181,11 @@ function boot(): void {
   for (const problem of problems.concat(journalProblems, badgeProblems)) log(problem);
   if (badgeProblems.length > 0) events.report(EVENT.FAULT, { detail: DETAIL.BADGE_LIST });
 
-  doors.start(config.doorDebounceMs, (index, open) => station.onDoor(index, open));
+  // A door's move changes the state report too (the hub shows which doors stand open).
+  doors.start(config.doorDebounceMs, (index, open) => {
+    station.onDoor(index, open);
+    stateReport.changed();
+  });
   const reader = new Mfrc522(hw.spi, hw.gpio, hw.clock, { cs: config.pins.rfidCs, irq: config.pins.rfidIrq, reset: config.pins.rfidReset }, MFRC522_DEFAULTS);
   reader.start({
     onCard: (uid) => station.onCard(uid),

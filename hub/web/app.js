@@ -23,7 +23,7 @@
 
   function lockerStates(root) {
     const states = new Map();
-    for (const item of root.querySelectorAll('[data-locker]')) states.set(`${item.dataset.station}/${item.dataset.locker}`, item.dataset.state);
+    for (const item of root.querySelectorAll('[data-locker]')) states.set(`${item.dataset.station}/${item.dataset.locker}`, `${item.dataset.state} ${item.dataset.door}`);
     return states;
   }
 
@@ -57,11 +57,12 @@
       panel.innerHTML = await response.text();
       for (const item of panel.querySelectorAll('[data-locker]')) {
         const key = `${item.dataset.station}/${item.dataset.locker}`;
-        if (before.has(key) && before.get(key) !== item.dataset.state) {
+        if (before.has(key) && before.get(key) !== `${item.dataset.state} ${item.dataset.door}`) {
           item.classList.add('changed');
           const number = item.querySelector('.number');
           const state = item.querySelector('.state');
-          changes.push(`${item.dataset.station} ${number ? number.textContent : ''}: ${state ? state.textContent.trim() : item.dataset.state}`);
+          const door = item.dataset.door === 'open' ? ', door open' : before.get(key).endsWith(' open') ? ', door shut' : '';
+          changes.push(`${item.dataset.station} ${number ? number.textContent : ''}: ${state ? state.textContent.trim() : item.dataset.state}${door}`);
         }
       }
     }

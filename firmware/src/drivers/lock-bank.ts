@@ -1,6 +1,10 @@
 // Solenoid locks. One coil is energised at a time, for a bounded pulse: a coil is never held on
 // (it would overheat and overload the supply), and a request that arrives during a pulse waits its
-// turn. On reset every output starts off, so every door stays locked.
+// turn. That queue is bounded: a locker already waiting is not queued twice (its one pulse opens
+// it), so it holds at most one pulse per locker, and no pulse waits longer than the others' turns,
+// lockers x (pulseMs + COIL_REST_MS) (an open-all of 32 lockers with 500 ms pulses: about 17.6 s).
+// Each request is told when its coil will be released, so the station times its door from then.
+// On reset every output starts off, so every door stays locked.
 import type { Clock, Gpio } from '../hal';
 
 /** Where the lock outputs physically are: GPIO pins, or a port expander. */
@@ -34,10 +38,21 @@ export class LockBank {
     for (let i = 0; i < outputs.count; i++) outputs.set(i, false);
   }
 
-  pulse(index: number): void {
-    if (index < 0 || index >= this.outputs.count) return;
-    this.queue.push(index);
-    if (!this.busy) this.next();
+  /**
+   * Queues one pulse of a locker's coil. Returns the ms until that coil is released (an upper
+   * bound: the pulse under way may be partly done), or 0 for no such locker.
+   */
+  pulse(index: number): number {
+    if (!(index >= 0 && index < this.outputs.count)) return 0;
+    const queue = this.queue;
+    let position = queue.indexOf(index);
+    if (position < 0) position = queue.push(index) - 1;
+    if (!this.busy) {
+      this.next();
+      return this.pulseMs;
+    }
+    // Behind the pulse under way and those queued before it, each a pulse and a rest.
+    return (position + 1) * (this.pulseMs + COIL_REST_MS) + this.pulseMs;
   }
 
   private next(): void {

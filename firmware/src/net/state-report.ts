@@ -1,5 +1,5 @@
-// The station's retained state message: locker states, badge-list version, journal backlog,
-// memory use, reader health, firmware version. Sent on every connect and, at most once a second,
+// The station's retained state message: locker states, the doors standing open, badge-list
+// version, journal backlog, memory use, reader health, firmware version. Sent on every connect and, at most once a second,
 // after anything in it changes. Only the latest state matters, so at most one report is ever
 // queued or in flight in the MQTT client: while the link is down nothing is queued (the connect
 // sends the state as it is then), and a change while a report is still unacknowledged is sent
@@ -13,6 +13,8 @@ export interface StateSource {
   firmware: string;
   boot: number;
   states: Uint8Array;
+  /** The station: its open-door bitmap (bit n = locker n). */
+  station: { openDoors: number };
   badges: { version: number };
   journal: { backlog(): number };
   system: { memory(): { used: number; total: number } };
@@ -47,6 +49,7 @@ export class StateReport {
     message[MSG.BOOT] = source.boot;
     message[MSG.FIRMWARE] = source.firmware;
     message[MSG.LOCKERS] = new Uint8Array(source.states);
+    message[MSG.DOORS] = source.station.openDoors;
     message[MSG.VERSION] = source.badges.version;
     message[MSG.BACKLOG] = source.journal.backlog();
     message[MSG.MEMORY] = [memory.used, memory.total];

@@ -21,7 +21,7 @@ export const FRAME = {
 /** Reasons and notes carried in FRAME.DETAIL. */
 export const DETAIL = {
   NONE: 0,
-  BUSY: 1, // a door is already being opened
+  BUSY: 1, // that locker's door is already being opened (each locker opens on its own)
   NO_FREE_LOCKER: 2,
   LOCKER_HELD: 3,
   NOT_ENROLLED: 4, // staff badge not enrolled for any asset class here
@@ -41,6 +41,7 @@ export const DETAIL = {
   READER: 18,
   TORN_RECORD: 19, // a record torn by a power cut was found and skipped at boot
   BADGE_LIST: 20, // the badge list is missing or failed its check
+  OWN_LOCKER_OPEN: 21, // the badge's own locker is open already: shut it to finish (nothing else opens)
 };
 
 /** Keys of a command from the hub, of a station's reply, and of its retained state (CBOR maps). */
@@ -67,6 +68,7 @@ export const MSG = {
   UPTIME: 28, // state: seconds since boot
   CONFIG: 29, // SET_CONFIG: the new configuration, JSON text
   BOOT: 30,
+  DOORS: 31, // state: bitmap of the doors standing open, bit n = locker n (uint)
 };
 
 /** Commands from the hub (MSG.COMMAND). */

@@ -16,9 +16,15 @@
 //   ICT + item tag   clears a health-check hold (P10)
 //   open-all badge   emergency: every locker opens in turn
 //   unknown          opens nothing, reported; repeated unknown taps are rate-limited
-// Doors: an unlock expects the door to spring open within doorOpenTimeoutMs; if it does not, one
-// retry, then the locker is a fault. A door that opens with no unlock is forced; one left open
-// longer than doorLeftOpenMs raises an alarm.
+// Doors: each locker opens on its own. An opening (unlocked -> opened -> closed) belongs to one
+// locker and completes when that door shuts, however long it stood open; taps for other lockers are
+// served meanwhile. Only the lock coils are taken one at a time (lock-bank.ts: the supply's budget).
+// An unlock expects the door to spring open within doorOpenTimeoutMs of its coil's pulse; if it does
+// not, one retry, then the locker is a fault. A door that opens with no unlock is forced; one left
+// open longer than doorLeftOpenMs raises its alarm once.
+// A pupil who taps while their own locker stands open (or is being unlocked) is refused with
+// OWN_LOCKER_OPEN: nothing else opens for them (a pupil has one locker), and the opening under way
+// is left as it is, so shutting that door completes their deposit or collection.
 import type { Clock } from '../hal';
 import { BADGE_FLAG, type BadgeEntry } from './badge-list';
 import { LOCKER } from './lockers';
@@ -60,7 +66,8 @@ export interface StationParts {
   // The parts themselves rather than closures around them: on the interpreter each closure kept
   // for good costs about six variables.
   badges: { find(hash: Uint8Array): BadgeEntry | null };
-  locks: { pulse(index: number): void };
+  /** Queues one coil pulse; returns the ms until that coil is released. */
+  locks: { pulse(index: number): number };
   doors: { isOpen(index: number): boolean };
   events: { report(type: number, fields: EventFields): void };
   feedback: { play(kind: 'accepted' | 'refused' | 'prompt' | 'alarm'): void };
@@ -75,19 +82,9 @@ const OPEN_CONFISCATE = 5; // a phone not yet in a locker goes into a free one, 
 const OPEN_RELEASE = 6; // a held phone comes out: the locker is free again
 const OPEN_REMOTE = 7; // the hub unlocked it: contents unchanged
 
-interface Opening {
-  purpose: number;
-  locker: number;
-  person: number;
-  actor: number;
-  witness: number;
-  badge: Uint8Array | null;
-  /** State the locker takes when the door closes after opening. */
-  nextState: number;
-  opened: boolean;
-  retried: boolean;
-  timer: number;
-}
+// An opening's flags, beside its purpose (low 4 bits) and the locker's next state (<< 8) in `openings`.
+const OPENED = 0x10; // the door has opened since the unlock
+const RETRIED = 0x20; // the unlock was pulsed a second time
 
 interface StaffSession {
   badge: BadgeEntry;
@@ -103,41 +100,48 @@ interface PendingRelease {
 
 export class Station {
   private parts: StationParts;
-  private timing: StationTiming;
   readonly lockers: number;
   /** LOCKER state per locker. */
   readonly states: Uint8Array;
   /** Person whose phone a locker holds, or the staff member who borrowed its item; 0 for none. */
   readonly owners: Uint32Array;
-  private opening: Opening | null = null;
+  // Per locker, its opening, in typed arrays (32 lockers in a few variables, not an object each):
+  /** 0 for none, else purpose | OPENED | RETRIED | (state the locker takes when the door shuts) << 8. */
+  private openings: Uint16Array;
+  // Who and which badge, for each locker's opening: made at the first opening and let go once
+  // every opening is over, so at rest (every door shut) they cost nothing (about 40 variables for
+  // 32 lockers while they are kept).
+  /** person, actor, witness of each locker's opening (3 per locker); null while no locker opens. */
+  private openPeople: Uint32Array | null = null;
+  /** The badge hash tapped for each locker's opening (8 bytes per locker); null with openPeople. */
+  private openBadges: Uint8Array | null = null;
+  /**
+   * One timer per door, or -1: while an unlocked door is awaited, the door-open timeout; while a
+   * door stands open, its door-left-open alarm (the two never run together).
+   */
+  private doorTimers: Int32Array;
+  /** Doors standing open now, bit n for locker n (the state report carries it to the hub). */
+  openDoors = 0;
   private session: StaffSession | null = null;
   private release: PendingRelease | null = null;
-  /** Per locker, its door-left-open timer or -1 (a typed array: 32 lockers in a few variables, not 33). */
-  private leftOpenTimers: Int32Array;
   private openAllUntilMs = 0;
   private unknownTimes: number[] = [];
   private unknownSuppressed = false;
 
   constructor(parts: StationParts, states: Uint8Array, owners: Uint32Array) {
     this.parts = parts;
-    this.timing = parts.timing;
     this.lockers = states.length;
     this.states = states;
     this.owners = owners;
-    this.leftOpenTimers = new Int32Array(this.lockers);
-    for (let i = 0; i < this.lockers; i++) this.leftOpenTimers[i] = -1;
+    this.openings = new Uint16Array(this.lockers);
+    this.doorTimers = new Int32Array(this.lockers);
+    for (let i = 0; i < this.lockers; i++) this.doorTimers[i] = -1;
   }
 
   onCard(uid: Uint8Array): void {
     const parts = this.parts;
     const hash = parts.hashBadge(uid);
     const badge = parts.badges.find(hash);
-    // A busy station refuses a tap rather than queue it: a person is standing at the reader.
-    if (this.opening) {
-      parts.events.report(EVENT.REFUSED, { person: badge ? badge.person : 0, badge: hash, detail: DETAIL.BUSY });
-      parts.feedback.play('refused');
-      return;
-    }
     if (!badge) {
       // An item's own tag, tapped in a staff session, is looked for among the lockers' assets.
       if (this.session) {
@@ -172,6 +176,11 @@ export class Station {
       parts.feedback.play('accepted');
       return;
     }
+    // Their own locker is open (a deposit or collection under way): shut it first.
+    const people = this.openPeople;
+    if (people) for (let i = people.indexOf(badge.person); i >= 0; i = people.indexOf(badge.person, i + 1)) {
+      if (i % 3 === 0 && this.openings[i / 3]) return this.refuse(badge.person, hash, i / 3, DETAIL.OWN_LOCKER_OPEN);
+    }
     const own = this.lockerOf(badge.person);
     if (own >= 0) {
       if (this.states[own] !== LOCKER.PHONE_IN) return this.refuse(badge.person, hash, own, DETAIL.LOCKER_HELD);
@@ -186,7 +195,17 @@ export class Station {
 
   private staffTap(badge: BadgeEntry, hash: Uint8Array): void {
     const release = this.release;
-    if (release) return this.completeRelease(release, badge, hash);
+    if (release) {
+      // The second half of a two-person release (P4): both staff, at least one of them headteacher
+      // or deputy. (Written here, its one caller: a method kept for good costs about seven variables.)
+      if (badge.person === release.first.person) return this.refuse(badge.person, hash, release.locker, DETAIL.SAME_STAFF_TWICE);
+      this.parts.clock.clearTimeout(release.timer);
+      this.release = null;
+      const first = release.first.role;
+      const seniorFirst = first === ROLE.HEADTEACHER || first === ROLE.DEPUTY;
+      if (!seniorFirst && badge.role !== ROLE.HEADTEACHER && badge.role !== ROLE.DEPUTY) return this.refuse(badge.person, hash, release.locker, DETAIL.RELEASE_NEEDS_SENIOR);
+      return this.open(OPEN_RELEASE, release.locker, this.owners[release.locker], release.first.person, badge.person, hash, LOCKER.FREE);
+    }
     const session = this.session;
     if (session) {
       this.endSession();
@@ -195,8 +214,8 @@ export class Station {
     const timer = this.parts.clock.setTimeout(() => {
       const ended = this.session;
       this.session = null;
-      if (ended && !this.opening) this.loan(ended.badge, ended.hash);
-    }, this.timing.staffSessionMs);
+      if (ended) this.loan(ended.badge, ended.hash);
+    }, this.parts.timing.staffSessionMs);
     this.session = { badge, hash, timer };
     this.parts.feedback.play('prompt');
   }
@@ -213,7 +232,7 @@ export class Station {
       const asset = this.parts.assets[i];
       if (!asset || !(staff.assetClasses & (1 << (asset.assetClass - 1)))) continue;
       enrolledHere = true;
-      if (this.states[i] === LOCKER.ITEM_PRESENT) return this.open(OPEN_LOAN, i, staff.person, staff.person, 0, hash, LOCKER.ITEM_OUT);
+      if (this.states[i] === LOCKER.ITEM_PRESENT && !this.openings[i]) return this.open(OPEN_LOAN, i, staff.person, staff.person, 0, hash, LOCKER.ITEM_OUT);
     }
     this.refuse(staff.person, hash, -1, enrolledHere ? DETAIL.NO_ITEM_AVAILABLE : DETAIL.NOT_ENROLLED);
   }
@@ -253,7 +272,7 @@ export class Station {
         const expired = this.release;
         this.release = null;
         if (expired) this.parts.events.report(EVENT.REFUSED, { locker: expired.locker, actor: expired.first.person, detail: DETAIL.RELEASE_EXPIRED });
-      }, this.timing.releaseWindowMs);
+      }, this.parts.timing.releaseWindowMs);
       this.release = { locker: own, first: staff, timer };
       this.parts.feedback.play('prompt');
       return;
@@ -274,24 +293,14 @@ export class Station {
     this.open(OPEN_CONFISCATE, free, pupil.person, staff.person, 0, pupilHash, holdState);
   }
 
-  private completeRelease(release: PendingRelease, second: BadgeEntry, hash: Uint8Array): void {
-    if (second.person === release.first.person) return this.refuse(second.person, hash, release.locker, DETAIL.SAME_STAFF_TWICE);
-    this.parts.clock.clearTimeout(release.timer);
-    this.release = null;
-    // P4: both staff, at least one of them headteacher or deputy.
-    const first = release.first.role;
-    const seniorFirst = first === ROLE.HEADTEACHER || first === ROLE.DEPUTY;
-    if (second.role === ROLE.PUPIL || (!seniorFirst && second.role !== ROLE.HEADTEACHER && second.role !== ROLE.DEPUTY)) {
-      return this.refuse(second.person, hash, release.locker, DETAIL.RELEASE_NEEDS_SENIOR);
-    }
-    this.open(OPEN_RELEASE, release.locker, this.owners[release.locker], release.first.person, second.person, hash, LOCKER.FREE);
-  }
-
   // ---- commands from the hub (wired in by the uplink) ----
 
-  /** Places or lifts a hold from the office. Returns false when the locker cannot take it. */
+  /**
+   * Places or lifts a hold from the office. Returns false when the locker cannot take it, or while
+   * its door is being opened (the opening's own outcome would overwrite the hold when it shuts).
+   */
   setHold(locker: number, holdState: number, person: number, actor: number): boolean {
-    if (locker < 0 || locker >= this.lockers) return false;
+    if (!(locker >= 0 && locker < this.lockers) || this.openings[locker]) return false;
     const state = this.states[locker];
     if (holdState === LOCKER.HELD || holdState === LOCKER.SAFEGUARDING_HELD) {
       if (state !== LOCKER.PHONE_IN && state !== LOCKER.HELD && state !== LOCKER.SAFEGUARDING_HELD) return false;
@@ -306,22 +315,24 @@ export class Station {
     return true;
   }
 
+  /** False for no such locker, or one already being opened (its door unlocked or standing open). */
   remoteUnlock(locker: number, actor: number): boolean {
-    if (locker < 0 || locker >= this.lockers || this.opening) return false;
+    if (!(locker >= 0 && locker < this.lockers) || this.openings[locker]) return false;
     this.open(OPEN_REMOTE, locker, this.owners[locker], actor, 0, null, this.states[locker]);
     return true;
   }
 
-  /** Emergency: every locker opens in turn (the lock bank keeps to one coil at a time). */
+  /**
+   * Emergency: every locker opens in turn (the lock bank keeps to one coil at a time). Openings
+   * under way are kept: a deposit whose door the open-all also opened completes when it shuts.
+   */
   openAll(actor: number, hash: Uint8Array | null): void {
     this.endSession();
-    if (this.opening) {
-      this.parts.clock.clearTimeout(this.opening.timer);
-      this.opening = null;
-    }
-    // Doors may stay open a while after an evacuation: no forced-door alarms for that time.
-    this.openAllUntilMs = this.parts.clock.nowMs() + this.lockers * 600 + this.timing.doorLeftOpenMs;
-    for (let i = 0; i < this.lockers; i++) this.parts.locks.pulse(i);
+    // Doors may stay open a while after an evacuation: no forced-door alarms until doorLeftOpenMs
+    // after the last coil is released (the lock bank says when, from its pulse and rest times).
+    let lastReleasedMs = 0;
+    for (let i = 0; i < this.lockers; i++) lastReleasedMs = this.parts.locks.pulse(i);
+    this.openAllUntilMs = this.parts.clock.nowMs() + lastReleasedMs + this.parts.timing.doorLeftOpenMs;
     this.parts.events.report(EVENT.OPEN_ALL, { actor, badge: hash, detail: hash ? DETAIL.NONE : DETAIL.REMOTE });
     this.parts.feedback.play('alarm');
   }
@@ -330,10 +341,10 @@ export class Station {
 
   private unknownTap(hash: Uint8Array): void {
     const now = this.parts.clock.nowMs();
-    const windowStart = now - this.timing.unknownWindowMs;
+    const windowStart = now - this.parts.timing.unknownWindowMs;
     this.unknownTimes = this.unknownTimes.filter((time) => time > windowStart);
     this.unknownTimes.push(now);
-    if (this.unknownTimes.length > this.timing.unknownLimit) {
+    if (this.unknownTimes.length > this.parts.timing.unknownLimit) {
       // Reported once per burst; the reader keeps refusing silently until the window passes.
       if (!this.unknownSuppressed) this.parts.events.report(EVENT.UNKNOWN_BADGE, { badge: hash, detail: DETAIL.RATE_LIMITED });
       this.unknownSuppressed = true;
@@ -346,84 +357,106 @@ export class Station {
 
   // ---- openings and doors ----
 
-  private refuse(person: number, hash: Uint8Array, locker: number, detail: number): void {
+  private refuse(person: number, hash: Uint8Array | null, locker: number, detail: number): void {
     this.parts.events.report(EVENT.REFUSED, { locker: locker >= 0 ? locker : undefined, person, badge: hash, detail });
     this.parts.feedback.play('refused');
   }
 
   private open(purpose: number, locker: number, person: number, actor: number, witness: number, badge: Uint8Array | null, nextState: number): void {
-    const opening: Opening = { purpose, locker, person, actor, witness, badge, nextState, opened: false, retried: false, timer: -1 };
-    this.opening = opening;
-    this.unlock(opening);
+    // One opening per locker: a second one for the same locker waits until its door has shut.
+    if (this.openings[locker]) return this.refuse(actor || person, badge, locker, DETAIL.BUSY);
+    // A door already standing open (forced, or after an open-all) counts as opened.
+    this.openings[locker] = purpose | (nextState << 8) | (this.parts.doors.isOpen(locker) ? OPENED : 0);
+    if (!this.openPeople) {
+      const buffer = new ArrayBuffer(this.lockers * 20);
+      this.openPeople = new Uint32Array(buffer, 0, this.lockers * 3);
+      this.openBadges = new Uint8Array(buffer, this.lockers * 12);
+    }
+    const p = locker * 3;
+    this.openPeople[p] = person;
+    this.openPeople[p + 1] = actor;
+    this.openPeople[p + 2] = witness;
+    if (badge) this.openBadges!.set(badge, locker * 8);
+    this.unlock(locker);
     this.parts.feedback.play('accepted');
   }
 
-  private unlock(opening: Opening): void {
-    opening.timer = this.parts.clock.setTimeout(() => this.doorDidNotOpen(opening), this.timing.doorOpenTimeoutMs);
-    this.parts.locks.pulse(opening.locker);
-  }
-
-  private doorDidNotOpen(opening: Opening): void {
-    if (this.opening !== opening || opening.opened) return;
-    if (!opening.retried) {
-      opening.retried = true;
-      this.unlock(opening);
-      return;
-    }
-    this.opening = null;
-    const locker = opening.locker;
-    this.parts.events.report(opening.purpose === OPEN_COLLECT ? EVENT.COLLECT_CANCELLED : EVENT.DEPOSIT_CANCELLED, { locker, person: opening.person, badge: opening.badge });
-    this.parts.events.report(EVENT.LOCK_FAULT, { locker, detail: DETAIL.LOCK_RETRY });
-    // The contents (if any) stay as they were; the locker takes no more taps until the office clears it.
-    if (this.states[locker] === LOCKER.FREE) this.setLocker(locker, LOCKER.FAULT, 0);
-    this.parts.feedback.play('alarm');
+  private unlock(locker: number): void {
+    const releasedInMs = this.parts.locks.pulse(locker);
+    if (this.openings[locker] & OPENED) return; // its left-open timer runs already
+    // The door did not spring open in time (written here, not as a method kept for good: about five
+    // variables): one retry, then the opening is cancelled and the locker is a fault.
+    this.doorTimers[locker] = this.parts.clock.setTimeout(() => {
+      this.doorTimers[locker] = -1;
+      const opening = this.openings[locker];
+      if (!opening || opening & OPENED) return;
+      if (!(opening & RETRIED)) {
+        this.openings[locker] = opening | RETRIED;
+        this.unlock(locker);
+        return;
+      }
+      this.openings[locker] = 0;
+      const cancelled: EventFields = { locker, person: this.openPeople![locker * 3], badge: (opening & 15) === OPEN_REMOTE ? null : this.openBadges!.subarray(locker * 8, locker * 8 + 8) };
+      let stillOpening = 0;
+      for (let i = 0; i < this.lockers; i++) stillOpening |= this.openings[i];
+      if (!stillOpening) this.openPeople = this.openBadges = null;
+      this.parts.events.report((opening & 15) === OPEN_COLLECT ? EVENT.COLLECT_CANCELLED : EVENT.DEPOSIT_CANCELLED, cancelled);
+      this.parts.events.report(EVENT.LOCK_FAULT, { locker, detail: DETAIL.LOCK_RETRY });
+      // The contents (if any) stay as they were; the locker takes no more taps until the office clears it.
+      if (this.states[locker] === LOCKER.FREE) this.setLocker(locker, LOCKER.FAULT, 0);
+      this.parts.feedback.play('alarm');
+    }, releasedInMs + this.parts.timing.doorOpenTimeoutMs);
   }
 
   onDoor(index: number, open: boolean): void {
-    if (index < 0 || index >= this.lockers) return;
-    // The door-left-open alarm: a timer per open door.
+    if (!(index >= 0 && index < this.lockers)) return;
     const clock = this.parts.clock;
-    if (this.leftOpenTimers[index] >= 0) clock.clearTimeout(this.leftOpenTimers[index]);
-    this.leftOpenTimers[index] = -1;
+    const opening = this.openings[index];
+    // Bit 31 makes a negative number: >>> 0 keeps the bitmap unsigned for the state report.
+    this.openDoors = (open ? this.openDoors | (1 << index) : this.openDoors & ~(1 << index)) >>> 0;
+    // The door's one timer: an open door ends the wait for it (or an earlier left-open timer) and
+    // starts its left-open alarm; a shut door ends that alarm, but not the wait of an unlock.
+    if (open || !opening || opening & OPENED) {
+      if (this.doorTimers[index] >= 0) clock.clearTimeout(this.doorTimers[index]);
+      this.doorTimers[index] = -1;
+    }
     if (open) {
-      this.leftOpenTimers[index] = clock.setTimeout(() => {
-        this.leftOpenTimers[index] = -1;
+      this.doorTimers[index] = clock.setTimeout(() => {
+        this.doorTimers[index] = -1;
         if (!this.parts.doors.isOpen(index)) return;
         this.parts.events.report(EVENT.DOOR_LEFT_OPEN, { locker: index });
         this.parts.feedback.play('alarm');
-      }, this.timing.doorLeftOpenMs);
-    }
-    const opening = this.opening;
-    if (!opening || opening.locker !== index) {
-      if (open && this.parts.clock.nowMs() > this.openAllUntilMs) {
+      }, this.parts.timing.doorLeftOpenMs);
+      if (opening) this.openings[index] = opening | OPENED;
+      else if (clock.nowMs() > this.openAllUntilMs) {
         this.parts.events.report(EVENT.DOOR_FORCED, { locker: index });
         this.parts.feedback.play('alarm');
       }
       return;
     }
-    if (open) {
-      opening.opened = true;
-      this.parts.clock.clearTimeout(opening.timer);
-      return;
-    }
-    if (!opening.opened) return;
-    this.opening = null;
+    if (!(opening & OPENED)) return;
     // Closed after opening: the opening is complete.
-    const locker = opening.locker;
-    const fields: EventFields = { locker, person: opening.person, actor: opening.actor || undefined, witness: opening.witness || undefined, badge: opening.badge };
-    const purpose = opening.purpose;
+    this.openings[index] = 0;
+    const p = index * 3;
+    const purpose = opening & 15;
+    const nextState = opening >> 8;
+    const people = this.openPeople!;
+    const fields: EventFields = { locker: index, person: people[p], actor: people[p + 1] || undefined, witness: people[p + 2] || undefined, badge: purpose === OPEN_REMOTE ? null : this.openBadges!.subarray(index * 8, index * 8 + 8) };
+    let stillOpening = 0;
+    for (let i = 0; i < this.lockers; i++) stillOpening |= this.openings[i];
+    if (!stillOpening) this.openPeople = this.openBadges = null;
     if (purpose === OPEN_REMOTE) {
       fields.detail = DETAIL.REMOTE;
       this.parts.events.report(EVENT.REMOTE_UNLOCK, fields);
       return;
     }
-    const keepsOwner = opening.nextState !== LOCKER.FREE && opening.nextState !== LOCKER.ITEM_PRESENT && opening.nextState !== LOCKER.HEALTH_CHECK_HELD;
-    this.setLocker(locker, opening.nextState, keepsOwner ? opening.person : 0);
+    const keepsOwner = nextState !== LOCKER.FREE && nextState !== LOCKER.ITEM_PRESENT && nextState !== LOCKER.HEALTH_CHECK_HELD;
+    this.setLocker(index, nextState, keepsOwner ? fields.person! : 0);
     if (purpose === OPEN_DEPOSIT) this.parts.events.report(EVENT.DEPOSIT, fields);
     else if (purpose === OPEN_COLLECT) this.parts.events.report(EVENT.COLLECT, fields);
     else if (purpose === OPEN_LOAN) this.parts.events.report(EVENT.LOAN, fields);
     else if (purpose === OPEN_RETURN) {
-      fields.detail = opening.nextState === LOCKER.HEALTH_CHECK_HELD ? DETAIL.HEALTH_CHECK_DUE : DETAIL.NONE;
+      fields.detail = nextState === LOCKER.HEALTH_CHECK_HELD ? DETAIL.HEALTH_CHECK_DUE : DETAIL.NONE;
       this.parts.events.report(EVENT.RETURN, fields);
     } else if (purpose === OPEN_CONFISCATE) {
       fields.detail = DETAIL.CONFISCATED;
@@ -448,9 +481,10 @@ export class Station {
     return -1;
   }
 
+  /** A free phone locker not being opened just now (a deposit's locker stays free until its door shuts). */
   private freeLocker(): number {
     for (let i = this.states.indexOf(LOCKER.FREE); i >= 0; i = this.states.indexOf(LOCKER.FREE, i + 1)) {
-      if (!this.parts.assets[i]) return i;
+      if (!this.parts.assets[i] && !this.openings[i]) return i;
     }
     return -1;
   }

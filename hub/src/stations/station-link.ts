@@ -34,6 +34,8 @@ export interface StationState {
   boot?: number;
   firmware?: string;
   lockers?: string[];
+  /** Lockers (from 0) whose doors stand open, from the station's open-door bitmap; undefined if it sends none. */
+  doorsOpen?: number[];
   badgeListVersion?: number;
   journalBacklog?: number;
   memory?: { used: number; total: number };
@@ -44,6 +46,13 @@ export interface StationState {
 
 const REFUSAL_NAMES = new Map<number, string>(Object.entries(REFUSAL).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
 const TOPIC_PATTERN = /^handover\/([^/]+)\/([^/]+)\/(reply|state|status)$/;
+
+/** The lockers whose bit is set in a station's open-door bitmap (bit n = locker n, up to 64 lockers). */
+export function openDoors(bitmap: number): number[] {
+  const open: number[] = [];
+  for (let locker = 0; locker < 64 && bitmap >= 2 ** locker; locker++) if (Math.floor(bitmap / 2 ** locker) % 2 === 1) open.push(locker);
+  return open;
+}
 
 interface Pending {
   resolve(result: CommandResult): void;
@@ -194,12 +203,14 @@ export class StationLink extends EventEmitter {
   private onState(stationId: string, message: Map<unknown, unknown>): void {
     const lockers = message.get(MSG.LOCKERS);
     const memory = message.get(MSG.MEMORY);
+    const doors = message.get(MSG.DOORS);
     const state: StationState = {
       stationId,
       online: this.states.get(stationId)?.online ?? true,
       boot: message.get(MSG.BOOT) as number,
       firmware: message.get(MSG.FIRMWARE) as string,
       lockers: lockers instanceof Uint8Array ? [...lockers].map((code) => LOCKER_STATE_NAMES[code] ?? `state-${code}`) : undefined,
+      doorsOpen: typeof doors === 'number' ? openDoors(doors) : undefined,
       badgeListVersion: message.get(MSG.VERSION) as number,
       journalBacklog: message.get(MSG.BACKLOG) as number,
       memory: Array.isArray(memory) ? { used: memory[0], total: memory[1] } : undefined,

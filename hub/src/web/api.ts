@@ -12,7 +12,9 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
   // Both name pupils: each read is audited, as a page view is.
   app.get('/api/lockers', { config: { permission: 'lockers.view' } }, async (request) => {
     await context.audit(request, 'web.viewed', { details: { page: '/api/lockers' } });
-    return { lockers: await records.custody.lockers() };
+    // doorOpen: from the station's latest state report (null before one has come).
+    const lockers = await records.custody.lockers();
+    return { lockers: lockers.map((locker) => ({ ...locker, doorOpen: link?.states.get(locker.stationId)?.doorsOpen?.includes(locker.locker) ?? null })) };
   });
   app.get('/api/custody', { config: { permission: 'lockers.view' } }, async (request) => {
     await context.audit(request, 'web.viewed', { details: { page: '/api/custody' } });

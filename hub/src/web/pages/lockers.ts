@@ -1,6 +1,6 @@
 // Lockers now: every station and locker with its state, live — the page's script listens to
 // /api/stream and re-reads /lockers/panel (this same rendering) whenever a station event is
-// stored. With the simulated station (`handover start`), the demo cards to tap.
+// stored or a station reports its state (which doors stand open comes with that report). With the simulated station (`handover start`), the demo cards to tap.
 import type { FastifyInstance } from 'fastify';
 import { may } from '../../accounts/roles';
 import type { AlertRow } from '../../records/alerts';
@@ -76,6 +76,7 @@ async function lockerPanel(context: WebContext): Promise<Html> {
     ${stations.map((station) => {
       const state = context.link?.states.get(station.id);
       const online = state ? state.online : station.status === 'online';
+      const doorsOpen = new Set(state?.doorsOpen ?? []);
       return html`
       <section class="station" aria-labelledby="station-${station.id}">
         <h2 id="station-${station.id}">Station ${station.id} <span class="pill ${online ? 'ok' : 'bad'}">${online ? 'online' : 'offline'}</span></h2>
@@ -83,9 +84,11 @@ async function lockerPanel(context: WebContext): Promise<Html> {
           ${(byStation.get(station.id) ?? []).map((locker) => {
             const alarm = alarms.get(`${locker.stationId}/${locker.locker}`);
             const shown = alarm ? 'alarm' : locker.state;
-            return html`<li class="locker state-${shown}" data-station="${locker.stationId}" data-locker="${locker.locker}" data-state="${locker.state}">
+            const doorOpen = doorsOpen.has(locker.locker);
+            return html`<li class="locker state-${shown}${doorOpen ? ' door-open' : ''}" data-station="${locker.stationId}" data-locker="${locker.locker}" data-state="${locker.state}" data-door="${doorOpen ? 'open' : 'shut'}">
               <span class="number">Locker ${locker.locker + 1}</span>
               <span class="state">${stateLabel(locker.state)}${alarm ? html` <strong>— alarm</strong>` : null}</span>
+              ${doorOpen ? html`<span class="door"><strong>Door open</strong>${online ? null : ' (last report)'}</span>` : null}
               ${locker.personName ? html`<span class="person">${locker.personName}${locker.form ? html` <span class="muted">${locker.form}</span>` : null}</span>` : null}
               ${alarm ? html`<span class="alarm">${alarm}</span>` : null}
               ${locker.since && locker.state !== 'free' ? html`<span class="since">since ${timeTag(locker.since)}</span>` : null}
