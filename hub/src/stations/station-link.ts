@@ -1,6 +1,7 @@
 // The hub's command channel to its stations: signed commands with a strictly increasing counter,
 // each answered by a signed reply; the stations' retained state and online/offline status; the
-// wall-clock time and the current badge list pushed to a station when it comes online.
+// wall-clock time sent to a station when it comes online; the badge-list transfer (badge-sync.ts
+// decides when).
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/protocol/wire';
@@ -15,8 +16,6 @@ export interface StationLinkOptions {
   log: Logger;
   /** The station's signing key (hex), or undefined for a station the hub does not know. */
   keyOf(stationId: string): Promise<string | undefined>;
-  /** The badge-list file every station should hold, with its version; null if none yet. */
-  badgeList(): Promise<{ version: number; file: Uint8Array } | null>;
   /** Bytes per badge-list chunk (each chunk is one signed command). */
   chunkBytes?: number;
   replyTimeoutMs?: number;
@@ -55,7 +54,6 @@ export class StationLink extends EventEmitter {
   private client: MqttClient | null = null;
   private counters = new Map<string, number>();
   private pending = new Map<string, Pending>();
-  private pushing = new Set<string>();
   readonly states = new Map<string, StationState>();
 
   constructor(options: StationLinkOptions) {
@@ -209,7 +207,6 @@ export class StationLink extends EventEmitter {
     };
     this.states.set(stationId, state);
     this.emit('state', state);
-    void this.keepCurrent(stationId, state);
   }
 
   private onStatus(stationId: string, status: string): void {
@@ -219,21 +216,6 @@ export class StationLink extends EventEmitter {
     this.emit('status', { stationId, online });
     if (online) {
       this.setTime(stationId).catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`));
-    }
-  }
-
-  /** A station that reports an older badge list than the hub's gets the current one, once at a time. */
-  private async keepCurrent(stationId: string, state: StationState): Promise<void> {
-    if (this.pushing.has(stationId)) return;
-    const list = await this.options.badgeList();
-    if (!list || (state.badgeListVersion ?? 0) >= list.version) return;
-    this.pushing.add(stationId);
-    try {
-      const result = await this.pushBadgeList(stationId, list.version, list.file);
-      if (result.ok) this.options.log.info(`badge list ${list.version} (${list.file.length} bytes) sent to ${stationId}`);
-      else this.options.log.warn(`badge list ${list.version} to ${stationId} failed: ${result.refusal}`);
-    } finally {
-      this.pushing.delete(stationId);
     }
   }
 }
