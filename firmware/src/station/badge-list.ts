@@ -47,18 +47,47 @@ export function badgeFileName(version: number): string {
   return BADGE_PREFIX + version;
 }
 
+/** What is wrong with a badge-list header for a file of `size` bytes, or null. */
+export function badgeHeaderProblem(header: Uint8Array | undefined, size: number): string | null {
+  if (!header) return 'missing or too short';
+  if (readU32(header, 0) !== MAGIC) return 'not a badge list';
+  if (size !== BADGE_HEADER_BYTES + readU32(header, 8) * BADGE_RECORD_BYTES) return 'size does not match its count';
+  return null;
+}
+
 /** Checks a badge-list file whole: header, size, and the CRC of its records. Null when good. */
 export function checkBadgeFile(flash: FlashStore, crypto: Crypto, name: string): string | null {
   const header = flash.readBytes(name, 0, BADGE_HEADER_BYTES);
-  if (!header) return name + ': missing or too short';
-  if (readU32(header, 0) !== MAGIC) return name + ': not a badge list';
-  const count = readU32(header, 8);
-  const recordBytes = count * BADGE_RECORD_BYTES;
-  if (flash.size(name) !== BADGE_HEADER_BYTES + recordBytes) return name + ': size does not match its count';
+  const size = flash.size(name);
+  const problem = badgeHeaderProblem(header, size);
+  if (problem) return name + ': ' + problem;
   // One native CRC over a view of flash: no copy into RAM.
-  const records = flash.readBytes(name, BADGE_HEADER_BYTES, recordBytes);
-  if (!records || crypto.crc32(records) !== readU32(header, 12)) return name + ': checksum mismatch';
+  const records = flash.readBytes(name, BADGE_HEADER_BYTES, size - BADGE_HEADER_BYTES);
+  if (!records || crypto.crc32(records) !== readU32(header!, 12)) return name + ': checksum mismatch';
   return null;
+}
+
+/**
+ * The CRC-32 register after `bytes`, continuing from `register` (0xFFFFFFFF to start; the CRC is
+ * the register inverted). The interpreter's E.CRC32 always starts afresh, so `bytes` go after four
+ * bytes that bring a fresh register to `register`: found by undoing CRC-32's 32 one-bit steps
+ * (reflected, polynomial 0xEDB88320, whose top bit tells which steps applied it). Lets a station
+ * check a received badge list a chunk at a time, as the chunks arrive, instead of all at the end.
+ */
+export function crcContinue(crypto: Crypto, register: number, bytes: Uint8Array): number {
+  let before = register;
+  for (let step = 0; step < 32; step++) {
+    const low = before >>> 31;
+    before = ((low ? before ^ 0xedb88320 : before) << 1) | low;
+  }
+  const prefix = ~before;
+  const joined = new Uint8Array(4 + bytes.length);
+  joined[0] = prefix & 255;
+  joined[1] = (prefix >>> 8) & 255;
+  joined[2] = (prefix >>> 16) & 255;
+  joined[3] = (prefix >>> 24) & 255;
+  joined.set(bytes, 4);
+  return ~crypto.crc32(joined) >>> 0;
 }
 
 export class BadgeList {
@@ -110,6 +139,18 @@ export class BadgeList {
     }
     if (!this.fileName) problems.push('badge list: none usable; every badge is unknown until the hub sends one');
     return problems;
+  }
+
+  /**
+   * Switches to a received file already checked (its CRC as the chunks arrived) and erases every
+   * other list, finished or not: no second read of the whole file.
+   */
+  use(version: number, count: number): void {
+    this.fileName = badgeFileName(version);
+    this.version = version;
+    this.count = count;
+    const others = this.flash.list(BADGE_PREFIX);
+    for (let i = 0; i < others.length; i++) if (others[i] !== this.fileName) this.flash.erase(others[i]);
   }
 
   /**
