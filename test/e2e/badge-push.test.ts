@@ -11,6 +11,7 @@ import { DEMO_CARDS } from '../../hub/src/demo/demo-school';
 import { cborDecode, seal, unseal } from '../../hub/src/protocol/sealed';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';
 import { commandLine } from '../hub/support/cli';
+import { WebClient } from '../web/client';
 
 /** The office's promise: a change reaches an online station within this. */
 const WITHIN_MS = 10_000;
@@ -74,6 +75,21 @@ describe('changes reach an online station within 10 s', () => {
     await anotherEvent(EVENT.UNKNOWN_BADGE, null, unknown);
   }, 40_000);
 
+  it('a leaver completed on the Leavers page: his card opens nothing', async () => {
+    const leaver = DEMO_CARDS[3];
+    const office = await WebClient.as(harness.hub, 'office');
+    const before = await hubVersion();
+    const response = await office.send('POST', `/leavers/${await personOf(3)}/complete`, { form: { leftOn: new Date().toISOString().slice(0, 10), confirm: 'yes' }, accept: 'html' });
+    const at = Date.now();
+    expect(response.status).toBeLessThan(400);
+    expect(await harness.hub.people.get(await personOf(3))).toMatchObject({ left_on: expect.any(String) });
+    await stationUpdated(before, at);
+
+    const unknown = await countEvents(EVENT.UNKNOWN_BADGE, null);
+    expect((await harness.hub.demo!.tap(leaver.uid)).locker).toBeNull();
+    await anotherEvent(EVENT.UNKNOWN_BADGE, null, unknown);
+  }, 40_000);
+
   it('a medical exemption granted: the next tap is recorded as exempt and opens nothing', async () => {
     const pupil = DEMO_CARDS[2];
     const before = await hubVersion();
@@ -90,7 +106,7 @@ describe('changes reach an online station within 10 s', () => {
   it('a lost card replaced by an import: the old card is refused, the new one opens her locker', async () => {
     const farah = DEMO_CARDS[5];
     const newCard = 'a1b2c3d4';
-    const rows = DEMO_CARDS.map((card, index) => ({ ...card, id: `demo-${index + 1}`, uid: index === 5 ? newCard : card.uid })).filter((row) => row.id !== 'demo-2');
+    const rows = DEMO_CARDS.map((card, index) => ({ ...card, id: `demo-${index + 1}`, uid: index === 5 ? newCard : card.uid })).filter((row) => row.id !== 'demo-2' && row.id !== 'demo-4');
     const file = cli.file('pupils.csv', ['MIS ID,Name,Reg Group,Card UID', ...rows.map((row) => `${row.id},${row.name},${row.form},${row.uid}`)].join('\n'));
     const before = await hubVersion();
     const run = await cli.handover('import', 'people', file, '--kind', 'pupil', '--by', 'S-OFF');
