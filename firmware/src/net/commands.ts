@@ -8,8 +8,7 @@ import { COMMAND, MSG, REFUSAL } from '../protocol/wire';
 import { LOCKER } from '../station/lockers';
 import type { Station } from '../station/station';
 import type { EventLog } from '../station/event-log';
-import { BADGE_HEADER_BYTES, BADGE_PREFIX, badgeFileName, badgeHeaderProblem, crcContinue, type BadgeList } from '../station/badge-list';
-import { readU32 } from '../storage/record-file';
+import { BADGE_HEADER_BYTES, BADGE_PREFIX, badgeFileName, checkBadgeFile, crcContinue, type BadgeList } from '../station/badge-list';
 import { CONFIG_FILE, validateConfig } from '../station/config';
 
 const COUNTER_FILE = 'handover.cmd';
@@ -138,16 +137,15 @@ export class CommandHandler {
           if (!transfer || message[MSG.VERSION] !== transfer.version || transfer.next !== transfer.size) return REFUSAL.TRANSFER;
           this.transfer = null;
           const name = badgeFileName(transfer.version);
-          const header = parts.flash.readBytes(name, 0, BADGE_HEADER_BYTES);
-          const problem = badgeHeaderProblem(header, parts.flash.size(name)) || (readU32(header!, 12) !== (~transfer.crc >>> 0) ? 'checksum mismatch' : null);
+          const problem = checkBadgeFile(parts.flash, parts.crypto, name, ~transfer.crc >>> 0);
           if (problem) {
-            parts.log('badge list refused: ' + name + ': ' + problem);
+            parts.log('badge list refused: ' + problem);
             parts.flash.erase(name);
             return REFUSAL.CHECKSUM;
           }
-          // The new file checks out: switch to it (the older one is erased).
-          parts.badges.use(transfer.version, readU32(header!, 8));
-          return REFUSAL.NONE;
+          // The new file checks out: switch to it without reading it again (the older one is erased).
+          parts.badges.open(transfer.version);
+          return parts.badges.version === transfer.version ? REFUSAL.NONE : REFUSAL.CHECKSUM;
         }
       }
       return REFUSAL.UNKNOWN_COMMAND;

@@ -47,23 +47,22 @@ export function badgeFileName(version: number): string {
   return BADGE_PREFIX + version;
 }
 
-/** What is wrong with a badge-list header for a file of `size` bytes, or null. */
-export function badgeHeaderProblem(header: Uint8Array | undefined, size: number): string | null {
-  if (!header) return 'missing or too short';
-  if (readU32(header, 0) !== MAGIC) return 'not a badge list';
-  if (size !== BADGE_HEADER_BYTES + readU32(header, 8) * BADGE_RECORD_BYTES) return 'size does not match its count';
-  return null;
-}
-
-/** Checks a badge-list file whole: header, size, and the CRC of its records. Null when good. */
-export function checkBadgeFile(flash: FlashStore, crypto: Crypto, name: string): string | null {
+/**
+ * Checks a badge-list file whole: header, size, and the CRC of its records (`recordsCrc` when the
+ * caller has already computed it, as the chunks of a transfer arrived). Null when good.
+ */
+export function checkBadgeFile(flash: FlashStore, crypto: Crypto, name: string, recordsCrc?: number): string | null {
   const header = flash.readBytes(name, 0, BADGE_HEADER_BYTES);
-  const size = flash.size(name);
-  const problem = badgeHeaderProblem(header, size);
-  if (problem) return name + ': ' + problem;
-  // One native CRC over a view of flash: no copy into RAM.
-  const records = flash.readBytes(name, BADGE_HEADER_BYTES, size - BADGE_HEADER_BYTES);
-  if (!records || crypto.crc32(records) !== readU32(header!, 12)) return name + ': checksum mismatch';
+  if (!header) return name + ': missing or too short';
+  if (readU32(header, 0) !== MAGIC) return name + ': not a badge list';
+  const recordBytes = readU32(header, 8) * BADGE_RECORD_BYTES;
+  if (flash.size(name) !== BADGE_HEADER_BYTES + recordBytes) return name + ': size does not match its count';
+  if (recordsCrc === undefined) {
+    // One native CRC over a view of flash: no copy into RAM.
+    const records = flash.readBytes(name, BADGE_HEADER_BYTES, recordBytes);
+    recordsCrc = records ? crypto.crc32(records) : -1;
+  }
+  if (recordsCrc !== readU32(header, 12)) return name + ': checksum mismatch';
   return null;
 }
 
@@ -116,8 +115,9 @@ export class BadgeList {
   /**
    * Uses the newest badge-list file that checks out, erasing older ones. Returns the problems
    * found (a corrupt newer file is reported and erased); with no usable file every badge is unknown.
+   * `checkedVersion`: a file just received and checked as it arrived, not read again.
    */
-  open(): string[] {
+  open(checkedVersion?: number): string[] {
     const problems: string[] = [];
     this.count = 0;
     this.fileName = '';
@@ -127,7 +127,7 @@ export class BadgeList {
         this.flash.erase(name);
         continue;
       }
-      const problem = checkBadgeFile(this.flash, this.crypto, name);
+      const problem = version === checkedVersion ? null : checkBadgeFile(this.flash, this.crypto, name);
       if (problem) {
         problems.push('badge list ' + problem);
         this.flash.erase(name);
@@ -139,18 +139,6 @@ export class BadgeList {
     }
     if (!this.fileName) problems.push('badge list: none usable; every badge is unknown until the hub sends one');
     return problems;
-  }
-
-  /**
-   * Switches to a received file already checked (its CRC as the chunks arrived) and erases every
-   * other list, finished or not: no second read of the whole file.
-   */
-  use(version: number, count: number): void {
-    this.fileName = badgeFileName(version);
-    this.version = version;
-    this.count = count;
-    const others = this.flash.list(BADGE_PREFIX);
-    for (let i = 0; i < others.length; i++) if (others[i] !== this.fileName) this.flash.erase(others[i]);
   }
 
   /**
