@@ -8,6 +8,7 @@ import { benchIngest } from './ingest.bench';
 import { benchCustody } from './custody.bench';
 import { benchReplay } from './replay.bench';
 import { benchFrameSizes } from './frame-sizes.bench';
+import { benchBadgePush } from './badge-push.bench';
 import type { BenchOptions } from './options';
 import { missingFigures, printedTables } from './table';
 
@@ -19,6 +20,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   custody: benchCustody,
   replay: benchReplay,
   frames: benchFrameSizes,
+  'badge-push': benchBadgePush,
 };
 
 /** Runs the named benchmarks (all when none is named); returns the number that broke. */

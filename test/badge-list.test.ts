@@ -3,7 +3,7 @@
 // of records read stays within the bound the lookup promises, for the uniformly spread keyed hashes
 // the hub sends and for skewed keys that defeat interpolation.
 import { describe, expect, it } from 'vitest';
-import { BadgeList, badgeFileName, encodeBadgeList, type BadgeRecord } from '../firmware/src/station/badge-list';
+import { BadgeList, badgeFileName, crcContinue, encodeBadgeList, type BadgeRecord } from '../firmware/src/station/badge-list';
 import { FlashStorage } from '../hardware/sim/flash-storage';
 import { nodeCrypto, nodeFlash } from './support/node-flash';
 import { prng } from './support/prng';
@@ -77,5 +77,21 @@ describe('badge list lookup', () => {
     checkAll(listOf(only), only, [new Uint8Array(8), new Uint8Array(8).fill(255)]);
     const empty = listOf([]);
     expect(empty.find(new Uint8Array(8))).toBeNull();
+  });
+});
+
+describe('the running CRC a station keeps while a list arrives', () => {
+  it('gives the CRC-32 of the whole, however the bytes are cut, from a CRC that always starts afresh', () => {
+    const random = prng(13);
+    const bytes = new Uint8Array(20_000).map(() => Math.floor(random() * 256));
+    for (const cut of [1, 7, 512, 1024, 4096, 20_000]) {
+      let register = 0xffffffff;
+      for (let offset = 0; offset < bytes.length; offset += cut) register = crcContinue(nodeCrypto, register, bytes.subarray(offset, offset + cut));
+      expect(~register >>> 0).toBe(nodeCrypto.crc32(bytes));
+    }
+    // One byte changed anywhere changes it.
+    const damaged = bytes.slice();
+    damaged[12_345] ^= 1;
+    expect(~crcContinue(nodeCrypto, 0xffffffff, damaged) >>> 0).not.toBe(nodeCrypto.crc32(bytes));
   });
 });

@@ -138,6 +138,10 @@ export class EspruinoEnvironment {
   /** Wall time spent inside firmware code, ms, and how many times it was entered: for benchmarks. */
   firmwareMs = 0;
   firmwareCalls = 0;
+  /** The longest single entry into firmware code (one event-loop turn), ms: what a tap could wait. */
+  longestCallMs = 0;
+  /** The most bytes one E.CRC32 call was given. */
+  largestCrcBytes = 0;
   private wifiListeners: Record<string, Array<() => void>> = {};
   errors: string[] = [];
 
@@ -168,7 +172,9 @@ export class EspruinoEnvironment {
       this.errors.push(text);
       this.options.log(text);
     } finally {
-      this.firmwareMs += performance.now() - started;
+      const took = performance.now() - started;
+      this.firmwareMs += took;
+      if (took > this.longestCallMs) this.longestCallMs = took;
     }
   }
 
@@ -361,7 +367,12 @@ export class EspruinoEnvironment {
       E: {
         toString: (data: unknown) => bytesToBinary(toBytes(data)),
         toUint8Array: (data: unknown) => new env.contextUint8Array(toBytes(data)),
-        CRC32: (data: unknown) => crc32(toBytes(data)),
+        CRC32: (data: unknown) => {
+          // On 2v29 E.CRC32 walks its argument a byte at a time (src/jswrap_espruino.c): the bytes it is given are what it costs.
+          const bytes = toBytes(data);
+          if (bytes.length > env.largestCrcBytes) env.largestCrcBytes = bytes.length;
+          return crc32(bytes);
+        },
         enableWatchdog: (timeoutSec: number) => {
           this.watchdogMs = timeoutSec * 1000;
           this.kickWatchdog();

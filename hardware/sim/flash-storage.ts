@@ -4,6 +4,9 @@
 //  - write(name, data, offset > 0) fills in later bytes; past the size it throws;
 //  - flash bits only go from 1 to 0: a second write to a byte ANDs with what is there;
 //  - writing at offset 0 again replaces the file.
+//  - an erased or replaced file stays as trash until a compaction: a new file goes after the last
+//    one, and when the space left there is too small the whole Storage is compacted first, which
+//    blocks the interpreter (counted in `compactions`; getFree() is the space left at the end).
 // `cutPowerAfter(bytes)` makes a later write stop part-way, as a power cut would.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -48,6 +51,11 @@ export class FlashStorage {
   /** Called the moment power is cut (the simulated station halts and reboots). */
   onPowerCut: () => void = () => {};
   writes = 0;
+  /** Bytes written to flash (file data; headers not counted). */
+  bytesWritten = 0;
+  /** Bytes of erased or replaced files (with their headers), reclaimed only by a compaction. */
+  trash = 0;
+  compactions = 0;
 
   constructor(filePath: string | null) {
     this.filePath = filePath;
@@ -125,6 +133,12 @@ export class FlashStorage {
       if (bytes.length > total) throw new Error('Too much data for file size');
       const existing = file ? file.length + 32 : 0;
       if (this.used() - existing + total + 32 > STORAGE_BYTES) throw new Error('Not enough free space in Storage');
+      // The old file becomes trash; the new one needs room after the last file, or a compaction.
+      this.trash += existing;
+      if (this.used() - existing + this.trash + total + 32 > STORAGE_BYTES) {
+        this.compactions++;
+        this.trash = 0;
+      }
       file = new Uint8Array(total).fill(0xff);
       this.files.set(name, file);
     } else if (!file) {
@@ -132,6 +146,7 @@ export class FlashStorage {
     }
     if (at + bytes.length > file.length) throw new Error('Too much data for file size');
     this.writes++;
+    this.bytesWritten += bytes.length;
     for (let i = 0; i < bytes.length; i++) {
       if (this.bytesUntilPowerCut === 0) this.powerCut();
       if (this.bytesUntilPowerCut > 0) this.bytesUntilPowerCut--;
@@ -172,6 +187,8 @@ export class FlashStorage {
 
   erase(name: string): void {
     if (this.unpowered) throw new PowerCut();
+    const file = this.files.get(name);
+    if (file) this.trash += file.length + 32;
     this.files.delete(name);
     this.persist();
   }
@@ -181,9 +198,13 @@ export class FlashStorage {
     return pattern ? names.filter((name) => pattern.test(name)) : names;
   }
 
+  /** As Espruino's: the space after the last file (trash not counted until a compaction). */
   getFree(): number {
-    return STORAGE_BYTES - this.used();
+    return STORAGE_BYTES - this.used() - this.trash;
   }
 
-  compact(): void {}
+  compact(): void {
+    if (this.trash > 0) this.compactions++;
+    this.trash = 0;
+  }
 }

@@ -16,6 +16,8 @@ import { Accounts } from './accounts/accounts';
 import { DemoStation } from './demo/demo-station';
 import { StationLink } from './stations/station-link';
 import { HomeAssistantDiscovery } from './stations/home-assistant';
+import { BadgeLists } from './stations/badge-lists';
+import { BadgeSync } from './stations/badge-sync';
 
 export interface HubOptions {
   settings: Settings;
@@ -36,8 +38,10 @@ export class Hub {
   ingest!: Ingest;
   housekeeping: Housekeeping | null = null;
   link!: StationLink;
-  /** The badge list every station should hold; its version is when the hub built it (seconds). */
-  private badgeList: { version: number; file: Uint8Array; key: string } | null = null;
+  /** The badge list every station should hold, rebuilt when the records change it. */
+  badgeLists!: BadgeLists;
+  /** Sends it to the stations and tracks which one holds what. */
+  badgeSync!: BadgeSync;
   broker: RunningBroker | null = null;
   web!: FastifyInstance;
   /** Office-page accounts (hub/src/accounts). */
@@ -93,8 +97,11 @@ export class Hub {
       site: settings.site,
       log: this.log.child('link'),
       keyOf: async (id) => (await this.stations.get(id))?.station_key,
-      badgeList: () => this.currentBadgeList(),
     });
+    this.badgeLists = new BadgeLists({ db: this.db, people: this.people, log: this.log.child('badges') });
+    await this.badgeLists.start();
+    this.badgeSync = new BadgeSync({ link: this.link, lists: this.badgeLists, log: this.log.child('badges') });
+    this.badgeSync.start();
     await this.link.start();
     if (settings.homeAssistantPrefix) {
       const discovery = new HomeAssistantDiscovery({
@@ -121,7 +128,7 @@ export class Hub {
 
     this.accounts = new Accounts(this.db, this.records.audit);
     await this.accounts.prepare();
-    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, demo: this.demo, settings, log: this.log.child('web'), trustProxy: settings.trustProxy });
+    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, settings, log: this.log.child('web'), trustProxy: settings.trustProxy });
     await this.web.listen({ host: settings.httpHost, port: settings.httpPort });
     const address = this.web.server.address();
     const port = typeof address === 'object' && address ? address.port : settings.httpPort;
@@ -129,20 +136,11 @@ export class Hub {
     this.log.info(`office page on ${this.httpUrl}/`);
   }
 
-  /** Rebuilt when the badges change; a new content gets a newer version. */
-  async currentBadgeList(): Promise<{ version: number; file: Uint8Array } | null> {
-    const file = await this.people.stationBadgeList(0);
-    const key = Buffer.from(file.subarray(8)).toString('base64');
-    if (!this.badgeList || this.badgeList.key !== key) {
-      const version = Math.max(Math.floor(Date.now() / 1000), (this.badgeList?.version ?? 0) + 1);
-      this.badgeList = { version, file: await this.people.stationBadgeList(version), key };
-    }
-    return this.badgeList;
-  }
-
   async stop(): Promise<void> {
     await this.web?.close();
     this.demo?.stop();
+    this.badgeSync?.stop();
+    this.badgeLists?.stop();
     await this.link?.stop();
     await this.ingest?.stop();
     await this.housekeeping?.stop();

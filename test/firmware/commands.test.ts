@@ -21,7 +21,7 @@ let rig: StationRig;
 let link: StationLink;
 const logs: string[] = [];
 
-async function start(badgeList: { version: number; file: Uint8Array } | null = null): Promise<void> {
+async function start(): Promise<void> {
   rig = await new StationRig({ people: [AMIRA], acknowledge: true }).start();
   link = new StationLink({
     brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`,
@@ -29,7 +29,6 @@ async function start(badgeList: { version: number; file: Uint8Array } | null = n
     site: 'bench',
     log: createLogger('link', (line) => logs.push(line)),
     keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined),
-    badgeList: async () => badgeList,
     chunkBytes: 512,
   });
   await link.start();
@@ -113,7 +112,8 @@ describe('commands', () => {
 describe('badge-list replacement', () => {
   it('pushes a newer list in chunks; the station checks it, switches, and erases the old one', async () => {
     const records = [AMIRA, NEWCOMER].map((p) => ({ hash: hashUid(p.uid), person: p.person, role: p.role, assetClasses: 0, flags: 0 }));
-    await start({ version: 2, file: encodeBadgeList(records, 2, (d) => zlib.crc32(d)) });
+    await start();
+    expect(await link.pushBadgeList('st-1', 2, encodeBadgeList(records, 2, (d) => zlib.crc32(d)))).toMatchObject({ ok: true, version: 2 });
     await eventually(() => link.states.get('st-1')?.badgeListVersion === 2, 15_000, 'the station to report list version 2');
     expect(rig.station.storage.readBytes(badgeFileName(1))).toBeUndefined();
     expect((await rig.visit(NEWCOMER.uid)).locker).toBe(0);

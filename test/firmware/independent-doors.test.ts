@@ -125,7 +125,6 @@ describe('a door left open does not stop the station', () => {
       site: 'bench',
       log: createLogger('link', () => {}),
       keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined),
-      badgeList: async () => null,
     });
     await link.start();
     const opened = rig.station.waitForDoor(true, 3000);

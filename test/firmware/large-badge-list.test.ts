@@ -8,7 +8,11 @@ import { Board } from '../../hardware/sim/board';
 import { EspruinoEnvironment } from '../../hardware/sim/espruino-env';
 import { FlashStorage } from '../../hardware/sim/flash-storage';
 import { EVENT, ROLE } from '../../firmware/src/protocol/wire';
-import { BADGE_HEADER_BYTES, BADGE_RECORD_BYTES, compareHash, type BadgeRecord } from '../../firmware/src/station/badge-list';
+import zlib from 'node:zlib';
+import { BADGE_HEADER_BYTES, BADGE_RECORD_BYTES, badgeFileName, compareHash, encodeBadgeList, type BadgeRecord } from '../../firmware/src/station/badge-list';
+import { StationLink } from '../../hub/src/stations/station-link';
+import { createLogger } from '../../hub/src/log';
+import { STATION_KEY } from '../support/station-rig';
 import { prng } from '../support/prng';
 import { StationRig, hashUid } from '../support/station-rig';
 
@@ -110,7 +114,11 @@ function recordOffset(others: BadgeRecord[], uid: string): number {
 
 let rig: StationRig | undefined;
 
+let link: StationLink | undefined;
+
 afterEach(async () => {
+  await link?.stop();
+  link = undefined;
   await rig?.stop();
   rig = undefined;
 });
@@ -138,4 +146,36 @@ describe('a 5,000-badge list (80,016 bytes) through the built bundle', () => {
     expect(rig.station.env.errors).toEqual([]);
     expect(rig.station.logLines.filter((line) => /byteOffset|fault/i.test(line))).toEqual([]);
   });
+});
+
+describe('a 5,000-badge list sent by the hub', () => {
+  it('is checked chunk by chunk as it arrives (past byte 65,535 too), used, and the old list erased; a damaged one is refused', async () => {
+    const early = { uid: '04000001', person: 3, role: ROLE.PUPIL };
+    const late4 = { uid: uidSortingLate('04', 4, 0xfa), person: 1, role: ROLE.PUPIL };
+    rig = await new StationRig({ people: [early], acknowledge: true }).start();
+    link = new StationLink({
+      brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`,
+      clientId: `link-${Math.random()}`,
+      site: 'bench',
+      log: createLogger('link', () => {}),
+      keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined),
+    });
+    await link.start();
+    const records = otherBadges(5000).concat([late4].map((p) => ({ hash: hashUid(p.uid), person: p.person, role: p.role, assetClasses: 0, flags: 0 })));
+
+    // Damaged on the way past the 64 KiB mark (a flash fault would look the same): refused, old list kept.
+    const damaged = encodeBadgeList(records, 2, (data) => zlib.crc32(data));
+    damaged[70_001] ^= 0x10;
+    expect(await link.pushBadgeList('st-1', 2, damaged)).toMatchObject({ ok: false, refusal: 'checksum' });
+    expect(rig.station.storage.list().filter((name) => name.startsWith('hb.'))).toEqual(['hb.1']);
+
+    const list = encodeBadgeList(records, 3, (data) => zlib.crc32(data));
+    expect(await link.pushBadgeList('st-1', 3, list)).toMatchObject({ ok: true, version: 3 });
+    expect(rig.station.storage.list().filter((name) => name.startsWith('hb.'))).toEqual([badgeFileName(3)]);
+    const visit = await rig.visit(late4.uid);
+    expect(visit.locker).not.toBeNull();
+    expect((await rig.waitForEvent(EVENT.DEPOSIT, (frame) => frame.person === late4.person)).locker).toBe(visit.locker);
+    expect((await rig.visit(early.uid)).locker).toBeNull(); // not on the new list
+    expect(rig.station.env.errors).toEqual([]);
+  }, 60_000);
 });

@@ -174,7 +174,7 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     const noRole = await handover('exemption', 'grant', 'P3', '--reference', 'RA-7', '--review', '2026-09-01', '--by', 'ITE');
     expect(noRole.stderr.trim()).toBe('handover: granting a medical exemption needs the headteacher or deputy or dsl or office role; the acting account is ict');
     const granted = await handover('exemption', 'grant', 'P3', '--reference', 'RA-7', '--review', '2026-09-01', '--by', 'OOF');
-    expect(granted.stdout.trim()).toBe('medical exemption recorded for Chloe Martin (review 2026-09-01); stations get it with the next badge list');
+    expect(granted.stdout.trim()).toBe('medical exemption recorded for Chloe Martin (review 2026-09-01); online stations get it within seconds (the hub sends the new badge list)');
     expect((await handover('report', 'exemptions', '--all', '--csv', '-')).stdout).toMatch(/\r\nChloe Martin,RA-7,2026-09-01,/);
     const ended = await handover('exemption', 'end', 'P3', '--by', 'OOF');
     expect(ended.stdout.trim()).toBe('medical exemption ended for Chloe Martin');

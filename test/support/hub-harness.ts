@@ -11,6 +11,8 @@ export interface HubHarness {
   logs: string[];
   url(route: string): string;
   getJson<T = any>(route: string, init?: RequestInit): Promise<{ status: number; body: T }>;
+  /** A page (HTML) as the signed-in account sees it. */
+  getText(route: string): Promise<{ status: number; body: string }>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,10 @@ export async function startHub(options: { demo: boolean; broker?: { host: string
       }
       const response = await fetch(url(route), { ...init, headers });
       return { status: response.status, body: await response.json() };
+    },
+    async getText(route) {
+      const response = await fetch(url(route), { headers: { cookie: session.cookie } });
+      return { status: response.status, body: await response.text() };
     },
     async stop() {
       await hub.stop();

@@ -8,7 +8,7 @@ import { COMMAND, MSG, REFUSAL } from '../protocol/wire';
 import { LOCKER } from '../station/lockers';
 import type { Station } from '../station/station';
 import type { EventLog } from '../station/event-log';
-import { BADGE_HEADER_BYTES, badgeFileName, checkBadgeFile, type BadgeList } from '../station/badge-list';
+import { BADGE_HEADER_BYTES, BADGE_PREFIX, badgeFileName, checkBadgeFile, crcContinue, type BadgeList } from '../station/badge-list';
 import { CONFIG_FILE, validateConfig } from '../station/config';
 
 const COUNTER_FILE = 'handover.cmd';
@@ -33,6 +33,8 @@ interface Transfer {
   version: number;
   size: number;
   next: number;
+  /** CRC-32 register over the records written so far, read back from flash. */
+  crc: number;
 }
 
 // One method, its steps nested in it: on the interpreter every method kept for good costs about five
@@ -106,9 +108,11 @@ export class CommandHandler {
           const size = message[MSG.SIZE];
           if (typeof version !== 'number' || typeof size !== 'number' || version <= parts.badges.version) return REFUSAL.BAD_ARGUMENT;
           if (size < BADGE_HEADER_BYTES || size > MAX_BADGE_FILE || (size - BADGE_HEADER_BYTES) % 16 !== 0) return REFUSAL.BAD_ARGUMENT;
-          // Leftovers of an interrupted transfer of this version go first.
-          if (parts.flash.size(badgeFileName(version)) >= 0) parts.flash.erase(badgeFileName(version));
-          this.transfer = { version, size, next: 0 };
+          // Leftovers of interrupted transfers go first (any version but the list in use): their
+          // space is free again at the next compaction, and there is one at most per push.
+          const leftovers = parts.flash.list(BADGE_PREFIX);
+          for (let i = 0; i < leftovers.length; i++) if (leftovers[i] !== badgeFileName(parts.badges.version)) parts.flash.erase(leftovers[i]);
+          this.transfer = { version, size, next: 0, crc: 0xffffffff };
           return REFUSAL.NONE;
         }
         case COMMAND.BADGES_CHUNK: {
@@ -118,21 +122,29 @@ export class CommandHandler {
           const name = badgeFileName(transfer.version);
           if (transfer.next === 0) parts.flash.create(name, data, transfer.size);
           else parts.flash.writeAt(name, data, transfer.next);
+          // The whole-file check, a chunk at a time: what flash now holds of the records goes into
+          // the running CRC, so the commit reads nothing more (a tap waits for one chunk at most).
+          const from = transfer.next < BADGE_HEADER_BYTES ? BADGE_HEADER_BYTES : transfer.next;
           transfer.next += data.length;
+          if (transfer.next > from) {
+            const written = parts.flash.readBytes(name, from, transfer.next - from);
+            if (!written) return REFUSAL.TRANSFER;
+            transfer.crc = crcContinue(parts.crypto, transfer.crc, written);
+          }
           return REFUSAL.NONE;
         }
         case COMMAND.BADGES_COMMIT: {
           if (!transfer || message[MSG.VERSION] !== transfer.version || transfer.next !== transfer.size) return REFUSAL.TRANSFER;
           this.transfer = null;
           const name = badgeFileName(transfer.version);
-          const problem = checkBadgeFile(parts.flash, parts.crypto, name);
+          const problem = checkBadgeFile(parts.flash, parts.crypto, name, ~transfer.crc >>> 0);
           if (problem) {
             parts.log('badge list refused: ' + problem);
             parts.flash.erase(name);
             return REFUSAL.CHECKSUM;
           }
-          // The new file checks out: switch to it (the older one is erased).
-          parts.badges.open();
+          // The new file checks out: switch to it without reading it again (the older one is erased).
+          parts.badges.open(transfer.version);
           return parts.badges.version === transfer.version ? REFUSAL.NONE : REFUSAL.CHECKSUM;
         }
       }

@@ -47,18 +47,46 @@ export function badgeFileName(version: number): string {
   return BADGE_PREFIX + version;
 }
 
-/** Checks a badge-list file whole: header, size, and the CRC of its records. Null when good. */
-export function checkBadgeFile(flash: FlashStore, crypto: Crypto, name: string): string | null {
+/**
+ * Checks a badge-list file whole: header, size, and the CRC of its records (`recordsCrc` when the
+ * caller has already computed it, as the chunks of a transfer arrived). Null when good.
+ */
+export function checkBadgeFile(flash: FlashStore, crypto: Crypto, name: string, recordsCrc?: number): string | null {
   const header = flash.readBytes(name, 0, BADGE_HEADER_BYTES);
   if (!header) return name + ': missing or too short';
   if (readU32(header, 0) !== MAGIC) return name + ': not a badge list';
-  const count = readU32(header, 8);
-  const recordBytes = count * BADGE_RECORD_BYTES;
+  const recordBytes = readU32(header, 8) * BADGE_RECORD_BYTES;
   if (flash.size(name) !== BADGE_HEADER_BYTES + recordBytes) return name + ': size does not match its count';
-  // One native CRC over a view of flash: no copy into RAM.
-  const records = flash.readBytes(name, BADGE_HEADER_BYTES, recordBytes);
-  if (!records || crypto.crc32(records) !== readU32(header, 12)) return name + ': checksum mismatch';
+  if (recordsCrc === undefined) {
+    // One native CRC over a view of flash: no copy into RAM.
+    const records = flash.readBytes(name, BADGE_HEADER_BYTES, recordBytes);
+    recordsCrc = records ? crypto.crc32(records) : -1;
+  }
+  if (recordsCrc !== readU32(header, 12)) return name + ': checksum mismatch';
   return null;
+}
+
+/**
+ * The CRC-32 register after `bytes`, continuing from `register` (0xFFFFFFFF to start; the CRC is
+ * the register inverted). The interpreter's E.CRC32 always starts afresh, so `bytes` go after four
+ * bytes that bring a fresh register to `register`: found by undoing CRC-32's 32 one-bit steps
+ * (reflected, polynomial 0xEDB88320, whose top bit tells which steps applied it). Lets a station
+ * check a received badge list a chunk at a time, as the chunks arrive, instead of all at the end.
+ */
+export function crcContinue(crypto: Crypto, register: number, bytes: Uint8Array): number {
+  let before = register;
+  for (let step = 0; step < 32; step++) {
+    const low = before >>> 31;
+    before = ((low ? before ^ 0xedb88320 : before) << 1) | low;
+  }
+  const prefix = ~before;
+  const joined = new Uint8Array(4 + bytes.length);
+  joined[0] = prefix & 255;
+  joined[1] = (prefix >>> 8) & 255;
+  joined[2] = (prefix >>> 16) & 255;
+  joined[3] = (prefix >>> 24) & 255;
+  joined.set(bytes, 4);
+  return ~crypto.crc32(joined) >>> 0;
 }
 
 export class BadgeList {
@@ -87,8 +115,9 @@ export class BadgeList {
   /**
    * Uses the newest badge-list file that checks out, erasing older ones. Returns the problems
    * found (a corrupt newer file is reported and erased); with no usable file every badge is unknown.
+   * `checkedVersion`: a file just received and checked as it arrived, not read again.
    */
-  open(): string[] {
+  open(checkedVersion?: number): string[] {
     const problems: string[] = [];
     this.count = 0;
     this.fileName = '';
@@ -98,7 +127,7 @@ export class BadgeList {
         this.flash.erase(name);
         continue;
       }
-      const problem = checkBadgeFile(this.flash, this.crypto, name);
+      const problem = version === checkedVersion ? null : checkBadgeFile(this.flash, this.crypto, name);
       if (problem) {
         problems.push('badge list ' + problem);
         this.flash.erase(name);

@@ -317,7 +317,7 @@ async function exemptionCommand(argv: string[]): Promise<void> {
     const person = await records.people.resolve(positionals[0]);
     if (action === 'grant') {
       await records.exemptions.grant(Number(person.id), values.reference ?? '', values.review ?? '', actor);
-      console.log(`medical exemption recorded for ${person.name} (review ${values.review}); stations get it with the next badge list`);
+      console.log(`medical exemption recorded for ${person.name} (review ${values.review}); online stations get it within seconds (the hub sends the new badge list)`);
     } else if (action === 'end') {
       await records.exemptions.end(Number(person.id), actor);
       console.log(`medical exemption ended for ${person.name}`);

@@ -269,6 +269,56 @@ export const MIGRATIONS: MigrationStep[] = [
     CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION handover_append_only();
     `,
   },
+  // 5 (issue 13): the badge list's change counter. Every write that can change what a station's
+  // badge list holds (a badge enrolled, moved, revoked or deleted; a person's role, medical
+  // exemption or leaving date; which roles may borrow a class) bumps it in the same transaction,
+  // whoever makes it: the hub, a command in another process, an import. The hub reads this one row
+  // to know whether to rebuild the list, and keeps the version and digest of the list it last
+  // built here, so a restarted hub does not send an unchanged list to every station again.
+  {
+    sqlite: `
+    CREATE TABLE badge_list_state (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      revision INTEGER NOT NULL,
+      version INTEGER NOT NULL,
+      digest TEXT NOT NULL
+    );
+    INSERT INTO badge_list_state (id, revision, version, digest) VALUES (1, 1, 0, '');
+    CREATE TRIGGER badges_changed_insert AFTER INSERT ON badges BEGIN UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1; END;
+    CREATE TRIGGER badges_changed_update AFTER UPDATE ON badges BEGIN UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1; END;
+    CREATE TRIGGER badges_changed_delete AFTER DELETE ON badges BEGIN UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1; END;
+    CREATE TRIGGER people_badges_changed AFTER UPDATE OF role, medical_exempt, left_on ON people
+      WHEN OLD.role IS NOT NEW.role OR OLD.medical_exempt IS NOT NEW.medical_exempt OR OLD.left_on IS NOT NEW.left_on
+      BEGIN UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1; END;
+    CREATE TRIGGER people_deleted_badges_changed AFTER DELETE ON people BEGIN UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1; END;
+    CREATE TRIGGER classes_badges_changed AFTER UPDATE OF code, borrower_roles ON asset_classes
+      WHEN OLD.code IS NOT NEW.code OR OLD.borrower_roles IS NOT NEW.borrower_roles
+      BEGIN UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1; END;
+    CREATE TRIGGER classes_added_badges_changed AFTER INSERT ON asset_classes BEGIN UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1; END;
+    CREATE TRIGGER classes_deleted_badges_changed AFTER DELETE ON asset_classes BEGIN UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1; END;
+    `,
+    postgres: `
+    CREATE TABLE badge_list_state (
+      id BIGINT PRIMARY KEY CHECK (id = 1),
+      revision BIGINT NOT NULL,
+      version BIGINT NOT NULL,
+      digest TEXT NOT NULL
+    );
+    INSERT INTO badge_list_state (id, revision, version, digest) VALUES (1, 1, 0, '');
+    CREATE FUNCTION handover_badge_list_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1;
+      RETURN NULL;
+    END $$;
+    -- Once per statement for badges (an import revokes many in one), once per changed row elsewhere.
+    CREATE TRIGGER badges_changed AFTER INSERT OR UPDATE OR DELETE ON badges FOR EACH STATEMENT EXECUTE FUNCTION handover_badge_list_changed();
+    CREATE TRIGGER people_badges_changed AFTER UPDATE OF role, medical_exempt, left_on ON people FOR EACH ROW
+      WHEN (OLD.role IS DISTINCT FROM NEW.role OR OLD.medical_exempt IS DISTINCT FROM NEW.medical_exempt OR OLD.left_on IS DISTINCT FROM NEW.left_on)
+      EXECUTE FUNCTION handover_badge_list_changed();
+    CREATE TRIGGER people_deleted_badges_changed AFTER DELETE ON people FOR EACH STATEMENT EXECUTE FUNCTION handover_badge_list_changed();
+    CREATE TRIGGER classes_badges_changed AFTER INSERT OR UPDATE OF code, borrower_roles OR DELETE ON asset_classes FOR EACH STATEMENT EXECUTE FUNCTION handover_badge_list_changed();
+    `,
+  },
 ];
 
 /** The text of one step for a database kind. */

@@ -32,6 +32,7 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
         journalBacklog: state?.journalBacklog ?? null,
         memory: state?.memory ?? null,
         reader: state?.reader ?? null,
+        badgeList: context.badges?.status(station.id) ?? null,
       };
     }),
   }));

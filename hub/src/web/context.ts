@@ -9,6 +9,7 @@ import type { Ingest } from '../ingest';
 import type { Logger } from '../log';
 import type { Records } from '../records/index';
 import type { StationLink } from '../stations/station-link';
+import type { BadgeSync } from '../stations/badge-sync';
 import type { Settings } from '../settings';
 import { csrfToken, type SignInLimits } from './auth';
 import { html, type HtmlValue } from './html';
@@ -20,6 +21,8 @@ export interface WebParts {
   accounts: Accounts;
   ingest: Ingest;
   link: StationLink | null;
+  /** Which badge list each station holds, and the pushes under way (absent without a link). */
+  badges?: BadgeSync | null;
   demo: DemoStation | null;
   settings: Pick<Settings, 'dayCutoff' | 'lostPropertyDays'>;
   log: Logger;

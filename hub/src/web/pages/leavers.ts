@@ -158,7 +158,7 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
         section: '/leavers',
         body: html`<div class="confirm"><h2>This will happen when you confirm</h2><ul>
             <li>${person.name} is recorded as leaving on ${formatDay(leftOn)}; their history is kept.</li>
-            <li>Their badges stop working at every station when the next badge list goes out.</li></ul></div>
+            <li>Their badges stop working at every online station within seconds (the hub sends each one the new badge list; the Stations page shows whether it is up to date), and at an offline one as soon as it is back.</li></ul></div>
           <form method="post" action="/leavers/${person.id}/complete" class="actions">
             ${csrfField(reply)}<input type="hidden" name="leftOn" value="${leftOn}"><input type="hidden" name="confirm" value="yes">
             <button type="submit" class="primary">Confirm: ${person.name} leaves</button> <a class="button" href="/leavers/${person.id}">Cancel</a>

@@ -11,6 +11,28 @@ import type { WebContext } from '../context';
 import { PageError } from '../errors';
 import { html, timeTag } from '../html';
 import { alertText, LOCKER_ALARMS, stateLabel } from './lockers';
+import type { BadgeListStatus } from '../../stations/badge-sync';
+
+/** Hours and minutes on the hub's clock, as the office reads a time today. */
+function clockTime(iso: string): string {
+  const at = new Date(iso);
+  return `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+}
+
+/** "Up to date", "Updating 40 %", "Behind since 10:58 — retrying in 30 s", with the versions. */
+export function badgeListText(status: BadgeListStatus, online: boolean, now = Date.now()): { text: string; tone: 'ok' | 'warn' | 'bad' | 'muted' } {
+  if (status.hubVersion === null) return { text: 'No badge list built yet', tone: 'muted' };
+  if (status.stationVersion === null) return { text: 'Not reported yet', tone: 'muted' };
+  if (status.state === 'current') return { text: 'Up to date', tone: 'ok' };
+  if (status.state === 'updating') return { text: `Updating ${status.percent ?? 0} %`, tone: 'warn' };
+  const since = status.behindSince ? `Behind since ${clockTime(status.behindSince)}` : 'Behind';
+  if (!online) return { text: `${since} — offline; sent when it is back`, tone: 'bad' };
+  if (status.retryAt) {
+    const seconds = Math.max(1, Math.ceil((Date.parse(status.retryAt) - now) / 1000));
+    return { text: `${since} — retrying in ${seconds} s${status.lastError ? ` (last try: ${status.lastError})` : ''}`, tone: 'bad' };
+  }
+  return { text: `${since} — sending now`, tone: 'warn' };
+}
 
 /** Station events that are alarms, listed for the last ALARM_HOURS. */
 const ALARM_NAMES: Record<number, string> = {
@@ -85,7 +107,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       [...ALARM_EVENTS, since],
     );
     return html`<div class="table-wrap"><table class="data stations">
-      <thead><tr><th scope="col">Station</th><th scope="col">Status</th><th scope="col">Last heard</th><th scope="col">Firmware</th><th scope="col">Journal backlog</th><th scope="col">Memory</th><th scope="col">Reader</th><th scope="col">Alarms (open, and the last 24 hours)</th></tr></thead>
+      <thead><tr><th scope="col">Station</th><th scope="col">Status</th><th scope="col">Last heard</th><th scope="col">Firmware</th><th scope="col">Journal backlog</th><th scope="col">Memory</th><th scope="col">Reader</th><th scope="col">Badge list</th><th scope="col">Alarms (open, and the last 24 hours)</th></tr></thead>
       <tbody>${stations.map((station) => {
         const state = context.link?.states.get(station.id);
         const online = state ? state.online : station.status === 'online';
@@ -100,11 +122,20 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
           <td>${state?.journalBacklog ?? '—'}${state?.journalBacklog ? ' events waiting' : ''}</td>
           <td>${state?.memory && state.memory.total > 0 ? `${state.memory.used} of ${state.memory.total} (${Math.round((100 * state.memory.used) / state.memory.total)}%)` : '—'}</td>
           <td>${state?.reader ?? '—'}</td>
+          <td data-badge-list>${badgeCell(station.id, online)}</td>
           <td>${alarms.length || lockerAlarms.length || events.length
             ? html`<ul class="alarms">${alarms.map((alert) => html`<li>${describeAlert(alert)} <span class="muted">(${timeTag(alert.at)}, not yet acknowledged)</span></li>`)}${lockerAlarms.map((locker) => html`<li>Locker ${locker.index + 1}: ${stateLabel(locker.name)} now</li>`)}${events.map((event) => html`<li>${ALARM_NAMES[Number(event.type)]}${event.locker === null ? '' : `, locker ${Number(event.locker) + 1}`} <span class="muted">(${timeTag(event.received_at)})</span></li>`)}</ul>`
             : 'none'}</td>
         </tr>`;
       })}</tbody></table></div>`;
+  }
+
+  function badgeCell(stationId: string, online: boolean) {
+    const status = context.badges?.status(stationId);
+    if (!status) return '—';
+    const shown = badgeListText(status, online);
+    const versions = status.stationVersion === null ? '' : status.state === 'current' ? `version ${status.stationVersion}` : `has ${status.stationVersion}, hub ${status.hubVersion}`;
+    return html`<span class="pill ${shown.tone}">${shown.text}</span>${versions ? html`<br><span class="muted">${versions}</span>` : null}`;
   }
 
   app.get('/stations/panel', { config: { permission: 'stations.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((await stationsPanel()).text));
