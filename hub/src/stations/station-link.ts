@@ -1,6 +1,9 @@
 // The hub's command channel to its stations: signed commands with a strictly increasing counter,
 // each answered by a signed reply; the stations' retained state and online/offline status; the
-// wall-clock time and the current badge list pushed to a station when it comes online.
+// wall-clock time and the current badge list pushed to a station when its state report shows it
+// needs them. The time goes only to a station whose signed state shows no clock or one that has
+// drifted (each connect brings a fresh state), never on a mere "online": anyone on the broker can
+// publish that, and every command costs the station work (issue 13).
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/protocol/wire';
@@ -32,6 +35,10 @@ export interface StationState {
   stationId: string;
   online: boolean;
   boot?: number;
+  /** The board identity (0: firmware from before identities). */
+  board?: number;
+  /** The station's wall clock when it made the report (Unix ms); absent while it has none. */
+  wallTime?: number;
   firmware?: string;
   lockers?: string[];
   badgeListVersion?: number;
@@ -44,6 +51,8 @@ export interface StationState {
 
 const REFUSAL_NAMES = new Map<number, string>(Object.entries(REFUSAL).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
 const TOPIC_PATTERN = /^handover\/([^/]+)\/([^/]+)\/(reply|state|status)$/;
+/** A station clock this far from the hub's is set again. */
+const TIME_DRIFT_MS = 5000;
 
 interface Pending {
   resolve(result: CommandResult): void;
@@ -56,6 +65,8 @@ export class StationLink extends EventEmitter {
   private counters = new Map<string, number>();
   private pending = new Map<string, Pending>();
   private pushing = new Set<string>();
+  /** Stations a set-time is on its way to (one at a time). */
+  private timing = new Set<string>();
   readonly states = new Map<string, StationState>();
 
   constructor(options: StationLinkOptions) {
@@ -66,8 +77,8 @@ export class StationLink extends EventEmitter {
   async start(): Promise<void> {
     const client = mqtt.connect(this.options.brokerUrl, { clientId: this.options.clientId, clean: true, reconnectPeriod: 1000 });
     this.client = client;
-    client.on('message', (topic, payload) => {
-      this.handle(topic, new Uint8Array(payload)).catch((error) => this.options.log.warn(`station link: ${(error as Error).message}`));
+    client.on('message', (topic, payload, packet) => {
+      this.handle(topic, new Uint8Array(payload), packet.retain).catch((error) => this.options.log.warn(`station link: ${(error as Error).message}`));
     });
     client.on('error', (error) => this.options.log.warn(`station link: ${error.message}`));
     await new Promise<void>((resolve, reject) => {
@@ -141,8 +152,9 @@ export class StationLink extends EventEmitter {
     return this.command(stationId, COMMAND.OPEN_ALL, [[MSG.ACTOR, actor]]);
   }
 
-  setTime(stationId: string): Promise<CommandResult> {
-    return this.command(stationId, COMMAND.SET_TIME, [[MSG.WALL_TIME, Date.now()]]);
+  /** The hub's time, for the station's boot (and board) it names: refused in any other boot. */
+  setTime(stationId: string, boot: number, board: number): Promise<CommandResult> {
+    return this.command(stationId, COMMAND.SET_TIME, [[MSG.WALL_TIME, Date.now()], [MSG.BOOT, boot], ...(board ? [[MSG.BOARD, board] as [number, unknown]] : [])]);
   }
 
   setConfig(stationId: string, configJson: string): Promise<CommandResult> {
@@ -163,7 +175,7 @@ export class StationLink extends EventEmitter {
     return this.command(stationId, COMMAND.BADGES_COMMIT, [[MSG.VERSION, version]]);
   }
 
-  private async handle(topic: string, payload: Uint8Array): Promise<void> {
+  private async handle(topic: string, payload: Uint8Array, retained: boolean): Promise<void> {
     const match = TOPIC_PATTERN.exec(topic);
     if (!match) return;
     const [, , stationId, kind] = match;
@@ -175,7 +187,7 @@ export class StationLink extends EventEmitter {
     const message = cborDecode(opened.body);
     if (!(message instanceof Map)) return this.options.log.warn(`${kind} from ${stationId} rejected: not a map`);
     if (kind === 'reply') this.onReply(stationId, message);
-    else this.onState(stationId, message);
+    else this.onState(stationId, message, retained);
   }
 
   private onReply(stationId: string, message: Map<unknown, unknown>): void {
@@ -191,13 +203,17 @@ export class StationLink extends EventEmitter {
     pending.resolve({ ok, refusal, ...(typeof version === 'number' ? { version } : {}) });
   }
 
-  private onState(stationId: string, message: Map<unknown, unknown>): void {
+  private onState(stationId: string, message: Map<unknown, unknown>, retained: boolean): void {
     const lockers = message.get(MSG.LOCKERS);
     const memory = message.get(MSG.MEMORY);
+    const board = message.get(MSG.BOARD);
+    const wallTime = message.get(MSG.WALL_TIME);
     const state: StationState = {
       stationId,
       online: this.states.get(stationId)?.online ?? true,
       boot: message.get(MSG.BOOT) as number,
+      board: typeof board === 'number' ? board : 0,
+      ...(typeof wallTime === 'number' ? { wallTime } : {}),
       firmware: message.get(MSG.FIRMWARE) as string,
       lockers: lockers instanceof Uint8Array ? [...lockers].map((code) => LOCKER_STATE_NAMES[code] ?? `state-${code}`) : undefined,
       badgeListVersion: message.get(MSG.VERSION) as number,
@@ -209,7 +225,17 @@ export class StationLink extends EventEmitter {
     };
     this.states.set(stationId, state);
     this.emit('state', state);
+    // A retained report is as old as the hub's absence: its clock reading says nothing about drift.
+    if (state.wallTime === undefined || (!retained && Math.abs(state.wallTime - Date.now()) > TIME_DRIFT_MS)) this.sendTime(stationId, state);
     void this.keepCurrent(stationId, state);
+  }
+
+  private sendTime(stationId: string, state: StationState): void {
+    if (typeof state.boot !== 'number' || this.timing.has(stationId)) return;
+    this.timing.add(stationId);
+    this.setTime(stationId, state.boot, state.board ?? 0)
+      .catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`))
+      .finally(() => this.timing.delete(stationId));
   }
 
   private onStatus(stationId: string, status: string): void {
@@ -217,9 +243,6 @@ export class StationLink extends EventEmitter {
     const online = status === 'online';
     this.states.set(stationId, { ...(previous ?? { stationId }), stationId, online, updatedAt: new Date().toISOString() });
     this.emit('status', { stationId, online });
-    if (online) {
-      this.setTime(stationId).catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`));
-    }
   }
 
   /** A station that reports an older badge list than the hub's gets the current one, once at a time. */
