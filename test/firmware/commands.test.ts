@@ -77,7 +77,7 @@ describe('commands', () => {
 
   it('stamps events with wall-clock time once the hub has sent it', async () => {
     await start();
-    // The link sends the time when the station's birth message arrives.
+    // The link sends the time when the station's state report shows it has none.
     await eventually(async () => {
       await tapCard(rig.station, 'ee000001', 300);
       return rig.events(EVENT.UNKNOWN_BADGE).find((f) => f.wallTime !== undefined);
@@ -180,4 +180,67 @@ describe('forgeries and replays', () => {
     expect(rig.pulsedLockers()).toEqual([]);
     await client.endAsync();
   }, 30_000);
+
+  it('writes flash for a set-time only when it moves the clock, and refuses one recorded in an earlier boot', async () => {
+    await start();
+    // The link set the clock once (the first state report had none): the one counter write.
+    await eventually(() => link.states.get('st-1')?.wallTime !== undefined, 10_000, 'a state report with the wall clock');
+    const board = link.states.get('st-1')!.board!;
+    expect(board).toBeGreaterThan(0);
+    // From here on only this test sends commands (the link would correct the clock moved below).
+    await link.stop();
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.broker.port}`);
+    const replies: Array<Map<number, unknown>> = [];
+    const { cborDecode, unseal } = await import('../../hub/src/protocol/sealed');
+    client.on('message', (_topic, payload) => {
+      const opened = unseal(STATION_KEY, new Uint8Array(payload));
+      if (opened.ok) replies.push(cborDecode(opened.body) as Map<number, unknown>);
+    });
+    await client.subscribeAsync('handover/bench/st-1/reply', { qos: 1 });
+    const replyTo = (counter: number, from = 0) => replies.slice(from).find((reply) => reply.get(MSG.COUNTER) === counter);
+    let counter = Date.now() + 60_000;
+    const setTime = (wallMs: number, boot: number) =>
+      Buffer.from(
+        seal(
+          STATION_KEY,
+          new Map<number, unknown>([
+            [MSG.STATION, 'st-1'],
+            [MSG.COUNTER, ++counter],
+            [MSG.COMMAND, COMMAND.SET_TIME],
+            [MSG.WALL_TIME, wallMs],
+            [MSG.BOOT, boot],
+            [MSG.BOARD, board],
+          ]),
+        ),
+      );
+    const writes: string[] = [];
+    const write = rig.station.storage.write.bind(rig.station.storage);
+    rig.station.storage.write = (name: string, data: unknown, offset?: number, size?: number) => {
+      writes.push(name);
+      return write(name, data, offset, size);
+    };
+
+    // Twenty set-times that agree with the clock: accepted, no flash write.
+    for (let i = 0; i < 20; i++) {
+      await client.publishAsync('handover/bench/st-1/cmd', setTime(Date.now(), 1), { qos: 1 });
+      expect((await eventually(() => replyTo(counter), 5000, 'the set-time reply'))!.get(MSG.OK)).toBe(true);
+    }
+    expect(writes).toEqual([]);
+    // One that moves the clock by a minute: one counter write.
+    await client.publishAsync('handover/bench/st-1/cmd', setTime(Date.now() - 60_000, 1), { qos: 1 });
+    expect((await eventually(() => replyTo(counter), 5000, 'the set-time reply'))!.get(MSG.OK)).toBe(true);
+    expect(writes).toEqual(['handover.cmd']);
+    // Recorded now (its counter was never written to flash), replayed after a reboot: refused.
+    const recorded = setTime(Date.now() - 3_600_000, 1);
+    const recordedCounter = counter;
+    rig.station.reset('power cycle');
+    await rig.waitForEvent(EVENT.BOOT, (f) => f.boot === 2, 8000);
+    await sleep(500);
+    const seen = replies.length;
+    await client.publishAsync('handover/bench/st-1/cmd', recorded, { qos: 1 });
+    const refused = await eventually(() => replyTo(recordedCounter, seen), 5000, 'the refusal after reboot');
+    expect(refused!.get(MSG.OK)).toBe(false);
+    expect(refused!.get(MSG.DETAIL)).toBe(2); // replayed: meant for boot 1
+    await client.endAsync();
+  }, 40_000);
 });
