@@ -87,6 +87,39 @@ describe('commands', () => {
     expect(rig.events(EVENT.BOOT)[0].wallTime).toBeUndefined(); // before the time arrived: boot and uptime only
   });
 
+  it('sends the time again when the station\'s state report shows its clock drifted, and not otherwise', async () => {
+    await start();
+    await eventually(() => link.states.get('st-1')?.wallTime !== undefined, 10_000, 'a state report with the wall clock');
+    const { board, boot } = link.states.get('st-1')!;
+    // Someone with the key set the clock an hour back (as a clock that drifted would be).
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.broker.port}`);
+    const wrong = new Map<number, unknown>([
+      [MSG.STATION, 'st-1'],
+      // Above the link's counters so far, below its next ones (they follow the hub's clock).
+      [MSG.COUNTER, Date.now() + 5],
+      [MSG.COMMAND, COMMAND.SET_TIME],
+      [MSG.WALL_TIME, Date.now() - 3_600_000],
+      [MSG.BOOT, boot],
+      [MSG.BOARD, board],
+    ]);
+    await client.publishAsync('handover/bench/st-1/cmd', Buffer.from(seal(STATION_KEY, wrong)), { qos: 1 });
+    await client.endAsync();
+    // The link reads the drift in the next state report and corrects it.
+    await eventually(() => (link.states.get('st-1')?.wallTime ?? 0) < Date.now() - 3_000_000, 5000, 'a state report an hour behind');
+    await eventually(() => Math.abs((link.states.get('st-1')?.wallTime ?? 0) - Date.now()) < 5000, 10_000, 'the clock corrected');
+    // Then the reports agree with the hub's clock, and a tap's report brings no set-time.
+    const writes: string[] = [];
+    const write = rig.station.storage.write.bind(rig.station.storage);
+    rig.station.storage.write = (name: string, data: unknown, offset?: number, size?: number) => {
+      writes.push(name);
+      return write(name, data, offset, size);
+    };
+    await rig.visit(AMIRA.uid);
+    await rig.waitForEvent(EVENT.DEPOSIT);
+    await sleep(1500);
+    expect(writes).not.toContain('handover.cmd');
+  });
+
   it('takes a new configuration, restarts, and runs with it; refuses a bad one', async () => {
     await start();
     const bad = await link.setConfig('st-1', JSON.stringify({ ...rig.config(), lockers: 99 }));

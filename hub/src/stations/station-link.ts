@@ -67,6 +67,11 @@ export class StationLink extends EventEmitter {
   private pushing = new Set<string>();
   /** Stations a set-time is on its way to (one at a time). */
   private timing = new Set<string>();
+  /**
+   * Per station, the board/boot whose clock a set-time was accepted for: firmware from before
+   * issue 13 reports no clock, and must not be sent the time (a flash write there) at every report.
+   */
+  private timeSet = new Map<string, string>();
   readonly states = new Map<string, StationState>();
 
   constructor(options: StationLinkOptions) {
@@ -225,8 +230,11 @@ export class StationLink extends EventEmitter {
     };
     this.states.set(stationId, state);
     this.emit('state', state);
-    // A retained report is as old as the hub's absence: its clock reading says nothing about drift.
-    if (state.wallTime === undefined || (!retained && Math.abs(state.wallTime - Date.now()) > TIME_DRIFT_MS)) this.sendTime(stationId, state);
+    // No clock: the time, once a boot (older firmware never reports one). A clock that drifted: the
+    // time again; a retained report is as old as the hub's absence, so its reading says nothing.
+    const needsTime =
+      state.wallTime === undefined ? this.timeSet.get(stationId) !== `${state.board}/${state.boot}` : !retained && Math.abs(state.wallTime - Date.now()) > TIME_DRIFT_MS;
+    if (needsTime) this.sendTime(stationId, state);
     void this.keepCurrent(stationId, state);
   }
 
@@ -234,6 +242,9 @@ export class StationLink extends EventEmitter {
     if (typeof state.boot !== 'number' || this.timing.has(stationId)) return;
     this.timing.add(stationId);
     this.setTime(stationId, state.boot, state.board ?? 0)
+      .then((result) => {
+        if (result.ok) this.timeSet.set(stationId, `${state.board}/${state.boot}`);
+      })
       .catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`))
       .finally(() => this.timing.delete(stationId));
   }
