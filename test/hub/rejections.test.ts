@@ -151,6 +151,11 @@ describe('the hub refuses bad frames over MQTT and keeps serving', () => {
     expect({ type: Number(row!.type), locker: row!.locker }).toEqual({ type: EVENT.UNKNOWN_BADGE, locker: null });
     // expectRefused sent one valid frame after it, acknowledged on its own; none came for the clash before it.
     expect(acks.filter((ack) => ack.seq === seq)).toEqual([]);
+    // ICT is told, once while the alert is open, however often the station sends it again.
+    await expectRefused(TOPIC, signed({ seq, type: EVENT.DEPOSIT, locker: 1 }), /^clash: /);
+    const alerts = await harness.hub.db.all<{ role: string; message: string }>("SELECT role, message FROM alerts WHERE kind = 'event-clash' AND subject = ?", [`station:${STATION}`]);
+    expect(alerts.map((alert) => alert.role)).toEqual(['ict']);
+    expect(alerts[0].message).toContain(`boot ${BOOT} #${seq}`);
   });
 
   it('refuses a frame from an unknown station and registers nothing for it', async () => {
@@ -211,7 +216,7 @@ describe('the hub refuses bad frames over MQTT and keeps serving', () => {
       expect(reasons.some((reason) => expected.test(reason)), String(expected)).toBe(true);
     }
     expect(listed.replayed.length).toBe(1);
-    expect(reasons.filter((reason) => reason.startsWith('clash: '))).toHaveLength(1);
+    expect(reasons.filter((reason) => reason.startsWith('clash: '))).toHaveLength(2);
     expect(await eventRows()).toBe(nextSeq - 1);
   });
 });

@@ -28,7 +28,7 @@ import { CustodyWrites, writeLockers } from './custody-writes';
 import { Holds } from './holds';
 import { Ledger } from './ledger';
 import { Loans } from './loans';
-import { noteBoards } from './station-boards';
+import { boardName, noteBoards } from './station-boards';
 import { eventTime } from './time';
 
 export interface ApplyResult {
@@ -152,6 +152,7 @@ export class CustodyRecords {
     // Only the first copy of an event (a batch can hold a retransmission too) is new.
     const stored = events.map(({ frame }) => inserted.delete(frameKey(frame)));
     const clashes = await this.clashes(tx, events, stored);
+    await this.alertClashes(tx, events.filter((_, i) => clashes[i]));
     await noteBoards(tx, this.parts.audit, events.filter((_, i) => stored[i]));
 
     // Effects follow the station's sequence, not the order frames arrive in: an event takes
@@ -212,6 +213,25 @@ export class CustodyRecords {
     await flush();
     await this.noteLastSeen(tx, lastSeen);
     return events.map(({ frame }, i) => ({ stored: stored[i], ...(clashes[i] ? { clash: true } : {}), committedSeq: marks.get(bootKey(frame.station, boardOf(frame), frame.boot))!.mark }));
+  }
+
+  /**
+   * ICT is told once (until they acknowledge it) that a station sends events whose numbers are
+   * stored with other content: the station keeps them, unconfirmed, and its journal fills.
+   */
+  private async alertClashes(tx: SqlDatabase, clashing: IncomingEvent[]): Promise<void> {
+    const stations = new Map(clashing.map((event) => [event.frame.station, event]));
+    for (const [station, { frame, receivedAt }] of stations) {
+      const subject = `station:${station}`;
+      if (await tx.get("SELECT id FROM alerts WHERE kind = 'event-clash' AND subject = ? AND acknowledged_at IS NULL", [subject])) continue;
+      await this.parts.alerts.raise(tx, {
+        kind: 'event-clash',
+        role: 'ict',
+        subject,
+        message: `station ${station} sends events numbered like stored ones but different (board ${boardName(boardOf(frame))}, boot ${frame.boot} #${frame.seq}): two boards share one identity, or a board was copied; they are not stored or confirmed, and wait in the station's journal`,
+        at: receivedAt,
+      });
+    }
   }
 
   /**
