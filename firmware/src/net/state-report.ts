@@ -1,10 +1,10 @@
 // The station's retained state message: locker states, badge-list version, journal backlog,
 // memory use, reader health, firmware version, board identity and wall clock. Sent on every
-// connect and, at most once a second, after anything in it changes. Only the latest state matters, so at most one report is ever
-// queued or in flight in the MQTT client: while the link is down nothing is queued (the connect
-// sends the state as it is then), and a change while a report is still unacknowledged is sent
-// once that one is done: queued reports cost variables, and a full client queue would refuse the
-// birth message at the next connect.
+// connect and, at most once a second, after anything in it changes. Only the latest state
+// matters, so at most one report is ever queued or in flight in the MQTT client: while the link
+// is down nothing is queued (the connect sends the state as it is then), and a change while a
+// report is still unacknowledged is sent once that one is done: queued reports cost variables,
+// and a full client queue would refuse the birth message at the next connect.
 import type { Clock } from '../hal';
 import { MSG } from '../protocol/wire';
 
