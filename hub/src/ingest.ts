@@ -232,7 +232,7 @@ export class Ingest extends EventEmitter {
     let stored = 0;
     events.forEach(({ frame, topic, receivedAt, bytes }, i) => {
       if (results[i].clash) {
-        // Two lives of the station with the same board identity (or a forged key): never confirmed.
+        // Two lives of the station with the same board identity (or a copied board): never confirmed.
         this.reject(topic, `clash: ${describeEvent(frame)} is stored with other content; not stored, not acknowledged`, receivedAt, bytes);
         return;
       }
