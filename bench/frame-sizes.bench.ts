@@ -68,11 +68,12 @@ export async function benchFrameSizes(_options: BenchOptions): Promise<void> {
       witness: carries.witness ?? 0,
       badge: carries.badge ? badge : null,
     } as JournalEntry;
-    const frame = eventFrame('room-12', entry);
+    const frame = eventFrame('room-12', 0x5a3c91f0, entry);
     const body = cborEncode(frame);
     const signed = seal(nodeCrypto, key, frame);
     const json = {
       station: 'room-12',
+      board: 0x5a3c91f0,
       boot: entry.boot,
       seq: entry.seq,
       uptimeMs: entry.uptimeMs,

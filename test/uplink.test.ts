@@ -44,6 +44,7 @@ function journalOf(events: number): Journal {
 function uplinkOf(client: MqttClient, journal: Journal, clock: Clock): Uplink {
   return new Uplink(client, journal, clock, {
     stationId: 'test-1',
+    board: 0,
     eventsTopic: 'handover/test/test-1/events',
     seal: (message) => message as unknown as Uint8Array,
     unseal: () => ({ ok: false, error: 'not used' }),

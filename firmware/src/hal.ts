@@ -106,6 +106,11 @@ export interface System {
   log(message: string): void;
   /** Restarts the board (after a new configuration was written). */
   restart(): void;
+  /**
+   * A 31-bit number from 1 for a one-off identity (the board identity, drawn once per formatted
+   * Storage): as unpredictable as the board can make it, never 0.
+   */
+  randomId(): number;
 }
 
 export interface Hardware {

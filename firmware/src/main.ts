@@ -39,11 +39,16 @@ function boot(): void {
   const hw = espruinoHardware({ sck: config.pins.sck, miso: config.pins.miso, mosi: config.pins.mosi, baud: config.spiBaud }, flash);
   const log = (message: string) => hw.system.log(message);
   hw.system.enableWatchdog(config.watchdogSec);
-  // Count boots in flash, so (station, boot, sequence) names every event uniquely, and events from
-  // before the hub sent the time can still be ordered. (Written here, not as a function kept for
-  // good: it runs once.)
-  const boot = (parseInt(flash.readText('handover.boot') || '0', 10) || 0) + 1;
-  flash.writeText('handover.boot', String(boot));
+  // Count boots in flash, so (station, board, boot, sequence) names every event uniquely, and events
+  // from before the hub sent the time can still be ordered. The file holds "<boot>/<board>": the
+  // board identity is drawn when the count starts over (Storage erased, board swapped or
+  // re-flashed), so two lives of one station id never share a (board, boot). A file of "<boot>"
+  // alone was written before identities: that Storage keeps board 0. One write a boot, as before.
+  // (Written here, not as a function kept for good: it runs once.)
+  const bootText = flash.readText('handover.boot');
+  const boot = (parseInt(bootText || '0', 10) || 0) + 1;
+  const board = bootText === undefined ? hw.system.randomId() : parseInt(bootText.split('/')[1], 10) || 0;
+  flash.writeText('handover.boot', boot + '/' + board);
 
   // Flash first: every locker's state, then the journal, before the first tap is accepted.
   const states = new Uint8Array(config.lockers);
@@ -79,6 +84,7 @@ function boot(): void {
   });
   const uplink = new Uplink(mqtt, journal, hw.clock, {
     stationId: config.station,
+    board,
     eventsTopic: base + TOPIC.EVENTS,
     window: 8,
     maxPerSecond: 50,
@@ -134,6 +140,8 @@ function boot(): void {
       stationId: config.station,
       firmware: FIRMWARE_VERSION,
       boot,
+      board,
+      wall: events,
       states,
       station,
       badges,
@@ -152,6 +160,8 @@ function boot(): void {
     flash,
     key: stationKey,
     stationId: config.station,
+    boot,
+    board,
     station,
     events,
     badges,
@@ -201,7 +211,7 @@ function boot(): void {
 
   if (config.wifi) keepWifiUp(config.wifi.ssid, config.wifi.password, log);
   mqtt.start();
-  log('handover ' + FIRMWARE_VERSION + ' station ' + config.station + ' boot ' + boot + ', ' + journal.backlog() + ' events unconfirmed');
+  log('handover ' + FIRMWARE_VERSION + ' station ' + config.station + ' board ' + board + ' boot ' + boot + ', ' + journal.backlog() + ' events unconfirmed');
   config = null;
 }
 

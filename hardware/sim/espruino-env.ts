@@ -12,6 +12,22 @@ import vm from 'node:vm';
 import { Board } from './board';
 import { FlashStorage, bytesToBinary, toBytes, PowerCut } from './flash-storage';
 
+/**
+ * E.hwRand() as the ESP32 build of Espruino 2v29 has it: jshGetRandomNumber() is rand() there
+ * (targets/esp32/jshardware.c), Espruino's own multiply-with-carry generator (src/jsutils.c) with
+ * its fixed seeds, never reseeded: every board draws the same numbers after power-on.
+ */
+export function espruinoRand(): () => number {
+  let w = 0xdeadbeef;
+  let z = 0xcafebabe;
+  return () => {
+    z = (36969 * (z & 65535) + (z >>> 16)) >>> 0;
+    w = (18000 * (w & 65535) + (w >>> 16)) >>> 0;
+    // RAND_MAX is 0x7fffffff with newlib.
+    return (((z << 16) + w) >>> 0) & 0x7fffffff;
+  };
+}
+
 export interface SpiDevice {
   transfer(data: Uint8Array): Uint8Array;
 }
@@ -25,6 +41,8 @@ export interface EnvironmentOptions {
   /** Called when the firmware's watchdog was not kicked in time, or flash lost power mid-write. */
   onReset: (reason: string) => void;
   bootTimeMs: number;
+  /** The board's Wi-Fi MAC address (unique to each chip), as Wifi.getIP() reports it. */
+  mac?: string;
 }
 
 export interface SpiStats {
@@ -318,6 +336,9 @@ export class EspruinoEnvironment {
       getStatus() {
         return { station: env.wifiUp ? 'connected' : 'off' };
       },
+      getIP() {
+        return { ip: env.wifiUp ? '10.0.0.2' : '0.0.0.0', mac: env.options.mac ?? '24:0a:c4:00:00:01' };
+      },
       on(event: string, handler: () => void) {
         (env.wifiListeners[event] ??= []).push(handler);
       },
@@ -379,6 +400,7 @@ export class EspruinoEnvironment {
         },
         kickWatchdog: () => this.kickWatchdog(),
         getSizeOf: () => 0,
+        hwRand: espruinoRand(),
       },
       // Variable counts exist only on the real interpreter: the simulator reports none rather than a guess.
       process: { memory: () => ({ usage: 0, total: 0, free: 0 }), env: { VERSION: 'sim' } },

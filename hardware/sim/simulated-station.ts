@@ -3,6 +3,7 @@
 // there at every boot, inside an Espruino-like VM context. Around it sit an MFRC522 register model
 // on the SPI bus, solenoid locks and door reed switches on the pins in the station's configuration,
 // flash backed by a file, Wi-Fi, and real TCP sockets.
+import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import { Board } from './board';
@@ -20,6 +21,8 @@ export interface SimulatedStationOptions {
   log?: (line: string) => void;
   /** Contact bounce of the door switches, ms (0 for none). */
   doorBounceMs?: number;
+  /** The board's Wi-Fi MAC address; a random one when not given (each board its own). */
+  mac?: string;
 }
 
 interface WiringConfig {
@@ -44,10 +47,13 @@ export class SimulatedStation extends EventEmitter {
   readerOptions: Pick<Mfrc522ModelOptions, 'version' | 'selfTest' | 'onTransfer'> = {};
   private options: SimulatedStationOptions;
   private cardsInField = new Map<string, Iso14443aCard>();
+  /** The board's Wi-Fi MAC address (another SimulatedStation is another board). */
+  readonly mac: string;
 
   constructor(options: SimulatedStationOptions) {
     super();
     this.options = options;
+    this.mac = options.mac ?? [...crypto.randomBytes(6)].map((byte) => byte.toString(16).padStart(2, '0')).join(':');
     this.storage = new FlashStorage(options.flashFile);
     this.storage.onPowerCut = () => this.reset('power cut');
   }
@@ -110,6 +116,7 @@ export class SimulatedStation extends EventEmitter {
       log: (line) => this.log(line),
       onReset: (reason) => this.reset(reason),
       bootTimeMs,
+      mac: this.mac,
     });
     this.storage.powerOn();
     this.running = true;

@@ -3,8 +3,9 @@
 // committed in batches and acknowledged after the commit (see Ingest).
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
-import { encodeAck, eventName, openEventFrame, type EventFrame } from './protocol/frames';
+import { boardOf, encodeAck, eventName, openEventFrame, type EventFrame } from './protocol/frames';
 import type { CustodyRecords, IncomingEvent } from './records/custody';
+import { boardName } from './records/station-boards';
 import type { SqlDatabase } from './db/sql';
 import type { Logger } from './log';
 
@@ -40,6 +41,12 @@ interface Arrival {
   topic: string;
   payload: Uint8Array;
   receivedAt: string;
+}
+
+/** "boot 3 #17", with the board first when the frame names one: "board 5a3c91f0 boot 3 #17". */
+function describeEvent(frame: EventFrame): string {
+  const board = boardOf(frame);
+  return `${board ? `board ${boardName(board)} ` : ''}boot ${frame.boot} #${frame.seq}`;
 }
 
 const TOPIC = /^handover\/([^/]+)\/([^/]+)\/(events|status)$/;
@@ -208,33 +215,42 @@ export class Ingest extends EventEmitter {
     const results = await this.options.custody.applyBatch(events);
     this.batches++;
     // Committed (SQLite synchronous=FULL, PostgreSQL COMMIT): only now may the stations forget
-    // the events. One acknowledgement per station boot: the highest sequence committed.
-    const acks = new Map<string, { topic: string; key: string; boot: number; seq: number }>();
+    // the events. One acknowledgement per station boot (station, board, boot): the highest
+    // sequence committed. None for a boot with an event that clashes with a stored one: the mark
+    // counts the stored event, not this one, and the station must keep it.
+    const acks = new Map<string, { topic: string; key: string; board: number; boot: number; seq: number } | null>();
     events.forEach((event, i) => {
-      const id = `${event.frame.station}/${event.frame.boot}`;
+      const board = boardOf(event.frame);
+      const id = `${event.frame.station}/${board}/${event.frame.boot}`;
       const seq = results[i].committedSeq;
       const ack = acks.get(id);
-      if (!ack || seq > ack.seq) acks.set(id, { topic: event.topic.replace(/\/events$/, '/ack'), key: event.key, boot: event.frame.boot, seq });
+      if (results[i].clash) acks.set(id, null);
+      else if (ack === undefined || (ack !== null && seq > ack.seq)) acks.set(id, { topic: event.topic.replace(/\/events$/, '/ack'), key: event.key, board, boot: event.frame.boot, seq });
     });
-    for (const ack of acks.values()) this.client?.publish(ack.topic, Buffer.from(encodeAck(ack.key, ack.boot, ack.seq)), { qos: 1 });
+    for (const ack of acks.values()) if (ack) this.client?.publish(ack.topic, Buffer.from(encodeAck(ack.key, ack.boot, ack.seq, ack.board)), { qos: 1 });
 
     let stored = 0;
     events.forEach(({ frame, topic, receivedAt, bytes }, i) => {
+      if (results[i].clash) {
+        // Two lives of the station with the same board identity (or a copied board): never confirmed.
+        this.reject(topic, `clash: ${describeEvent(frame)} is stored with other content; not stored, not acknowledged`, receivedAt, bytes);
+        return;
+      }
       if (!results[i].stored) {
         // A replay (a station resending after a lost acknowledgement, or someone repeating a
         // captured frame): acknowledged as above so the station can let go, never stored twice.
         // Kept apart from `rejections` (the station's own resends are normal after an outage).
         this.duplicates++;
-        const replay: Rejection = { station: frame.station, topic, reason: `replayed: boot ${frame.boot} #${frame.seq} is already stored`, at: receivedAt, bytes };
+        const replay: Rejection = { station: frame.station, topic, reason: `replayed: ${describeEvent(frame)} is already stored`, at: receivedAt, bytes };
         this.replays.push(replay);
         if (this.replays.length > 1000) this.replays.shift();
-        if (events.length <= LOG_EACH_UP_TO) this.options.log.info(`replayed frame on ${topic} from station ${frame.station} at ${receivedAt}: boot ${frame.boot} #${frame.seq} is already stored (acknowledged again, not stored)`);
+        if (events.length <= LOG_EACH_UP_TO) this.options.log.info(`replayed frame on ${topic} from station ${frame.station} at ${receivedAt}: ${describeEvent(frame)} is already stored (acknowledged again, not stored)`);
         return;
       }
       stored++;
       this.stored++;
       if (events.length <= LOG_EACH_UP_TO) {
-        this.options.log.info(`${frame.station} boot ${frame.boot} #${frame.seq} ${eventName(frame.type)}${frame.locker !== undefined ? ` locker ${frame.locker}` : ''}`);
+        this.options.log.info(`${frame.station} boot ${frame.boot} #${frame.seq} ${eventName(frame.type)}${frame.locker !== undefined ? ` locker ${frame.locker}` : ''}${boardOf(frame) ? ` (board ${boardName(boardOf(frame))})` : ''}`);
       }
       this.emit('change', { kind: 'event', stationId: frame.station, frame });
     });

@@ -76,7 +76,7 @@ describe('commands', () => {
 
   it('stamps events with wall-clock time once the hub has sent it', async () => {
     await start();
-    // The link sends the time when the station's birth message arrives.
+    // The link sends the time when the station's state report shows it has none.
     await eventually(async () => {
       await tapCard(rig.station, 'ee000001', 300);
       return rig.events(EVENT.UNKNOWN_BADGE).find((f) => f.wallTime !== undefined);
@@ -84,6 +84,39 @@ describe('commands', () => {
     const stamped = rig.events(EVENT.UNKNOWN_BADGE).find((f) => f.wallTime !== undefined)!;
     expect(Math.abs(stamped.wallTime! - Date.now())).toBeLessThan(5000);
     expect(rig.events(EVENT.BOOT)[0].wallTime).toBeUndefined(); // before the time arrived: boot and uptime only
+  });
+
+  it('sends the time again when the station\'s state report shows its clock drifted, and not otherwise', async () => {
+    await start();
+    await eventually(() => link.states.get('st-1')?.wallTime !== undefined, 10_000, 'a state report with the wall clock');
+    const { board, boot } = link.states.get('st-1')!;
+    // Someone with the key set the clock an hour back (as a clock that drifted would be).
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.broker.port}`);
+    const wrong = new Map<number, unknown>([
+      [MSG.STATION, 'st-1'],
+      // Above the link's counters so far, below its next ones (they follow the hub's clock).
+      [MSG.COUNTER, Date.now() + 5],
+      [MSG.COMMAND, COMMAND.SET_TIME],
+      [MSG.WALL_TIME, Date.now() - 3_600_000],
+      [MSG.BOOT, boot],
+      [MSG.BOARD, board],
+    ]);
+    await client.publishAsync('handover/bench/st-1/cmd', Buffer.from(seal(STATION_KEY, wrong)), { qos: 1 });
+    await client.endAsync();
+    // The link reads the drift in the next state report and corrects it.
+    await eventually(() => (link.states.get('st-1')?.wallTime ?? 0) < Date.now() - 3_000_000, 5000, 'a state report an hour behind');
+    await eventually(() => Math.abs((link.states.get('st-1')?.wallTime ?? 0) - Date.now()) < 5000, 10_000, 'the clock corrected');
+    // Then the reports agree with the hub's clock, and a tap's report brings no set-time.
+    const writes: string[] = [];
+    const write = rig.station.storage.write.bind(rig.station.storage);
+    rig.station.storage.write = (name: string, data: unknown, offset?: number, size?: number) => {
+      writes.push(name);
+      return write(name, data, offset, size);
+    };
+    await rig.visit(AMIRA.uid);
+    await rig.waitForEvent(EVENT.DEPOSIT);
+    await sleep(1500);
+    expect(writes).not.toContain('handover.cmd');
   });
 
   it('takes a new configuration, restarts, and runs with it; refuses a bad one', async () => {
@@ -180,4 +213,67 @@ describe('forgeries and replays', () => {
     expect(rig.pulsedLockers()).toEqual([]);
     await client.endAsync();
   }, 30_000);
+
+  it('writes flash for a set-time only when it moves the clock, and refuses one recorded in an earlier boot', async () => {
+    await start();
+    // The link set the clock once (the first state report had none): the one counter write.
+    await eventually(() => link.states.get('st-1')?.wallTime !== undefined, 10_000, 'a state report with the wall clock');
+    const board = link.states.get('st-1')!.board!;
+    expect(board).toBeGreaterThan(0);
+    // From here on only this test sends commands (the link would correct the clock moved below).
+    await link.stop();
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.broker.port}`);
+    const replies: Array<Map<number, unknown>> = [];
+    const { cborDecode, unseal } = await import('../../hub/src/protocol/sealed');
+    client.on('message', (_topic, payload) => {
+      const opened = unseal(STATION_KEY, new Uint8Array(payload));
+      if (opened.ok) replies.push(cborDecode(opened.body) as Map<number, unknown>);
+    });
+    await client.subscribeAsync('handover/bench/st-1/reply', { qos: 1 });
+    const replyTo = (counter: number, from = 0) => replies.slice(from).find((reply) => reply.get(MSG.COUNTER) === counter);
+    let counter = Date.now() + 60_000;
+    const setTime = (wallMs: number, boot: number) =>
+      Buffer.from(
+        seal(
+          STATION_KEY,
+          new Map<number, unknown>([
+            [MSG.STATION, 'st-1'],
+            [MSG.COUNTER, ++counter],
+            [MSG.COMMAND, COMMAND.SET_TIME],
+            [MSG.WALL_TIME, wallMs],
+            [MSG.BOOT, boot],
+            [MSG.BOARD, board],
+          ]),
+        ),
+      );
+    const writes: string[] = [];
+    const write = rig.station.storage.write.bind(rig.station.storage);
+    rig.station.storage.write = (name: string, data: unknown, offset?: number, size?: number) => {
+      writes.push(name);
+      return write(name, data, offset, size);
+    };
+
+    // Twenty set-times that agree with the clock: accepted, no flash write.
+    for (let i = 0; i < 20; i++) {
+      await client.publishAsync('handover/bench/st-1/cmd', setTime(Date.now(), 1), { qos: 1 });
+      expect((await eventually(() => replyTo(counter), 5000, 'the set-time reply'))!.get(MSG.OK)).toBe(true);
+    }
+    expect(writes).toEqual([]);
+    // One that moves the clock by a minute: one counter write.
+    await client.publishAsync('handover/bench/st-1/cmd', setTime(Date.now() - 60_000, 1), { qos: 1 });
+    expect((await eventually(() => replyTo(counter), 5000, 'the set-time reply'))!.get(MSG.OK)).toBe(true);
+    expect(writes).toEqual(['handover.cmd']);
+    // Recorded now (its counter was never written to flash), replayed after a reboot: refused.
+    const recorded = setTime(Date.now() - 3_600_000, 1);
+    const recordedCounter = counter;
+    rig.station.reset('power cycle');
+    await rig.waitForEvent(EVENT.BOOT, (f) => f.boot === 2, 8000);
+    await sleep(500);
+    const seen = replies.length;
+    await client.publishAsync('handover/bench/st-1/cmd', recorded, { qos: 1 });
+    const refused = await eventually(() => replyTo(recordedCounter, seen), 5000, 'the refusal after reboot');
+    expect(refused!.get(MSG.OK)).toBe(false);
+    expect(refused!.get(MSG.DETAIL)).toBe(2); // replayed: meant for boot 1
+    await client.endAsync();
+  }, 40_000);
 });

@@ -124,24 +124,38 @@ describe('the hub refuses bad frames over MQTT and keeps serving', () => {
     const before = await counts();
     const replays = harness.hub.ingest.replays.length;
     acks.length = 0;
-    // The same bytes again, and the same (station, boot, seq) properly signed with other content.
+    // The same bytes again: a station resending after a lost acknowledgement.
     await client.publishAsync(TOPIC, frame, { qos: 1 });
-    await client.publishAsync(TOPIC, signed({ seq, type: EVENT.DEPOSIT, locker: 1 }), { qos: 1 });
-    await eventually(() => harness.hub.ingest.replays.length >= replays + 2, 10_000, 'two replays recorded');
-    const recorded = harness.hub.ingest.replays.slice(replays);
-    for (const replay of recorded) {
-      expect(replay.reason).toBe(`replayed: boot ${BOOT} #${seq} is already stored`);
-      expect(replay.station).toBe(STATION);
-      expect(Date.parse(replay.at)).toBeGreaterThanOrEqual(startedAt);
-      expect(harness.logs.some((line) => line.includes('replayed frame') && line.includes(replay.at) && line.includes(`from station ${STATION}`))).toBe(true);
-    }
+    await eventually(() => harness.hub.ingest.replays.length >= replays + 1, 10_000, 'the replay recorded');
+    const [replay] = harness.hub.ingest.replays.slice(replays);
+    expect(replay.reason).toBe(`replayed: boot ${BOOT} #${seq} is already stored`);
+    expect(replay.station).toBe(STATION);
+    expect(Date.parse(replay.at)).toBeGreaterThanOrEqual(startedAt);
+    expect(harness.logs.some((line) => line.includes('replayed frame') && line.includes(replay.at) && line.includes(`from station ${STATION}`))).toBe(true);
     expect(await counts()).toEqual(before);
-    const row = await harness.hub.db.get<{ type: number; locker: number | null }>('SELECT type, locker FROM station_events WHERE station_id = ? AND boot = ? AND seq = ?', [STATION, BOOT, seq]);
-    expect({ type: Number(row!.type), locker: row!.locker }).toEqual({ type: EVENT.UNKNOWN_BADGE, locker: null });
     // The station that lost its acknowledgement gets it again, so it can let the event go.
     await eventually(() => acks.some((ack) => ack.boot === BOOT && ack.seq >= seq), 10_000, 'the acknowledgement of the replay');
     await sendValid();
     expect(await counts()).toEqual({ ...before, events: before.events + 1 });
+  });
+
+  it('refuses, and never acknowledges, a frame whose (station, board, boot, seq) is stored with other content', async () => {
+    // What a second board with the same identity would send (issue 13): acknowledging it as
+    // "already stored" would let that board erase an event the hub never stored.
+    const seq = await sendValid();
+    await eventually(() => acks.some((ack) => ack.boot === BOOT && ack.seq === seq), 10_000, 'the acknowledgement of the valid frame');
+    acks.length = 0;
+    const clash = await expectRefused(TOPIC, signed({ seq, type: EVENT.DEPOSIT, locker: 1 }), new RegExp(`^clash: boot ${BOOT} #${seq} is stored with other content; not stored, not acknowledged$`));
+    expect(clash.station).toBe(STATION);
+    const row = await harness.hub.db.get<{ type: number; locker: number | null }>('SELECT type, locker FROM station_events WHERE station_id = ? AND boot = ? AND seq = ?', [STATION, BOOT, seq]);
+    expect({ type: Number(row!.type), locker: row!.locker }).toEqual({ type: EVENT.UNKNOWN_BADGE, locker: null });
+    // expectRefused sent one valid frame after it, acknowledged on its own; none came for the clash before it.
+    expect(acks.filter((ack) => ack.seq === seq)).toEqual([]);
+    // ICT is told, once while the alert is open, however often the station sends it again.
+    await expectRefused(TOPIC, signed({ seq, type: EVENT.DEPOSIT, locker: 1 }), /^clash: /);
+    const alerts = await harness.hub.db.all<{ role: string; message: string }>("SELECT role, message FROM alerts WHERE kind = 'event-clash' AND subject = ?", [`station:${STATION}`]);
+    expect(alerts.map((alert) => alert.role)).toEqual(['ict']);
+    expect(alerts[0].message).toContain(`boot ${BOOT} #${seq}`);
   });
 
   it('refuses a frame from an unknown station and registers nothing for it', async () => {
@@ -201,7 +215,8 @@ describe('the hub refuses bad frames over MQTT and keeps serving', () => {
     for (const expected of [/^bad signature$/, /^unknown station/, /^frame of \d+ bytes exceeds/, /^not CBOR/]) {
       expect(reasons.some((reason) => expected.test(reason)), String(expected)).toBe(true);
     }
-    expect(listed.replayed.length).toBe(2);
+    expect(listed.replayed.length).toBe(1);
+    expect(reasons.filter((reason) => reason.startsWith('clash: '))).toHaveLength(2);
     expect(await eventRows()).toBe(nextSeq - 1);
   });
 });

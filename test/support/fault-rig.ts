@@ -1,7 +1,8 @@
 // Fault runs: the built bundle in the simulator, a real Mosquitto, and the hub as its own process
 // (`bin/handover.mjs serve` with HANDOVER_EMBEDDED_BROKER=false), so each of them can be killed and
 // started again. Every record the station writes to its flash journal is watched as it is written;
-// at the end `reconcile` compares that list with the hub's database, keyed by (station, boot, seq).
+// at the end `reconcile` compares that list with the hub's database, keyed by (station, boot, seq)
+// (and by board, for a rig whose board was swapped: `swapBoard`).
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,15 +99,22 @@ export interface Reconciliation {
   unknown: string[];
 }
 
-/** The hub's records of the station against its journal: each journaled event exactly once. */
-export async function reconcile(db: SqlDatabase, watch: JournalWatch, stationId = STATION_ID): Promise<Reconciliation> {
-  const rows = await db.all<{ boot: number; seq: number; n: number }>('SELECT boot, seq, COUNT(*) AS n FROM station_events WHERE station_id = ? GROUP BY boot, seq', [stationId]);
+/**
+ * The hub's records of the station against its journal: each journaled event exactly once. With
+ * `board`, only that board's events (a station whose board was swapped has two journals).
+ */
+export async function reconcile(db: SqlDatabase, watch: JournalWatch, stationId = STATION_ID, board?: number): Promise<Reconciliation> {
+  const rows = await db.all<{ boot: number; seq: number; n: number }>(
+    `SELECT boot, seq, COUNT(*) AS n FROM station_events WHERE station_id = ?${board === undefined ? '' : ' AND board = ?'} GROUP BY boot, seq`,
+    board === undefined ? [stationId] : [stationId, board],
+  );
   const inHub = new Map(rows.map((row) => [`${Number(row.boot)}/${Number(row.seq)}`, Number(row.n)]));
   // Effects are doubled if one event left two audit records (each stored event leaves one).
   const audit = await db.all<{ details: string }>("SELECT details FROM audit_log WHERE actor = ? AND action LIKE 'event.%'", [`station:${stationId}`]);
   const audited = new Map<string, number>();
   for (const { details } of audit) {
-    const parsed = JSON.parse(details) as { boot: number; seq: number };
+    const parsed = JSON.parse(details) as { board?: number; boot: number; seq: number };
+    if (board !== undefined && (parsed.board ?? 0) !== board) continue;
     const id = `${parsed.boot}/${parsed.seq}`;
     audited.set(id, (audited.get(id) ?? 0) + 1);
   }
@@ -221,7 +229,9 @@ export class FaultRig {
   onFrame: (id: string) => void = () => {};
   pupils: Array<{ uid: string; person: number }> = [];
   private options: FaultRigOptions;
-  private stationKey = '';
+  stationKey = '';
+  /** What was flashed onto the first board, for a replacement board (swapBoard). */
+  private flashed: { config: object; badgeList: Uint8Array } | null = null;
   private lastVisit = new Map<string, number>();
 
   constructor(options: FaultRigOptions) {
@@ -259,14 +269,38 @@ export class FaultRig {
     await this.hub.start();
     await this.listen();
 
-    this.station = new SimulatedStation({ flashFile: path.join(this.target.dataDir, `${STATION_ID}.flash`), doorBounceMs: 3 });
+    this.flashed = { config, badgeList };
+    await this.bootNewBoard(`${STATION_ID}.flash`);
+    return this;
+  }
+
+  /** A board with empty flash, given the firmware, the station's configuration and badge list, booted. */
+  private async bootNewBoard(flashName: string): Promise<void> {
+    this.station = new SimulatedStation({ flashFile: path.join(this.target.dataDir, flashName), doorBounceMs: 3 });
     this.watch = new JournalWatch(this.station);
     this.station.installFirmware(BUNDLE);
-    this.station.writeConfig(config);
-    this.station.writeFile(badgeFileName(1), badgeList);
+    this.station.writeConfig(this.flashed!.config);
+    this.station.writeFile(badgeFileName(1), this.flashed!.badgeList);
     this.station.boot();
     await eventually(() => this.watch.count(EVENT.BOOT) >= 1, 10_000, 'the station to boot');
-    return this;
+  }
+
+  /**
+   * The board is replaced: the old one is switched off, and another board with empty flash gets
+   * the same firmware, configuration (station id and key) and badge list, and boots. Returns the
+   * old board and its journal; `station` and `watch` are the new board's.
+   */
+  async swapBoard(): Promise<{ station: SimulatedStation; watch: JournalWatch }> {
+    const old = { station: this.station, watch: this.watch };
+    old.station.powerOff();
+    await this.bootNewBoard(`${STATION_ID}.board${Date.now()}.flash`);
+    return old;
+  }
+
+  /** The board identity a station's flash holds ("<boot>/<board>" in handover.boot; 0 without one). */
+  static boardOf(station: SimulatedStation): number {
+    const text = station.storage.read('handover.boot') ?? '';
+    return Number(text.split('/')[1] ?? 0) || 0;
   }
 
   /** Subscribes a plain client to the station's events on the broker (it reconnects by itself). */
@@ -309,14 +343,17 @@ export class FaultRig {
     }
   }
 
-  /** Waits until every journaled event is in the hub's database, then returns the comparison. */
-  async settle(timeoutMs = 45_000): Promise<Reconciliation> {
+  /**
+   * Waits until every journaled event is in the hub's database, then returns the comparison. With
+   * `board`, of that board's events only (and `watch`, that board's journal).
+   */
+  async settle(timeoutMs = 45_000, watch = this.watch, board?: number): Promise<Reconciliation> {
     return this.withDb(async (db) => {
-      let last = await reconcile(db, this.watch);
+      let last = await reconcile(db, watch, STATION_ID, board);
       const deadline = Date.now() + timeoutMs;
       while (last.lost.length > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        last = await reconcile(db, this.watch);
+        last = await reconcile(db, watch, STATION_ID, board);
       }
       return last;
     });

@@ -136,7 +136,7 @@ export class StationRig {
       }
       // The journal replays after a reconnect: keep one copy of each (boot, seq), as the hub does.
       if (!this.frames.some((f) => f.boot === decoded.frame.boot && f.seq === decoded.frame.seq)) this.frames.push(decoded.frame);
-      if (this.options.acknowledge) this.listener.publish(topic.replace(/events$/, 'ack'), Buffer.from(encodeAck(STATION_KEY, decoded.frame.boot, decoded.frame.seq)), { qos: 1 });
+      if (this.options.acknowledge) this.listener.publish(topic.replace(/events$/, 'ack'), Buffer.from(encodeAck(STATION_KEY, decoded.frame.boot, decoded.frame.seq, decoded.frame.board ?? 0)), { qos: 1 });
     });
     await this.listener.subscribeAsync('handover/bench/st-1/#', { qos: 1 });
     this.station = new SimulatedStation({ flashFile: this.options.flashFile ?? null, doorBounceMs: 3 });

@@ -41,6 +41,7 @@ interface EspruinoNet {
 interface EspruinoWifi {
   connect(ssid: string, options: { password: string }, callback: (error: unknown) => void): void;
   getStatus(): { station?: string };
+  getIP(): { ip?: string; mac: string };
   on(event: 'connected' | 'disconnected', callback: () => void): void;
 }
 
@@ -78,6 +79,8 @@ declare const E: {
   enableWatchdog(timeoutSec: number, isAuto: boolean): void;
   kickWatchdog(): void;
   getSizeOf(value: unknown): number;
+  /** On the ESP32 in 2v29: Espruino's unseeded rand(), not the hardware generator. */
+  hwRand(): number;
 };
 declare const process: { memory(): { usage: number; total: number; free: number }; env: { VERSION: string } };
 declare const console: { log(...values: unknown[]): void };

@@ -138,6 +138,21 @@ export function espruinoHardware(bus: BusPins, flash: FlashStore): Hardware {
       restart() {
         require('ESP32').reboot();
       },
+      randomId() {
+        // E.hwRand() is not the ESP32's hardware generator in 2v29: jshGetRandomNumber() returns
+        // Espruino's own rand() (targets/esp32/jshardware.c), seeded with constants and never
+        // reseeded, so every board draws the same numbers after power-on. Mixed in: the Wi-Fi MAC
+        // (unique to the chip: a swapped board differs) and the clock in microseconds at the call
+        // (boot timing varies from boot to boot). The hub refuses to confirm an event that clashes
+        // with a stored one of different content, should two identities still collide.
+        let mac = '';
+        try {
+          mac = wifi.getIP().mac;
+        } catch (error) {
+          mac = String(error);
+        }
+        return E.CRC32(mac + E.hwRand() + getTime()) >>> 1 || 1;
+      },
     },
   };
 }

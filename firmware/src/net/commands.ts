@@ -1,6 +1,10 @@
 // Commands from the hub: verified (signature, then a counter above the last one accepted, so a
 // recorded command cannot be replayed — the counter is kept in flash before anything is done),
 // carried out, and answered on the reply topic with the same counter. A refusal says why.
+// SET_TIME writes flash only when it moves the clock: it names the boot and board it was sent for,
+// so a recorded one is refused in any later boot whatever the counter in flash (replays within
+// this boot meet the counter in RAM), and one that leaves the clock where it is changes nothing
+// worth a flash write, however often it comes.
 import type { Crypto, FlashStore } from '../hal';
 import type { HmacKey } from '../codec/hmac';
 import { unseal } from './sealed';
@@ -20,6 +24,8 @@ export interface CommandParts {
   flash: FlashStore;
   key: HmacKey;
   stationId: string;
+  boot: number;
+  board: number;
   station: Station;
   events: EventLog;
   badges: BadgeList;
@@ -85,7 +91,8 @@ export class CommandHandler {
         case COMMAND.SET_TIME: {
           const wallMs = message[MSG.WALL_TIME];
           if (typeof wallMs !== 'number' || wallMs < 1.6e12) return REFUSAL.BAD_ARGUMENT;
-          parts.events.setWallClock(Math.floor(wallMs / 1000));
+          if (message[MSG.BOOT] !== parts.boot || (message[MSG.BOARD] || 0) !== parts.board) return REFUSAL.REPLAYED;
+          if (parts.events.setWallClock(Math.floor(wallMs / 1000))) parts.flash.writeText(COUNTER_FILE, String(this.lastCounter));
           return REFUSAL.NONE;
         }
         case COMMAND.SET_CONFIG: {
@@ -166,8 +173,8 @@ export class CommandHandler {
     }
     const kind = message[MSG.COMMAND];
     // Chunks are harmless to replay (they only fill a transfer begun in this boot and checked at
-    // commit), so they spare the flash a counter write each.
-    if (kind !== COMMAND.BADGES_CHUNK) parts.flash.writeText(COUNTER_FILE, String(counter));
+    // commit), so they spare the flash a counter write each; SET_TIME writes it itself (above).
+    if (kind !== COMMAND.BADGES_CHUNK && kind !== COMMAND.SET_TIME) parts.flash.writeText(COUNTER_FILE, String(counter));
     this.lastCounter = counter;
     let refusal = REFUSAL.NONE;
     try {

@@ -1,10 +1,10 @@
 // The station's retained state message: locker states, the doors standing open, badge-list
-// version, journal backlog, memory use, reader health, firmware version. Sent on every connect and, at most once a second,
-// after anything in it changes. Only the latest state matters, so at most one report is ever
-// queued or in flight in the MQTT client: while the link is down nothing is queued (the connect
-// sends the state as it is then), and a change while a report is still unacknowledged is sent
-// once that one is done: queued reports cost variables, and a full client queue would refuse the
-// birth message at the next connect.
+// version, journal backlog, memory use, reader health, firmware version, board identity and wall
+// clock. Sent on every connect and, at most once a second, after anything in it changes. Only the
+// latest state matters, so at most one report is ever queued or in flight in the MQTT client: while
+// the link is down nothing is queued (the connect sends the state as it is then), and a change while
+// a report is still unacknowledged is sent once that one is done: queued reports cost variables,
+// and a full client queue would refuse the birth message at the next connect.
 import type { Clock } from '../hal';
 import { MSG } from '../protocol/wire';
 
@@ -12,6 +12,10 @@ export interface StateSource {
   stationId: string;
   firmware: string;
   boot: number;
+  /** The board identity (0: none). */
+  board: number;
+  /** The wall clock (0 while the hub has not sent the time). */
+  wall: { wallSec(): number };
   states: Uint8Array;
   /** The station: its open-door bitmap (bit n = locker n). */
   station: { openDoors: number };
@@ -47,6 +51,10 @@ export class StateReport {
     const message: { [key: number]: unknown } = {};
     message[MSG.STATION] = source.stationId;
     message[MSG.BOOT] = source.boot;
+    if (source.board) message[MSG.BOARD] = source.board;
+    // The hub sends the time when this is missing or has drifted (not at every connect).
+    const wallSec = source.wall.wallSec();
+    if (wallSec > 0) message[MSG.WALL_TIME] = wallSec * 1000;
     message[MSG.FIRMWARE] = source.firmware;
     message[MSG.LOCKERS] = new Uint8Array(source.states);
     message[MSG.DOORS] = source.station.openDoors;

@@ -14,6 +14,8 @@ import type { Opened } from './sealed';
 
 export interface UplinkOptions {
   stationId: string;
+  /** The board identity carried in every frame (0: none, the key is left out). */
+  board: number;
   eventsTopic: string;
   /** Signs a message into an envelope; opens (verifies) one from the hub. */
   seal(message: unknown): Uint8Array;
@@ -28,9 +30,10 @@ export interface UplinkOptions {
   ackTimeoutMaxMs: number;
 }
 
-export function eventFrame(stationId: string, entry: JournalEntry): { [key: number]: unknown } {
+export function eventFrame(stationId: string, board: number, entry: JournalEntry): { [key: number]: unknown } {
   const frame: { [key: number]: unknown } = {};
   frame[FRAME.STATION] = stationId;
+  if (board) frame[FRAME.BOARD] = board;
   frame[FRAME.BOOT] = entry.boot;
   frame[FRAME.SEQ] = entry.seq;
   frame[FRAME.UPTIME_MS] = entry.uptimeMs;
@@ -88,14 +91,18 @@ export class Uplink {
     this.pump();
   }
 
-  /** The hub's signed acknowledgement: {2: boot, 3: highest sequence committed without a gap}. */
+  /**
+   * The hub's signed acknowledgement: {13: board, 2: boot, 3: highest sequence committed without a
+   * gap}. One for another board (the one this board replaced, whose boot numbers this one reuses)
+   * confirms nothing here.
+   */
   onAck(payload: Uint8Array): boolean {
     const opened = this.options.unseal(payload);
     if (!opened.ok) return false;
     const ack = opened.message;
     const boot = ack[FRAME.BOOT];
     const seq = ack[FRAME.SEQ];
-    if (typeof boot !== 'number' || typeof seq !== 'number') return false;
+    if (typeof boot !== 'number' || typeof seq !== 'number' || (ack[FRAME.BOARD] || 0) !== this.options.board) return false;
     this.confirmed += this.journal.confirm(boot, seq);
     // An acknowledgement that repeats the last one (the hub still misses an event) is no progress.
     if (boot !== this.lastAckBoot || seq > this.lastAckSeq) {
@@ -169,7 +176,7 @@ export class Uplink {
       this.inFlight++;
       this.sentInWindow++;
       this.sent++;
-      this.mqtt.publish(options.eventsTopic, options.seal(eventFrame(options.stationId, entry)), 1, false, (ok) => {
+      this.mqtt.publish(options.eventsTopic, options.seal(eventFrame(options.stationId, options.board, entry)), 1, false, (ok) => {
         if (session !== this.session) return;
         this.inFlight--;
         if (!ok) this.sendAgainSoon(at);

@@ -16,6 +16,7 @@ export const FRAME = {
   DETAIL: 10, // one of DETAIL (uint)
   ACTOR: 11, // person id of the staff member who acted (uint)
   WITNESS: 12, // person id of the second staff member of a two-person release (uint)
+  BOARD: 13, // the station's board identity (uint, 1..2^31-1), drawn when its Storage was formatted; absent = 0 (older firmware, or a board formatted before identities)
 };
 
 /** Reasons and notes carried in FRAME.DETAIL. */
@@ -69,6 +70,7 @@ export const MSG = {
   CONFIG: 29, // SET_CONFIG: the new configuration, JSON text
   BOOT: 30,
   DOORS: 31, // state: bitmap of the doors standing open, bit n = locker n (uint)
+  BOARD: 32, // state: the board identity (FRAME.BOARD); SET_TIME: the board it is meant for
 };
 
 /** Commands from the hub (MSG.COMMAND). */

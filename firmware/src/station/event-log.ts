@@ -22,9 +22,20 @@ export class EventLog {
     this.clock = clock;
   }
 
-  setWallClock(unixSec: number): void {
+  /**
+   * Sets the wall clock; returns whether it moved: it was unknown, or is corrected by 2 s or more
+   * (the hub's time again, give or take the clock's whole seconds, moves nothing).
+   */
+  setWallClock(unixSec: number): boolean {
+    const was = this.wallSec();
     this.wallBaseSec = unixSec;
     this.wallBaseMs = this.clock.nowMs();
+    return was === 0 || Math.abs(unixSec - was) >= 2;
+  }
+
+  /** Wall-clock seconds now, or 0 while unknown. */
+  wallSec(): number {
+    return this.wallBaseSec > 0 ? this.wallBaseSec + Math.floor((this.clock.nowMs() - this.wallBaseMs) / 1000) : 0;
   }
 
   /** Returns the event's sequence number, or 0 if the journal is full (the event is lost: alarm). */
@@ -35,7 +46,7 @@ export class EventLog {
       locker: fields.locker === undefined ? -1 : fields.locker,
       detail: fields.detail || 0,
       uptimeMs,
-      wallSec: this.wallBaseSec > 0 ? this.wallBaseSec + Math.floor((uptimeMs - this.wallBaseMs) / 1000) : 0,
+      wallSec: this.wallSec(),
       person: fields.person || 0,
       actor: fields.actor || 0,
       witness: fields.witness || 0,

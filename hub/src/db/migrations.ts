@@ -319,6 +319,64 @@ export const MIGRATIONS: MigrationStep[] = [
     CREATE TRIGGER classes_badges_changed AFTER INSERT OR UPDATE OF code, borrower_roles OR DELETE ON asset_classes FOR EACH STATEMENT EXECUTE FUNCTION handover_badge_list_changed();
     `,
   },
+  // 6: board identity (issue 13). A station whose Storage is erased (board swapped, re-flashed)
+  // counts its boots from 1 again, so events are keyed by (station, board, boot, seq): the board
+  // is drawn by the station when its Storage is formatted and carried in every frame. Rows from
+  // before, and frames of older firmware, are board 0. stations.board is the board last heard,
+  // board_since when it took over from previous_board (a swap the Stations page shows).
+  // SQLite cannot change a primary key, so its two tables are rebuilt (every column as of step 5).
+  {
+    sqlite: `
+    ALTER TABLE station_events RENAME TO station_events_before_boards;
+    CREATE TABLE station_events (
+      station_id TEXT NOT NULL,
+      board INTEGER NOT NULL DEFAULT 0,
+      boot INTEGER NOT NULL,
+      seq INTEGER NOT NULL,
+      type INTEGER NOT NULL,
+      locker INTEGER,
+      person_id INTEGER,
+      badge_hash BLOB,
+      detail TEXT,
+      uptime_ms INTEGER NOT NULL,
+      received_at TEXT NOT NULL,
+      actor_id INTEGER,
+      witness_id INTEGER,
+      wall_time INTEGER,
+      PRIMARY KEY (station_id, board, boot, seq)
+    );
+    INSERT INTO station_events (station_id, board, boot, seq, type, locker, person_id, badge_hash, detail, uptime_ms, received_at, actor_id, witness_id, wall_time)
+      SELECT station_id, 0, boot, seq, type, locker, person_id, badge_hash, detail, uptime_ms, received_at, actor_id, witness_id, wall_time FROM station_events_before_boards;
+    DROP TABLE station_events_before_boards;
+    CREATE INDEX station_events_person ON station_events (person_id);
+    ALTER TABLE station_boots RENAME TO station_boots_before_boards;
+    CREATE TABLE station_boots (
+      station_id TEXT NOT NULL,
+      board INTEGER NOT NULL DEFAULT 0,
+      boot INTEGER NOT NULL,
+      committed_seq INTEGER NOT NULL,
+      PRIMARY KEY (station_id, board, boot)
+    );
+    INSERT INTO station_boots (station_id, board, boot, committed_seq) SELECT station_id, 0, boot, committed_seq FROM station_boots_before_boards;
+    DROP TABLE station_boots_before_boards;
+    ALTER TABLE stations ADD COLUMN board INTEGER;
+    ALTER TABLE stations ADD COLUMN board_since TEXT;
+    ALTER TABLE stations ADD COLUMN previous_board INTEGER;
+    UPDATE stations SET board = 0 WHERE id IN (SELECT DISTINCT station_id FROM station_events);
+    `,
+    postgres: `
+    ALTER TABLE station_events ADD COLUMN board BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE station_events DROP CONSTRAINT station_events_pkey;
+    ALTER TABLE station_events ADD PRIMARY KEY (station_id, board, boot, seq);
+    ALTER TABLE station_boots ADD COLUMN board BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE station_boots DROP CONSTRAINT station_boots_pkey;
+    ALTER TABLE station_boots ADD PRIMARY KEY (station_id, board, boot);
+    ALTER TABLE stations ADD COLUMN board BIGINT;
+    ALTER TABLE stations ADD COLUMN board_since TEXT;
+    ALTER TABLE stations ADD COLUMN previous_board BIGINT;
+    UPDATE stations SET board = 0 WHERE id IN (SELECT DISTINCT station_id FROM station_events);
+    `,
+  },
 ];
 
 /** The text of one step for a database kind. */

@@ -38,7 +38,7 @@ export async function subjectAccessExport(records: Records, person: PersonRow, a
     holdsPlacedOrReleased: clean(await db.all('SELECT id, kind, station_id, locker, placed_at, released_at FROM holds WHERE (placed_by = ? OR released_by = ? OR witness_id = ?) AND (person_id IS NULL OR person_id <> ?) ORDER BY id', [id, id, id, id])),
     stationEvents: clean(
       await db.all(
-        'SELECT station_id, boot, seq, type, locker, person_id, actor_id, witness_id, badge_hash, detail, received_at FROM station_events WHERE person_id = ? OR actor_id = ? OR witness_id = ? ORDER BY received_at, station_id, boot, seq',
+        'SELECT station_id, board, boot, seq, type, locker, person_id, actor_id, witness_id, badge_hash, detail, received_at FROM station_events WHERE person_id = ? OR actor_id = ? OR witness_id = ? ORDER BY received_at, station_id, board, boot, seq',
         [id, id, id],
       ),
     ),

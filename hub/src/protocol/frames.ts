@@ -6,9 +6,16 @@ import { cborDecode, seal, unseal } from './sealed';
 
 export const MAX_FRAME_BYTES = 4096;
 
-/** The hub's signed acknowledgement to a station: every event of `boot` up to `seq` is committed. */
-export function encodeAck(stationKeyHex: string, boot: number, seq: number): Uint8Array {
-  return seal(stationKeyHex, new Map([[FRAME.BOOT, boot], [FRAME.SEQ, seq]]));
+/**
+ * The hub's signed acknowledgement to a station: every event of `board`'s `boot` up to `seq` is
+ * committed. Board 0 (older firmware) is left out; a board confirms only acknowledgements naming it.
+ */
+export function encodeAck(stationKeyHex: string, boot: number, seq: number, board = 0): Uint8Array {
+  const ack = new Map<number, number>();
+  if (board) ack.set(FRAME.BOARD, board);
+  ack.set(FRAME.BOOT, boot);
+  ack.set(FRAME.SEQ, seq);
+  return seal(stationKeyHex, ack);
 }
 
 const eventCodes = new Set<number>(Object.values(EVENT));
@@ -22,6 +29,8 @@ const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const EventFrameSchema = z.object({
   station: z.string().min(1).max(64),
+  /** The board identity; absent (read as 0) from older firmware. */
+  board: uint.max(0xffffffff).optional(),
   boot: uint,
   seq: uint.min(1),
   uptimeMs: uint,
@@ -37,10 +46,16 @@ export const EventFrameSchema = z.object({
 
 export type EventFrame = z.infer<typeof EventFrameSchema>;
 
+/** The frame's board identity: 0 for frames without one (firmware before board identities). */
+export function boardOf(frame: { board?: number }): number {
+  return frame.board ?? 0;
+}
+
 export type Decoded<T> = { ok: true; frame: T } | { ok: false; reason: string };
 
 const FIELD_BY_KEY = new Map<number, keyof EventFrame>([
   [FRAME.STATION, 'station'],
+  [FRAME.BOARD, 'board'],
   [FRAME.BOOT, 'boot'],
   [FRAME.SEQ, 'seq'],
   [FRAME.UPTIME_MS, 'uptimeMs'],
@@ -97,8 +112,9 @@ const isUint = (value: unknown): value is number => typeof value === 'number' &&
  * test/hub/frame-check.test.ts compares the two.
  */
 export function checkedFrame(named: Record<string, unknown>): EventFrame | undefined {
-  const { station, boot, seq, uptimeMs, wallTime, type, locker, person, badge, detail, actor, witness } = named;
+  const { station, board, boot, seq, uptimeMs, wallTime, type, locker, person, badge, detail, actor, witness } = named;
   if (typeof station !== 'string' || station.length < 1 || station.length > 64) return undefined;
+  if ('board' in named && !(isUint(board) && board <= 0xffffffff)) return undefined;
   if (!isUint(boot) || !isUint(seq) || seq < 1 || !isUint(uptimeMs) || !isUint(type) || !eventCodes.has(type)) return undefined;
   if ('wallTime' in named && !isUint(wallTime)) return undefined;
   if ('locker' in named && !(typeof locker === 'number' && Number.isInteger(locker) && locker >= 0 && locker <= 63)) return undefined;
@@ -108,7 +124,11 @@ export function checkedFrame(named: Record<string, unknown>): EventFrame | undef
   if ('actor' in named && !isUint(actor)) return undefined;
   if ('witness' in named && !isUint(witness)) return undefined;
   // The schema's key order, as its parse returns them.
-  const out: Record<string, unknown> = { station, boot, seq, uptimeMs };
+  const out: Record<string, unknown> = { station };
+  if (board !== undefined) out.board = board;
+  out.boot = boot;
+  out.seq = seq;
+  out.uptimeMs = uptimeMs;
   if (wallTime !== undefined) out.wallTime = wallTime;
   out.type = type;
   if (locker !== undefined) out.locker = locker;

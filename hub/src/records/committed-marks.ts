@@ -1,4 +1,5 @@
-// The committed mark of each station boot (station_boots.committed_seq): every event of that boot
+// The committed mark of each station boot (station_boots.committed_seq; a boot is named by station,
+// board and boot number, issue 13): every event of that boot
 // up to it is stored, so it is what the hub acknowledges and how far effects have been applied.
 // A batch reads, advances and writes the marks of all its boots together (a few statements per
 // batch, not a few per boot: on PostgreSQL each statement is a round trip), the boots joined as
@@ -8,6 +9,7 @@ import type { SqlDatabase, SqlValue } from '../db/sql';
 
 export interface BootInBatch {
   station: string;
+  board: number;
   boot: number;
   /** The sequence numbers this batch stored for the boot. */
   storedSeqs?: { has(seq: number): boolean; readonly size: number };
@@ -20,15 +22,15 @@ export interface MarkAdvance {
   mark: number;
 }
 
-const BOOT_COLUMNS: BulkColumn[] = [['station_id', 'text'], ['boot', 'bigint']];
+const BOOT_COLUMNS: BulkColumn[] = [['station_id', 'text'], ['board', 'bigint'], ['boot', 'bigint']];
 const MARK_COLUMNS: BulkColumn[] = [...BOOT_COLUMNS, ['committed_seq', 'bigint']];
-/** Boots per statement (two or three parameters each). */
+/** Boots per statement (three or four parameters each). */
 const BOOT_CHUNK = 200;
 /** Events behind a gap read back per query while the gap is being closed. */
 const FOLLOWING_PAGE = 1000;
 
-export function bootKey(station: string, boot: number): string {
-  return `${station}\u0000${boot}`;
+export function bootKey(station: string, board: number, boot: number): string {
+  return `${station}\u0000${board}\u0000${boot}`;
 }
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -48,42 +50,43 @@ export async function advanceMarks(tx: SqlDatabase, boots: BootInBatch[]): Promi
   // batch's own means events stored earlier are waiting behind a gap: usually none at all.
   const found = new Map<string, { mark: number | null; beyond: number }>();
   for (const chunk of chunks(boots, BOOT_CHUNK)) {
-    const keys = rowsAsTable(tx, 'batch_boots', BOOT_COLUMNS, chunk.map(({ station, boot }) => [station, boot]));
-    const rows = await tx.all<{ station_id: string; boot: number; committed_seq: number | null; beyond: number }>(
-      `${keys.sql} SELECT k.station_id, k.boot, b.committed_seq,
-         (SELECT COUNT(*) FROM station_events e WHERE e.station_id = k.station_id AND e.boot = k.boot AND e.seq > COALESCE(b.committed_seq, 0)) AS beyond
-       FROM batch_boots k LEFT JOIN station_boots b ON b.station_id = k.station_id AND b.boot = k.boot`,
+    const keys = rowsAsTable(tx, 'batch_boots', BOOT_COLUMNS, chunk.map(({ station, board, boot }) => [station, board, boot]));
+    const rows = await tx.all<{ station_id: string; board: number; boot: number; committed_seq: number | null; beyond: number }>(
+      `${keys.sql} SELECT k.station_id, k.board, k.boot, b.committed_seq,
+         (SELECT COUNT(*) FROM station_events e WHERE e.station_id = k.station_id AND e.board = k.board AND e.boot = k.boot AND e.seq > COALESCE(b.committed_seq, 0)) AS beyond
+       FROM batch_boots k LEFT JOIN station_boots b ON b.station_id = k.station_id AND b.board = k.board AND b.boot = k.boot`,
       keys.params,
     );
     for (const row of rows) {
-      found.set(bootKey(row.station_id, Number(row.boot)), { mark: row.committed_seq === null ? null : Number(row.committed_seq), beyond: Number(row.beyond) });
+      found.set(bootKey(row.station_id, Number(row.board), Number(row.boot)), { mark: row.committed_seq === null ? null : Number(row.committed_seq), beyond: Number(row.beyond) });
     }
   }
 
   const advances = new Map<string, MarkAdvance>();
-  for (const { station, boot, storedSeqs } of boots) {
-    const { mark: known, beyond } = found.get(bootKey(station, boot))!;
+  for (const { station, board, boot, storedSeqs } of boots) {
+    const { mark: known, beyond } = found.get(bootKey(station, board, boot))!;
     const before = known ?? 0;
     let mark = before;
     if (storedSeqs) while (storedSeqs.has(mark + 1)) mark++;
-    if (beyond > (storedSeqs?.size ?? 0)) mark = await markPastStored(tx, station, boot, mark);
-    advances.set(bootKey(station, boot), { before, mark });
+    if (beyond > (storedSeqs?.size ?? 0)) mark = await markPastStored(tx, station, board, boot, mark);
+    advances.set(bootKey(station, board, boot), { before, mark });
   }
 
   const changed: SqlValue[][] = [];
-  for (const { station, boot } of boots) {
-    const { before, mark } = advances.get(bootKey(station, boot))!;
-    if (found.get(bootKey(station, boot))!.mark === null || mark !== before) changed.push([station, boot, mark]);
+  for (const { station, board, boot } of boots) {
+    const key = bootKey(station, board, boot);
+    const { before, mark } = advances.get(key)!;
+    if (found.get(key)!.mark === null || mark !== before) changed.push([station, board, boot, mark]);
   }
-  await insertRows(tx, 'station_boots', MARK_COLUMNS, changed, 'ON CONFLICT (station_id, boot) DO UPDATE SET committed_seq = excluded.committed_seq');
+  await insertRows(tx, 'station_boots', MARK_COLUMNS, changed, 'ON CONFLICT (station_id, board, boot) DO UPDATE SET committed_seq = excluded.committed_seq');
   return advances;
 }
 
 /** The mark moved past the stored events that follow it without a gap, read from the database. */
-async function markPastStored(tx: SqlDatabase, station: string, boot: number, from: number): Promise<number> {
+async function markPastStored(tx: SqlDatabase, station: string, board: number, boot: number, from: number): Promise<number> {
   let mark = from;
   for (;;) {
-    const following = await tx.all<{ seq: number }>('SELECT seq FROM station_events WHERE station_id = ? AND boot = ? AND seq > ? ORDER BY seq LIMIT ?', [station, boot, mark, FOLLOWING_PAGE]);
+    const following = await tx.all<{ seq: number }>('SELECT seq FROM station_events WHERE station_id = ? AND board = ? AND boot = ? AND seq > ? ORDER BY seq LIMIT ?', [station, board, boot, mark, FOLLOWING_PAGE]);
     let advanced = 0;
     for (const { seq } of following) {
       if (Number(seq) !== mark + 1) break;

@@ -1,5 +1,8 @@
-// Custody from station events. Each event is stored once, keyed by (station, boot, sequence): a
-// retransmitted frame changes nothing. A batch of events is applied in one transaction (the
+// Custody from station events. Each event is stored once, keyed by (station, board, boot, sequence):
+// a retransmitted frame changes nothing, and the events of a replaced board, which counts its boots
+// from 1 again, are not mistaken for it (station-boards.ts notes the swap).
+// A frame whose key is stored with other content (two boards that drew the same identity) is not
+// stored and is flagged as a clash, so the ingest does not acknowledge it. A batch of events is applied in one transaction (the
 // ingest acknowledges only after it commits):
 //   1. every event row, in one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING (the new ones)
 //   2. the committed mark per station boot moved past what is now stored without a gap
@@ -17,7 +20,7 @@ import { DETAIL, EVENT } from '../../../firmware/src/protocol/wire';
 import { AuditTrail, type AuditEntry } from '../audit/trail';
 import { insertRows, rowsAsTable, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';
-import type { EventFrame } from '../protocol/frames';
+import { boardOf, type EventFrame } from '../protocol/frames';
 import { Alerts } from './alerts';
 import { Assets } from './assets';
 import { advanceMarks, bootKey } from './committed-marks';
@@ -25,10 +28,16 @@ import { CustodyWrites, writeLockers } from './custody-writes';
 import { Holds } from './holds';
 import { Ledger } from './ledger';
 import { Loans } from './loans';
+import { boardName, noteBoards } from './station-boards';
 import { eventTime } from './time';
 
 export interface ApplyResult {
   stored: boolean;
+  /**
+   * Not stored, and not a repeat either: an event of this station, board, boot and sequence is
+   * stored with other content. Must not be acknowledged.
+   */
+  clash?: boolean;
   /** Every event of this boot up to here is stored: the acknowledgement to send. */
   committedSeq: number;
 }
@@ -69,12 +78,25 @@ export interface CustodyParts {
 const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
 const HEARD_COLUMNS: BulkColumn[] = [['id', 'text'], ['at', 'text']];
 const EVENT_COLUMNS: BulkColumn[] = [
-  ['station_id', 'text'], ['boot', 'bigint'], ['seq', 'bigint'], ['type', 'bigint'], ['locker', 'bigint'], ['person_id', 'bigint'], ['actor_id', 'bigint'],
+  ['station_id', 'text'], ['board', 'bigint'], ['boot', 'bigint'], ['seq', 'bigint'], ['type', 'bigint'], ['locker', 'bigint'], ['person_id', 'bigint'], ['actor_id', 'bigint'],
   ['witness_id', 'bigint'], ['badge_hash', 'bytea'], ['detail', 'text'], ['uptime_ms', 'bigint'], ['wall_time', 'bigint'], ['received_at', 'text'],
 ];
 
-function key(station: string, boot: number, seq: number): string {
-  return `${station}\u0000${boot}\u0000${seq}`;
+const REPEAT_COLUMNS: BulkColumn[] = [['station_id', 'text'], ['board', 'bigint'], ['boot', 'bigint'], ['seq', 'bigint']];
+/** Repeated events looked up per statement (four parameters each). */
+const REPEAT_CHUNK = 1000;
+
+function key(station: string, board: number, boot: number, seq: number): string {
+  return `${station}\u0000${board}\u0000${boot}\u0000${seq}`;
+}
+
+function frameKey(frame: EventFrame): string {
+  return key(frame.station, boardOf(frame), frame.boot, frame.seq);
+}
+
+/** What tells two events with one key apart: a true repeat is the same journal record, byte for byte. */
+function sameEvent(a: { type: number; uptimeMs: number; locker?: number; person?: number }, b: { type: number; uptimeMs: number; locker?: number; person?: number }): boolean {
+  return a.type === b.type && a.uptimeMs === b.uptimeMs && (a.locker ?? null) === (b.locker ?? null) && (a.person ?? null) === (b.person ?? null);
 }
 
 /** 0 on the wire means "nobody". */
@@ -118,17 +140,20 @@ export class CustodyRecords {
 
   private async applyInTransaction(tx: SqlDatabase, events: IncomingEvent[], guarded: boolean): Promise<ApplyResult[]> {
     const inserted = new Set<string>();
-    const rows = await insertRows<{ station_id: string; boot: number; seq: number }>(
+    const rows = await insertRows<{ station_id: string; board: number; boot: number; seq: number }>(
       tx,
       'station_events',
       EVENT_COLUMNS,
-      events.map(({ frame, receivedAt }) => [frame.station, frame.boot, frame.seq, frame.type, frame.locker ?? null, frame.person ?? null, frame.actor ?? null, frame.witness ?? null, frame.badge ?? null, frame.detail ?? null, frame.uptimeMs, frame.wallTime ?? null, receivedAt]),
-      'ON CONFLICT DO NOTHING RETURNING station_id, boot, seq',
+      events.map(({ frame, receivedAt }) => [frame.station, boardOf(frame), frame.boot, frame.seq, frame.type, frame.locker ?? null, frame.person ?? null, frame.actor ?? null, frame.witness ?? null, frame.badge ?? null, frame.detail ?? null, frame.uptimeMs, frame.wallTime ?? null, receivedAt]),
+      'ON CONFLICT DO NOTHING RETURNING station_id, board, boot, seq',
     );
-    for (const row of rows) inserted.add(key(row.station_id, Number(row.boot), Number(row.seq)));
+    for (const row of rows) inserted.add(key(row.station_id, Number(row.board), Number(row.boot), Number(row.seq)));
 
     // Only the first copy of an event (a batch can hold a retransmission too) is new.
-    const stored = events.map(({ frame }) => inserted.delete(key(frame.station, frame.boot, frame.seq)));
+    const stored = events.map(({ frame }) => inserted.delete(frameKey(frame)));
+    const clashes = await this.clashes(tx, events, stored);
+    await this.alertClashes(tx, events.filter((_, i) => clashes[i]));
+    await noteBoards(tx, this.parts.audit, events.filter((_, i) => stored[i]));
 
     // Effects follow the station's sequence, not the order frames arrive in: an event takes
     // effect when every earlier event of its boot is stored, that is when the boot's committed
@@ -142,16 +167,17 @@ export class CustodyRecords {
     // The events this batch stored, per station boot by sequence: their effects are applied from
     // these frames; only events stored by earlier batches (behind a gap) are read back.
     const fresh = new Map<string, Map<number, IncomingEvent>>();
-    const boots: Array<{ station: string; boot: number; storedSeqs?: Map<number, IncomingEvent> }> = [];
+    const boots: Array<{ station: string; board: number; boot: number; storedSeqs?: Map<number, IncomingEvent> }> = [];
     const lastSeen = new Map<string, string>();
     events.forEach((event, i) => {
       const { station, boot, seq } = event.frame;
+      const board = boardOf(event.frame);
       if ((lastSeen.get(station) ?? '') < event.receivedAt) lastSeen.set(station, event.receivedAt);
-      const id = bootKey(station, boot);
+      const id = bootKey(station, board, boot);
       let seqs = fresh.get(id);
       if (!seqs) {
         fresh.set(id, (seqs = new Map()));
-        boots.push({ station, boot, storedSeqs: seqs });
+        boots.push({ station, board, boot, storedSeqs: seqs });
       }
       if (stored[i]) seqs.set(seq, event);
     });
@@ -159,9 +185,9 @@ export class CustodyRecords {
     // Deposits and collections are written together (writes), before any other effect (which
     // may read what they change) and at the end.
     const writes = new CustodyWrites();
-    for (const { station, boot, storedSeqs } of boots) {
-      const { before, mark } = marks.get(bootKey(station, boot))!;
-      for (const due of await this.dueEvents(tx, station, boot, before, mark, storedSeqs)) {
+    for (const { station, board, boot, storedSeqs } of boots) {
+      const { before, mark } = marks.get(bootKey(station, board, boot))!;
+      for (const due of await this.dueEvents(tx, station, board, boot, before, mark, storedSeqs)) {
         pending.push(this.auditEntryFor(due.frame, due.receivedAt));
         if (this.handledElsewhere(due.frame)) await flush();
         if (!guarded) {
@@ -176,7 +202,7 @@ export class CustodyRecords {
           await this.parts.alerts.raise(tx, {
             kind: 'event-not-applied',
             role: 'ict',
-            subject: `event:${due.frame.station}/${due.frame.boot}/${due.frame.seq}`,
+            subject: `event:${due.frame.station}/${boardOf(due.frame) ? `${boardOf(due.frame)}/` : ''}${due.frame.boot}/${due.frame.seq}`,
             message: `stored, but its effect could not be applied: ${(error as Error).message}`,
             at: due.receivedAt,
           });
@@ -186,7 +212,70 @@ export class CustodyRecords {
     if (!writes.empty) await writes.flush(tx);
     await flush();
     await this.noteLastSeen(tx, lastSeen);
-    return events.map(({ frame }, i) => ({ stored: stored[i], committedSeq: marks.get(bootKey(frame.station, frame.boot))!.mark }));
+    return events.map(({ frame }, i) => ({ stored: stored[i], ...(clashes[i] ? { clash: true } : {}), committedSeq: marks.get(bootKey(frame.station, boardOf(frame), frame.boot))!.mark }));
+  }
+
+  /**
+   * ICT is told once (until they acknowledge it) that a station sends events whose numbers are
+   * stored with other content: the station keeps them, unconfirmed, and its journal fills.
+   */
+  private async alertClashes(tx: SqlDatabase, clashing: IncomingEvent[]): Promise<void> {
+    const stations = new Map(clashing.map((event) => [event.frame.station, event]));
+    for (const [station, { frame, receivedAt }] of stations) {
+      const subject = `station:${station}`;
+      if (await tx.get("SELECT id FROM alerts WHERE kind = 'event-clash' AND subject = ? AND acknowledged_at IS NULL", [subject])) continue;
+      await this.parts.alerts.raise(tx, {
+        kind: 'event-clash',
+        role: 'ict',
+        subject,
+        message: `station ${station} sends events numbered like stored ones but different (board ${boardName(boardOf(frame))}, boot ${frame.boot} #${frame.seq}): two boards share one identity, or a board was copied; they are not stored or confirmed, and wait in the station's journal`,
+        at: receivedAt,
+      });
+    }
+  }
+
+  /**
+   * Per event, whether it was not stored because another event holds its key (stored earlier or
+   * earlier in this batch) with other content. Repeats are rare (a station resending after an
+   * outage): nothing is read unless the batch has some.
+   */
+  private async clashes(tx: SqlDatabase, events: IncomingEvent[], stored: boolean[]): Promise<boolean[]> {
+    const result = events.map(() => false);
+    if (!stored.includes(false)) return result;
+    const firstCopy = new Map<string, EventFrame>();
+    events.forEach(({ frame }, i) => {
+      if (stored[i]) firstCopy.set(frameKey(frame), frame);
+    });
+    const lookUp: number[] = [];
+    events.forEach(({ frame }, i) => {
+      if (stored[i]) return;
+      const first = firstCopy.get(frameKey(frame));
+      if (first) result[i] = !sameEvent(first, frame);
+      else lookUp.push(i);
+    });
+    const held = new Map<string, { type: number; uptimeMs: number; locker?: number; person?: number }>();
+    for (let start = 0; start < lookUp.length; start += REPEAT_CHUNK) {
+      const chunk = lookUp.slice(start, start + REPEAT_CHUNK).map((i) => events[i].frame);
+      const keys = rowsAsTable(tx, 'repeats', REPEAT_COLUMNS, chunk.map((frame) => [frame.station, boardOf(frame), frame.boot, frame.seq]));
+      const rows = await tx.all<{ station_id: string; board: number; boot: number; seq: number; type: number; uptime_ms: number; locker: number | null; person_id: number | null }>(
+        `${keys.sql} SELECT e.station_id, e.board, e.boot, e.seq, e.type, e.uptime_ms, e.locker, e.person_id FROM repeats r
+         JOIN station_events e ON e.station_id = r.station_id AND e.board = r.board AND e.boot = r.boot AND e.seq = r.seq`,
+        keys.params,
+      );
+      for (const row of rows) {
+        held.set(key(row.station_id, Number(row.board), Number(row.boot), Number(row.seq)), {
+          type: Number(row.type),
+          uptimeMs: Number(row.uptime_ms),
+          ...(row.locker === null ? {} : { locker: Number(row.locker) }),
+          ...(row.person_id === null ? {} : { person: Number(row.person_id) }),
+        });
+      }
+    }
+    for (const i of lookUp) {
+      const stored = held.get(frameKey(events[i].frame));
+      result[i] = stored !== undefined && !sameEvent(stored, events[i].frame);
+    }
+    return result;
   }
 
   /** When each station was last heard, one statement for the batch's stations. */
@@ -200,7 +289,7 @@ export class CustodyRecords {
    * The stored events of one boot with after < seq <= upTo, in sequence order: from the batch's
    * own frames when it stored them all (the usual case), else read back from the database.
    */
-  private async dueEvents(tx: SqlDatabase, station: string, boot: number, after: number, upTo: number, batchSeqs: Map<number, IncomingEvent> | undefined): Promise<IncomingEvent[]> {
+  private async dueEvents(tx: SqlDatabase, station: string, board: number, boot: number, after: number, upTo: number, batchSeqs: Map<number, IncomingEvent> | undefined): Promise<IncomingEvent[]> {
     if (upTo <= after) return [];
     if (batchSeqs && batchSeqs.size >= upTo - after) {
       const due: IncomingEvent[] = [];
@@ -211,18 +300,19 @@ export class CustodyRecords {
       }
       if (due.length === upTo - after) return due;
     }
-    return this.storedBetween(tx, station, boot, after, upTo);
+    return this.storedBetween(tx, station, board, boot, after, upTo);
   }
 
   /** The stored events of one boot with after < seq <= upTo, in sequence order. */
-  private async storedBetween(tx: SqlDatabase, station: string, boot: number, after: number, upTo: number): Promise<IncomingEvent[]> {
+  private async storedBetween(tx: SqlDatabase, station: string, board: number, boot: number, after: number, upTo: number): Promise<IncomingEvent[]> {
     const rows = await tx.all<{ seq: number; type: number; locker: number | null; person_id: number | null; actor_id: number | null; witness_id: number | null; badge_hash: Uint8Array | null; detail: string | number | null; uptime_ms: number; wall_time: number | null; received_at: string }>(
       `SELECT seq, type, locker, person_id, actor_id, witness_id, badge_hash, detail, uptime_ms, wall_time, received_at
-       FROM station_events WHERE station_id = ? AND boot = ? AND seq > ? AND seq <= ? ORDER BY seq`,
-      [station, boot, after, upTo],
+       FROM station_events WHERE station_id = ? AND board = ? AND boot = ? AND seq > ? AND seq <= ? ORDER BY seq`,
+      [station, board, boot, after, upTo],
     );
     return rows.map((row) => {
       const frame: EventFrame = { station, boot, seq: Number(row.seq), type: Number(row.type), uptimeMs: Number(row.uptime_ms) };
+      if (board) frame.board = board;
       if (row.locker !== null) frame.locker = Number(row.locker);
       if (row.person_id !== null) frame.person = Number(row.person_id);
       if (row.actor_id !== null) frame.actor = Number(row.actor_id);
@@ -236,6 +326,7 @@ export class CustodyRecords {
 
   private auditEntryFor(frame: EventFrame, receivedAt: string): AuditEntry {
     const details: Record<string, unknown> = { station: frame.station, boot: frame.boot, seq: frame.seq, type: frame.type };
+    if (boardOf(frame)) details.board = boardOf(frame);
     if (frame.locker !== undefined) details.locker = frame.locker;
     if (frame.actor) details.actor = frame.actor;
     if (frame.witness) details.witness = frame.witness;

@@ -123,7 +123,7 @@ export class Ledger {
     const asset = root!.asset_id === null ? undefined : await this.db.get('SELECT id, tag, serial, class_id, encryption FROM assets WHERE id = ?', [root!.asset_id]);
     const stationEvents = loan?.station_id
       ? await this.db.all(
-          `SELECT station_id, boot, seq, type, locker, person_id, actor_id, witness_id, detail, received_at FROM station_events
+          `SELECT station_id, board, boot, seq, type, locker, person_id, actor_id, witness_id, detail, received_at FROM station_events
            WHERE station_id = ? AND (locker = ? OR locker IS NULL) AND received_at >= ? AND received_at <= ?
            ORDER BY received_at, boot, seq`,
           [loan.station_id, loan.locker, loan.lent_at, loan.closed_at ?? '9999-12-31T23:59:59.999Z'],

@@ -11,6 +11,11 @@ export interface StationRow {
   station_key: string;
   status: string;
   last_seen: string | null;
+  /** The board identity last heard (0: firmware or Storage from before identities; null: never heard). */
+  board: number | null;
+  /** The board it replaced, and when (records/station-boards.ts); null if never replaced. */
+  previous_board: number | null;
+  board_since: string | null;
 }
 
 export class Stations {

@@ -1,7 +1,9 @@
 // The hub's command channel to its stations: signed commands with a strictly increasing counter,
 // each answered by a signed reply; the stations' retained state and online/offline status; the
-// wall-clock time sent to a station when it comes online; the badge-list transfer (badge-sync.ts
-// decides when).
+// wall-clock time, sent only to a station whose signed state shows no clock or one that has
+// drifted (each connect brings a fresh state), never on a mere "online": anyone on the broker can
+// publish that, and every command costs the station work (issue 13); the badge-list transfer
+// (badge-sync.ts decides when).
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
 import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/protocol/wire';
@@ -33,6 +35,10 @@ export interface StationState {
   stationId: string;
   online: boolean;
   boot?: number;
+  /** The board identity (0: firmware from before identities). */
+  board?: number;
+  /** The station's wall clock when it made the report (Unix ms); absent while it has none. */
+  wallTime?: number;
   firmware?: string;
   lockers?: string[];
   /** Lockers (from 0) whose doors stand open, from the station's open-door bitmap; undefined if it sends none. */
@@ -47,6 +53,8 @@ export interface StationState {
 
 const REFUSAL_NAMES = new Map<number, string>(Object.entries(REFUSAL).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
 const TOPIC_PATTERN = /^handover\/([^/]+)\/([^/]+)\/(reply|state|status)$/;
+/** A station clock this far from the hub's is set again. */
+const TIME_DRIFT_MS = 5000;
 
 /** The lockers whose bit is set in a station's open-door bitmap (bit n = locker n, up to 64 lockers). */
 export function openDoors(bitmap: number): number[] {
@@ -65,6 +73,13 @@ export class StationLink extends EventEmitter {
   private client: MqttClient | null = null;
   private counters = new Map<string, number>();
   private pending = new Map<string, Pending>();
+  /** Stations a set-time is on its way to (one at a time). */
+  private timing = new Set<string>();
+  /**
+   * Per station, the board/boot whose clock a set-time was accepted for: firmware from before
+   * issue 13 reports no clock, and must not be sent the time (a flash write there) at every report.
+   */
+  private timeSet = new Map<string, string>();
   readonly states = new Map<string, StationState>();
 
   constructor(options: StationLinkOptions) {
@@ -75,8 +90,8 @@ export class StationLink extends EventEmitter {
   async start(): Promise<void> {
     const client = mqtt.connect(this.options.brokerUrl, { clientId: this.options.clientId, clean: true, reconnectPeriod: 1000 });
     this.client = client;
-    client.on('message', (topic, payload) => {
-      this.handle(topic, new Uint8Array(payload)).catch((error) => this.options.log.warn(`station link: ${(error as Error).message}`));
+    client.on('message', (topic, payload, packet) => {
+      this.handle(topic, new Uint8Array(payload), packet.retain).catch((error) => this.options.log.warn(`station link: ${(error as Error).message}`));
     });
     client.on('error', (error) => this.options.log.warn(`station link: ${error.message}`));
     // Commands go out one after another, each after the reply to the one before: with Nagle's
@@ -167,8 +182,9 @@ export class StationLink extends EventEmitter {
     return this.command(stationId, COMMAND.OPEN_ALL, [[MSG.ACTOR, actor]]);
   }
 
-  setTime(stationId: string): Promise<CommandResult> {
-    return this.command(stationId, COMMAND.SET_TIME, [[MSG.WALL_TIME, Date.now()]]);
+  /** The hub's time, for the station's boot (and board) it names: refused in any other boot. */
+  setTime(stationId: string, boot: number, board: number): Promise<CommandResult> {
+    return this.command(stationId, COMMAND.SET_TIME, [[MSG.WALL_TIME, Date.now()], [MSG.BOOT, boot], ...(board ? [[MSG.BOARD, board] as [number, unknown]] : [])]);
   }
 
   setConfig(stationId: string, configJson: string): Promise<CommandResult> {
@@ -210,7 +226,7 @@ export class StationLink extends EventEmitter {
     return this.send(stationId, key, COMMAND.BADGES_COMMIT, [[MSG.VERSION, version]]);
   }
 
-  private async handle(topic: string, payload: Uint8Array): Promise<void> {
+  private async handle(topic: string, payload: Uint8Array, retained: boolean): Promise<void> {
     const match = TOPIC_PATTERN.exec(topic);
     if (!match) return;
     const [, , stationId, kind] = match;
@@ -222,7 +238,7 @@ export class StationLink extends EventEmitter {
     const message = cborDecode(opened.body);
     if (!(message instanceof Map)) return this.options.log.warn(`${kind} from ${stationId} rejected: not a map`);
     if (kind === 'reply') this.onReply(stationId, message);
-    else this.onState(stationId, message);
+    else this.onState(stationId, message, retained);
   }
 
   private onReply(stationId: string, message: Map<unknown, unknown>): void {
@@ -238,14 +254,18 @@ export class StationLink extends EventEmitter {
     pending.resolve({ ok, refusal, ...(typeof version === 'number' ? { version } : {}) });
   }
 
-  private onState(stationId: string, message: Map<unknown, unknown>): void {
+  private onState(stationId: string, message: Map<unknown, unknown>, retained: boolean): void {
     const lockers = message.get(MSG.LOCKERS);
     const memory = message.get(MSG.MEMORY);
     const doors = message.get(MSG.DOORS);
+    const board = message.get(MSG.BOARD);
+    const wallTime = message.get(MSG.WALL_TIME);
     const state: StationState = {
       stationId,
       online: this.states.get(stationId)?.online ?? true,
       boot: message.get(MSG.BOOT) as number,
+      board: typeof board === 'number' ? board : 0,
+      ...(typeof wallTime === 'number' ? { wallTime } : {}),
       firmware: message.get(MSG.FIRMWARE) as string,
       lockers: lockers instanceof Uint8Array ? [...lockers].map((code) => LOCKER_STATE_NAMES[code] ?? `state-${code}`) : undefined,
       doorsOpen: typeof doors === 'number' ? openDoors(doors) : undefined,
@@ -258,6 +278,22 @@ export class StationLink extends EventEmitter {
     };
     this.states.set(stationId, state);
     this.emit('state', state);
+    // No clock: the time, once a boot (older firmware never reports one). A clock that drifted: the
+    // time again; a retained report is as old as the hub's absence, so its reading says nothing.
+    const needsTime =
+      state.wallTime === undefined ? this.timeSet.get(stationId) !== `${state.board}/${state.boot}` : !retained && Math.abs(state.wallTime - Date.now()) > TIME_DRIFT_MS;
+    if (needsTime) this.sendTime(stationId, state);
+  }
+
+  private sendTime(stationId: string, state: StationState): void {
+    if (typeof state.boot !== 'number' || this.timing.has(stationId)) return;
+    this.timing.add(stationId);
+    this.setTime(stationId, state.boot, state.board ?? 0)
+      .then((result) => {
+        if (result.ok) this.timeSet.set(stationId, `${state.board}/${state.boot}`);
+      })
+      .catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`))
+      .finally(() => this.timing.delete(stationId));
   }
 
   private onStatus(stationId: string, status: string): void {
@@ -265,8 +301,5 @@ export class StationLink extends EventEmitter {
     const online = status === 'online';
     this.states.set(stationId, { ...(previous ?? { stationId }), stationId, online, updatedAt: new Date().toISOString() });
     this.emit('status', { stationId, online });
-    if (online) {
-      this.setTime(stationId).catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`));
-    }
   }
 }

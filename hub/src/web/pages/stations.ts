@@ -1,10 +1,12 @@
 // Stations: each one online or offline (from its retained birth message and last will), when it
-// was last heard, its firmware, journal backlog, memory and reader, and its alarms; remote unlock
+// was last heard, its board (and when it was replaced), firmware, journal backlog, memory and
+// reader, and its alarms; remote unlock
 // of one locker and emergency open-all, each shown with its effect and confirmed first, sent as a
 // signed command, and recorded under the account.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EVENT } from '../../../../firmware/src/protocol/wire';
 import { may } from '../../accounts/roles';
+import { boardName } from '../../records/station-boards';
 import type { StationRow } from '../../records/stations';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
@@ -51,6 +53,16 @@ function describeAlert(alert: { kind: string; subject: string; message: string }
   const locker = /^locker:.+\/(\d+)$/.exec(alert.subject);
   if (locker && LOCKER_ALARMS[alert.kind]) return `${LOCKER_ALARMS[alert.kind]}, locker ${Number(locker[1]) + 1}`;
   return alertText(alert);
+}
+
+/** The station's board, and the last swap: both boards' events are kept apart, none lost. */
+function boardCell(station: StationRow) {
+  if (station.board === null) return null;
+  const board = Number(station.board);
+  const named = board === 0 ? 'from before board identities' : boardName(board);
+  if (station.previous_board === null) return html`<br><span class="muted">Board ${named}</span>`;
+  const previous = Number(station.previous_board);
+  return html`<br><span class="pill warn" data-board-swap>Board replaced at ${timeTag(station.board_since)} — new board ${named}</span><br><span class="muted">Previous board ${previous === 0 ? '(from before board identities)' : boardName(previous)}; the events of both are kept.</span>`;
 }
 
 export function registerStations(app: FastifyInstance, context: WebContext): void {
@@ -115,7 +127,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
         const lockerAlarms = (state?.lockers ?? []).map((name, index) => ({ name, index })).filter((locker) => locker.name === 'fault');
         const events = recent.filter((event) => event.station_id === station.id).slice(0, 5);
         return html`<tr data-station-row="${station.id}">
-          <th scope="row">${station.id}<br><span class="muted">${station.lockers} lockers</span></th>
+          <th scope="row">${station.id}<br><span class="muted">${station.lockers} lockers</span>${boardCell(station)}</th>
           <td><span class="pill ${online ? 'ok' : 'bad'}">${online ? 'online' : 'offline'}</span></td>
           <td>${timeTag(station.last_seen ?? state?.updatedAt ?? null)}</td>
           <td>${state?.firmware ?? '—'}</td>

@@ -1,0 +1,79 @@
+// The board identity (issue 13) through the built bundle in the simulator, over a real broker: drawn
+// when the boot count starts over and kept across reboots, carried in every frame and the state
+// report; acknowledgements naming another board (the one this board replaced, whose boot numbers it
+// reuses) confirm nothing; Storage from before identities keeps board 0 and frames without one.
+import mqtt from 'mqtt';
+import { afterEach, expect, it } from 'vitest';
+import { EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
+import { JOURNAL_PREFIX } from '../../firmware/src/storage/journal';
+import { encodeAck } from '../../hub/src/protocol/frames';
+import { cborDecode, unseal } from '../../hub/src/protocol/sealed';
+import { StationRig, STATION_KEY } from '../support/station-rig';
+import { eventually } from '../support/eventually';
+
+const AMIRA = { uid: '04a1b2c3', person: 101, role: ROLE.PUPIL };
+
+let rig: StationRig | undefined;
+afterEach(async () => {
+  await rig?.stop();
+  rig = undefined;
+});
+
+function bootFile(station: StationRig): string {
+  return station.station.storage.read('handover.boot') ?? '';
+}
+
+it('draws a board identity on empty flash, keeps it across reboots, and confirms only acknowledgements naming it', async () => {
+  rig = await new StationRig({ people: [AMIRA] }).start();
+  const [boot, board] = bootFile(rig).split('/').map(Number);
+  expect(boot).toBe(1);
+  expect(board).toBeGreaterThan(0);
+  expect(board).toBeLessThan(2 ** 31);
+  const states: Array<Map<number, unknown>> = [];
+  rig.listener.on('message', (topic, payload) => {
+    if (!topic.endsWith('/state')) return;
+    const opened = unseal(STATION_KEY, new Uint8Array(payload));
+    if (opened.ok) states.push(cborDecode(opened.body) as Map<number, unknown>);
+  });
+  await rig.visit(AMIRA.uid);
+  await rig.waitForEvent(EVENT.DEPOSIT);
+  expect(rig.frames.every((frame) => frame.board === board)).toBe(true);
+  await eventually(() => states.some((state) => state.get(MSG.BOARD) === board && state.get(MSG.BOOT) === 1), 5000, 'a state report naming the board');
+
+  // The boot-1 events stay unconfirmed into boot 2 (their journal segment is then closed and can go).
+  rig.station.reset('power cycle');
+  await rig.waitForEvent(EVENT.BOOT, (frame) => frame.boot === 2, 8000);
+  expect(bootFile(rig)).toBe(`2/${board}`);
+  expect(rig.frames.filter((frame) => frame.boot === 2).every((frame) => frame.board === board)).toBe(true);
+  const segments = () => rig!.station.storage.list().filter((name) => name.startsWith(JOURNAL_PREFIX));
+  const bootOneSegment = segments()[0];
+  expect(segments().length).toBe(2);
+
+  const hub = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.broker.port}`);
+  const ack = (ackBoard: number) => hub.publishAsync('handover/bench/st-1/ack', Buffer.from(encodeAck(STATION_KEY, 1, 99, ackBoard)), { qos: 1 });
+  // For board 0 (an older board's) and for another board: the segment stays.
+  await ack(0);
+  await ack(board ^ 1);
+  // An acknowledgement that does confirm something comes after them on the same topic: once it has
+  // been acted on, the two before it were too.
+  await hub.publishAsync('handover/bench/st-1/ack', Buffer.from(encodeAck(STATION_KEY, 2, 0, board)), { qos: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(segments()).toContain(bootOneSegment);
+  // For this board: erased.
+  await ack(board);
+  await eventually(() => !segments().includes(bootOneSegment), 5000, 'the confirmed segment to be erased');
+  await hub.endAsync();
+});
+
+it('keeps board 0 on Storage from before identities, and sends frames without a board', async () => {
+  rig = await new StationRig({
+    people: [AMIRA],
+    beforeBoot: (station) => {
+      station.storage.write('handover.boot', '7');
+    },
+  }).start();
+  expect(bootFile(rig)).toBe('8/0');
+  const first = await rig.waitForEvent(EVENT.BOOT);
+  expect(first.boot).toBe(8);
+  expect(first.board).toBeUndefined();
+});
