@@ -2,7 +2,7 @@
 // with a logged reason (never silently dropped). A bad frame never stops the hub. Events are
 // committed in batches and acknowledged after the commit (see Ingest).
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { encodeAck, eventName, openEventFrame, type EventFrame } from './protocol/frames';
 import type { CustodyRecords, IncomingEvent } from './records/custody';
 import type { SqlDatabase } from './db/sql';
@@ -11,6 +11,8 @@ import type { Logger } from './log';
 export interface IngestOptions {
   brokerUrl: string;
   clientId: string;
+  /** Credentials and TLS (the hub's user name and password; the CA to trust). */
+  mqttOptions?: IClientOptions;
   db: SqlDatabase;
   custody: CustodyRecords;
   log: Logger;
@@ -83,6 +85,7 @@ export class Ingest extends EventEmitter {
 
   async start(): Promise<void> {
     const client = mqtt.connect(this.options.brokerUrl, {
+      ...this.options.mqttOptions,
       // A persistent session: the broker keeps QoS 1 events for the hub while it restarts.
       clientId: this.options.clientId,
       clean: false,

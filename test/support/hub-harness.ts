@@ -1,6 +1,8 @@
 // Starts a real hub (embedded broker on a free port, SQLite file in a temp dir — or a fresh
 // PostgreSQL database when DATABASE_URL is set — web page on a free port) with or without the simulated demo station, for end-to-end tests.
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Hub } from '../../hub/src/hub';
+import { HUB_CLIENT_PREFIX, stationPassword } from '../../hub/src/broker/access';
 import { loadSettings } from '../../hub/src/settings';
 import { generatePassword } from '../../hub/src/accounts/password';
 import { testDatabaseTarget } from './test-database';
@@ -11,7 +13,26 @@ export interface HubHarness {
   logs: string[];
   url(route: string): string;
   getJson<T = any>(route: string, init?: RequestInit): Promise<{ status: number; body: T }>;
+  /** An MQTT client signed in to the hub's broker as `who` (see mqttLogin). */
+  mqtt(who: MqttLogin, extra?: IClientOptions): Promise<MqttClient>;
   stop(): Promise<void>;
+}
+
+/**
+ * Who a test connects as: a registered station (its id and the password derived from its key, with
+ * its own client id), the hub's credential (under `handover_hub_test`, for listeners that read
+ * everything), or a read-only account (user name and password).
+ */
+export type MqttLogin = { station: string } | { hub: true } | { username: string; password: string };
+
+export async function mqttLogin(hub: Hub, who: MqttLogin): Promise<IClientOptions> {
+  if ('station' in who) {
+    const row = await hub.stations.get(who.station);
+    if (!row) throw new Error(`no station ${who.station}`);
+    return { username: who.station, password: stationPassword(row.station_key), clientId: `handover-${who.station}` };
+  }
+  if ('hub' in who) return { ...hub.mqttOptions('handover_hub_test'), clientId: `${HUB_CLIENT_PREFIX}test-${process.pid}-${Math.random().toString(16).slice(2)}` };
+  return { username: who.username, password: who.password, clientId: `reader-${process.pid}-${Math.random().toString(16).slice(2)}` };
 }
 
 /** `broker`: an external broker (e.g. test/support/mosquitto.ts) instead of the embedded one. */
@@ -39,6 +60,9 @@ export async function startHub(options: { demo: boolean; broker?: { host: string
       }
       const response = await fetch(url(route), { ...init, headers });
       return { status: response.status, body: await response.json() };
+    },
+    async mqtt(who, extra = {}) {
+      return mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0, ...(await mqttLogin(hub, who)), ...extra });
     },
     async stop() {
       await hub.stop();

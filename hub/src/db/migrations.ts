@@ -269,6 +269,15 @@ export const MIGRATIONS: MigrationStep[] = [
     CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION handover_append_only();
     `,
   },
+  // 5: read-only broker accounts (Home Assistant): user name and password hash in Mosquitto's own
+  // `$7$` form, so the embedded broker checks it and the Mosquitto password file carries it as is.
+  `
+  CREATE TABLE broker_accounts (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];
 
 /** The text of one step for a database kind. */

@@ -2,7 +2,7 @@
 // each answered by a signed reply; the stations' retained state and online/offline status; the
 // wall-clock time and the current badge list pushed to a station when it comes online.
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/protocol/wire';
 import { LOCKER_STATE_NAMES } from '../../../firmware/src/station/lockers';
 import { cborDecode, seal, unseal } from '../protocol/sealed';
@@ -11,12 +11,21 @@ import type { Logger } from '../log';
 export interface StationLinkOptions {
   brokerUrl: string;
   clientId: string;
+  /** Credentials and TLS (the hub's user name and password; the CA to trust). */
+  mqttOptions?: IClientOptions;
   site: string;
   log: Logger;
   /** The station's signing key (hex), or undefined for a station the hub does not know. */
   keyOf(stationId: string): Promise<string | undefined>;
   /** The badge-list file every station should hold, with its version; null if none yet. */
   badgeList(): Promise<{ version: number; file: Uint8Array } | null>;
+  /**
+   * 'session': the embedded broker reports each station's own authenticated connection (onSession),
+   * and online/offline follows it; 'status' (an external broker, whose ACL lets only the station
+   * write its status topic): its retained birth message and will. Either way the hub answers a
+   * birth message at most once per connection.
+   */
+  liveness?: 'session' | 'status';
   /** Bytes per badge-list chunk (each chunk is one signed command). */
   chunkBytes?: number;
   replyTimeoutMs?: number;
@@ -56,6 +65,8 @@ export class StationLink extends EventEmitter {
   private counters = new Map<string, number>();
   private pending = new Map<string, Pending>();
   private pushing = new Set<string>();
+  /** Stations connected (liveness 'session') whose birth message has not been answered yet. */
+  private awaitingBirth = new Set<string>();
   readonly states = new Map<string, StationState>();
 
   constructor(options: StationLinkOptions) {
@@ -64,7 +75,7 @@ export class StationLink extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.options.brokerUrl, { clientId: this.options.clientId, clean: true, reconnectPeriod: 1000 });
+    const client = mqtt.connect(this.options.brokerUrl, { ...this.options.mqttOptions, clientId: this.options.clientId, clean: true, reconnectPeriod: 1000 });
     this.client = client;
     client.on('message', (topic, payload) => {
       this.handle(topic, new Uint8Array(payload)).catch((error) => this.options.log.warn(`station link: ${(error as Error).message}`));
@@ -212,14 +223,33 @@ export class StationLink extends EventEmitter {
     void this.keepCurrent(stationId, state);
   }
 
-  private onStatus(stationId: string, status: string): void {
+  /** The embedded broker saw the station's own authenticated connection open or close. */
+  onSession(stationId: string, online: boolean): void {
+    if (online) this.awaitingBirth.add(stationId);
+    else this.awaitingBirth.delete(stationId);
+    this.setOnline(stationId, online);
+  }
+
+  private setOnline(stationId: string, online: boolean): void {
     const previous = this.states.get(stationId);
-    const online = status === 'online';
     this.states.set(stationId, { ...(previous ?? { stationId }), stationId, online, updatedAt: new Date().toISOString() });
     this.emit('status', { stationId, online });
-    if (online) {
-      this.setTime(stationId).catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`));
+  }
+
+  private onStatus(stationId: string, status: string): void {
+    const online = status === 'online';
+    if (this.options.liveness === 'session') {
+      // The connection says whether it is online; the birth message only that it is ready, once per connection.
+      if (online && this.awaitingBirth.delete(stationId)) this.onBirth(stationId);
+      return;
     }
+    const wasOnline = this.states.get(stationId)?.online === true;
+    this.setOnline(stationId, online);
+    if (online && !wasOnline) this.onBirth(stationId);
+  }
+
+  private onBirth(stationId: string): void {
+    this.setTime(stationId).catch((error) => this.options.log.warn(`time to ${stationId}: ${(error as Error).message}`));
   }
 
   /** A station that reports an older badge list than the hub's gets the current one, once at a time. */
