@@ -2,8 +2,10 @@
 // PostgreSQL database when DATABASE_URL is set — web page on a free port) with or without the simulated demo station, for end-to-end tests.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Hub } from '../../hub/src/hub';
-import { HUB_CLIENT_PREFIX, stationPassword } from '../../hub/src/broker/access';
-import { loadSettings } from '../../hub/src/settings';
+import { HUB_CLIENT_PREFIX, HUB_TOOLS_USERNAME, stationPassword } from '../../hub/src/broker/access';
+import { loadSettings, type Settings } from '../../hub/src/settings';
+import { openDatabase } from '../../hub/src/db/open';
+import type { SqlDatabase } from '../../hub/src/db/sql';
 import { generatePassword } from '../../hub/src/accounts/password';
 import { testDatabaseTarget } from './test-database';
 
@@ -20,8 +22,8 @@ export interface HubHarness {
 
 /**
  * Who a test connects as: a registered station (its id and the password derived from its key, with
- * its own client id), the hub's credential (under `handover_hub_test`, for listeners that read
- * everything), or a read-only account (user name and password).
+ * its own client id), the hub's credential (under HUB_TOOLS_USERNAME, for listeners that read
+ * everything; one at a time on Mosquitto, where the user name is the client id), or a read-only account (user name and password).
  */
 export type MqttLogin = { station: string } | { hub: true } | { username: string; password: string };
 
@@ -31,17 +33,33 @@ export async function mqttLogin(hub: Hub, who: MqttLogin): Promise<IClientOption
     if (!row) throw new Error(`no station ${who.station}`);
     return { username: who.station, password: stationPassword(row.station_key), clientId: `handover-${who.station}` };
   }
-  if ('hub' in who) return { ...hub.mqttOptions('handover_hub_test'), clientId: `${HUB_CLIENT_PREFIX}test-${process.pid}-${Math.random().toString(16).slice(2)}` };
+  if ('hub' in who) return { ...hub.mqttOptions(HUB_TOOLS_USERNAME), clientId: `${HUB_CLIENT_PREFIX}test-${process.pid}-${Math.random().toString(16).slice(2)}` };
   return { username: who.username, password: who.password, clientId: `reader-${process.pid}-${Math.random().toString(16).slice(2)}` };
 }
 
 /** `broker`: an external broker (e.g. test/support/mosquitto.ts) instead of the embedded one. */
-export async function startHub(options: { demo: boolean; broker?: { host: string; port: number } }): Promise<HubHarness> {
+/**
+ * `before`: runs on the hub's database and settings before the hub starts (e.g. to register its
+ * stations and write the Mosquitto files the external broker needs first).
+ */
+export async function startHub(options: {
+  demo: boolean;
+  broker?: { host: string; port: number };
+  before?: (db: SqlDatabase, settings: Settings) => Promise<void>;
+}): Promise<HubHarness> {
   const target = await testDatabaseTarget();
   const dataDir = target.dataDir;
   const logs: string[] = [];
   const broker = options.broker ? { mqttHost: options.broker.host, mqttPort: options.broker.port, embeddedBroker: false } : { mqttPort: 0 };
   const settings = loadSettings({}, { dataDir, databaseUrl: target.databaseUrl, ...broker, httpPort: 0, site: 'demo' });
+  if (options.before) {
+    const { db } = await openDatabase(settings);
+    try {
+      await options.before(db, settings);
+    } finally {
+      await db.close();
+    }
+  }
   const hub = new Hub({ settings, demo: options.demo, logSink: (line) => logs.push(line) });
   await hub.start();
   const url = (route: string) => `${hub.httpUrl}${route}`;

@@ -13,6 +13,8 @@ import type { SqlDatabase } from '../db/sql';
 /** The hub's two connections (ingest and station link) log in under these; a station id never has an underscore. */
 export const HUB_USERNAME = 'handover_hub';
 export const HUB_LINK_USERNAME = 'handover_hub_link';
+/** The hub's credential for its own tools (a monitor, a benchmark, a test): one connection at a time on Mosquitto. */
+export const HUB_TOOLS_USERNAME = 'handover_hub_tools';
 /** Client ids the hub connects with start with this; a station's is `handover-<station id>`. */
 export const HUB_CLIENT_PREFIX = 'handover-hub-';
 export const STATION_CLIENT_PREFIX = 'handover-';

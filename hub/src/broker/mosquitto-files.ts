@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SqlDatabase } from '../db/sql';
 import type { Settings } from '../settings';
-import { grants, hubPassword, HUB_LINK_USERNAME, HUB_USERNAME, stationPassword, type Principal, type TopicScope } from './access';
+import { grants, hubPassword, HUB_LINK_USERNAME, HUB_TOOLS_USERNAME, HUB_USERNAME, stationPassword, type Principal, type TopicScope } from './access';
 import { mosquittoHash } from './accounts';
 
 export const PASSWORD_FILE = 'handover.passwd';
@@ -39,7 +39,7 @@ export async function writeMosquittoFiles(db: SqlDatabase, settings: Pick<Settin
 
   const passwords: string[] = [];
   const acl: string[] = ['# Written by `handover broker mosquitto-config` (and `station add`): do not edit, it is rewritten.', ''];
-  for (const username of [HUB_USERNAME, HUB_LINK_USERNAME]) {
+  for (const username of [HUB_USERNAME, HUB_LINK_USERNAME, HUB_TOOLS_USERNAME]) {
     passwords.push(`${username}:${mosquittoHash(hub)}`);
     acl.push(...aclBlock(username, { kind: 'hub', username }, scope), '');
   }
