@@ -11,7 +11,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import mqtt from 'mqtt';
 import { EVENT, FRAME, ROLE } from '../firmware/src/protocol/wire';
 import { Journal, JOURNAL_DEFAULTS } from '../firmware/src/storage/journal';
 import { badgeFileName, encodeBadgeList } from '../firmware/src/station/badge-list';
@@ -48,7 +47,7 @@ function bundleFile(capped: boolean): string {
 async function replay(events: number, capped: boolean): Promise<Row> {
   const harness = await startHub({ demo: false });
   const station = new SimulatedStation({ flashFile: null, doorBounceMs: 3 });
-  const listener = await mqtt.connectAsync(`mqtt://127.0.0.1:${harness.hub.mqttPort}`, { clientId: `replay-bench-${process.pid}` });
+  const listener = await harness.mqtt({ hub: true });
   try {
     const key = (await harness.hub.stations.add('demo', 'st-1', 8)).station_key;
     let firstAt = 0;

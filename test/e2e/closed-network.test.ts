@@ -181,6 +181,11 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
         expect(refusals.find((r) => r.client === 'account homeassistant' && r.what === 'publish')!.count).toBeGreaterThanOrEqual(100);
         // Logged once per client and reason, not a line each.
         expect(harness.logs.filter((line) => line.includes(`refused publish by station ${OTHER}`)).length).toBe(1);
+        // And counted on the Stations page.
+        const page = await harness.getPage('/stations');
+        expect(page.status).toBe(200);
+        const row = new RegExp(`<td>station ${OTHER}</td><td>publish</td><td>topic not allowed</td><td data-count>(\\d+)</td>`).exec(page.text);
+        expect(Number(row?.[1])).toBeGreaterThanOrEqual(100);
       }
       for (const client of [other, ha, fresh]) await client.endAsync();
     });

@@ -15,6 +15,8 @@ export interface HubHarness {
   logs: string[];
   url(route: string): string;
   getJson<T = any>(route: string, init?: RequestInit): Promise<{ status: number; body: T }>;
+  /** A page's HTML, signed in. */
+  getPage(route: string): Promise<{ status: number; text: string }>;
   /** An MQTT client signed in to the hub's broker as `who` (see mqttLogin). */
   mqtt(who: MqttLogin, extra?: IClientOptions): Promise<MqttClient>;
   stop(): Promise<void>;
@@ -78,6 +80,10 @@ export async function startHub(options: {
       }
       const response = await fetch(url(route), { ...init, headers });
       return { status: response.status, body: await response.json() };
+    },
+    async getPage(route) {
+      const response = await fetch(url(route), { headers: { cookie: session.cookie } });
+      return { status: response.status, text: await response.text() };
     },
     async mqtt(who, extra = {}) {
       return mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0, ...(await mqttLogin(hub, who)), ...extra });
