@@ -136,7 +136,7 @@ export class Ingest extends EventEmitter {
     if (this.rejections.length > 1000) this.rejections.shift();
     this.rejectedTotal++;
     // The kind of reason: its words before any detail, numbers left out.
-    const kind = reason.split(':')[0].replace(/\d+/g, '#');
+    const kind = reason.split(/[:"(]/)[0].replace(/\d+/g, '#').trim();
     this.rejectionLog.note(`${station}|${kind}`, `rejected frames from station ${station || '?'} (${kind})`, () => `rejected frame on ${topic} from station ${station || '?'} at ${at} (${bytes} bytes): ${reason}`);
     this.emit('rejected', rejection);
   }

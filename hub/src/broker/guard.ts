@@ -21,6 +21,15 @@ const pbkdf2 = promisify(crypto.pbkdf2);
 const DROPPED_TOPIC = '$handover/refused';
 /** Most distinct (client, reason) counters kept for the page; past it they share one line. */
 const MAX_COUNTERS = 200;
+/**
+ * Most publishes a second from one station (a burst may use STATION_BURST at once). A station
+ * sends at most 50 events a second when it replays its journal, plus a state report and replies;
+ * a flood from a stolen credential is dropped at the door instead of queueing inside the hub,
+ * which could never keep up with it. (A QoS 1 event dropped here is not acknowledged, so a real
+ * station sends it again.)
+ */
+export const STATION_PUBLISHES_PER_SECOND = 200;
+const STATION_BURST = 400;
 
 export interface BrokerAccessOptions {
   scope: TopicScope;
@@ -61,6 +70,8 @@ function refusedConnect(returnCode: 4 | 5, message: string): AuthenticateError {
 export class BrokerGuard extends EventEmitter {
   private options: BrokerAccessOptions;
   private principals = new WeakMap<Client, Principal>();
+  /** Each station connection's publish allowance (a token bucket). */
+  private allowance = new WeakMap<Client, { tokens: number; at: number }>();
   /** The latest authenticated connection of each station: a will from an older one is stale. */
   private claims = new Map<string, Client>();
   /** The connection each station's session is on now (registered with the broker). */
@@ -108,6 +119,17 @@ export class BrokerGuard extends EventEmitter {
     return null;
   }
 
+  private withinRate(client: Client): boolean {
+    const now = Date.now();
+    const bucket = this.allowance.get(client) ?? { tokens: STATION_BURST, at: now };
+    bucket.tokens = Math.min(STATION_BURST, bucket.tokens + ((now - bucket.at) * STATION_PUBLISHES_PER_SECOND) / 1000);
+    bucket.at = now;
+    this.allowance.set(client, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens--;
+    return true;
+  }
+
   /** Installs the checks on an aedes broker. */
   attach(broker: Aedes): void {
     const scope = this.options.scope;
@@ -150,6 +172,7 @@ export class BrokerGuard extends EventEmitter {
         callback(null);
       };
       if (!mayPublish(principal, packet.topic, scope)) return drop('topic not allowed');
+      if (principal.kind === 'station' && !this.withinRate(client)) return drop(`over ${STATION_PUBLISHES_PER_SECOND} messages a second`);
       // A will left behind by a connection the station has since replaced (a reconnect that took
       // over the session) would mark a live station offline.
       if (principal.kind === 'station' && packet === (client as unknown as { will: PublishPacket | null }).will && this.claims.get(principal.id) !== client) {

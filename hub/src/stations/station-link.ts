@@ -7,6 +7,7 @@ import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/p
 import { LOCKER_STATE_NAMES } from '../../../firmware/src/station/lockers';
 import { cborDecode, seal, unseal } from '../protocol/sealed';
 import type { Logger } from '../log';
+import { ThrottledLog } from '../log-throttle';
 
 export interface StationLinkOptions {
   brokerUrl: string;
@@ -68,10 +69,18 @@ export class StationLink extends EventEmitter {
   /** Stations connected (liveness 'session') whose birth message has not been answered yet. */
   private awaitingBirth = new Set<string>();
   readonly states = new Map<string, StationState>();
+  /** Refused state reports and replies: logged once per station and reason a minute, with a count. */
+  private refusals: ThrottledLog;
 
   constructor(options: StationLinkOptions) {
     super();
     this.options = options;
+    this.refusals = new ThrottledLog((line) => options.log.warn(line));
+  }
+
+  private refuse(kind: string, stationId: string, reason: string): void {
+    const short = reason.split(/[:"(]/)[0].replace(/\d+/g, '#').trim();
+    this.refusals.note(`${stationId}|${kind}|${short}`, `${kind} from ${stationId} rejected (${short})`, () => `${kind} from ${stationId} rejected: ${reason.slice(0, 200)}`);
   }
 
   async start(): Promise<void> {
@@ -95,6 +104,7 @@ export class StationLink extends EventEmitter {
       pending.resolve({ ok: false, refusal: 'hub stopping' });
     }
     this.pending.clear();
+    this.refusals.stop();
     await this.client?.endAsync();
     this.client = null;
   }
@@ -180,11 +190,11 @@ export class StationLink extends EventEmitter {
     const [, , stationId, kind] = match;
     if (kind === 'status') return this.onStatus(stationId, Buffer.from(payload).toString('utf8'));
     const key = await this.options.keyOf(stationId);
-    if (!key) return this.options.log.warn(`${kind} from unknown station ${stationId} ignored`);
+    if (!key) return this.refuse(kind, stationId.slice(0, 64), 'unknown station');
     const opened = unseal(key, payload);
-    if (!opened.ok) return this.options.log.warn(`${kind} from ${stationId} rejected: ${opened.reason}`);
+    if (!opened.ok) return this.refuse(kind, stationId, opened.reason);
     const message = cborDecode(opened.body);
-    if (!(message instanceof Map)) return this.options.log.warn(`${kind} from ${stationId} rejected: not a map`);
+    if (!(message instanceof Map)) return this.refuse(kind, stationId, 'not a map');
     if (kind === 'reply') this.onReply(stationId, message);
     else this.onState(stationId, message);
   }
