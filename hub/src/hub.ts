@@ -125,7 +125,12 @@ export class Hub {
       keyOf: async (id) => (await this.stations.get(id))?.station_key,
       badgeList: () => this.currentBadgeList(),
     });
-    this.broker?.guard?.on('session', ({ stationId, online }: { stationId: string; online: boolean }) => this.link.onSession(stationId, online));
+    const guard = this.broker?.guard;
+    if (guard) {
+      guard.on('session', ({ stationId, online }: { stationId: string; online: boolean }) => this.link.onSession(stationId, online));
+      // Stations that connected while the hub was starting (their retained birth reaches the link when it subscribes).
+      for (const stationId of guard.connectedStations()) this.link.onSession(stationId, true);
+    }
     await this.link.start();
     if (settings.homeAssistantPrefix) {
       const discovery = new HomeAssistantDiscovery({

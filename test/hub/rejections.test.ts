@@ -1,6 +1,7 @@
 // Frames the hub must refuse, sent over real MQTT to a running hub (its embedded broker on a TCP
-// port, a plain mqtt.js client on the station's events topic): a forged signature, a replayed frame,
-// a frame from an unknown station, an oversized frame, truncated CBOR and garbage. Each is refused
+// port, an mqtt.js client signed in with the station's own credential on its events topic): a forged
+// signature, a replayed frame, a frame for another station's topic (dropped by the broker), an
+// oversized frame, truncated CBOR and garbage. Each is refused
 // with a reason that names the station and the time (in the log and in GET /api/rejections), nothing
 // of it is stored (row counts), and the hub keeps serving: the next valid frame is stored, HTTP answers.
 // (test/hub/ingest.test.ts and test/e2e/deposit.test.ts cover the basic wrong key, unknown station
