@@ -217,7 +217,9 @@ export class StationLink extends EventEmitter {
     const memory = message.get(MSG.MEMORY);
     const state: StationState = {
       stationId,
-      online: this.states.get(stationId)?.online ?? true,
+      // Online comes from the session or the status topic only (a state report arriving first,
+      // as retained ones may after a hub restart, must not hide the birth message that follows).
+      online: this.states.get(stationId)?.online ?? false,
       boot: message.get(MSG.BOOT) as number,
       firmware: message.get(MSG.FIRMWARE) as string,
       lockers: lockers instanceof Uint8Array ? [...lockers].map((code) => LOCKER_STATE_NAMES[code] ?? `state-${code}`) : undefined,
