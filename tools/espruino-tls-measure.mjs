@@ -64,7 +64,7 @@ function execFileAsync(file, args) {
 
 const connect = (kind) => `
 var t0 = getTime();
-var socket = ${kind === 'tls' ? `require('tls').connect({ host: '127.0.0.1', port: ${secure.address().port}, ca: atob(JSON.parse(CA_JSON).replace(/-----[^-]+-----|\s/g, '')) }` : `require('net').connect({ host: '127.0.0.1', port: ${plain.address().port} }`}, function () {
+var socket = ${kind === 'tls' ? `require('tls').connect({ host: '127.0.0.1', port: ${secure.address().port}, ca: atob(JSON.parse(CA_JSON).replace(/-----[^-]+-----|\\s/g, '')) }` : `require('net').connect({ host: '127.0.0.1', port: ${plain.address().port} }`}, function () {
   var ms = Math.round((getTime() - t0) * 1000);
   setTimeout(function () {
     console.log('RESULT ' + JSON.stringify({ connected: process.memory().usage - base, ms: ms }));
