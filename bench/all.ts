@@ -11,6 +11,7 @@ import { benchFrameSizes } from './frame-sizes.bench';
 import { benchBadgePush } from './badge-push.bench';
 import type { BenchOptions } from './options';
 import { missingFigures, printedTables } from './table';
+import { benchFlood } from './flood.bench';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   bundle: benchBundle,
@@ -21,6 +22,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   replay: benchReplay,
   frames: benchFrameSizes,
   'badge-push': benchBadgePush,
+  flood: benchFlood,
 };
 
 /** Runs the named benchmarks (all when none is named); returns the number that broke. */

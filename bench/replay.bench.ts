@@ -13,7 +13,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
-import mqtt from 'mqtt';
 import { rollup } from 'rollup';
 import { EVENT, FRAME, ROLE } from '../firmware/src/protocol/wire';
 import { Journal, JOURNAL_DEFAULTS } from '../firmware/src/storage/journal';
@@ -72,7 +71,7 @@ async function buildVariants(): Promise<[Variant, Variant]> {
 async function replay(events: number, variant: Variant): Promise<Row> {
   const harness = await startHub({ demo: false });
   const station = new SimulatedStation({ flashFile: null, doorBounceMs: 3 });
-  const listener = await mqtt.connectAsync(`mqtt://127.0.0.1:${harness.hub.mqttPort}`, { clientId: `replay-bench-${process.pid}` });
+  const listener = await harness.mqtt({ hub: true });
   try {
     const key = (await harness.hub.stations.add('demo', 'st-1', 8)).station_key;
     let firstAt = 0;

@@ -20,7 +20,7 @@ import { CommandHandler } from './net/commands';
 import { StateReport } from './net/state-report';
 import { seal, unseal } from './net/sealed';
 import { hmacWithKey, prepareHmacKey } from './codec/hmac';
-import { hexToBytes } from './codec/bytes';
+import { bytesToHex, hexToBytes, utf8Encode } from './codec/bytes';
 import { DETAIL, EVENT, TOPIC, topicBase } from './protocol/wire';
 
 const FIRMWARE_VERSION = '0.3.0';
@@ -75,6 +75,10 @@ function boot(): void {
     port: config.broker.port,
     tls: config.broker.tls,
     clientId: 'handover-' + config.station,
+    // The broker knows the station by its id and a password derived from its key (the hub derives
+    // the same: hub/src/broker/access.ts), worked out once here.
+    username: config.station,
+    password: bytesToHex(hmacWithKey(hw.crypto, stationKey, utf8Encode('handover mqtt password')).subarray(0, 16)),
     keepAliveSec: config.keepAliveSec,
     will: { topic: base + TOPIC.STATUS, payload: 'offline', qos: 1, retain: true },
     maxInflight: 8,

@@ -314,13 +314,21 @@ export class EspruinoEnvironment {
     };
   }
 
-  /** Espruino's tls module: the server's certificate must chain to the `ca` given (PEM). */
+  /**
+   * Espruino's tls module: the server's certificate must chain to the `ca` given. Its mbedTLS is
+   * built without PEM parsing, so like the board this takes the CA as DER (a binary string) and
+   * refuses PEM text with the interpreter's own error.
+   */
   private tlsModule() {
     return {
       connect: (options: { host: string; port: number; ca?: string }, onConnect: () => void) => {
-        const made = this.espruinoSocket((connected) =>
-          tls.connect({ host: options.host, port: options.port, ca: options.ca, rejectUnauthorized: true }, connected),
-        );
+        let ca: string | undefined;
+        if (options.ca !== undefined) {
+          if (options.ca.includes('-----BEGIN')) throw new Error("InternalError: HTTPS init failed! mbedtls_x509_crt_parse of 'ca': Invalid format");
+          const body = Buffer.from(options.ca, 'latin1').toString('base64').replace(/.{1,64}/g, '$&\n');
+          ca = `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
+        }
+        const made = this.espruinoSocket((connected) => tls.connect({ host: options.host, port: options.port, ca, rejectUnauthorized: true }, connected));
         made.setConnectCallback(onConnect);
         return made.api;
       },
@@ -377,6 +385,7 @@ export class EspruinoEnvironment {
         board.setWatch(callback, pin, options ?? {}),
       clearWatch: (id?: number) => board.clearWatch(id),
       getTime: () => this.nowSec(),
+      atob: (base64: string) => Buffer.from(base64, 'base64').toString('latin1'),
       setTimeout: this.timer(false),
       setInterval: this.timer(true),
       clearTimeout: (id: number) => this.clearTimer(id),

@@ -1,27 +1,52 @@
 // The embedded MQTT broker (aedes) for the default setup: nothing to install. A school that runs
-// Mosquitto points the hub at it instead (HANDOVER_EMBEDDED_BROKER=false).
+// Mosquitto points the hub at it instead (HANDOVER_EMBEDDED_BROKER=false). The hub always starts it
+// with `access` (broker/guard.ts): every client authenticates and is held to its topics. Without
+// it the broker is open to anyone: only the station and benchmark rigs that have no hub use that.
 import net from 'node:net';
 import tls from 'node:tls';
 import { Aedes } from 'aedes';
+import { BrokerGuard, type BrokerAccessOptions } from './broker/guard';
 
 export interface RunningBroker {
   port: number;
+  /** The TLS listener's port when `tlsListener` was given, else null. */
+  tlsPort: number | null;
+  /** The checks in force (null: an open broker, test rigs only). */
+  guard: BrokerGuard | null;
   close(): Promise<void>;
 }
 
 /** With `tlsFiles` (PEM key and certificate), the broker speaks MQTT over TLS (stations pin the CA). */
-export async function startBroker(host: string, port: number, tlsFiles: { key: string; cert: string } | null = null): Promise<RunningBroker> {
+export async function startBroker(
+  host: string,
+  port: number,
+  tlsFiles: { key: string; cert: string } | null = null,
+  access: BrokerAccessOptions | null = null,
+  /** A second listener, over TLS, beside the plain one (stations that can afford TLS use it). */
+  tlsListener: { port: number; key: string; cert: string } | null = null,
+): Promise<RunningBroker> {
   const broker = await Aedes.createBroker();
+  const guard = access ? new BrokerGuard(access) : null;
+  guard?.attach(broker);
+  const listen = async (server: net.Server, onPort: number) => {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(onPort, host, () => resolve());
+    });
+    return (server.address() as net.AddressInfo).port;
+  };
   const server = tlsFiles ? tls.createServer({ key: tlsFiles.key, cert: tlsFiles.cert }, broker.handle) : net.createServer(broker.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address() as net.AddressInfo;
+  const secure = tlsListener ? tls.createServer({ key: tlsListener.key, cert: tlsListener.cert }, broker.handle) : null;
+  const boundPort = await listen(server, port);
+  const tlsPort = secure ? await listen(secure, tlsListener!.port) : null;
   return {
-    port: address.port,
+    port: boundPort,
+    tlsPort,
+    guard,
     close: () =>
       new Promise<void>((resolve) => {
+        guard?.stop();
+        secure?.close();
         server.close(() => broker.close(() => resolve()));
         // Connected stations would keep the server open: drop them.
         for (const client of Object.values((broker as unknown as { clients: Record<string, { close(): void }> }).clients)) client.close();

@@ -1,4 +1,5 @@
 // `handover` — the hub's command line. Errors are one clear line and a non-zero exit.
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Hub } from './hub';
 import { loadSettings } from './settings';
@@ -8,18 +9,23 @@ import { stationConfig } from './records/station-config';
 import { ACCOUNT_USAGE, accountCommand, AccountUsageError, startupAccountNote } from './accounts/cli';
 import { RECORDS_USAGE, recordsCommand, RecordsUsageError } from './cli/records-cli';
 import { createRecords } from './records';
+import { BROKER_USAGE, brokerCommand, BrokerUsageError, refreshMosquittoFiles } from './broker/cli';
 
 const USAGE = `usage: handover <command> [options]
 
 commands:
   start                          hub + embedded broker + one simulated station (the demo)
   serve                          hub + embedded broker, no simulated station
-  station add <id> [--lockers N] register a station and print its configuration for flashing
+  station add <id> [--lockers N] [--tls]
+                                 register a station and print its configuration for flashing
+                                 (--tls: over TLS to HANDOVER_MQTT_TLS_PORT, pinning HANDOVER_MQTT_TLS_CA)
 ${ACCOUNT_USAGE}
+${BROKER_USAGE}
 ${RECORDS_USAGE}
 
 settings come from HANDOVER_DATA_DIR, HANDOVER_SITE, HANDOVER_MQTT_HOST, HANDOVER_MQTT_PORT,
-HANDOVER_EMBEDDED_BROKER, HANDOVER_HTTP_HOST and HANDOVER_HTTP_PORT (see README.md).`;
+HANDOVER_EMBEDDED_BROKER, HANDOVER_MQTT_TLS*, HANDOVER_MOSQUITTO_DIR, HANDOVER_HTTP_HOST and
+HANDOVER_HTTP_PORT (see README.md).`;
 
 class UsageError extends Error {}
 
@@ -38,18 +44,21 @@ async function runHub(demo: boolean): Promise<void> {
 }
 
 async function stationAdd(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, options: { lockers: { type: 'string', default: '32' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args, options: { lockers: { type: 'string', default: '32' }, tls: { type: 'boolean', default: false } }, allowPositionals: true });
   const id = positionals[0];
   if (!id) throw new UsageError('station add needs a station id, e.g. handover station add room-12 --lockers 32');
   const lockers = Number(values.lockers);
   const settings = loadSettings();
+  if (values.tls && !settings.mqttTlsCa) throw new UsageError('station add --tls needs HANDOVER_MQTT_TLS_CA: the station pins the CA that signed the broker\'s certificate');
   const { db } = await openDatabase(settings);
   try {
     const records = createRecords(db, settings);
     const station = await records.stations.add(settings.site, id, lockers);
     const assets = await records.assets.lockerConfig(station.id, station.lockers);
-    const config = stationConfig(station, await schoolBadgeKey(db), { host: settings.mqttHost, port: settings.mqttPort }, null, assets);
+    const broker = values.tls ? { host: settings.mqttHost, port: settings.embeddedBroker ? settings.mqttTlsPort : settings.mqttPort, tls: { ca: fs.readFileSync(settings.mqttTlsCa!, 'utf8') } } : { host: settings.mqttHost, port: settings.mqttPort };
+    const config = stationConfig(station, await schoolBadgeKey(db), broker, null, assets);
     console.log(JSON.stringify(config, null, 2));
+    await refreshMosquittoFiles(db, settings);
   } finally {
     await db.close();
   }
@@ -62,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'serve') return await runHub(false);
     if (command === 'station' && rest[0] === 'add') return await stationAdd(rest.slice(1));
     if (command === 'account') return await accountCommand(rest);
+    if (command === 'broker') return await brokerCommand(rest);
     if (command !== undefined && (await recordsCommand(command, rest))) return;
     if (command === undefined || command === 'help' || command === '--help') {
       console.log(USAGE);
@@ -70,7 +80,7 @@ export async function main(argv: string[]): Promise<void> {
     throw new UsageError(`unknown command ${JSON.stringify([command, ...rest].join(' '))}`);
   } catch (error) {
     console.error(`handover: ${(error as Error).message}`);
-    if (error instanceof UsageError || error instanceof AccountUsageError || error instanceof RecordsUsageError) console.error(`run "handover help" for the commands`);
+    if (error instanceof UsageError || error instanceof AccountUsageError || error instanceof RecordsUsageError || error instanceof BrokerUsageError) console.error(`run "handover help" for the commands`);
     process.exitCode = 1;
   }
 }

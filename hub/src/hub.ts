@@ -1,6 +1,10 @@
 // The hub: database, broker, ingest and web page, started and stopped as one.
+import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import type { IClientOptions } from 'mqtt';
 import { startBroker, type RunningBroker } from './broker';
+import { hubPassword, HUB_CLIENT_PREFIX, HUB_LINK_USERNAME, HUB_USERNAME } from './broker/access';
+import { BrokerAccounts } from './broker/accounts';
 import { describeDatabase, openDatabase, sqliteFile } from './db/open';
 import type { SqlDatabase } from './db/sql';
 import { Ingest } from './ingest';
@@ -50,6 +54,9 @@ export class Hub {
   private options: HubOptions;
   mqttPort = 0;
   httpUrl = '';
+  /** The broker's URL as the hub reaches it (mqtt:// or mqtts://). */
+  mqttUrl = '';
+  private mqttPassword = '';
 
   constructor(options: HubOptions) {
     this.options = options;
@@ -75,14 +82,35 @@ export class Hub {
     await this.housekeeping.start();
 
     this.mqttPort = settings.mqttPort;
+    this.mqttPassword = await hubPassword(this.db);
     if (settings.embeddedBroker) {
-      this.broker = await startBroker(settings.mqttHost, settings.mqttPort);
+      const readers = new BrokerAccounts(this.db);
+      const tlsListener = settings.mqttTlsCert && settings.mqttTlsKey ? { port: settings.mqttTlsPort, cert: fs.readFileSync(settings.mqttTlsCert, 'utf8'), key: fs.readFileSync(settings.mqttTlsKey, 'utf8') } : null;
+      this.broker = await startBroker(
+        settings.mqttHost,
+        settings.mqttPort,
+        null,
+        {
+          scope: { site: settings.site, haPrefix: settings.homeAssistantPrefix },
+          station: async (id) => {
+            const row = await this.stations.get(id);
+            return row ? { site: row.site, key: row.station_key } : undefined;
+          },
+          hubPassword: this.mqttPassword,
+          readerHash: async (username) => (await readers.get(username))?.password_hash,
+          log: this.log.child('broker'),
+        },
+        tlsListener,
+      );
       this.mqttPort = this.broker.port;
-      this.log.info(`embedded MQTT broker on mqtt://${settings.mqttHost}:${this.mqttPort}`);
+      this.log.info(`embedded MQTT broker on mqtt://${settings.mqttHost}:${this.mqttPort}${this.broker.tlsPort !== null ? ` and mqtts://${settings.mqttHost}:${this.broker.tlsPort}` : ''} (every client signs in)`);
     }
+    const secure = settings.mqttTls && !settings.embeddedBroker;
+    this.mqttUrl = `${secure ? 'mqtts' : 'mqtt'}://${settings.mqttHost}:${this.mqttPort}`;
     this.ingest = new Ingest({
-      brokerUrl: `mqtt://${settings.mqttHost}:${this.mqttPort}`,
-      clientId: `handover-hub-${settings.site}`,
+      brokerUrl: this.mqttUrl,
+      clientId: `${HUB_CLIENT_PREFIX}${settings.site}`,
+      mqttOptions: this.mqttOptions(HUB_USERNAME),
       db: this.db,
       custody: this.custody,
       log: this.log.child('ingest'),
@@ -92,8 +120,10 @@ export class Hub {
     await this.ingest.start();
 
     this.link = new StationLink({
-      brokerUrl: `mqtt://${settings.mqttHost}:${this.mqttPort}`,
-      clientId: `handover-hub-link-${settings.site}`,
+      brokerUrl: this.mqttUrl,
+      clientId: `${HUB_CLIENT_PREFIX}link-${settings.site}`,
+      mqttOptions: this.mqttOptions(HUB_LINK_USERNAME),
+      liveness: this.broker?.guard ? 'session' : 'status',
       site: settings.site,
       log: this.log.child('link'),
       keyOf: async (id) => (await this.stations.get(id))?.station_key,
@@ -102,6 +132,12 @@ export class Hub {
     await this.badgeLists.start();
     this.badgeSync = new BadgeSync({ link: this.link, lists: this.badgeLists, log: this.log.child('badges') });
     this.badgeSync.start();
+    const guard = this.broker?.guard;
+    if (guard) {
+      guard.on('session', ({ stationId, online }: { stationId: string; online: boolean }) => this.link.onSession(stationId, online));
+      // Stations that connected while the hub was starting (their retained birth reaches the link when it subscribes).
+      for (const stationId of guard.connectedStations()) this.link.onSession(stationId, true);
+    }
     await this.link.start();
     if (settings.homeAssistantPrefix) {
       const discovery = new HomeAssistantDiscovery({
@@ -128,12 +164,22 @@ export class Hub {
 
     this.accounts = new Accounts(this.db, this.records.audit);
     await this.accounts.prepare();
-    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, settings, log: this.log.child('web'), trustProxy: settings.trustProxy });
+    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, brokerRefusals: this.broker?.guard ? () => this.broker!.guard!.refusals() : null, settings, log: this.log.child('web'), trustProxy: settings.trustProxy });
     await this.web.listen({ host: settings.httpHost, port: settings.httpPort });
     const address = this.web.server.address();
     const port = typeof address === 'object' && address ? address.port : settings.httpPort;
     this.httpUrl = `http://${settings.httpHost}:${port}`;
     this.log.info(`office page on ${this.httpUrl}/`);
+  }
+
+  /**
+   * How the hub's clients sign in to the broker: `username` is HUB_USERNAME, HUB_LINK_USERNAME or
+   * another `handover_hub_…` name (tests and tools that read everything use one, with a client id
+   * starting HUB_CLIENT_PREFIX); the CA from HANDOVER_MQTT_TLS_CA when the hub connects over TLS.
+   */
+  mqttOptions(username: string): IClientOptions {
+    const ca = this.settings.mqttTls && !this.settings.embeddedBroker && this.settings.mqttTlsCa ? { ca: fs.readFileSync(this.settings.mqttTlsCa, 'utf8') } : {};
+    return { username, password: this.mqttPassword, ...ca };
   }
 
   async stop(): Promise<void> {

@@ -2,16 +2,19 @@
 // with a logged reason (never silently dropped). A bad frame never stops the hub. Events are
 // committed in batches and acknowledged after the commit (see Ingest).
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { boardOf, encodeAck, eventName, openEventFrame, type EventFrame } from './protocol/frames';
 import type { CustodyRecords, IncomingEvent } from './records/custody';
 import { boardName } from './records/station-boards';
 import type { SqlDatabase } from './db/sql';
 import type { Logger } from './log';
+import { ThrottledLog } from './log-throttle';
 
 export interface IngestOptions {
   brokerUrl: string;
   clientId: string;
+  /** Credentials and TLS (the hub's user name and password; the CA to trust). */
+  mqttOptions?: IClientOptions;
   db: SqlDatabase;
   custody: CustodyRecords;
   log: Logger;
@@ -50,8 +53,12 @@ function describeEvent(frame: EventFrame): string {
 }
 
 const TOPIC = /^handover\/([^/]+)\/([^/]+)\/(events|status)$/;
-/** How long a station's key is trusted from memory before it is read again. */
+/** How long a station's key (or that there is no such station) is trusted from memory before it is read again. */
 const STATION_CACHE_MS = 5000;
+/** Most station ids remembered at once: past it the oldest is forgotten, so invented ids cost no memory that stays. */
+const STATION_CACHE_MAX = 1000;
+/** Longest topic kept with a rejection. */
+const TOPIC_KEPT = 200;
 /** Longest a batch waits for more events to join it while they keep arriving. */
 const LINGER_MS = 20;
 /**
@@ -82,14 +89,20 @@ export class Ingest extends EventEmitter {
   private draining: Promise<void> | null = null;
   private stationKeys = new Map<string, { key: string | null; readAt: number }>();
   private lastArrival = { ms: 0, iso: '' };
+  /** Rejections are logged once per station and reason per minute, with a count. */
+  private rejectionLog: ThrottledLog;
+  /** Every refusal since the hub started (the list above keeps only the last 1000). */
+  rejectedTotal = 0;
 
   constructor(options: IngestOptions) {
     super();
     this.options = options;
+    this.rejectionLog = new ThrottledLog((line) => options.log.warn(line));
   }
 
   async start(): Promise<void> {
     const client = mqtt.connect(this.options.brokerUrl, {
+      ...this.options.mqttOptions,
       // A persistent session: the broker keeps QoS 1 events for the hub while it restarts.
       clientId: this.options.clientId,
       clean: false,
@@ -111,17 +124,27 @@ export class Ingest extends EventEmitter {
 
   async stop(): Promise<void> {
     while (this.draining) await this.draining;
+    this.rejectionLog.stop();
     await this.client?.endAsync();
     this.client = null;
   }
 
-  /** Every refused frame is kept (the last 1000, GET /api/rejections) and logged with station, reason and time. */
+  /**
+   * Every refused frame is kept (the last 1000, GET /api/rejections) and logged with station,
+   * reason and time: the first of each station and kind of reason in a minute as it comes, the
+   * rest of that minute as one line with their count (a flood must not fill the disk).
+   */
   private reject(topic: string, reason: string, at = new Date().toISOString(), bytes = 0): void {
-    const station = TOPIC.exec(topic)?.[2] ?? '';
+    const station = (TOPIC.exec(topic)?.[2] ?? '').slice(0, 64);
+    if (topic.length > TOPIC_KEPT) topic = `${topic.slice(0, TOPIC_KEPT)}…`;
+    if (reason.length > TOPIC_KEPT) reason = `${reason.slice(0, TOPIC_KEPT)}…`;
     const rejection: Rejection = { station, topic, reason, at, bytes };
     this.rejections.push(rejection);
     if (this.rejections.length > 1000) this.rejections.shift();
-    this.options.log.warn(`rejected frame on ${topic} from station ${station || '?'} at ${at} (${bytes} bytes): ${reason}`);
+    this.rejectedTotal++;
+    // The kind of reason: its words before any detail, numbers left out.
+    const kind = reason.split(/[:"(]/)[0].replace(/\d+/g, '#').trim();
+    this.rejectionLog.note(`${station}|${kind}`, `rejected frames from station ${station || '?'} (${kind})`, () => `rejected frame on ${topic} from station ${station || '?'} at ${at} (${bytes} bytes): ${reason}`);
     this.emit('rejected', rejection);
   }
 
@@ -141,6 +164,8 @@ export class Ingest extends EventEmitter {
   private async stationKey(stationId: string): Promise<string | null> {
     const row = await this.options.db.get<{ station_key: string }>('SELECT station_key FROM stations WHERE id = ?', [stationId]);
     const key = row?.station_key ?? null;
+    this.stationKeys.delete(stationId);
+    if (this.stationKeys.size >= STATION_CACHE_MAX) this.stationKeys.delete(this.stationKeys.keys().next().value!);
     this.stationKeys.set(stationId, { key, readAt: Date.now() });
     return key;
   }

@@ -35,6 +35,16 @@ const SettingsSchema = z.object({
    * addresses or CIDR ranges.
    */
   trustProxy: z.union([z.boolean(), z.array(z.string().regex(/^[0-9a-fA-F.:]+(\/\d{1,3})?$/, 'true, false, or IP addresses or CIDR ranges separated by commas')).min(1)]),
+  /** The hub connects to an external broker over TLS (mqtts://), trusting mqttTlsCa. */
+  mqttTls: z.boolean(),
+  /** PEM file of the CA that signed the broker's certificate: the hub trusts it, `station add --tls` pins it on the station. */
+  mqttTlsCa: z.string().min(1).nullable(),
+  /** PEM files of the embedded broker's certificate and private key: with both, it also listens over TLS on mqttTlsPort. */
+  mqttTlsCert: z.string().min(1).nullable(),
+  mqttTlsKey: z.string().min(1).nullable(),
+  mqttTlsPort: z.number().int().min(0).max(65535),
+  /** Where `handover broker mosquitto-config` writes Mosquitto's password and ACL files, kept current by `station add`. */
+  mosquittoDir: z.string().min(1).nullable(),
   /** Tests only: the ingest holds each received batch this long before committing it (0: never). */
   testCommitDelayMs: z.number().int().min(0).max(60_000),
 });
@@ -58,6 +68,12 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   homeAssistantPrefix: 'HANDOVER_HA_PREFIX',
   trustProxy: 'HANDOVER_TRUST_PROXY',
   testCommitDelayMs: 'HANDOVER_TEST_COMMIT_DELAY_MS',
+  mqttTls: 'HANDOVER_MQTT_TLS',
+  mqttTlsCa: 'HANDOVER_MQTT_TLS_CA',
+  mqttTlsCert: 'HANDOVER_MQTT_TLS_CERT',
+  mqttTlsKey: 'HANDOVER_MQTT_TLS_KEY',
+  mqttTlsPort: 'HANDOVER_MQTT_TLS_PORT',
+  mosquittoDir: 'HANDOVER_MOSQUITTO_DIR',
 };
 
 /** HANDOVER_TRUST_PROXY: unset, `false` or empty -> false; `true` -> true; else a comma-separated list of addresses. */
@@ -66,6 +82,10 @@ function trustProxyFrom(value: string | undefined): boolean | string[] {
   if (text === '' || text.toLowerCase() === 'false') return false;
   if (text.toLowerCase() === 'true') return true;
   return text.split(',').map((part) => part.trim());
+}
+
+function pathOrNull(value: string | undefined): string | null {
+  return value ? path.resolve(value) : null;
 }
 
 function intFrom(value: string | undefined, fallback: number): number {
@@ -92,9 +112,20 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     ingestBatch: intFrom(env.HANDOVER_INGEST_BATCH, 500),
     trustProxy: trustProxyFrom(env.HANDOVER_TRUST_PROXY),
     testCommitDelayMs: intFrom(env.HANDOVER_TEST_COMMIT_DELAY_MS, 0),
+    mqttTls: (env.HANDOVER_MQTT_TLS ?? 'false') === 'true',
+    mqttTlsCa: pathOrNull(env.HANDOVER_MQTT_TLS_CA),
+    mqttTlsCert: pathOrNull(env.HANDOVER_MQTT_TLS_CERT),
+    mqttTlsKey: pathOrNull(env.HANDOVER_MQTT_TLS_KEY),
+    mqttTlsPort: intFrom(env.HANDOVER_MQTT_TLS_PORT, 8883),
+    mosquittoDir: pathOrNull(env.HANDOVER_MOSQUITTO_DIR),
     ...overrides,
   };
-  const parsed = SettingsSchema.safeParse(candidate);
+  const parsed = SettingsSchema.superRefine((settings, context) => {
+    if (!settings.mqttTlsCert !== !settings.mqttTlsKey) {
+      const missing = settings.mqttTlsCert ? 'mqttTlsKey' : 'mqttTlsCert';
+      context.addIssue({ code: z.ZodIssueCode.custom, path: [missing], message: 'the broker certificate and its key go together: set both or neither' });
+    }
+  }).safeParse(candidate);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const key = issue.path[0] as keyof Settings;

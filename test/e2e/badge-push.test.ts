@@ -191,8 +191,8 @@ describe('the cost of keeping stations current', () => {
       const status = await badgeStatus();
       expect(status.state).toBe('behind');
       expect(Date.parse(status.retryAt!)).toBeGreaterThan(Date.now());
-      const page = await harness.getText('/stations/panel');
-      expect(page.body).toMatch(/Behind since \d\d:\d\d — retrying in \d+ s/);
+      const page = await harness.getPage('/stations/panel');
+      expect(page.text).toMatch(/Behind since \d\d:\d\d — retrying in \d+ s/);
     } finally {
       await client.endAsync();
     }

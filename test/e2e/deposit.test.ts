@@ -2,7 +2,6 @@
 // the simulator, real TCP to the hub's embedded MQTT broker, the hub's SQLite file, its HTTP API.
 import fs from 'node:fs';
 import path from 'node:path';
-import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT } from '../../firmware/src/protocol/wire';
 import { BOOT_CODE_FILE } from '../../hardware/sim/simulated-station';
@@ -64,7 +63,8 @@ describe('a pupil deposits a phone, end to end', () => {
   });
 
   it('rejects a malformed payload with a logged reason and keeps serving', async () => {
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${harness.hub.mqttPort}`);
+    // Something holding the station's own credential (it takes over the station's session for a moment).
+    const client = await harness.mqtt({ station: 'demo-1' });
     await client.publishAsync('handover/demo/demo-1/events', Buffer.from([0xff, 0x00, 0x13, 0x37]), { qos: 1 });
     await client.publishAsync('handover/demo/demo-1/events', Buffer.from('a10163616263', 'hex'), { qos: 1 });
     await client.endAsync();

@@ -1,7 +1,7 @@
 // Home Assistant discovery: the hub announces each station and locker (retained) and keeps a JSON
 // state topic current, from the station's verified state, after a real tap in the simulator.
-import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerAccounts } from '../../hub/src/broker/accounts';
 import { DEMO_CARDS } from '../../hub/src/demo/demo-school';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';
 
@@ -17,7 +17,9 @@ describe('Home Assistant discovery', () => {
   });
 
   it('announces the station and its lockers, and publishes their states as JSON', async () => {
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${harness.hub.mqttPort}`);
+    // Home Assistant's own read-only account, as `handover broker account add` makes it.
+    const password = await new BrokerAccounts(harness.hub.db).add('homeassistant');
+    const client = await harness.mqtt({ username: 'homeassistant', password });
     const retained = new Map<string, string>();
     client.on('message', (topic, payload) => retained.set(topic, payload.toString('utf8')));
     await client.subscribeAsync(['homeassistant/#', 'handover/demo/demo-1/ha'], { qos: 1 });

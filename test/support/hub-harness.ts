@@ -1,7 +1,11 @@
 // Starts a real hub (embedded broker on a free port, SQLite file in a temp dir — or a fresh
 // PostgreSQL database when DATABASE_URL is set — web page on a free port) with or without the simulated demo station, for end-to-end tests.
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { Hub } from '../../hub/src/hub';
-import { loadSettings } from '../../hub/src/settings';
+import { HUB_CLIENT_PREFIX, HUB_TOOLS_USERNAME, stationPassword } from '../../hub/src/broker/access';
+import { loadSettings, type Settings } from '../../hub/src/settings';
+import { openDatabase } from '../../hub/src/db/open';
+import type { SqlDatabase } from '../../hub/src/db/sql';
 import { generatePassword } from '../../hub/src/accounts/password';
 import { testDatabaseTarget } from './test-database';
 
@@ -11,18 +15,53 @@ export interface HubHarness {
   logs: string[];
   url(route: string): string;
   getJson<T = any>(route: string, init?: RequestInit): Promise<{ status: number; body: T }>;
-  /** A page (HTML) as the signed-in account sees it. */
-  getText(route: string): Promise<{ status: number; body: string }>;
+  /** A page's HTML, signed in. */
+  getPage(route: string): Promise<{ status: number; text: string }>;
+  /** An MQTT client signed in to the hub's broker as `who` (see mqttLogin). */
+  mqtt(who: MqttLogin, extra?: IClientOptions): Promise<MqttClient>;
   stop(): Promise<void>;
 }
 
+/**
+ * Who a test connects as: a registered station (its id and the password derived from its key, with
+ * its own client id), the hub's credential (under HUB_TOOLS_USERNAME, for listeners that read
+ * everything; one at a time on Mosquitto, where the user name is the client id), or a read-only account (user name and password).
+ */
+export type MqttLogin = { station: string } | { hub: true } | { username: string; password: string };
+
+export async function mqttLogin(hub: Hub, who: MqttLogin): Promise<IClientOptions> {
+  if ('station' in who) {
+    const row = await hub.stations.get(who.station);
+    if (!row) throw new Error(`no station ${who.station}`);
+    return { username: who.station, password: stationPassword(row.station_key), clientId: `handover-${who.station}` };
+  }
+  if ('hub' in who) return { ...hub.mqttOptions(HUB_TOOLS_USERNAME), clientId: `${HUB_CLIENT_PREFIX}test-${process.pid}-${Math.random().toString(16).slice(2)}` };
+  return { username: who.username, password: who.password, clientId: `reader-${process.pid}-${Math.random().toString(16).slice(2)}` };
+}
+
 /** `broker`: an external broker (e.g. test/support/mosquitto.ts) instead of the embedded one. */
-export async function startHub(options: { demo: boolean; broker?: { host: string; port: number } }): Promise<HubHarness> {
+/**
+ * `before`: runs on the hub's database and settings before the hub starts (e.g. to register its
+ * stations and write the Mosquitto files the external broker needs first).
+ */
+export async function startHub(options: {
+  demo: boolean;
+  broker?: { host: string; port: number };
+  before?: (db: SqlDatabase, settings: Settings) => Promise<void>;
+}): Promise<HubHarness> {
   const target = await testDatabaseTarget();
   const dataDir = target.dataDir;
   const logs: string[] = [];
   const broker = options.broker ? { mqttHost: options.broker.host, mqttPort: options.broker.port, embeddedBroker: false } : { mqttPort: 0 };
   const settings = loadSettings({}, { dataDir, databaseUrl: target.databaseUrl, ...broker, httpPort: 0, site: 'demo' });
+  if (options.before) {
+    const { db } = await openDatabase(settings);
+    try {
+      await options.before(db, settings);
+    } finally {
+      await db.close();
+    }
+  }
   const hub = new Hub({ settings, demo: options.demo, logSink: (line) => logs.push(line) });
   await hub.start();
   const url = (route: string) => `${hub.httpUrl}${route}`;
@@ -42,9 +81,12 @@ export async function startHub(options: { demo: boolean; broker?: { host: string
       const response = await fetch(url(route), { ...init, headers });
       return { status: response.status, body: await response.json() };
     },
-    async getText(route) {
+    async getPage(route) {
       const response = await fetch(url(route), { headers: { cookie: session.cookie } });
-      return { status: response.status, body: await response.text() };
+      return { status: response.status, text: await response.text() };
+    },
+    async mqtt(who, extra = {}) {
+      return mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0, ...(await mqttLogin(hub, who)), ...extra });
     },
     async stop() {
       await hub.stop();

@@ -52,6 +52,14 @@ function accepts(port: number): Promise<boolean> {
 export interface MosquittoOptions {
   /** Keep sessions and queued messages in a file (saved every second and at shutdown). Default off. */
   persistence?: boolean;
+  /**
+   * A directory of configuration files to include (`handover broker mosquitto-config` writes its
+   * own there, with the listener on `port`, `allow_anonymous false`, the password and ACL files);
+   * without it the broker listens on its port and lets anyone in.
+   */
+  includeDir?: string;
+  /** The port to listen on (needed with includeDir: its configuration names it); default a free one. */
+  port?: number;
 }
 
 export class Mosquitto {
@@ -68,6 +76,7 @@ export class Mosquitto {
     this.options = options;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-mosquitto-'));
     this.configFile = path.join(this.dir, 'mosquitto.conf');
+    this.port = options.port ?? 0;
   }
 
   get url(): string {
@@ -97,8 +106,7 @@ export class Mosquitto {
     const binary = requireMosquitto();
     if (this.child) throw new Error('mosquitto is already running');
     const lines = [
-      `listener ${this.port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...(this.options.includeDir ? [`include_dir ${this.options.includeDir}`] : [`listener ${this.port} 127.0.0.1`, 'allow_anonymous true']),
       // Run as whoever started the tests: as root, Mosquitto would otherwise switch to its own user.
       `user ${os.userInfo().username}`,
       'log_dest stderr',
@@ -138,6 +146,11 @@ export class Mosquitto {
       `mosquitto to accept connections on port ${this.port}`,
     );
     return this;
+  }
+
+  /** SIGHUP: Mosquitto reads its password and ACL files again. */
+  reload(): void {
+    this.child?.kill('SIGHUP');
   }
 
   /** SIGKILL: the broker vanishes without closing a socket cleanly or saving anything. */

@@ -72,6 +72,8 @@ declare function require(name: 'Wifi'): EspruinoWifi;
 declare function require(name: 'crypto'): EspruinoCrypto;
 declare function require(name: 'ESP32'): { reboot(): void };
 declare function require(name: 'tls'): { connect(options: { host: string; port: number; ca: string }, onConnect: () => void): EspruinoSocket };
+/** Base64 to a binary string (one character per byte). */
+declare function atob(base64: string): string;
 declare const E: {
   toString(data: Uint8Array): string;
   toUint8Array(data: string): Uint8Array;

@@ -99,7 +99,11 @@ export function espruinoHardware(bus: BusPins, flash: FlashStore): Hardware {
         try {
           // TLS needs over 32 KB of native heap: on a busy board it fails with "Not enough memory",
           // which reaches onError like any other connection failure.
-          socket = tls ? require('tls').connect({ host, port, ca: tls.ca }, () => handlers.onConnect()) : net.connect({ host, port }, () => handlers.onConnect());
+          // Espruino's mbedTLS is built without PEM parsing (no MBEDTLS_PEM_PARSE_C): it takes the
+          // CA as DER bytes, so the PEM's base64 body is decoded here, at each connection.
+          socket = tls
+            ? require('tls').connect({ host, port, ca: atob(tls.ca.replace(/-----[^-]+-----|\s/g, '')) }, () => handlers.onConnect())
+            : net.connect({ host, port }, () => handlers.onConnect());
           // Sockets carry binary strings on Espruino, never byte arrays.
           socket.on('data', (data) => handlers.onData(E.toUint8Array(data)));
           socket.on('close', close);

@@ -377,6 +377,15 @@ export const MIGRATIONS: MigrationStep[] = [
     UPDATE stations SET board = 0 WHERE id IN (SELECT DISTINCT station_id FROM station_events);
     `,
   },
+  // 7: read-only broker accounts (Home Assistant): user name and password hash in Mosquitto's own
+  // `$7$` form, so the embedded broker checks it and the Mosquitto password file carries it as is.
+  `
+  CREATE TABLE broker_accounts (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  `,
 ];
 
 /** The text of one step for a database kind. */

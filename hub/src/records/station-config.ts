@@ -10,7 +10,8 @@ export interface StationConfigFile {
   io: 'gpio' | 'expander';
   pins: PinMap;
   spiBaud: number;
-  broker: { host: string; port: number };
+  /** tls: the CA certificate (PEM) the station pins for the broker's certificate; absent for plain TCP. */
+  broker: { host: string; port: number; tls?: { ca: string } };
   wifi: { ssid: string; password: string } | null;
   badgeKey: string;
   stationKey: string;
@@ -25,7 +26,7 @@ export interface StationConfigFile {
 export function stationConfig(
   station: StationRow,
   badgeKey: Uint8Array,
-  broker: { host: string; port: number },
+  broker: StationConfigFile['broker'],
   wifi: StationConfigFile['wifi'] = null,
   assets: StationConfigFile['assets'] | null = null,
 ): StationConfigFile {

@@ -29,9 +29,12 @@ export class Stations {
 
   async add(site: string, id: string, lockers: number, actor = 'system'): Promise<StationRow> {
     if (!/^[a-z0-9-]{1,32}$/.test(id)) throw new Error(`station id ${JSON.stringify(id)}: use 1-32 lower-case letters, digits and dashes`);
+    // Its broker client id is handover-<id>; the hub's are handover-hub-…
+    if (id === 'hub' || id.startsWith('hub-')) throw new Error(`station id ${JSON.stringify(id)}: ids starting "hub" are kept for the hub's own broker connections`);
     if (!Number.isInteger(lockers) || lockers < 1 || lockers > 32) throw new Error(`station ${id}: lockers must be 1..32, got ${lockers}`);
     const existing = await this.get(id);
     if (existing) throw new Error(`station ${id} already exists`);
+    if (await this.db.get('SELECT username FROM broker_accounts WHERE username = ?', [id])) throw new Error(`station id ${id}: a broker account has that name (stations log in to the broker under their id)`);
     await this.db.transaction(async (tx) => {
       await tx.run('INSERT INTO stations (id, site, lockers, station_key) VALUES (?, ?, ?, ?)', [id, site, lockers, crypto.randomBytes(32).toString('hex')]);
       // The key itself stays out of the trail.

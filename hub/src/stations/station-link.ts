@@ -5,19 +5,29 @@
 // publish that, and every command costs the station work (issue 13); the badge-list transfer
 // (badge-sync.ts decides when).
 import { EventEmitter } from 'node:events';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/protocol/wire';
 import { LOCKER_STATE_NAMES } from '../../../firmware/src/station/lockers';
 import { cborDecode, seal, unseal } from '../protocol/sealed';
 import type { Logger } from '../log';
+import { ThrottledLog } from '../log-throttle';
 
 export interface StationLinkOptions {
   brokerUrl: string;
   clientId: string;
+  /** Credentials and TLS (the hub's user name and password; the CA to trust). */
+  mqttOptions?: IClientOptions;
   site: string;
   log: Logger;
   /** The station's signing key (hex), or undefined for a station the hub does not know. */
   keyOf(stationId: string): Promise<string | undefined>;
+  /**
+   * 'session': the embedded broker reports each station's own authenticated connection (onSession),
+   * and online/offline follows it; 'status' (an external broker, whose ACL lets only the station
+   * write its status topic): its retained birth message and will. Either way nothing is sent to
+   * the station because of a birth message: the time follows its signed state report.
+   */
+  liveness?: 'session' | 'status';
   /** Bytes per badge-list chunk (each chunk is one signed command). */
   chunkBytes?: number;
   /** Badge-list chunks sent ahead of their replies (default 2). */
@@ -81,14 +91,22 @@ export class StationLink extends EventEmitter {
    */
   private timeSet = new Map<string, string>();
   readonly states = new Map<string, StationState>();
+  /** Refused state reports and replies: logged once per station and reason a minute, with a count. */
+  private refusals: ThrottledLog;
 
   constructor(options: StationLinkOptions) {
     super();
     this.options = options;
+    this.refusals = new ThrottledLog((line) => options.log.warn(line));
+  }
+
+  private refuse(kind: string, stationId: string, reason: string): void {
+    const short = reason.split(/[:"(]/)[0].replace(/\d+/g, '#').trim();
+    this.refusals.note(`${stationId}|${kind}|${short}`, `${kind} from ${stationId} rejected (${short})`, () => `${kind} from ${stationId} rejected: ${reason.slice(0, 200)}`);
   }
 
   async start(): Promise<void> {
-    const client = mqtt.connect(this.options.brokerUrl, { clientId: this.options.clientId, clean: true, reconnectPeriod: 1000 });
+    const client = mqtt.connect(this.options.brokerUrl, { ...this.options.mqttOptions, clientId: this.options.clientId, clean: true, reconnectPeriod: 1000 });
     this.client = client;
     client.on('message', (topic, payload, packet) => {
       this.handle(topic, new Uint8Array(payload), packet.retain).catch((error) => this.options.log.warn(`station link: ${(error as Error).message}`));
@@ -112,6 +130,7 @@ export class StationLink extends EventEmitter {
       pending.resolve({ ok: false, refusal: 'hub stopping' });
     }
     this.pending.clear();
+    this.refusals.stop();
     await this.client?.endAsync();
     this.client = null;
   }
@@ -232,11 +251,11 @@ export class StationLink extends EventEmitter {
     const [, , stationId, kind] = match;
     if (kind === 'status') return this.onStatus(stationId, Buffer.from(payload).toString('utf8'));
     const key = await this.options.keyOf(stationId);
-    if (!key) return this.options.log.warn(`${kind} from unknown station ${stationId} ignored`);
+    if (!key) return this.refuse(kind, stationId.slice(0, 64), 'unknown station');
     const opened = unseal(key, payload);
-    if (!opened.ok) return this.options.log.warn(`${kind} from ${stationId} rejected: ${opened.reason}`);
+    if (!opened.ok) return this.refuse(kind, stationId, opened.reason);
     const message = cborDecode(opened.body);
-    if (!(message instanceof Map)) return this.options.log.warn(`${kind} from ${stationId} rejected: not a map`);
+    if (!(message instanceof Map)) return this.refuse(kind, stationId, 'not a map');
     if (kind === 'reply') this.onReply(stationId, message);
     else this.onState(stationId, message, retained);
   }
@@ -262,7 +281,9 @@ export class StationLink extends EventEmitter {
     const wallTime = message.get(MSG.WALL_TIME);
     const state: StationState = {
       stationId,
-      online: this.states.get(stationId)?.online ?? true,
+      // Online comes from the session or the status topic only (a state report arriving first,
+      // as retained ones may after a hub restart, must not hide the birth message that follows).
+      online: this.states.get(stationId)?.online ?? false,
       boot: message.get(MSG.BOOT) as number,
       board: typeof board === 'number' ? board : 0,
       ...(typeof wallTime === 'number' ? { wallTime } : {}),
@@ -296,10 +317,21 @@ export class StationLink extends EventEmitter {
       .finally(() => this.timing.delete(stationId));
   }
 
-  private onStatus(stationId: string, status: string): void {
+  /** The embedded broker saw the station's own authenticated connection open or close. */
+  onSession(stationId: string, online: boolean): void {
+    this.setOnline(stationId, online);
+  }
+
+  private setOnline(stationId: string, online: boolean): void {
     const previous = this.states.get(stationId);
-    const online = status === 'online';
     this.states.set(stationId, { ...(previous ?? { stationId }), stationId, online, updatedAt: new Date().toISOString() });
     this.emit('status', { stationId, online });
+  }
+
+  private onStatus(stationId: string, status: string): void {
+    // 'session': the connection itself says whether the station is online; its birth message and
+    // will add nothing (and the hub sends nothing because of them: the time follows the signed state).
+    if (this.options.liveness === 'session') return;
+    this.setOnline(stationId, status === 'online');
   }
 }

@@ -6,6 +6,7 @@ import type { Accounts } from '../accounts/accounts';
 import { accountLabel } from '../accounts/roles';
 import type { DemoStation } from '../demo/demo-station';
 import type { Ingest } from '../ingest';
+import type { RefusalCount } from '../broker/guard';
 import type { Logger } from '../log';
 import type { Records } from '../records/index';
 import type { StationLink } from '../stations/station-link';
@@ -24,6 +25,8 @@ export interface WebParts {
   /** Which badge list each station holds, and the pushes under way (absent without a link). */
   badges?: BadgeSync | null;
   demo: DemoStation | null;
+  /** What the embedded broker refused (null with an external broker, which logs its own). */
+  brokerRefusals?: (() => RefusalCount[]) | null;
   settings: Pick<Settings, 'dayCutoff' | 'lostPropertyDays'>;
   log: Logger;
   /**

@@ -91,6 +91,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       body: html`
         <p class="live-status" role="status" aria-live="polite" data-live-status data-live-text="Live: updates as the stations report.">Online and offline come from each station’s own birth message and last will.</p>
         <div data-live-panel="/stations/panel">${await stationsPanel()}</div>
+        ${refusalsSection()}
         ${stations.map(
           (station) => html`<section aria-labelledby="actions-${station.id}"><h2 id="actions-${station.id}">Station ${station.id}: remote commands</h2>
           ${may(account.role, 'stations.unlock')
@@ -109,6 +110,21 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
         )}`,
     });
   });
+
+  /** What the broker and the ingest refused since the hub started: counted, never a line each. */
+  function refusalsSection() {
+    const refusals = context.brokerRefusals?.() ?? null;
+    const rejected = context.ingest.rejectedTotal;
+    return html`<section aria-labelledby="refused"><h2 id="refused">Refused by the broker and the hub</h2>
+      <p>Frames the hub refused since it started (bad signature, replayed, malformed…): <strong data-rejected-frames>${rejected}</strong> (the latest at <code>/api/rejections</code>).</p>
+      ${refusals === null
+        ? html`<p class="hint">The broker is external (Mosquitto): it logs the connections and messages it refuses itself.</p>`
+        : refusals.length === 0
+          ? html`<p>The broker has refused no connection, publish or subscription since the hub started.</p>`
+          : html`<div class="table-wrap"><table class="data broker-refusals"><thead><tr><th scope="col">Client</th><th scope="col">Refused</th><th scope="col">Why</th><th scope="col">Times</th><th scope="col">Last</th></tr></thead>
+            <tbody>${refusals.map((r) => html`<tr data-refusal="${r.what}"><td>${r.client}</td><td>${r.what}</td><td>${r.reason}</td><td data-count>${r.count}</td><td>${timeTag(r.last)}</td></tr>`)}</tbody></table></div>`}
+    </section>`;
+  }
 
   async function stationsPanel() {
     const stations = await records.stations.list();
