@@ -19,9 +19,19 @@ const WITHIN_MS = 10_000;
 let harness: HubHarness;
 const cli = commandLine(() => ({ dataDir: harness.dataDir, databaseUrl: harness.hub.settings.databaseUrl ?? null, drop: async () => {} }));
 
-async function badgeStatus(): Promise<{ state: string; hubVersion: number; stationVersion: number; retryAt: string | null }> {
+async function badgeStatus(stationId = 'demo-1'): Promise<{ state: string; hubVersion: number; stationVersion: number; retryAt: string | null }> {
   const { body } = await harness.getJson('/api/stations');
-  return body.stations.find((station: { id: string }) => station.id === 'demo-1').badgeList;
+  return body.stations.find((station: { id: string }) => station.id === stationId).badgeList;
+}
+
+/**
+ * A second registered station that this test plays itself, signed in with its own credential (the
+ * broker lets nobody else write a station's topics): it sends state reports and answers no command.
+ */
+async function spareStation(): Promise<{ client: mqtt.MqttClient; key: string }> {
+  const row = (await harness.hub.stations.get('spare-1')) ?? (await harness.hub.stations.add('demo', 'spare-1', 4));
+  const client = await harness.mqtt({ station: 'spare-1' });
+  return { client, key: row.station_key };
 }
 
 /** Waits (at most WITHIN_MS from `since`) until the station holds a list newer than `than`. */
@@ -126,19 +136,18 @@ describe('changes reach an online station within 10 s', () => {
 
 describe('the cost of keeping stations current', () => {
   it('state reports with an unchanged list do not rebuild it', async () => {
-    const station = await harness.hub.stations.get('demo-1');
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${harness.hub.mqttPort}`, { clientId: `state-flood-${process.pid}` });
+    const { client, key } = await spareStation();
     try {
       const builds = harness.hub.badgeLists.builds;
       let reports = 0;
-      const count = (state: { uptimeSec?: number }) => {
-        if ((state.uptimeSec ?? -1) < 50) reports++;
+      const count = (state: { stationId: string; uptimeSec?: number }) => {
+        if (state.stationId === 'spare-1' && (state.uptimeSec ?? -1) < 50) reports++;
       };
       harness.hub.link.on('state', count);
-      const version = (await badgeStatus()).stationVersion;
+      const version = (await badgeStatus()).hubVersion;
       for (let i = 0; i < 50; i++) {
-        const state = new Map<number, unknown>([[MSG.STATION, 'demo-1'], [MSG.BOOT, 1], [MSG.VERSION, version], [MSG.UPTIME, i]]);
-        await client.publishAsync('handover/demo/demo-1/state', Buffer.from(seal(station!.station_key, state)), { qos: 1 });
+        const state = new Map<number, unknown>([[MSG.STATION, 'spare-1'], [MSG.BOOT, 1], [MSG.VERSION, version], [MSG.UPTIME, i]]);
+        await client.publishAsync('handover/demo/spare-1/state', Buffer.from(seal(key, state)), { qos: 1 });
       }
       await eventually(() => reports >= 50, 10_000, 'the hub to read the 50 reports');
       harness.hub.link.off('state', count);
@@ -165,9 +174,8 @@ describe('the cost of keeping stations current', () => {
       });
       await db.run(`INSERT INTO badges (hash, person_id, enrolled_at) VALUES ${badges.map(() => '(?, ?, ?)').join(', ')}`, badges.flat());
     }
-    const station = await harness.hub.stations.get('demo-1');
-    const key = station!.station_key;
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${harness.hub.mqttPort}`, { clientId: `push-count-${process.pid}` });
+    // The spare station takes no list: every push to it ends without a reply.
+    const { client, key } = await spareStation();
     const begins: number[] = [];
     client.on('message', (topic, payload) => {
       if (!topic.endsWith('/cmd')) return;
@@ -175,20 +183,20 @@ describe('the cost of keeping stations current', () => {
       const message = opened.ok ? (cborDecode(opened.body) as Map<number, unknown>) : null;
       if (message?.get(MSG.COMMAND) === COMMAND.BADGES_BEGIN) begins.push(Date.now());
     });
-    await client.subscribeAsync('handover/demo/demo-1/cmd', { qos: 1 });
+    await client.subscribeAsync('handover/demo/spare-1/cmd', { qos: 1 });
     try {
       await eventually(() => begins.length >= 1, WITHIN_MS, 'the first push of the large list');
-      const version = (await badgeStatus()).stationVersion;
+      const version = (await badgeStatus('spare-1')).stationVersion ?? 0;
       // 12 s of state reports, 4 a second, each saying the station is still behind.
       for (let i = 0; i < 48; i++) {
-        const state = new Map<number, unknown>([[MSG.STATION, 'demo-1'], [MSG.BOOT, 1], [MSG.VERSION, version], [MSG.UPTIME, 1000 + i]]);
-        await client.publishAsync('handover/demo/demo-1/state', Buffer.from(seal(key, state)), { qos: 1 });
+        const state = new Map<number, unknown>([[MSG.STATION, 'spare-1'], [MSG.BOOT, 1], [MSG.VERSION, version], [MSG.UPTIME, 1000 + i]]);
+        await client.publishAsync('handover/demo/spare-1/state', Buffer.from(seal(key, state)), { qos: 1 });
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
       // Delays of 2.5-5 s, then 5-10 s: at most three attempts in those 12 s, and at least two.
       expect(begins.length).toBeGreaterThanOrEqual(2);
       expect(begins.length).toBeLessThanOrEqual(3);
-      const status = await badgeStatus();
+      const status = await badgeStatus('spare-1');
       expect(status.state).toBe('behind');
       expect(Date.parse(status.retryAt!)).toBeGreaterThan(Date.now());
       const page = await harness.getPage('/stations/panel');
