@@ -321,7 +321,7 @@ describe('MqttClient against an aedes broker on loopback', () => {
     const elapsedMs = Date.now() - connectedAt;
     expect(elapsedMs).toBeGreaterThanOrEqual(1400);
     expect(elapsedMs).toBeLessThan(2200);
-    expect(station.disconnects[0]).toMatch(/nothing from the broker/);
+    expect(station.disconnects[0]).toMatch(/no PINGRESP/);
     await waitFor(() => server.connections.length === 2, 'reconnection');
   });
 
@@ -551,12 +551,12 @@ describe('MqttClient under a fake clock', () => {
     clock.advance(10000);
     expect(network.sent('pingreq').length).toBe(3);
     expect(client.state).toBe('connected');
-    // Last bytes from the server at 20000 (the PINGRESP): dead at 20000 + 15000.
+    // The last PINGRESP at 20000: dead at 20000 + 15000.
     clock.advance(4999);
     expect(client.state).toBe('connected');
     clock.advance(1);
     expect(client.state).toBe('waiting');
-    expect(disconnects).toEqual([{ atMs: 35000, reason: 'nothing from the broker for 15000 ms (keep-alive 10 s)' }]);
+    expect(disconnects).toEqual([{ atMs: 35000, reason: 'no PINGRESP for 15000 ms (keep-alive 10 s)' }]);
   });
 
   it('pings when nothing is received even while it keeps sending (QoS 0 every second)', () => {
@@ -569,6 +569,22 @@ describe('MqttClient under a fake clock', () => {
     }
     expect(network.sent('pingreq').length).toBe(1);
     expect(client.state).toBe('connected');
+  });
+
+  it('a broker that keeps sending publishes but never answers PINGREQ is left 1.5 periods after the CONNACK [MQTT-3.1.2-23]', () => {
+    const { clock, network, client, disconnects } = scripted({ keepAliveSec: 10 });
+    network.behaviour.answerPings = false;
+    client.start();
+    clock.advance(1); // CONNACK at 0
+    let messageId = 1;
+    for (let step = 0; step < 40 && client.state === 'connected'; step++) {
+      // A QoS 1 PUBLISH every 500 ms, so the client both receives and sends (PUBACK) all the time.
+      network.handlers!.onData(new Uint8Array(mqttPacket.generate({ cmd: 'publish', topic: 'cmd', payload: Buffer.from('x'), qos: 1, messageId: messageId++, dup: false, retain: false })));
+      clock.advance(500);
+    }
+    expect(network.sent('pingreq').map((entry) => entry.atMs)).toEqual([10000]);
+    expect(disconnects).toEqual([{ atMs: 15000, reason: 'no PINGRESP for 15000 ms (keep-alive 10 s)' }]);
+    expect(client.state).toBe('waiting');
   });
 
   it('keep-alive 0 sends no pings', () => {

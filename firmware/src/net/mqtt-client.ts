@@ -284,25 +284,27 @@ export class MqttClient {
     const keepAliveMs = options.keepAliveSec * 1000;
     const connectTimeoutMs = options.connectTimeoutMs !== undefined ? options.connectTimeoutMs : DEFAULT_CONNECT_TIMEOUT_MS;
     const parser = new MqttParser(this.maxPacketBytes);
-    let lastReceivedMs = 0;
+    /** The last answer to the keep-alive: the CONNACK, then each PINGRESP. */
+    let lastPongMs = 0;
     let pingOutstanding = false;
 
-    // Keep-alive [MQTT-3.1.2-23]: a PINGREQ when nothing was sent, or nothing received, for a whole
-    // keep-alive period; a connection that brings no bytes at all for 1.5 periods is dead (the
-    // server's own rule, [MQTT-3.1.2-24], applied to the server).
+    // Keep-alive [MQTT-3.1.2-23]: a PINGREQ once a keep-alive period has passed since the last one
+    // was answered, or sooner when nothing was sent for a period; no PINGRESP within 1.5 periods of
+    // the last answer means the connection is dead. Only the PINGRESP counts: a broker that still
+    // forwards publishes but no longer answers pings is broken, and is left.
     const scheduleKeepAlive = () => {
       if (keepAliveMs === 0) return;
-      let dueMs = lastReceivedMs + keepAliveMs * 1.5;
-      if (!pingOutstanding) dueMs = Math.min(dueMs, this.lastSentMs + keepAliveMs, lastReceivedMs + keepAliveMs);
+      const dueMs = pingOutstanding ? lastPongMs + keepAliveMs * 1.5 : Math.min(this.lastSentMs, lastPongMs) + keepAliveMs;
       this.timerId = clock.setTimeout(() => {
         this.timerId = undefined;
         if (attempt !== this.attempt) return;
         const nowMs = clock.nowMs();
-        if (nowMs - lastReceivedMs >= keepAliveMs * 1.5) {
-          this.drop('nothing from the broker for ' + (nowMs - lastReceivedMs) + ' ms (keep-alive ' + options.keepAliveSec + ' s)');
-          return;
-        }
-        if (!pingOutstanding && (nowMs - this.lastSentMs >= keepAliveMs || nowMs - lastReceivedMs >= keepAliveMs)) {
+        if (pingOutstanding) {
+          if (nowMs - lastPongMs >= keepAliveMs * 1.5) {
+            this.drop('no PINGRESP for ' + (nowMs - lastPongMs) + ' ms (keep-alive ' + options.keepAliveSec + ' s)');
+            return;
+          }
+        } else if (nowMs - Math.min(this.lastSentMs, lastPongMs) >= keepAliveMs) {
           pingOutstanding = true;
           this.send(new Uint8Array([PACKET.PINGREQ << 4, 0])); // PINGREQ (§3.12)
         }
@@ -315,7 +317,7 @@ export class MqttClient {
       this.timerId = undefined;
       this.state = 'connected';
       this.failures = 0;
-      lastReceivedMs = clock.nowMs();
+      lastPongMs = clock.nowMs();
       pingOutstanding = false;
       // [MQTT-4.4.0-1] re-send every unacknowledged QoS 1 PUBLISH with its original packet id, with
       // DUP set [MQTT-3.3.1-1], in the original order [MQTT-4.6.0-1], before anything new.
@@ -383,6 +385,7 @@ export class MqttClient {
           // The timer was set for the dead-connection deadline while the ping was out; the next
           // ping may now be due before it.
           pingOutstanding = false;
+          lastPongMs = clock.nowMs();
           if (this.timerId !== undefined) clock.clearTimeout(this.timerId);
           this.timerId = undefined;
           scheduleKeepAlive();
@@ -401,7 +404,6 @@ export class MqttClient {
       },
       onData: (data: Uint8Array) => {
         if (attempt !== this.attempt) return;
-        lastReceivedMs = clock.nowMs();
         const problem = parser.push(data, (packet) => {
           if (attempt === this.attempt) handle(packet);
         });
