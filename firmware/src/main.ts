@@ -84,6 +84,7 @@ function boot(): void {
     maxPerSecond: 50,
     ackTimeoutMs: 10000,
     ackTimeoutMaxMs: 300000,
+    random: Math.random,
     seal: sealMessage,
     unseal: (payload) => unseal(hw.crypto, stationKey, payload),
   });

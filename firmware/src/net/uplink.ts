@@ -1,11 +1,14 @@
 // Sends the journal to the hub, in order, and erases what the hub confirms. The journal, not the
 // MQTT session, is the source of truth: after every (re)connect the uplink starts again from the
-// oldest unconfirmed entry (the hub ignores what it already has), at a bounded rate and with a
-// bounded number of publishes in flight, so taps are still served during a long replay.
+// oldest entry the hub has not confirmed (the hub ignores what it already has; what it confirmed is
+// not sent again), with a bounded number of publishes in flight.
+// Taps first: entries go out one per timer callback, evenly spaced (maxPerSecond), never several in
+// one go, so the reader's IRQ and the door and lock timers wait behind one entry's work at most.
 // A PUBACK only means the broker has a frame: when everything has been sent and still some of it
 // is unconfirmed with no acknowledgement for ackTimeoutMs (the hub died after the broker handed it
-// a frame, or the broker restarted before the hub subscribed again), the uplink replays from the
-// oldest unconfirmed entry again, waiting twice as long after each replay nobody answered.
+// a frame, or the broker restarted before the hub subscribed again), the uplink sends again from
+// the oldest unconfirmed entry, waiting about twice as long after each such resend nobody answered,
+// with jitter, so stations that lost the same hub do not all resend at the same moments.
 import type { Clock } from '../hal';
 import type { MqttClient } from './mqtt-client';
 import type { Journal, JournalCursor, JournalEntry } from '../storage/journal';
@@ -26,6 +29,8 @@ export interface UplinkOptions {
   ackTimeoutMs: number;
   /** Longest wait between such replays (the wait doubles while nothing is acknowledged). */
   ackTimeoutMaxMs: number;
+  /** Uniform in [0, 1), for the jitter of that wait (Math.random on the board; seeded in tests). */
+  random: () => number;
 }
 
 export function eventFrame(stationId: string, entry: JournalEntry): { [key: number]: unknown } {
@@ -54,15 +59,18 @@ export class Uplink {
   private inFlight = 0;
   /** Counts connections, so acknowledgements from an earlier one are not miscounted. */
   private session = 0;
-  private windowStartMs = 0;
-  private sentInWindow = 0;
+  /** When the last entry was sent (entries go out at least 1000 / maxPerSecond ms apart). */
+  private lastSentMs = -1e9;
+  /** The timer of the next entry's slice (or of the second's wait after a refusal). */
   private timer = -1;
   private ackTimer = -1;
   /** Since when unconfirmed entries have waited without an acknowledgement that moved on (-1: none waiting). */
   private waitingSinceMs = -1;
   private lastAckBoot = -1;
   private lastAckSeq = -1;
+  /** The wait before resending: jittered in [ceiling / 2, ceiling]. */
   private ackWaitMs: number;
+  private ackCeilingMs: number;
   /** The cursor has reached the end of the journal (everything in it has been sent). */
   private atEnd = false;
   sent = 0;
@@ -76,7 +84,7 @@ export class Uplink {
     this.clock = clock;
     this.options = options;
     this.cursor = journal.start();
-    this.ackWaitMs = options.ackTimeoutMs;
+    this.ackWaitMs = this.ackCeilingMs = options.ackTimeoutMs;
   }
 
   /** After every (re)connect: replay from the oldest unconfirmed entry. */
@@ -100,7 +108,7 @@ export class Uplink {
     // An acknowledgement that repeats the last one (the hub still misses an event) is no progress.
     if (boot !== this.lastAckBoot || seq > this.lastAckSeq) {
       if (this.waitingSinceMs >= 0) this.waitingSinceMs = this.clock.nowMs();
-      this.ackWaitMs = this.options.ackTimeoutMs;
+      this.ackWaitMs = this.ackCeilingMs = this.options.ackTimeoutMs;
     }
     this.lastAckBoot = boot;
     this.lastAckSeq = seq;
@@ -117,7 +125,7 @@ export class Uplink {
     }, delayMs);
   }
 
-  /** Everything sent, something unconfirmed, and silence for ackWaitMs: send it all again. */
+  /** Everything sent, something unconfirmed, and silence for ackWaitMs: send what is unconfirmed again. */
   private checkAcks(): void {
     if (!this.journal.unconfirmed()) {
       this.waitingSinceMs = -1;
@@ -131,7 +139,10 @@ export class Uplink {
     }
     if (this.mqtt.state === 'connected' && this.atEnd && this.inFlight === 0) {
       this.resent++;
-      this.ackWaitMs = Math.min(this.ackWaitMs * 2, this.options.ackTimeoutMaxMs);
+      this.ackCeilingMs = Math.min(this.ackCeilingMs * 2, this.options.ackTimeoutMaxMs);
+      let random = this.options.random();
+      if (!(random >= 0 && random <= 1)) random = 1;
+      this.ackWaitMs = (this.ackCeilingMs * (1 + random)) / 2;
       this.waitingSinceMs = this.clock.nowMs();
       this.cursor = this.journal.start();
       this.atEnd = false;
@@ -141,41 +152,42 @@ export class Uplink {
     this.armAckCheck(this.ackWaitMs);
   }
 
+  /**
+   * Asks for the next entry to be sent, in a timer callback of its own, no sooner than
+   * 1000 / maxPerSecond ms after the last one. Cheap to call at any time (after each append, each
+   * PUBACK, each connect): it only sets one timer.
+   */
   pump(): void {
     const options = this.options;
-    while (this.timer < 0 && this.mqtt.state === 'connected' && this.inFlight < options.window) {
-      const now = this.clock.nowMs();
-      if (now - this.windowStartMs >= 1000) {
-        this.windowStartMs = now;
-        this.sentInWindow = 0;
-      }
-      if (this.sentInWindow >= options.maxPerSecond) {
-        this.timer = this.clock.setTimeout(() => {
-          this.timer = -1;
+    if (this.timer >= 0 || this.mqtt.state !== 'connected' || this.inFlight >= options.window) return;
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = -1;
+        if (this.mqtt.state !== 'connected' || this.inFlight >= options.window) return;
+        const at = { segment: this.cursor.segment, slot: this.cursor.slot };
+        const entry = this.journal.next(this.cursor);
+        if (!entry) {
+          this.atEnd = true;
+          return;
+        }
+        this.atEnd = false;
+        const now = this.clock.nowMs();
+        this.lastSentMs = now;
+        if (this.waitingSinceMs < 0) this.waitingSinceMs = now;
+        this.armAckCheck(this.ackWaitMs);
+        const session = this.session;
+        this.inFlight++;
+        this.sent++;
+        this.mqtt.publish(options.eventsTopic, options.seal(eventFrame(options.stationId, entry)), 1, false, (ok) => {
+          if (session !== this.session) return;
+          this.inFlight--;
+          if (!ok) this.sendAgainSoon(at);
           this.pump();
-        }, 1000 - (now - this.windowStartMs));
-        return;
-      }
-      const at = { segment: this.cursor.segment, slot: this.cursor.slot };
-      const entry = this.journal.next(this.cursor);
-      if (!entry) {
-        this.atEnd = true;
-        return;
-      }
-      this.atEnd = false;
-      if (this.waitingSinceMs < 0) this.waitingSinceMs = now;
-      this.armAckCheck(this.ackWaitMs);
-      const session = this.session;
-      this.inFlight++;
-      this.sentInWindow++;
-      this.sent++;
-      this.mqtt.publish(options.eventsTopic, options.seal(eventFrame(options.stationId, entry)), 1, false, (ok) => {
-        if (session !== this.session) return;
-        this.inFlight--;
-        if (!ok) this.sendAgainSoon(at);
+        });
         this.pump();
-      });
-    }
+      },
+      Math.max(0, this.lastSentMs + 1000 / options.maxPerSecond - this.clock.nowMs()),
+    );
   }
 
   /**
@@ -186,7 +198,7 @@ export class Uplink {
     const cursor = this.cursor;
     if (at.segment < cursor.segment || (at.segment === cursor.segment && at.slot < cursor.slot)) this.cursor = at;
     this.atEnd = false;
-    if (this.timer >= 0) return;
+    if (this.timer >= 0) this.clock.clearTimeout(this.timer);
     this.timer = this.clock.setTimeout(() => {
       this.timer = -1;
       this.pump();
