@@ -244,11 +244,6 @@ export class MqttClient {
     return true;
   }
 
-  /** Publishes not yet acknowledged (in flight) and waiting (queued), for status reports. */
-  backlog(): { inflight: number; queued: number } {
-    return { inflight: this.inflight.length, queued: this.queue.length };
-  }
-
   // -------------------------------------------------------------------------------------------
   // Connection pipeline: connect → socket open → CONNECT → CONNACK → established
 

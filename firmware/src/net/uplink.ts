@@ -73,10 +73,6 @@ export class Uplink {
   private ackCeilingMs: number;
   /** The cursor has reached the end of the journal (everything in it has been sent). */
   private atEnd = false;
-  sent = 0;
-  confirmed = 0;
-  /** Replays started because acknowledgements stopped coming. */
-  resent = 0;
 
   constructor(mqtt: MqttClient, journal: Journal, clock: Clock, options: UplinkOptions) {
     this.mqtt = mqtt;
@@ -104,7 +100,7 @@ export class Uplink {
     const boot = ack[FRAME.BOOT];
     const seq = ack[FRAME.SEQ];
     if (typeof boot !== 'number' || typeof seq !== 'number') return false;
-    this.confirmed += this.journal.confirm(boot, seq);
+    this.journal.confirm(boot, seq);
     // An acknowledgement that repeats the last one (the hub still misses an event) is no progress.
     if (boot !== this.lastAckBoot || seq > this.lastAckSeq) {
       if (this.waitingSinceMs >= 0) this.waitingSinceMs = this.clock.nowMs();
@@ -117,39 +113,38 @@ export class Uplink {
     return true;
   }
 
+  /**
+   * Looks at the acknowledgements in `delayMs`: everything sent, something unconfirmed, and silence
+   * for ackWaitMs means sending what is unconfirmed again.
+   */
   private armAckCheck(delayMs: number): void {
     if (this.ackTimer >= 0) return;
     this.ackTimer = this.clock.setTimeout(() => {
       this.ackTimer = -1;
-      this.checkAcks();
+      if (!this.journal.unconfirmed()) {
+        this.waitingSinceMs = -1;
+        return;
+      }
+      const now = this.clock.nowMs();
+      if (this.waitingSinceMs < 0) this.waitingSinceMs = now;
+      const quietMs = now - this.waitingSinceMs;
+      if (quietMs < this.ackWaitMs) {
+        this.armAckCheck(this.ackWaitMs - quietMs);
+        return;
+      }
+      if (this.mqtt.state === 'connected' && this.atEnd && this.inFlight === 0) {
+        this.ackCeilingMs = Math.min(this.ackCeilingMs * 2, this.options.ackTimeoutMaxMs);
+        let random = this.options.random();
+        if (!(random >= 0 && random <= 1)) random = 1;
+        this.ackWaitMs = (this.ackCeilingMs * (1 + random)) / 2;
+        this.waitingSinceMs = now;
+        this.cursor = this.journal.start();
+        this.atEnd = false;
+        this.pump();
+      }
+      // Not connected (onConnected replays anyway) or still sending: look again later.
+      this.armAckCheck(this.ackWaitMs);
     }, delayMs);
-  }
-
-  /** Everything sent, something unconfirmed, and silence for ackWaitMs: send what is unconfirmed again. */
-  private checkAcks(): void {
-    if (!this.journal.unconfirmed()) {
-      this.waitingSinceMs = -1;
-      return;
-    }
-    if (this.waitingSinceMs < 0) this.waitingSinceMs = this.clock.nowMs();
-    const quietMs = this.clock.nowMs() - this.waitingSinceMs;
-    if (quietMs < this.ackWaitMs) {
-      this.armAckCheck(this.ackWaitMs - quietMs);
-      return;
-    }
-    if (this.mqtt.state === 'connected' && this.atEnd && this.inFlight === 0) {
-      this.resent++;
-      this.ackCeilingMs = Math.min(this.ackCeilingMs * 2, this.options.ackTimeoutMaxMs);
-      let random = this.options.random();
-      if (!(random >= 0 && random <= 1)) random = 1;
-      this.ackWaitMs = (this.ackCeilingMs * (1 + random)) / 2;
-      this.waitingSinceMs = this.clock.nowMs();
-      this.cursor = this.journal.start();
-      this.atEnd = false;
-      this.pump();
-    }
-    // Not connected (onConnected replays anyway) or still sending: look again later.
-    this.armAckCheck(this.ackWaitMs);
   }
 
   /**
@@ -177,31 +172,27 @@ export class Uplink {
         this.armAckCheck(this.ackWaitMs);
         const session = this.session;
         this.inFlight++;
-        this.sent++;
         this.mqtt.publish(options.eventsTopic, options.seal(eventFrame(options.stationId, entry)), 1, false, (ok) => {
           if (session !== this.session) return;
           this.inFlight--;
-          if (!ok) this.sendAgainSoon(at);
+          if (!ok) {
+            // The MQTT client refused it (its queue was full): read it again from `at` in a second,
+            // rather than leave a gap the hub would wait behind until the acknowledgement timeout.
+            const cursor = this.cursor;
+            if (at.segment < cursor.segment || (at.segment === cursor.segment && at.slot < cursor.slot)) this.cursor = at;
+            this.atEnd = false;
+            if (this.timer >= 0) this.clock.clearTimeout(this.timer);
+            this.timer = this.clock.setTimeout(() => {
+              this.timer = -1;
+              this.pump();
+            }, 1000);
+            return;
+          }
           this.pump();
         });
         this.pump();
       },
       Math.max(0, this.lastSentMs + 1000 / options.maxPerSecond - this.clock.nowMs()),
     );
-  }
-
-  /**
-   * The MQTT client refused an entry (its queue was full): read it again from `at` in a second,
-   * rather than leave a gap the hub would wait behind until the acknowledgement timeout.
-   */
-  private sendAgainSoon(at: JournalCursor): void {
-    const cursor = this.cursor;
-    if (at.segment < cursor.segment || (at.segment === cursor.segment && at.slot < cursor.slot)) this.cursor = at;
-    this.atEnd = false;
-    if (this.timer >= 0) this.clock.clearTimeout(this.timer);
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = -1;
-      this.pump();
-    }, 1000);
   }
 }
