@@ -593,6 +593,24 @@ describe('MqttClient under a fake clock', () => {
     expect(client.state).toBe('waiting');
   });
 
+  it('handles one packet of a chunk per turn: the rest in timer callbacks, in order (taps first)', () => {
+    const { clock, network, client } = scripted();
+    const messages: string[] = [];
+    client.onMessage = (topic) => messages.push(topic);
+    client.start();
+    clock.advance(1);
+    const publish = (topic: string, messageId: number) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 1, messageId, dup: false, retain: false });
+    network.handlers!.onData(new Uint8Array(Buffer.concat([publish('a', 1), publish('b', 2), publish('c', 3)])));
+    expect(messages).toEqual(['a']);
+    // A chunk arriving before the rest is handled queues behind it.
+    network.handlers!.onData(new Uint8Array(publish('d', 4)));
+    expect(messages).toEqual(['a']);
+    // (The fake clock runs the chain of 0 ms timers in one advance.)
+    clock.advance(0);
+    expect(messages).toEqual(['a', 'b', 'c', 'd']);
+    expect(network.sent('puback').map((entry) => (entry.packet as mqttPacket.IPubackPacket).messageId)).toEqual([1, 2, 3, 4]);
+  });
+
   it('keep-alive 0 sends no pings', () => {
     const { clock, network, client } = scripted({ keepAliveSec: 0 });
     client.start();

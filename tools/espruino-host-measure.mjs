@@ -1018,13 +1018,13 @@ try {
   let codeExtraInRam;
   if (busyModes.some((mode) => selected(mode.id))) {
     const codeOnly = {};
-    for (const [place, files, code] of [
+    for (const [place, placeFiles, code] of [
       ['storage', boot(rest32), 'HX.mem("x");quit()'],
       ['ram', [['hx.prelude', rest32], ['hx.bundle', files.bundle]], 'var HXS=require("Storage");eval(E.toString(E.toUint8Array(HXS.read("hx.prelude"))));HX.mem("prelude-end");eval(E.toString(E.toUint8Array(HXS.read("hx.bundle"))));HXS=undefined;HX.mem("after-boot");quit()'],
     ]) {
       const dir = path.join(work, `code-${place}`);
       fs.mkdirSync(dir);
-      await writeStorage(dir, files);
+      await writeStorage(dir, placeFiles);
       const run = await runEspruino(dir, code, 30_000);
       const at = (name) => run.hx.find((entry) => entry.at === name)?.usage;
       // From Storage the prelude's own mem("prelude-end") comes before .bootcde runs.

@@ -388,6 +388,16 @@ export class MqttClient {
       }
     };
 
+    // Taps first: one packet from the server is handled per turn of the interpreter's loop, the
+    // rest of a chunk in timer callbacks after it, so the reader's IRQ waits behind one message's
+    // work at most (a chunk can carry several acknowledgements or commands).
+    const inbox: ServerPacket[] = [];
+    const drain = () => {
+      if (attempt !== this.attempt) return;
+      handle(inbox.shift() as ServerPacket);
+      if (inbox.length > 0 && attempt === this.attempt) clock.setTimeout(drain, 0);
+    };
+
     this.timerId = clock.setTimeout(() => {
       this.timerId = undefined;
       if (attempt === this.attempt) this.drop('no CONNACK within ' + connectTimeoutMs + ' ms');
@@ -399,11 +409,15 @@ export class MqttClient {
       },
       onData: (data: Uint8Array) => {
         if (attempt !== this.attempt) return;
+        const draining = inbox.length > 0;
         const problem = parser.push(data, (packet) => {
-          if (attempt === this.attempt) handle(packet);
+          inbox.push(packet);
         });
-        // [MQTT-4.8.0-1] a protocol violation closes the connection.
-        if (problem && attempt === this.attempt) this.drop('protocol error: ' + problem);
+        if (problem) {
+          // [MQTT-4.8.0-1] a protocol violation closes the connection, after what came before it.
+          while (inbox.length > 0 && attempt === this.attempt) handle(inbox.shift() as ServerPacket);
+          if (attempt === this.attempt) this.drop('protocol error: ' + problem);
+        } else if (!draining && inbox.length > 0) drain();
       },
       onClose: () => {
         if (attempt === this.attempt) this.drop('connection closed');
