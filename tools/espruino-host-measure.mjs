@@ -330,18 +330,27 @@ async function recordPresentations(brokerPort, badges) {
   };
   try {
     for (const card of CARDS) {
-      // Deposit (recorded), then collect, so every card's presentation opens locker 0.
-      const { locker, frames, pulse } = await tap(card, true);
-      await tap(card, false);
-      if (pulse < 0 || pulse >= frames.length) throw new Error(`simulator: no lock frame found for card ${card.label}`);
-      const script = frames.slice(0, pulse + 1);
-      const kept = script.filter((frame, i) => i === pulse || !isBackground(frame));
-      const last = kept[kept.length - 1];
-      if (last.device !== 1 || last.request[1] !== MCP_OLATA) throw new Error(`simulator: card ${card.label}: the coil did not switch on with an OLAT write`);
-      if (kept[0].device !== 0 || !sameBytes(kept[0].request, MFRC522_READ_ATQA)) throw new Error(`simulator: card ${card.label}: the recording does not start with the ATQA read`);
-      for (const frame of kept) if (frame.request.length !== frame.reply.length) throw new Error('simulator: a reply differs in length from its request');
-      const edges = kept.filter((frame) => frame.device === 0 && frame.request[0] === MFRC522_READ_ATQA[0]).length;
-      scripts.push({ card: card.label, locker, frames: kept, edges, dropped: script.length - kept.length });
+      // A presentation the simulator's reader had to retry (a step timed out on a loaded machine)
+      // is not the path being measured: the clean one has one IRQ edge per exchange (ATQA, then
+      // anticollision and SELECT per cascade level). Record again, a few times at most.
+      const cleanEdges = card.bytes === 7 ? 5 : 3;
+      for (let attempt = 1; ; attempt++) {
+        // Deposit (recorded), then collect, so every card's presentation opens locker 0.
+        const { locker, frames, pulse } = await tap(card, true);
+        await tap(card, false);
+        if (pulse < 0 || pulse >= frames.length) throw new Error(`simulator: no lock frame found for card ${card.label}`);
+        const script = frames.slice(0, pulse + 1);
+        const kept = script.filter((frame, i) => i === pulse || !isBackground(frame));
+        const last = kept[kept.length - 1];
+        if (last.device !== 1 || last.request[1] !== MCP_OLATA) throw new Error(`simulator: card ${card.label}: the coil did not switch on with an OLAT write`);
+        if (kept[0].device !== 0 || !sameBytes(kept[0].request, MFRC522_READ_ATQA)) throw new Error(`simulator: card ${card.label}: the recording does not start with the ATQA read`);
+        for (const frame of kept) if (frame.request.length !== frame.reply.length) throw new Error('simulator: a reply differs in length from its request');
+        const edges = kept.filter((frame) => frame.device === 0 && frame.request[0] === MFRC522_READ_ATQA[0]).length;
+        if (edges !== cleanEdges && attempt < 5) continue;
+        if (edges !== cleanEdges) throw new Error(`simulator: card ${card.label}: ${edges} IRQ edges in every recording, not ${cleanEdges}`);
+        scripts.push({ card: card.label, locker, frames: kept, edges, dropped: script.length - kept.length, attempts: attempt });
+        break;
+      }
     }
   } finally {
     station.powerOff();

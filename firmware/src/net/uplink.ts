@@ -66,8 +66,6 @@ export class Uplink {
   private ackTimer = -1;
   /** Since when unconfirmed entries have waited without an acknowledgement that moved on (-1: none waiting). */
   private waitingSinceMs = -1;
-  private lastAckBoot = -1;
-  private lastAckSeq = -1;
   /** The wait before resending: jittered in [ceiling / 2, ceiling]. */
   private ackWaitMs: number;
   private ackCeilingMs: number;
@@ -100,16 +98,16 @@ export class Uplink {
     const boot = ack[FRAME.BOOT];
     const seq = ack[FRAME.SEQ];
     if (typeof boot !== 'number' || typeof seq !== 'number') return false;
+    const before = this.journal.backlog();
     this.journal.confirm(boot, seq);
-    // An acknowledgement that repeats the last one (the hub still misses an event) is no progress.
-    if (boot !== this.lastAckBoot || seq > this.lastAckSeq) {
+    const backlog = this.journal.backlog();
+    // An acknowledgement that confirms nothing new (the hub still misses an event) is no progress.
+    if (backlog < before) {
       if (this.waitingSinceMs >= 0) this.waitingSinceMs = this.clock.nowMs();
       this.ackWaitMs = this.ackCeilingMs = this.options.ackTimeoutMs;
     }
-    this.lastAckBoot = boot;
-    this.lastAckSeq = seq;
     // All confirmed: the next publish starts a new wait.
-    if (!this.journal.unconfirmed()) this.waitingSinceMs = -1;
+    if (backlog === 0) this.waitingSinceMs = -1;
     return true;
   }
 
@@ -121,7 +119,7 @@ export class Uplink {
     if (this.ackTimer >= 0) return;
     this.ackTimer = this.clock.setTimeout(() => {
       this.ackTimer = -1;
-      if (!this.journal.unconfirmed()) {
+      if (this.journal.backlog() === 0) {
         this.waitingSinceMs = -1;
         return;
       }

@@ -153,7 +153,7 @@ export class Journal {
     return problems;
   }
 
-  /** Records not yet confirmed by the hub (torn slots included). */
+  /** Records not yet confirmed by the hub in this run (torn slots included: the hub hears of them too). */
   backlog(): number {
     const table = this.table;
     let total = 0;
@@ -213,12 +213,6 @@ export class Journal {
     table[row + LAST_SEQ] = seq;
     this.seq = seq;
     return seq;
-  }
-
-  /** Whether some whole record has not been confirmed by the hub in this run. */
-  unconfirmed(): boolean {
-    for (let row = 0; row < this.count * FIELDS; row += FIELDS) if (this.table[row + LAST_SEQ] > this.table[row + ACKED_SEQ]) return true;
-    return false;
   }
 
   /**
