@@ -73,6 +73,11 @@ export interface MqttClientOptions {
   reconnectMaxMs: number;
   /** Uniform in [0, 1), for the reconnect jitter (Math.random on the board; seeded in tests). */
   random: () => number;
+  /**
+   * True while the application must not be interrupted (the station is reading a card): received
+   * packets then wait, a few milliseconds at a time, until it is false. Absent: never.
+   */
+  busy?: () => boolean;
 }
 
 type DoneCallback = (ok: boolean) => void;
@@ -394,6 +399,10 @@ export class MqttClient {
     const inbox: ServerPacket[] = [];
     const drain = () => {
       if (attempt !== this.attempt) return;
+      if (options.busy && options.busy()) {
+        clock.setTimeout(drain, 5);
+        return;
+      }
       handle(inbox.shift() as ServerPacket);
       if (inbox.length > 0 && attempt === this.attempt) clock.setTimeout(drain, 0);
     };

@@ -31,7 +31,12 @@ export interface UplinkOptions {
   ackTimeoutMaxMs: number;
   /** Uniform in [0, 1), for the jitter of that wait (Math.random on the board; seeded in tests). */
   random: () => number;
+  /** True while a tap is being served (a card being read): entries wait a few ms until it is done. */
+  busy?: () => boolean;
 }
+
+/** How long background work waits when it finds a tap being served. */
+export const YIELD_MS = 5;
 
 export function eventFrame(stationId: string, entry: JournalEntry): { [key: number]: unknown } {
   const frame: { [key: number]: unknown } = {};
@@ -157,6 +162,12 @@ export class Uplink {
       () => {
         this.timer = -1;
         if (this.mqtt.state !== 'connected' || this.inFlight >= options.window) return;
+        if (options.busy && options.busy()) {
+          // Taps first: the card's next IRQ edge must not queue behind this entry's work.
+          this.lastSentMs = this.clock.nowMs() - 1000 / options.maxPerSecond + YIELD_MS;
+          this.pump();
+          return;
+        }
         const at = { segment: this.cursor.segment, slot: this.cursor.slot };
         const entry = this.journal.next(this.cursor);
         if (!entry) {
