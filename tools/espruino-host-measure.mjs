@@ -6,11 +6,18 @@
 //   (2) the JavaScript path of one tap, from the reader's IRQ edge to the lock pulse, for a 7-byte
 //       and a 4-byte card with 5,000 badges.
 //
+//   (3) issue 13's station kept busy: online, replaying the 1,000 events (acknowledged in 50 ms
+//       batches, as the hub does), receiving a new 5,000-badge list through the hub's commands, and
+//       a 7-byte tap every 3 s: each tap timed from the moment its first IRQ edge is due to the coil,
+//       taps lost, and the variables at the peak (scenarios busy, busy-ram, busy-idle-ram; they need
+//       an interpreter with 1 MB of Storage: 'flash': 1024 in boards/LINUX.py).
+//
 //   node tools/espruino-host-measure.mjs --espruino /path/to/espruino [--bundle dist/firmware.js]
-//        [--taps 20] [--settle 8] [--online-settle 40] [--json out.json] [--keep] [--only ids]
+//        [--taps 20] [--settle 8] [--online-settle 40] [--busy-taps 30] [--json out.json] [--keep] [--only ids]
 //
 // --only takes a comma-separated list of scenario ids (as printed, e.g. 32L-5000b-1000e) and/or
-// 'taps' / 'taps-ram', to run just those: a tap-time comparison without the memory scenarios.
+// 'taps' / 'taps-ram' / 'busy' / 'busy-ram' / 'busy-idle-ram', to run just those. Without --only the
+// busy scenarios run too.
 //
 // Not part of `npm test`, and it builds nothing: it measures the bundle it is given (default
 // dist/firmware.js; run `npm run build` first) on the interpreter it is given, and refuses to run
