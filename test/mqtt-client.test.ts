@@ -611,6 +611,24 @@ describe('MqttClient under a fake clock', () => {
     expect(network.sent('puback').map((entry) => (entry.packet as mqttPacket.IPubackPacket).messageId)).toEqual([1, 2, 3, 4]);
   });
 
+  it('holds received packets while busy() says so (a card being read), then handles them in order', () => {
+    let busy = false;
+    const { clock, network, client } = scripted({ busy: () => busy });
+    const messages: string[] = [];
+    client.onMessage = (topic) => messages.push(topic);
+    client.start();
+    clock.advance(1);
+    busy = true;
+    const publish = (topic: string, messageId: number) => mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 1, messageId, dup: false, retain: false });
+    network.handlers!.onData(new Uint8Array(Buffer.concat([publish('a', 1), publish('b', 2)])));
+    clock.advance(50);
+    expect(messages).toEqual([]);
+    busy = false;
+    clock.advance(5);
+    expect(messages).toEqual(['a', 'b']);
+    expect(network.sent('puback').map((entry) => (entry.packet as mqttPacket.IPubackPacket).messageId)).toEqual([1, 2]);
+  });
+
   it('keep-alive 0 sends no pings', () => {
     const { clock, network, client } = scripted({ keepAliveSec: 0 });
     client.start();

@@ -51,7 +51,7 @@ function ack(boot: number, seq: number): Uint8Array {
   return message as unknown as Uint8Array;
 }
 
-function uplinkOf(client: MqttClient, journal: Journal, clock: Clock, random: () => number = () => 0.5): Uplink {
+function uplinkOf(client: MqttClient, journal: Journal, clock: Clock, random: () => number = () => 0.5, busy?: () => boolean): Uplink {
   return new Uplink(client, journal, clock, {
     stationId: 'test-1',
     eventsTopic: 'handover/test/test-1/events',
@@ -62,6 +62,7 @@ function uplinkOf(client: MqttClient, journal: Journal, clock: Clock, random: ()
     ackTimeoutMs: 10000,
     ackTimeoutMaxMs: 300000,
     random,
+    busy,
   });
 }
 
@@ -133,5 +134,24 @@ describe('uplink', () => {
     // (20 s with random 0 -> 10 s; 40 s with random 1 -> 40 s; 80 s with 0.5 -> 60 s).
     expect(sent).toEqual([5, 6, 5, 6, 5, 6]);
     expect(sentAtMs).toEqual([10_200, 10_220, 20_200, 20_220, 60_200, 60_220]);
+  });
+
+  it('sends nothing while a card is being read, and goes on 5 ms at a time once it is done', () => {
+    const clock = new FakeClock();
+    const { client, sent, sentAtMs } = scriptedClient(() => false, clock);
+    let reading = false;
+    const uplink = uplinkOf(client, journalOf(4), clock, () => 0.5, () => reading);
+    uplink.onConnected();
+    clock.advance(20);
+    expect(sent).toEqual([1, 2]);
+    reading = true;
+    clock.advance(100);
+    expect(sent).toEqual([1, 2]);
+    reading = false;
+    clock.advance(100);
+    expect(sent).toEqual([1, 2, 3, 4]);
+    // The first entry after the read goes out within 5 ms of its end.
+    expect(sentAtMs[2]).toBeGreaterThan(120);
+    expect(sentAtMs[2]).toBeLessThanOrEqual(125);
   });
 });
