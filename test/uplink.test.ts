@@ -57,10 +57,7 @@ function uplinkOf(client: MqttClient, journal: Journal, clock: Clock, random: ()
     eventsTopic: 'handover/test/test-1/events',
     seal: (message) => message as unknown as Uint8Array,
     unseal: (payload) => ({ ok: true, message: payload as unknown as { [key: string]: unknown } }),
-    window: 8,
     maxPerSecond: 50,
-    ackTimeoutMs: 10000,
-    ackTimeoutMaxMs: 300000,
     random,
     busy,
   });

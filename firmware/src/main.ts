@@ -84,11 +84,7 @@ function boot(): void {
   const uplink = new Uplink(mqtt, journal, hw.clock, {
     stationId: config.station,
     eventsTopic: base + TOPIC.EVENTS,
-    window: 8,
     maxPerSecond: 50,
-    ackTimeoutMs: 10000,
-    ackTimeoutMaxMs: 300000,
-    random: Math.random,
     busy: reading,
     seal: sealMessage,
     unseal: (payload) => unseal(hw.crypto, stationKey, payload),

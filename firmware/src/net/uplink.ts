@@ -21,22 +21,22 @@ export interface UplinkOptions {
   /** Signs a message into an envelope; opens (verifies) one from the hub. */
   seal(message: unknown): Uint8Array;
   unseal(payload: Uint8Array): Opened;
-  /** Publishes in flight at most. */
-  window: number;
   /** Replay pace: entries per second at most. */
   maxPerSecond: number;
-  /** How long sent entries may wait without an acknowledgement that moves on before they are sent again. */
-  ackTimeoutMs: number;
-  /** Longest wait between such replays (the wait doubles while nothing is acknowledged). */
-  ackTimeoutMaxMs: number;
-  /** Uniform in [0, 1), for the jitter of that wait (Math.random on the board; seeded in tests). */
-  random: () => number;
+  /** Uniform in [0, 1), for the jitter of the resend wait; Math.random when absent (seeded in tests). */
+  random?: () => number;
   /** True while a tap is being served (a card being read): entries wait a few ms until it is done. */
   busy?: () => boolean;
 }
 
 /** How long background work waits when it finds a tap being served. */
 export const YIELD_MS = 5;
+/** Publishes in flight at most. */
+const WINDOW = 8;
+/** How long sent entries may wait without an acknowledgement that moves on before they are sent again. */
+const ACK_TIMEOUT_MS = 10000;
+/** Longest wait between such resends (the ceiling doubles while nothing is acknowledged). */
+const ACK_TIMEOUT_MAX_MS = 300000;
 
 export function eventFrame(stationId: string, entry: JournalEntry): { [key: number]: unknown } {
   const frame: { [key: number]: unknown } = {};
@@ -83,7 +83,7 @@ export class Uplink {
     this.clock = clock;
     this.options = options;
     this.cursor = journal.start();
-    this.ackWaitMs = this.ackCeilingMs = options.ackTimeoutMs;
+    this.ackWaitMs = this.ackCeilingMs = ACK_TIMEOUT_MS;
   }
 
   /** After every (re)connect: replay from the oldest unconfirmed entry. */
@@ -109,7 +109,7 @@ export class Uplink {
     // An acknowledgement that confirms nothing new (the hub still misses an event) is no progress.
     if (backlog < before) {
       if (this.waitingSinceMs >= 0) this.waitingSinceMs = this.clock.nowMs();
-      this.ackWaitMs = this.ackCeilingMs = this.options.ackTimeoutMs;
+      this.ackWaitMs = this.ackCeilingMs = ACK_TIMEOUT_MS;
     }
     // All confirmed: the next publish starts a new wait.
     if (backlog === 0) this.waitingSinceMs = -1;
@@ -136,8 +136,8 @@ export class Uplink {
         return;
       }
       if (this.mqtt.state === 'connected' && this.atEnd && this.inFlight === 0) {
-        this.ackCeilingMs = Math.min(this.ackCeilingMs * 2, this.options.ackTimeoutMaxMs);
-        let random = this.options.random();
+        this.ackCeilingMs = Math.min(this.ackCeilingMs * 2, ACK_TIMEOUT_MAX_MS);
+        let random = (this.options.random || Math.random)();
         if (!(random >= 0 && random <= 1)) random = 1;
         this.ackWaitMs = (this.ackCeilingMs * (1 + random)) / 2;
         this.waitingSinceMs = now;
@@ -157,11 +157,11 @@ export class Uplink {
    */
   pump(): void {
     const options = this.options;
-    if (this.timer >= 0 || this.mqtt.state !== 'connected' || this.inFlight >= options.window) return;
+    if (this.timer >= 0 || this.mqtt.state !== 'connected' || this.inFlight >= WINDOW) return;
     this.timer = this.clock.setTimeout(
       () => {
         this.timer = -1;
-        if (this.mqtt.state !== 'connected' || this.inFlight >= options.window) return;
+        if (this.mqtt.state !== 'connected' || this.inFlight >= WINDOW) return;
         if (options.busy && options.busy()) {
           // Taps first: the card's next IRQ edge must not queue behind this entry's work.
           this.lastSentMs = this.clock.nowMs() - 1000 / options.maxPerSecond + YIELD_MS;
