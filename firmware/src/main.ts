@@ -13,7 +13,7 @@ import { LockBank, gpioLockOutputs, type LockOutputs } from './drivers/lock-bank
 import { gpioDoorInputs, type DoorInputs } from './drivers/door-bank';
 import { ExpanderDoorInputs, Mcp23s17Bus, expanderLockOutputs } from './drivers/mcp23s17';
 import { Feedback } from './drivers/feedback';
-import { Mfrc522, MFRC522_DEFAULTS } from './drivers/mfrc522';
+import { Mfrc522, MFRC522_DEFAULTS, S_ANTICOLL, S_SELECT } from './drivers/mfrc522';
 import { MqttClient } from './net/mqtt-client';
 import { Uplink } from './net/uplink';
 import { CommandHandler } from './net/commands';
@@ -70,6 +70,9 @@ function boot(): void {
   const badgeProblems = badges.open();
 
   const base = topicBase(config.site, config.station);
+  // Taps first: while the reader is reading a card, the link's work (received messages, journal
+  // entries to send) waits a few milliseconds at a time, so the card's IRQ edges never queue behind it.
+  const reading = () => reader.state === S_ANTICOLL || reader.state === S_SELECT;
   const mqtt = new MqttClient(hw.network, hw.clock, {
     host: config.broker.host,
     port: config.broker.port,
@@ -85,15 +88,14 @@ function boot(): void {
     reconnectMinMs: 500,
     reconnectMaxMs: 30000,
     random: Math.random,
+    busy: reading,
   });
   const uplink = new Uplink(mqtt, journal, hw.clock, {
     stationId: config.station,
     board,
     eventsTopic: base + TOPIC.EVENTS,
-    window: 8,
     maxPerSecond: 50,
-    ackTimeoutMs: 10000,
-    ackTimeoutMaxMs: 300000,
+    busy: reading,
     seal: sealMessage,
     unseal: (payload) => unseal(hw.crypto, stationKey, payload),
   });

@@ -181,8 +181,8 @@ const S_STOPPED = 0;
 const S_RESETTING = 1; //  reset pulse given, waiting STARTUP_MS for the oscillator
 const S_IRQ_TEST = 2; //   configured; waiting for the test interrupt to pull the IRQ line low
 const S_IDLE = 3; //       polling: a REQA may be armed (requestArmed)
-const S_ANTICOLL = 4; //   ANTICOLLISION CLn sent, waiting for UID CLn
-const S_SELECT = 5; //     SELECT CLn sent, waiting for SAK
+export const S_ANTICOLL = 4; //   ANTICOLLISION CLn sent, waiting for UID CLn
+export const S_SELECT = 5; //     SELECT CLn sent, waiting for SAK
 const S_FAULT = 6; //      reader not answering; re-initialisation scheduled with backoff
 const S_FAILED = 7; //     gave up fast retries; probing VersionReg every RETRY_MAX_MS
 const S_SELF_TEST = 8; //  digital self test running (testPhase says which step)
@@ -271,7 +271,8 @@ export class Mfrc522 {
   private options: Mfrc522Options;
   private listener: Mfrc522Listener | null;
 
-  private state: number;
+  /** The driver's state (S_*): read it, never write it. ANTICOLL and SELECT: a card is being read. */
+  state: number;
   private requestArmed: boolean; //  a REQA is out and its answer not yet read
   private crcOn: boolean; //         TxCRCEn/RxCRCEn are set (SELECT, HLTA)
   private level: number; //          cascade level of the presentation, 1..3

@@ -73,6 +73,11 @@ export interface MqttClientOptions {
   reconnectMaxMs: number;
   /** Uniform in [0, 1), for the reconnect jitter (Math.random on the board; seeded in tests). */
   random: () => number;
+  /**
+   * True while the application must not be interrupted (the station is reading a card): received
+   * packets then wait, a few milliseconds at a time, until it is false. Absent: never.
+   */
+  busy?: () => boolean;
 }
 
 type DoneCallback = (ok: boolean) => void;
@@ -244,11 +249,6 @@ export class MqttClient {
     return true;
   }
 
-  /** Publishes not yet acknowledged (in flight) and waiting (queued), for status reports. */
-  backlog(): { inflight: number; queued: number } {
-    return { inflight: this.inflight.length, queued: this.queue.length };
-  }
-
   // -------------------------------------------------------------------------------------------
   // Connection pipeline: connect → socket open → CONNECT → CONNACK → established
 
@@ -284,25 +284,27 @@ export class MqttClient {
     const keepAliveMs = options.keepAliveSec * 1000;
     const connectTimeoutMs = options.connectTimeoutMs !== undefined ? options.connectTimeoutMs : DEFAULT_CONNECT_TIMEOUT_MS;
     const parser = new MqttParser(this.maxPacketBytes);
-    let lastReceivedMs = 0;
+    /** The last answer to the keep-alive: the CONNACK, then each PINGRESP. */
+    let lastPongMs = 0;
     let pingOutstanding = false;
 
-    // Keep-alive [MQTT-3.1.2-23]: a PINGREQ when nothing was sent, or nothing received, for a whole
-    // keep-alive period; a connection that brings no bytes at all for 1.5 periods is dead (the
-    // server's own rule, [MQTT-3.1.2-24], applied to the server).
+    // Keep-alive [MQTT-3.1.2-23]: a PINGREQ once a keep-alive period has passed since the last one
+    // was answered, or sooner when nothing was sent for a period; no PINGRESP within 1.5 periods of
+    // the last answer means the connection is dead. Only the PINGRESP counts: a broker that still
+    // forwards publishes but no longer answers pings is broken, and is left.
     const scheduleKeepAlive = () => {
       if (keepAliveMs === 0) return;
-      let dueMs = lastReceivedMs + keepAliveMs * 1.5;
-      if (!pingOutstanding) dueMs = Math.min(dueMs, this.lastSentMs + keepAliveMs, lastReceivedMs + keepAliveMs);
+      const dueMs = pingOutstanding ? lastPongMs + keepAliveMs * 1.5 : Math.min(this.lastSentMs, lastPongMs) + keepAliveMs;
       this.timerId = clock.setTimeout(() => {
         this.timerId = undefined;
         if (attempt !== this.attempt) return;
         const nowMs = clock.nowMs();
-        if (nowMs - lastReceivedMs >= keepAliveMs * 1.5) {
-          this.drop('nothing from the broker for ' + (nowMs - lastReceivedMs) + ' ms (keep-alive ' + options.keepAliveSec + ' s)');
-          return;
-        }
-        if (!pingOutstanding && (nowMs - this.lastSentMs >= keepAliveMs || nowMs - lastReceivedMs >= keepAliveMs)) {
+        if (pingOutstanding) {
+          if (nowMs - lastPongMs >= keepAliveMs * 1.5) {
+            this.drop('no PINGRESP for ' + (nowMs - lastPongMs) + ' ms (keep-alive ' + options.keepAliveSec + ' s)');
+            return;
+          }
+        } else if (nowMs - Math.min(this.lastSentMs, lastPongMs) >= keepAliveMs) {
           pingOutstanding = true;
           this.send(new Uint8Array([PACKET.PINGREQ << 4, 0])); // PINGREQ (§3.12)
         }
@@ -315,7 +317,7 @@ export class MqttClient {
       this.timerId = undefined;
       this.state = 'connected';
       this.failures = 0;
-      lastReceivedMs = clock.nowMs();
+      lastPongMs = clock.nowMs();
       pingOutstanding = false;
       // [MQTT-4.4.0-1] re-send every unacknowledged QoS 1 PUBLISH with its original packet id, with
       // DUP set [MQTT-3.3.1-1], in the original order [MQTT-4.6.0-1], before anything new.
@@ -383,11 +385,26 @@ export class MqttClient {
           // The timer was set for the dead-connection deadline while the ping was out; the next
           // ping may now be due before it.
           pingOutstanding = false;
+          lastPongMs = clock.nowMs();
           if (this.timerId !== undefined) clock.clearTimeout(this.timerId);
           this.timerId = undefined;
           scheduleKeepAlive();
           return;
       }
+    };
+
+    // Taps first: one packet from the server is handled per turn of the interpreter's loop, the
+    // rest of a chunk in timer callbacks after it, so the reader's IRQ waits behind one message's
+    // work at most (a chunk can carry several acknowledgements or commands).
+    const inbox: ServerPacket[] = [];
+    const drain = () => {
+      if (attempt !== this.attempt) return;
+      if (options.busy && options.busy()) {
+        clock.setTimeout(drain, 5);
+        return;
+      }
+      handle(inbox.shift() as ServerPacket);
+      if (inbox.length > 0 && attempt === this.attempt) clock.setTimeout(drain, 0);
     };
 
     this.timerId = clock.setTimeout(() => {
@@ -401,12 +418,15 @@ export class MqttClient {
       },
       onData: (data: Uint8Array) => {
         if (attempt !== this.attempt) return;
-        lastReceivedMs = clock.nowMs();
+        const draining = inbox.length > 0;
         const problem = parser.push(data, (packet) => {
-          if (attempt === this.attempt) handle(packet);
+          inbox.push(packet);
         });
-        // [MQTT-4.8.0-1] a protocol violation closes the connection.
-        if (problem && attempt === this.attempt) this.drop('protocol error: ' + problem);
+        if (problem) {
+          // [MQTT-4.8.0-1] a protocol violation closes the connection, after what came before it.
+          while (inbox.length > 0 && attempt === this.attempt) handle(inbox.shift() as ServerPacket);
+          if (attempt === this.attempt) this.drop('protocol error: ' + problem);
+        } else if (!draining && inbox.length > 0) drain();
       },
       onClose: () => {
         if (attempt === this.attempt) this.drop('connection closed');

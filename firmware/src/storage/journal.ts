@@ -153,10 +153,14 @@ export class Journal {
     return problems;
   }
 
-  /** Records not yet confirmed by the hub (torn slots included). */
+  /** Records not yet confirmed by the hub in this run (torn slots included: the hub hears of them too). */
   backlog(): number {
+    const table = this.table;
     let total = 0;
-    for (let row = 0; row < this.count * FIELDS; row += FIELDS) total += this.table[row + USED];
+    for (let row = 0; row < this.count * FIELDS; row += FIELDS) {
+      // Slot s holds number FIRST_SEQ + s, so the confirmed slots are the first ACKED_SEQ - FIRST_SEQ + 1.
+      total += table[row + USED] - Math.max(0, Math.min(table[row + USED], table[row + ACKED_SEQ] - table[row + FIRST_SEQ] + 1));
+    }
     return total;
   }
 
@@ -211,15 +215,17 @@ export class Journal {
     return seq;
   }
 
-  /** Whether some whole record has not been confirmed by the hub in this run. */
-  unconfirmed(): boolean {
-    for (let row = 0; row < this.count * FIELDS; row += FIELDS) if (this.table[row + LAST_SEQ] > this.table[row + ACKED_SEQ]) return true;
-    return false;
-  }
-
-  /** The oldest position in the journal. */
+  /**
+   * The oldest entry the hub has not confirmed in this run (after a restart: the oldest entry), or
+   * the end of the journal when every entry is confirmed.
+   */
   start(): JournalCursor {
-    return { segment: this.count > 0 ? this.table[ID] : this.nextSegmentId, slot: 0 };
+    const table = this.table;
+    for (let row = 0; row < this.count * FIELDS; row += FIELDS) {
+      const confirmed = Math.max(0, Math.min(table[row + USED], table[row + ACKED_SEQ] - table[row + FIRST_SEQ] + 1));
+      if (confirmed < table[row + USED] || row === (this.count - 1) * FIELDS) return { segment: table[row + ID], slot: confirmed };
+    }
+    return { segment: this.nextSegmentId, slot: 0 };
   }
 
   /**
