@@ -239,8 +239,8 @@ describe('leavers (P9, P10)', () => {
       ['LAP-001', 'return'],
     ]);
     await expect(records.loans.completeLeaver(leaver, '2026-07-20', school.actor('office'))).rejects.toThrow(LeaverBlockedError);
-    await expect(records.loans.retainWithDeclaration('LAP-001', 'I have deleted all school data', school.actor('office'))).rejects.toThrow(/must be returned/);
-    await records.loans.retainWithDeclaration('USB-001', 'I declare all school information on this stick has been deleted', school.actor('office'));
+    await expect(records.loans.retainWithDeclaration(Number(leaver.id), 'LAP-001', 'I have deleted all school data', school.actor('office'))).rejects.toThrow(/must be returned/);
+    await records.loans.retainWithDeclaration(Number(leaver.id), 'USB-001', 'I declare all school information on this stick has been deleted', school.actor('office'));
     expect((await records.assets.byTag('USB-001')).status).toBe('written-off');
     await expect(records.loans.completeLeaver(leaver, '2026-07-20', school.actor('office'))).rejects.toThrow(/LAP-001/);
     await school.apply(school.frame('loans-1', EVENT.RETURN, { locker: 1, person: staff.staff, actor: staff.staff }), '2026-03-10T09:00:00.000Z');

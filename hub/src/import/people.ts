@@ -78,6 +78,8 @@ interface PersonInput {
   staffCode: string | null;
   email: string | null;
   cardHash: Uint8Array | null;
+  /** The file has a card column (so a row without a card is worth a warning). */
+  cardColumn: boolean;
   leftOn: string | null;
 }
 
@@ -112,7 +114,10 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
   const today = options.today ?? new Date().toISOString().slice(0, 10);
   const inputs: PersonInput[] = [];
   const seenIds = new Map<string, number>();
-  const seenCards = new Map<string, number>();
+  // Each card's lines: a card given on two rows belongs to neither until the file is put right.
+  const cardLines = new Map<string, number[]>();
+  // Every id the file names, even on a refused row: such a person is not missing, so not a leaver.
+  const named = new Set<string>();
   const cell = (record: CsvRecord, field: Field) => (columns[field] === undefined ? '' : (record.fields[columns[field]!] ?? '').trim());
 
   for (const record of body) {
@@ -120,6 +125,7 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
     try {
       const externalId = cell(record, 'externalId');
       if (!externalId) throw new Error('no id');
+      named.add(externalId);
       if (seenIds.has(externalId)) throw new Error(`id ${externalId} already on line ${seenIds.get(externalId)}`);
       const name = cell(record, 'name') || [cell(record, 'firstName'), cell(record, 'lastName')].filter(Boolean).join(' ');
       if (!name) throw new Error('no name');
@@ -139,8 +145,7 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
       if (cardText) {
         cardHash = badgeHash(key, parseUid(cardText));
         const hex = Buffer.from(cardHash).toString('hex');
-        if (seenCards.has(hex)) throw new Error(`the same card as line ${seenCards.get(hex)}`);
-        seenCards.set(hex, record.line);
+        cardLines.set(hex, [...(cardLines.get(hex) ?? []), record.line]);
       }
       const leaving = parseDate(cell(record, 'leavingDate'));
       seenIds.set(externalId, record.line);
@@ -155,6 +160,7 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
         staffCode: cell(record, 'staffCode') || null,
         email: cell(record, 'email') || null,
         cardHash,
+        cardColumn: columns.card !== undefined,
         leftOn: leaving && leaving <= today ? leaving : null,
       });
     } catch (error) {
@@ -164,16 +170,44 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
     }
   }
 
-  if (options.dryRun) {
-    result.warnings.push('dry run: nothing was written');
-    return result;
+  // A card on more than one row: every row involved is reported and none is imported.
+  const sharedCard = new Map<number, number[]>();
+  for (const lines of cardLines.values()) if (lines.length > 1) for (const line of lines) sharedCard.set(line, lines.filter((other) => other !== line));
+  if (sharedCard.size > 0) {
+    for (const input of inputs.filter((candidate) => sharedCard.has(candidate.line))) {
+      const others = sharedCard.get(input.line)!;
+      result.problems.push({ line: input.line, reason: `the same card as line${others.length > 1 ? 's' : ''} ${others.join(', ')}: a card belongs to one person, so none of these rows was imported` });
+    }
+    inputs.splice(0, inputs.length, ...inputs.filter((input) => !sharedCard.has(input.line)));
   }
 
+  if (!options.dryRun) {
+    await applyInputs(records.db, records, inputs, named, result, options, today);
+    result.problems.sort((a, b) => a.line - b.line);
+    return result;
+  }
+  // A dry run does exactly what the real run would, in one transaction that is then rolled back:
+  // its counts, refusals and warnings are the real run's.
+  const rollback = new Error('dry run: rolled back');
+  try {
+    await records.db.transaction(async (tx) => {
+      await applyInputs(tx, records, inputs, named, result, options, today);
+      throw rollback;
+    });
+  } catch (error) {
+    if (error !== rollback) throw error;
+  }
+  result.warnings.push('dry run: nothing was written');
+  result.problems.sort((a, b) => a.line - b.line);
+  return result;
+}
+
+async function applyInputs(db: SqlDatabase, records: Records, inputs: PersonInput[], named: Set<string>, result: PeopleImportResult, options: PeopleImportOptions, today: string): Promise<void> {
   const actor = actorLabel(options.actor);
   const now = new Date().toISOString();
   for (let start = 0; start < inputs.length; start += CHUNK) {
     const chunk = inputs.slice(start, start + CHUNK);
-    await records.db.transaction(async (tx) => {
+    await db.transaction(async (tx) => {
       for (const input of chunk) {
         try {
           await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records));
@@ -188,8 +222,8 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
   // Missing from the file: a leaver (P9). Only for the kinds the file holds, so a staff file
   // does not make every pupil a leaver.
   const kinds = [...new Set(inputs.map((input) => input.kind))];
-  const present = new Set(inputs.map((input) => input.externalId));
-  await records.db.transaction(async (tx) => {
+  const present = named;
+  await db.transaction(async (tx) => {
     for (const kind of kinds) {
       const active = await tx.all<{ id: number; external_id: string }>('SELECT id, external_id FROM people WHERE kind = ? AND left_on IS NULL AND purged_at IS NULL', [kind]);
       const missing = active.filter((person) => !present.has(person.external_id));
@@ -211,8 +245,6 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
       tx,
     );
   });
-  result.problems.sort((a, b) => a.line - b.line);
-  return result;
 }
 
 async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleImportResult, actor: string, now: string, records: Records): Promise<void> {
@@ -254,6 +286,10 @@ async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleIm
   if (input.leftOn) {
     await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL', [now, personId]);
     return;
+  }
+  if (!input.cardHash && input.cardColumn) {
+    const badge = await tx.get<{ hash: Uint8Array }>('SELECT hash FROM badges WHERE person_id = ? AND revoked_at IS NULL', [personId]);
+    if (!badge) result.warnings.push(`line ${input.line}: ${input.externalId} has no card: they cannot use a station until one is enrolled`);
   }
   if (input.cardHash) {
     const card = await tx.get<{ person_id: number; revoked_at: string | null }>('SELECT person_id, revoked_at FROM badges WHERE hash = ?', [input.cardHash]);

@@ -8,10 +8,12 @@
 //   disposal     lost property due for disposal (P13)
 //   leavers      people who have left with loans still open (P9, P10)
 //   exemptions   medical exemptions due for review (P3)
-// A safeguarding hold's pupil appears only for DSL and headteacher (P5). Running a report is
+// A safeguarding hold's pupil, and the custody of the phone it holds, appear only for DSL and
+// headteacher (P5): for anyone else the pupil, id and form read RESTRICTED. Running a report is
 // itself an audit record (P14).
 import type { Records } from '../records';
-import { SAFEGUARDING_READERS, actorLabel, type Actor } from '../records/access';
+import { actorLabel, maySeeSafeguarding, type Actor } from '../records/access';
+import { RESTRICTED, safeguardedCustody } from '../records/safeguarding';
 import { formatPence } from '../records/time';
 import type { Cell } from './csv';
 
@@ -62,9 +64,9 @@ export class Reports {
   /** Who holds what: every phone in a locker, every item out on loan, every held locker. */
   async holdings(options: ReportOptions) {
     const db = this.records.db;
-    const mayReadSafeguarding = options.actor.role !== 'system' && SAFEGUARDING_READERS.includes(options.actor.role);
-    const phones = await db.all<{ person_id: number; name: string; external_id: string; form: string | null; station_id: string; locker: number; deposited_at: string; state: string | null }>(
-      `SELECT c.person_id, p.name, p.external_id, p.form, c.station_id, c.locker, c.deposited_at, l.state
+    const restricted = maySeeSafeguarding(options.actor) ? new Set<number>() : await safeguardedCustody(db);
+    const phones = await db.all<{ id: number; person_id: number; name: string; external_id: string; form: string | null; station_id: string; locker: number; deposited_at: string; state: string | null }>(
+      `SELECT c.id, c.person_id, p.name, p.external_id, p.form, c.station_id, c.locker, c.deposited_at, l.state
        FROM phone_custody c JOIN people p ON p.id = c.person_id
        LEFT JOIN lockers l ON l.station_id = c.station_id AND l.locker = c.locker
        WHERE c.collected_at IS NULL ORDER BY c.station_id, c.locker`,
@@ -76,11 +78,11 @@ export class Reports {
     );
     const rows: Array<Record<string, Cell>> = [];
     for (const phone of phones) {
-      const hidden = phone.state === 'safeguarding-held' && !mayReadSafeguarding;
+      const hidden = restricted.has(Number(phone.id));
       rows.push({
         holder: `locker ${phone.station_id}/${phone.locker}`,
         item: 'phone',
-        owner: hidden ? '(restricted)' : phone.name,
+        owner: hidden ? RESTRICTED : phone.name,
         id: hidden ? '' : phone.external_id,
         group: hidden ? '' : phone.form,
         since: phone.deposited_at,
@@ -108,11 +110,16 @@ export class Reports {
     return { columns: ['loan', 'holder', 'id', 'item', 'lent', 'due', 'days overdue'], rows };
   }
 
-  async uncollected(_options: ReportOptions) {
+  private async restrictedCustody(actor: Actor): Promise<Set<number>> {
+    return maySeeSafeguarding(actor) ? new Set<number>() : safeguardedCustody(this.records.db);
+  }
+
+  async uncollected(options: ReportOptions) {
+    const restricted = await this.restrictedCustody(options.actor);
     const rows = (await this.records.lostProperty.uncollected()).map((phone) => ({
       custody: Number(phone.id),
-      pupil: phone.name,
-      form: phone.form,
+      pupil: restricted.has(Number(phone.id)) ? RESTRICTED : phone.name,
+      form: restricted.has(Number(phone.id)) ? '' : phone.form,
       locker: `${phone.station_id}/${phone.locker}`,
       deposited: phone.deposited_at,
       uncollected: phone.uncollected_at,
@@ -122,10 +129,11 @@ export class Reports {
   }
 
   async disposal(options: ReportOptions) {
+    const restricted = await this.restrictedCustody(options.actor);
     const rows = (await this.records.lostProperty.dueForDisposal(options.now ?? new Date())).map((phone) => ({
       custody: Number(phone.id),
-      pupil: phone.name,
-      form: phone.form,
+      pupil: restricted.has(Number(phone.id)) ? RESTRICTED : phone.name,
+      form: restricted.has(Number(phone.id)) ? '' : phone.form,
       locker: `${phone.station_id}/${phone.locker}`,
       deposited: phone.deposited_at,
       'disposal due': phone.disposal_due_at,
@@ -138,7 +146,7 @@ export class Reports {
       hold: hold.id,
       kind: hold.kind,
       locker: `${hold.stationId}/${hold.locker}`,
-      pupil: hold.restricted ? '(restricted)' : hold.personName,
+      pupil: hold.restricted ? RESTRICTED : hold.personName,
       placed: hold.placedAt,
       'placed by': hold.placedBy,
       released: hold.releasedAt,
