@@ -27,7 +27,7 @@ export class Exemptions {
   async grant(personId: number, reference: string, reviewOn: string, actor: Actor, at = new Date().toISOString()): Promise<number> {
     requirePermission(actor, 'exemptions.manage', 'granting a medical exemption');
     if (!reference.trim()) throw new RuleError('P3', 'a medical exemption needs the reference of its risk assessment');
-    const day = parseDay(reviewOn, 'review date', { notBefore: at.slice(0, 10), maxYearsAhead: 5 });
+    const day = parseDay(reviewOn, 'review date', { notBefore: at.slice(0, 10), maxYearsAhead: 5, today: at.slice(0, 10) });
     if (!day.ok) throw new RuleError('P3', day.problem);
     return this.db.transaction(async (tx) => {
       const person = await tx.get<{ kind: string }>('SELECT kind FROM people WHERE id = ?', [personId]);

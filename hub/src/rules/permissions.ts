@@ -16,6 +16,10 @@ const EVERYONE: readonly TableRole[] = TABLE_ROLES;
 const ACTING: readonly TableRole[] = ['office', 'ict', 'headteacher', 'deputy'];
 const CORRECTING: readonly TableRole[] = ['office', 'headteacher', 'deputy'];
 
+const VIEWS = 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; `export subject`; reports other than these below';
+const LEDGER = 'Charges ledger; Leavers checklist; `charges`, `ledger` and `leavers` reports, `charge list`, `charge evidence`';
+const ACTIONS = 'report lost, stolen, damaged, found; leaver declarations and completion; remote unlock, open-all; Imports';
+
 export interface Rule {
   roles: readonly TableRole[];
   /** What the action is, as a sentence ends: "may not <words>". */
@@ -30,28 +34,28 @@ export interface Rule {
 
 /** Each action and who may do it. */
 export const PERMISSIONS = {
-  'lockers.view': { roles: EVERYONE, words: 'see the lockers', row: 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; reports other than charges and leavers' },
-  'today.view': { roles: EVERYONE, words: 'see today at a glance', row: 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; reports other than charges and leavers' },
-  'stations.view': { roles: EVERYONE, words: 'see the stations', row: 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; reports other than charges and leavers' },
-  'loans.view': { roles: EVERYONE, words: 'see loans', row: 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; reports other than charges and leavers' },
-  'end-of-day.view': { roles: EVERYONE, words: 'see the end-of-day list', row: 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; reports other than charges and leavers' },
-  'holds.view': { roles: EVERYONE, words: 'see holds', row: 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; reports other than charges and leavers' },
+  'lockers.view': { roles: EVERYONE, words: 'see the lockers', row: VIEWS },
+  'today.view': { roles: EVERYONE, words: 'see today at a glance', row: VIEWS },
+  'stations.view': { roles: EVERYONE, words: 'see the stations', row: VIEWS },
+  'loans.view': { roles: EVERYONE, words: 'see loans', row: VIEWS },
+  'end-of-day.view': { roles: EVERYONE, words: 'see the end-of-day list', row: VIEWS },
+  'holds.view': { roles: EVERYONE, words: 'see holds', row: VIEWS },
   /** A person's devices and history, an asset's custody chain, a subject access export: each audited. */
-  'people.view': { roles: EVERYONE, words: "see a person's devices and history", row: 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; reports other than charges and leavers' },
+  'people.view': { roles: EVERYONE, words: "see a person's devices and history", row: VIEWS },
   /** Safeguarding holds in detail, and who is in them (P5). */
   'holds.safeguarding': { roles: ['headteacher', 'dsl'], words: 'see the details of a safeguarding hold', row: 'who is in a safeguarding hold, and its details (P5)' },
-  'charges.view': { roles: ['office', 'ict', 'headteacher', 'deputy', 'read-only'], words: 'see the charges ledger', row: 'Charges ledger; Leavers checklist; `charges`, `ledger` and `leavers` reports, `charge list`, `charge evidence`' },
-  'leavers.view': { roles: ['office', 'ict', 'headteacher', 'deputy', 'read-only'], words: 'see the leavers checklist', row: 'Charges ledger; Leavers checklist; `charges`, `ledger` and `leavers` reports, `charge list`, `charge evidence`' },
-  'charges.report': { roles: ACTING, words: 'report an item lost, stolen, damaged or found', row: 'report lost, stolen, damaged, found; leaver declarations and completion; remote unlock, open-all; Imports' },
+  'charges.view': { roles: ['office', 'ict', 'headteacher', 'deputy', 'read-only'], words: 'see the charges ledger', row: LEDGER },
+  'leavers.view': { roles: ['office', 'ict', 'headteacher', 'deputy', 'read-only'], words: 'see the leavers checklist', row: LEDGER },
+  'charges.report': { roles: ACTING, words: 'report an item lost, stolen, damaged or found', row: ACTIONS },
   'leavers.act': {
     roles: ACTING,
     words: 'record a leaver’s returns and declarations',
-    row: 'report lost, stolen, damaged, found; leaver declarations and completion; remote unlock, open-all; Imports',
+    row: ACTIONS,
     condition: 'only the leaver’s own loans, and never one’s own',
   },
-  'stations.unlock': { roles: ACTING, words: 'unlock a locker remotely', row: 'report lost, stolen, damaged, found; leaver declarations and completion; remote unlock, open-all; Imports' },
-  'stations.open-all': { roles: ACTING, words: 'open every locker of a station', row: 'report lost, stolen, damaged, found; leaver declarations and completion; remote unlock, open-all; Imports' },
-  'imports.run': { roles: ACTING, words: 'import people or assets', row: 'report lost, stolen, damaged, found; leaver declarations and completion; remote unlock, open-all; Imports' },
+  'stations.unlock': { roles: ACTING, words: 'unlock a locker remotely', row: ACTIONS },
+  'stations.open-all': { roles: ACTING, words: 'open every locker of a station', row: ACTIONS },
+  'imports.run': { roles: ACTING, words: 'import people or assets', row: ACTIONS },
   'charges.waive': { roles: CORRECTING, words: 'waive a charge', row: 'waive or reverse a charge; record a lost-property disposal', condition: 'not a charge raised against oneself' },
   'charges.reverse': { roles: CORRECTING, words: 'reverse a charge', row: 'waive or reverse a charge; record a lost-property disposal', condition: 'not a charge raised against oneself', commandLine: 'charge reverse' },
   'lost-property.dispose': { roles: CORRECTING, words: 'record the disposal of lost property', row: 'waive or reverse a charge; record a lost-property disposal', condition: 'not while its locker is held' },
@@ -93,7 +97,7 @@ export function actorMay(actor: Actor, permission: Permission): boolean {
 
 /** "office, headteacher or deputy head" */
 export function rolesFor(permission: Permission): string {
-  const names = PERMISSIONS[permission].roles.map((role) => TABLE_ROLE_LABELS[role].toLowerCase());
+  const names = PERMISSIONS[permission].roles.map((role) => (role === 'ict' ? 'ICT lead' : TABLE_ROLE_LABELS[role].toLowerCase()));
   return names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}` : names[0];
 }
 
