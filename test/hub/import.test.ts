@@ -110,9 +110,16 @@ describe('importing people', () => {
   });
 
   it('takes leaving dates from the file: a past one makes a leaver, a future one not yet, a bad one is a bad row', async () => {
-    const csv = ['UPN,Name,Form,Card,Date of Leaving', 'C1,Cara Gone,7C,04770001,20/07/2025', 'C2,Dev Stays,7C,04770002,2026-07-22', 'C3,Eve Here,7C,04770003,', 'C4,Fay Soon,7C,04770004,soon'].join('\n');
+    const csv = ['UPN,Name,Form,Card,Date of Leaving', 'C1,Cara Gone,7C,04770001,20/07/2025', 'C2,Dev Stays,7C,04770002,2026-07-22', 'C3,Eve Here,7C,04770003,', 'C4,Fay Soon,7C,04770004,soon', 'C5,Gus Feb,7C,04770005,30/02/2026', 'C6,Hal Month,7C,04770006,2023-13-45'].join('\n');
     const result = await importPeopleRecords(records, parseCsvText(csv), { actor: SYSTEM, today: '2026-03-01' });
-    expect(result).toMatchObject({ added: 3, problems: [{ line: 5, reason: 'leaving date "soon" is not a date (use YYYY-MM-DD or DD/MM/YYYY)' }] });
+    expect(result).toMatchObject({
+      added: 3,
+      problems: [
+        { line: 5, reason: 'leaving date "soon" is not a date (use YYYY-MM-DD or DD/MM/YYYY)' },
+        { line: 6, reason: 'leaving date 2026-02-30 is not a date in the calendar' },
+        { line: 7, reason: 'leaving date 2023-13-45 is not a date in the calendar' },
+      ],
+    });
     expect((await records.people.resolve('C1')).left_on).toBe('2025-07-20');
     expect((await records.people.resolve('C2')).left_on).toBeNull();
     expect((await records.people.resolve('C3')).left_on).toBeNull();
@@ -168,6 +175,9 @@ describe('importing assets', () => {
       'LAP-003,L3,Laptop,BitLocker,,loans-1,2,04bb0004',
       'LAP-004,L4,Laptop,BitLocker,,loans-1,9,',
     ].join('\n');
+    // A last health check on a day that does not exist is a bad row.
+    const badDay = await importAssetRecords(records, parseCsvText('Asset Tag,Category,Encryption,Last Health Check\nLAP-009,Laptop,BitLocker,2026-02-30\n'), SYSTEM);
+    expect(badDay.problems).toEqual([{ line: 2, reason: expect.stringMatching(/last health check 2026-02-30 is not a date in the calendar/) }]);
     const result = await importAssetRecords(records, parseCsvText(csv), SYSTEM);
     expect(result).toMatchObject({ rows: 6, added: 2 });
     expect(result.problems).toEqual([

@@ -20,6 +20,7 @@ let cli: ReturnType<typeof commandLine>;
 let people: Array<{ id: number; external_id: string }>;
 let tags: string[];
 let holds: number[];
+let custody: number[];
 
 beforeAll(async () => {
   harness = await startHub({ demo: false });
@@ -28,6 +29,7 @@ beforeAll(async () => {
   people = await harness.hub.db.all('SELECT id, external_id FROM people ORDER BY id');
   tags = (await harness.hub.db.all<{ tag: string }>('SELECT tag FROM assets ORDER BY tag')).map((row) => row.tag);
   holds = (await harness.hub.db.all<{ id: number }>('SELECT id FROM holds ORDER BY id')).map((row) => Number(row.id));
+  custody = (await harness.hub.db.all<{ id: number }>('SELECT id FROM phone_custody ORDER BY id')).map((row) => Number(row.id));
 }, 120_000);
 afterAll(async () => {
   await harness?.stop();
@@ -55,6 +57,7 @@ function pagesFor(): string[] {
   for (const person of people) if (Number(person.id) !== school.held) pages.push(`/who/person/${person.id}`, `/leavers/${person.id}`);
   for (const tag of tags) pages.push(`/who/asset/${encodeURIComponent(tag)}`);
   for (const hold of holds) pages.push(`/holds/${hold}`);
+  for (const id of custody) pages.push(`/end-of-day/dispose/${id}`);
   return pages;
 }
 const API = ['/api/session', '/api/lockers', '/api/custody', '/api/stations', '/api/rejections'];

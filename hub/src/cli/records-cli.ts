@@ -19,7 +19,7 @@ import { ROLES, type Role } from '../records/people';
 import { purge } from '../records/purge';
 import { formatPence, parsePounds } from '../records/time';
 import { toCsv, toTable } from '../reports/csv';
-import { REPORTS, Reports } from '../reports/reports';
+import { REPORT_PERMISSIONS, REPORTS, Reports } from '../reports/reports';
 import { loadSettings, type Settings } from '../settings';
 
 export class RecordsUsageError extends Error {}
@@ -97,8 +97,7 @@ async function actorFrom(records: Records, by: string | undefined, required: boo
   return actor;
 }
 
-/** Which permission reading each report needs (with --by). */
-const REPORT_PERMISSIONS: Record<string, Permission> = { charges: 'charges.view', ledger: 'charges.view', leavers: 'leavers.view' };
+
 
 function progressLine(label: string): (done: number, total: number) => void {
   let last = -1;

@@ -6,7 +6,7 @@
 // the export only when a DSL or the headteacher runs it; for anyone else every export (whether or
 // not there is such a matter) says that any would be withheld, so the note itself reveals nothing.
 // The export is itself an audit record.
-import { actorLabel, maySeeSafeguarding, type Actor } from '../records/access';
+import { actorLabel, maySeeSafeguarding, requirePermission, type Actor } from '../records/access';
 import { safeguardedCustody, safeguardingHolds } from '../records/safeguarding';
 import type { Records } from '../records';
 import type { PersonRow } from '../records/people';
@@ -23,6 +23,7 @@ function clean(rows: unknown[]): Array<Record<string, unknown>> {
 export async function subjectAccessExport(records: Records, person: PersonRow, actor: Actor) {
   const db = records.db;
   const id = Number(person.id);
+  if (actor.role !== 'system') requirePermission(actor, 'people.view', 'exporting what is held about a person');
   const mayReadSafeguarding = maySeeSafeguarding(actor);
   const heldCustody = mayReadSafeguarding ? new Set<number>() : await safeguardedCustody(db, id);
   const heldHolds = mayReadSafeguarding ? new Set<number>() : await safeguardingHolds(db, id);
@@ -52,7 +53,7 @@ export async function subjectAccessExport(records: Records, person: PersonRow, a
     if (mayReadSafeguarding) return true;
     if (record.subject && withheldSubjects.has(record.subject)) return false;
     const details = typeof record.details === 'string' ? record.details : JSON.stringify(record.details ?? {});
-    return !/"kind":"safeguarding"/.test(details);
+    return !/"kind":\s*"safeguarding"/.test(details);
   });
   const document = {
     format: 'handover subject access export, version 1',

@@ -9,6 +9,7 @@ import type { Records } from '../records';
 import { actorLabel, type Actor } from '../records/access';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type PersonRow, type Role } from '../records/people';
 import { matchColumns, readCsvFile, type CsvProgress, type CsvRecord } from './csv-reader';
+import { parseDay } from '../records/time';
 
 export const PEOPLE_COLUMNS = {
   externalId: ['MIS ID', 'UPN', 'Admission Number', 'Adno', 'External ID', 'ID', 'Person ID', 'Wonde ID', 'SIMS ID', 'Arbor ID', 'Student ID', 'Pupil ID', 'Staff ID', 'Employee ID', 'Unique ID'],
@@ -86,11 +87,13 @@ interface PersonInput {
 function parseDate(text: string): string | null {
   const value = text.trim();
   if (!value) return null;
-  let match = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
-  if (match) return `${match[1]}-${match[2]}-${match[3]}`;
-  match = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(value); // UK day/month/year
-  if (match) return `${match[3]}-${match[2].padStart(2, '0')}-${match[1].padStart(2, '0')}`;
-  throw new Error(`leaving date ${JSON.stringify(value)} is not a date (use YYYY-MM-DD or DD/MM/YYYY)`);
+  const iso = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  const uk = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(value); // UK day/month/year
+  const day = iso ? `${iso[1]}-${iso[2]}-${iso[3]}` : uk ? `${uk[3]}-${uk[2].padStart(2, '0')}-${uk[1].padStart(2, '0')}` : null;
+  if (!day) throw new Error(`leaving date ${JSON.stringify(value)} is not a date (use YYYY-MM-DD or DD/MM/YYYY)`);
+  const checked = parseDay(day, 'leaving date', { maxYearsBack: 50, maxYearsAhead: 2 });
+  if (!checked.ok) throw new Error(checked.problem);
+  return day;
 }
 
 const CHUNK = 500;

@@ -12,7 +12,8 @@
 // headteacher (P5): for anyone else the pupil, id and form read RESTRICTED. Running a report is
 // itself an audit record (P14).
 import type { Records } from '../records';
-import { actorLabel, maySeeSafeguarding, type Actor } from '../records/access';
+import { actorLabel, maySeeSafeguarding, requirePermission, type Actor } from '../records/access';
+import type { Permission } from '../rules/permissions';
 import { RESTRICTED, safeguardedCustody } from '../records/safeguarding';
 import { formatPence } from '../records/time';
 import type { Cell } from './csv';
@@ -36,6 +37,9 @@ export const REPORTS: Record<string, string> = {
   exemptions: 'medical exemptions due for review',
 };
 
+/** What reading each report needs (rules/permissions.ts); the rest need `people.view`. */
+export const REPORT_PERMISSIONS: Record<string, Permission> = { charges: 'charges.view', ledger: 'charges.view', leavers: 'leavers.view' };
+
 export interface ReportOptions {
   actor: Actor;
   now?: Date;
@@ -56,6 +60,9 @@ export class Reports {
   async run(name: string, options: ReportOptions): Promise<Report> {
     const build = (this as unknown as Record<string, (options: ReportOptions) => Promise<Omit<Report, 'name' | 'title'>>>)[name];
     if (!(name in REPORTS) || typeof build !== 'function') throw new Error(`no report ${JSON.stringify(name)}; there are: ${Object.keys(REPORTS).join(', ')}`);
+    // A named member of staff or account is held to the rulebook; the operator at the hub's own
+    // console (no --by) has the database anyway, and sees no safeguarding details.
+    if (options.actor.role !== 'system') requirePermission(options.actor, REPORT_PERMISSIONS[name] ?? 'people.view', `reading the ${name} report`);
     const report = await build.call(this, options);
     await this.records.audit.append({ actor: actorLabel(options.actor), action: 'report.read', subject: `report:${name}`, personId: options.personId ?? null, details: { report: name, rows: report.rows.length } });
     return { name, title: REPORTS[name], ...report };

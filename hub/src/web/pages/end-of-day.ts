@@ -61,6 +61,8 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
   async function phoneDue(id: number) {
     const phone = (await lostProperty.dueForDisposal(new Date())).find((row) => Number(row.id) === id);
     if (!phone) throw new PageError(404, 'That phone is not due for disposal (it may have been collected or disposed of already).');
+    // Not while its locker is held (the records refuse it too): and a held phone's pupil is not named here.
+    if (await context.records.holds.openAt(phone.station_id, Number(phone.locker))) throw new PageError(409, 'That phone’s locker is held: it cannot be disposed of until the hold is released.');
     return phone;
   }
 
