@@ -133,7 +133,7 @@ export async function recordsCommand(command: string, rest: string[]): Promise<b
       await disposeCommand(rest);
       break;
     case 'uncollected':
-      await withRecords(async (records) => console.log(`${await records.lostProperty.markUncollected()} phone(s) marked uncollected`));
+      await withRecords(async (records) => console.log(`${await records.lostProperty.markUncollected(new Date(), operator())} phone(s) marked uncollected`));
       break;
     case 'exemption':
       await exemptionCommand(rest);

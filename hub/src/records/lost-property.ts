@@ -3,7 +3,7 @@
 // default) is due for disposal, which a member of staff records — nothing is disposed of by itself.
 import type { SqlDatabase } from '../db/sql';
 import type { AuditEntry, AuditTrail } from '../audit/trail';
-import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
+import { actorLabel, NotFoundError, requirePermission, RuleError, SYSTEM, type Actor } from './access';
 import { addDays, latestCutoff, nextCutoff } from './time';
 
 export interface LostPropertyRules {
@@ -24,7 +24,7 @@ export class LostProperty {
    * many. Each is uncollected as of the first cut-off after its deposit (not the sweep's own
    * time), so a hub that was off over a weekend or a holiday still dates it, and its disposal, right.
    */
-  async markUncollected(now = new Date()): Promise<number> {
+  async markUncollected(now = new Date(), actor: Actor = SYSTEM): Promise<number> {
     const latest = latestCutoff(now, this.rules.dayCutoff).toISOString();
     return this.db.transaction(async (tx) => {
       const rows = await tx.all<{ id: number; person_id: number; station_id: string; locker: number; deposited_at: string }>(
@@ -37,7 +37,7 @@ export class LostProperty {
         const uncollectedAt = nextCutoff(new Date(row.deposited_at), this.rules.dayCutoff).toISOString();
         const disposalDue = addDays(uncollectedAt, this.rules.lostPropertyDays);
         await tx.run('UPDATE phone_custody SET uncollected_at = ?, disposal_due_at = ? WHERE id = ? AND uncollected_at IS NULL', [uncollectedAt, disposalDue, row.id]);
-        entries.push({ actor: 'system', action: 'phone.uncollected', subject: `custody:${row.id}`, personId: Number(row.person_id), at: uncollectedAt, details: { custody: Number(row.id), station: row.station_id, locker: Number(row.locker), disposalDue } });
+        entries.push({ actor: actorLabel(actor), action: 'phone.uncollected', subject: `custody:${row.id}`, personId: Number(row.person_id), at: uncollectedAt, details: { custody: Number(row.id), station: row.station_id, locker: Number(row.locker), disposalDue } });
       }
       await this.audit.appendMany(entries, tx);
       return rows.length;
