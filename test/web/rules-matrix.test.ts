@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT } from '../../firmware/src/protocol/wire';
 import { WEB_ROLES, type WebRole } from '../../hub/src/accounts/roles';
 import { allows, tableRoleOf, type Permission } from '../../hub/src/rules/permissions';
-import { startHub, type HubHarness } from '../support/hub-harness';
+import { eventually, startHub, type HubHarness } from '../support/hub-harness';
 import { USING_POSTGRES } from '../support/test-database';
 import { commandLine, type Run } from '../hub/support/cli';
 import { HELD, seedRulesSchool, STAFF, type RulesSchool, type StaffRole } from './rules-school';
@@ -207,6 +207,24 @@ describe(`the rulebook from the outside (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     expect(page.status).toBe(422);
     expect(await page.text()).toContain('The leaving date 2027-02-30 is not a date in the calendar');
     expect((await harness.hub.records.people.get(school.confiscated))!.left_on).toBeNull();
+  });
+
+  it('says on Check only how many people the import would mark as leavers, and changes nothing', async () => {
+    const office = school.clients.office;
+    await office.page('/imports');
+    const active = Number((await harness.hub.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND left_on IS NULL"))!.n);
+    const body = new FormData();
+    body.set('kind', 'people');
+    body.set('dryRun', 'yes');
+    body.set('file', new Blob(['UPN,Name,Form\nP-101,Amy Bell,7A\n'], { type: 'text/csv' }), 'pupils.csv');
+    const cookie = [...office.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+    const started = await fetch(`${harness.hub.httpUrl}/imports`, { method: 'POST', body, headers: { cookie, accept: 'application/json', 'x-csrf-token': office.csrfToken } });
+    expect(started.status).toBe(202);
+    const { job } = (await started.json()) as { job: { id: string } };
+    await eventually(async () => ((await (await office.get(`/api/imports/${job.id}`, 'json')).json()) as { job: { state: string } }).job.state !== 'running', 60_000, 'the check to finish');
+    const report = await office.page(`/imports/${job.id}`);
+    expect(report.html).toContain(`${active - 1} marked as leavers`);
+    expect(Number((await harness.hub.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND left_on IS NULL"))!.n)).toBe(active);
   });
 
   it('writes a safeguarding receipt naming who released the hold and in what role', async () => {
