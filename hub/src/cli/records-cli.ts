@@ -97,8 +97,6 @@ async function actorFrom(records: Records, by: string | undefined, required: boo
   return actor;
 }
 
-
-
 function progressLine(label: string): (done: number, total: number) => void {
   let last = -1;
   return (done, total) => {
