@@ -27,7 +27,8 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
     const today = inLockers.filter((phone) => !uncollectedIds.has(phone.personId));
     const mayDispose = may(request.account!.role, 'lost-property.dispose');
     // A phone a safeguarding hold keeps names no pupil here unless the reader may see P5 details.
-    const restricted = maySeeSafeguarding(actorFor(request.account!)) ? new Set<number>() : await safeguardedCustody(context.records.db);
+    const safeguarded = await safeguardedCustody(context.records.db);
+    const restricted = maySeeSafeguarding(actorFor(request.account!)) ? new Set<number>() : safeguarded;
     const pupil = (phone: { id: number; person_id: number; name: string }) =>
       restricted.has(Number(phone.id)) ? html`<span class="muted">${RESTRICTED}</span>` : html`<a href="/who/person/${phone.person_id}">${phone.name}</a>`;
     const form = (phone: { id: number; form: string | null }) => (restricted.has(Number(phone.id)) ? '' : (phone.form ?? ''));
@@ -52,7 +53,7 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
         <section aria-labelledby="disposal-title"><h2 id="disposal-title">Lost property due for disposal (${due.length})</h2>
           ${due.length
             ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Pupil</th><th scope="col">Form</th><th scope="col">Locker</th><th scope="col">Uncollected since</th><th scope="col">Action</th></tr></thead>
-              <tbody>${due.map((phone) => html`<tr><td>${pupil(phone)}</td><td>${form(phone)}</td><td>${phone.station_id}, ${Number(phone.locker) + 1}</td><td>${formatDay(phone.uncollected_at)}</td><td>${restricted.has(Number(phone.id)) ? html`<span class="muted">held</span>` : mayDispose ? html`<a href="/end-of-day/dispose/${phone.id}">Record disposal…</a>` : html`<span class="muted">office or headteacher</span>`}</td></tr>`)}</tbody></table></div>`
+              <tbody>${due.map((phone) => html`<tr><td>${pupil(phone)}</td><td>${form(phone)}</td><td>${phone.station_id}, ${Number(phone.locker) + 1}</td><td>${formatDay(phone.uncollected_at)}</td><td>${safeguarded.has(Number(phone.id)) ? html`<span class="muted">held</span>` : mayDispose ? html`<a href="/end-of-day/dispose/${phone.id}">Record disposal…</a>` : html`<span class="muted">office or headteacher</span>`}</td></tr>`)}</tbody></table></div>`
             : html`<p class="empty">Nothing is due for disposal.</p>`}
         </section>`,
     });
