@@ -1,7 +1,6 @@
 // `handover` — the hub's command line. Errors are one clear line and a non-zero exit.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Hub } from './hub';
 import { loadSettings } from './settings';
 import { openDatabase } from './db/open';
 import { schoolBadgeKey } from './records/people';
@@ -30,6 +29,8 @@ HANDOVER_HTTP_PORT (see README.md).`;
 class UsageError extends Error {}
 
 async function runHub(demo: boolean): Promise<void> {
+  // Loaded only to serve: the web server, broker and demo station are not needed by any other command.
+  const { Hub } = await import('./hub');
   const hub = new Hub({ settings: loadSettings(), demo });
   await hub.start();
   console.log(`\nHandover hub running. Office page: ${hub.httpUrl}/   (Ctrl-C to stop)\n`);

@@ -29,7 +29,7 @@ afterAll(async () => {
   await target?.drop();
 });
 
-describe(`handover on the command line (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, () => {
+describe(`handover on the command line (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { timeout: 180_000 }, () => {
   it('imports people, reporting bad rows by line without their card ids, and exits 2', async () => {
     const people = file(
       'people.csv',
@@ -86,7 +86,7 @@ describe(`handover on the command line (${USING_POSTGRES ? 'PostgreSQL' : 'SQLit
     expect(table.stdout).toMatch(/Terry Teach\s+usb-stick USB-001/);
     expect(table.stdout).toMatch(/locker loans-1\/3\s+phone\s+Amira Khan/);
     const csv = await handover('report', 'holdings', '--csv', '-');
-    expect(csv.stdout.split('\r\n')[0]).toBe('holder,item,owner,id,group,since,due,state');
+    expect(csv.stdout.split('\r\n')[0]).toBe('\uFEFFholder,item,owner,id,group,since,due,state');
     expect(csv.stdout).toContain('Terry Teach,usb-stick USB-001,school,T3,staff,2026-03-02T09:00:00.000Z,2026-03-03T09:00:00.000Z,on-loan');
     const out = path.join(target.dataDir, 'overdue.csv');
     const overdue = await handover('report', 'overdue', '--csv', out);
@@ -95,12 +95,15 @@ describe(`handover on the command line (${USING_POSTGRES ? 'PostgreSQL' : 'SQLit
   });
 
   it('charges a lost stick, refuses a waiver from a teacher, accepts one from the office, and lists the ledger', async () => {
-    const lost = await handover('charge', 'lost', 'USB-001', '--by', 'TTE');
+    // A teacher has the read-only rights: reporting a loss is the office's (README, Roles).
+    const byTeacher = await handover('charge', 'lost', 'USB-001', '--by', 'TTE');
+    expect(byTeacher.stderr.trim()).toBe('handover: reporting a loss needs the office, ICT lead, headteacher or deputy head role; the acting account is staff (read-only)');
+    const lost = await handover('charge', 'lost', 'USB-001', '--by', 'OOF');
     expect(lost.code).toBe(0);
     expect(lost.stdout).toMatch(/charge 1: £10\.00/);
     const teacher = await handover('charge', 'waive', '1', '--reason', 'faulty', '--by', 'TTE');
     expect(teacher.code).toBe(1);
-    expect(teacher.stderr.trim()).toBe('handover: waiving a charge needs the office or headteacher or deputy role; the acting account is staff');
+    expect(teacher.stderr.trim()).toBe('handover: waiving a charge needs the office, headteacher or deputy head role; the acting account is staff (read-only)');
     const noReason = await handover('charge', 'waive', '1', '--by', 'OOF');
     expect(noReason.stderr.trim()).toBe('handover: a waiver needs a reason');
     const waived = await handover('charge', 'waive', '1', '--reason', 'stick was faulty', '--by', 'OOF');

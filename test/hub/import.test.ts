@@ -53,16 +53,21 @@ describe('importing people', () => {
 
   it('imports the good rows and reports each bad one with its line and reason, never the card id', async () => {
     const result = await importPeopleRecords(records, parseCsvText(SIMS), { actor: SYSTEM });
-    expect(result).toMatchObject({ rows: 7, added: 3, cardsIssued: 2 });
+    expect(result).toMatchObject({ rows: 7, added: 2, cardsIssued: 1 });
+    // Two rows with one card: both are reported, and neither person gets it.
     expect(result.problems).toEqual([
+      { line: 2, reason: 'the same card as line 7: a card belongs to one person, so none of these rows was imported' },
       { line: 4, reason: 'no id' },
       { line: 5, reason: expect.stringMatching(/^card id is not hex bytes/) },
       { line: 6, reason: 'id A101 already on line 3' },
-      { line: 7, reason: 'the same card as line 2' },
+      { line: 7, reason: 'the same card as line 2: a card belongs to one person, so none of these rows was imported' },
     ]);
+    // A row with no card imports, with a warning.
+    expect(result.warnings).toEqual(['line 8: A105 has no card: they cannot use a station until one is enrolled']);
     expect(JSON.stringify(result)).not.toMatch(/not-a-card|04a1b2c3/i);
-    const amira = await records.people.resolve('A100');
-    expect(amira).toMatchObject({ name: 'Amira Khan', role: 'pupil', form: '7A', year_group: 'Year 7', source: 'import' });
+    await expect(records.people.resolve('A100')).rejects.toThrow(/no person/);
+    const amira = await records.people.resolve('A101');
+    expect(amira).toMatchObject({ name: 'Ben Oduya', role: 'pupil', form: '7A', year_group: 'Year 7', source: 'import' });
     // Stored only as the keyed hash, which is what the station's badge list carries.
     const badges = await test.db.all<{ hash: Uint8Array }>('SELECT hash FROM badges WHERE person_id = ?', [amira.id]);
     expect(badges).toHaveLength(1);
@@ -85,7 +90,7 @@ describe('importing people', () => {
   });
 
   it('re-imports changes, marks people missing from the file as leavers, and deletes nothing', async () => {
-    await importPeopleRecords(records, parseCsvText(SIMS), { actor: SYSTEM });
+    await importPeopleRecords(records, parseCsvText(SIMS.split('\r\n').filter((line) => !line.startsWith('A104')).join('\r\n')), { actor: SYSTEM });
     const again = ['UPN,Forename,Surname,Form,Year,Card', 'A100,Amira,Khan,8A,Year 8,04a1b2c3', 'A105,Ella,Nowak,7B,Year 7,04990001'].join('\n');
     const result = await importPeopleRecords(records, parseCsvText(again), { actor: SYSTEM, today: '2026-07-21' });
     expect(result).toMatchObject({ updated: 1, unchanged: 1, leavers: 1, added: 0, cardsIssued: 1 });
@@ -105,9 +110,16 @@ describe('importing people', () => {
   });
 
   it('takes leaving dates from the file: a past one makes a leaver, a future one not yet, a bad one is a bad row', async () => {
-    const csv = ['UPN,Name,Form,Card,Date of Leaving', 'C1,Cara Gone,7C,04770001,20/07/2025', 'C2,Dev Stays,7C,04770002,2026-07-22', 'C3,Eve Here,7C,04770003,', 'C4,Fay Soon,7C,04770004,soon'].join('\n');
+    const csv = ['UPN,Name,Form,Card,Date of Leaving', 'C1,Cara Gone,7C,04770001,20/07/2025', 'C2,Dev Stays,7C,04770002,2026-07-22', 'C3,Eve Here,7C,04770003,', 'C4,Fay Soon,7C,04770004,soon', 'C5,Gus Feb,7C,04770005,30/02/2026', 'C6,Hal Month,7C,04770006,2023-13-45'].join('\n');
     const result = await importPeopleRecords(records, parseCsvText(csv), { actor: SYSTEM, today: '2026-03-01' });
-    expect(result).toMatchObject({ added: 3, problems: [{ line: 5, reason: 'leaving date "soon" is not a date (use YYYY-MM-DD or DD/MM/YYYY)' }] });
+    expect(result).toMatchObject({
+      added: 3,
+      problems: [
+        { line: 5, reason: 'leaving date "soon" is not a date (use YYYY-MM-DD or DD/MM/YYYY)' },
+        { line: 6, reason: 'leaving date 2026-02-30 is not a date in the calendar' },
+        { line: 7, reason: 'leaving date 2023-13-45 is not a date in the calendar' },
+      ],
+    });
     expect((await records.people.resolve('C1')).left_on).toBe('2025-07-20');
     expect((await records.people.resolve('C2')).left_on).toBeNull();
     expect((await records.people.resolve('C3')).left_on).toBeNull();
@@ -163,6 +175,9 @@ describe('importing assets', () => {
       'LAP-003,L3,Laptop,BitLocker,,loans-1,2,04bb0004',
       'LAP-004,L4,Laptop,BitLocker,,loans-1,9,',
     ].join('\n');
+    // A last health check on a day that does not exist is a bad row.
+    const badDay = await importAssetRecords(records, parseCsvText('Asset Tag,Category,Encryption,Last Health Check\nLAP-009,Laptop,BitLocker,2026-02-30\n'), SYSTEM);
+    expect(badDay.problems).toEqual([{ line: 2, reason: expect.stringMatching(/last health check 2026-02-30 is not a date in the calendar/) }]);
     const result = await importAssetRecords(records, parseCsvText(csv), SYSTEM);
     expect(result).toMatchObject({ rows: 6, added: 2 });
     expect(result.problems).toEqual([

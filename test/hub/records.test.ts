@@ -239,8 +239,8 @@ describe('leavers (P9, P10)', () => {
       ['LAP-001', 'return'],
     ]);
     await expect(records.loans.completeLeaver(leaver, '2026-07-20', school.actor('office'))).rejects.toThrow(LeaverBlockedError);
-    await expect(records.loans.retainWithDeclaration('LAP-001', 'I have deleted all school data', school.actor('office'))).rejects.toThrow(/must be returned/);
-    await records.loans.retainWithDeclaration('USB-001', 'I declare all school information on this stick has been deleted', school.actor('office'));
+    await expect(records.loans.retainWithDeclaration(Number(leaver.id), 'LAP-001', 'I have deleted all school data', school.actor('office'))).rejects.toThrow(/must be returned/);
+    await records.loans.retainWithDeclaration(Number(leaver.id), 'USB-001', 'I declare all school information on this stick has been deleted', school.actor('office'));
     expect((await records.assets.byTag('USB-001')).status).toBe('written-off');
     await expect(records.loans.completeLeaver(leaver, '2026-07-20', school.actor('office'))).rejects.toThrow(/LAP-001/);
     await school.apply(school.frame('loans-1', EVENT.RETURN, { locker: 1, person: staff.staff, actor: staff.staff }), '2026-03-10T09:00:00.000Z');
@@ -298,9 +298,14 @@ describe('holds (P4, P5)', () => {
 describe('medical exemptions (P3)', () => {
   it('records the risk assessment and review date, and flags the badge', async () => {
     const { records, pupils } = school;
-    await expect(records.exemptions.grant(pupils[0], 'RA-2026-04', '2026-09-01', school.actor('staff'))).rejects.toThrow(AccessError);
-    await expect(records.exemptions.grant(pupils[0], '', '2026-09-01', school.actor('office'))).rejects.toThrow(/risk assessment/);
-    await records.exemptions.grant(pupils[0], 'RA-2026-04', '2026-09-01', school.actor('office'));
+    const at = '2026-04-01T09:00:00.000Z';
+    await expect(records.exemptions.grant(pupils[0], 'RA-2026-04', '2026-09-01', school.actor('staff'), at)).rejects.toThrow(AccessError);
+    await expect(records.exemptions.grant(pupils[0], '', '2026-09-01', school.actor('office'), at)).rejects.toThrow(/risk assessment/);
+    // Only a day that exists, not before the grant and within five years of it.
+    for (const day of ['2026-02-30', '2027-02-29', '2026-13-01', '2026-03-31', '2031-04-02', '1.9.2026']) {
+      await expect(records.exemptions.grant(pupils[0], 'RA-2026-04', day, school.actor('office'), at), day).rejects.toThrow(RuleError);
+    }
+    await records.exemptions.grant(pupils[0], 'RA-2026-04', '2026-09-01', school.actor('office'), at);
     expect((await records.people.get(pupils[0]))!.medical_exempt).toBe(1);
     expect((await records.exemptions.dueForReview('2026-09-01')).map((row) => row.reference)).toEqual(['RA-2026-04']);
     await records.exemptions.end(pupils[0], school.actor('office'));

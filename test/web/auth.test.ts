@@ -152,7 +152,7 @@ describe('signing in and out of the office page', () => {
     const page = await dsl.page('/charges');
     expect(page.status).toBe(403);
     expect(page.html).toContain('Not for your role');
-    expect(page.html).toContain('Your role (Designated safeguarding lead) may not see the charges ledger. Only these roles may: office, ict lead, headteacher, read-only.');
+    expect(page.html).toContain('Your role (Designated safeguarding lead) may not see the charges ledger. Only these roles may: office, ICT lead, headteacher, deputy head or read-only.');
     expect(page.html).not.toMatch(/at .*\.ts:\d+/); // no stack trace
     // The navigation still lists it: the answer is a 403, not a hidden link.
     expect(page.html).toContain('<a href="/charges">Charges</a>');

@@ -1,6 +1,8 @@
-// The office page's roles (P14) and what each may see and do. A page or action a role may not
-// use answers 403 with a sentence saying which roles may; the navigation still shows it.
+// The office page's roles (P14). What each may see and do is the one table in
+// rules/permissions.ts; a page or action a role may not use answers 403 with a sentence saying
+// which roles may; the navigation still shows it.
 import type { Actor } from '../records/access';
+import { allows, rolesFor, type Permission } from '../rules/permissions';
 import type { Role } from '../records/people';
 
 export const WEB_ROLES = ['office', 'ict', 'headteacher', 'dsl', 'read-only'] as const;
@@ -14,49 +16,16 @@ export const ROLE_LABELS: Record<WebRole, string> = {
   'read-only': 'Read-only',
 };
 
-const EVERYONE: readonly WebRole[] = WEB_ROLES;
-const ACTING: readonly WebRole[] = ['office', 'ict', 'headteacher'];
-
-/** Each permission and the roles that hold it. */
-export const PERMISSIONS = {
-  'lockers.view': EVERYONE,
-  'today.view': EVERYONE,
-  'stations.view': EVERYONE,
-  'loans.view': EVERYONE,
-  'end-of-day.view': EVERYONE,
-  'holds.view': EVERYONE,
-  /** Marking an alert as seen (it leaves the top of Lockers now); recorded under the staff member. */
-  'alerts.acknowledge': ['office', 'ict', 'headteacher', 'dsl'],
-  /** A person's devices and history, an asset's custody chain: each view is audited. */
-  'people.view': ['office', 'ict', 'headteacher', 'dsl', 'read-only'],
-  /** Safeguarding holds in detail (P5): DSL and headteacher only. */
-  'holds.safeguarding': ['dsl', 'headteacher'],
-  'charges.view': ['office', 'ict', 'headteacher', 'read-only'],
-  'charges.report': ACTING,
-  'charges.waive': ['office', 'headteacher'],
-  'leavers.view': ['office', 'ict', 'headteacher', 'read-only'],
-  'leavers.act': ACTING,
-  'lost-property.dispose': ['office', 'headteacher'],
-  'stations.unlock': ACTING,
-  'stations.open-all': ACTING,
-  'imports.run': ACTING,
-  /** The simulated station's card buttons (only with `handover start`). */
-  'demo.tap': EVERYONE,
-} satisfies Record<string, readonly WebRole[]>;
-
-export type Permission = keyof typeof PERMISSIONS;
-
 export function isWebRole(value: string): value is WebRole {
   return (WEB_ROLES as readonly string[]).includes(value);
 }
 
+/** Whether an account's role may do something: the one table in rules/permissions.ts decides. */
 export function may(role: WebRole, permission: Permission): boolean {
-  return (PERMISSIONS[permission] as readonly WebRole[]).includes(role);
+  return allows(role, permission);
 }
 
-export function rolesFor(permission: Permission): string {
-  return (PERMISSIONS[permission] as readonly WebRole[]).map((role) => ROLE_LABELS[role].toLowerCase()).join(', ');
-}
+export { rolesFor, type Permission };
 
 export interface SignedInAccount {
   id: number;

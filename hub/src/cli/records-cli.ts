@@ -5,6 +5,7 @@
 // staff name them with --by (MIS id, staff code or #number): their role decides what they may do,
 // and the audit trail records them.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { openDatabase } from '../db/open';
@@ -12,12 +13,13 @@ import { subjectAccessExport } from '../export/subject';
 import { importAssetsFile, importAssetsFromSnipeIt } from '../import/assets';
 import { importPeople, type ImportProblem } from '../import/people';
 import { createRecords, type Records } from '../records';
-import { actorLabel, SYSTEM, type Actor } from '../records/access';
+import { actorLabel, requirePermission, type Actor } from '../records/access';
+import type { Permission } from '../rules/permissions';
 import { ROLES, type Role } from '../records/people';
 import { purge } from '../records/purge';
 import { formatPence, parsePounds } from '../records/time';
 import { toCsv, toTable } from '../reports/csv';
-import { REPORTS, Reports } from '../reports/reports';
+import { REPORT_PERMISSIONS, REPORTS, Reports } from '../reports/reports';
 import { loadSettings, type Settings } from '../settings';
 
 export class RecordsUsageError extends Error {}
@@ -69,12 +71,30 @@ async function withRecords<T>(work: (records: Records, settings: Settings) => Pr
   }
 }
 
-async function actorFrom(records: Records, by: string | undefined, required: boolean): Promise<Actor> {
+/** Who ran a command without --by: the operating-system account, so the audit trail names someone. */
+function operator(): Actor {
+  let name = process.env.USER || process.env.USERNAME || '';
+  try {
+    name = os.userInfo().username || name;
+  } catch {
+    // no passwd entry (some containers): the environment's name, if any
+  }
+  return { personId: null, role: 'system', osUser: name || `uid-${process.getuid?.() ?? 'unknown'}` };
+}
+
+/**
+ * The member of staff named by --by, refused unless the rulebook lets their role do `permission`.
+ * Without --by: refused when `required`, else the operating-system account (which the rulebook
+ * gives no role: it sees no safeguarding details).
+ */
+async function actorFrom(records: Records, by: string | undefined, required: boolean, permission?: Permission): Promise<Actor> {
   if (!by) {
     if (required) throw new RecordsUsageError('name the member of staff acting with --by (MIS id, staff code or #number)');
-    return SYSTEM;
+    return operator();
   }
-  return records.people.actor(by);
+  const actor = await records.people.actor(by);
+  if (permission) requirePermission(actor, permission);
+  return actor;
 }
 
 function progressLine(label: string): (done: number, total: number) => void {
@@ -111,7 +131,7 @@ export async function recordsCommand(command: string, rest: string[]): Promise<b
       await disposeCommand(rest);
       break;
     case 'uncollected':
-      await withRecords(async (records) => console.log(`${await records.lostProperty.markUncollected()} phone(s) marked uncollected`));
+      await withRecords(async (records) => console.log(`${await records.lostProperty.markUncollected(new Date(), operator())} phone(s) marked uncollected`));
       break;
     case 'exemption':
       await exemptionCommand(rest);
@@ -142,7 +162,7 @@ async function importCommand(argv: string[]): Promise<void> {
     if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
     if (values.kind !== undefined && values.kind !== 'pupil' && values.kind !== 'staff') throw new RecordsUsageError('--kind is pupil or staff');
     await withRecords(async (records) => {
-      const actor = await actorFrom(records, values.by, false);
+      const actor = await actorFrom(records, values.by, false, 'imports.run');
       const reading = progressLine('reading');
       const importing = progressLine('importing');
       const result = await importPeople(records, file, {
@@ -163,7 +183,7 @@ async function importCommand(argv: string[]): Promise<void> {
   if (what === 'assets') {
     const { values, positionals } = args(rest, { 'snipe-it': { type: 'string' }, category: { type: 'string', multiple: true } });
     await withRecords(async (records) => {
-      const actor = await actorFrom(records, values.by, false);
+      const actor = await actorFrom(records, values.by, false, 'imports.run');
       if (values['snipe-it']) {
         const token = process.env.SNIPEIT_TOKEN;
         if (!token) throw new Error('set SNIPEIT_TOKEN to a Snipe-IT API token');
@@ -192,7 +212,7 @@ async function reportCommand(argv: string[]): Promise<void> {
   const name = positionals[0];
   if (!name || !(name in REPORTS)) throw new RecordsUsageError(`report needs one of: ${Object.keys(REPORTS).join(', ')}`);
   await withRecords(async (records) => {
-    const actor = await actorFrom(records, values.by, false);
+    const actor = await actorFrom(records, values.by, false, REPORT_PERMISSIONS[name] ?? 'people.view');
     const personId = values.person ? Number((await records.people.resolve(values.person)).id) : undefined;
     const report = await new Reports(records).run(name, { actor, all: values.all, personId, term: values.term });
     if (values.csv !== undefined) {
@@ -214,7 +234,7 @@ async function chargeCommand(argv: string[]): Promise<void> {
   const { values, positionals } = args(rest, { person: { type: 'string' }, 'crime-number': { type: 'string' }, reason: { type: 'string' } });
   await withRecords(async (records) => {
     const needsActor = action !== 'list' && action !== 'evidence';
-    const actor = await actorFrom(records, values.by, needsActor);
+    const actor = await actorFrom(records, values.by, needsActor, needsActor ? undefined : 'charges.view');
     const target = positionals[0];
     if (needsActor && !target) throw new RecordsUsageError(`charge ${action} needs ${action === 'waive' || action === 'reverse' ? 'a charge id' : 'an asset tag'}`);
     const chargeId = () => {
@@ -280,9 +300,9 @@ async function leaverCommand(argv: string[]): Promise<void> {
   await withRecords(async (records) => {
     const person = await records.people.resolve(positionals[0]);
     const mutating = Boolean(values.retain || values.complete);
-    const actor = await actorFrom(records, values.by, mutating);
+    const actor = await actorFrom(records, values.by, mutating, 'leavers.view');
     if (values.retain) {
-      await records.loans.retainWithDeclaration(values.retain, values.declaration ?? '', actor);
+      await records.loans.retainWithDeclaration(Number(person.id), values.retain, values.declaration ?? '', actor);
       console.log(`${values.retain} retained by ${person.name} with a declaration; written off without charge`);
     }
     if (values.complete) {
@@ -400,7 +420,7 @@ async function exportCommand(argv: string[]): Promise<void> {
   const { values, positionals } = args(rest, { out: { type: 'string' } });
   if (!positionals[0]) throw new RecordsUsageError('export subject needs a person (MIS id, staff code or #number)');
   await withRecords(async (records) => {
-    const actor = await actorFrom(records, values.by, false);
+    const actor = await actorFrom(records, values.by, false, 'people.view');
     const person = await records.people.resolve(positionals[0]);
     const document = await subjectAccessExport(records, person, actor);
     const out = values.out ?? `subject-access-${Number(person.id)}-${new Date().toISOString().slice(0, 10)}.json`;

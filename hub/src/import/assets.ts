@@ -9,6 +9,7 @@ import type { AssetClassRow, AssetInput } from '../records/assets';
 import { parsePounds } from '../records/time';
 import { matchColumns, normaliseHeader, readCsvFile, type CsvRecord } from './csv-reader';
 import type { ImportProblem } from './people';
+import { parseDay } from '../records/time';
 
 export const ASSET_COLUMNS = {
   tag: ['Asset Tag', 'Tag', 'Asset', 'Asset No', 'Asset Number', 'Asset ID'],
@@ -61,7 +62,10 @@ function dateFrom(text: string): string | null {
   const iso = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
   const uk = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(value);
   const day = iso ? `${iso[1]}-${iso[2]}-${iso[3]}` : uk ? `${uk[3]}-${uk[2].padStart(2, '0')}-${uk[1].padStart(2, '0')}` : null;
-  if (!day || Number.isNaN(Date.parse(day))) throw new Error(`date ${JSON.stringify(value)}: use YYYY-MM-DD or DD/MM/YYYY`);
+  if (!day) throw new Error(`date ${JSON.stringify(value)}: use YYYY-MM-DD or DD/MM/YYYY`);
+  // A real day, and a health check that has happened (not in the future, not decades ago).
+  const checked = parseDay(day, 'last health check', { maxYearsBack: 20, maxYearsAhead: 0 });
+  if (!checked.ok) throw new Error(checked.problem);
   return `${day}T00:00:00.000Z`;
 }
 

@@ -9,6 +9,7 @@ import type { Records } from '../records';
 import { actorLabel, type Actor } from '../records/access';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type PersonRow, type Role } from '../records/people';
 import { matchColumns, readCsvFile, type CsvProgress, type CsvRecord } from './csv-reader';
+import { parseDay } from '../records/time';
 
 export const PEOPLE_COLUMNS = {
   externalId: ['MIS ID', 'UPN', 'Admission Number', 'Adno', 'External ID', 'ID', 'Person ID', 'Wonde ID', 'SIMS ID', 'Arbor ID', 'Student ID', 'Pupil ID', 'Staff ID', 'Employee ID', 'Unique ID'],
@@ -78,17 +79,21 @@ interface PersonInput {
   staffCode: string | null;
   email: string | null;
   cardHash: Uint8Array | null;
+  /** The file has a card column (so a row without a card is worth a warning). */
+  cardColumn: boolean;
   leftOn: string | null;
 }
 
 function parseDate(text: string): string | null {
   const value = text.trim();
   if (!value) return null;
-  let match = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
-  if (match) return `${match[1]}-${match[2]}-${match[3]}`;
-  match = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(value); // UK day/month/year
-  if (match) return `${match[3]}-${match[2].padStart(2, '0')}-${match[1].padStart(2, '0')}`;
-  throw new Error(`leaving date ${JSON.stringify(value)} is not a date (use YYYY-MM-DD or DD/MM/YYYY)`);
+  const iso = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+  const uk = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(value); // UK day/month/year
+  const day = iso ? `${iso[1]}-${iso[2]}-${iso[3]}` : uk ? `${uk[3]}-${uk[2].padStart(2, '0')}-${uk[1].padStart(2, '0')}` : null;
+  if (!day) throw new Error(`leaving date ${JSON.stringify(value)} is not a date (use YYYY-MM-DD or DD/MM/YYYY)`);
+  const checked = parseDay(day, 'leaving date', { maxYearsBack: 50, maxYearsAhead: 2 });
+  if (!checked.ok) throw new Error(checked.problem);
+  return day;
 }
 
 const CHUNK = 500;
@@ -112,7 +117,10 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
   const today = options.today ?? new Date().toISOString().slice(0, 10);
   const inputs: PersonInput[] = [];
   const seenIds = new Map<string, number>();
-  const seenCards = new Map<string, number>();
+  // Each card's lines: a card given on two rows belongs to neither until the file is put right.
+  const cardLines = new Map<string, number[]>();
+  // Every id the file names, even on a refused row: such a person is not missing, so not a leaver.
+  const named = new Set<string>();
   const cell = (record: CsvRecord, field: Field) => (columns[field] === undefined ? '' : (record.fields[columns[field]!] ?? '').trim());
 
   for (const record of body) {
@@ -120,6 +128,7 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
     try {
       const externalId = cell(record, 'externalId');
       if (!externalId) throw new Error('no id');
+      named.add(externalId);
       if (seenIds.has(externalId)) throw new Error(`id ${externalId} already on line ${seenIds.get(externalId)}`);
       const name = cell(record, 'name') || [cell(record, 'firstName'), cell(record, 'lastName')].filter(Boolean).join(' ');
       if (!name) throw new Error('no name');
@@ -139,8 +148,7 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
       if (cardText) {
         cardHash = badgeHash(key, parseUid(cardText));
         const hex = Buffer.from(cardHash).toString('hex');
-        if (seenCards.has(hex)) throw new Error(`the same card as line ${seenCards.get(hex)}`);
-        seenCards.set(hex, record.line);
+        cardLines.set(hex, [...(cardLines.get(hex) ?? []), record.line]);
       }
       const leaving = parseDate(cell(record, 'leavingDate'));
       seenIds.set(externalId, record.line);
@@ -155,6 +163,7 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
         staffCode: cell(record, 'staffCode') || null,
         email: cell(record, 'email') || null,
         cardHash,
+        cardColumn: columns.card !== undefined,
         leftOn: leaving && leaving <= today ? leaving : null,
       });
     } catch (error) {
@@ -164,16 +173,44 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
     }
   }
 
-  if (options.dryRun) {
-    result.warnings.push('dry run: nothing was written');
-    return result;
+  // A card on more than one row: every row involved is reported and none is imported.
+  const sharedCard = new Map<number, number[]>();
+  for (const lines of cardLines.values()) if (lines.length > 1) for (const line of lines) sharedCard.set(line, lines.filter((other) => other !== line));
+  if (sharedCard.size > 0) {
+    for (const input of inputs.filter((candidate) => sharedCard.has(candidate.line))) {
+      const others = sharedCard.get(input.line)!;
+      result.problems.push({ line: input.line, reason: `the same card as line${others.length > 1 ? 's' : ''} ${others.join(', ')}: a card belongs to one person, so none of these rows was imported` });
+    }
+    inputs.splice(0, inputs.length, ...inputs.filter((input) => !sharedCard.has(input.line)));
   }
 
+  if (!options.dryRun) {
+    await applyInputs(records.db, records, inputs, named, result, options, today);
+    result.problems.sort((a, b) => a.line - b.line);
+    return result;
+  }
+  // A dry run does exactly what the real run would, in one transaction that is then rolled back:
+  // its counts, refusals and warnings are the real run's.
+  const rollback = new Error('dry run: rolled back');
+  try {
+    await records.db.transaction(async (tx) => {
+      await applyInputs(tx, records, inputs, named, result, options, today);
+      throw rollback;
+    });
+  } catch (error) {
+    if (error !== rollback) throw error;
+  }
+  result.warnings.push('dry run: nothing was written');
+  result.problems.sort((a, b) => a.line - b.line);
+  return result;
+}
+
+async function applyInputs(db: SqlDatabase, records: Records, inputs: PersonInput[], named: Set<string>, result: PeopleImportResult, options: PeopleImportOptions, today: string): Promise<void> {
   const actor = actorLabel(options.actor);
   const now = new Date().toISOString();
   for (let start = 0; start < inputs.length; start += CHUNK) {
     const chunk = inputs.slice(start, start + CHUNK);
-    await records.db.transaction(async (tx) => {
+    await db.transaction(async (tx) => {
       for (const input of chunk) {
         try {
           await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records));
@@ -188,8 +225,8 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
   // Missing from the file: a leaver (P9). Only for the kinds the file holds, so a staff file
   // does not make every pupil a leaver.
   const kinds = [...new Set(inputs.map((input) => input.kind))];
-  const present = new Set(inputs.map((input) => input.externalId));
-  await records.db.transaction(async (tx) => {
+  const present = named;
+  await db.transaction(async (tx) => {
     for (const kind of kinds) {
       const active = await tx.all<{ id: number; external_id: string }>('SELECT id, external_id FROM people WHERE kind = ? AND left_on IS NULL AND purged_at IS NULL', [kind]);
       const missing = active.filter((person) => !present.has(person.external_id));
@@ -211,8 +248,6 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
       tx,
     );
   });
-  result.problems.sort((a, b) => a.line - b.line);
-  return result;
 }
 
 async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleImportResult, actor: string, now: string, records: Records): Promise<void> {
@@ -254,6 +289,10 @@ async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleIm
   if (input.leftOn) {
     await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL', [now, personId]);
     return;
+  }
+  if (!input.cardHash && input.cardColumn) {
+    const badge = await tx.get<{ hash: Uint8Array }>('SELECT hash FROM badges WHERE person_id = ? AND revoked_at IS NULL', [personId]);
+    if (!badge) result.warnings.push(`line ${input.line}: ${input.externalId} has no card: they cannot use a station until one is enrolled`);
   }
   if (input.cardHash) {
     const card = await tx.get<{ person_id: number; revoked_at: string | null }>('SELECT person_id, revoked_at FROM badges WHERE hash = ?', [input.cardHash]);

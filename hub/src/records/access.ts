@@ -2,6 +2,7 @@
 // a staff member with --by; issue 6's web accounts pass theirs); these functions decide and throw
 // a typed AccessError the web layer maps to 403.
 import type { Role } from './people';
+import { actorMay, PERMISSIONS, rolesFor, type Permission } from '../rules/permissions';
 
 export interface Actor {
   /** people.id of the staff member acting, or null for the system itself. */
@@ -9,6 +10,8 @@ export interface Actor {
   role: Role | 'system';
   /** The office-page account acting, named in the audit trail when it is linked to no staff member. */
   account?: string;
+  /** The operating-system account that ran a command without --by (audited as `os-user:<name>`). */
+  osUser?: string;
 }
 
 export const SYSTEM: Actor = { personId: null, role: 'system' };
@@ -18,9 +21,10 @@ export class AccessError extends Error {
   constructor(
     readonly action: string,
     readonly role: Actor['role'],
-    readonly allowed: readonly Role[],
+    allowed: readonly Role[] | string,
+    message?: string,
   ) {
-    super(`${action} needs the ${allowed.join(' or ')} role; the acting account is ${role}`);
+    super(message ?? `${action} needs the ${typeof allowed === 'string' ? allowed : allowed.join(' or ')} role; the acting account is ${role === 'staff' ? 'staff (read-only)' : role}`);
     this.name = 'AccessError';
   }
 }
@@ -43,19 +47,19 @@ export class NotFoundError extends Error {
   }
 }
 
-/** Roles that may read safeguarding details (P5). */
-export const SAFEGUARDING_READERS: readonly Role[] = ['dsl', 'headteacher'];
-/** Roles that may waive or reverse a charge. */
-export const LEDGER_CORRECTORS: readonly Role[] = ['office', 'headteacher', 'deputy'];
-/** Every staff role. */
-export const STAFF_ROLES: readonly Role[] = ['staff', 'headteacher', 'deputy', 'dsl', 'ict', 'office'];
+/** Whether the actor may see who is in a safeguarding hold, and its details (P5). */
+export function maySeeSafeguarding(actor: Actor): boolean {
+  return actorMay(actor, 'holds.safeguarding');
+}
 
-export function requireRole(actor: Actor, allowed: readonly Role[], action: string): void {
-  if (actor.role === 'system' || !allowed.includes(actor.role)) throw new AccessError(action, actor.role, allowed);
+/** Refuses an actor whose role the rulebook (rules/permissions.ts) does not allow `permission`. */
+export function requirePermission(actor: Actor, permission: Permission, action: string = PERMISSIONS[permission].words): void {
+  if (!actorMay(actor, permission)) throw new AccessError(action, actor.role, rolesFor(permission));
 }
 
 /** The audit trail's name for an actor. */
 export function actorLabel(actor: Actor): string {
   if (actor.personId !== null) return `person:${actor.personId}`;
+  if (actor.osUser) return `os-user:${actor.osUser}`;
   return actor.account ? `account:${actor.account}` : 'system';
 }

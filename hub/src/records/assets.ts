@@ -3,7 +3,7 @@
 // requires encryption (USB sticks, P6) lends only assets with a recorded encryption type.
 import type { SqlDatabase } from '../db/sql';
 import type { AuditTrail } from '../audit/trail';
-import { actorLabel, NotFoundError, requireRole, RuleError, type Actor } from './access';
+import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type Role } from './people';
 import { addDays } from './time';
 
@@ -86,7 +86,7 @@ export class Assets {
   }
 
   async updateClass(id: string, changes: { replacementPence?: number; loanDays?: number; healthCheckDays?: number | null; borrowerRoles?: Role[] }, actor: Actor): Promise<void> {
-    requireRole(actor, ['office', 'ict', 'headteacher'], 'changing an asset class');
+    requirePermission(actor, 'classes.manage', 'changing an asset class');
     await this.db.transaction(async (tx) => {
       await this.assetClass(id, tx);
       if (changes.replacementPence !== undefined) await tx.run('UPDATE asset_classes SET replacement_pence = ? WHERE id = ?', [changes.replacementPence, id]);
@@ -98,7 +98,7 @@ export class Assets {
   }
 
   async setPrice(classId: string, item: string, pence: number, actor: Actor): Promise<void> {
-    requireRole(actor, ['office', 'ict', 'headteacher'], 'changing a price list');
+    requirePermission(actor, 'classes.manage', 'changing a price list');
     if (!/^[a-z0-9-]{1,40}$/.test(item)) throw new RuleError('P7', `price-list item ${JSON.stringify(item)}: use lower-case letters, digits and dashes`);
     await this.db.transaction(async (tx) => {
       await this.assetClass(classId, tx);

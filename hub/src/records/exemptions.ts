@@ -3,7 +3,8 @@
 // pupil's badge carries the exemption flag, so the station records "exempt" and opens nothing.
 import type { SqlDatabase } from '../db/sql';
 import type { AuditTrail } from '../audit/trail';
-import { actorLabel, NotFoundError, requireRole, RuleError, type Actor } from './access';
+import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
+import { parseDay } from './time';
 
 export interface ExemptionRow {
   id: number;
@@ -16,7 +17,6 @@ export interface ExemptionRow {
   ended_by: number | null;
 }
 
-const GRANTERS = ['headteacher', 'deputy', 'dsl', 'office'] as const;
 
 export class Exemptions {
   constructor(
@@ -25,9 +25,10 @@ export class Exemptions {
   ) {}
 
   async grant(personId: number, reference: string, reviewOn: string, actor: Actor, at = new Date().toISOString()): Promise<number> {
-    requireRole(actor, GRANTERS, 'granting a medical exemption');
+    requirePermission(actor, 'exemptions.manage', 'granting a medical exemption');
     if (!reference.trim()) throw new RuleError('P3', 'a medical exemption needs the reference of its risk assessment');
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(reviewOn) || Number.isNaN(Date.parse(reviewOn))) throw new RuleError('P3', `review date ${JSON.stringify(reviewOn)}: use YYYY-MM-DD`);
+    const day = parseDay(reviewOn, 'review date', { notBefore: at.slice(0, 10), maxYearsAhead: 5, today: at.slice(0, 10) });
+    if (!day.ok) throw new RuleError('P3', day.problem);
     return this.db.transaction(async (tx) => {
       const person = await tx.get<{ kind: string }>('SELECT kind FROM people WHERE id = ?', [personId]);
       if (!person) throw new NotFoundError(`no person #${personId}`);
@@ -41,7 +42,7 @@ export class Exemptions {
   }
 
   async end(personId: number, actor: Actor, at = new Date().toISOString()): Promise<void> {
-    requireRole(actor, GRANTERS, 'ending a medical exemption');
+    requirePermission(actor, 'exemptions.manage', 'ending a medical exemption');
     await this.db.transaction(async (tx) => {
       const changed = await tx.run('UPDATE medical_exemptions SET ended_at = ?, ended_by = ? WHERE person_id = ? AND ended_at IS NULL', [at, actor.personId, personId]);
       if (changed.changes === 0) throw new NotFoundError(`person #${personId} has no active medical exemption`);

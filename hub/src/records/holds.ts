@@ -5,7 +5,7 @@
 // only (`safeguardingDetails`), and every such read is in the audit trail.
 import type { SqlDatabase } from '../db/sql';
 import type { AuditTrail } from '../audit/trail';
-import { actorLabel, NotFoundError, requireRole, RuleError, SAFEGUARDING_READERS, type Actor } from './access';
+import { actorLabel, maySeeSafeguarding, NotFoundError, requirePermission, RuleError, type Actor } from './access';
 import type { Role } from './people';
 import type { RaiseAlert } from './alerts';
 
@@ -103,7 +103,11 @@ export class Holds {
     let receipt: string | null = null;
     if (hold.kind === 'safeguarding') {
       if (actorRole !== 'dsl') await alert('safeguarding-release-not-dsl', 'dsl', `hold:${hold.id}`, `safeguarding hold ${hold.id} was released by someone who is not the DSL`);
-      receipt = `received by the designated safeguarding lead, person #${event.actorId}, at ${event.at}`;
+      // The receipt names who actually opened it, and in what role (P5).
+      receipt =
+        actorRole === 'dsl'
+          ? `received by the designated safeguarding lead, person #${event.actorId}, at ${event.at}`
+          : `released by ${event.actorId === null ? 'no member of staff named' : `person #${event.actorId} (${actorRole ?? 'unknown role'})`}, not the designated safeguarding lead, at ${event.at}`;
     } else if (!event.remote && (event.witnessId === null || (!SENIOR.includes(actorRole as Role) && !SENIOR.includes(witnessRole as Role)))) {
       await alert('release-without-two-staff', 'headteacher', `hold:${hold.id}`, `confiscation ${hold.id} was released without two staff, one of them headteacher or deputy (P4)`);
     }
@@ -142,7 +146,7 @@ export class Holds {
 
   /** Records what a safeguarding hold is about: DSL or headteacher only. */
   async setSafeguardingDetails(holdId: number, details: string, actor: Actor): Promise<void> {
-    requireRole(actor, SAFEGUARDING_READERS, 'recording safeguarding details');
+    requirePermission(actor, 'safeguarding.record', 'recording safeguarding details');
     await this.db.transaction(async (tx) => {
       const hold = await tx.get<HoldRow>('SELECT * FROM holds WHERE id = ?', [holdId]);
       if (!hold) throw new NotFoundError(`no hold ${holdId}`);
@@ -154,7 +158,7 @@ export class Holds {
 
   /** The details of a safeguarding hold (P5): DSL and headteacher only; the read is audited. */
   async safeguardingDetails(holdId: number, actor: Actor): Promise<{ hold: HoldRow; details: string | null; receipt: string | null }> {
-    requireRole(actor, SAFEGUARDING_READERS, 'reading safeguarding details');
+    requirePermission(actor, 'holds.safeguarding', 'reading safeguarding details');
     const hold = await this.db.get<HoldRow>('SELECT * FROM holds WHERE id = ?', [holdId]);
     if (!hold) throw new NotFoundError(`no hold ${holdId}`);
     await this.audit.append({ actor: actorLabel(actor), action: 'hold.details-read', subject: `hold:${holdId}`, personId: hold.person_id === null ? null : Number(hold.person_id), details: { hold: holdId } });
@@ -163,7 +167,7 @@ export class Holds {
 
   /** Holds for a list or report; a safeguarding hold's pupil is shown only to DSL and headteacher. */
   async list(actor: Actor, options: { open?: boolean } = {}): Promise<HoldView[]> {
-    const mayRead = actor.role !== 'system' && SAFEGUARDING_READERS.includes(actor.role);
+    const mayRead = maySeeSafeguarding(actor);
     const rows = await this.db.all<HoldRow & { person_name: string | null; placed_name: string | null; released_name: string | null; witness_name: string | null }>(
       `SELECT h.*, p.name AS person_name, a.name AS placed_name, r.name AS released_name, w.name AS witness_name
        FROM holds h LEFT JOIN people p ON p.id = h.person_id LEFT JOIN people a ON a.id = h.placed_by

@@ -6,7 +6,7 @@
 // chain that justifies it. Personal phones are never charged (P2): a charge needs a school asset.
 import type { SqlDatabase } from '../db/sql';
 import type { AuditTrail } from '../audit/trail';
-import { actorLabel, LEDGER_CORRECTORS, NotFoundError, requireRole, RuleError, type Actor } from './access';
+import { AccessError, actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
 import { formatPence, termOf } from './time';
 
 export interface ChargeRow {
@@ -65,6 +65,10 @@ export class Ledger {
   private async correct(entry: 'reversal' | 'waiver', chargeId: number, reason: string, actor: Actor, at: string, tx: SqlDatabase): Promise<number> {
     const original = await tx.get<ChargeRow>('SELECT * FROM charges WHERE id = ?', [chargeId]);
     if (!original) throw new NotFoundError(`no charge ${chargeId}`);
+    // Separation of duties: nobody corrects a charge raised against themselves.
+    if (actor.personId !== null && Number(original.person_id) === actor.personId) {
+      throw new AccessError(`${entry === 'waiver' ? 'waiving' : 'reversing'} a charge`, actor.role, '', `nobody may ${entry === 'waiver' ? 'waive' : 'reverse'} a charge raised against themselves: charge ${chargeId} is yours`);
+    }
     if (original.entry !== 'charge') throw new RuleError('P7', `entry ${chargeId} is a ${original.entry}, not a charge: correct the charge it refers to (${original.corrects_id})`);
     const owed = await this.outstanding(chargeId, tx);
     if (owed <= 0) throw new RuleError('P7', `charge ${chargeId} has nothing outstanding to ${entry === 'waiver' ? 'waive' : 'reverse'}`);
@@ -82,6 +86,7 @@ export class Ledger {
 
   /** Takes back what is outstanding of a charge (an item found, a charge raised in error). */
   async reverse(chargeId: number, reason: string, actor: Actor, at: string, tx?: SqlDatabase): Promise<number> {
+    requirePermission(actor, 'charges.reverse', 'reversing a charge');
     if (!reason.trim()) throw new RuleError('P7', 'a reversal needs a reason');
     if (!tx) return this.db.transaction((inner) => this.reverse(chargeId, reason, actor, at, inner));
     return this.correct('reversal', chargeId, reason.trim(), actor, at, tx);
@@ -89,7 +94,7 @@ export class Ledger {
 
   /** Waives what is outstanding of a charge; needs a reason and a named office or senior member of staff. */
   async waive(chargeId: number, reason: string, actor: Actor, at: string): Promise<number> {
-    requireRole(actor, LEDGER_CORRECTORS, 'waiving a charge');
+    requirePermission(actor, 'charges.waive', 'waiving a charge');
     if (!reason.trim()) throw new RuleError('P7', 'a waiver needs a reason');
     return this.db.transaction((tx) => this.correct('waiver', chargeId, reason.trim(), actor, at, tx));
   }

@@ -9,13 +9,17 @@
 //                with a recorded declaration and is then written off without charge (P9)
 import type { SqlDatabase } from '../db/sql';
 import type { AuditTrail } from '../audit/trail';
-import { actorLabel, NotFoundError, requireRole, RuleError, STAFF_ROLES, type Actor } from './access';
+import { AccessError, actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
 import type { Alerts, RaiseAlert } from './alerts';
 import type { Assets, AssetRow } from './assets';
 import type { Holds } from './holds';
 import type { Ledger } from './ledger';
 import type { PersonRow, Role } from './people';
-import { formatPence } from './time';
+import { formatPence, parseDay } from './time';
+
+function notOwnLeaver(leaverId: number, actor: Actor, what: string): void {
+  if (actor.personId !== null && actor.personId === leaverId) throw new AccessError('leavers', actor.role, '', `nobody may ${what}: another member of staff must`);
+}
 
 export interface LoanRow {
   id: number;
@@ -173,7 +177,7 @@ export class Loans {
 
   /** Reports an item on loan lost (P7): charges the holder its replacement price and alerts the headteacher (P11). */
   async reportLost(tag: string, actor: Actor, at = new Date().toISOString()): Promise<{ loanId: number; chargeId: number | null; amountPence: number }> {
-    requireRole(actor, STAFF_ROLES, 'reporting a loss');
+    requirePermission(actor, 'charges.report', 'reporting a loss');
     return this.db.transaction(async (tx) => {
       const { asset, loan } = await this.loanForReport(tag, tx);
       await tx.run("UPDATE loans SET closed_at = ?, outcome = 'lost', closed_by = ? WHERE id = ?", [at, actor.personId, loan.id]);
@@ -191,7 +195,7 @@ export class Loans {
 
   /** Reports an item on loan stolen (P8): refused without a crime number; nothing is charged. */
   async reportStolen(tag: string, crimeNumber: string | undefined, actor: Actor, at = new Date().toISOString()): Promise<{ loanId: number }> {
-    requireRole(actor, STAFF_ROLES, 'reporting a theft');
+    requirePermission(actor, 'charges.report', 'reporting a theft');
     const crime = (crimeNumber ?? '').trim();
     if (!crime) throw new RuleError('P8', 'a theft must be reported with the police crime number');
     return this.db.transaction(async (tx) => {
@@ -206,7 +210,7 @@ export class Loans {
 
   /** Damage (P7): the holder of the current or last loan is charged the price-list item. */
   async reportDamage(tag: string, item: string, actor: Actor, at = new Date().toISOString()): Promise<{ loanId: number; chargeId: number; amountPence: number }> {
-    requireRole(actor, STAFF_ROLES, 'reporting damage');
+    requirePermission(actor, 'charges.report', 'reporting damage');
     return this.db.transaction(async (tx) => {
       const asset = await this.assets.byTag(tag, tx);
       const loan = await this.lastLoanOf(Number(asset.id), tx);
@@ -243,7 +247,7 @@ export class Loans {
 
   /** A lost or stolen item is found: its loss charge is reversed by a new ledger entry. */
   async found(tag: string, actor: Actor, at = new Date().toISOString()): Promise<{ reversals: number[] }> {
-    requireRole(actor, STAFF_ROLES, 'recording a found item');
+    requirePermission(actor, 'charges.report', 'recording a found item');
     return this.db.transaction(async (tx) => {
       const asset = await this.assets.byTag(tag, tx);
       if (asset.status !== 'lost' && asset.status !== 'stolen') throw new RuleError('P7', `${tag} is ${asset.status}, not lost or stolen`);
@@ -264,9 +268,14 @@ export class Loans {
     return result;
   }
 
-  /** A leaver keeps a stick after declaring school information deleted (P9): written off, no charge. */
-  async retainWithDeclaration(tag: string, declaration: string, actor: Actor, at = new Date().toISOString()): Promise<{ loanId: number }> {
-    requireRole(actor, STAFF_ROLES, 'recording a leaver declaration');
+  /**
+   * A leaver keeps a stick after declaring school information deleted (P9): written off, no charge.
+   * Only a loan of that leaver's, and never by the leaver themselves (it would let anyone write off
+   * their own stick instead of paying for it).
+   */
+  async retainWithDeclaration(leaverId: number, tag: string, declaration: string, actor: Actor, at = new Date().toISOString()): Promise<{ loanId: number }> {
+    requirePermission(actor, 'leavers.act', 'recording a leaver declaration');
+    notOwnLeaver(leaverId, actor, 'record their own leaver declaration');
     if (declaration.trim().length < 10) throw new RuleError('P9', 'record the declaration itself (that school information on the stick has been deleted), not just a word');
     return this.db.transaction(async (tx) => {
       const asset = await this.assets.byTag(tag, tx);
@@ -274,6 +283,7 @@ export class Loans {
       if (!assetClass.requires_encryption) throw new RuleError('P10', `${tag} is a ${assetClass.name}: it must be returned, it cannot be retained`);
       const loan = await this.openLoanOf(Number(asset.id), tx);
       if (!loan) throw new RuleError('P9', `${tag} is not on loan`);
+      if (Number(loan.person_id) !== leaverId) throw new RuleError('P9', `${tag} is not on loan to person #${leaverId}: a declaration closes only the leaver's own loans`);
       await tx.run("UPDATE loans SET closed_at = ?, outcome = 'retained', closed_by = ?, declaration = ? WHERE id = ?", [at, actor.personId, declaration.trim(), loan.id]);
       await this.assets.setStatus(Number(asset.id), 'written-off', tx, at);
       await this.audit.append({ actor: actorLabel(actor), action: 'loan.retained-by-leaver', subject: `loan:${loan.id}`, personId: Number(loan.person_id), at, details: { loan: Number(loan.id), asset: Number(asset.id), writtenOff: true } }, tx);
@@ -283,7 +293,10 @@ export class Loans {
 
   /** Completes a leaver: refused while a laptop is out or a stick is neither back nor declared. */
   async completeLeaver(person: PersonRow, leftOn: string, actor: Actor): Promise<void> {
-    requireRole(actor, STAFF_ROLES, 'completing a leaver');
+    requirePermission(actor, 'leavers.act', 'completing a leaver');
+    notOwnLeaver(Number(person.id), actor, 'complete themselves as a leaver');
+    const day = parseDay(leftOn, 'leaving date', { maxYearsBack: 10, maxYearsAhead: 1 });
+    if (!day.ok) throw new RuleError('P9', day.problem);
     await this.db.transaction(async (tx) => {
       const outstanding = await this.leaverLoans(Number(person.id), tx);
       if (outstanding.length > 0) throw new LeaverBlockedError(outstanding);

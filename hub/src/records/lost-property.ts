@@ -3,7 +3,7 @@
 // default) is due for disposal, which a member of staff records — nothing is disposed of by itself.
 import type { SqlDatabase } from '../db/sql';
 import type { AuditEntry, AuditTrail } from '../audit/trail';
-import { actorLabel, NotFoundError, requireRole, RuleError, STAFF_ROLES, type Actor } from './access';
+import { actorLabel, NotFoundError, requirePermission, RuleError, SYSTEM, type Actor } from './access';
 import { addDays, latestCutoff, nextCutoff } from './time';
 
 export interface LostPropertyRules {
@@ -24,7 +24,7 @@ export class LostProperty {
    * many. Each is uncollected as of the first cut-off after its deposit (not the sweep's own
    * time), so a hub that was off over a weekend or a holiday still dates it, and its disposal, right.
    */
-  async markUncollected(now = new Date()): Promise<number> {
+  async markUncollected(now = new Date(), actor: Actor = SYSTEM): Promise<number> {
     const latest = latestCutoff(now, this.rules.dayCutoff).toISOString();
     return this.db.transaction(async (tx) => {
       const rows = await tx.all<{ id: number; person_id: number; station_id: string; locker: number; deposited_at: string }>(
@@ -37,7 +37,7 @@ export class LostProperty {
         const uncollectedAt = nextCutoff(new Date(row.deposited_at), this.rules.dayCutoff).toISOString();
         const disposalDue = addDays(uncollectedAt, this.rules.lostPropertyDays);
         await tx.run('UPDATE phone_custody SET uncollected_at = ?, disposal_due_at = ? WHERE id = ? AND uncollected_at IS NULL', [uncollectedAt, disposalDue, row.id]);
-        entries.push({ actor: 'system', action: 'phone.uncollected', subject: `custody:${row.id}`, personId: Number(row.person_id), at: uncollectedAt, details: { custody: Number(row.id), station: row.station_id, locker: Number(row.locker), disposalDue } });
+        entries.push({ actor: actorLabel(actor), action: 'phone.uncollected', subject: `custody:${row.id}`, personId: Number(row.person_id), at: uncollectedAt, details: { custody: Number(row.id), station: row.station_id, locker: Number(row.locker), disposalDue } });
       }
       await this.audit.appendMany(entries, tx);
       return rows.length;
@@ -59,13 +59,15 @@ export class LostProperty {
 
   /** A member of staff records that an unclaimed phone was disposed of (P13). */
   async dispose(custodyId: number, note: string, actor: Actor, now = new Date()): Promise<void> {
-    requireRole(actor, STAFF_ROLES, 'disposing of lost property');
+    requirePermission(actor, 'lost-property.dispose', 'disposing of lost property');
     if (!note.trim()) throw new RuleError('P13', 'record how the phone was disposed of (e.g. "returned to parent", "recycled")');
     const at = now.toISOString();
     await this.db.transaction(async (tx) => {
       const row = await tx.get<{ id: number; person_id: number; station_id: string; locker: number; collected_at: string | null; disposal_due_at: string | null }>('SELECT * FROM phone_custody WHERE id = ?', [custodyId]);
       if (!row) throw new NotFoundError(`no phone custody record ${custodyId}`);
       if (row.collected_at) throw new RuleError('P13', `phone ${custodyId} is no longer in a locker`);
+      const held = await tx.get<{ kind: string }>('SELECT kind FROM holds WHERE station_id = ? AND locker = ? AND released_at IS NULL', [row.station_id, row.locker]);
+      if (held) throw new RuleError('P13', `phone ${custodyId} cannot be disposed of while its locker is held`);
       if (!row.disposal_due_at || row.disposal_due_at > at) throw new RuleError('P13', `phone ${custodyId} is not due for disposal${row.disposal_due_at ? ` until ${row.disposal_due_at.slice(0, 10)}` : ' (it has not been uncollected at a cut-off)'}`);
       await tx.run('UPDATE phone_custody SET disposed_at = ?, disposed_by = ?, disposal_note = ?, collected_at = ?, collected_by = ? WHERE id = ?', [at, actor.personId, note.trim(), at, actor.personId, custodyId]);
       await tx.run("UPDATE lockers SET state = 'free', person_id = NULL, since = ? WHERE station_id = ? AND locker = ?", [at, row.station_id, row.locker]);

@@ -9,7 +9,7 @@
 //     (holds linked to nothing the ledger needs), and phone station events older than that too
 // Loans and charges are kept (pseudonymised through the person). Nothing in audit_log or charges
 // is touched, so `handover audit verify` passes after a purge.
-import { actorLabel, requireRole, type Actor } from './access';
+import { actorLabel, requirePermission, type Actor } from './access';
 import type { Records } from './index';
 import { addDays } from './time';
 import { EVENT } from '../../../firmware/src/protocol/wire';
@@ -28,7 +28,7 @@ export interface PurgeResult {
 const PHONE_EVENTS = [EVENT.DEPOSIT, EVENT.COLLECT, EVENT.EXEMPT, EVENT.UNKNOWN_BADGE, EVENT.REFUSED, EVENT.DEPOSIT_CANCELLED, EVENT.COLLECT_CANCELLED];
 
 export async function purge(records: Records, options: { actor: Actor; retentionDays: number; now?: Date; dryRun?: boolean }): Promise<PurgeResult> {
-  requireRole(options.actor, ['office', 'headteacher'], 'purging personal records');
+  requirePermission(options.actor, 'records.purge', 'purging personal records');
   const now = (options.now ?? new Date()).toISOString();
   const cutoff = addDays(now, -options.retentionDays);
   const cutoffDay = cutoff.slice(0, 10);

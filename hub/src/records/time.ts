@@ -62,3 +62,38 @@ export function parsePounds(text: string): number {
   if (!match) throw new Error(`${JSON.stringify(text)} is not an amount in pounds (e.g. 10.00 or £10)`);
   return Number(match[1]) * 100 + Number((match[2] ?? '0').padEnd(2, '0'));
 }
+
+export interface DayLimits {
+  /** YYYY-MM-DD: the earliest day accepted (e.g. today, for a review date). */
+  notBefore?: string;
+  /** Years before today and after it that a day may lie (a typo such as 2062 for 2026 is refused). */
+  maxYearsBack?: number;
+  maxYearsAhead?: number;
+  /** YYYY-MM-DD; today by default. */
+  today?: string;
+}
+
+function shiftYears(day: string, years: number): string {
+  const year = Number(day.slice(0, 4)) + years;
+  return `${String(year).padStart(4, '0')}${day.slice(4, 10) === '-02-29' ? '-02-28' : day.slice(4, 10)}`;
+}
+
+/**
+ * A calendar day typed by a person (YYYY-MM-DD): refused unless the day exists (2027-02-30 and
+ * 2023-13-45 do not) and lies in the range given. `what` names it in the message.
+ */
+export function parseDay(text: string, what: string, limits: DayLimits = {}): { ok: true; day: string } | { ok: false; problem: string } {
+  const value = String(text ?? '').trim();
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!match) return { ok: false, problem: `${what} ${JSON.stringify(value)}: give it as YYYY-MM-DD` };
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (month < 1 || month > 12 || date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    return { ok: false, problem: `${what} ${value} is not a date in the calendar` };
+  }
+  const today = limits.today ?? new Date().toISOString().slice(0, 10);
+  if (limits.notBefore && value < limits.notBefore) return { ok: false, problem: `${what} ${value} is in the past (it must be ${limits.notBefore} or later)` };
+  if (limits.maxYearsBack !== undefined && value < shiftYears(today, -limits.maxYearsBack)) return { ok: false, problem: `${what} ${value} is more than ${limits.maxYearsBack} years ago` };
+  if (limits.maxYearsAhead !== undefined && value > shiftYears(today, limits.maxYearsAhead)) return { ok: false, problem: `${what} ${value} is more than ${limits.maxYearsAhead} year${limits.maxYearsAhead === 1 ? '' : 's'} ahead` };
+  return { ok: true, day: value };
+}

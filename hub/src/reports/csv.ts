@@ -1,18 +1,26 @@
-// CSV out: RFC 4180 quoting, CRLF line ends, and a leading apostrophe on text a spreadsheet would
-// run as a formula (=, +, @, or - not starting a number), so an export opened in Excel is safe.
+// CSV out: a UTF-8 byte-order mark first (so Excel reads accented names as UTF-8, not as its
+// local code page), RFC 4180 quoting, CRLF line ends, and a leading apostrophe on any text a
+// spreadsheet could run as a formula: starting with =, +, -, @, a tab or a carriage return. The
+// one exception is a whole negative amount ("-3", "-£10.00"), which a spreadsheet reads as a
+// number and cannot run.
 export type Cell = string | number | null | undefined;
+
+export const BOM = '\uFEFF';
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+const NEGATIVE_AMOUNT = /^-£?\d+(?:\.\d+)?$/;
 
 export function csvCell(value: Cell): string {
   if (value === null || value === undefined) return '';
   let text = String(value);
-  if (typeof value === 'string' && /^[=+@\t\r]|^-(?![\d£.])/.test(text)) text = `'${text}`;
+  if (typeof value === 'string' && FORMULA_START.test(text) && !NEGATIVE_AMOUNT.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 export function toCsv(columns: string[], rows: Array<Record<string, Cell>>): string {
   const lines = [columns.map(csvCell).join(',')];
   for (const row of rows) lines.push(columns.map((column) => csvCell(row[column])).join(','));
-  return lines.join('\r\n') + '\r\n';
+  return BOM + lines.join('\r\n') + '\r\n';
 }
 
 /** A fixed-width table for the terminal. */

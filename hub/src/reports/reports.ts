@@ -8,10 +8,13 @@
 //   disposal     lost property due for disposal (P13)
 //   leavers      people who have left with loans still open (P9, P10)
 //   exemptions   medical exemptions due for review (P3)
-// A safeguarding hold's pupil appears only for DSL and headteacher (P5). Running a report is
+// A safeguarding hold's pupil, and the custody of the phone it holds, appear only for DSL and
+// headteacher (P5): for anyone else the pupil, id and form read RESTRICTED. Running a report is
 // itself an audit record (P14).
 import type { Records } from '../records';
-import { SAFEGUARDING_READERS, actorLabel, type Actor } from '../records/access';
+import { actorLabel, maySeeSafeguarding, requirePermission, type Actor } from '../records/access';
+import type { Permission } from '../rules/permissions';
+import { RESTRICTED, safeguardedCustody } from '../records/safeguarding';
 import { formatPence } from '../records/time';
 import type { Cell } from './csv';
 
@@ -34,6 +37,9 @@ export const REPORTS: Record<string, string> = {
   exemptions: 'medical exemptions due for review',
 };
 
+/** What reading each report needs (rules/permissions.ts); the rest need `people.view`. */
+export const REPORT_PERMISSIONS: Record<string, Permission> = { charges: 'charges.view', ledger: 'charges.view', leavers: 'leavers.view' };
+
 export interface ReportOptions {
   actor: Actor;
   now?: Date;
@@ -54,6 +60,9 @@ export class Reports {
   async run(name: string, options: ReportOptions): Promise<Report> {
     const build = (this as unknown as Record<string, (options: ReportOptions) => Promise<Omit<Report, 'name' | 'title'>>>)[name];
     if (!(name in REPORTS) || typeof build !== 'function') throw new Error(`no report ${JSON.stringify(name)}; there are: ${Object.keys(REPORTS).join(', ')}`);
+    // A named member of staff or account is held to the rulebook; the operator at the hub's own
+    // console (no --by) has the database anyway, and sees no safeguarding details.
+    if (options.actor.role !== 'system') requirePermission(options.actor, REPORT_PERMISSIONS[name] ?? 'people.view', `reading the ${name} report`);
     const report = await build.call(this, options);
     await this.records.audit.append({ actor: actorLabel(options.actor), action: 'report.read', subject: `report:${name}`, personId: options.personId ?? null, details: { report: name, rows: report.rows.length } });
     return { name, title: REPORTS[name], ...report };
@@ -62,9 +71,9 @@ export class Reports {
   /** Who holds what: every phone in a locker, every item out on loan, every held locker. */
   async holdings(options: ReportOptions) {
     const db = this.records.db;
-    const mayReadSafeguarding = options.actor.role !== 'system' && SAFEGUARDING_READERS.includes(options.actor.role);
-    const phones = await db.all<{ person_id: number; name: string; external_id: string; form: string | null; station_id: string; locker: number; deposited_at: string; state: string | null }>(
-      `SELECT c.person_id, p.name, p.external_id, p.form, c.station_id, c.locker, c.deposited_at, l.state
+    const restricted = maySeeSafeguarding(options.actor) ? new Set<number>() : await safeguardedCustody(db);
+    const phones = await db.all<{ id: number; person_id: number; name: string; external_id: string; form: string | null; station_id: string; locker: number; deposited_at: string; state: string | null }>(
+      `SELECT c.id, c.person_id, p.name, p.external_id, p.form, c.station_id, c.locker, c.deposited_at, l.state
        FROM phone_custody c JOIN people p ON p.id = c.person_id
        LEFT JOIN lockers l ON l.station_id = c.station_id AND l.locker = c.locker
        WHERE c.collected_at IS NULL ORDER BY c.station_id, c.locker`,
@@ -76,11 +85,11 @@ export class Reports {
     );
     const rows: Array<Record<string, Cell>> = [];
     for (const phone of phones) {
-      const hidden = phone.state === 'safeguarding-held' && !mayReadSafeguarding;
+      const hidden = restricted.has(Number(phone.id));
       rows.push({
         holder: `locker ${phone.station_id}/${phone.locker}`,
         item: 'phone',
-        owner: hidden ? '(restricted)' : phone.name,
+        owner: hidden ? RESTRICTED : phone.name,
         id: hidden ? '' : phone.external_id,
         group: hidden ? '' : phone.form,
         since: phone.deposited_at,
@@ -108,11 +117,16 @@ export class Reports {
     return { columns: ['loan', 'holder', 'id', 'item', 'lent', 'due', 'days overdue'], rows };
   }
 
-  async uncollected(_options: ReportOptions) {
+  private async restrictedCustody(actor: Actor): Promise<Set<number>> {
+    return maySeeSafeguarding(actor) ? new Set<number>() : safeguardedCustody(this.records.db);
+  }
+
+  async uncollected(options: ReportOptions) {
+    const restricted = await this.restrictedCustody(options.actor);
     const rows = (await this.records.lostProperty.uncollected()).map((phone) => ({
       custody: Number(phone.id),
-      pupil: phone.name,
-      form: phone.form,
+      pupil: restricted.has(Number(phone.id)) ? RESTRICTED : phone.name,
+      form: restricted.has(Number(phone.id)) ? '' : phone.form,
       locker: `${phone.station_id}/${phone.locker}`,
       deposited: phone.deposited_at,
       uncollected: phone.uncollected_at,
@@ -122,10 +136,11 @@ export class Reports {
   }
 
   async disposal(options: ReportOptions) {
+    const restricted = await this.restrictedCustody(options.actor);
     const rows = (await this.records.lostProperty.dueForDisposal(options.now ?? new Date())).map((phone) => ({
       custody: Number(phone.id),
-      pupil: phone.name,
-      form: phone.form,
+      pupil: restricted.has(Number(phone.id)) ? RESTRICTED : phone.name,
+      form: restricted.has(Number(phone.id)) ? '' : phone.form,
       locker: `${phone.station_id}/${phone.locker}`,
       deposited: phone.deposited_at,
       'disposal due': phone.disposal_due_at,
@@ -138,7 +153,7 @@ export class Reports {
       hold: hold.id,
       kind: hold.kind,
       locker: `${hold.stationId}/${hold.locker}`,
-      pupil: hold.restricted ? '(restricted)' : hold.personName,
+      pupil: hold.restricted ? RESTRICTED : hold.personName,
       placed: hold.placedAt,
       'placed by': hold.placedBy,
       released: hold.releasedAt,

@@ -16,6 +16,7 @@ import session, { type SessionStore as FastifySessionStore } from '@fastify/sess
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from '../accounts/accounts';
 import { accountLabel, may, ROLE_LABELS, rolesFor, type Permission, type SignedInAccount } from '../accounts/roles';
+import { PERMISSIONS } from '../rules/permissions';
 import type { AuditTrail } from '../audit/trail';
 import { PageError } from './errors';
 import { html, type Html } from './html';
@@ -85,28 +86,6 @@ export async function demand(request: FastifyRequest, permission: Permission, au
   }
   return account;
 }
-
-const PERMISSION_WORDS: Record<Permission, string> = {
-  'lockers.view': 'see the lockers',
-  'today.view': 'see today at a glance',
-  'stations.view': 'see the stations',
-  'loans.view': 'see loans',
-  'end-of-day.view': 'see the end-of-day list',
-  'holds.view': 'see holds',
-  'alerts.acknowledge': 'acknowledge an alert',
-  'people.view': "see a person's devices and history",
-  'holds.safeguarding': 'see the details of a safeguarding hold',
-  'charges.view': 'see the charges ledger',
-  'charges.report': 'report an item lost, stolen, damaged or found',
-  'charges.waive': 'waive a charge',
-  'leavers.view': 'see the leavers checklist',
-  'leavers.act': 'record a leaver’s returns and declarations',
-  'lost-property.dispose': 'record the disposal of lost property',
-  'stations.unlock': 'unlock a locker remotely',
-  'stations.open-all': 'open every locker of a station',
-  'imports.run': 'import people or assets',
-  'demo.tap': 'tap the demo cards',
-};
 
 function usernameOf(request: FastifyRequest): string {
   const username = (request.body as { username?: unknown } | undefined)?.username;
@@ -180,7 +159,7 @@ export async function installAuth(app: FastifyInstance, parts: AuthParts): Promi
   // 3. The route's permission for this role.
   app.addHook('preHandler', async (request) => {
     const permission = request.routeOptions.config?.permission;
-    if (permission) await demand(request, permission, audit, PERMISSION_WORDS[permission]);
+    if (permission) await demand(request, permission, audit, PERMISSIONS[permission].words);
   });
 
   // Two limits on sign-in attempts, checked before the password is: per username from one

@@ -3,7 +3,8 @@
 // term is up, due for disposal — which a member of staff records here, after seeing what it does.
 import type { FastifyInstance } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
-import { RuleError } from '../../records/access';
+import { maySeeSafeguarding, RuleError } from '../../records/access';
+import { RESTRICTED, safeguardedCustody } from '../../records/safeguarding';
 import { latestCutoff } from '../../records/time';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
@@ -25,6 +26,12 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
     const uncollectedIds = new Set(uncollected.map((phone) => Number(phone.person_id)));
     const today = inLockers.filter((phone) => !uncollectedIds.has(phone.personId));
     const mayDispose = may(request.account!.role, 'lost-property.dispose');
+    // A phone a safeguarding hold keeps names no pupil here unless the reader may see P5 details.
+    const safeguarded = await safeguardedCustody(context.records.db);
+    const restricted = maySeeSafeguarding(actorFor(request.account!)) ? new Set<number>() : safeguarded;
+    const pupil = (phone: { id: number; person_id: number; name: string }) =>
+      restricted.has(Number(phone.id)) ? html`<span class="muted">${RESTRICTED}</span>` : html`<a href="/who/person/${phone.person_id}">${phone.name}</a>`;
+    const form = (phone: { id: number; form: string | null }) => (restricted.has(Number(phone.id)) ? '' : (phone.form ?? ''));
     await context.audit(request, 'web.viewed', { details: { page: '/end-of-day' } });
     return context.render(request, reply, {
       title: 'End of day',
@@ -40,13 +47,13 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
         <section aria-labelledby="uncollected-title"><h2 id="uncollected-title">Uncollected (${uncollected.length})</h2>
           ${uncollected.length
             ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Pupil</th><th scope="col">Form</th><th scope="col">Locker</th><th scope="col">Deposited</th><th scope="col">Disposal due</th></tr></thead>
-              <tbody>${uncollected.map((phone) => html`<tr><td><a href="/who/person/${phone.person_id}">${phone.name}</a></td><td>${phone.form ?? ''}</td><td>${phone.station_id}, ${Number(phone.locker) + 1}</td><td>${timeTag(phone.deposited_at)}</td><td>${formatDay(phone.disposal_due_at)}</td></tr>`)}</tbody></table></div>`
+              <tbody>${uncollected.map((phone) => html`<tr><td>${pupil(phone)}</td><td>${form(phone)}</td><td>${phone.station_id}, ${Number(phone.locker) + 1}</td><td>${timeTag(phone.deposited_at)}</td><td>${formatDay(phone.disposal_due_at)}</td></tr>`)}</tbody></table></div>`
             : html`<p class="empty">No uncollected phones.</p>`}
         </section>
         <section aria-labelledby="disposal-title"><h2 id="disposal-title">Lost property due for disposal (${due.length})</h2>
           ${due.length
             ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Pupil</th><th scope="col">Form</th><th scope="col">Locker</th><th scope="col">Uncollected since</th><th scope="col">Action</th></tr></thead>
-              <tbody>${due.map((phone) => html`<tr><td>${phone.name}</td><td>${phone.form ?? ''}</td><td>${phone.station_id}, ${Number(phone.locker) + 1}</td><td>${formatDay(phone.uncollected_at)}</td><td>${mayDispose ? html`<a href="/end-of-day/dispose/${phone.id}">Record disposal…</a>` : html`<span class="muted">office or headteacher</span>`}</td></tr>`)}</tbody></table></div>`
+              <tbody>${due.map((phone) => html`<tr><td>${pupil(phone)}</td><td>${form(phone)}</td><td>${phone.station_id}, ${Number(phone.locker) + 1}</td><td>${formatDay(phone.uncollected_at)}</td><td>${safeguarded.has(Number(phone.id)) ? html`<span class="muted">held</span>` : mayDispose ? html`<a href="/end-of-day/dispose/${phone.id}">Record disposal…</a>` : html`<span class="muted">office or headteacher</span>`}</td></tr>`)}</tbody></table></div>`
             : html`<p class="empty">Nothing is due for disposal.</p>`}
         </section>`,
     });
@@ -55,6 +62,8 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
   async function phoneDue(id: number) {
     const phone = (await lostProperty.dueForDisposal(new Date())).find((row) => Number(row.id) === id);
     if (!phone) throw new PageError(404, 'That phone is not due for disposal (it may have been collected or disposed of already).');
+    // Not while its locker is held (the records refuse it too): and a held phone's pupil is not named here.
+    if (await context.records.holds.openAt(phone.station_id, Number(phone.locker))) throw new PageError(409, 'That phone’s locker is held: it cannot be disposed of until the hold is released.');
     return phone;
   }
 

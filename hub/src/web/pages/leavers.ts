@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { NotFoundError, RuleError } from '../../records/access';
 import { LeaverBlockedError } from '../../records/loans';
+import { parseDay } from '../../records/time';
 import type { PersonRow } from '../../records/people';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
@@ -135,7 +136,7 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
       });
     }
     try {
-      const result = await loans.retainWithDeclaration(tag, declaration, actorFor(request.account!));
+      const result = await loans.retainWithDeclaration(Number(person.id), tag, declaration, actorFor(request.account!));
       await context.audit(request, 'web.leaver-declaration', { subject: `loan:${result.loanId}`, personId: Number(person.id), details: { loan: result.loanId } });
     } catch (error) {
       if (!(error instanceof RuleError || error instanceof NotFoundError)) throw error;
@@ -149,7 +150,8 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
     const person = await personOf(request);
     const body = (request.body ?? {}) as { leftOn?: string; confirm?: string };
     const leftOn = String(body.leftOn ?? '');
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(leftOn)) return checklist(request, reply, { problem: 'Give the leaving date as a date.', status: 422 });
+    const day = parseDay(leftOn, 'The leaving date', { maxYearsBack: 10, maxYearsAhead: 1 });
+    if (!day.ok) return checklist(request, reply, { problem: `${day.problem}.`, status: 422 });
     const outstanding = await loans.leaverLoans(Number(person.id));
     if (outstanding.length) return checklist(request, reply, { problem: new LeaverBlockedError(outstanding).message, status: 422 });
     if (body.confirm !== 'yes') {

@@ -8,6 +8,8 @@ import type { AssetRow } from '../../records/assets';
 import type { LoanRow } from '../../records/loans';
 import type { PersonRow } from '../../records/people';
 import { formatPence } from '../../records/time';
+import { maySeeSafeguarding } from '../../records/access';
+import { safeguardedCustody } from '../../records/safeguarding';
 import type { WebContext } from '../context';
 import { PageError } from '../errors';
 import { formatDay, html, timeTag } from '../html';
@@ -74,10 +76,15 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
     const actor = actorFor(account);
     await context.audit(request, 'web.person-viewed', { subject: `person:${id}`, personId: id, details: { page: '/who/person' } });
 
-    const phones = await db.all<{ id: number; station_id: string; locker: number; deposited_at: string; collected_at: string | null; uncollected_at: string | null; disposed_at: string | null }>(
-      'SELECT id, station_id, locker, deposited_at, collected_at, uncollected_at, disposed_at FROM phone_custody WHERE person_id = ? ORDER BY deposited_at DESC LIMIT 30',
-      [id],
-    );
+    // A phone kept by a safeguarding hold is left out for a reader who may not see P5 details:
+    // the locker would tie this pupil to the hold the Holds page shows.
+    const restricted = maySeeSafeguarding(actor) ? new Set<number>() : await safeguardedCustody(db, id);
+    const phones = (
+      await db.all<{ id: number; station_id: string; locker: number; deposited_at: string; collected_at: string | null; uncollected_at: string | null; disposed_at: string | null }>(
+        'SELECT id, station_id, locker, deposited_at, collected_at, uncollected_at, disposed_at FROM phone_custody WHERE person_id = ? ORDER BY deposited_at DESC LIMIT 30',
+        [id],
+      )
+    ).filter((phone) => !restricted.has(Number(phone.id)));
     const loans = await db.all<LoanRow & { tag: string; class_id: string }>('SELECT l.*, a.tag, a.class_id FROM loans l JOIN assets a ON a.id = l.asset_id WHERE l.person_id = ? ORDER BY l.lent_at DESC LIMIT 50', [id]);
     const holds = (await context.records.holds.list(actor)).filter((hold) => hold.personId === id);
     const mayCharges = may(account.role, 'charges.view');
