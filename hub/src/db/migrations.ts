@@ -4,6 +4,7 @@
 // Steps are written in SQLite's dialect and translated for PostgreSQL by `forDialect`
 // (INTEGER PRIMARY KEY -> identity, INTEGER -> BIGINT, BLOB -> BYTEA). A step that cannot be
 // written portably (triggers) gives one text per dialect.
+import { postgresAnchorMigration } from '../audit/anchors';
 import type { SqlDatabase } from './sql';
 
 export type MigrationStep = string | { sqlite: string; postgres: string };
@@ -267,6 +268,18 @@ export const MIGRATIONS: MigrationStep[] = [
     END $$;
     CREATE TRIGGER charges_append_only BEFORE UPDATE OR DELETE ON charges FOR EACH ROW EXECUTE FUNCTION handover_append_only();
     CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log FOR EACH ROW EXECUTE FUNCTION handover_append_only();
+    `,
+  },
+  // 5: records anchored in the audit chain (audit/anchors.ts), and keyed checkpoints of the
+  // chain's head (audit/checkpoints.ts). On SQLite the anchoring triggers are TEMP objects of the
+  // hub's connection, made at open; on PostgreSQL they belong to the tables' owner.
+  {
+    sqlite: `
+    CREATE TABLE audit_checkpoints (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL);
+    `,
+    postgres: `
+    CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL);
+    ${postgresAnchorMigration()}
     `,
   },
 ];

@@ -1,6 +1,7 @@
 // Opens the hub's database as the settings say: PostgreSQL when DATABASE_URL is set, otherwise
 // the SQLite file handover.sqlite under the data directory. Migrated before it is handed out.
 import path from 'node:path';
+import { installAnchors } from '../audit/anchors';
 import type { Settings } from '../settings';
 import { migrate } from './migrations';
 import { PostgresDatabase, redactUrl } from './postgres';
@@ -19,6 +20,7 @@ export async function openDatabase(settings: Pick<Settings, 'dataDir' | 'databas
   const db: SqlDatabase = settings.databaseUrl ? new PostgresDatabase(settings.databaseUrl) : new SqliteDatabase(sqliteFile(settings));
   try {
     const steps = await migrate(db);
+    await installAnchors(db);
     return { db, steps };
   } catch (error) {
     await db.close().catch(() => {});
