@@ -8,6 +8,7 @@ import { createLogger, type Logger, type LogSink } from './log';
 import { CustodyRecords } from './records/custody';
 import { createRecords, type Records } from './records';
 import { Housekeeping } from './rules/housekeeping';
+import { CheckpointSchedule } from './audit/checkpoints';
 import { People } from './records/people';
 import { Stations } from './records/stations';
 import type { Settings } from './settings';
@@ -35,6 +36,8 @@ export class Hub {
   custody!: CustodyRecords;
   ingest!: Ingest;
   housekeeping: Housekeeping | null = null;
+  /** Keyed checkpoints of the audit chain's head, exported for the office to keep (audit/checkpoints.ts). */
+  checkpoints: CheckpointSchedule | null = null;
   link!: StationLink;
   /** The badge list every station should hold; its version is when the hub built it (seconds). */
   private badgeList: { version: number; file: Uint8Array; key: string } | null = null;
@@ -69,6 +72,8 @@ export class Hub {
     this.custody = this.records.custody;
     this.housekeeping = new Housekeeping({ lostProperty: this.records.lostProperty, log: this.log.child('rules') });
     await this.housekeeping.start();
+    this.checkpoints = new CheckpointSchedule(this.db, settings, settings.checkpointMinutes, (message) => this.log.warn(message));
+    this.checkpoints.start();
 
     this.mqttPort = settings.mqttPort;
     if (settings.embeddedBroker) {
@@ -146,6 +151,7 @@ export class Hub {
     await this.link?.stop();
     await this.ingest?.stop();
     await this.housekeeping?.stop();
+    await this.checkpoints?.stop();
     await this.broker?.close();
     await this.db?.close();
   }

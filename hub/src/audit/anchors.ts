@@ -12,7 +12,6 @@
 // PostgreSQL they are the tables' owner's (migration 5), which the hub's role cannot drop or
 // disable when it does not own the tables (README "PostgreSQL").
 import crypto from 'node:crypto';
-import { rowsAsTable, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';
 import { AuditTrail, type AuditEntry } from './trail';
 
@@ -22,6 +21,8 @@ export interface AnchoredTable {
   key: string[];
   /** The columns a digest covers, in order (a column added later is not covered until listed). */
   columns: string[];
+  /** Byte columns, written as hex in the row's text. */
+  bytes?: string[];
 }
 
 export const ANCHORED_TABLES: AnchoredTable[] = [
@@ -40,6 +41,7 @@ export const ANCHORED_TABLES: AnchoredTable[] = [
     name: 'station_events',
     key: ['station_id', 'boot', 'seq'],
     columns: ['station_id', 'boot', 'seq', 'type', 'locker', 'person_id', 'actor_id', 'witness_id', 'badge_hash', 'detail', 'uptime_ms', 'wall_time', 'received_at'],
+    bytes: ['badge_hash'],
   },
 ];
 
@@ -48,113 +50,90 @@ export const ANCHOR_ACTION = 'records.anchored';
 const ROWS_PER_RECORD = 2000;
 /** hub_secrets row set once the rows that existed before anchoring began have been anchored. */
 const BASELINE_FLAG = 'records-anchored-since';
+/** A deleted row's digest in an anchor record. */
+const DELETED = '-';
 
-/** The text key of a row: the id, or `station/boot/seq`. */
-export function rowKey(table: AnchoredTable, row: Record<string, unknown>): string {
-  if (table.key.length === 1) return String(row[table.key[0]]);
-  return table.key.map((column) => String(row[column])).join('/');
+type Dialect = SqlDatabase['kind'];
+
+/** SQL for the key as text, the same on both databases (integers print the same). */
+function keySql(table: AnchoredTable, alias: string): string {
+  return table.key.map((column) => (column === 'station_id' ? `${alias}.${column}` : `CAST(${alias}.${column} AS TEXT)`)).join(" || '/' || ");
 }
 
-function normalise(value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
-  if (typeof value === 'bigint') return Number(value);
-  return value;
+/**
+ * SQL for a row's text, the JSON array of its columns, made by the database itself: by the
+ * triggers as a row is written (no reading back) and by `audit verify` over the table. The two
+ * databases print JSON differently, but each always prints it the same way.
+ */
+function rowSql(table: AnchoredTable, alias: string, dialect: Dialect): string {
+  const values = table.columns.map((column) => {
+    const value = `${alias}.${column}`;
+    if (!table.bytes?.includes(column)) return value;
+    return dialect === 'postgres' ? `encode(${value}, 'hex')` : `lower(hex(${value}))`;
+  });
+  // hex(NULL) is '' on SQLite: a NULL stays NULL.
+  const fixed = dialect === 'sqlite' ? values.map((value, i) => (table.bytes?.includes(table.columns[i]) ? `CASE WHEN ${alias}.${table.columns[i]} IS NULL THEN NULL ELSE ${value} END` : value)) : values;
+  return dialect === 'postgres' ? `json_build_array(${fixed.join(', ')})::text` : `json_array(${fixed.join(', ')})`;
 }
 
 const sha256 = (text: string): string => (typeof crypto.hash === 'function' ? crypto.hash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex'));
 
-export function rowDigest(table: AnchoredTable, row: Record<string, unknown>): string {
-  const values: unknown[] = [];
-  for (const column of table.columns) values.push(normalise(row[column]));
-  return sha256(JSON.stringify(values)).slice(0, 32);
-}
-
-/** SQL for the key as text, the same on both databases (integers print the same). */
-function keyExpression(table: AnchoredTable, alias: string): string {
-  return table.key.map((column) => (column === 'station_id' ? `${alias}.${column}` : `CAST(${alias}.${column} AS TEXT)`)).join(" || '/' || ");
+/** A row's digest from its text (rowSql): 128 bits of SHA-256. */
+export function rowDigest(text: string): string {
+  return sha256(text).slice(0, 32);
 }
 
 /** PostgreSQL's part of migration 5: the pending list and the owner's triggers that fill it. */
 export function postgresAnchorMigration(): string {
   const triggers = ANCHORED_TABLES.map((table) => {
     const fn = `handover_anchor_${table.name}`;
-    const fromNew = `SELECT '${table.name}', ${keyExpression(table, 'n')} FROM new_rows n`;
-    const fromOld = `SELECT '${table.name}', ${keyExpression(table, 'o')} FROM old_rows o`;
-    const body = (sql: string) => `BEGIN INSERT INTO anchor_pending (tbl, k) ${sql} ON CONFLICT DO NOTHING; RETURN NULL; END`;
+    // anchor_pending's xact defaults to the writing transaction's id: the hub anchors only its own.
+    const upsertNew = `INSERT INTO anchor_pending (tbl, k, row) SELECT '${table.name}', ${keySql(table, 'n')}, ${rowSql(table, 'n', 'postgres')} FROM new_rows n ON CONFLICT (xact, tbl, k) DO UPDATE SET row = excluded.row;`;
+    const upsertGone = (except: string) =>
+      `INSERT INTO anchor_pending (tbl, k, row) SELECT '${table.name}', ${keySql(table, 'o')}, NULL FROM old_rows o ${except} ON CONFLICT (xact, tbl, k) DO UPDATE SET row = NULL;`;
+    const newKeys = `WHERE ${keySql(table, 'o')} NOT IN (SELECT ${keySql(table, 'n')} FROM new_rows n)`;
     return `
-    CREATE FUNCTION ${fn}_ins() RETURNS trigger LANGUAGE plpgsql AS $$ ${body(fromNew)} $$;
-    CREATE FUNCTION ${fn}_upd() RETURNS trigger LANGUAGE plpgsql AS $$ ${body(`${fromNew} UNION ${fromOld}`)} $$;
-    CREATE FUNCTION ${fn}_del() RETURNS trigger LANGUAGE plpgsql AS $$ ${body(fromOld)} $$;
+    CREATE FUNCTION ${fn}_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${upsertNew} RETURN NULL; END $$;
+    CREATE FUNCTION ${fn}_upd() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${upsertGone(newKeys)} ${upsertNew} RETURN NULL; END $$;
+    CREATE FUNCTION ${fn}_del() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${upsertGone('')} RETURN NULL; END $$;
     CREATE TRIGGER ${table.name}_anchor_ins AFTER INSERT ON ${table.name} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}_ins();
     CREATE TRIGGER ${table.name}_anchor_upd AFTER UPDATE ON ${table.name} REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}_upd();
     CREATE TRIGGER ${table.name}_anchor_del AFTER DELETE ON ${table.name} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}_del();`;
   }).join('\n');
   return `
-    CREATE TABLE anchor_pending (tbl TEXT NOT NULL, k TEXT NOT NULL, PRIMARY KEY (tbl, k));
+    CREATE TABLE anchor_pending (xact BIGINT NOT NULL DEFAULT txid_current(), tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, PRIMARY KEY (xact, tbl, k));
     ${triggers}`;
 }
 
 /** SQLite: the pending list and its triggers, TEMP objects of this connection only. */
 function sqliteAnchorObjects(): string {
-  const parts = ['CREATE TEMP TABLE IF NOT EXISTS anchor_pending (tbl TEXT NOT NULL, k TEXT NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID;'];
+  const parts = ['CREATE TEMP TABLE IF NOT EXISTS anchor_pending (tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID;'];
   for (const table of ANCHORED_TABLES) {
-    const insert = (alias: string) => `INSERT OR IGNORE INTO anchor_pending (tbl, k) VALUES ('${table.name}', ${keyExpression(table, alias)});`;
-    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_ins AFTER INSERT ON main.${table.name} BEGIN ${insert('NEW')} END;`);
-    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_upd AFTER UPDATE ON main.${table.name} BEGIN ${insert('OLD')} ${insert('NEW')} END;`);
-    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_del AFTER DELETE ON main.${table.name} BEGIN ${insert('OLD')} END;`);
+    const written = `INSERT INTO anchor_pending (tbl, k, row) VALUES ('${table.name}', ${keySql(table, 'NEW')}, ${rowSql(table, 'NEW', 'sqlite')}) ON CONFLICT (tbl, k) DO UPDATE SET row = excluded.row;`;
+    const gone = `INSERT INTO anchor_pending (tbl, k, row) VALUES ('${table.name}', ${keySql(table, 'OLD')}, NULL) ON CONFLICT (tbl, k) DO UPDATE SET row = NULL;`;
+    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_ins AFTER INSERT ON main.${table.name} BEGIN ${written} END;`);
+    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_upd AFTER UPDATE ON main.${table.name} BEGIN ${gone} ${written} END;`);
+    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_del AFTER DELETE ON main.${table.name} BEGIN ${gone} END;`);
   }
   return parts.join('\n');
 }
 
-/** The rows of `table` with these keys, as they are now (deleted ones absent). */
-async function rowsByKey(tx: SqlDatabase, table: AnchoredTable, keys: string[]): Promise<Map<string, Record<string, unknown>>> {
-  const found = new Map<string, Record<string, unknown>>();
-  const columns = table.columns.map((column) => `t.${column}`).join(', ');
-  for (let start = 0; start < keys.length; start += 500) {
-    const chunk = keys.slice(start, start + 500);
-    let rows: Record<string, unknown>[];
-    if (table.key.length === 1) {
-      rows = await tx.all(`SELECT ${columns} FROM ${table.name} t WHERE t.id IN (${chunk.map(() => '?').join(', ')})`, chunk.map(Number));
-    } else {
-      const keyColumns: BulkColumn[] = [['station_id', 'text'], ['boot', 'bigint'], ['seq', 'bigint']];
-      const wanted = rowsAsTable(
-        tx,
-        'wanted',
-        keyColumns,
-        chunk.map((text) => {
-          const parts = text.split('/');
-          const seq = Number(parts.pop());
-          const boot = Number(parts.pop());
-          return [parts.join('/'), boot, seq];
-        }),
-      );
-      rows = await tx.all(`${wanted.sql} SELECT ${columns} FROM ${table.name} t JOIN wanted w ON t.station_id = w.station_id AND t.boot = w.boot AND t.seq = w.seq`, wanted.params);
-    }
-    for (const row of rows) found.set(rowKey(table, row), row);
-  }
-  return found;
-}
-
-/** Anchor entries for the given keys of each table: their digests now, null for those deleted. */
-async function anchorEntries(tx: SqlDatabase, keysByTable: Map<string, string[]>): Promise<AuditEntry[]> {
+/** Anchor records for rows given as (table, key, row text or null when deleted). */
+function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null }>): AuditEntry[] {
   const entries: AuditEntry[] = [];
-  let details: Record<string, Record<string, string | null>> = {};
+  // Per table, "key=digest" separated by spaces (keys have no spaces): one string per table keeps
+  // the record's details flat, which is quick to write and to hash.
+  let details: Record<string, string> = {};
   let count = 0;
   const push = () => {
     if (count > 0) entries.push({ actor: 'system', action: ANCHOR_ACTION, subject: null, details });
     details = {};
     count = 0;
   };
-  for (const table of ANCHORED_TABLES) {
-    const keys = keysByTable.get(table.name);
-    if (!keys?.length) continue;
-    const rows = await rowsByKey(tx, table, keys);
-    for (const key of keys) {
-      const row = rows.get(key);
-      (details[table.name] ??= {})[key] = row ? rowDigest(table, row) : null;
-      if (++count >= ROWS_PER_RECORD) push();
-    }
+  for (const { tbl, k, row } of rows) {
+    const item = `${k}=${row === null ? DELETED : rowDigest(row)}`;
+    details[tbl] = details[tbl] === undefined ? item : `${details[tbl]} ${item}`;
+    if (++count >= ROWS_PER_RECORD) push();
   }
   push();
   return entries;
@@ -164,17 +143,26 @@ async function anchorEntries(tx: SqlDatabase, keysByTable: Map<string, string[]>
 export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise<void> {
   const pending =
     tx.kind === 'postgres'
-      ? await tx.all<{ tbl: string; k: string }>('DELETE FROM anchor_pending RETURNING tbl, k')
-      : await tx.all<{ tbl: string; k: string }>('SELECT tbl, k FROM temp.anchor_pending');
+      ? await tx.all<{ tbl: string; k: string; row: string | null }>('DELETE FROM anchor_pending WHERE xact = txid_current() RETURNING tbl, k, row')
+      : await tx.all<{ tbl: string; k: string; row: string | null }>('SELECT tbl, k, row FROM temp.anchor_pending');
   if (pending.length === 0) return;
   if (tx.kind === 'sqlite') await tx.run('DELETE FROM temp.anchor_pending');
-  const keysByTable = new Map<string, string[]>();
-  for (const { tbl, k } of pending) {
-    const keys = keysByTable.get(tbl);
-    if (keys) keys.push(k);
-    else keysByTable.set(tbl, [k]);
+  await audit.appendMany(anchorEntries(pending), tx);
+}
+
+/** Every row of a table as (key, row text), in key order, a page at a time. */
+async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<Array<{ k: string; row: string }>> {
+  const order = table.key.map((column) => `t.${column}`).join(', ');
+  const select = `SELECT ${table.key.map((column) => `t.${column}`).join(', ')}, ${keySql(table, 't')} AS k, ${rowSql(table, 't', db.kind)} AS row FROM ${table.name} t`;
+  let after: unknown[] | null = null;
+  for (;;) {
+    const where: string = after === null ? '' : `WHERE (${order}) > (${table.key.map(() => '?').join(', ')})`;
+    const page: Array<Record<string, unknown> & { k: string; row: string }> = await db.all(`${select} ${where} ORDER BY ${order} LIMIT 20000`, (after ?? []) as never[]);
+    yield page;
+    if (page.length < 20000) return;
+    const last = page[page.length - 1];
+    after = table.key.map((column) => last[column]);
   }
-  await audit.appendMany(await anchorEntries(tx, keysByTable), tx);
 }
 
 /**
@@ -188,12 +176,11 @@ export async function installAnchors(db: SqlDatabase): Promise<void> {
   if (!baselined) {
     await db.transaction(async (tx) => {
       if (await tx.get('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG])) return;
-      const keysByTable = new Map<string, string[]>();
+      const rows: Array<{ tbl: string; k: string; row: string }> = [];
       for (const table of ANCHORED_TABLES) {
-        const rows = await tx.all<Record<string, unknown>>(`SELECT ${table.key.join(', ')} FROM ${table.name}`);
-        if (rows.length) keysByTable.set(table.name, rows.map((row) => rowKey(table, row)));
+        for await (const page of tableRows(tx, table)) for (const { k, row } of page) rows.push({ tbl: table.name, k, row });
       }
-      await audit.appendMany(await anchorEntries(tx, keysByTable), tx);
+      await audit.appendMany(anchorEntries(rows), tx);
       await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?)', [BASELINE_FLAG, new Date().toISOString()]);
     });
   }
@@ -212,12 +199,15 @@ export class AnchorFold {
 
   /** One anchor record's details, in chain order. */
   add(seq: number, details: string): void {
-    const parsed = JSON.parse(details) as Record<string, Record<string, string | null>>;
+    const parsed = JSON.parse(details) as Record<string, string>;
     for (const name in parsed) {
       const rows = this.tables.get(name);
       if (!rows) continue;
-      const anchored = parsed[name];
-      for (const key in anchored) rows.set(key, [anchored[key], seq]);
+      for (const item of parsed[name].split(' ')) {
+        const at = item.lastIndexOf('=');
+        const digest = item.slice(at + 1);
+        rows.set(item.slice(0, at), [digest === DELETED ? null : digest, seq]);
+      }
     }
   }
 
@@ -226,37 +216,41 @@ export class AnchorFold {
    * deleted outside the hub, or null. `onRow` is told each row read, for progress.
    */
   async compare(db: SqlDatabase, onRow?: (rows: number) => void): Promise<RowProblem | null> {
+    const problem = await this.compareTables(db, onRow);
+    if (problem || db.kind !== 'postgres') return problem;
+    // PostgreSQL: a change committed by another connection (its triggers still standing) is left
+    // in the pending list, which only the hub's own transactions empty.
+    const stray = await db.get<{ tbl: string; k: string }>('SELECT tbl, k FROM anchor_pending ORDER BY tbl, k LIMIT 1');
+    if (!stray) return null;
+    const anchor = this.tables.get(stray.tbl)?.get(stray.k);
+    return { kind: 'row-altered', seq: Math.abs(anchor?.[1] ?? 0), table: stray.tbl, key: stray.k, message: `${stray.tbl} ${stray.k} was changed outside the hub: the change was never anchored in the audit trail` };
+  }
+
+  private async compareTables(db: SqlDatabase, onRow?: (rows: number) => void): Promise<RowProblem | null> {
     let read = 0;
     for (const table of ANCHORED_TABLES) {
       const anchors = this.tables.get(table.name)!;
-      const seen = new Set<string>();
-      const columns = table.columns.join(', ');
-      const order = table.key.join(', ');
-      // Paged by key; the first page's condition is an always-true one on the first key column.
-      let after: unknown[] | null = null;
-      for (;;) {
-        const where: string = after === null ? '' : `WHERE (${order}) > (${table.key.map(() => '?').join(', ')})`;
-        const page: Record<string, unknown>[] = await db.all<Record<string, unknown>>(`SELECT ${columns} FROM ${table.name} ${where} ORDER BY ${order} LIMIT 20000`, (after ?? []) as never[]);
-        for (const row of page) {
-          const key = rowKey(table, row);
-          seen.add(key);
+      let seen = 0;
+      for await (const page of tableRows(db, table)) {
+        for (const { k: key, row } of page) {
           const anchor = anchors.get(key);
           if (!anchor || anchor[0] === null) {
             const since = anchor ? ` after record ${anchor[1]} recorded its deletion` : '';
             return { kind: 'row-inserted', seq: anchor?.[1] ?? 0, table: table.name, key, message: `${table.name} ${key} was inserted outside the hub: no audit record holds it${since}` };
           }
-          if (anchor[0] !== rowDigest(table, row)) {
+          if (anchor[0] !== rowDigest(row)) {
             return { kind: 'row-altered', seq: anchor[1], table: table.name, key, message: `${table.name} ${key} was altered: it no longer matches audit record ${anchor[1]}` };
           }
+          // Marked as seen: what is left unmarked afterwards was deleted.
+          anchor[1] = -anchor[1];
+          seen++;
         }
         read += page.length;
         onRow?.(read);
-        if (page.length < 20000) break;
-        const last = page[page.length - 1];
-        after = table.key.map((column) => last[column]);
       }
+      if (seen === [...anchors.values()].filter(([digest]) => digest !== null).length) continue;
       for (const [key, [digest, seq]] of anchors) {
-        if (digest !== null && !seen.has(key)) {
+        if (digest !== null && seq > 0) {
           return { kind: 'row-removed', seq, table: table.name, key, message: `${table.name} ${key} was deleted outside the hub: audit record ${seq} holds it` };
         }
       }
