@@ -241,3 +241,41 @@ async function rechain(): Promise<void> {
     throw error;
   }
 }
+
+// On PostgreSQL the hub works as a role that owns none of the tables (README "PostgreSQL"): CI
+// makes one and names it in DATABASE_HUB_URL; the tables' owner migrates (DATABASE_OWNER_URL).
+const HUB_ROLE_URL = process.env.DATABASE_HUB_URL;
+
+describe.skipIf(!USING_POSTGRES || !HUB_ROLE_URL)('the hub’s PostgreSQL role owns no table', () => {
+  it('works, but cannot disable or drop the triggers, nor edit the ledger or the trail', async () => {
+    const { openDatabase } = await import('../../hub/src/db/open');
+    const target = school.test.target;
+    const hubUrl = new URL(HUB_ROLE_URL!);
+    hubUrl.pathname = new URL(target.databaseUrl!).pathname;
+    const { db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: hubUrl.toString(), databaseOwnerUrl: target.databaseUrl });
+    try {
+      expect((await db.get<{ name: string }>('SELECT current_user AS name'))!.name).not.toBe(new URL(target.databaseUrl!).username);
+      // Its ordinary work goes on: an event applied, the ledger added to, anchored as before.
+      const { createRecords } = await import('../../hub/src/records');
+      const records = createRecords(db);
+      await records.custody.applyEvent({ station: 'form-7a', boot: 1, seq: 4, uptimeMs: 4000, type: EVENT.DEPOSIT, locker: 6, person: school.pupils[3] }, '2026-03-05T08:40:00.000Z');
+      await records.ledger.reverse(ids.charge, 'found in the library', school.actor('office'), '2026-03-05T09:00:00.000Z');
+      for (const attempt of [
+        'ALTER TABLE charges DISABLE TRIGGER ALL',
+        'ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only',
+        'DROP TRIGGER charges_append_only ON charges',
+        'DROP TRIGGER station_events_anchor_ins ON station_events',
+        'DROP TABLE anchor_pending',
+      ]) {
+        await expect(db.exec(attempt), attempt).rejects.toThrow(/must be owner/);
+      }
+      await expect(db.run('UPDATE charges SET amount_pence = 50000 WHERE id = ?', [ids.charge])).rejects.toThrow(/permission denied/);
+      await expect(db.run('DELETE FROM audit_log WHERE seq = 1')).rejects.toThrow(/permission denied/);
+      await expect(db.exec('SET session_replication_role = replica')).rejects.toThrow(/permission denied/);
+    } finally {
+      await db.close();
+    }
+    const result = await verify();
+    expect(result.code, result.said).toBe(0);
+  });
+});
