@@ -6,6 +6,7 @@ import { benchIngest } from './ingest.bench';
 import { benchCustody } from './custody.bench';
 import { benchReplay } from './replay.bench';
 import { benchFrameSizes } from './frame-sizes.bench';
+import { benchAuditVerify } from './audit-verify.bench';
 
 export type Row = Record<string, string | number>;
 
@@ -28,6 +29,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   custody: benchCustody,
   replay: benchReplay,
   frames: benchFrameSizes,
+  verify: benchAuditVerify,
 };
 
 export async function runAll(only: string[]): Promise<void> {
