@@ -101,7 +101,7 @@ export function postgresAnchorMigration(): string {
     CREATE TRIGGER ${table.name}_anchor_del AFTER DELETE ON ${table.name} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}_del();`;
   }).join('\n');
   return `
-    CREATE TABLE anchor_pending (xact BIGINT NOT NULL DEFAULT txid_current(), tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, PRIMARY KEY (xact, tbl, k));
+    CREATE UNLOGGED TABLE anchor_pending (xact BIGINT NOT NULL DEFAULT txid_current(), tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, PRIMARY KEY (xact, tbl, k));
     ${triggers}`;
 }
 
@@ -189,24 +189,29 @@ export async function installAnchors(db: SqlDatabase): Promise<void> {
 
 export type RowProblem = { kind: 'row-altered' | 'row-removed' | 'row-inserted'; seq: number; table: string; key: string; message: string };
 
-/** What the anchors say each table holds now: per table, key -> [digest or null, anchoring record]. */
+/** What the anchors say each table holds now: per table, key -> digest (DELETED once deleted). */
 export class AnchorFold {
-  private tables = new Map<string, Map<string, [string | null, number]>>();
+  private tables = new Map<string, Map<string, string>>();
 
   constructor() {
     for (const table of ANCHORED_TABLES) this.tables.set(table.name, new Map());
   }
 
   /** One anchor record's details, in chain order. */
-  add(seq: number, details: string): void {
+  add(details: string): void {
     const parsed = JSON.parse(details) as Record<string, string>;
     for (const name in parsed) {
       const rows = this.tables.get(name);
       if (!rows) continue;
-      for (const item of parsed[name].split(' ')) {
-        const at = item.lastIndexOf('=');
-        const digest = item.slice(at + 1);
-        rows.set(item.slice(0, at), [digest === DELETED ? null : digest, seq]);
+      const text = parsed[name];
+      // "key=digest key=digest ...", walked without splitting into an array first.
+      let from = 0;
+      while (from < text.length) {
+        let end = text.indexOf(' ', from);
+        if (end < 0) end = text.length;
+        const at = text.lastIndexOf('=', end);
+        rows.set(text.slice(from, at), text.slice(at + 1, end));
+        from = end + 1;
       }
     }
   }
@@ -217,43 +222,57 @@ export class AnchorFold {
    */
   async compare(db: SqlDatabase, onRow?: (rows: number) => void): Promise<RowProblem | null> {
     const problem = await this.compareTables(db, onRow);
-    if (problem || db.kind !== 'postgres') return problem;
+    if (problem) return { ...problem, ...(await this.anchoredBy(db, problem)) };
+    if (db.kind !== 'postgres') return null;
     // PostgreSQL: a change committed by another connection (its triggers still standing) is left
     // in the pending list, which only the hub's own transactions empty.
     const stray = await db.get<{ tbl: string; k: string }>('SELECT tbl, k FROM anchor_pending ORDER BY tbl, k LIMIT 1');
     if (!stray) return null;
-    const anchor = this.tables.get(stray.tbl)?.get(stray.k);
-    return { kind: 'row-altered', seq: Math.abs(anchor?.[1] ?? 0), table: stray.tbl, key: stray.k, message: `${stray.tbl} ${stray.k} was changed outside the hub: the change was never anchored in the audit trail` };
+    return { kind: 'row-altered', seq: 0, table: stray.tbl, key: stray.k, message: `${stray.tbl} ${stray.k} was changed outside the hub: the change was never anchored in the audit trail` };
+  }
+
+  /** The message with the audit record that last anchored the row (looked up only for a problem). */
+  private async anchoredBy(db: SqlDatabase, problem: RowProblem): Promise<Pick<RowProblem, 'seq' | 'message'>> {
+    const needle = `${problem.key}=`;
+    let seq = 0;
+    let after = 0;
+    for (;;) {
+      const page = await db.all<{ seq: number; details: string }>('SELECT seq, details FROM audit_log WHERE seq > ? AND action = ? ORDER BY seq LIMIT 1000', [after, ANCHOR_ACTION]);
+      for (const record of page) {
+        const text = (JSON.parse(record.details) as Record<string, string>)[problem.table];
+        if (text !== undefined && (` ${text}`).includes(` ${needle}`)) seq = Number(record.seq);
+        after = Number(record.seq);
+      }
+      if (page.length < 1000) break;
+    }
+    const { table, key } = problem;
+    switch (problem.kind) {
+      case 'row-inserted':
+        return { seq, message: `${table} ${key} was inserted outside the hub: no audit record holds it${seq ? ` (audit record ${seq} recorded its deletion)` : ''}` };
+      case 'row-altered':
+        return { seq, message: `${table} ${key} was altered: it no longer matches audit record ${seq}` };
+      default:
+        return { seq, message: `${table} ${key} was deleted outside the hub: audit record ${seq} holds it` };
+    }
   }
 
   private async compareTables(db: SqlDatabase, onRow?: (rows: number) => void): Promise<RowProblem | null> {
     let read = 0;
     for (const table of ANCHORED_TABLES) {
       const anchors = this.tables.get(table.name)!;
-      let seen = 0;
+      const problem = (kind: RowProblem['kind'], key: string): RowProblem => ({ kind, seq: 0, table: table.name, key, message: '' });
       for await (const page of tableRows(db, table)) {
         for (const { k: key, row } of page) {
-          const anchor = anchors.get(key);
-          if (!anchor || anchor[0] === null) {
-            const since = anchor ? ` after record ${anchor[1]} recorded its deletion` : '';
-            return { kind: 'row-inserted', seq: anchor?.[1] ?? 0, table: table.name, key, message: `${table.name} ${key} was inserted outside the hub: no audit record holds it${since}` };
-          }
-          if (anchor[0] !== rowDigest(row)) {
-            return { kind: 'row-altered', seq: anchor[1], table: table.name, key, message: `${table.name} ${key} was altered: it no longer matches audit record ${anchor[1]}` };
-          }
-          // Marked as seen: what is left unmarked afterwards was deleted.
-          anchor[1] = -anchor[1];
-          seen++;
+          const digest = anchors.get(key);
+          if (digest === undefined || digest === DELETED) return problem('row-inserted', key);
+          if (digest !== rowDigest(row)) return problem('row-altered', key);
+          // Seen: what is left afterwards, other than deletions, was deleted outside the hub.
+          anchors.delete(key);
         }
         read += page.length;
         onRow?.(read);
       }
-      if (seen === [...anchors.values()].filter(([digest]) => digest !== null).length) continue;
-      for (const [key, [digest, seq]] of anchors) {
-        if (digest !== null && seq > 0) {
-          return { kind: 'row-removed', seq, table: table.name, key, message: `${table.name} ${key} was deleted outside the hub: audit record ${seq} holds it` };
-        }
-      }
+      for (const [key, digest] of anchors) if (digest !== DELETED) return problem('row-removed', key);
     }
     return null;
   }

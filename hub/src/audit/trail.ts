@@ -246,7 +246,7 @@ export class AuditTrail {
           const rewritten = checkHead(record.seq, record.hash);
           if (rewritten) return fail(rewritten);
         }
-        if (record.action === ANCHOR_ACTION) fold.add(record.seq, record.details);
+        if (record.action === ANCHOR_ACTION) fold.add(record.details);
         previous = { seq: record.seq, hash: record.hash };
         checked++;
       }
