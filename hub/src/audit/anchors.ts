@@ -150,18 +150,28 @@ export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise
   await audit.appendMany(anchorEntries(pending), tx);
 }
 
+/** A text key's column values, for paging (station ids have no '/'). */
+function keyValues(table: AnchoredTable, key: string): Array<string | number> {
+  if (table.key.length === 1) return [Number(key)];
+  const parts = key.split('/');
+  const seq = Number(parts.pop());
+  const boot = Number(parts.pop());
+  return [parts.join('/'), boot, seq];
+}
+
+const ROWS_PAGE = 20000;
+
 /** Every row of a table as (key, row text), in key order, a page at a time. */
 async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<Array<{ k: string; row: string }>> {
   const order = table.key.map((column) => `t.${column}`).join(', ');
-  const select = `SELECT ${table.key.map((column) => `t.${column}`).join(', ')}, ${keySql(table, 't')} AS k, ${rowSql(table, 't', db.kind)} AS row FROM ${table.name} t`;
-  let after: unknown[] | null = null;
+  const select = `SELECT ${keySql(table, 't')} AS k, ${rowSql(table, 't', db.kind)} AS row FROM ${table.name} t`;
+  let after: Array<string | number> | null = null;
   for (;;) {
     const where: string = after === null ? '' : `WHERE (${order}) > (${table.key.map(() => '?').join(', ')})`;
-    const page: Array<Record<string, unknown> & { k: string; row: string }> = await db.all(`${select} ${where} ORDER BY ${order} LIMIT 20000`, (after ?? []) as never[]);
+    const page: Array<{ k: string; row: string }> = await db.all(`${select} ${where} ORDER BY ${order} LIMIT ${ROWS_PAGE}`, after ?? []);
     yield page;
-    if (page.length < 20000) return;
-    const last = page[page.length - 1];
-    after = table.key.map((column) => last[column]);
+    if (page.length < ROWS_PAGE) return;
+    after = keyValues(table, page[page.length - 1].k);
   }
 }
 
