@@ -12,6 +12,7 @@ import { benchBadgePush } from './badge-push.bench';
 import type { BenchOptions } from './options';
 import { missingFigures, printedTables } from './table';
 import { benchFlood } from './flood.bench';
+import { benchAuditVerify } from './audit-verify.bench';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   bundle: benchBundle,
@@ -23,6 +24,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   frames: benchFrameSizes,
   'badge-push': benchBadgePush,
   flood: benchFlood,
+  verify: benchAuditVerify,
 };
 
 /** Runs the named benchmarks (all when none is named); returns the number that broke. */

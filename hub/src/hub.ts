@@ -12,6 +12,7 @@ import { createLogger, type Logger, type LogSink } from './log';
 import { CustodyRecords } from './records/custody';
 import { createRecords, type Records } from './records';
 import { Housekeeping } from './rules/housekeeping';
+import { CheckpointSchedule } from './audit/checkpoints';
 import { People } from './records/people';
 import { Stations } from './records/stations';
 import type { Settings } from './settings';
@@ -41,6 +42,8 @@ export class Hub {
   custody!: CustodyRecords;
   ingest!: Ingest;
   housekeeping: Housekeeping | null = null;
+  /** Keyed checkpoints of the audit chain's head, exported for the office to keep (audit/checkpoints.ts). */
+  checkpoints: CheckpointSchedule | null = null;
   link!: StationLink;
   /** The badge list every station should hold, rebuilt when the records change it. */
   badgeLists!: BadgeLists;
@@ -80,6 +83,8 @@ export class Hub {
     this.custody = this.records.custody;
     this.housekeeping = new Housekeeping({ lostProperty: this.records.lostProperty, log: this.log.child('rules') });
     await this.housekeeping.start();
+    this.checkpoints = new CheckpointSchedule(this.db, settings, settings.checkpointMinutes, (message) => this.log.warn(message));
+    this.checkpoints.start();
 
     this.mqttPort = settings.mqttPort;
     this.mqttPassword = await hubPassword(this.db);
@@ -190,6 +195,7 @@ export class Hub {
     await this.link?.stop();
     await this.ingest?.stop();
     await this.housekeeping?.stop();
+    await this.checkpoints?.stop();
     await this.broker?.close();
     await this.db?.close();
   }

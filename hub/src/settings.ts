@@ -47,6 +47,24 @@ const SettingsSchema = z.object({
   mosquittoDir: z.string().min(1).nullable(),
   /** Tests only: the ingest holds each received batch this long before committing it (0: never). */
   testCommitDelayMs: z.number().int().min(0).max(60_000),
+  /**
+   * PostgreSQL: the URL of the role that owns the tables, used only to migrate (and grant the
+   * hub's role what it needs); the hub then works as DATABASE_URL's role, which cannot drop or
+   * disable the append-only and anchoring triggers. Unset: DATABASE_URL migrates too.
+   */
+  databaseOwnerUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL')
+    .nullable(),
+  /** The audit checkpoints' HMAC key, 64 hex digits; unset: the key file audit.key in dataDir (0600). */
+  auditKey: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, '64 hex digits')
+    .nullable(),
+  /** Where checkpoints are exported (a file the office copies elsewhere); unset: dataDir/audit-checkpoints.jsonl. */
+  checkpointFile: z.string().min(1).nullable(),
+  /** Minutes between the running hub's audit checkpoints. */
+  checkpointMinutes: z.number().int().min(1).max(10_080),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -74,6 +92,10 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   mqttTlsKey: 'HANDOVER_MQTT_TLS_KEY',
   mqttTlsPort: 'HANDOVER_MQTT_TLS_PORT',
   mosquittoDir: 'HANDOVER_MOSQUITTO_DIR',
+  databaseOwnerUrl: 'DATABASE_OWNER_URL',
+  auditKey: 'HANDOVER_AUDIT_KEY',
+  checkpointFile: 'HANDOVER_CHECKPOINT_FILE',
+  checkpointMinutes: 'HANDOVER_CHECKPOINT_MINUTES',
 };
 
 /** HANDOVER_TRUST_PROXY: unset, `false` or empty -> false; `true` -> true; else a comma-separated list of addresses. */
@@ -118,6 +140,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     mqttTlsKey: pathOrNull(env.HANDOVER_MQTT_TLS_KEY),
     mqttTlsPort: intFrom(env.HANDOVER_MQTT_TLS_PORT, 8883),
     mosquittoDir: pathOrNull(env.HANDOVER_MOSQUITTO_DIR),
+    databaseOwnerUrl: env.DATABASE_OWNER_URL ? env.DATABASE_OWNER_URL : null,
+    auditKey: env.HANDOVER_AUDIT_KEY ? env.HANDOVER_AUDIT_KEY : null,
+    checkpointFile: env.HANDOVER_CHECKPOINT_FILE ? path.resolve(env.HANDOVER_CHECKPOINT_FILE) : null,
+    checkpointMinutes: intFrom(env.HANDOVER_CHECKPOINT_MINUTES, 60),
     ...overrides,
   };
   const parsed = SettingsSchema.superRefine((settings, context) => {

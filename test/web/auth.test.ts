@@ -194,11 +194,14 @@ describe('the session cookie over HTTPS', () => {
     try {
       const https = { 'x-forwarded-proto': 'https' };
       const session = await app.inject({ method: 'GET', url: '/api/session', headers: https });
-      const first = session.cookies.find((cookie) => cookie.name === 'handover_session')!;
+      // No session before sign-in: the sign-in form's token comes with a cookie of its own.
+      expect(session.cookies.find((cookie) => cookie.name === 'handover_session')).toBeUndefined();
+      const first = session.cookies.find((cookie) => cookie.name === 'handover_sign_in')!;
+      expect(first).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Strict' });
       const login = await app.inject({
         method: 'POST',
         url: '/api/login',
-        headers: { ...https, cookie: `handover_session=${first.value}`, 'x-csrf-token': session.json().csrfToken },
+        headers: { ...https, cookie: `handover_sign_in=${first.value}`, 'x-csrf-token': session.json().csrfToken },
         payload: { username: 'head', password: 'Lockers2026' },
       });
       expect(login.statusCode).toBe(200);

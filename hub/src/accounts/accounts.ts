@@ -188,7 +188,9 @@ export class Accounts {
     const wrong: SignInResult = { ok: false, reason: 'wrong', message: 'Wrong username or password.' };
     if (!row) {
       await verifyPassword(password, await decoyHash());
-      await this.audit.append({ actor: `account:${username || '(blank)'}`, action: 'account.sign-in-failed', subject: null, at, details: { from, reason: 'unknown account' } });
+      // What was typed is not kept: it matched no account, and it is sometimes a password typed
+      // into the wrong box. The record says only that the name was unknown.
+      await this.audit.append({ actor: 'anonymous', action: 'account.sign-in-failed', subject: null, at, details: { from, reason: 'unknown account' } });
       return wrong;
     }
     const subject = `account:${row.username}`;

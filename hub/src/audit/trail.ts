@@ -8,6 +8,7 @@
 import crypto from 'node:crypto';
 import { insertRows, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';
+import { ANCHOR_ACTION, AnchorFold, type RowProblem } from './anchors';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -85,7 +86,9 @@ export function recordHash(prevHash: string, record: Pick<AuditRecord, 'seq' | '
 export type VerifyProblem =
   | { kind: 'altered'; seq: number; message: string }
   | { kind: 'removed'; seq: number; message: string }
-  | { kind: 'inserted'; seq: number; message: string };
+  | { kind: 'inserted'; seq: number; message: string }
+  | { kind: 'rewritten'; seq: number; message: string }
+  | RowProblem;
 
 export interface VerifyResult {
   ok: boolean;
@@ -93,6 +96,23 @@ export interface VerifyResult {
   headSeq: number;
   headHash: string;
   problem: VerifyProblem | null;
+  /** Rows of the anchored tables compared with the chain. */
+  rows: number;
+  /** Checkpoints the chain was found to match. */
+  checkpoints: number;
+}
+
+/** A head the chain had once (a keyed checkpoint, its MAC already checked): it must still have it. */
+export interface TrustedHead {
+  seq: number;
+  hash: string;
+  /** Where it comes from, for the message: `checkpoint of 2026-12-07T10:00:00Z`. */
+  label: string;
+}
+
+export interface VerifyOptions {
+  onProgress?: (stage: 'records' | 'rows', done: number, total: number) => void;
+  heads?: TrustedHead[];
 }
 
 const AUDIT_COLUMNS: BulkColumn[] = [
@@ -150,22 +170,56 @@ export class AuditTrail {
   }
 
   /**
-   * Walks the whole chain and reports the first record that was altered, removed or inserted.
-   * A record's link to the one before is checked first, then its numbering, then its contents.
+   * Walks the whole chain and reports the first record that was altered, removed or inserted;
+   * then that it still has each trusted head (a checkpoint); then compares the anchored tables
+   * with what the chain says they hold (audit/anchors.ts). One read snapshot throughout.
    */
-  async verify(onProgress?: (checked: number) => void): Promise<VerifyResult> {
-    const head = await this.db.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
+  async verify(options: VerifyOptions | ((checked: number) => void) = {}): Promise<VerifyResult> {
+    const opts: VerifyOptions = typeof options === 'function' ? { onProgress: (stage, done) => stage === 'records' && options(done) } : options;
+    return this.db.snapshot((db) => this.verifyIn(db, opts));
+  }
+
+  /** Records put in after `previous`: a later record is chained straight to it. */
+  private async insertedAfter(db: SqlDatabase, previous: { seq: number; hash: string }): Promise<VerifyProblem | null> {
+    const resumed = await db.get<{ seq: number }>('SELECT seq FROM audit_log WHERE prev_hash = ? AND seq > ? ORDER BY seq LIMIT 1', [previous.hash, previous.seq + 1]);
+    if (!resumed) return null;
+    const first = previous.seq + 1;
+    const last = Number(resumed.seq) - 1;
+    return { kind: 'inserted', seq: first, message: `record ${first}${last > first ? `..${last}` : ''} was inserted: record ${Number(resumed.seq)} is chained to record ${previous.seq}` };
+  }
+
+  private async verifyIn(db: SqlDatabase, options: VerifyOptions): Promise<VerifyResult> {
+    const head = await db.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
     if (!head) throw new Error('audit trail has no head record');
     const headSeq = Number(head.seq);
+    const heads = [...(options.heads ?? [])].sort((a, b) => a.seq - b.seq);
+    let nextHead = 0;
+    let matched = 0;
+    const fold = new AnchorFold();
     let previous: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH };
     let checked = 0;
-    const fail = (problem: VerifyProblem): VerifyResult => ({ ok: false, records: checked, headSeq, headHash: head.hash, problem });
+    const fail = (problem: VerifyProblem, rows = 0): VerifyResult => ({ ok: false, records: checked, headSeq, headHash: head.hash, problem, rows, checkpoints: matched });
+    const checkHead = (seq: number, hash: string): VerifyProblem | null => {
+      while (nextHead < heads.length && heads[nextHead].seq <= seq) {
+        const trusted = heads[nextHead];
+        if (trusted.seq === seq) {
+          if (trusted.hash !== hash) {
+            const from = matched > 0 ? heads[nextHead - 1].seq + 1 : 1;
+            return { kind: 'rewritten', seq, message: `the chain was rewritten: record ${seq} is not the one the ${trusted.label} saw (changed at or before it, after record ${from - 1})` };
+          }
+          matched++;
+        }
+        nextHead++;
+      }
+      return null;
+    };
     for (;;) {
-      const page = await this.db.all<AuditRecord>('SELECT * FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?', [previous.seq, VERIFY_PAGE]);
-      for (const raw of page) {
-        const record = { ...raw, seq: Number(raw.seq), person_id: raw.person_id === null ? null : Number(raw.person_id) };
+      const page = await db.all<AuditRecord>('SELECT seq, at, actor, action, subject, person_id, details, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?', [previous.seq, VERIFY_PAGE]);
+      for (const record of page) {
+        record.seq = Number(record.seq);
+        if (record.person_id !== null) record.person_id = Number(record.person_id);
         if (record.prev_hash !== previous.hash) {
-          const earlier = await this.db.get<{ seq: number }>('SELECT seq FROM audit_log WHERE hash = ? AND seq < ? ORDER BY seq DESC LIMIT 1', [record.prev_hash, previous.seq]);
+          const earlier = await db.get<{ seq: number }>('SELECT seq FROM audit_log WHERE hash = ? AND seq < ? ORDER BY seq DESC LIMIT 1', [record.prev_hash, previous.seq]);
           if (earlier || (record.prev_hash === GENESIS_HASH && previous.seq > 0)) {
             const after = earlier ? Number(earlier.seq) : 0;
             return fail({ kind: 'inserted', seq: after + 1, message: `record ${after + 1} was inserted: record ${record.seq} follows record ${after} in the chain, but records ${after + 1}..${previous.seq} stand between them` });
@@ -173,18 +227,30 @@ export class AuditTrail {
           if (record.seq > previous.seq + 1) {
             return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1}${record.seq - 1 > previous.seq + 1 ? `..${record.seq - 1}` : ''} removed: the chain goes from record ${previous.seq} to record ${record.seq}` });
           }
+          const inserted = await this.insertedAfter(db, previous);
+          if (inserted) return fail(inserted);
+          // A record whose own hash is wrong was altered itself; otherwise the one before it was.
+          if (recordHash(record.prev_hash, record) !== record.hash) {
+            return fail({ kind: 'altered', seq: record.seq, message: `record ${record.seq} was altered: it is not chained to record ${previous.seq} and its contents do not match its hash` });
+          }
           return fail({ kind: 'altered', seq: previous.seq, message: `record ${previous.seq} was altered: record ${record.seq} was chained to a different record ${previous.seq}` });
         }
         if (record.seq !== previous.seq + 1) {
           return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1} removed: numbering jumps from ${previous.seq} to ${record.seq}` });
         }
         if (recordHash(record.prev_hash, record) !== record.hash) {
-          return fail({ kind: 'altered', seq: record.seq, message: `record ${record.seq} was altered: its contents do not match its hash` });
+          const inserted = await this.insertedAfter(db, previous);
+          return fail(inserted ?? { kind: 'altered', seq: record.seq, message: `record ${record.seq} was altered: its contents do not match its hash` });
         }
+        if (nextHead < heads.length) {
+          const rewritten = checkHead(record.seq, record.hash);
+          if (rewritten) return fail(rewritten);
+        }
+        if (record.action === ANCHOR_ACTION) fold.add(record.details);
         previous = { seq: record.seq, hash: record.hash };
         checked++;
       }
-      onProgress?.(checked);
+      options.onProgress?.('records', checked, headSeq);
       if (page.length < VERIFY_PAGE) break;
     }
     if (previous.seq !== headSeq || previous.hash !== head.hash) {
@@ -196,6 +262,17 @@ export class AuditTrail {
       }
       return fail({ kind: 'altered', seq: previous.seq, message: `record ${previous.seq} was altered: it is not the last record that was written` });
     }
-    return { ok: true, records: checked, headSeq, headHash: head.hash, problem: null };
+    // A checkpoint beyond the end: the chain's tail (and its head) was cut back.
+    if (nextHead < heads.length) {
+      const lost = heads[heads.length - 1];
+      return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1}..${lost.seq} removed: the trail ends at record ${previous.seq} but the ${lost.label} saw record ${lost.seq}` });
+    }
+    let rows = 0;
+    const rowProblem = await fold.compare(db, (read) => {
+      rows = read;
+      options.onProgress?.('rows', read, 0);
+    });
+    if (rowProblem) return fail(rowProblem, rows);
+    return { ok: true, records: checked, headSeq, headHash: head.hash, problem: null, rows, checkpoints: matched };
   }
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkpointFile, takeCheckpoint, trustedHeads } from '../audit/checkpoints';
 import { openDatabase } from '../db/open';
 import { subjectAccessExport } from '../export/subject';
 import { importAssetsFile, importAssetsFromSnipeIt } from '../import/assets';
@@ -44,7 +45,10 @@ export const RECORDS_USAGE = `  import people <file.csv> [--kind pupil|staff] [-
   exemption grant <pupil> --reference REF --review YYYY-MM-DD --by STAFF | exemption end <pupil> --by STAFF
   class list | class set <class> [--replacement £] [--loan-days N] [--health-days N|none] [--roles a,b] --by STAFF
   price set <class> <item> <£> --by STAFF
-  audit verify                   walk the audit trail; report the first altered, removed or inserted record
+  audit verify [--checkpoints FILE]...
+                                 walk the audit trail and the records anchored in it; report the first
+                                 record altered, removed or inserted, or a rewrite since a checkpoint
+  audit checkpoint               take a keyed checkpoint of the trail's head now (and export it)
   export subject <person> [--out FILE] [--by STAFF]   everything about one person (JSON)
   purge [--dry-run] --by STAFF   pseudonymise leavers and delete records past HANDOVER_RETENTION_DAYS`;
 
@@ -401,16 +405,39 @@ async function classCommand(command: string, argv: string[]): Promise<void> {
 }
 
 async function auditCommand(argv: string[]): Promise<void> {
-  if (argv[0] !== 'verify') throw new RecordsUsageError('audit verify');
-  await withRecords(async (records) => {
-    const result = await records.audit.verify((checked) => {
-      if (process.stderr.isTTY) process.stderr.write(`checked ${checked}\r`);
+  const [what, ...rest] = argv;
+  if (what === 'checkpoint') {
+    await withRecords(async (records, settings) => {
+      const checkpoint = await takeCheckpoint(records.db, settings);
+      if (!checkpoint) console.log('the audit trail is empty: no checkpoint taken');
+      else console.log(`checkpoint of record ${checkpoint.seq} (${checkpoint.at}) written to ${checkpointFile(settings)}`);
     });
-    if (result.ok) {
-      console.log(`audit trail intact: ${result.records} records, last ${result.headSeq}, head hash ${result.headHash}`);
+    return;
+  }
+  if (what !== 'verify') throw new RecordsUsageError('audit verify [--checkpoints FILE]... | audit checkpoint');
+  const { values } = args(rest, { checkpoints: { type: 'string', multiple: true } });
+  await withRecords(async (records, settings) => {
+    const files: string[] = values.checkpoints ?? [];
+    for (const file of files) if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
+    const exported = checkpointFile(settings);
+    if (fs.existsSync(exported) && !files.some((file) => path.resolve(file) === exported)) files.push(exported);
+    const { heads, forged } = await trustedHeads(records.db, settings, files);
+    const started = Date.now();
+    const result = await records.audit.verify({
+      heads,
+      onProgress: (stage, done, total) => {
+        if (!process.stderr.isTTY) return;
+        process.stderr.write(stage === 'records' ? `audit records checked: ${done} of ${total}\r` : `\x1b[Kanchored rows compared: ${done}\r`);
+      },
+    });
+    if (process.stderr.isTTY) process.stderr.write('\x1b[K');
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (result.ok && forged.length === 0) {
+      console.log(`audit trail intact: ${result.records} records, last ${result.headSeq}, head hash ${result.headHash}; ${result.rows} anchored rows match; ${result.checkpoints} checkpoint(s) matched (${seconds} s)`);
       return;
     }
-    throw new Error(`audit trail broken: ${result.problem!.message} (${result.records} records before it verified)`);
+    const problems = [...(result.problem ? [`${result.problem.message} (${result.records} records before it verified)`] : []), ...forged];
+    throw new Error(`audit trail broken: ${problems.join('; ')}`);
   });
 }
 

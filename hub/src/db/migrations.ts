@@ -4,6 +4,7 @@
 // Steps are written in SQLite's dialect and translated for PostgreSQL by `forDialect`
 // (INTEGER PRIMARY KEY -> identity, INTEGER -> BIGINT, BLOB -> BYTEA). A step that cannot be
 // written portably (triggers) gives one text per dialect.
+import { postgresAnchorMigration } from '../audit/anchors';
 import type { SqlDatabase } from './sql';
 
 export type MigrationStep = string | { sqlite: string; postgres: string };
@@ -386,6 +387,18 @@ export const MIGRATIONS: MigrationStep[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // 8: records anchored in the audit chain (audit/anchors.ts), and keyed checkpoints of the
+  // chain's head (audit/checkpoints.ts). On SQLite the anchoring triggers are TEMP objects of the
+  // hub's connection, made at open; on PostgreSQL they belong to the tables' owner.
+  {
+    sqlite: `
+    CREATE TABLE audit_checkpoints (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL);
+    `,
+    postgres: `
+    CREATE TABLE audit_checkpoints (seq BIGINT PRIMARY KEY, at TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL);
+    ${postgresAnchorMigration()}
+    `,
+  },
 ];
 
 /** The text of one step for a database kind. */

@@ -1,6 +1,7 @@
 // Opens the hub's database as the settings say: PostgreSQL when DATABASE_URL is set, otherwise
 // the SQLite file handover.sqlite under the data directory. Migrated before it is handed out.
 import path from 'node:path';
+import { installAnchors } from '../audit/anchors';
 import type { Settings } from '../settings';
 import { migrate } from './migrations';
 import { PostgresDatabase, redactUrl } from './postgres';
@@ -15,14 +16,44 @@ export function describeDatabase(settings: Pick<Settings, 'dataDir' | 'databaseU
   return settings.databaseUrl ? `PostgreSQL ${redactUrl(settings.databaseUrl)}` : `SQLite ${sqliteFile(settings)}`;
 }
 
-export async function openDatabase(settings: Pick<Settings, 'dataDir' | 'databaseUrl'>): Promise<{ db: SqlDatabase; steps: number }> {
+type OpenSettings = Pick<Settings, 'dataDir' | 'databaseUrl'> & { databaseOwnerUrl?: string | null };
+
+export async function openDatabase(settings: OpenSettings): Promise<{ db: SqlDatabase; steps: number }> {
   const db: SqlDatabase = settings.databaseUrl ? new PostgresDatabase(settings.databaseUrl) : new SqliteDatabase(sqliteFile(settings));
   try {
-    const steps = await migrate(db);
+    const steps = settings.databaseUrl && settings.databaseOwnerUrl ? await migrateAsOwner(settings.databaseOwnerUrl, db) : await migrate(db);
+    await installAnchors(db);
     return { db, steps };
   } catch (error) {
     await db.close().catch(() => {});
     const message = (error as Error).message;
     throw new Error(`cannot open the database (${describeDatabase(settings)}): ${message}`);
+  }
+}
+
+/**
+ * PostgreSQL with an owner role: the owner migrates, then grants the hub's role (`hub`'s user)
+ * what the hub needs and no more: it may read and write the records, only add to the ledger,
+ * the audit trail and its checkpoints, and make its own tables (accounts, sessions); it owns no
+ * records table, so it cannot drop, disable or replace their triggers.
+ */
+async function migrateAsOwner(ownerUrl: string, hub: SqlDatabase): Promise<number> {
+  const role = (await hub.get<{ name: string }>('SELECT current_user AS name'))!.name;
+  const owner = new PostgresDatabase(ownerUrl, { maxConnections: 1 });
+  try {
+    const steps = await migrate(owner);
+    const ownerRole = (await owner.get<{ name: string }>('SELECT current_user AS name'))!.name;
+    if (ownerRole === role) return steps;
+    const hubRole = `"${role.replace(/"/g, '""')}"`;
+    await owner.exec(`
+      GRANT USAGE, CREATE ON SCHEMA public TO ${hubRole};
+      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${hubRole};
+      REVOKE UPDATE, DELETE ON charges, audit_log, audit_checkpoints FROM ${hubRole};
+      REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM ${hubRole};
+      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${hubRole};
+    `);
+    return steps;
+  } finally {
+    await owner.close();
   }
 }

@@ -110,6 +110,14 @@ class PostgresTransaction extends PostgresStatements implements SqlDatabase {
     }
   }
 
+  async compact(): Promise<void> {
+    throw new Error('compact the database, not a transaction');
+  }
+
+  async snapshot<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    return work(this);
+  }
+
   async close() {
     throw new Error('close the database, not a transaction');
   }
@@ -118,6 +126,7 @@ class PostgresTransaction extends PostgresStatements implements SqlDatabase {
 export class PostgresDatabase extends PostgresStatements implements SqlDatabase {
   readonly kind = 'postgres' as const;
   private pool: pg.Pool;
+  beforeCommit: ((tx: SqlDatabase) => Promise<void>) | null = null;
 
   constructor(url: string, options: { maxConnections?: number } = {}) {
     const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 8 });
@@ -132,12 +141,37 @@ export class PostgresDatabase extends PostgresStatements implements SqlDatabase 
     try {
       await client.query('BEGIN');
       try {
-        const result = await work(new PostgresTransaction(client, 0));
+        const tx = new PostgresTransaction(client, 0);
+        const result = await work(tx);
+        if (this.beforeCommit) await this.beforeCommit(tx);
         await client.query('COMMIT');
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
         throw error;
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  /**
+   * VACUUM marks dead rows' space free for reuse and rewrites the pages it cleans (their bytes
+   * are overwritten as the table is written again). Only the tables' owner may vacuum them: for
+   * the hub's role PostgreSQL skips them with a warning and autovacuum does it instead.
+   */
+  async compact(tables: string[]): Promise<void> {
+    if (tables.length) await this.pool.query(`VACUUM ${tables.join(', ')}`);
+  }
+
+  async snapshot<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        return await work(new PostgresTransaction(client, 0));
+      } finally {
+        await client.query('ROLLBACK').catch(() => {});
       }
     } finally {
       client.release();

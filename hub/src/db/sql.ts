@@ -27,6 +27,18 @@ export interface SqlDatabase {
    * `work` is given; a transaction started on that handle nests as a savepoint.
    */
   transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T>;
+  /**
+   * Leaves no deleted or overwritten row's bytes in the database's storage (after a purge):
+   * SQLite rewrites the file and empties the WAL; PostgreSQL vacuums `tables`.
+   */
+  compact(tables: string[]): Promise<void>;
+  /**
+   * Run inside every top-level transaction just before it commits, on its handle (audit/anchors.ts
+   * anchors the rows the transaction changed). Set on the database, not on a transaction.
+   */
+  beforeCommit?: ((tx: SqlDatabase) => Promise<void>) | null;
+  /** Runs `work` in a read-only transaction: one consistent snapshot, without blocking writers. */
+  snapshot<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -54,6 +66,22 @@ export class Mutex {
 }
 
 const STATEMENT_CACHE = 500;
+
+/**
+ * The database file and its directory readable by the hub's user only (0600, 0700): the file
+ * holds the badge key and personal records. SQLite gives its -wal and -shm files the database
+ * file's mode. An existing file or directory with wider modes is narrowed.
+ */
+function createPrivately(file: string): void {
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
+  for (const side of ['-wal', '-shm']) {
+    if (fs.existsSync(file + side)) fs.chmodSync(file + side, 0o600);
+  }
+}
 
 /** Statements of one better-sqlite3 connection, prepared once and kept (least recently used dropped). */
 class StatementCache {
@@ -154,6 +182,14 @@ class SqliteTransaction extends SqliteStatements implements SqlDatabase {
     }
   }
 
+  async compact(): Promise<void> {
+    throw new Error('compact the database, not a transaction');
+  }
+
+  async snapshot<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    return work(this);
+  }
+
   async close() {
     throw new Error('close the database, not a transaction');
   }
@@ -169,13 +205,14 @@ export class SqliteDatabase extends SqliteStatements implements SqlDatabase {
   private lock = new Mutex();
   /** Set inside a transaction's work: a statement sent to the database object from there runs in it. */
   private inside = new AsyncLocalStorage<true>();
+  beforeCommit: ((tx: SqlDatabase) => Promise<void>) | null = null;
   private file: string;
   private walFd: number | null = null;
   private syncing: Promise<void> | null = null;
   private syncAgain: Promise<void> | null = null;
 
   constructor(file: string) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    if (file !== ':memory:') createPrivately(file);
     const connection = new BetterSqlite3(file);
     super(connection, new StatementCache(connection));
     this.file = file;
@@ -189,6 +226,23 @@ export class SqliteDatabase extends SqliteStatements implements SqlDatabase {
     connection.pragma('synchronous = NORMAL');
     connection.pragma('foreign_keys = ON');
     connection.pragma('busy_timeout = 5000');
+    // What is deleted is overwritten with zeros, not left in free pages for `strings` to find
+    // (purge's personal text); see also compact().
+    connection.pragma('secure_delete = ON');
+  }
+
+  /**
+   * Rewrites the file without free space and empties the WAL, so nothing deleted or overwritten
+   * is left in either (after a purge). Another connection still reading an old snapshot (the
+   * hub beside the CLI) can keep the WAL from emptying: then it is emptied at its next checkpoint.
+   */
+  async compact(_tables: string[] = []): Promise<void> {
+    await this.outside(() => {
+      this.connection.pragma('wal_checkpoint(TRUNCATE)');
+      this.connection.exec('VACUUM');
+      this.connection.pragma('wal_checkpoint(TRUNCATE)');
+    });
+    await this.toDisk();
   }
 
   private fsyncWal(): Promise<void> {
@@ -279,7 +333,12 @@ export class SqliteDatabase extends SqliteStatements implements SqlDatabase {
       // waits at BEGIN (busy_timeout) instead of failing part-way through.
       this.connection.exec('BEGIN IMMEDIATE');
       try {
-        result = await this.inside.run(true, () => work(new SqliteTransaction(this.connection, this.cache, 0)));
+        result = await this.inside.run(true, async () => {
+          const tx = new SqliteTransaction(this.connection, this.cache, 0);
+          const value = await work(tx);
+          if (this.beforeCommit) await this.beforeCommit(tx);
+          return value;
+        });
         this.connection.exec('COMMIT');
       } catch (error) {
         if (this.connection.inTransaction) this.connection.exec('ROLLBACK');
@@ -293,7 +352,32 @@ export class SqliteDatabase extends SqliteStatements implements SqlDatabase {
     return result;
   }
 
+  private hasPendingAnchors(): boolean {
+    try {
+      return this.connection.prepare('SELECT 1 FROM temp.anchor_pending LIMIT 1').get() !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A read-only transaction: one consistent snapshot for `work` while writers go on (WAL). */
+  async snapshot<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    const release = await this.lock.acquire();
+    try {
+      this.connection.exec('BEGIN DEFERRED');
+      try {
+        return await this.inside.run(true, () => work(new SqliteTransaction(this.connection, this.cache, 0)));
+      } finally {
+        if (this.connection.inTransaction) this.connection.exec('ROLLBACK');
+      }
+    } finally {
+      release();
+    }
+  }
+
   async close() {
+    // Changes made outside a transaction are anchored before this connection's list goes.
+    if (this.beforeCommit && this.connection.open && this.hasPendingAnchors()) await this.transaction(async () => {}).catch(() => {});
     const release = await this.lock.acquire();
     try {
       while (this.syncing || this.syncAgain) await (this.syncAgain ?? this.syncing)!.catch(() => {});

@@ -4,6 +4,9 @@
 //                        is served over HTTPS; at most SESSION_HOURS long, ended at sign-out
 //   @fastify/csrf-protection   a token tied to the session on every POST (forms carry it in a
 //                        hidden _csrf field, scripts in the x-csrf-token header)
+//   sign-in form         no session is stored before sign-in: the form's CSRF token is a random
+//                        value also set in a short-lived HTTP-only SameSite cookie, and the
+//                        sign-in POST must carry both, matching (a double-submit token)
 //   @fastify/rate-limit  sign-in attempts per address; Accounts also locks an account after five
 //                        wrong passwords in a row
 // Every route needs a signed-in account unless its config says `public`; a route's `permission`
@@ -13,6 +16,7 @@ import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import session, { type SessionStore as FastifySessionStore } from '@fastify/session';
+import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Accounts } from '../accounts/accounts';
 import { accountLabel, may, ROLE_LABELS, rolesFor, type Permission, type SignedInAccount } from '../accounts/roles';
@@ -47,6 +51,9 @@ declare module '@fastify/session' {
 
 export const SESSION_HOURS = 10;
 export const SESSION_COOKIE = 'handover_session';
+/** The sign-in form's CSRF cookie (no session exists yet to tie a token to). */
+export const SIGN_IN_COOKIE = 'handover_sign_in';
+const SIGN_IN_COOKIE_MINUTES = 60;
 
 export interface SignInLimits {
   /** Attempts for one username from one address per window. */
@@ -65,6 +72,23 @@ export interface AuthParts {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** POSTs that check the sign-in form's token instead of a session's. */
+const SIGN_IN_ROUTES = new Set(['/login', '/api/login']);
+
+/** The sign-in form's token: the one this browser holds already, or a new one set in its cookie. */
+function signInToken(request: FastifyRequest, reply: FastifyReply): string {
+  const held = request.cookies[SIGN_IN_COOKIE];
+  const token = typeof held === 'string' && /^[A-Za-z0-9_-]{32,64}$/.test(held) ? held : crypto.randomBytes(24).toString('base64url');
+  reply.setCookie(SIGN_IN_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'strict', secure: 'auto', maxAge: SIGN_IN_COOKIE_MINUTES * 60 });
+  return token;
+}
+
+function signInTokenMatches(request: FastifyRequest): boolean {
+  const held = request.cookies[SIGN_IN_COOKIE];
+  const sent = (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'];
+  if (typeof held !== 'string' || typeof sent !== 'string' || held.length === 0 || held.length !== sent.length) return false;
+  return crypto.timingSafeEqual(Buffer.from(held), Buffer.from(sent));
+}
 
 /** A CSRF token for the page being rendered (made once per session). */
 export function csrfToken(reply: FastifyReply): string {
@@ -154,6 +178,10 @@ export async function installAuth(app: FastifyInstance, parts: AuthParts): Promi
   // 2. Every state-changing request carries the session's CSRF token.
   app.addHook('preHandler', (request, reply, done) => {
     if (SAFE_METHODS.has(request.method)) return done();
+    if (request.method === 'POST' && SIGN_IN_ROUTES.has(request.routeOptions.url ?? '')) {
+      if (signInTokenMatches(request)) return done();
+      return done(new PageError(403, 'The sign-in form had expired. Reload the page and sign in again.'));
+    }
     app.csrfProtection(request, reply, done);
   });
   // 3. The route's permission for this role.
@@ -179,7 +207,7 @@ export async function installAuth(app: FastifyInstance, parts: AuthParts): Promi
   app.get('/login', { config: { public: true } }, async (request, reply) => {
     if (request.account) return reply.redirect('/');
     const next = safeNext((request.query as { next?: string }).next);
-    return reply.type('text/html; charset=utf-8').send(loginPage({ csrf: csrfToken(reply), next, firstRun: (await accounts.count()) === 0 }).text);
+    return reply.type('text/html; charset=utf-8').send(loginPage({ csrf: signInToken(request, reply), next, firstRun: (await accounts.count()) === 0 }).text);
   });
 
   app.post('/login', { config: { public: true } }, async (request, reply) => {
@@ -192,7 +220,7 @@ export async function installAuth(app: FastifyInstance, parts: AuthParts): Promi
       return reply
         .code(status)
         .type('text/html; charset=utf-8')
-        .send(loginPage({ csrf: csrfToken(reply), next, username: String(body.username ?? ''), problem: result.message, firstRun: false }).text);
+        .send(loginPage({ csrf: signInToken(request, reply), next, username: String(body.username ?? ''), problem: result.message, firstRun: false }).text);
     }
     await startSession(request, result.account);
     return reply.redirect(next, 303);
@@ -205,7 +233,8 @@ export async function installAuth(app: FastifyInstance, parts: AuthParts): Promi
   });
 
   // The same for scripts: JSON in, JSON out.
-  app.get('/api/session', { config: { public: true } }, async (request, reply) => ({ account: request.account, csrfToken: csrfToken(reply) }));
+  // Signed out, the token is the sign-in form's (no session is stored for an anonymous visit).
+  app.get('/api/session', { config: { public: true } }, async (request, reply) => ({ account: request.account, csrfToken: request.account ? csrfToken(reply) : signInToken(request, reply) }));
 
   app.post('/api/login', { config: { public: true } }, async (request, reply) => {
     await checkSignInRate(request);
