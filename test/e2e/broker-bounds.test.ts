@@ -130,6 +130,11 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
       }
     }, 60_000);
 
+    it('says on the Stations page where online and offline come from with this broker', async () => {
+      const page = await harness.getPage('/stations');
+      expect(page.text).toContain(broker === 'embedded' ? 'own signed-in connection to the hub’s broker' : 'own birth message and last will');
+    });
+
     it.skipIf(broker === 'mosquitto')('logs a user name a client chose as one quoted, escaped, cut line, on the page too', async () => {
       const forged = '2026-12-07T12:00:00.000Z info [hub/ingest] demo-1 boot 1 #99 collect locker 0';
       // (A name of 60,000 characters is a CONNECT over the broker's 16 KiB: closed at its header, as above.)
