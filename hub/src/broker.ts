@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Aedes } from 'aedes';
 import { BrokerGuard, type BrokerAccessOptions } from './broker/guard';
-import { limitPacketSizes } from './broker/packet-limit';
+import { limitPacketSizes, MAX_QOS2_AWAITING_RELEASE } from './broker/packet-limit';
 
 export interface RunningBroker {
   port: number;
@@ -26,7 +26,7 @@ export async function startBroker(
   /** A second listener, over TLS, beside the plain one (stations that can afford TLS use it). */
   tlsListener: { port: number; key: string; cert: string } | null = null,
 ): Promise<RunningBroker> {
-  const broker = await Aedes.createBroker();
+  const broker = await Aedes.createBroker({ maxInflightInbound: MAX_QOS2_AWAITING_RELEASE });
   const guard = access ? new BrokerGuard(access) : null;
   guard?.attach(broker);
   const listen = async (server: net.Server, onPort: number) => {

@@ -4,7 +4,8 @@
 // from the school Wi-Fi, with no credential, could make the hub hold hundreds of megabytes.
 // So each connection's bytes are read through PacketSizeLimit, which follows the fixed headers
 // and closes the connection as soon as a packet announces more than it may carry, before its body
-// is kept. Mosquitto gets the same bound from `max_packet_size` (mosquitto-files.ts).
+// is kept. Mosquitto gets the same bound from `max_packet_size` (mosquitto-files.ts). A client
+// holding back PUBRELs is bounded too (MAX_QOS2_AWAITING_RELEASE, given to aedes in broker.ts).
 import type { Duplex } from 'node:stream';
 
 /** The first packet, CONNECT: client id, user name, password and a short will fit many times over. */
@@ -14,7 +15,13 @@ export const MAX_CONNECT_BYTES = 16 * 1024;
  * hub's largest publish is a badge-list chunk of 1 KiB or a discovery config; a larger one is still
  * delivered (the hub refuses it with its reason) up to this.
  */
-export const MAX_PACKET_BYTES = 1024 * 1024;
+export const MAX_PACKET_BYTES = 256 * 1024;
+/**
+ * QoS 2 publishes one connection may leave awaiting their PUBREL (aedes keeps each, payload and
+ * all; its default is 1,000, about 256 MB at MAX_PACKET_BYTES). Nothing of Handover's publishes at
+ * QoS 2; past this aedes closes the connection.
+ */
+export const MAX_QOS2_AWAITING_RELEASE = 8;
 
 /** Follows an MQTT byte stream's fixed headers: what the next packet announces, and whether that is too much. */
 export class PacketSizeLimit {
