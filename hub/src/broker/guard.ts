@@ -70,8 +70,12 @@ function refusedConnect(returnCode: 4 | 5, message: string): AuthenticateError {
 export class BrokerGuard extends EventEmitter {
   private options: BrokerAccessOptions;
   private principals = new WeakMap<Client, Principal>();
-  /** Each station connection's publish allowance (a token bucket). */
-  private allowance = new WeakMap<Client, { tokens: number; at: number }>();
+  /**
+   * Each station's publish allowance (a token bucket), kept across its connections: one per
+   * connection would give a credential that reconnects a fresh burst each time. Bounded by the
+   * registered stations (only an authenticated station's publishes are counted).
+   */
+  private allowance = new Map<string, { tokens: number; at: number }>();
   /** The latest authenticated connection of each station: a will from an older one is stale. */
   private claims = new Map<string, Client>();
   /** The connection each station's session is on now (registered with the broker). */
@@ -126,12 +130,12 @@ export class BrokerGuard extends EventEmitter {
     return null;
   }
 
-  private withinRate(client: Client): boolean {
+  private withinRate(stationId: string): boolean {
     const now = Date.now();
-    const bucket = this.allowance.get(client) ?? { tokens: STATION_BURST, at: now };
+    const bucket = this.allowance.get(stationId) ?? { tokens: STATION_BURST, at: now };
     bucket.tokens = Math.min(STATION_BURST, bucket.tokens + ((now - bucket.at) * STATION_PUBLISHES_PER_SECOND) / 1000);
     bucket.at = now;
-    this.allowance.set(client, bucket);
+    this.allowance.set(stationId, bucket);
     if (bucket.tokens < 1) return false;
     bucket.tokens--;
     return true;
@@ -179,7 +183,7 @@ export class BrokerGuard extends EventEmitter {
         callback(null);
       };
       if (!mayPublish(principal, packet.topic, scope)) return drop('topic not allowed');
-      if (principal.kind === 'station' && !this.withinRate(client)) return drop(`over ${STATION_PUBLISHES_PER_SECOND} messages a second`);
+      if (principal.kind === 'station' && !this.withinRate(principal.id)) return drop(`over ${STATION_PUBLISHES_PER_SECOND} messages a second`);
       // A will left behind by a connection the station has since replaced (a reconnect that took
       // over the session) would mark a live station offline.
       if (principal.kind === 'station' && packet === (client as unknown as { will: PublishPacket | null }).will && this.claims.get(principal.id) !== client) {
