@@ -10,6 +10,8 @@
 //   payload and all): the embedded broker closes the connection after a few;
 // - a station's credential reconnecting to start each connection with a fresh allowance: the
 //   embedded broker's 200-a-second limit is the station's, not the connection's;
+// - a client id another credential is connected under (Home Assistant's, taken by another read-only
+//   account) is refused on the embedded broker (Mosquitto: each user name is its own client id);
 // - user names with a newline, control and bidi characters, or 10,000 characters: the hub's log
 //   gets one line per refusal with the name quoted, escaped and cut, never a line the client wrote,
 //   and the Stations page shows the same.
@@ -22,6 +24,7 @@ import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PACKET_BYTES } from '../../hub/src/broker/packet-limit';
 import { writeMosquittoFiles } from '../../hub/src/broker/mosquitto-files';
+import { BrokerAccounts } from '../../hub/src/broker/accounts';
 import { DEMO_STATION_ID } from '../../hub/src/demo/demo-station';
 import { Stations } from '../../hub/src/records/stations';
 import { eventually, mqttLogin, startHub, type HubHarness } from '../support/hub-harness';
@@ -77,6 +80,7 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
     let harness: HubHarness;
     let mosquitto: Mosquitto | null = null;
     let mosquittoDir = '';
+    const readers: Record<string, string> = {};
 
     beforeAll(async () => {
       let port = 0;
@@ -91,6 +95,7 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
           const stations = new Stations(db);
           await stations.add('demo', DEMO, 8);
           await stations.add('demo', OTHER, 8);
+          for (const name of ['homeassistant', 'grafana']) readers[name] = await new BrokerAccounts(db).add(name);
           if (broker === 'mosquitto') {
             await writeMosquittoFiles(db, settings, mosquittoDir);
             mosquitto = await new Mosquitto({ includeDir: mosquittoDir, port }).start();
@@ -177,6 +182,28 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
       expect(overLimit() - before).toBeGreaterThan(1000);
       expect(await demoOnline()).toBe(true);
     }, 60_000);
+
+    it.skipIf(broker === 'mosquitto')("refuses a client id another credential is connected under (one read-only account knocking another off)", async () => {
+      const ha = await mqtt.connectAsync(harness.hub.mqttUrl, { reconnectPeriod: 0, username: 'homeassistant', password: readers.homeassistant, clientId: 'home-assistant-1' });
+      let haClosed = false;
+      ha.on('close', () => {
+        haClosed = true;
+      });
+      const taken = await mqtt.connectAsync(harness.hub.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000, username: 'grafana', password: readers.grafana, clientId: 'home-assistant-1' }).then(
+        async (client) => {
+          await client.endAsync();
+          return 0;
+        },
+        (error: { code?: number }) => error.code ?? -1,
+      );
+      expect(taken).toBe(5);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(haClosed).toBe(false);
+      // Its own credential may take its session over (a reconnect after a half-open connection).
+      const again = await mqtt.connectAsync(harness.hub.mqttUrl, { reconnectPeriod: 0, username: 'homeassistant', password: readers.homeassistant, clientId: 'home-assistant-1' });
+      await eventually(() => haClosed, 5000, 'the old connection replaced');
+      await again.endAsync();
+    }, 30_000);
 
     it('says on the Stations page where online and offline come from with this broker', async () => {
       const page = await harness.getPage('/stations');

@@ -157,7 +157,10 @@ export class BrokerGuard extends EventEmitter {
             this.refused(shown(name), 'connect', 'bad user name or password', '');
             return callback(refusedConnect(4, 'bad user name or password'), false);
           }
-          const problem = clientIdProblem(principal, client.id);
+          // A client id another credential is connected under is not free: taking it would knock that client off.
+          const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+          const holderPrincipal = holder ? this.principals.get(holder) : undefined;
+          const problem = clientIdProblem(principal, client.id) ?? (holderPrincipal && describe(holderPrincipal) !== describe(principal) ? `in use by ${describe(holderPrincipal)}` : null);
           if (problem) {
             this.refused(name, 'connect', 'client id not its own', `${shown(client.id, 60)}: ${problem}`);
             return callback(refusedConnect(5, 'not authorized'), false);
