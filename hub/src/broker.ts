@@ -6,6 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Aedes } from 'aedes';
 import { BrokerGuard, type BrokerAccessOptions } from './broker/guard';
+import { limitPacketSizes, MAX_QOS2_AWAITING_RELEASE } from './broker/packet-limit';
 
 export interface RunningBroker {
   port: number;
@@ -25,7 +26,7 @@ export async function startBroker(
   /** A second listener, over TLS, beside the plain one (stations that can afford TLS use it). */
   tlsListener: { port: number; key: string; cert: string } | null = null,
 ): Promise<RunningBroker> {
-  const broker = await Aedes.createBroker();
+  const broker = await Aedes.createBroker({ maxInflightInbound: MAX_QOS2_AWAITING_RELEASE });
   const guard = access ? new BrokerGuard(access) : null;
   guard?.attach(broker);
   const listen = async (server: net.Server, onPort: number) => {
@@ -35,9 +36,14 @@ export async function startBroker(
     });
     return (server.address() as net.AddressInfo).port;
   };
+  // Every connection's packets are bounded in size (broker/packet-limit.ts), authenticated or not.
+  const handle = (conn: net.Socket) => {
+    limitPacketSizes(conn, (announced, connected) => guard?.oversized(conn, announced, connected));
+    return broker.handle(conn);
+  };
   // No Nagle: a command and its reply are small packets, each waited for (about 40 ms a round trip with it).
-  const server = tlsFiles ? tls.createServer({ key: tlsFiles.key, cert: tlsFiles.cert, noDelay: true }, broker.handle) : net.createServer({ noDelay: true }, broker.handle);
-  const secure = tlsListener ? tls.createServer({ key: tlsListener.key, cert: tlsListener.cert, noDelay: true }, broker.handle) : null;
+  const server = tlsFiles ? tls.createServer({ key: tlsFiles.key, cert: tlsFiles.cert, noDelay: true }, handle) : net.createServer({ noDelay: true }, handle);
+  const secure = tlsListener ? tls.createServer({ key: tlsListener.key, cert: tlsListener.cert, noDelay: true }, handle) : null;
   const boundPort = await listen(server, port);
   const tlsPort = secure ? await listen(secure, tlsListener!.port) : null;
   return {

@@ -70,8 +70,12 @@ function refusedConnect(returnCode: 4 | 5, message: string): AuthenticateError {
 export class BrokerGuard extends EventEmitter {
   private options: BrokerAccessOptions;
   private principals = new WeakMap<Client, Principal>();
-  /** Each station connection's publish allowance (a token bucket). */
-  private allowance = new WeakMap<Client, { tokens: number; at: number }>();
+  /**
+   * Each station's publish allowance (a token bucket), kept across its connections: one per
+   * connection would give a credential that reconnects a fresh burst each time. Bounded by the
+   * registered stations (only an authenticated station's publishes are counted).
+   */
+  private allowance = new Map<string, { tokens: number; at: number }>();
   /** The latest authenticated connection of each station: a will from an older one is stale. */
   private claims = new Map<string, Client>();
   /** The connection each station's session is on now (registered with the broker). */
@@ -98,6 +102,13 @@ export class BrokerGuard extends EventEmitter {
     this.throttled.stop();
   }
 
+  /** A connection closed for announcing a packet over broker/packet-limit.ts's limit (before CONNECT was read when `connected` is false). */
+  oversized(conn: { remoteAddress?: string; client?: Client }, announced: number, connected: boolean): void {
+    const principal = conn.client ? this.principals.get(conn.client) : undefined;
+    const who = principal ? describe(principal) : `unauthenticated client from ${shown(String(conn.remoteAddress ?? 'an unknown address'))}`;
+    this.refused(who, connected ? 'publish' : 'connect', 'packet too large: connection closed', `${announced} bytes announced`);
+  }
+
   private refused(client: string, what: RefusalCount['what'], reason: string, detail: string): void {
     let key = `${what}|${client}|${reason}`;
     if (!this.counters.has(key) && this.counters.size >= MAX_COUNTERS) key = 'other';
@@ -119,12 +130,12 @@ export class BrokerGuard extends EventEmitter {
     return null;
   }
 
-  private withinRate(client: Client): boolean {
+  private withinRate(stationId: string): boolean {
     const now = Date.now();
-    const bucket = this.allowance.get(client) ?? { tokens: STATION_BURST, at: now };
+    const bucket = this.allowance.get(stationId) ?? { tokens: STATION_BURST, at: now };
     bucket.tokens = Math.min(STATION_BURST, bucket.tokens + ((now - bucket.at) * STATION_PUBLISHES_PER_SECOND) / 1000);
     bucket.at = now;
-    this.allowance.set(client, bucket);
+    this.allowance.set(stationId, bucket);
     if (bucket.tokens < 1) return false;
     bucket.tokens--;
     return true;
@@ -135,7 +146,7 @@ export class BrokerGuard extends EventEmitter {
     const scope = this.options.scope;
     broker.authenticate = (client, username, password, callback) => {
       const name = username ?? '';
-      const who = name || `anonymous client ${JSON.stringify(String(client.id ?? '').slice(0, 40))}`;
+      const who = name ? shown(name) : `anonymous client ${shown(String(client.id ?? ''))}`;
       if (!name || !password) {
         this.refused(who, 'connect', 'no user name or password', '');
         return callback(refusedConnect(5, 'not authorized'), false);
@@ -143,12 +154,15 @@ export class BrokerGuard extends EventEmitter {
       this.principalFor(name, password.toString('utf8')).then(
         (principal) => {
           if (!principal) {
-            this.refused(name, 'connect', 'bad user name or password', '');
+            this.refused(shown(name), 'connect', 'bad user name or password', '');
             return callback(refusedConnect(4, 'bad user name or password'), false);
           }
-          const problem = clientIdProblem(principal, client.id);
+          // A client id another credential is connected under is not free: taking it would knock that client off.
+          const holder = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+          const holderPrincipal = holder ? this.principals.get(holder) : undefined;
+          const problem = clientIdProblem(principal, client.id) ?? (holderPrincipal && describe(holderPrincipal) !== describe(principal) ? `in use by ${describe(holderPrincipal)}` : null);
           if (problem) {
-            this.refused(name, 'connect', 'client id not its own', `${JSON.stringify(client.id.slice(0, 60))}: ${problem}`);
+            this.refused(name, 'connect', 'client id not its own', `${shown(client.id, 60)}: ${problem}`);
             return callback(refusedConnect(5, 'not authorized'), false);
           }
           this.principals.set(client, principal);
@@ -156,7 +170,7 @@ export class BrokerGuard extends EventEmitter {
           callback(null, true);
         },
         (error: Error) => {
-          this.options.log.warn(`broker: could not check ${name}'s credentials: ${error.message}`);
+          this.options.log.warn(`broker: could not check ${shown(name)}'s credentials: ${error.message}`);
           callback(refusedConnect(5, 'server unavailable'), false);
         },
       );
@@ -166,13 +180,13 @@ export class BrokerGuard extends EventEmitter {
       const principal = client ? this.principals.get(client) : undefined;
       if (!client || !principal) return callback(new Error('not authenticated'));
       const drop = (reason: string) => {
-        this.refused(describe(principal), 'publish', reason, packet.topic.slice(0, 120));
+        this.refused(describe(principal), 'publish', reason, shown(packet.topic, 120));
         packet.topic = DROPPED_TOPIC;
         packet.retain = false;
         callback(null);
       };
       if (!mayPublish(principal, packet.topic, scope)) return drop('topic not allowed');
-      if (principal.kind === 'station' && !this.withinRate(client)) return drop(`over ${STATION_PUBLISHES_PER_SECOND} messages a second`);
+      if (principal.kind === 'station' && !this.withinRate(principal.id)) return drop(`over ${STATION_PUBLISHES_PER_SECOND} messages a second`);
       // A will left behind by a connection the station has since replaced (a reconnect that took
       // over the session) would mark a live station offline.
       if (principal.kind === 'station' && packet === (client as unknown as { will: PublishPacket | null }).will && this.claims.get(principal.id) !== client) {
@@ -186,7 +200,7 @@ export class BrokerGuard extends EventEmitter {
     broker.authorizeSubscribe = (client, subscription: Subscription, callback) => {
       const principal = this.principals.get(client);
       if (principal && maySubscribe(principal, subscription.topic, scope)) return callback(null, subscription);
-      this.refused(principal ? describe(principal) : String(client.id), 'subscribe', 'topic not allowed', subscription.topic.slice(0, 120));
+      this.refused(principal ? describe(principal) : shown(String(client.id)), 'subscribe', 'topic not allowed', shown(subscription.topic, 120));
       callback(null, null as unknown as Subscription);
     };
 
@@ -204,6 +218,18 @@ export class BrokerGuard extends EventEmitter {
       this.emit('session', { stationId: principal.id, online: false });
     });
   }
+}
+
+/**
+ * What a client sent (a user name, a client id, a topic), fit for one log line and a table cell: a
+ * plain name as it is; anything else quoted, cut to `max` characters, with every character outside
+ * printable ASCII escaped, so nobody without a credential can write lines of their own into the
+ * hub's log, reorder its text or fill it with a 64 KB name.
+ */
+export function shown(text: string, max = 40): string {
+  if (/^[A-Za-z0-9_.:\/+#$-]+$/.test(text) && text.length <= max) return text;
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  return `"${cut.replace(/[^\x20-\x7e…]|["\\]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))}"`;
 }
 
 function describe(principal: Principal): string {

@@ -9,6 +9,7 @@ import type { SqlDatabase } from '../db/sql';
 import type { Settings } from '../settings';
 import { grants, hubPassword, HUB_LINK_USERNAME, HUB_TOOLS_USERNAME, HUB_USERNAME, stationPassword, type Principal, type TopicScope } from './access';
 import { mosquittoHash } from './accounts';
+import { MAX_PACKET_BYTES } from './packet-limit';
 
 export const PASSWORD_FILE = 'handover.passwd';
 export const ACL_FILE = 'handover.acl';
@@ -63,6 +64,8 @@ export async function writeMosquittoFiles(db: SqlDatabase, settings: Pick<Settin
     `acl_file ${files.aclFile}`,
     // Each credential is its own client id: nobody can take over a station's session.
     'use_username_as_clientid true',
+    // Mosquitto, too, would otherwise keep whatever a CONNECT announces (up to 256 MB) before checking the password.
+    `max_packet_size ${MAX_PACKET_BYTES}`,
   ];
   // Written beside and renamed into place, so Mosquitto never reads half a file.
   const write = (file: string, text: string) => {

@@ -1,4 +1,4 @@
-// Stations: each one online or offline (from its retained birth message and last will), when it
+// Stations: each one online or offline (from its broker session, or with Mosquitto its retained birth message and last will), when it
 // was last heard, its board (and when it was replaced), firmware, journal backlog, memory and
 // reader, and its alarms; remote unlock
 // of one locker and emergency open-all, each shown with its effect and confirmed first, sent as a
@@ -89,7 +89,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       title: 'Stations',
       section: '/stations',
       body: html`
-        <p class="live-status" role="status" aria-live="polite" data-live-status data-live-text="Live: updates as the stations report.">Online and offline come from each station’s own birth message and last will.</p>
+        <p class="live-status" role="status" aria-live="polite" data-live-status data-live-text="Live: updates as the stations report.">${context.brokerRefusals ? 'Online and offline come from each station’s own signed-in connection to the hub’s broker.' : 'Online and offline come from each station’s own birth message and last will.'}</p>
         <div data-live-panel="/stations/panel">${await stationsPanel()}</div>
         ${refusalsSection()}
         ${stations.map(
