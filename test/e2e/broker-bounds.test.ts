@@ -28,7 +28,8 @@ import { BrokerAccounts } from '../../hub/src/broker/accounts';
 import { DEMO_STATION_ID } from '../../hub/src/demo/demo-station';
 import { Stations } from '../../hub/src/records/stations';
 import { eventually, mqttLogin, startHub, type HubHarness } from '../support/hub-harness';
-import { freePort, HAS_MOSQUITTO, Mosquitto } from '../support/mosquitto';
+import { HAS_MOSQUITTO } from '../support/mosquitto';
+import { startClosedNetwork, type ClosedNetwork } from '../support/closed-network';
 
 const DEMO = DEMO_STATION_ID;
 const OTHER = 'room-12';
@@ -77,38 +78,18 @@ async function publishCloses(url: string, login: IClientOptions, topic: string, 
 
 for (const broker of ['embedded', 'mosquitto'] as const) {
   describe.skipIf(broker === 'mosquitto' && !process.env.CI && !HAS_MOSQUITTO)(`the ${broker} broker's bounds against a client on the Wi-Fi`, () => {
+    let network: ClosedNetwork;
     let harness: HubHarness;
-    let mosquitto: Mosquitto | null = null;
-    let mosquittoDir = '';
     const readers: Record<string, string> = {};
 
     beforeAll(async () => {
-      let port = 0;
-      if (broker === 'mosquitto') {
-        port = await freePort();
-        mosquittoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-mosquitto-bounds-'));
-      }
-      harness = await startHub({
-        demo: true,
-        broker: broker === 'mosquitto' ? { host: '127.0.0.1', port } : undefined,
-        before: async (db, settings) => {
-          const stations = new Stations(db);
-          await stations.add('demo', DEMO, 8);
-          await stations.add('demo', OTHER, 8);
-          for (const name of ['homeassistant', 'grafana']) readers[name] = await new BrokerAccounts(db).add(name);
-          if (broker === 'mosquitto') {
-            await writeMosquittoFiles(db, settings, mosquittoDir);
-            mosquitto = await new Mosquitto({ includeDir: mosquittoDir, port }).start();
-          }
-        },
-      });
-      await eventually(async () => (await harness.getJson('/api/stations')).body.stations.find((s: { id: string }) => s.id === DEMO)?.status === 'online', 20_000, 'the demo station to come online');
+      network = await startClosedNetwork(broker, OTHER, ['homeassistant', 'grafana']);
+      ({ harness } = network);
+      Object.assign(readers, network.readers);
     }, 60_000);
 
     afterAll(async () => {
-      await harness?.stop();
-      await mosquitto?.dispose();
-      if (mosquittoDir) fs.rmSync(mosquittoDir, { recursive: true, force: true });
+      await network?.stop();
     });
 
     const port = () => Number(new URL(harness.hub.mqttUrl).port);

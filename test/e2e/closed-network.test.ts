@@ -16,7 +16,8 @@ import { DEMO_CARDS } from '../../hub/src/demo/demo-school';
 import { DEMO_STATION_ID } from '../../hub/src/demo/demo-station';
 import { Stations } from '../../hub/src/records/stations';
 import { eventually, mqttLogin, startHub, type HubHarness } from '../support/hub-harness';
-import { freePort, HAS_MOSQUITTO, Mosquitto } from '../support/mosquitto';
+import { HAS_MOSQUITTO, type Mosquitto } from '../support/mosquitto';
+import { startClosedNetwork, type ClosedNetwork } from '../support/closed-network';
 
 const DEMO = DEMO_STATION_ID;
 const OTHER = 'room-12';
@@ -54,6 +55,7 @@ const settle = (ms = 600) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const broker of ['embedded', 'mosquitto'] as const) {
   describe.skipIf(broker === 'mosquitto' && !process.env.CI && !HAS_MOSQUITTO)(`a closed network on the ${broker} broker`, () => {
+    let network: ClosedNetwork;
     let harness: HubHarness;
     let mosquitto: Mosquitto | null = null;
     let mosquittoDir = '';
@@ -63,27 +65,9 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
     const flashWrites: string[] = [];
 
     beforeAll(async () => {
-      let port = 0;
-      if (broker === 'mosquitto') {
-        port = await freePort();
-        mosquittoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-mosquitto-files-'));
-      }
-      harness = await startHub({
-        demo: true,
-        broker: broker === 'mosquitto' ? { host: '127.0.0.1', port } : undefined,
-        before: async (db, settings) => {
-          // Registered before the hub starts, so Mosquitto knows every credential from its first moment.
-          const stations = new Stations(db);
-          await stations.add('demo', DEMO, 8);
-          await stations.add('demo', OTHER, 8);
-          haPassword = await new BrokerAccounts(db).add('homeassistant');
-          if (broker === 'mosquitto') {
-            await writeMosquittoFiles(db, settings, mosquittoDir);
-            mosquitto = await new Mosquitto({ includeDir: mosquittoDir, port }).start();
-          }
-        },
-      });
-      await eventually(async () => (await harness.getJson('/api/stations')).body.stations.find((s: { id: string }) => s.id === DEMO)?.status === 'online', 20_000, 'the demo station to come online');
+      network = await startClosedNetwork(broker, OTHER, ['homeassistant']);
+      ({ harness, mosquitto, mosquittoDir } = network);
+      haPassword = network.readers.homeassistant;
       // Discovery is published with the first state report.
       watcher = await harness.mqtt({ hub: true });
       seen = await listen(watcher, ['handover/#', 'homeassistant/#']);
@@ -98,9 +82,7 @@ for (const broker of ['embedded', 'mosquitto'] as const) {
 
     afterAll(async () => {
       await watcher?.endAsync();
-      await harness?.stop();
-      await mosquitto?.dispose();
-      if (mosquittoDir) fs.rmSync(mosquittoDir, { recursive: true, force: true });
+      await network?.stop();
     });
 
     const url = () => harness.hub.mqttUrl;
