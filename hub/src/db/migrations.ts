@@ -386,6 +386,11 @@ export const MIGRATIONS: MigrationStep[] = [
     created_at TEXT NOT NULL
   );
   `,
+  // 8: the board the hub last gave its records' locker states to (RESTORE_LOCKERS, once per board:
+  // stations/locker-restore.ts), so a restarted hub does not send them again.
+  `
+  ALTER TABLE stations ADD COLUMN restored_board INTEGER;
+  `,
 ];
 
 /** The text of one step for a database kind. */
