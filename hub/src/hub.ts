@@ -23,6 +23,7 @@ import { StationLink } from './stations/station-link';
 import { HomeAssistantDiscovery } from './stations/home-assistant';
 import { BadgeLists } from './stations/badge-lists';
 import { BadgeSync } from './stations/badge-sync';
+import { LockerRestore } from './stations/locker-restore';
 
 export interface HubOptions {
   settings: Settings;
@@ -49,6 +50,8 @@ export class Hub {
   badgeLists!: BadgeLists;
   /** Sends it to the stations and tracks which one holds what. */
   badgeSync!: BadgeSync;
+  /** Gives a replaced board the records' locker states, once per board. */
+  lockerRestore!: LockerRestore;
   broker: RunningBroker | null = null;
   web!: FastifyInstance;
   /** Office-page accounts (hub/src/accounts). */
@@ -137,6 +140,8 @@ export class Hub {
     await this.badgeLists.start();
     this.badgeSync = new BadgeSync({ link: this.link, lists: this.badgeLists, log: this.log.child('badges') });
     this.badgeSync.start();
+    this.lockerRestore = new LockerRestore({ link: this.link, db: this.db, records: this.records, log: this.log.child('restore') });
+    this.lockerRestore.start();
     const guard = this.broker?.guard;
     if (guard) {
       guard.on('session', ({ stationId, online }: { stationId: string; online: boolean }) => this.link.onSession(stationId, online));
@@ -191,6 +196,7 @@ export class Hub {
     await this.web?.close();
     this.demo?.stop();
     this.badgeSync?.stop();
+    this.lockerRestore?.stop();
     this.badgeLists?.stop();
     await this.link?.stop();
     await this.ingest?.stop();

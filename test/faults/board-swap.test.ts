@@ -3,6 +3,8 @@
 //     key and badge list): it counts its boots from 1 again, so its first events carry the very
 //     (station, boot, seq) numbers the hub already holds for the old board. Every event of both
 //     boards must be in the database exactly once, and the Stations page must show the swap.
+//     The new board is given the lockers the hub's records hold (RESTORE_LOCKERS), once: a phone
+//     locked away on the old board stays its owner's.
 //  2. Anyone on the (still open) broker publishes "online" on the station's status topic 100 times:
 //     nothing the hub does about it may make the station write its flash.
 // The built bundle in the simulator, a real Mosquitto, the hub as its own process, SQLite or
@@ -82,6 +84,23 @@ describe.skipIf(!process.env.CI && !HAS_MOSQUITTO)('a station whose board is rep
     expect(row).toMatch(new RegExp(`Board replaced at <time datetime="[^"]+">[^<]+</time> — new board ${boardName(newBoard)}`));
     expect(row).toContain(`Previous board ${boardName(oldBoard)}; the events of both are kept.`);
   }, 180_000);
+
+  it('gives the new board the lockers the records hold (once): the old board\'s phone stays its owner\'s', async () => {
+    const [, ben] = rig.pupils;
+    const newBoard = FaultRig.boardOf(rig.station);
+    // Ben's phone went into locker 2 (index 1) on the old board. The new board, its flash empty,
+    // was told at its first state report, once.
+    await rig.withDb(async (db) => {
+      const restores = await db.all<{ details: string }>("SELECT details FROM audit_log WHERE action = 'station.lockers-restore'");
+      expect(restores.map((row) => JSON.parse(row.details))).toEqual([expect.objectContaining({ station: STATION_ID, board: newBoard, lockers: [{ locker: 1, state: 'phone-in', person: ben.person }], ok: true })]);
+      expect(Number((await db.get<{ restored_board: number }>('SELECT restored_board FROM stations WHERE id = ?', [STATION_ID]))!.restored_board)).toBe(newBoard);
+    });
+    // At home time Ben's tap on the new board opens his own locker and collects his phone.
+    const before = rig.watch.count(EVENT.COLLECT);
+    expect((await rig.visit(ben.uid)).locker).toBe(1);
+    await eventually(() => rig.watch.count(EVENT.COLLECT) > before, 5000, 'the collection journaled');
+    expect([...rig.watch.events.values()].filter((event) => event.type === EVENT.COLLECT && event.person === ben.person).map((event) => event.locker)).toEqual([1]);
+  }, 30_000);
 
   it('writes nothing to the station\'s flash when "online" is published on its status topic 100 times', async () => {
     // The hub sends the time once, because the new board's state report shows no clock: that

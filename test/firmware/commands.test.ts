@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { COMMAND, DETAIL, EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
 import { badgeFileName, encodeBadgeList } from '../../firmware/src/station/badge-list';
+import { LOCKER } from '../../firmware/src/station/lockers';
 import { StationLink } from '../../hub/src/stations/station-link';
 import { seal } from '../../hub/src/protocol/sealed';
 import { createLogger } from '../../hub/src/log';
@@ -275,5 +276,77 @@ describe('forgeries and replays', () => {
     expect(refused!.get(MSG.OK)).toBe(false);
     expect(refused!.get(MSG.DETAIL)).toBe(2); // replayed: meant for boot 1
     await client.endAsync();
+  }, 40_000);
+});
+
+describe('restoring lockers to a board that lost its flash (RESTORE_LOCKERS)', () => {
+  const BEN = { uid: '04b1b2c4', person: 102, role: ROLE.PUPIL };
+
+  it('takes the records for free lockers only, never over what it knows or a door being opened; refuses a forged, misdirected or replayed one', async () => {
+    rig = await new StationRig({ people: [AMIRA, BEN], acknowledge: true }).start();
+    link = new StationLink({ brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`, clientId: `link-${Math.random()}`, site: 'bench', log: createLogger('link', (line) => logs.push(line)), keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined) });
+    await link.start();
+    // What the station knows: Amira's phone in locker 0 (deposited on this board), locker 2's door being opened.
+    expect((await rig.visit(AMIRA.uid)).locker).toBe(0);
+    await rig.waitForEvent(EVENT.DEPOSIT);
+    const opened = rig.station.waitForDoor(true, 3000);
+    expect((await link.unlock('st-1', 2, 901)).ok).toBe(true);
+    expect(await opened).toBe(2);
+    const { boot, board } = (await eventually(() => (link.states.get('st-1')?.board ? link.states.get('st-1') : undefined), 5000, 'a state report'))!;
+    // The records: locker 0 someone else's phone, locker 1 Ben's, locker 2 held, locker 3 a fault, locker 4 safeguarding-held.
+    const states = new Uint8Array(8);
+    const owners = [777, BEN.person, 555, 0, 888, 0, 0, 0];
+    states.set([LOCKER.PHONE_IN, LOCKER.PHONE_IN, LOCKER.HELD, LOCKER.FAULT, LOCKER.SAFEGUARDING_HELD]);
+    const records = new Map<number, unknown>([[MSG.STATION, 'st-1'], [MSG.COMMAND, COMMAND.RESTORE_LOCKERS], [MSG.BOOT, boot], [MSG.BOARD, board], [MSG.LOCKERS, states], [MSG.OWNERS, new Uint8Array(new Uint32Array(owners).buffer)]]);
+
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${rig.broker.port}`);
+    const replies: Array<Map<number, unknown>> = [];
+    const { cborDecode, unseal } = await import('../../hub/src/protocol/sealed');
+    client.on('message', (_topic, payload) => {
+      const opened = unseal(STATION_KEY, new Uint8Array(payload));
+      if (opened.ok) replies.push(cborDecode(opened.body) as Map<number, unknown>);
+    });
+    await client.subscribeAsync('handover/bench/st-1/reply', { qos: 1 });
+    const send = async (message: Map<number, unknown>, counter: number, key = STATION_KEY) => {
+      const seen = replies.length;
+      const sealed = Buffer.from(seal(key, new Map([...message, [MSG.COUNTER, counter]])));
+      await client.publishAsync('handover/bench/st-1/cmd', sealed, { qos: 1 });
+      return (await eventually(() => replies.slice(seen).find((reply) => reply.get(MSG.COUNTER) === (key === STATION_KEY ? counter : 0)), 5000, 'the reply'))!;
+    };
+    const writes: string[] = [];
+    const write = rig.station.storage.write.bind(rig.station.storage);
+    rig.station.storage.write = (name: string, data: unknown, offset?: number, size?: number) => {
+      writes.push(name);
+      return write(name, data, offset, size);
+    };
+
+    // Forged (another key), and meant for another board or another boot: refused, nothing changes.
+    const counter = Date.now() + 60_000;
+    expect((await send(records, counter + 1, crypto.randomBytes(32).toString('hex'))).get(MSG.DETAIL)).toBe(1); // bad signature
+    expect((await send(new Map([...records, [MSG.BOARD, board! + 1]]), counter + 2)).get(MSG.DETAIL)).toBe(2); // replayed: another board
+    expect((await send(new Map([...records, [MSG.BOOT, boot! + 1]]), counter + 3)).get(MSG.DETAIL)).toBe(2); // replayed: another boot
+    expect(writes.filter((name) => name.startsWith('hs.'))).toEqual([]);
+
+    // The genuine one: lockers 1 and 4 (free here) take it, one flash record each; 0, 2 and 3 keep what the station knows.
+    const taken = await send(records, counter + 4);
+    expect(taken.get(MSG.OK)).toBe(true);
+    expect([...(taken.get(MSG.LOCKERS) as Uint8Array)]).toEqual([LOCKER.PHONE_IN, LOCKER.PHONE_IN, LOCKER.FREE, LOCKER.FREE, LOCKER.SAFEGUARDING_HELD, 0, 0, 0]);
+    expect(writes.filter((name) => name.startsWith('hs.'))).toHaveLength(2);
+    // Replayed: refused by its counter.
+    expect((await send(records, counter + 4)).get(MSG.DETAIL)).toBe(2);
+    expect(writes.filter((name) => name.startsWith('hs.'))).toHaveLength(2);
+    await client.endAsync();
+
+    // Ben collects his phone from locker 1; Amira hers from locker 0 (not overwritten).
+    rig.station.lockers.closeDoor(2);
+    expect((await rig.visit(BEN.uid)).locker).toBe(1);
+    expect(await rig.waitForEvent(EVENT.COLLECT, (f) => f.person === BEN.person)).toMatchObject({ locker: 1 });
+    expect((await rig.visit(AMIRA.uid)).locker).toBe(0);
+    expect(await rig.waitForEvent(EVENT.COLLECT, (f) => f.person === AMIRA.person)).toMatchObject({ locker: 0 });
+    // Kept in flash: after a power cycle locker 4 is still safeguarding-held.
+    rig.station.reset('power cycle');
+    await rig.waitForEvent(EVENT.BOOT, (f) => f.boot === 2, 8000);
+    await eventually(() => link.states.get('st-1')?.boot === 2 && link.states.get('st-1')?.lockers, 5000, 'a state report of boot 2');
+    expect(link.states.get('st-1')!.lockers!.slice(0, 5)).toEqual(['free', 'free', 'free', 'free', 'safeguarding-held']);
   }, 40_000);
 });

@@ -4,7 +4,8 @@
 // SET_TIME writes flash only when it moves the clock: it names the boot and board it was sent for,
 // so a recorded one is refused in any later boot whatever the counter in flash (replays within
 // this boot meet the counter in RAM), and one that leaves the clock where it is changes nothing
-// worth a flash write, however often it comes.
+// worth a flash write, however often it comes. RESTORE_LOCKERS gives a board that lost its flash
+// the hub's record of what its free lockers hold (see its case below).
 import type { Crypto, FlashStore } from '../hal';
 import type { HmacKey } from '../codec/hmac';
 import { unseal } from './sealed';
@@ -58,13 +59,14 @@ export class CommandHandler {
 
   handle(payload: Uint8Array): void {
     const parts = this.parts;
-    const answer = (counter: number, refusal: number, version: number | undefined) => {
+    const answer = (counter: number, refusal: number, version: number | undefined, lockers?: Uint8Array) => {
       const reply: { [key: number]: unknown } = {};
       reply[MSG.STATION] = parts.stationId;
       reply[MSG.COUNTER] = counter;
       reply[MSG.OK] = refusal === REFUSAL.NONE;
       if (refusal !== REFUSAL.NONE) reply[MSG.DETAIL] = refusal;
       if (version !== undefined) reply[MSG.VERSION] = version;
+      if (lockers) reply[MSG.LOCKERS] = lockers;
       parts.reply(reply);
     };
     const run = (kind: unknown, message: { [key: string]: unknown }): number => {
@@ -154,6 +156,30 @@ export class CommandHandler {
           parts.badges.open(transfer.version);
           return parts.badges.version === transfer.version ? REFUSAL.NONE : REFUSAL.CHECKSUM;
         }
+        case COMMAND.RESTORE_LOCKERS: {
+          // A board that lost its flash (swapped, or its Storage erased) is told by the hub what its
+          // lockers hold. Only a locker the station knows nothing of takes it: a free one (a fresh
+          // board's phone locker) may become phone-in or held, an item shown in (a fresh board's item
+          // locker) may become out or health-check held, and neither while being opened. What the
+          // station knows since (a deposit, a loan) is never overwritten. Named for this board and
+          // boot, like SET_TIME: a fresh board's command counter starts at 0, so a recorded one is
+          // refused by any other board or boot.
+          if (message[MSG.BOOT] !== parts.boot || (message[MSG.BOARD] || 0) !== parts.board) return REFUSAL.REPLAYED;
+          const wanted = message[MSG.LOCKERS];
+          const owners = message[MSG.OWNERS];
+          const count = station.lockers;
+          if (!(wanted instanceof Uint8Array) || !(owners instanceof Uint8Array) || wanted.length !== count || owners.length !== count * 4) return REFUSAL.BAD_ARGUMENT;
+          for (let i = 0; i < count; i++) {
+            const next = wanted[i];
+            const now = station.states[i];
+            const phone = next === LOCKER.PHONE_IN || next === LOCKER.HELD || next === LOCKER.SAFEGUARDING_HELD;
+            const item = next === LOCKER.ITEM_OUT || next === LOCKER.HEALTH_CHECK_HELD;
+            if (station.openings[i] || !((now === LOCKER.FREE && phone) || (now === LOCKER.ITEM_PRESENT && item))) continue;
+            const o = i * 4;
+            station.setLocker(i, next, (owners[o] | (owners[o + 1] << 8) | (owners[o + 2] << 16) | (owners[o + 3] << 24)) >>> 0);
+          }
+          return REFUSAL.NONE;
+        }
       }
       return REFUSAL.UNKNOWN_COMMAND;
     };
@@ -183,6 +209,8 @@ export class CommandHandler {
       parts.log('command failed: ' + error);
       refusal = REFUSAL.BAD_ARGUMENT;
     }
-    answer(counter, refusal, kind === COMMAND.BADGES_COMMIT ? parts.badges.version : undefined);
+    // A restore's reply carries the lockers as they are now, for the hub's audit trail (no event is
+    // journaled: a deposit or hold event would be taken for a new one).
+    answer(counter, refusal, kind === COMMAND.BADGES_COMMIT ? parts.badges.version : undefined, kind === COMMAND.RESTORE_LOCKERS ? new Uint8Array(parts.station.states) : undefined);
   }
 }

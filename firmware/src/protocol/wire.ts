@@ -70,7 +70,8 @@ export const MSG = {
   CONFIG: 29, // SET_CONFIG: the new configuration, JSON text
   BOOT: 30,
   DOORS: 31, // state: bitmap of the doors standing open, bit n = locker n (uint)
-  BOARD: 32, // state: the board identity (FRAME.BOARD); SET_TIME: the board it is meant for
+  BOARD: 32, // state: the board identity (FRAME.BOARD); SET_TIME, RESTORE_LOCKERS: the board it is meant for
+  OWNERS: 33, // RESTORE_LOCKERS: one little-endian uint32 per locker, the person each holds for (0: none)
 };
 
 /** Commands from the hub (MSG.COMMAND). */
@@ -84,6 +85,7 @@ export const COMMAND = {
   BADGES_BEGIN: 7, // VERSION, SIZE
   BADGES_CHUNK: 8, // VERSION, OFFSET, DATA (in order)
   BADGES_COMMIT: 9, // VERSION: check the whole file, then switch to it
+  RESTORE_LOCKERS: 10, // BOOT, BOARD, LOCKERS (states), OWNERS: the hub's records, for a board that lost its flash
 };
 
 /** Why a command was refused (reply MSG.DETAIL). */

@@ -107,7 +107,7 @@ export class Station {
   readonly owners: Uint32Array;
   // Per locker, its opening, in typed arrays (32 lockers in a few variables, not an object each):
   /** 0 for none, else purpose | OPENED | RETRIED | (state the locker takes when the door shuts) << 8. */
-  private openings: Uint16Array;
+  readonly openings: Uint16Array;
   // Who and which badge, for each locker's opening: made at the first opening and let go once
   // every opening is over, so at rest (every door shut) they cost nothing (about 40 variables for
   // 32 lockers while they are kept).
@@ -466,7 +466,8 @@ export class Station {
 
   // ---- lockers ----
 
-  private setLocker(index: number, state: number, owner: number): void {
+  /** Sets a locker's state and owner and keeps them in flash (one record); also the hub's RESTORE_LOCKERS (net/commands.ts). */
+  setLocker(index: number, state: number, owner: number): void {
     this.states[index] = state;
     this.owners[index] = owner;
     this.parts.saveLocker(index);

@@ -399,6 +399,11 @@ export const MIGRATIONS: MigrationStep[] = [
     ${postgresAnchorMigration()}
     `,
   },
+  // 9: the board the hub last gave its records' locker states to (RESTORE_LOCKERS, once per board:
+  // stations/locker-restore.ts), so a restarted hub does not send them again.
+  `
+  ALTER TABLE stations ADD COLUMN restored_board INTEGER;
+  `,
 ];
 
 /** The text of one step for a database kind. */

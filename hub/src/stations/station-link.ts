@@ -39,6 +39,8 @@ export interface CommandResult {
   ok: boolean;
   refusal: string | null;
   version?: number;
+  /** RESTORE_LOCKERS: the station's locker states after it (names, as in StationState.lockers). */
+  lockers?: string[];
 }
 
 export interface StationState {
@@ -71,6 +73,10 @@ export function openDoors(bitmap: number): number[] {
   const open: number[] = [];
   for (let locker = 0; locker < 64 && bitmap >= 2 ** locker; locker++) if (Math.floor(bitmap / 2 ** locker) % 2 === 1) open.push(locker);
   return open;
+}
+
+function lockerNames(codes: Uint8Array): string[] {
+  return [...codes].map((code) => LOCKER_STATE_NAMES[code] ?? `state-${code}`);
 }
 
 interface Pending {
@@ -206,6 +212,18 @@ export class StationLink extends EventEmitter {
     return this.command(stationId, COMMAND.SET_TIME, [[MSG.WALL_TIME, Date.now()], [MSG.BOOT, boot], ...(board ? [[MSG.BOARD, board] as [number, unknown]] : [])]);
   }
 
+  /**
+   * The hub's record of what each locker holds, for a board that lost its flash: one state and one
+   * owner (person id, 0 for none) per locker. Named for the boot and board of the state report it
+   * answers; the station takes it only for lockers it shows free (or an item in) and not opening.
+   */
+  restoreLockers(stationId: string, boot: number, board: number, states: Uint8Array, owners: number[]): Promise<CommandResult> {
+    const ownerBytes = new Uint8Array(owners.length * 4);
+    const view = new DataView(ownerBytes.buffer);
+    owners.forEach((owner, locker) => view.setUint32(locker * 4, owner, true));
+    return this.command(stationId, COMMAND.RESTORE_LOCKERS, [[MSG.BOOT, boot], ...(board ? [[MSG.BOARD, board] as [number, unknown]] : []), [MSG.LOCKERS, states], [MSG.OWNERS, ownerBytes]]);
+  }
+
   setConfig(stationId: string, configJson: string): Promise<CommandResult> {
     return this.command(stationId, COMMAND.SET_CONFIG, [[MSG.CONFIG, configJson]]);
   }
@@ -270,7 +288,8 @@ export class StationLink extends EventEmitter {
     clearTimeout(pending.timer);
     this.pending.delete(`${stationId}/${counter}`);
     const version = message.get(MSG.VERSION);
-    pending.resolve({ ok, refusal, ...(typeof version === 'number' ? { version } : {}) });
+    const lockers = message.get(MSG.LOCKERS);
+    pending.resolve({ ok, refusal, ...(typeof version === 'number' ? { version } : {}), ...(lockers instanceof Uint8Array ? { lockers: lockerNames(lockers) } : {}) });
   }
 
   private onState(stationId: string, message: Map<unknown, unknown>, retained: boolean): void {
@@ -288,7 +307,7 @@ export class StationLink extends EventEmitter {
       board: typeof board === 'number' ? board : 0,
       ...(typeof wallTime === 'number' ? { wallTime } : {}),
       firmware: message.get(MSG.FIRMWARE) as string,
-      lockers: lockers instanceof Uint8Array ? [...lockers].map((code) => LOCKER_STATE_NAMES[code] ?? `state-${code}`) : undefined,
+      lockers: lockers instanceof Uint8Array ? lockerNames(lockers) : undefined,
       doorsOpen: typeof doors === 'number' ? openDoors(doors) : undefined,
       badgeListVersion: message.get(MSG.VERSION) as number,
       journalBacklog: message.get(MSG.BACKLOG) as number,
