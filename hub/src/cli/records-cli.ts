@@ -20,6 +20,7 @@ import { ROLES, type Role } from '../records/people';
 import { purge } from '../records/purge';
 import { formatPence, parsePounds } from '../records/time';
 import { toCsv, toTable } from '../reports/csv';
+import { writePrivateFile } from './private-file';
 import { REPORT_PERMISSIONS, REPORTS, Reports } from '../reports/reports';
 import { loadSettings, type Settings } from '../settings';
 
@@ -223,7 +224,7 @@ async function reportCommand(argv: string[]): Promise<void> {
       const csv = toCsv(report.columns, report.rows);
       if (values.csv === '-' || values.csv === '') process.stdout.write(csv);
       else {
-        fs.writeFileSync(values.csv, csv);
+        writePrivateFile(values.csv, csv);
         console.log(`${report.rows.length} rows written to ${values.csv}`);
       }
       return;
@@ -451,7 +452,7 @@ async function exportCommand(argv: string[]): Promise<void> {
     const person = await records.people.resolve(positionals[0]);
     const document = await subjectAccessExport(records, person, actor);
     const out = values.out ?? `subject-access-${Number(person.id)}-${new Date().toISOString().slice(0, 10)}.json`;
-    fs.writeFileSync(out, JSON.stringify(document, null, 2) + '\n');
+    writePrivateFile(out, JSON.stringify(document, null, 2) + '\n');
     console.log(`everything held about ${person.name} written to ${out}`);
   });
 }

@@ -62,11 +62,12 @@ export class Ledger {
     return Number(row?.total ?? 0);
   }
 
-  private async correct(entry: 'reversal' | 'waiver', chargeId: number, reason: string, actor: Actor, at: string, tx: SqlDatabase): Promise<number> {
+  private async correct(entry: 'reversal' | 'waiver', chargeId: number, reason: string, actor: Actor, at: string, tx: SqlDatabase, backInItsLocker = false): Promise<number> {
     const original = await tx.get<ChargeRow>('SELECT * FROM charges WHERE id = ?', [chargeId]);
     if (!original) throw new NotFoundError(`no charge ${chargeId}`);
-    // Separation of duties: nobody corrects a charge raised against themselves.
-    if (actor.personId !== null && Number(original.person_id) === actor.personId) {
+    // Separation of duties: nobody corrects a charge raised against themselves (but an item the
+    // station saw put back in its own locker is found, whoever put it there).
+    if (!backInItsLocker && actor.personId !== null && Number(original.person_id) === actor.personId) {
       throw new AccessError(`${entry === 'waiver' ? 'waiving' : 'reversing'} a charge`, actor.role, '', `nobody may ${entry === 'waiver' ? 'waive' : 'reverse'} a charge raised against themselves: charge ${chargeId} is yours`);
     }
     if (original.entry !== 'charge') throw new RuleError('P7', `entry ${chargeId} is a ${original.entry}, not a charge: correct the charge it refers to (${original.corrects_id})`);
@@ -90,6 +91,15 @@ export class Ledger {
     if (!reason.trim()) throw new RuleError('P7', 'a reversal needs a reason');
     if (!tx) return this.db.transaction((inner) => this.reverse(chargeId, reason, actor, at, inner));
     return this.correct('reversal', chargeId, reason.trim(), actor, at, tx);
+  }
+
+  /**
+   * Reverses the loss charge of an item found (loans.markFound). Whoever may report an item found
+   * (`charges.report`, checked by the caller) may do this without the right to reverse any charge;
+   * `backInItsLocker`: the station saw it put back, which is proof enough even from its borrower.
+   */
+  async reverseFound(chargeId: number, reason: string, actor: Actor, at: string, tx: SqlDatabase, backInItsLocker: boolean): Promise<number> {
+    return this.correct('reversal', chargeId, reason, actor, at, tx, backInItsLocker);
   }
 
   /** Waives what is outstanding of a charge; needs a reason and a named office or senior member of staff. */

@@ -144,7 +144,7 @@ export class Loans {
       await this.audit.append({ actor: event.actorId ? `person:${event.actorId}` : `station:${event.stationId}`, action: 'loan.returned', subject: `loan:${loan.id}`, personId: Number(loan.person_id), at: event.at, details: { loan: Number(loan.id), asset: Number(asset.id), heldForCheck } }, tx);
     } else if (asset.status === 'lost' || asset.status === 'stolen') {
       // A lost item put back in its locker has been found.
-      await this.markFound(asset, { personId: event.actorId, role: 'system' }, event.at, tx);
+      await this.markFound(asset, { personId: event.actorId, role: 'system' }, event.at, tx, true);
     } else {
       await alert('return-without-loan', 'ict', `asset:${asset.id}`, `${asset.tag} was returned but no loan of it was open`);
     }
@@ -228,7 +228,7 @@ export class Loans {
     });
   }
 
-  private async markFound(asset: AssetRow, actor: Actor, at: string, tx: SqlDatabase): Promise<number[]> {
+  private async markFound(asset: AssetRow, actor: Actor, at: string, tx: SqlDatabase, backInItsLocker = false): Promise<number[]> {
     const loan = await tx.get<LoanRow>("SELECT * FROM loans WHERE asset_id = ? AND outcome IN ('lost', 'stolen') AND found_at IS NULL ORDER BY id DESC LIMIT 1", [asset.id]);
     await this.assets.setStatus(Number(asset.id), 'available', tx, at);
     const reversals: number[] = [];
@@ -239,7 +239,7 @@ export class Loans {
       // damaged whether or not it was later found). reportLost is the only writer of this reason.
       const charges = await tx.all<{ id: number }>("SELECT id FROM charges WHERE loan_id = ? AND entry = 'charge' AND reason LIKE ? ORDER BY id", [loan.id, `${LOSS_REASON}%`]);
       for (const charge of charges) {
-        if ((await this.ledger.outstanding(Number(charge.id), tx)) > 0) reversals.push(await this.ledger.reverse(Number(charge.id), `${asset.tag} was found`, actor, at, tx));
+        if ((await this.ledger.outstanding(Number(charge.id), tx)) > 0) reversals.push(await this.ledger.reverseFound(Number(charge.id), `${asset.tag} was found`, actor, at, tx, backInItsLocker));
       }
     }
     return reversals;
