@@ -6,7 +6,7 @@
 // report; state reports with an unchanged list do not rebuild it.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND, EVENT, MSG } from '../../firmware/src/protocol/wire';
+import { COMMAND, EVENT, MSG, REFUSAL } from '../../firmware/src/protocol/wire';
 import { DEMO_CARDS } from '../../hub/src/demo/demo-school';
 import { cborDecode, seal, unseal } from '../../hub/src/protocol/sealed';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';
@@ -174,14 +174,17 @@ describe('the cost of keeping stations current', () => {
       });
       await db.run(`INSERT INTO badges (hash, person_id, enrolled_at) VALUES ${badges.map(() => '(?, ?, ?)').join(', ')}`, badges.flat());
     }
-    // The spare station takes no list: every push to it ends without a reply.
+    // The spare station takes no list: it refuses every push at its start, as a full station would.
     const { client, key } = await spareStation();
     const begins: number[] = [];
     client.on('message', (topic, payload) => {
       if (!topic.endsWith('/cmd')) return;
       const opened = unseal(key, new Uint8Array(payload));
       const message = opened.ok ? (cborDecode(opened.body) as Map<number, unknown>) : null;
-      if (message?.get(MSG.COMMAND) === COMMAND.BADGES_BEGIN) begins.push(Date.now());
+      if (message?.get(MSG.COMMAND) !== COMMAND.BADGES_BEGIN) return;
+      begins.push(Date.now());
+      const reply = new Map<number, unknown>([[MSG.STATION, 'spare-1'], [MSG.COUNTER, message.get(MSG.COUNTER)], [MSG.OK, false], [MSG.DETAIL, REFUSAL.BAD_ARGUMENT]]);
+      client.publish('handover/demo/spare-1/reply', Buffer.from(seal(key, reply)), { qos: 1 });
     });
     await client.subscribeAsync('handover/demo/spare-1/cmd', { qos: 1 });
     try {
