@@ -153,10 +153,10 @@ export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise
 /** A text key's column values, for paging (station ids have no '/'). */
 function keyValues(table: AnchoredTable, key: string): Array<string | number> {
   if (table.key.length === 1) return [Number(key)];
+  // station/board/boot/seq: the numbers from the end, the station id (which has no '/') is the rest.
   const parts = key.split('/');
-  const seq = Number(parts.pop());
-  const boot = Number(parts.pop());
-  return [parts.join('/'), boot, seq];
+  const numbers = table.key.slice(1).map(() => Number(parts.pop())).reverse();
+  return [parts.join('/'), ...numbers];
 }
 
 const ROWS_PAGE = 20000;
