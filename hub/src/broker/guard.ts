@@ -125,6 +125,9 @@ export class BrokerGuard extends EventEmitter {
       const station = await this.options.station(username);
       if (station) return samePassword(password, stationPassword(station.key)) ? { kind: 'station', id: username, site: station.site } : null;
     }
+    // Only a name a read-only account can have is looked up: any other (control characters, a NUL
+    // that PostgreSQL refuses in text, 10,000 characters) is refused without asking the database.
+    if (!/^[a-z0-9][a-z0-9_.-]{0,31}$/.test(username)) return null;
     const hash = await this.options.readerHash(username);
     if (hash && (await matchesMosquittoHash(password, hash))) return { kind: 'reader', username };
     return null;
