@@ -8,11 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { COMMAND, DETAIL, EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
 import { badgeFileName, encodeBadgeList } from '../../firmware/src/station/badge-list';
 import { LOCKER } from '../../firmware/src/station/lockers';
-import { StationLink } from '../../hub/src/stations/station-link';
+import type { StationLink } from '../../hub/src/stations/station-link';
 import { seal } from '../../hub/src/protocol/sealed';
-import { createLogger } from '../../hub/src/log';
 import { tapCard } from '../../hardware/sim/scripted-person';
-import { StationRig, STATION_KEY, hashUid } from '../support/station-rig';
+import { StationRig, STATION_KEY, hashUid, startLink } from '../support/station-rig';
 import { eventually } from '../support/eventually';
 
 const AMIRA = { uid: '04a1b2c3', person: 101, role: ROLE.PUPIL };
@@ -24,15 +23,7 @@ const logs: string[] = [];
 
 async function start(): Promise<void> {
   rig = await new StationRig({ people: [AMIRA], acknowledge: true }).start();
-  link = new StationLink({
-    brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`,
-    clientId: `link-${Math.random()}`,
-    site: 'bench',
-    log: createLogger('link', (line) => logs.push(line)),
-    keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined),
-    chunkBytes: 512,
-  });
-  await link.start();
+  link = await startLink(rig, (line) => logs.push(line), { chunkBytes: 512 });
 }
 
 afterEach(async () => {
@@ -284,8 +275,7 @@ describe('restoring lockers to a board that lost its flash (RESTORE_LOCKERS)', (
 
   it('takes the records for free lockers only, never over what it knows or a door being opened; refuses a forged, misdirected or replayed one', async () => {
     rig = await new StationRig({ people: [AMIRA, BEN], acknowledge: true }).start();
-    link = new StationLink({ brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`, clientId: `link-${Math.random()}`, site: 'bench', log: createLogger('link', (line) => logs.push(line)), keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined) });
-    await link.start();
+    link = await startLink(rig, (line) => logs.push(line));
     // What the station knows: Amira's phone in locker 0 (deposited on this board), locker 2's door being opened.
     expect((await rig.visit(AMIRA.uid)).locker).toBe(0);
     await rig.waitForEvent(EVENT.DEPOSIT);

@@ -7,11 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DETAIL, EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
 import { BADGE_FLAG } from '../../firmware/src/station/badge-list';
-import { StationLink } from '../../hub/src/stations/station-link';
-import { createLogger } from '../../hub/src/log';
+import type { StationLink } from '../../hub/src/stations/station-link';
 import { cborDecode, unseal } from '../../hub/src/protocol/sealed';
 import { tapCard } from '../../hardware/sim/scripted-person';
-import { StationRig, STATION_KEY, hashUid } from '../support/station-rig';
+import { StationRig, STATION_KEY, hashUid, startLink } from '../support/station-rig';
 import { eventually } from '../support/eventually';
 
 const AMIRA = { uid: '04a1b2c3', person: 101, role: ROLE.PUPIL };
@@ -119,14 +118,7 @@ describe('a door left open does not stop the station', () => {
 
   it('keeps serving pupils after a remote unlock nobody uses, and refuses only an unlock of that same door', async () => {
     await startRig({ people: PEOPLE });
-    link = new StationLink({
-      brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`,
-      clientId: `link-${Math.random()}`,
-      site: 'bench',
-      log: createLogger('link', () => {}),
-      keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined),
-    });
-    await link.start();
+    link = await startLink(rig);
     const opened = rig.station.waitForDoor(true, 3000);
     expect(await link.unlock('st-1', 7, 901)).toEqual({ ok: true, refusal: null });
     expect(await opened).toBe(7);

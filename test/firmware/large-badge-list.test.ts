@@ -10,11 +10,9 @@ import { FlashStorage } from '../../hardware/sim/flash-storage';
 import { EVENT, ROLE } from '../../firmware/src/protocol/wire';
 import zlib from 'node:zlib';
 import { BADGE_HEADER_BYTES, BADGE_RECORD_BYTES, badgeFileName, compareHash, encodeBadgeList, type BadgeRecord } from '../../firmware/src/station/badge-list';
-import { StationLink } from '../../hub/src/stations/station-link';
-import { createLogger } from '../../hub/src/log';
-import { STATION_KEY } from '../support/station-rig';
+import type { StationLink } from '../../hub/src/stations/station-link';
 import { prng } from '../support/prng';
-import { StationRig, hashUid } from '../support/station-rig';
+import { StationRig, hashUid, startLink } from '../support/station-rig';
 
 // Run on Espruino 2v29 (host build, RELEASE=1), print() swapped for console.log here; each line is
 // what the interpreter printed.
@@ -153,14 +151,7 @@ describe('a 5,000-badge list sent by the hub', () => {
     const early = { uid: '04000001', person: 3, role: ROLE.PUPIL };
     const late4 = { uid: uidSortingLate('04', 4, 0xfa), person: 1, role: ROLE.PUPIL };
     rig = await new StationRig({ people: [early], acknowledge: true }).start();
-    link = new StationLink({
-      brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`,
-      clientId: `link-${Math.random()}`,
-      site: 'bench',
-      log: createLogger('link', () => {}),
-      keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined),
-    });
-    await link.start();
+    link = await startLink(rig);
     const records = otherBadges(5000).concat([late4].map((p) => ({ hash: hashUid(p.uid), person: p.person, role: p.role, assetClasses: 0, flags: 0 })));
 
     // Damaged on the way past the 64 KiB mark (a flash fault would look the same): refused, old list kept.

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startBroker, type RunningBroker } from '../../hub/src/broker';
+import { createLogger } from '../../hub/src/log';
+import { StationLink, type StationLinkOptions } from '../../hub/src/stations/station-link';
 import { encodeAck, openEventFrame, type EventFrame } from '../../hub/src/protocol/frames';
 import { directPinMap, expanderPinMap } from '../../hardware/pinmap';
 import { SimulatedStation } from '../../hardware/sim/simulated-station';
@@ -197,4 +199,18 @@ export class StationRig {
   pulsedLockers(): number[] {
     return this.station.lockers.pulses.map((pulse) => pulse.locker);
   }
+}
+
+/** The hub's command channel to the rig's station 'st-1' (site 'bench'), started. */
+export async function startLink(rig: StationRig, log: (line: string) => void = () => {}, options: Partial<StationLinkOptions> = {}): Promise<StationLink> {
+  const link = new StationLink({
+    brokerUrl: `mqtt://127.0.0.1:${rig.broker.port}`,
+    clientId: `link-${Math.random()}`,
+    site: 'bench',
+    log: createLogger('link', log),
+    keyOf: async (id) => (id === 'st-1' ? STATION_KEY : undefined),
+    ...options,
+  });
+  await link.start();
+  return link;
 }
