@@ -28,19 +28,19 @@ export function bytesToHex(bytes: Uint8Array): string {
   return hex;
 }
 
-function hexDigitValue(code: number): number {
-  if (code >= 48 && code <= 57) return code - 48; // 0-9
-  if (code >= 97 && code <= 102) return code - 87; // a-f
-  if (code >= 65 && code <= 70) return code - 55; // A-F
-  return -1;
-}
-
 /**
  * Bytes of a hex string (either case, no separators). Throws an Error on odd length or a character
  * that is not a hex digit: callers pass validated configuration, so a bad string is a programming error.
  */
 export function hexToBytes(hex: string): Uint8Array {
   if (hex.length % 2 !== 0) throw new Error('hex string has odd length ' + hex.length);
+  // Made at each call (boot and commands only): a top-level function would cost variables for good.
+  const hexDigitValue = (code: number): number => {
+    if (code >= 48 && code <= 57) return code - 48; // 0-9
+    if (code >= 97 && code <= 102) return code - 87; // a-f
+    if (code >= 65 && code <= 70) return code - 55; // A-F
+    return -1;
+  };
   const bytes = new Uint8Array(hex.length / 2);
   for (let index = 0; index < bytes.length; index++) {
     const high = hexDigitValue(hex.charCodeAt(2 * index));
@@ -81,16 +81,12 @@ export function utf8Length(text: string): number {
     if (code < 0x80) length += 1;
     else if (code < 0x800) length += 2;
     else if (code >= 0x10000) length += 4;
-    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length && isLowSurrogate(text.charCodeAt(index + 1))) {
+    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length && text.charCodeAt(index + 1) >= 0xdc00 && text.charCodeAt(index + 1) <= 0xdfff) {
       length += 4;
       index++;
     } else length += 3;
   }
   return length;
-}
-
-function isLowSurrogate(code: number): boolean {
-  return code >= 0xdc00 && code <= 0xdfff;
 }
 
 /**
@@ -112,7 +108,7 @@ export function utf8Write(text: string, target: Uint8Array, offset: number): num
     }
     if (code >= 0xd800 && code <= 0xdfff) {
       const next = index + 1 < text.length ? text.charCodeAt(index + 1) : 0;
-      if (code <= 0xdbff && isLowSurrogate(next)) {
+      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
         code = 0x10000 + ((code - 0xd800) << 10) + (next - 0xdc00);
         index++;
       } else code = 0xfffd;

@@ -142,7 +142,7 @@ const EV_RESYNC = 3; // the periodic full read
 export type ExpanderFaultListener = (reason: string | null) => void;
 
 /** Throws unless `count` lockers fit on chips from `firstAddress`; returns the number of chips. */
-function checkPlan(kind: string, firstAddress: number, count: number): number {
+export function checkPlan(kind: string, firstAddress: number, count: number): number {
   if (!(count >= 1 && Math.floor(count) === count)) throw new Error(kind + ': count must be a positive integer');
   const chips = Math.ceil(count / 16);
   if (!(firstAddress >= 0 && Math.floor(firstAddress) === firstAddress && firstAddress + chips <= 8)) {

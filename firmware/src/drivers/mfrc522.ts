@@ -435,42 +435,164 @@ export class Mfrc522 {
     try {
       if (event === EV_EDGE) this.onIrqEdge();
       else if (event === EV_POLL) this.onTick();
-      else if (event === EV_STEP_TIMEOUT) this.onStepTimeout();
-      else if (event === EV_RESET_DONE || event === EV_SELF_TEST) this.selfTest(event);
+      else if (event === EV_STEP_TIMEOUT) {
+        // No edge within exchangeTimeoutMs. Find out why with one 3-byte read.
+        const reply = this.transfer(READ_AFTER_TIMEOUT);
+        const comIrq = reply[1];
+        if (!isSupportedVersion(reply[2])) {
+          this.fault('reader stopped answering: VersionReg = ' + hex(reply[2]));
+        } else if ((comIrq & IRQ_RX) !== 0) {
+          if (this.gpio.read(this.pins.irq)) this.fault('IRQ line stays high although RxIRq is set');
+          else this.onIrqEdge(); // the edge is queued behind this timer
+        } else if ((comIrq & IRQ_TIMER) !== 0) {
+          this.abort('no answer to ' + nameAt(STATE_NAMES, this.state) + ' CL' + this.level + ' (card left the field?)');
+        } else {
+          this.fault('reader timer did not run: configuration lost');
+        }
+      }
+      else if (event === EV_RESET_DONE || event === EV_SELF_TEST || event === EV_RETRY) this.selfTest(event);
       else if (event === EV_IRQ_TEST_TIMEOUT) {
         // No edge in time: the line may have fallen with its edge still queued, so look at the line.
         if (this.gpio.read(this.pins.irq)) this.fault('IRQ line did not fall on a test interrupt');
         else this.finishIrqTest();
       }
-      else if (event === EV_RETRY) this.retry();
     } catch (error) {
       this.fault('driver error: ' + error);
     }
   }
 
   /**
-   * The IRQ line fell. Every reader below first checks ComIrqReg.RxIRq in its read frame: an edge
-   * whose answer was already read (on a step timeout or a poll that found the line low) finds it
-   * clear and is ignored. The edge's timestamp is not used: the watch and the clock need not share
-   * a time base.
+   * The IRQ line fell: one step of the presentation (REQA -> ATQA -> ANTICOLLISION CLn -> UID CLn
+   * -> SELECT CLn -> SAK, per cascade level, then HLTA). Each step's answer is read with one frame
+   * whose first byte is ComIrqReg: an edge whose answer was already read (on a step timeout or a
+   * poll that found the line low) finds RxIRq clear and is ignored. The edge's timestamp is not
+   * used: the watch and the clock need not share a time base. The steps are one method: on the
+   * interpreter every method kept costs variables, and every call on the tap's path costs time.
    */
   private onIrqEdge(): void {
     const state = this.state;
+    let reply: Uint8Array;
     if (state === S_IDLE) {
-      if (this.requestArmed) this.readAnswerToRequest();
-      else {
+      if (!this.requestArmed) {
         // An answer nobody waits for (a late frame, a NAK to HLTA): clear it so the line goes high.
         this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
         this.writeRegister(W_FIFO_LEVEL, FLUSH_BUFFER);
+        return;
       }
+      // The ATQA (2 bytes).
+      reply = this.transfer(READ_ATQA);
+      if ((reply[1] & IRQ_RX) === 0) return; // no frame yet: a stale edge
+      this.requestArmed = false;
+      if (((reply[2] & ERR_ANY) !== 0 || reply[3] !== 2 || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], reply[3] === 2, reply[3], reply[4], 'ATQA')) return;
+      // ATQA bits 5..1: bit frame anticollision, exactly one bit set for ISO/IEC 14443-3 cards.
+      const bitFrame = reply[5] & 0x1f;
+      if (bitFrame === 0 || (bitFrame & (bitFrame - 1)) !== 0) {
+        this.abort('ATQA ' + hex(reply[5]) + ' ' + hex(reply[6]) + ' without bit frame anticollision');
+        return;
+      }
+      this.level = 1;
+      this.uidLength = 0;
     } else if (state === S_ANTICOLL) {
-      this.readUidLevel();
+      // UID CLn: 4 bytes and BCC.
+      reply = this.transfer(READ_UID_CLN);
+      if ((reply[1] & IRQ_RX) === 0) return;
+      this.cancelTimer();
+      if ((reply[2] & ERR_COLL) !== 0) {
+        // Two cards in the field. Bit-oriented anticollision is not attempted: a locker expects one
+        // badge at a time, and the next poll tries again once one has been taken away.
+        this.abort('collision in UID CL' + this.level + ' at bit ' + ((reply[5] & 0x1f) || 32));
+        return;
+      }
+      if (((reply[2] & ERR_ANY) !== 0 || reply[3] !== 5 || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], reply[3] === 5, reply[3], reply[4], 'UID CL' + this.level)) return;
+      const bytes = this.levelBytes;
+      bytes.set(reply.subarray(6, 11), 0);
+      if ((bytes[0] ^ bytes[1] ^ bytes[2] ^ bytes[3]) !== bytes[4]) {
+        this.abort('BCC mismatch in UID CL' + this.level);
+        return;
+      }
+      if (bytes[0] === CASCADE_TAG && this.level === 3) {
+        this.abort('cascade tag in UID CL3');
+        return;
+      }
+      // SELECT CLn: SEL, NVB = 0x70, UID CLn, BCC, and CRC_A from the chip; the card answers SAK.
+      if (!this.crcOn) this.setCrc(true);
+      this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
+      const frame = this.selectFrame;
+      frame[1] = PICC_SEL_CL1 + 2 * (this.level - 1);
+      frame.set(bytes, 3);
+      this.transfer(frame);
+      this.state = S_SELECT;
+      this.writeRegister(W_BIT_FRAMING, START_SEND);
+      this.arm(EV_STEP_TIMEOUT, this.options.exchangeTimeoutMs);
+      return;
     } else if (state === S_SELECT) {
-      this.readSelectAcknowledge();
-    } else if (state === S_IRQ_TEST) {
-      this.finishIrqTest();
+      // SAK: one byte if the chip consumed the CRC_A, three if it left it in the FIFO (checked either way).
+      reply = this.transfer(READ_SAK);
+      if ((reply[1] & IRQ_RX) === 0) return;
+      this.cancelTimer();
+      const countOk = reply[3] === 1 || reply[3] === 3;
+      if (((reply[2] & ERR_ANY) !== 0 || !countOk || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], countOk, reply[3], reply[4], 'SAK CL' + this.level)) return;
+      const sak = reply[5];
+      const bytes = this.levelBytes;
+      const cascadeTag = bytes[0] === CASCADE_TAG;
+      if (((sak & SAK_CASCADE) !== 0) !== cascadeTag) {
+        this.abort('SAK CL' + this.level + ' = ' + hex(sak) + ' disagrees with the cascade tag');
+        return;
+      }
+      const uid = this.uid;
+      if (!cascadeTag) {
+        uid.set(bytes.subarray(0, 4), this.uidLength);
+        this.uidLength += 4;
+        // UID complete: report the card, then send HLTA (no answer expected) and go back to polling.
+        // The HLTA goes after the report so the lock pulse does not wait for its three SPI frames;
+        // the card stays in the field for far longer than the station takes.
+        const now = this.clock.nowMs();
+        this.state = S_IDLE;
+        this.reads++;
+        // Copies made with the constructor: a typed array's slice() is a plain Array on Espruino 2v29.
+        const read = new Uint8Array(uid.subarray(0, this.uidLength));
+        const last = this.lastUid;
+        let repeat = last !== null && last.length === read.length && now - this.lastUidMs < REPEAT_GUARD_POLLS * this.options.pollIntervalMs;
+        if (repeat && last !== null) {
+          for (let i = 0; i < read.length; i++) {
+            if (last[i] !== read[i]) repeat = false;
+          }
+        }
+        this.lastUidMs = now;
+        // A card that missed its HLTA answers again every other poll; that is still one presentation.
+        const listener = this.listener;
+        if (!repeat) this.lastUid = read;
+        if (!repeat && listener) {
+          try {
+            listener.onCard(new Uint8Array(read));
+          } catch (error) {
+            this.listenerErrors++;
+          }
+        }
+        if (this.state !== S_IDLE) return; // stopped or re-initialised from the listener
+        this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
+        this.transfer(HLTA_WRITE);
+        // TxCRCEn stays on until the next poll: the HLTA is still on air.
+        this.writeRegister(W_BIT_FRAMING, START_SEND);
+        return;
+      }
+      uid.set(bytes.subarray(1, 4), this.uidLength);
+      this.uidLength += 3;
+      this.level++;
+    } else {
+      if (state === S_IRQ_TEST) this.finishIrqTest();
+      // In the other states an edge is a side effect of a reset or of a dead chip: ignored.
+      return;
     }
-    // In the other states an edge is a side effect of a reset or of a dead chip: ignored.
+    // ANTICOLLISION CLn (after the ATQA, or a SAK that announced the next level): SEL, NVB = 0x20;
+    // the card answers UID CLn (4 bytes and BCC). These frames carry no CRC_A.
+    if (this.crcOn) this.setCrc(false);
+    this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL); // line high again, so the answer makes a new edge
+    this.anticollFrame[1] = PICC_SEL_CL1 + 2 * (this.level - 1);
+    this.transfer(this.anticollFrame);
+    this.state = S_ANTICOLL;
+    this.writeRegister(W_BIT_FRAMING, START_SEND);
+    this.arm(EV_STEP_TIMEOUT, this.options.exchangeTimeoutMs);
   }
 
   // --- SPI helpers ----------------------------------------------------------------------------
@@ -486,14 +608,6 @@ export class Mfrc522 {
     frame[1] = value;
     this.transfers++;
     this.spi.send(frame, this.pins.cs);
-  }
-
-  /** One register read through the 2-byte scratch frame (bring-up and recovery only). */
-  private readRegister(readAddress: number): number {
-    const frame = this.scratch;
-    frame[0] = readAddress;
-    frame[1] = 0;
-    return this.transfer(frame)[1];
   }
 
   private setCrc(on: boolean): void {
@@ -518,30 +632,6 @@ export class Mfrc522 {
 
   // --- bring-up ---------------------------------------------------------------------------------
 
-  /** EV_RETRY: (re)initialise; once 'failed', only after VersionReg answers again. */
-  private retry(): void {
-    if (this.state === S_FAILED) {
-      const version = this.readRegister(R_VERSION);
-      if (!isSupportedVersion(version)) {
-        this.arm(EV_RETRY, RETRY_MAX_MS);
-        return;
-      }
-    }
-    this.state = S_RESETTING;
-    this.requestArmed = false;
-    this.resets++;
-    if (this.pins.reset >= 0) {
-      // NRSTPD low for a few microseconds is a hard reset (the chip needs 100 ns); high again starts
-      // the oscillator. The pin stays high (driven) from here on.
-      this.gpio.write(this.pins.reset, false);
-      this.gpio.write(this.pins.reset, true);
-    } else {
-      this.writeRegister(W_COMMAND, CMD_SOFT_RESET);
-    }
-    this.crcOn = false; // TxModeReg/RxModeReg are back at 0x00
-    this.arm(EV_RESET_DONE, STARTUP_MS);
-  }
-
   /**
    * The bring-up after a reset, one step per call (boot and recovery only, so one method: on the
    * interpreter every method kept for good costs variables).
@@ -555,7 +645,35 @@ export class Mfrc522 {
    * the IRQ wiring by setting RxIRq by software (ComIrqReg Set1) and waiting for the falling edge.
    */
   private selfTest(event: number): void {
-    const version = event === EV_RESET_DONE ? this.readRegister(R_VERSION) : this.testVersion;
+    // One register read through the 2-byte scratch frame (made here: bring-up and recovery only).
+    const readRegister = (readAddress: number) => {
+      const frame = this.scratch;
+      frame[0] = readAddress;
+      frame[1] = 0;
+      return this.transfer(frame)[1];
+    };
+    if (event === EV_RETRY) {
+      // (Re)initialise; once 'failed', only after VersionReg answers again.
+      if (this.state === S_FAILED && !isSupportedVersion(readRegister(R_VERSION))) {
+        this.arm(EV_RETRY, RETRY_MAX_MS);
+        return;
+      }
+      this.state = S_RESETTING;
+      this.requestArmed = false;
+      this.resets++;
+      if (this.pins.reset >= 0) {
+        // NRSTPD low for a few microseconds is a hard reset (the chip needs 100 ns); high again starts
+        // the oscillator. The pin stays high (driven) from here on.
+        this.gpio.write(this.pins.reset, false);
+        this.gpio.write(this.pins.reset, true);
+      } else {
+        this.writeRegister(W_COMMAND, CMD_SOFT_RESET);
+      }
+      this.crcOn = false; // TxModeReg/RxModeReg are back at 0x00
+      this.arm(EV_RESET_DONE, STARTUP_MS);
+      return;
+    }
+    const version = event === EV_RESET_DONE ? readRegister(R_VERSION) : this.testVersion;
     const reference =
       version === 0x92
         ? '00eb66ba57bf2395d0e30d3d27895cde9d3ba700215b8982513aeb020ca500497c844db3ccd21b815d4876d5716121a986968338cf9d5b6ddc15ba3e7d953b2f'
@@ -582,7 +700,7 @@ export class Mfrc522 {
       return;
     }
     const phase = this.testPhase;
-    const value = this.readRegister(phase === 1 ? R_FIFO_LEVEL : R_COMMAND);
+    const value = readRegister(phase === 1 ? R_FIFO_LEVEL : R_COMMAND);
     if (phase === 1 ? value < 64 : (value & POWER_DOWN) !== 0) {
       if (++this.testChecks < SELF_TEST_CHECKS) {
         this.arm(EV_SELF_TEST, SELF_TEST_CHECK_MS);
@@ -735,22 +853,6 @@ export class Mfrc522 {
     }
   }
 
-  /** EV_STEP_TIMEOUT: no edge within exchangeTimeoutMs. Find out why with one 3-byte read. */
-  private onStepTimeout(): void {
-    const reply = this.transfer(READ_AFTER_TIMEOUT);
-    const comIrq = reply[1];
-    if (!isSupportedVersion(reply[2])) {
-      this.fault('reader stopped answering: VersionReg = ' + hex(reply[2]));
-    } else if ((comIrq & IRQ_RX) !== 0) {
-      if (this.gpio.read(this.pins.irq)) this.fault('IRQ line stays high although RxIRq is set');
-      else this.onIrqEdge(); // the edge is queued behind this timer
-    } else if ((comIrq & IRQ_TIMER) !== 0) {
-      this.abort('no answer to ' + nameAt(STATE_NAMES, this.state) + ' CL' + this.level + ' (card left the field?)');
-    } else {
-      this.fault('reader timer did not run: configuration lost');
-    }
-  }
-
   // --- the presentation ---------------------------------------------------------------------
 
   /** Drops the presentation: IRQ bits cleared (the line goes high again) and FIFO flushed. */
@@ -796,131 +898,5 @@ export class Mfrc522 {
       return false;
     }
     return true;
-  }
-
-  /** The IRQ after a REQA: the ATQA (2 bytes). */
-  private readAnswerToRequest(): void {
-    const reply = this.transfer(READ_ATQA);
-    if ((reply[1] & IRQ_RX) === 0) return; // no frame yet: a stale edge
-    this.requestArmed = false;
-    if (((reply[2] & ERR_ANY) !== 0 || reply[3] !== 2 || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], reply[3] === 2, reply[3], reply[4], 'ATQA')) return;
-    // ATQA bits 5..1: bit frame anticollision, exactly one bit set for ISO/IEC 14443-3 cards.
-    const bitFrame = reply[5] & 0x1f;
-    if (bitFrame === 0 || (bitFrame & (bitFrame - 1)) !== 0) {
-      this.abort('ATQA ' + hex(reply[5]) + ' ' + hex(reply[6]) + ' without bit frame anticollision');
-      return;
-    }
-    this.level = 1;
-    this.uidLength = 0;
-    this.sendAnticollision();
-  }
-
-  /** ANTICOLLISION CLn: SEL, NVB = 0x20; the card answers UID CLn (4 bytes and BCC). */
-  private sendAnticollision(): void {
-    if (this.crcOn) this.setCrc(false); // ANTICOLLISION frames carry no CRC_A
-    this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL); // line high again, so the answer makes a new edge
-    this.anticollFrame[1] = PICC_SEL_CL1 + 2 * (this.level - 1);
-    this.transfer(this.anticollFrame);
-    this.state = S_ANTICOLL;
-    this.writeRegister(W_BIT_FRAMING, START_SEND);
-    this.arm(EV_STEP_TIMEOUT, this.options.exchangeTimeoutMs);
-  }
-
-  private readUidLevel(): void {
-    const reply = this.transfer(READ_UID_CLN);
-    if ((reply[1] & IRQ_RX) === 0) return;
-    this.cancelTimer();
-    if ((reply[2] & ERR_COLL) !== 0) {
-      // Two cards in the field. Bit-oriented anticollision is not attempted: a locker expects one
-      // badge at a time, and the next poll tries again once one has been taken away.
-      this.abort('collision in UID CL' + this.level + ' at bit ' + ((reply[5] & 0x1f) || 32));
-      return;
-    }
-    if (((reply[2] & ERR_ANY) !== 0 || reply[3] !== 5 || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], reply[3] === 5, reply[3], reply[4], 'UID CL' + this.level)) return;
-    const bytes = this.levelBytes;
-    for (let i = 0; i < 5; i++) bytes[i] = reply[6 + i];
-    if ((bytes[0] ^ bytes[1] ^ bytes[2] ^ bytes[3]) !== bytes[4]) {
-      this.abort('BCC mismatch in UID CL' + this.level);
-      return;
-    }
-    if (bytes[0] === CASCADE_TAG && this.level === 3) {
-      this.abort('cascade tag in UID CL3');
-      return;
-    }
-    // SELECT CLn: SEL, NVB = 0x70, UID CLn, BCC, and CRC_A from the chip; the card answers SAK.
-    if (!this.crcOn) this.setCrc(true);
-    this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
-    const frame = this.selectFrame;
-    frame[1] = PICC_SEL_CL1 + 2 * (this.level - 1);
-    frame.set(bytes, 3);
-    this.transfer(frame);
-    this.state = S_SELECT;
-    this.writeRegister(W_BIT_FRAMING, START_SEND);
-    this.arm(EV_STEP_TIMEOUT, this.options.exchangeTimeoutMs);
-  }
-
-  private readSelectAcknowledge(): void {
-    const reply = this.transfer(READ_SAK);
-    if ((reply[1] & IRQ_RX) === 0) return;
-    this.cancelTimer();
-    // One byte if the chip consumed the CRC_A, three if it left it in the FIFO (checked either way).
-    const countOk = reply[3] === 1 || reply[3] === 3;
-    if (((reply[2] & ERR_ANY) !== 0 || !countOk || (reply[4] & 7) !== 0) && !this.frameOk(reply[2], countOk, reply[3], reply[4], 'SAK CL' + this.level)) return;
-    const sak = reply[5];
-    const bytes = this.levelBytes;
-    const cascadeTag = bytes[0] === CASCADE_TAG;
-    if (((sak & SAK_CASCADE) !== 0) !== cascadeTag) {
-      this.abort('SAK CL' + this.level + ' = ' + hex(sak) + ' disagrees with the cascade tag');
-      return;
-    }
-    const uid = this.uid;
-    if (cascadeTag) {
-      uid[this.uidLength] = bytes[1];
-      uid[this.uidLength + 1] = bytes[2];
-      uid[this.uidLength + 2] = bytes[3];
-      this.uidLength += 3;
-      this.level++;
-      this.sendAnticollision();
-      return;
-    }
-    uid.set(bytes.subarray(0, 4), this.uidLength);
-    this.uidLength += 4;
-    this.finishPresentation();
-  }
-
-  /**
-   * UID complete: report the card, then send HLTA (no answer expected) and go back to polling.
-   * The HLTA goes after the report so the lock pulse does not wait for its three SPI frames; the
-   * card stays in the field for far longer than the station takes.
-   */
-  private finishPresentation(): void {
-    const now = this.clock.nowMs();
-    this.state = S_IDLE;
-    this.reads++;
-    // Copies made with the constructor: a typed array's slice() is a plain Array on Espruino 2v29.
-    const uid = new Uint8Array(this.uid.subarray(0, this.uidLength));
-    const last = this.lastUid;
-    let repeat = last !== null && last.length === uid.length && now - this.lastUidMs < REPEAT_GUARD_POLLS * this.options.pollIntervalMs;
-    if (repeat && last !== null) {
-      for (let i = 0; i < uid.length; i++) {
-        if (last[i] !== uid[i]) repeat = false;
-      }
-    }
-    this.lastUidMs = now;
-    // A card that missed its HLTA answers again every other poll; that is still one presentation.
-    const listener = this.listener;
-    if (!repeat) this.lastUid = uid;
-    if (!repeat && listener) {
-      try {
-        listener.onCard(new Uint8Array(uid));
-      } catch (error) {
-        this.listenerErrors++;
-      }
-    }
-    if (this.state !== S_IDLE) return; // stopped or re-initialised from the listener
-    this.writeRegister(W_COM_IRQ, IRQ_CLEAR_ALL);
-    this.transfer(HLTA_WRITE);
-    // TxCRCEn stays on until the next poll: the HLTA is still on air.
-    this.writeRegister(W_BIT_FRAMING, START_SEND);
   }
 }

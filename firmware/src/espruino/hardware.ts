@@ -11,13 +11,27 @@ export interface BusPins {
 
 export function espruinoFlash(): FlashStore {
   const storage = require('Storage');
+  // Finding a file by name walks Storage's file headers (on the host build about 0.3 ms a time): a
+  // badge lookup reads 4 to 5 records of one file, the journal's replay many of another. The last
+  // file mapped is kept, and forgotten before every write that can create, erase or move a file (a
+  // new file may compact Storage; this adapter is the firmware's only writer). A write at an offset
+  // fills in bytes of an existing file where it lies (Espruino's jsfWriteFile): the mapping stays.
+  let mappedName = '';
+  let mapped: ArrayBuffer | undefined;
+  const map = (name: string) => {
+    if (name !== mappedName || !mapped) {
+      mapped = storage.readArrayBuffer(name);
+      mappedName = mapped ? name : '';
+    }
+    return mapped;
+  };
   return {
     readText(name) {
       return storage.read(name);
     },
     readBytes(name, offset, length) {
       // readArrayBuffer maps the file in flash: the view costs no variables for its bytes.
-      const buffer = storage.readArrayBuffer(name);
+      const buffer = map(name);
       if (!buffer || offset + length > buffer.byteLength) return undefined;
       if (offset <= 65535) return new Uint8Array(buffer, offset, length);
       // Espruino's typed-array constructor (and subarray) refuses a byteOffset above 65,535 ("byteOffset
@@ -25,19 +39,22 @@ export function espruinoFlash(): FlashStore {
       return E.toUint8Array(storage.read(name, offset, length) as string);
     },
     size(name) {
-      const buffer = storage.readArrayBuffer(name);
+      const buffer = map(name);
       return buffer ? buffer.byteLength : -1;
     },
     create(name, data, totalSize) {
+      mapped = undefined;
       storage.write(name, typeof data === 'string' ? data : E.toString(data), 0, totalSize);
     },
     writeAt(name, data, offset) {
       storage.write(name, E.toString(data), offset);
     },
     writeText(name, text) {
+      mapped = undefined;
       storage.write(name, text);
     },
     erase(name) {
+      mapped = undefined;
       storage.erase(name);
     },
     list(prefix) {
