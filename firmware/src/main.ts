@@ -38,7 +38,8 @@ function boot(): void {
   let config: StationConfig | null = loaded.config;
   loaded = null;
   const hw = espruinoHardware({ sck: config.pins.sck, miso: config.pins.miso, mosi: config.pins.mosi, baud: config.spiBaud }, flash);
-  const log = (message: string) => hw.system.log(message);
+  // The interpreter's own functions where they fit, not closures: each closure kept costs variables.
+  const log = hw.system.log;
   hw.system.enableWatchdog(config.watchdogSec);
   // Count boots in flash, so (station, board, boot, sequence) names every event uniquely, and events
   // from before the hub sent the time can still be ordered. The file holds "<boot>/<board>": the
@@ -214,7 +215,7 @@ function boot(): void {
     onRecovered: () => events.report(EVENT.READER_RECOVERED, {}),
   });
   // The main loop is alive as long as timers run: kick the watchdog from one.
-  hw.clock.setInterval(() => hw.system.kickWatchdog(), Math.max(1000, (config.watchdogSec * 1000) / 4));
+  hw.clock.setInterval(hw.system.kickWatchdog, Math.max(1000, (config.watchdogSec * 1000) / 4));
 
   if (config.wifi) keepWifiUp(config.wifi.ssid, config.wifi.password, log);
   mqtt.start();

@@ -77,10 +77,6 @@ export class StateReport {
   /** Something changed: send within a second (changes in a burst go out once; none while offline). */
   changed(): void {
     this.stale = true;
-    this.schedule();
-  }
-
-  private schedule(): void {
     if (this.timer >= 0 || this.outstanding) return;
     this.timer = this.clock.setTimeout(() => {
       this.timer = -1;
@@ -96,7 +92,7 @@ export class StateReport {
       this.outstanding = false;
       // Refused or abandoned: the next change or connect sends the state again.
       if (!ok) this.stale = true;
-      else if (this.stale) this.schedule();
+      else if (this.stale) this.changed();
     });
   }
 }
