@@ -197,7 +197,15 @@ export class EspruinoEnvironment {
   }
 
   run(source: string, filename: string): void {
-    this.invoke(() => vm.runInContext(source, this.context, { filename }));
+    // Through indirect eval: its top-level functions and vars become deletable globals, as they are
+    // on Espruino, so a firmware that lets a boot-only function go and later calls it fails here too.
+    const holder = this.context as { __handoverSource?: string };
+    holder.__handoverSource = source + '\n//# sourceURL=' + filename;
+    try {
+      this.invoke(() => vm.runInContext('(0, eval)(globalThis.__handoverSource)', this.context, { filename: 'bootstrap' }));
+    } finally {
+      delete holder.__handoverSource;
+    }
   }
 
   /** Stops every timer, watch and socket: the board loses power. */
