@@ -6,7 +6,7 @@
 // report; state reports with an unchanged list do not rebuild it.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND, EVENT, MSG, REFUSAL } from '../../firmware/src/protocol/wire';
+import { COMMAND, EVENT, MSG, REFUSAL } from '../../protocol/wire';
 import { DEMO_CARDS } from '../../hub/src/demo/demo-school';
 import { cborDecode, seal, unseal } from '../../hub/src/protocol/sealed';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';

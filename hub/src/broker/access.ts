@@ -7,7 +7,7 @@
 // kept in the database (hubPassword). A read-only account (Home Assistant) is made with
 // `handover broker account add` and may only read what Home Assistant needs.
 import crypto from 'node:crypto';
-import { TOPIC } from '../../../firmware/src/protocol/wire';
+import { TOPIC } from '../../../protocol/wire';
 import type { SqlDatabase } from '../db/sql';
 
 /** The hub's two connections (ingest and station link) log in under these; a station id never has an underscore. */

@@ -16,7 +16,7 @@
 //   4. one audit record per event (the chain of P17), and when each station was last heard.
 // If a batch fails, its events are applied one by one, each event's effect in a savepoint: an
 // event whose effect cannot be applied is still stored (and acknowledged), and an alert says why.
-import { DETAIL, EVENT } from '../../../firmware/src/protocol/wire';
+import { DETAIL, EVENT } from '../../../protocol/wire';
 import { AuditTrail, type AuditEntry } from '../audit/trail';
 import { insertRows, rowsAsTable, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';

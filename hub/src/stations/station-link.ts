@@ -6,8 +6,8 @@
 // (badge-sync.ts decides when).
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/protocol/wire';
-import { LOCKER_STATE_NAMES } from '../../../firmware/src/station/lockers';
+import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../protocol/wire';
+import { LOCKER_STATE_NAMES } from '../../../protocol/lockers';
 import { cborDecode, seal, unseal } from '../protocol/sealed';
 import type { Logger } from '../log';
 import { ThrottledLog } from '../log-throttle';
