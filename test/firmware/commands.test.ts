@@ -154,7 +154,7 @@ describe('badge-list replacement', () => {
     await rig.visit(AMIRA.uid);
     expect((await rig.waitForEvent(EVENT.DEPOSIT)).person).toBe(AMIRA.person);
     // Chunks out of order are refused too.
-    expect((await link.command('st-1', COMMAND.BADGES_CHUNK, [[MSG.VERSION, 4], [MSG.OFFSET, 0], [MSG.DATA, new Uint8Array(16)]])).refusal).toBe('transfer');
+    expect((await link.command('st-1', COMMAND.BADGES_CHUNK, { version: 4, offset: 0, data: new Uint8Array(16) })).refusal).toBe('transfer');
   }, 30_000);
 });
 

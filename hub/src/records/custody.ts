@@ -79,7 +79,7 @@ const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, co
 const HEARD_COLUMNS: BulkColumn[] = [['id', 'text'], ['at', 'text']];
 const EVENT_COLUMNS: BulkColumn[] = [
   ['station_id', 'text'], ['board', 'bigint'], ['boot', 'bigint'], ['seq', 'bigint'], ['type', 'bigint'], ['locker', 'bigint'], ['person_id', 'bigint'], ['actor_id', 'bigint'],
-  ['witness_id', 'bigint'], ['badge_hash', 'bytea'], ['detail', 'text'], ['uptime_ms', 'bigint'], ['wall_time', 'bigint'], ['received_at', 'text'],
+  ['witness_id', 'bigint'], ['badge_hash', 'bytea'], ['detail', 'bigint'], ['uptime_ms', 'bigint'], ['wall_time', 'bigint'], ['received_at', 'text'],
 ];
 
 const REPEAT_COLUMNS: BulkColumn[] = [['station_id', 'text'], ['board', 'bigint'], ['boot', 'bigint'], ['seq', 'bigint']];
