@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { EVENT } from '../../../protocol/wire';
 import { ACK_KEYS, EVENT_FRAME_KEYS, type Ack, type EventFrame } from '../../../protocol/messages';
-import { cborDecode, seal, unseal } from './sealed';
+import { seal, unseal } from './sealed';
 import { decodeKeyed, type Decoded, type SameType } from './keyed';
 
 export type { EventFrame, Decoded };
