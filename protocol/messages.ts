@@ -83,8 +83,8 @@ export interface StateReport {
   firmware: string;
   /** One byte per locker: LOCKER states (lockers.ts). */
   lockers: Uint8Array;
-  /** Bitmap of the doors standing open, bit n = locker n. */
-  doors: number;
+  /** Bitmap of the doors standing open, bit n = locker n; absent from firmware before door reports. */
+  doors?: number;
   /** The badge-list version in use (0: none). */
   version: number;
   /** Journal entries not yet confirmed by an Ack. */

@@ -67,6 +67,14 @@ describe.skipIf(!HAS_MOSQUITTO)('state reports and replies checked against the c
     expect(link.states.get('st-1')).toMatchObject({ boot: 3, board: 0, firmware: '1.0', lockers: ['free', 'phone-in'], doorsOpen: [1], badgeListVersion: 4, memory: { used: 2000, total: 16383 }, uptimeSec: 12 });
   });
 
+  it('takes a report without the open-door bitmap, as firmware from before door reports sends', async () => {
+    const older = validState('st-8', 2);
+    older.delete(MSG.DOORS);
+    await publishState('st-8', older);
+    await eventually(() => link.states.get('st-8')?.boot === 2, 5000, 'the older state');
+    expect(link.states.get('st-8')?.doorsOpen).toBeUndefined();
+  });
+
   it.each([
     ['a boot that is text', 'st-2', (m: Map<number, unknown>) => m.set(MSG.BOOT, '7'), /state from st-2 rejected: boot: /],
     ['memory that is not two numbers', 'st-3', (m: Map<number, unknown>) => m.set(MSG.MEMORY, [1]), /state from st-3 rejected: memory/],

@@ -16,7 +16,7 @@ export const StateReportSchema = z.object({
   wallTime: uint.optional(),
   firmware: text,
   lockers: bytes.refine((states) => states.length <= 64, 'at most 64 lockers'),
-  doors: uint,
+  doors: uint.optional(),
   version: uint.max(0xffffffff),
   backlog: uint,
   memory: z.tuple([uint, uint]),

@@ -308,7 +308,7 @@ export class StationLink extends EventEmitter {
       ...(report.wallTime !== undefined ? { wallTime: report.wallTime } : {}),
       firmware: report.firmware,
       lockers: lockerNames(report.lockers),
-      doorsOpen: openDoors(report.doors),
+      doorsOpen: report.doors === undefined ? undefined : openDoors(report.doors),
       badgeListVersion: report.version,
       journalBacklog: report.backlog,
       memory: { used: report.memory[0], total: report.memory[1] },
