@@ -35,7 +35,7 @@ const ESPRUINO_GLOBALS = [
 // second variable, in every object that has it (measured: 3,889 -> 3,718 variables at rest). Names that
 // cross the bundle's edge keep their spelling: JavaScript's own (terser's built-in list), the
 // interpreter's APIs the firmware calls (typed by hand in espruino.d.ts) and the keys of the
-// configuration file the hub writes (the interfaces that describe it).
+// configuration file the hub writes (the interfaces that describe it, and the contract's pin map).
 function declaredNames(file, pattern) {
   const text = fs.readFileSync(new URL(file, import.meta.url), 'utf8');
   const names = new Set();
@@ -49,6 +49,7 @@ const BOUNDARY_PROPERTIES = [
   ...declaredNames('./firmware/src/espruino/espruino.d.ts'),
   ...declaredNames('./firmware/src/station/config.ts', CONFIG_INTERFACES),
   ...declaredNames('./firmware/src/station/station.ts', CONFIG_INTERFACES),
+  ...declaredNames('./protocol/pin-map.ts', /export interface PinMap \{[^]*?\n\}/g),
 ];
 
 /**

@@ -4,7 +4,7 @@
 // record per batch, and the custody rows the anchors cover. Then the whole verification the
 // CLI runs: the chain walked and every anchored row re-read and compared. SQLite by default,
 // PostgreSQL when DATABASE_URL is set.
-import { EVENT } from '../firmware/src/protocol/wire';
+import { EVENT } from '../protocol/wire';
 import { openDatabase } from '../hub/src/db/open';
 import type { IncomingEvent } from '../hub/src/records/custody';
 import { createRecords } from '../hub/src/records';

@@ -6,7 +6,7 @@
 // until a compaction, as Espruino's does). The flash starts as a busy station's: a 406 KB journal
 // allocated, so the 896 KB Storage runs out of room at the end after a few pushes.
 import zlib from 'node:zlib';
-import { ROLE } from '../firmware/src/protocol/wire';
+import { ROLE } from '../protocol/wire';
 import { encodeBadgeList, type BadgeRecord } from '../firmware/src/station/badge-list';
 import { createLogger } from '../hub/src/log';
 import { StationLink } from '../hub/src/stations/station-link';

@@ -7,7 +7,7 @@
 import { prepareHmacKey } from '../firmware/src/codec/hmac';
 import { seal } from '../firmware/src/net/sealed';
 import { eventFrame } from '../firmware/src/net/uplink';
-import { DETAIL, EVENT } from '../firmware/src/protocol/wire';
+import { DETAIL, EVENT } from '../protocol/wire';
 import type { JournalEntry } from '../firmware/src/storage/journal';
 import { cborEncode } from '../firmware/src/codec/cbor';
 import { nodeCrypto } from '../test/support/node-flash';

@@ -6,7 +6,7 @@
 // "Performance"): durable >= 10,000 events/s and >= 50 % of raw on the 2-core reference machine.
 // BENCH_EVENTS sets the number of events (default 20,000; 2,000 in a quick run).
 import mqtt from 'mqtt';
-import { EVENT, FRAME } from '../firmware/src/protocol/wire';
+import { EVENT, FRAME } from '../protocol/wire';
 import { startBroker } from '../hub/src/broker';
 import { openDatabase } from '../hub/src/db/open';
 import { Ingest } from '../hub/src/ingest';

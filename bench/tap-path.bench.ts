@@ -4,7 +4,7 @@
 // host-interpreter figures) say what it means on an ESP32.
 import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ROLE } from '../firmware/src/protocol/wire';
+import { ROLE } from '../protocol/wire';
 import type { BadgeRecord } from '../firmware/src/station/badge-list';
 import { StationRig } from '../test/support/station-rig';
 import type { BenchOptions } from './options';

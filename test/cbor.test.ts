@@ -17,7 +17,7 @@ import { Encoder } from 'cbor-x';
 import { CBOR_MAX_DEPTH, cborDecode, cborEncode, type CborDecoded } from '../firmware/src/codec/cbor';
 import { bytesToHex, hexToBytes, utf8Decode, utf8Encode } from '../firmware/src/codec/bytes';
 import { decodeEventFrame, encodeAck, openEventFrame } from '../hub/src/protocol/frames';
-import { DETAIL, EVENT, FRAME } from '../firmware/src/protocol/wire';
+import { DETAIL, EVENT, FRAME } from '../protocol/wire';
 import { prepareHmacKey } from '../firmware/src/codec/hmac';
 import { seal, unseal } from '../firmware/src/net/sealed';
 import { nodeCrypto } from './support/node-flash';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Clock } from '../firmware/src/hal';
 import type { MqttClient } from '../firmware/src/net/mqtt-client';
 import { Uplink } from '../firmware/src/net/uplink';
-import { FRAME, EVENT } from '../firmware/src/protocol/wire';
+import { FRAME, EVENT } from '../protocol/wire';
 import { Journal, JOURNAL_DEFAULTS } from '../firmware/src/storage/journal';
 import { FlashStorage } from '../hardware/sim/flash-storage';
 import { nodeCrypto, nodeFlash } from './support/node-flash';

@@ -117,9 +117,9 @@ const load = (relative) => import(pathToFileURL(path.join(ROOT, relative)).href)
 const { encodeBadgeList, badgeFileName } = await load('firmware/src/station/badge-list.ts');
 const { Journal, JOURNAL_DEFAULTS } = await load('firmware/src/storage/journal.ts');
 const { LockerStore } = await load('firmware/src/storage/locker-store.ts');
-const { LOCKER } = await load('firmware/src/station/lockers.ts');
+const { LOCKER } = await load('protocol/lockers.ts');
 const { validateConfig } = await load('firmware/src/station/config.ts');
-const { EVENT, ROLE, MSG, COMMAND, TOPIC, topicBase } = await load('firmware/src/protocol/wire.ts');
+const { EVENT, ROLE, MSG, COMMAND, TOPIC, topicBase } = await load('protocol/wire.ts');
 const { encodeAck, openEventFrame } = await load('hub/src/protocol/frames.ts');
 const { seal, unseal, cborDecode } = await load('hub/src/protocol/sealed.ts');
 const EVENT_NAMES = Object.fromEntries(Object.entries(EVENT).map(([name, code]) => [code, name]));

@@ -6,6 +6,7 @@
 // --dry-run out.js writes exactly what would be sent instead of talking to a board.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,7 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { validateConfig } = await import('../firmware/src/station/config.ts');
+const { readStationConfigFile } = await import('../protocol/station-config.ts');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = 'usage: npm run flash -- --port <serial port> --config <station.json> [--badges <badges.bin>] [--board ESP32|<board.json>] [--dry-run <out.js>]';
@@ -46,6 +48,10 @@ try {
 } catch (error) {
   fail(`cannot read ${values.config}: ${error.message}`);
 }
+// An older layout (or one without a version: version 1) is brought up to date first; a newer one is refused.
+const read = readStationConfigFile(config);
+if (!read.ok) fail(`${values.config}: ${read.error}`);
+config = read.config;
 const checked = validateConfig(config);
 if (!checked.ok) fail(`${values.config}: ${checked.error}`);
 
@@ -58,7 +64,10 @@ else args.push('-p', values.port, '-b', '115200');
 args.push('--board', values.board);
 // Code in Storage runs from flash: far fewer variables than code typed into RAM.
 args.push('--storage', `.bootcde:${bundle}`);
-args.push('--storage', `handover.json:${path.resolve(values.config)}`);
+// What goes into Storage is the configuration as read (at the current version).
+const configCopy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'handover-flash-')), 'handover.json');
+fs.writeFileSync(configCopy, JSON.stringify(config));
+args.push('--storage', `handover.json:${configCopy}`);
 if (values.badges) {
   if (!fs.existsSync(values.badges)) fail(`no badge list at ${values.badges}`);
   args.push('--storage', `hb.1:${path.resolve(values.badges)}`);

@@ -6,7 +6,7 @@ import { loadConfig, type ConfigResult, type StationConfig } from './station/con
 import { BadgeList, BADGE_HASH_BYTES } from './station/badge-list';
 import { Station } from './station/station';
 import { EventLog } from './station/event-log';
-import { LOCKER } from './station/lockers';
+import { LOCKER } from '../../protocol/lockers';
 import { Journal, JOURNAL_DEFAULTS } from './storage/journal';
 import { LockerStore } from './storage/locker-store';
 import { LockBank, gpioLockOutputs, type LockOutputs } from './drivers/lock-bank';
@@ -22,7 +22,7 @@ import { StateReport } from './net/state-report';
 import { seal, unseal } from './net/sealed';
 import { hmacWithKey, prepareHmacKey } from './codec/hmac';
 import { bytesToHex, hexToBytes, utf8Encode } from './codec/bytes';
-import { DETAIL, EVENT, TOPIC, topicBase } from './protocol/wire';
+import { DETAIL, EVENT, TOPIC, topicBase } from '../../protocol/wire';
 
 const FIRMWARE_VERSION = '0.3.0';
 

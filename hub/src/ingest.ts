@@ -4,6 +4,8 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { boardOf, encodeAck, eventName, openEventFrame, type EventFrame } from './protocol/frames';
+import { TOPIC } from '../../protocol/wire';
+import { parseStationTopic, stationsFilter } from '../../protocol/topics';
 import type { CustodyRecords, IncomingEvent } from './records/custody';
 import { boardName } from './records/station-boards';
 import type { SqlDatabase } from './db/sql';
@@ -52,7 +54,6 @@ function describeEvent(frame: EventFrame): string {
   return `${board ? `board ${boardName(board)} ` : ''}boot ${frame.boot} #${frame.seq}`;
 }
 
-const TOPIC = /^handover\/([^/]+)\/([^/]+)\/(events|status)$/;
 /** How long a station's key (or that there is no such station) is trusted from memory before it is read again. */
 const STATION_CACHE_MS = 5000;
 /** Most station ids remembered at once: past it the oldest is forgotten, so invented ids cost no memory that stays. */
@@ -118,7 +119,7 @@ export class Ingest extends EventEmitter {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    await client.subscribeAsync(['handover/+/+/events', 'handover/+/+/status'], { qos: 1 });
+    await client.subscribeAsync([stationsFilter('+', 'EVENTS'), stationsFilter('+', 'STATUS')], { qos: 1 });
     this.options.log.info(`listening on ${this.options.brokerUrl}`);
   }
 
@@ -135,7 +136,7 @@ export class Ingest extends EventEmitter {
    * rest of that minute as one line with their count (a flood must not fill the disk).
    */
   private reject(topic: string, reason: string, at = new Date().toISOString(), bytes = 0): void {
-    const station = (TOPIC.exec(topic)?.[2] ?? '').slice(0, 64);
+    const station = (parseStationTopic(topic)?.station ?? '').slice(0, 64);
     if (topic.length > TOPIC_KEPT) topic = `${topic.slice(0, TOPIC_KEPT)}…`;
     if (reason.length > TOPIC_KEPT) reason = `${reason.slice(0, TOPIC_KEPT)}…`;
     const rejection: Rejection = { station, topic, reason, at, bytes };
@@ -218,16 +219,16 @@ export class Ingest extends EventEmitter {
   private async handleBatch(arrivals: Arrival[]): Promise<void> {
     const events: BatchEvent[] = [];
     for (const arrival of arrivals) {
-      const match = TOPIC.exec(arrival.topic);
-      if (!match) {
+      const named = parseStationTopic(arrival.topic);
+      if (!named || (named.kind !== 'EVENTS' && named.kind !== 'STATUS')) {
         this.reject(arrival.topic, 'unexpected topic', arrival.receivedAt, arrival.payload.length);
         continue;
       }
-      const [, , stationId, kind] = match;
+      const { station: stationId, kind } = named;
       // The key from memory needs no await: nearly every frame takes this path.
       let key = this.cachedStationKey(stationId);
       if (key === undefined) key = await this.stationKey(stationId);
-      const refusal = key === null ? `unknown station ${stationId}` : kind === 'status' ? await this.storeStatus(stationId, arrival) : this.acceptEvent(stationId, key, arrival, events);
+      const refusal = key === null ? `unknown station ${stationId}` : kind === 'STATUS' ? await this.storeStatus(stationId, arrival) : this.acceptEvent(stationId, key, arrival, events);
       if (refusal !== null) this.reject(arrival.topic, refusal, arrival.receivedAt, arrival.payload.length);
     }
     if (events.length === 0) return;
@@ -250,7 +251,7 @@ export class Ingest extends EventEmitter {
       const seq = results[i].committedSeq;
       const ack = acks.get(id);
       if (results[i].clash) acks.set(id, null);
-      else if (ack === undefined || (ack !== null && seq > ack.seq)) acks.set(id, { topic: event.topic.replace(/\/events$/, '/ack'), key: event.key, board, boot: event.frame.boot, seq });
+      else if (ack === undefined || (ack !== null && seq > ack.seq)) acks.set(id, { topic: event.topic.slice(0, -TOPIC.EVENTS.length) + TOPIC.ACK, key: event.key, board, boot: event.frame.boot, seq });
     });
     for (const ack of acks.values()) if (ack) this.client?.publish(ack.topic, Buffer.from(encodeAck(ack.key, ack.boot, ack.seq, ack.board)), { qos: 1 });
 

@@ -6,7 +6,7 @@
 // report; state reports with an unchanged list do not rebuild it.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND, EVENT, MSG, REFUSAL } from '../../firmware/src/protocol/wire';
+import { COMMAND, EVENT, MSG, REFUSAL } from '../../protocol/wire';
 import { DEMO_CARDS } from '../../hub/src/demo/demo-school';
 import { cborDecode, seal, unseal } from '../../hub/src/protocol/sealed';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';
@@ -28,6 +28,21 @@ async function badgeStatus(stationId = 'demo-1'): Promise<{ state: string; hubVe
  * A second registered station that this test plays itself, signed in with its own credential (the
  * broker lets nobody else write a station's topics): it sends state reports and answers no command.
  */
+/** A whole state report of the spare station (the hub refuses one that lacks a field the contract wants). */
+function spareState(version: number | null, uptime: number): Map<number, unknown> {
+  return new Map<number, unknown>([
+    [MSG.STATION, 'spare-1'],
+    [MSG.BOOT, 1],
+    [MSG.FIRMWARE, 'test'],
+    [MSG.LOCKERS, new Uint8Array(4)],
+    [MSG.VERSION, version ?? 0],
+    [MSG.BACKLOG, 0],
+    [MSG.MEMORY, [1000, 16383]],
+    [MSG.READER, 'ok'],
+    [MSG.UPTIME, uptime],
+  ]);
+}
+
 async function spareStation(): Promise<{ client: mqtt.MqttClient; key: string }> {
   const row = (await harness.hub.stations.get('spare-1')) ?? (await harness.hub.stations.add('demo', 'spare-1', 4));
   const client = await harness.mqtt({ station: 'spare-1' });
@@ -146,7 +161,7 @@ describe('the cost of keeping stations current', () => {
       harness.hub.link.on('state', count);
       const version = (await badgeStatus()).hubVersion;
       for (let i = 0; i < 50; i++) {
-        const state = new Map<number, unknown>([[MSG.STATION, 'spare-1'], [MSG.BOOT, 1], [MSG.VERSION, version], [MSG.UPTIME, i]]);
+        const state = spareState(version, i);
         await client.publishAsync('handover/demo/spare-1/state', Buffer.from(seal(key, state)), { qos: 1 });
       }
       await eventually(() => reports >= 50, 10_000, 'the hub to read the 50 reports');
@@ -192,7 +207,7 @@ describe('the cost of keeping stations current', () => {
       const version = (await badgeStatus('spare-1')).stationVersion ?? 0;
       // 12 s of state reports, 4 a second, each saying the station is still behind.
       for (let i = 0; i < 48; i++) {
-        const state = new Map<number, unknown>([[MSG.STATION, 'spare-1'], [MSG.BOOT, 1], [MSG.VERSION, version], [MSG.UPTIME, 1000 + i]]);
+        const state = spareState(version, 1000 + i);
         await client.publishAsync('handover/demo/spare-1/state', Buffer.from(seal(key, state)), { qos: 1 });
         await new Promise((resolve) => setTimeout(resolve, 250));
       }

@@ -3,7 +3,7 @@
 // HANDOVER_EMBEDDED_BROKER=false. A deposit and a collection must reach the hub's database and its
 // HTTP API the same way through both, and every event the station journaled must be stored once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { DEMO_CARDS } from '../../hub/src/demo/demo-school';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';
 import { HAS_MOSQUITTO, Mosquitto } from '../support/mosquitto';

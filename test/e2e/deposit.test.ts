@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { BOOT_CODE_FILE } from '../../hardware/sim/simulated-station';
 import { DEMO_CARDS } from '../../hub/src/demo/demo-school';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';

@@ -28,7 +28,10 @@ describe('Home Assistant discovery', () => {
     const config = JSON.parse(retained.get(configTopic)!);
     expect(config).toMatchObject({ name: 'Locker 1', state_topic: 'handover/demo/demo-1/ha', value_template: '{{ value_json.lockers[0] }}' });
     expect(config.device.identifiers).toEqual(['handover_demo_demo-1']);
-    expect([...retained.keys()].filter((topic) => /locker_\d+\/config$/.test(topic))).toHaveLength(8);
+    // Announced one after another: the other lockers' configs may still be on their way when the first is read.
+    const lockerConfigs = () => [...retained.keys()].filter((topic) => /locker_\d+\/config$/.test(topic));
+    await eventually(() => lockerConfigs().length >= 8, 10_000, 'every locker announced');
+    expect(lockerConfigs()).toHaveLength(8);
     expect(JSON.parse(retained.get('homeassistant/binary_sensor/handover_demo_demo-1/online/config')!).state_topic).toBe('handover/demo/demo-1/status');
 
     await harness.hub.demo!.tap(DEMO_CARDS[1].uid);

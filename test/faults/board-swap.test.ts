@@ -15,7 +15,7 @@ import { AuditTrail } from '../../hub/src/audit/trail';
 import { Accounts } from '../../hub/src/accounts/accounts';
 import { generatePassword } from '../../hub/src/accounts/password';
 import { boardName } from '../../hub/src/records/station-boards';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { FaultRig, SITE, STATION_ID, describeReconciliation } from '../support/fault-rig';
 import { eventually } from '../support/eventually';
 import { HAS_MOSQUITTO } from '../support/mosquitto';

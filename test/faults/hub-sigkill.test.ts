@@ -5,7 +5,7 @@
 // broker will not deliver that event again; only the station's journal still has it. Pupils keep
 // tapping while the hub is down; the hub is started again on the same database.
 import { afterAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { FaultRig, describeReconciliation } from '../support/fault-rig';
 import { eventually } from '../support/eventually';
 import { HAS_MOSQUITTO } from '../support/mosquitto';

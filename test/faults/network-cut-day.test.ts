@@ -4,7 +4,7 @@
 // event) journaled offline, then replayed. (Pupils tap back to back, not at 2-3 s each, to keep
 // the run short.) Ends with the hub's records compared to the station's journal.
 import { afterAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { FaultRig, describeReconciliation } from '../support/fault-rig';
 import { HAS_MOSQUITTO } from '../support/mosquitto';
 

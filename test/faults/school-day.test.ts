@@ -21,7 +21,7 @@ import { AuditTrail } from '../../hub/src/audit/trail';
 import { Accounts } from '../../hub/src/accounts/accounts';
 import { generatePassword } from '../../hub/src/accounts/password';
 import { People } from '../../hub/src/records/people';
-import { DETAIL, EVENT } from '../../firmware/src/protocol/wire';
+import { DETAIL, EVENT } from '../../protocol/wire';
 import { tapCard } from '../../hardware/sim/scripted-person';
 import { badgeFileName } from '../../firmware/src/station/badge-list';
 import { FaultRig, STATION_ID, describeReconciliation, type JournalWatch } from '../support/fault-rig';

@@ -2,7 +2,7 @@
 // after an outage. The events it had already sent, those still unsent, and the events of its next
 // boot must each reach the hub exactly once. Ends with the hub's records compared to the journal.
 import { afterAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { FaultRig, describeReconciliation } from '../support/fault-rig';
 import { eventually } from '../support/eventually';
 import { HAS_MOSQUITTO } from '../support/mosquitto';

@@ -4,7 +4,7 @@
 // reuses) confirm nothing; Storage from before identities keeps board 0 and frames without one.
 import mqtt from 'mqtt';
 import { afterEach, expect, it } from 'vitest';
-import { EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
+import { EVENT, MSG, ROLE } from '../../protocol/wire';
 import { JOURNAL_PREFIX } from '../../firmware/src/storage/journal';
 import { encodeAck } from '../../hub/src/protocol/frames';
 import { cborDecode, unseal } from '../../hub/src/protocol/sealed';

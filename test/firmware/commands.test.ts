@@ -5,9 +5,9 @@ import zlib from 'node:zlib';
 import mqtt from 'mqtt';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { COMMAND, DETAIL, EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
+import { COMMAND, DETAIL, EVENT, MSG, ROLE } from '../../protocol/wire';
 import { badgeFileName, encodeBadgeList } from '../../firmware/src/station/badge-list';
-import { LOCKER } from '../../firmware/src/station/lockers';
+import { LOCKER } from '../../protocol/lockers';
 import type { StationLink } from '../../hub/src/stations/station-link';
 import { seal } from '../../hub/src/protocol/sealed';
 import { tapCard } from '../../hardware/sim/scripted-person';
@@ -154,7 +154,7 @@ describe('badge-list replacement', () => {
     await rig.visit(AMIRA.uid);
     expect((await rig.waitForEvent(EVENT.DEPOSIT)).person).toBe(AMIRA.person);
     // Chunks out of order are refused too.
-    expect((await link.command('st-1', COMMAND.BADGES_CHUNK, [[MSG.VERSION, 4], [MSG.OFFSET, 0], [MSG.DATA, new Uint8Array(16)]])).refusal).toBe('transfer');
+    expect((await link.command('st-1', COMMAND.BADGES_CHUNK, { version: 4, offset: 0, data: new Uint8Array(16) })).refusal).toBe('transfer');
   }, 30_000);
 });
 

@@ -5,7 +5,7 @@
 // MQTT, signed commands through the hub's own StationLink, the retained state message).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DETAIL, EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
+import { DETAIL, EVENT, MSG, ROLE } from '../../protocol/wire';
 import { BADGE_FLAG } from '../../firmware/src/station/badge-list';
 import type { StationLink } from '../../hub/src/stations/station-link';
 import { cborDecode, unseal } from '../../hub/src/protocol/sealed';

@@ -2,7 +2,7 @@
 // unconfirmed events, raises the alarm, and records again as soon as the hub confirms.
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENT, ROLE } from '../../firmware/src/protocol/wire';
+import { EVENT, ROLE } from '../../protocol/wire';
 import { Journal, JOURNAL_DEFAULTS } from '../../firmware/src/storage/journal';
 import { encodeAck } from '../../hub/src/protocol/frames';
 import { tapCard } from '../../hardware/sim/scripted-person';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FlashStorage, PowerCut } from '../../hardware/sim/flash-storage';
 import { Journal, JOURNAL_DEFAULTS, type NewEntry } from '../../firmware/src/storage/journal';
 import { LockerStore } from '../../firmware/src/storage/locker-store';
-import { DETAIL, EVENT } from '../../firmware/src/protocol/wire';
+import { DETAIL, EVENT } from '../../protocol/wire';
 import { nodeCrypto, nodeFlash } from '../support/node-flash';
 
 function entry(type: number, person = 0): NewEntry {

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import mqttPacket from 'mqtt-packet';
-import { ROLE } from '../../firmware/src/protocol/wire';
+import { ROLE } from '../../protocol/wire';
 import { StationRig } from '../support/station-rig';
 import { eventually } from '../support/eventually';
 

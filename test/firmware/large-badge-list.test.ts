@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Board } from '../../hardware/sim/board';
 import { EspruinoEnvironment } from '../../hardware/sim/espruino-env';
 import { FlashStorage } from '../../hardware/sim/flash-storage';
-import { EVENT, ROLE } from '../../firmware/src/protocol/wire';
+import { EVENT, ROLE } from '../../protocol/wire';
 import zlib from 'node:zlib';
 import { BADGE_HEADER_BYTES, BADGE_RECORD_BYTES, badgeFileName, compareHash, encodeBadgeList, type BadgeRecord } from '../../firmware/src/station/badge-list';
 import type { StationLink } from '../../hub/src/stations/station-link';

@@ -4,7 +4,7 @@
 // crashes, no lock moves for it, and the next presentation is served.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENT, ROLE } from '../../firmware/src/protocol/wire';
+import { EVENT, ROLE } from '../../protocol/wire';
 import { StationRig } from '../support/station-rig';
 import { eventually } from '../support/eventually';
 

@@ -3,7 +3,7 @@
 // and comes back the station sends only what the hub has not acknowledged.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENT, MSG, ROLE } from '../../firmware/src/protocol/wire';
+import { EVENT, MSG, ROLE } from '../../protocol/wire';
 import { openEventFrame } from '../../hub/src/protocol/frames';
 import { cborDecode, unseal } from '../../hub/src/protocol/sealed';
 import { STATION_KEY, StationRig } from '../support/station-rig';

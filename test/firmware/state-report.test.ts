@@ -4,8 +4,8 @@
 // current state at the next connect); when it is back, the hub gets "online" and the current state.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MSG, ROLE } from '../../firmware/src/protocol/wire';
-import { LOCKER } from '../../firmware/src/station/lockers';
+import { MSG, ROLE } from '../../protocol/wire';
+import { LOCKER } from '../../protocol/lockers';
 import { cborDecode, unseal } from '../../hub/src/protocol/sealed';
 import { StationRig, STATION_KEY } from '../support/station-rig';
 import { eventually } from '../support/eventually';

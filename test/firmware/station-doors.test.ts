@@ -6,9 +6,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { COIL_REST_MS, LockBank } from '../../firmware/src/drivers/lock-bank';
 import { BADGE_FLAG, type BadgeEntry } from '../../firmware/src/station/badge-list';
-import { LOCKER } from '../../firmware/src/station/lockers';
+import { LOCKER } from '../../protocol/lockers';
 import { Station, type EventFields, type StationTiming } from '../../firmware/src/station/station';
-import { DETAIL, EVENT, ROLE } from '../../firmware/src/protocol/wire';
+import { DETAIL, EVENT, ROLE } from '../../protocol/wire';
 import { openDoors } from '../../hub/src/stations/station-link';
 import { FakeClock } from '../support/fake-clock';
 

@@ -2,7 +2,7 @@
 // observed as the hub would: event frames over MQTT, plus what the locks and doors did.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DETAIL, EVENT, ROLE } from '../../firmware/src/protocol/wire';
+import { DETAIL, EVENT, ROLE } from '../../protocol/wire';
 import { BADGE_FLAG } from '../../firmware/src/station/badge-list';
 import { tapCard, visitLocker } from '../../hardware/sim/scripted-person';
 import { StationRig, hashUid } from '../support/station-rig';

@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DETAIL, EVENT, ROLE } from '../../firmware/src/protocol/wire';
+import { DETAIL, EVENT, ROLE } from '../../protocol/wire';
 import { badgeFileName, type BadgeRecord } from '../../firmware/src/station/badge-list';
 import { tapCard, visitLocker } from '../../hardware/sim/scripted-person';
 import { StationRig } from '../support/station-rig';

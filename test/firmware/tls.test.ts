@@ -2,7 +2,7 @@
 // Node's, as Espruino's is mbedTLS): events arrive when the broker's certificate chains to the
 // pinned CA, and nothing connects when it does not.
 import { afterEach, describe, expect, it } from 'vitest';
-import { EVENT, ROLE } from '../../firmware/src/protocol/wire';
+import { EVENT, ROLE } from '../../protocol/wire';
 import { StationRig } from '../support/station-rig';
 import { makeCertificates } from '../support/certificates';
 import { eventually } from '../support/eventually';

@@ -6,7 +6,7 @@
 // the ingest makes (test/hub/ingest.test.ts covers the broker side).
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { openDatabase } from '../../hub/src/db/open';
 import type { SqlDatabase } from '../../hub/src/db/sql';
 import type { EventFrame } from '../../hub/src/protocol/frames';

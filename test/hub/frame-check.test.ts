@@ -2,7 +2,7 @@
 // EventFrameSchema accepts, and return what the schema's parse returns (same keys, same order);
 // a frame it does not accept goes to the schema, so the rejection reasons are the schema's.
 import { describe, expect, test } from 'vitest';
-import { EVENT, FRAME } from '../../firmware/src/protocol/wire';
+import { EVENT, FRAME } from '../../protocol/wire';
 import { checkedFrame, decodeEventFrame, EventFrameSchema } from '../../hub/src/protocol/frames';
 import { cborEncode } from '../../hub/src/protocol/sealed';
 

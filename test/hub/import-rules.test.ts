@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { openDatabase } from '../../hub/src/db/open';
 import type { SqlDatabase } from '../../hub/src/db/sql';
 import { commandLine } from './support/cli';

@@ -2,7 +2,7 @@
 // acknowledgement per station boot after each commit; repeats stored once; bad frames rejected.
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT, FRAME } from '../../firmware/src/protocol/wire';
+import { EVENT, FRAME } from '../../protocol/wire';
 import { startBroker, type RunningBroker } from '../../hub/src/broker';
 import { Ingest } from '../../hub/src/ingest';
 import { createLogger } from '../../hub/src/log';

@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT, FRAME } from '../../firmware/src/protocol/wire';
+import { EVENT, FRAME } from '../../protocol/wire';
 import type { SqlValue } from '../../hub/src/db/sql';
 import type { Rejection } from '../../hub/src/ingest';
 import { MAX_FRAME_BYTES } from '../../hub/src/protocol/frames';

@@ -18,7 +18,7 @@ import { SimulatedStation } from '../../hardware/sim/simulated-station';
 import { visitLocker, type VisitResult } from '../../hardware/sim/scripted-person';
 import { badgeFileName } from '../../firmware/src/station/badge-list';
 import { JOURNAL_HEADER_BYTES, JOURNAL_PREFIX, JOURNAL_RECORD_BYTES } from '../../firmware/src/storage/journal';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { eventually } from './eventually';
 import { Mosquitto } from './mosquitto';
 import { BUNDLE, FAST_TIMING, TEST_PACE } from './station-rig';

@@ -20,7 +20,7 @@ import { People, parseUid, schoolBadgeKey } from '../../hub/src/records/people';
 import { stationConfig } from '../../hub/src/records/station-config';
 import { Stations } from '../../hub/src/records/stations';
 import { badgeFileName } from '../../firmware/src/station/badge-list';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { SimulatedStation } from '../../hardware/sim/simulated-station';
 import { visitLocker } from '../../hardware/sim/scripted-person';
 import { eventually } from './eventually';

@@ -10,12 +10,12 @@ import { startBroker, type RunningBroker } from '../../hub/src/broker';
 import { createLogger } from '../../hub/src/log';
 import { StationLink, type StationLinkOptions } from '../../hub/src/stations/station-link';
 import { encodeAck, openEventFrame, type EventFrame } from '../../hub/src/protocol/frames';
-import { directPinMap, expanderPinMap } from '../../hardware/pinmap';
+import { directPinMap, expanderPinMap } from '../../protocol/pin-map';
 import { SimulatedStation } from '../../hardware/sim/simulated-station';
 import { badgeFileName, encodeBadgeList, type BadgeRecord } from '../../firmware/src/station/badge-list';
 import { eventually } from './eventually';
 import { visitLocker, type VisitResult } from '../../hardware/sim/scripted-person';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 
 /** Events that finish an opening: the station is ready for the next person once one arrives. */
 const COMPLETIONS = new Set<number>([EVENT.DEPOSIT, EVENT.COLLECT, EVENT.LOAN, EVENT.RETURN, EVENT.HOLD_SET, EVENT.HOLD_RELEASED, EVENT.REMOTE_UNLOCK]);

@@ -56,4 +56,21 @@ describe('npm run flash', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/lockers must be 1\.\.32/);
   });
+
+  it('reads a configuration without a version as version 1, and refuses a newer version by name', () => {
+    const made = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    expect(made.version).toBe(1);
+    delete made.version;
+    const unversioned = path.join(dir, 'unversioned.json');
+    fs.writeFileSync(unversioned, JSON.stringify(made));
+    const out = path.join(dir, 'upload-unversioned.js');
+    const result = run(['--dry-run', out, '--config', unversioned], dir);
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(storageFile(fs.readFileSync(out, 'latin1'), 'handover.json').toString('utf8'))).toMatchObject({ version: 1, station: 'room-12' });
+    const newer = path.join(dir, 'newer.json');
+    fs.writeFileSync(newer, JSON.stringify({ ...made, version: 2 }));
+    const refused = run(['--port', '/dev/null', '--config', newer], dir);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/handover\.json version 2 is newer than this software reads \(1\)/);
+  }, 60_000);
 });

@@ -2,7 +2,7 @@
 // with their effect before they are confirmed and done only then, readable errors, the audit
 // trail naming the account, and the chart's arithmetic.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { bucketDay } from '../../hub/src/web/chart';
 import { startHub, eventually, type HubHarness } from '../support/hub-harness';
 import { WebClient } from './client';

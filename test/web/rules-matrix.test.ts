@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { WEB_ROLES, type WebRole } from '../../hub/src/accounts/roles';
 import { allows, tableRoleOf, type Permission } from '../../hub/src/rules/permissions';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';

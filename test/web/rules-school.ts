@@ -4,7 +4,7 @@
 // pupils with phones left in, a confiscation, staff loans and a loss charge against the office's
 // own member of staff — all made through the records and station events, as the hub would see them.
 // The command line reaches the same database (`target`), as an administrator's shell would.
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import { generatePassword } from '../../hub/src/accounts/password';
 import type { WebRole } from '../../hub/src/accounts/roles';
 import { SYSTEM } from '../../hub/src/records/access';

@@ -1,7 +1,7 @@
 // What the office page's tests need besides the demo school: staff in each role, a staff loan
 // bank with an encrypted stick out on loan, a second form's station with a safeguarding hold and a
 // confiscation — all made through the records and station events, as the hub would see them.
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import type { Hub } from '../../hub/src/hub';
 import { SYSTEM } from '../../hub/src/records/access';
 import type { EventFrame } from '../../hub/src/protocol/frames';

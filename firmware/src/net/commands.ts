@@ -9,8 +9,9 @@
 import type { Crypto, FlashStore } from '../hal';
 import type { HmacKey } from '../codec/hmac';
 import { unseal } from './sealed';
-import { COMMAND, MSG, REFUSAL } from '../protocol/wire';
-import { LOCKER } from '../station/lockers';
+import { COMMAND, MSG, REFUSAL } from '../../../protocol/wire';
+import type { WireReply } from '../../../protocol/messages';
+import { LOCKER } from '../../../protocol/lockers';
 import type { Station } from '../station/station';
 import type { EventLog } from '../station/event-log';
 import { BADGE_HEADER_BYTES, BADGE_PREFIX, badgeFileName, checkBadgeFile, crcContinue, type BadgeList } from '../station/badge-list';
@@ -30,7 +31,7 @@ export interface CommandParts {
   station: Station;
   events: EventLog;
   badges: BadgeList;
-  reply(message: { [key: number]: unknown }): void;
+  reply(message: WireReply): void;
   /** A new configuration was written: restart to use it. */
   restart(): void;
   log(message: string): void;
@@ -60,7 +61,7 @@ export class CommandHandler {
   handle(payload: Uint8Array): void {
     const parts = this.parts;
     const answer = (counter: number, refusal: number, version: number | undefined, lockers?: Uint8Array) => {
-      const reply: { [key: number]: unknown } = {};
+      const reply = {} as WireReply;
       reply[MSG.STATION] = parts.stationId;
       reply[MSG.COUNTER] = counter;
       reply[MSG.OK] = refusal === REFUSAL.NONE;

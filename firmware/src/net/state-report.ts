@@ -6,7 +6,8 @@
 // a report is still unacknowledged is sent once that one is done: queued reports cost variables,
 // and a full client queue would refuse the birth message at the next connect.
 import type { Clock } from '../hal';
-import { MSG } from '../protocol/wire';
+import { MSG } from '../../../protocol/wire';
+import type { WireStateReport } from '../../../protocol/messages';
 
 export interface StateSource {
   stationId: string;
@@ -25,7 +26,7 @@ export interface StateSource {
   reader(): string;
 }
 
-export type PublishState = (message: { [key: number]: unknown }, onDone: (ok: boolean) => void) => void;
+export type PublishState = (message: WireStateReport, onDone: (ok: boolean) => void) => void;
 
 export class StateReport {
   private source: StateSource;
@@ -45,10 +46,10 @@ export class StateReport {
     this.isConnected = isConnected;
   }
 
-  message(): { [key: number]: unknown } {
+  message(): WireStateReport {
     const source = this.source;
     const memory = source.system.memory();
-    const message: { [key: number]: unknown } = {};
+    const message = {} as WireStateReport;
     message[MSG.STATION] = source.stationId;
     message[MSG.BOOT] = source.boot;
     if (source.board) message[MSG.BOARD] = source.board;

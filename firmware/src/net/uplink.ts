@@ -12,7 +12,8 @@
 import type { Clock } from '../hal';
 import type { MqttClient } from './mqtt-client';
 import type { Journal, JournalCursor, JournalEntry } from '../storage/journal';
-import { FRAME } from '../protocol/wire';
+import { FRAME } from '../../../protocol/wire';
+import type { WireEventFrame } from '../../../protocol/messages';
 import type { Opened } from './sealed';
 
 export interface UplinkOptions {
@@ -40,8 +41,8 @@ const ACK_TIMEOUT_MS = 10000;
 /** Longest wait between such resends (the ceiling doubles while nothing is acknowledged). */
 const ACK_TIMEOUT_MAX_MS = 300000;
 
-export function eventFrame(stationId: string, board: number, entry: JournalEntry): { [key: number]: unknown } {
-  const frame: { [key: number]: unknown } = {};
+export function eventFrame(stationId: string, board: number, entry: JournalEntry): WireEventFrame {
+  const frame = {} as WireEventFrame;
   frame[FRAME.STATION] = stationId;
   if (board) frame[FRAME.BOARD] = board;
   frame[FRAME.BOOT] = entry.boot;

@@ -4,48 +4,15 @@
 //
 // Each version is its own file, "hb.<version>": a new list is written beside the old one, checked,
 // and only then used (the old one is erased), so a power cut mid-transfer never leaves the station
-// without a list. At boot the newest file that checks out wins.
-//
-// Layout (big-endian):
-//   header 16 bytes: "HOBL" | version u32 | count u32 | CRC-32 of the records u32
-//   record 16 bytes: hash[8] | person u32 | role u8 | asset classes u8 (bit mask) | flags u8 | 0
+// without a list. At boot the newest file that checks out wins. The file's layout is the
+// contract's: ../../../protocol/badge-list.ts.
 import type { Crypto, FlashStore } from '../hal';
-import { readU32, writeU32 } from '../storage/record-file';
+import { readU32 } from '../storage/record-file';
+import { BADGE_HEADER_BYTES, BADGE_MAGIC, BADGE_PREFIX, BADGE_RECORD_BYTES, badgeFileName, type BadgeEntry } from '../../../protocol/badge-list';
 
-export const BADGE_PREFIX = 'hb.';
-export const BADGE_HEADER_BYTES = 16;
-export const BADGE_RECORD_BYTES = 16;
-export const BADGE_HASH_BYTES = 8;
-/** "HOBL" as one big-endian u32: a number costs the interpreter less than an array kept for good. */
-const MAGIC = 0x484f424c;
-
-export const BADGE_FLAG = {
-  MEDICAL_EXEMPT: 1, // P3: tap accepted and recorded, no locker opens
-  OPEN_ALL: 2, // may trigger the emergency open-all
-};
-
-export interface BadgeEntry {
-  person: number;
-  role: number;
-  assetClasses: number;
-  flags: number;
-}
-
-export interface BadgeRecord extends BadgeEntry {
-  hash: Uint8Array;
-}
-
-/** Negative, zero or positive as `a` sorts before, equal to or after `b` (both BADGE_HASH_BYTES long). */
-export function compareHash(a: Uint8Array, b: Uint8Array): number {
-  for (let i = 0; i < BADGE_HASH_BYTES; i++) {
-    if (a[i] !== b[i]) return a[i] - b[i];
-  }
-  return 0;
-}
-
-export function badgeFileName(version: number): string {
-  return BADGE_PREFIX + version;
-}
+// The file's layout, its encoder and its constants are the contract's (../../../protocol/badge-list.ts).
+export { BADGE_FLAG, BADGE_HASH_BYTES, BADGE_HEADER_BYTES, BADGE_PREFIX, BADGE_RECORD_BYTES, badgeFileName, compareHash, encodeBadgeList } from '../../../protocol/badge-list';
+export type { BadgeEntry, BadgeRecord } from '../../../protocol/badge-list';
 
 /**
  * Checks a badge-list file whole: header, size, and the CRC of its records (`recordsCrc` when the
@@ -54,7 +21,7 @@ export function badgeFileName(version: number): string {
 export function checkBadgeFile(flash: FlashStore, crypto: Crypto, name: string, recordsCrc?: number): string | null {
   const header = flash.readBytes(name, 0, BADGE_HEADER_BYTES);
   if (!header) return name + ': missing or too short';
-  if (readU32(header, 0) !== MAGIC) return name + ': not a badge list';
+  if (readU32(header, 0) !== BADGE_MAGIC) return name + ': not a badge list';
   const recordBytes = readU32(header, 8) * BADGE_RECORD_BYTES;
   if (flash.size(name) !== BADGE_HEADER_BYTES + recordBytes) return name + ': size does not match its count';
   if (recordsCrc === undefined) {
@@ -182,24 +149,4 @@ export class BadgeList {
     }
     return null;
   }
-}
-
-/** Builds a badge-list file (the hub sends it; tests and the simulator write it into Storage). */
-export function encodeBadgeList(records: BadgeRecord[], version: number, crc32: (data: Uint8Array) => number): Uint8Array {
-  const sorted = records.slice().sort((a, b) => compareHash(a.hash, b.hash));
-  const file = new Uint8Array(BADGE_HEADER_BYTES + sorted.length * BADGE_RECORD_BYTES);
-  writeU32(file, 0, MAGIC);
-  writeU32(file, 4, version);
-  writeU32(file, 8, sorted.length);
-  for (let i = 0; i < sorted.length; i++) {
-    const offset = BADGE_HEADER_BYTES + i * BADGE_RECORD_BYTES;
-    const record = sorted[i];
-    file.set(record.hash.subarray(0, BADGE_HASH_BYTES), offset);
-    writeU32(file, offset + 8, record.person);
-    file[offset + 12] = record.role;
-    file[offset + 13] = record.assetClasses;
-    file[offset + 14] = record.flags;
-  }
-  writeU32(file, 12, crc32(file.subarray(BADGE_HEADER_BYTES)));
-  return file;
 }

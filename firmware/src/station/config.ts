@@ -2,27 +2,18 @@
 import type { FlashStore } from '../hal';
 import { hexToBytes } from '../codec/bytes';
 import type { LockerAsset, StationTiming } from './station';
+import type { PinMap } from '../../../protocol/pin-map';
+import { STATION_CONFIG_FILE, stationConfigDefaults } from '../../../protocol/station-config';
 
-export const CONFIG_FILE = 'handover.json';
+export const CONFIG_FILE = STATION_CONFIG_FILE;
 
-export interface StationPins {
-  sck: number;
-  miso: number;
-  mosi: number;
-  rfidCs: number;
-  rfidIrq: number;
-  rfidReset: number;
-  /** io 'gpio': one lock output per locker, in locker order. */
-  locks: number[];
-  /** io 'gpio': one door reed switch input per locker, in locker order. */
-  doors: number[];
-  /** io 'expander': chip select of the MCP23S17s (on the reader's SPI bus) and their shared INT line. */
+/** The pin map (../../../protocol/pin-map.ts), its expander pins read as numbers (checked for io 'expander'). */
+export interface StationPins extends PinMap {
   expanderCs: number;
   expanderInt: number;
-  led: number;
-  buzzer: number;
 }
 
+/** The configuration as checked: handover.json (../../../protocol/station-config.ts) with its defaults filled in. */
 export interface StationConfig {
   site: string;
   station: string;
@@ -70,7 +61,8 @@ export function validateConfig(raw: any): ConfigResult {
   const pins = raw.pins || {};
   const pinNames = ['sck', 'miso', 'mosi', 'rfidCs', 'rfidIrq', 'rfidReset', 'led', 'buzzer'];
   for (const name of pinNames) need(isInt(pins[name]), 'pins.' + name, 'must be a GPIO number');
-  const io = raw.io === undefined ? 'gpio' : raw.io;
+  const defaults = stationConfigDefaults();
+  const io = raw.io === undefined ? defaults.io : raw.io;
   need(io === 'gpio' || io === 'expander', 'io', 'must be "gpio" or "expander"');
   if (io === 'gpio') {
     need(Array.isArray(pins.locks) && pins.locks.length === raw.lockers, 'pins.locks', 'must list one pin per locker');
@@ -97,14 +89,7 @@ export function validateConfig(raw: any): ConfigResult {
     need(isInt(asset.assetClass) && asset.assetClass >= 1 && asset.assetClass <= 8, 'assets.' + i + '.assetClass', 'must be 1..8');
     assets[i] = { tag: tagOk ? hexToBytes(asset.tag) : new Uint8Array(8), assetClass: asset.assetClass, healthCheckDue: asset.healthCheckDue === true };
   }
-  const timing: StationTiming = {
-    doorOpenTimeoutMs: 2000,
-    doorLeftOpenMs: 60000,
-    staffSessionMs: 3000,
-    releaseWindowMs: 30000,
-    unknownLimit: 5,
-    unknownWindowMs: 60000,
-  };
+  const timing: StationTiming = defaults.timing;
   const rawTiming = raw.timing || {};
   for (const key of Object.keys(timing)) {
     if (rawTiming[key] === undefined) continue;
@@ -118,15 +103,15 @@ export function validateConfig(raw: any): ConfigResult {
     lockers: raw.lockers,
     io,
     pins: pins,
-    spiBaud: isInt(raw.spiBaud) ? raw.spiBaud : 4000000,
+    spiBaud: isInt(raw.spiBaud) ? raw.spiBaud : defaults.spiBaud,
     broker: { host: broker.host, port: broker.port, tls: tls ? { ca: tls.ca } : null },
     wifi: raw.wifi && typeof raw.wifi.ssid === 'string' ? { ssid: raw.wifi.ssid, password: String(raw.wifi.password || '') } : null,
     badgeKey: raw.badgeKey,
     stationKey: raw.stationKey,
-    unlockPulseMs: isInt(raw.unlockPulseMs) ? raw.unlockPulseMs : 500,
-    doorDebounceMs: isInt(raw.doorDebounceMs) ? raw.doorDebounceMs : 30,
-    keepAliveSec: isInt(raw.keepAliveSec) ? raw.keepAliveSec : 30,
-    watchdogSec: isInt(raw.watchdogSec) ? raw.watchdogSec : 10,
+    unlockPulseMs: isInt(raw.unlockPulseMs) ? raw.unlockPulseMs : defaults.unlockPulseMs,
+    doorDebounceMs: isInt(raw.doorDebounceMs) ? raw.doorDebounceMs : defaults.doorDebounceMs,
+    keepAliveSec: isInt(raw.keepAliveSec) ? raw.keepAliveSec : defaults.keepAliveSec,
+    watchdogSec: isInt(raw.watchdogSec) ? raw.watchdogSec : defaults.watchdogSec,
     timing,
     assets,
   };

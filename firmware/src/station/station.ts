@@ -27,8 +27,8 @@
 // is left as it is, so shutting that door completes their deposit or collection.
 import type { Clock } from '../hal';
 import { BADGE_FLAG, type BadgeEntry } from './badge-list';
-import { LOCKER } from './lockers';
-import { DETAIL, EVENT, ROLE } from '../protocol/wire';
+import { LOCKER } from '../../../protocol/lockers';
+import { DETAIL, EVENT, ROLE } from '../../../protocol/wire';
 
 export interface EventFields {
   locker?: number;

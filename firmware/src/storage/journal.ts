@@ -11,7 +11,7 @@
 //   20 actor u32 | 24 witness u32 | 28 badge hash [8] (zeros = none) | 36 CRC-32 of bytes 0..35
 // A segment whose records are all confirmed is erased whole.
 import type { Crypto, FlashStore } from '../hal';
-import { DETAIL, EVENT } from '../protocol/wire';
+import { DETAIL, EVENT } from '../../../protocol/wire';
 import { isErased, isWholeRecord, readU32, sealRecord, writeU32 } from './record-file';
 
 export const JOURNAL_PREFIX = 'hj.';

@@ -6,17 +6,10 @@
 // the interpreter every class and method costs variables for good); these are the record rules
 // and byte helpers they share.
 import type { Crypto } from '../hal';
+import { readU32, writeU32 } from '../../../protocol/bytes';
 
-export function writeU32(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = (value >>> 24) & 255;
-  bytes[offset + 1] = (value >>> 16) & 255;
-  bytes[offset + 2] = (value >>> 8) & 255;
-  bytes[offset + 3] = value & 255;
-}
-
-export function readU32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset] << 24) >>> 0) + (bytes[offset + 1] << 16) + (bytes[offset + 2] << 8) + bytes[offset + 3];
-}
+// The big-endian u32 helpers are the contract's (the hub writes badge-list files with them).
+export { readU32, writeU32 };
 
 /** Seals a record: its last 4 bytes become the CRC-32 of the rest. */
 export function sealRecord(crypto: Crypto, record: Uint8Array): void {

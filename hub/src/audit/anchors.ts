@@ -65,9 +65,9 @@ function keySql(table: AnchoredTable, alias: string): string {
  * triggers as a row is written (no reading back) and by `audit verify` over the table. The two
  * databases print JSON differently, but each always prints it the same way.
  */
-function rowSql(table: AnchoredTable, alias: string, dialect: Dialect): string {
+function rowSql(table: AnchoredTable, alias: string, dialect: Dialect, replaced: Record<string, string> = {}): string {
   const values = table.columns.map((column) => {
-    const value = `${alias}.${column}`;
+    const value = replaced[column] ?? `${alias}.${column}`;
     if (!table.bytes?.includes(column)) return value;
     return dialect === 'postgres' ? `encode(${value}, 'hex')` : `lower(hex(${value}))`;
   });
@@ -194,7 +194,41 @@ export async function installAnchors(db: SqlDatabase): Promise<void> {
       await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?)', [BASELINE_FLAG, new Date().toISOString()]);
     });
   }
+  await reanchorConverted(db, audit);
   db.beforeCommit = (tx) => anchorPending(tx, audit);
+}
+
+/** Set by migration 10 when it turned station_events.detail from text into an integer. */
+export const REANCHOR_DETAIL = 'reanchor:station_events.detail';
+
+/**
+ * After migration 10: each station event with a detail, anchored as its row read before the
+ * conversion (the number as text: "16.0" on SQLite, "16" on PostgreSQL), is anchored again as it
+ * reads now, in the audit trail like any change the hub makes. A row whose anchor matches neither
+ * (edited outside the hub before the upgrade) is left for `audit verify` to name.
+ */
+async function reanchorConverted(db: SqlDatabase, audit: AuditTrail): Promise<void> {
+  if (!(await db.get('SELECT value FROM hub_secrets WHERE name = ?', [REANCHOR_DETAIL]))) return;
+  await db.transaction(async (tx) => {
+    const flag = await tx.get<{ value: string }>('SELECT value FROM hub_secrets WHERE name = ?', [REANCHOR_DETAIL]);
+    if (!flag) return;
+    const table = ANCHORED_TABLES.find((anchored) => anchored.name === 'station_events')!;
+    const fold = new AnchorFold();
+    for (let after = 0; ; ) {
+      const page = await tx.all<{ seq: number; details: string }>('SELECT seq, details FROM audit_log WHERE seq > ? AND action = ? ORDER BY seq LIMIT 1000', [after, ANCHOR_ACTION]);
+      for (const record of page) {
+        fold.add(record.details);
+        after = Number(record.seq);
+      }
+      if (page.length < 1000) break;
+    }
+    const before = flag.value === 'sqlite' ? "CAST(CAST(t.detail AS REAL) AS TEXT)" : 'CAST(t.detail AS TEXT)';
+    const oldRow = rowSql(table, 't', tx.kind, { detail: before });
+    const rows = await tx.all<{ k: string; now: string; was: string }>(`SELECT ${keySql(table, 't')} AS k, ${rowSql(table, 't', tx.kind)} AS now, ${oldRow} AS was FROM station_events t WHERE t.detail IS NOT NULL`);
+    const converted = rows.filter((row) => fold.digest(table.name, row.k) === rowDigest(row.was)).map((row) => ({ tbl: table.name, k: row.k, row: row.now }));
+    await audit.appendMany(anchorEntries(converted), tx);
+    await tx.run('DELETE FROM hub_secrets WHERE name = ?', [REANCHOR_DETAIL]);
+  });
 }
 
 export type RowProblem = { kind: 'row-altered' | 'row-removed' | 'row-inserted'; seq: number; table: string; key: string; message: string };
@@ -205,6 +239,11 @@ export class AnchorFold {
 
   constructor() {
     for (const table of ANCHORED_TABLES) this.tables.set(table.name, new Map());
+  }
+
+  /** The digest the anchors give `key` of `table` now (undefined: never anchored). */
+  digest(table: string, key: string): string | undefined {
+    return this.tables.get(table)?.get(key);
   }
 
   /** One anchor record's details, in chain order. */

@@ -7,7 +7,8 @@
 // kept in the database (hubPassword). A read-only account (Home Assistant) is made with
 // `handover broker account add` and may only read what Home Assistant needs.
 import crypto from 'node:crypto';
-import { TOPIC } from '../../../firmware/src/protocol/wire';
+import { TOPIC, TOPIC_ROOT, topicBase } from '../../../protocol/wire';
+import { sitePrefix } from '../../../protocol/topics';
 import type { SqlDatabase } from '../db/sql';
 
 /** The hub's two connections (ingest and station link) log in under these; a station id never has an underscore. */
@@ -68,20 +69,20 @@ export function clientIdProblem(principal: Principal, clientId: string): string 
 export function grants(principal: Principal, scope: TopicScope): { publish: string[]; subscribe: string[] } {
   const prefix = scope.haPrefix;
   if (principal.kind === 'station') {
-    const base = `handover/${principal.site}/${principal.id}/`;
+    const base = `${topicBase(principal.site, principal.id)}/`;
     return {
       publish: [TOPIC.EVENTS, TOPIC.STATE, TOPIC.REPLY, TOPIC.STATUS].map((suffix) => base + suffix.replace(/^\//, '')),
       subscribe: [TOPIC.ACK, TOPIC.COMMAND].map((suffix) => base + suffix.replace(/^\//, '')),
     };
   }
-  const stations = `handover/${scope.site}/+/`;
+  const stations = `${sitePrefix(scope.site)}+/`;
   if (principal.kind === 'hub') {
     return {
-      publish: [`${stations}ack`, `${stations}cmd`, `${stations}ha`, ...(prefix ? [`${prefix}/#`] : [])],
-      subscribe: ['handover/#', ...(prefix ? [`${prefix}/#`] : [])],
+      publish: [`${stations}${TOPIC.ACK.slice(1)}`, `${stations}${TOPIC.COMMAND.slice(1)}`, `${stations}ha`, ...(prefix ? [`${prefix}/#`] : [])],
+      subscribe: [`${TOPIC_ROOT}/#`, ...(prefix ? [`${prefix}/#`] : [])],
     };
   }
-  return { publish: [], subscribe: [`${stations}ha`, `${stations}status`, ...(prefix ? [`${prefix}/#`] : [])] };
+  return { publish: [], subscribe: [`${stations}ha`, `${stations}${TOPIC.STATUS.slice(1)}`, ...(prefix ? [`${prefix}/#`] : [])] };
 }
 
 /** Does `pattern` match every topic `filter` can match? (Both MQTT filters.) */

@@ -4,7 +4,7 @@
 // Steps are written in SQLite's dialect and translated for PostgreSQL by `forDialect`
 // (INTEGER PRIMARY KEY -> identity, INTEGER -> BIGINT, BLOB -> BYTEA). A step that cannot be
 // written portably (triggers) gives one text per dialect.
-import { postgresAnchorMigration } from '../audit/anchors';
+import { postgresAnchorMigration, REANCHOR_DETAIL } from '../audit/anchors';
 import type { SqlDatabase } from './sql';
 
 export type MigrationStep = string | { sqlite: string; postgres: string };
@@ -404,6 +404,41 @@ export const MIGRATIONS: MigrationStep[] = [
   `
   ALTER TABLE stations ADD COLUMN restored_board INTEGER;
   `,
+  // 10 (issue 18): station_events.detail held the frame's DETAIL number as TEXT (SQLite kept "16.0");
+  // it is an integer, as on the wire. The rows' digests in the audit chain change with it: the
+  // hub re-anchors each converted row whose anchor matches its old text (audit/anchors.ts
+  // reanchorConverted), so `audit verify` still finds a row edited before the upgrade.
+  {
+    sqlite: `
+    ALTER TABLE station_events RENAME TO station_events_detail_text;
+    CREATE TABLE station_events (
+      station_id TEXT NOT NULL,
+      board INTEGER NOT NULL DEFAULT 0,
+      boot INTEGER NOT NULL,
+      seq INTEGER NOT NULL,
+      type INTEGER NOT NULL,
+      locker INTEGER,
+      person_id INTEGER,
+      badge_hash BLOB,
+      detail INTEGER,
+      uptime_ms INTEGER NOT NULL,
+      received_at TEXT NOT NULL,
+      actor_id INTEGER,
+      witness_id INTEGER,
+      wall_time INTEGER,
+      PRIMARY KEY (station_id, board, boot, seq)
+    );
+    INSERT INTO station_events (station_id, board, boot, seq, type, locker, person_id, badge_hash, detail, uptime_ms, received_at, actor_id, witness_id, wall_time)
+      SELECT station_id, board, boot, seq, type, locker, person_id, badge_hash, CAST(CAST(detail AS REAL) AS INTEGER), uptime_ms, received_at, actor_id, witness_id, wall_time FROM station_events_detail_text;
+    DROP TABLE station_events_detail_text;
+    CREATE INDEX station_events_person ON station_events (person_id);
+    INSERT INTO hub_secrets (name, value) VALUES ('${REANCHOR_DETAIL}', 'sqlite');
+    `,
+    postgres: `
+    ALTER TABLE station_events ALTER COLUMN detail TYPE BIGINT USING CAST(CAST(detail AS NUMERIC) AS BIGINT);
+    INSERT INTO hub_secrets (name, value) VALUES ('${REANCHOR_DETAIL}', 'postgres');
+    `,
+  },
 ];
 
 /** The text of one step for a database kind. */

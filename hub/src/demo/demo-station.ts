@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SimulatedStation } from '../../../hardware/sim/simulated-station';
 import { HUMAN_PACE, visitLocker } from '../../../hardware/sim/scripted-person';
-import { badgeFileName } from '../../../firmware/src/station/badge-list';
+import { badgeFileName } from '../../../protocol/badge-list';
 import type { SqlDatabase } from '../db/sql';
 import type { Logger } from '../log';
 import { schoolBadgeKey, type People } from '../records/people';

@@ -1,8 +1,14 @@
-// Decoding and validating event frames from stations. A frame is a CBOR map with the small
-// integer keys of firmware/src/protocol/wire.ts; anything else is rejected with a reason.
+// Decoding and validating event frames from stations. A frame is a CBOR map with the integer keys
+// of the contract (protocol/messages.ts EventFrame, EVENT_FRAME_KEYS); anything else is rejected
+// with a reason. The schema below must infer exactly the contract's EventFrame (checked by the type
+// checker), and the hand check's field rules are a table over the same type.
 import { z } from 'zod';
-import { EVENT, FRAME } from '../../../firmware/src/protocol/wire';
-import { cborDecode, seal, unseal } from './sealed';
+import { EVENT } from '../../../protocol/wire';
+import { ACK_KEYS, EVENT_FRAME_KEYS, type Ack, type EventFrame } from '../../../protocol/messages';
+import { seal, unseal } from './sealed';
+import { decodeKeyed, type Decoded, type SameType } from './keyed';
+
+export type { EventFrame, Decoded };
 
 export const MAX_FRAME_BYTES = 4096;
 
@@ -11,10 +17,9 @@ export const MAX_FRAME_BYTES = 4096;
  * committed. Board 0 (older firmware) is left out; a board confirms only acknowledgements naming it.
  */
 export function encodeAck(stationKeyHex: string, boot: number, seq: number, board = 0): Uint8Array {
+  const fields: Ack = board ? { board, boot, seq } : { boot, seq };
   const ack = new Map<number, number>();
-  if (board) ack.set(FRAME.BOARD, board);
-  ack.set(FRAME.BOOT, boot);
-  ack.set(FRAME.SEQ, seq);
+  for (const [name, value] of Object.entries(fields) as Array<[keyof Ack, number]>) ack.set(ACK_KEYS[name], value);
   return seal(stationKeyHex, ack);
 }
 
@@ -26,6 +31,8 @@ export function eventName(code: number): string {
 }
 
 const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Byte strings as the contract types them (any Uint8Array). */
+export const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, 'Input not instance of Uint8Array');
 
 export const EventFrameSchema = z.object({
   station: z.string().min(1).max(64),
@@ -38,36 +45,21 @@ export const EventFrameSchema = z.object({
   type: uint.refine((code) => eventCodes.has(code), 'unknown event type'),
   locker: z.number().int().min(0).max(63).optional(),
   person: uint.optional(),
-  badge: z.instanceof(Uint8Array).refine((bytes) => bytes.length === 8, 'badge hash must be 8 bytes').optional(),
+  badge: bytes.refine((bytes) => bytes.length === 8, 'badge hash must be 8 bytes').optional(),
   detail: uint.max(255).optional(),
   actor: uint.optional(),
   witness: uint.optional(),
-});
+}) satisfies z.ZodType<EventFrame>;
 
-export type EventFrame = z.infer<typeof EventFrameSchema>;
+// The schema infers the contract's type exactly: a field added to either fails the type check here.
+const schemaIsTheContract: SameType<z.infer<typeof EventFrameSchema>, EventFrame> = true;
+void schemaIsTheContract;
 
 /** The frame's board identity: 0 for frames without one (firmware before board identities). */
 export function boardOf(frame: { board?: number }): number {
   return frame.board ?? 0;
 }
 
-export type Decoded<T> = { ok: true; frame: T } | { ok: false; reason: string };
-
-const FIELD_BY_KEY = new Map<number, keyof EventFrame>([
-  [FRAME.STATION, 'station'],
-  [FRAME.BOARD, 'board'],
-  [FRAME.BOOT, 'boot'],
-  [FRAME.SEQ, 'seq'],
-  [FRAME.UPTIME_MS, 'uptimeMs'],
-  [FRAME.WALL_TIME, 'wallTime'],
-  [FRAME.TYPE, 'type'],
-  [FRAME.LOCKER, 'locker'],
-  [FRAME.PERSON, 'person'],
-  [FRAME.BADGE, 'badge'],
-  [FRAME.DETAIL, 'detail'],
-  [FRAME.ACTOR, 'actor'],
-  [FRAME.WITNESS, 'witness'],
-]);
 
 /** Verifies a station's signed event frame with its key, then decodes and validates it. */
 export function openEventFrame(stationKeyHex: string, payload: Uint8Array): Decoded<EventFrame> {
@@ -80,31 +72,35 @@ export function openEventFrame(stationKeyHex: string, payload: Uint8Array): Deco
 
 /** Decodes and validates an (already verified) event frame body. */
 export function decodeEventFrame(payload: Uint8Array): Decoded<EventFrame> {
-  let decoded: unknown;
-  try {
-    decoded = cborDecode(payload);
-  } catch (error) {
-    return { ok: false, reason: `not CBOR: ${(error as Error).message}` };
-  }
-  if (!(decoded instanceof Map)) return { ok: false, reason: 'frame is not a CBOR map' };
-  const named: Record<string, unknown> = {};
-  for (const [key, value] of decoded) {
-    const field = typeof key === 'number' ? FIELD_BY_KEY.get(key) : undefined;
-    if (!field) return { ok: false, reason: `unknown frame key ${String(key)}` };
-    named[field] = value instanceof Uint8Array ? new Uint8Array(value) : value;
-  }
   // A well-formed frame (nearly all of them) is checked by hand against the same rules; anything
   // else goes through the schema, which says what is wrong.
-  const quick = checkedFrame(named);
-  if (quick) return { ok: true, frame: quick };
-  const parsed = EventFrameSchema.safeParse(named);
-  if (!parsed.success) {
-    return { ok: false, reason: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'frame'}: ${issue.message}`).join('; ') };
-  }
-  return { ok: true, frame: parsed.data };
+  return decodeKeyed(payload, EVENT_FRAME_KEYS, EventFrameSchema, checkedFrame);
 }
 
 const isUint = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER;
+
+/** The hand check's rule for each field of the contract's EventFrame (the type checker wants every one). */
+const FIELD_RULES: { readonly [K in keyof EventFrame]-?: (value: unknown) => boolean } = {
+  station: (station) => typeof station === 'string' && station.length >= 1 && station.length <= 64,
+  board: (board) => isUint(board) && board <= 0xffffffff,
+  boot: isUint,
+  seq: (seq) => isUint(seq) && seq >= 1,
+  uptimeMs: isUint,
+  wallTime: isUint,
+  type: (type) => isUint(type) && eventCodes.has(type),
+  locker: (locker) => typeof locker === 'number' && Number.isInteger(locker) && locker >= 0 && locker <= 63,
+  person: isUint,
+  badge: (badge) => badge instanceof Uint8Array && badge.length === 8,
+  detail: (detail) => isUint(detail) && detail <= 255,
+  actor: isUint,
+  witness: isUint,
+};
+/** Fields in the schema's order (its parse returns them in it), each with whether the schema wants it. */
+const FIELDS = (Object.keys(EventFrameSchema.shape) as Array<keyof EventFrame>).map((name) => ({
+  name,
+  rule: FIELD_RULES[name],
+  required: !EventFrameSchema.shape[name].safeParse(undefined).success,
+}));
 
 /**
  * The frame EventFrameSchema would return for `named` when `named` satisfies it, else undefined
@@ -112,31 +108,15 @@ const isUint = (value: unknown): value is number => typeof value === 'number' &&
  * test/hub/frame-check.test.ts compares the two.
  */
 export function checkedFrame(named: Record<string, unknown>): EventFrame | undefined {
-  const { station, board, boot, seq, uptimeMs, wallTime, type, locker, person, badge, detail, actor, witness } = named;
-  if (typeof station !== 'string' || station.length < 1 || station.length > 64) return undefined;
-  if ('board' in named && !(isUint(board) && board <= 0xffffffff)) return undefined;
-  if (!isUint(boot) || !isUint(seq) || seq < 1 || !isUint(uptimeMs) || !isUint(type) || !eventCodes.has(type)) return undefined;
-  if ('wallTime' in named && !isUint(wallTime)) return undefined;
-  if ('locker' in named && !(typeof locker === 'number' && Number.isInteger(locker) && locker >= 0 && locker <= 63)) return undefined;
-  if ('person' in named && !isUint(person)) return undefined;
-  if ('badge' in named && !(badge instanceof Uint8Array && badge.length === 8)) return undefined;
-  if ('detail' in named && !(isUint(detail) && detail <= 255)) return undefined;
-  if ('actor' in named && !isUint(actor)) return undefined;
-  if ('witness' in named && !isUint(witness)) return undefined;
-  // The schema's key order, as its parse returns them.
-  const out: Record<string, unknown> = { station };
-  if (board !== undefined) out.board = board;
-  out.boot = boot;
-  out.seq = seq;
-  out.uptimeMs = uptimeMs;
-  if (wallTime !== undefined) out.wallTime = wallTime;
-  out.type = type;
-  if (locker !== undefined) out.locker = locker;
-  if (person !== undefined) out.person = person;
-  if (badge !== undefined) out.badge = badge;
-  if (detail !== undefined) out.detail = detail;
-  if (actor !== undefined) out.actor = actor;
-  if (witness !== undefined) out.witness = witness;
-  const frame = out as EventFrame;
-  return frame;
+  const out: Record<string, unknown> = {};
+  for (const field of FIELDS) {
+    const value = named[field.name];
+    if (value === undefined) {
+      if (field.required || field.name in named) return undefined;
+      continue;
+    }
+    if (!field.rule(value)) return undefined;
+    out[field.name] = value;
+  }
+  return out as unknown as EventFrame;
 }

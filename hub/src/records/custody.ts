@@ -16,7 +16,7 @@
 //   4. one audit record per event (the chain of P17), and when each station was last heard.
 // If a batch fails, its events are applied one by one, each event's effect in a savepoint: an
 // event whose effect cannot be applied is still stored (and acknowledged), and an alert says why.
-import { DETAIL, EVENT } from '../../../firmware/src/protocol/wire';
+import { DETAIL, EVENT } from '../../../protocol/wire';
 import { AuditTrail, type AuditEntry } from '../audit/trail';
 import { insertRows, rowsAsTable, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';
@@ -79,7 +79,7 @@ const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, co
 const HEARD_COLUMNS: BulkColumn[] = [['id', 'text'], ['at', 'text']];
 const EVENT_COLUMNS: BulkColumn[] = [
   ['station_id', 'text'], ['board', 'bigint'], ['boot', 'bigint'], ['seq', 'bigint'], ['type', 'bigint'], ['locker', 'bigint'], ['person_id', 'bigint'], ['actor_id', 'bigint'],
-  ['witness_id', 'bigint'], ['badge_hash', 'bytea'], ['detail', 'text'], ['uptime_ms', 'bigint'], ['wall_time', 'bigint'], ['received_at', 'text'],
+  ['witness_id', 'bigint'], ['badge_hash', 'bytea'], ['detail', 'bigint'], ['uptime_ms', 'bigint'], ['wall_time', 'bigint'], ['received_at', 'text'],
 ];
 
 const REPEAT_COLUMNS: BulkColumn[] = [['station_id', 'text'], ['board', 'bigint'], ['boot', 'bigint'], ['seq', 'bigint']];

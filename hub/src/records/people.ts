@@ -2,8 +2,8 @@
 // derivation the stations use, so a tap can be matched without any station holding a UID.
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
-import { ROLE } from '../../../firmware/src/protocol/wire';
-import { BADGE_FLAG, BADGE_HASH_BYTES, encodeBadgeList, type BadgeRecord } from '../../../firmware/src/station/badge-list';
+import { ROLE } from '../../../protocol/wire';
+import { BADGE_FLAG, BADGE_HASH_BYTES, encodeBadgeList, type BadgeRecord } from '../../../protocol/badge-list';
 import type { SqlDatabase } from '../db/sql';
 import { NotFoundError, type Actor } from './access';
 

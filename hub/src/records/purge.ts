@@ -14,7 +14,7 @@
 import { actorLabel, requirePermission, type Actor } from './access';
 import type { Records } from './index';
 import { addDays } from './time';
-import { EVENT } from '../../../firmware/src/protocol/wire';
+import { EVENT } from '../../../protocol/wire';
 
 export interface PurgeResult {
   cutoff: string;

@@ -7,7 +7,7 @@
 // database, so a station's state report costs nothing.
 import crypto from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { writeU32 } from '../../../firmware/src/storage/record-file';
+import { writeU32 } from '../../../protocol/bytes';
 import type { SqlDatabase } from '../db/sql';
 import type { Logger } from '../log';
 import type { People } from '../records/people';

@@ -130,7 +130,9 @@ export class BadgeSync {
       this.settle(sync);
     }
     if (sync.retryAt !== null && Date.now() < sync.retryAt) return;
-    void this.push(stationId, sync, list);
+    // Watched: a push that throws past its own handling (a logger or a timer failing) is logged;
+    // unwatched, its rejection would stop the hub.
+    this.push(stationId, sync, list).catch((error) => this.options.log.warn(`badge list ${list.version} to ${stationId}: ${(error as Error).message}`));
   }
 
   private settle(sync: StationSync): void {

@@ -3,6 +3,7 @@
 // the hub republishes what it verified as retained JSON under handover/<site>/<station>/ha and
 // announces entities that read it (discovery prefix configurable, "homeassistant" by default).
 import type { StationState } from './station-link';
+import { topicBase } from '../../../protocol/wire';
 
 export type Publish = (topic: string, payload: string, retain: boolean) => void;
 
@@ -21,7 +22,7 @@ export class HomeAssistantDiscovery {
   }
 
   private base(stationId: string): string {
-    return `handover/${this.options.site}/${stationId}`;
+    return topicBase(this.options.site, stationId);
   }
 
   /** Publishes the station's JSON state, announcing its entities the first time (or when its size changes). */

@@ -19,7 +19,7 @@
 //     done or when nothing disagreed, so a hub restart does not send it again.
 // The station takes it only for lockers it shows free (or item-in) and is not opening, so what it
 // learnt since the swap is never overwritten (firmware/src/net/commands.ts).
-import { LOCKER_STATE_NAMES } from '../../../firmware/src/station/lockers';
+import { LOCKER_STATE_NAMES } from '../../../protocol/lockers';
 import type { SqlDatabase } from '../db/sql';
 import type { Logger } from '../log';
 import type { Records } from '../records';

@@ -6,9 +6,12 @@
 // (badge-sync.ts decides when).
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../firmware/src/protocol/wire';
-import { LOCKER_STATE_NAMES } from '../../../firmware/src/station/lockers';
-import { cborDecode, seal, unseal } from '../protocol/sealed';
+import { COMMAND, REFUSAL, TOPIC, topicBase } from '../../../protocol/wire';
+import { LOCKER_STATE_NAMES } from '../../../protocol/lockers';
+import { COMMAND_KEYS, type Command, type CommandArguments, type Reply, type StateReport } from '../../../protocol/messages';
+import { parseStationTopic, stationsFilter } from '../../../protocol/topics';
+import { seal, unseal } from '../protocol/sealed';
+import { decodeReply, decodeStateReport } from '../protocol/station-messages';
 import type { Logger } from '../log';
 import { ThrottledLog } from '../log-throttle';
 
@@ -64,7 +67,6 @@ export interface StationState {
 }
 
 const REFUSAL_NAMES = new Map<number, string>(Object.entries(REFUSAL).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
-const TOPIC_PATTERN = /^handover\/([^/]+)\/([^/]+)\/(reply|state|status)$/;
 /** A station clock this far from the hub's is set again. */
 const TIME_DRIFT_MS = 5000;
 
@@ -126,8 +128,8 @@ export class StationLink extends EventEmitter {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    const base = `handover/${this.options.site}/+`;
-    await client.subscribeAsync([`${base}${TOPIC.REPLY}`, `${base}${TOPIC.STATE}`, `${base}${TOPIC.STATUS}`], { qos: 1 });
+    const site = this.options.site;
+    await client.subscribeAsync([stationsFilter(site, 'REPLY'), stationsFilter(site, 'STATE'), stationsFilter(site, 'STATUS')], { qos: 1 });
   }
 
   async stop(): Promise<void> {
@@ -154,7 +156,7 @@ export class StationLink extends EventEmitter {
   }
 
   /** Sends one signed command and waits for the station's reply. */
-  async command(stationId: string, kind: number, fields: Array<[number, unknown]> = []): Promise<CommandResult> {
+  async command(stationId: string, kind: number, fields: CommandArguments = {}): Promise<CommandResult> {
     if (!this.client) throw new Error('station link is not started');
     const key = await this.options.keyOf(stationId);
     if (!key) throw new Error(`unknown station ${stationId}`);
@@ -162,16 +164,13 @@ export class StationLink extends EventEmitter {
   }
 
   /** Numbers, signs and publishes a command at once (so commands go out in the order of the calls); resolves with the reply. */
-  private send(stationId: string, key: string, kind: number, fields: Array<[number, unknown]>): Promise<CommandResult> {
+  private send(stationId: string, key: string, kind: number, fields: CommandArguments): Promise<CommandResult> {
     const client = this.client;
     if (!client) return Promise.resolve({ ok: false, refusal: 'station link is not started' });
     const counter = this.nextCounter(stationId);
-    const message = new Map<number, unknown>([
-      [MSG.STATION, stationId],
-      [MSG.COUNTER, counter],
-      [MSG.COMMAND, kind],
-      ...fields,
-    ]);
+    const command: Command = { station: stationId, counter, command: kind, ...fields };
+    const message = new Map<number, unknown>();
+    for (const [name, value] of Object.entries(command) as Array<[keyof Command, unknown]>) if (value !== undefined) message.set(COMMAND_KEYS[name], value);
     const id = `${stationId}/${counter}`;
     const result = new Promise<CommandResult>((resolve) => {
       const timer = setTimeout(() => {
@@ -191,25 +190,25 @@ export class StationLink extends EventEmitter {
   }
 
   unlock(stationId: string, locker: number, actor: number): Promise<CommandResult> {
-    return this.command(stationId, COMMAND.UNLOCK, [[MSG.LOCKER, locker], [MSG.ACTOR, actor]]);
+    return this.command(stationId, COMMAND.UNLOCK, { locker, actor });
   }
 
   setHold(stationId: string, locker: number, safeguarding: boolean, actor: number): Promise<CommandResult> {
     const hold = LOCKER_STATE_NAMES.indexOf(safeguarding ? 'safeguarding-held' : 'held');
-    return this.command(stationId, COMMAND.SET_HOLD, [[MSG.LOCKER, locker], [MSG.HOLD, hold], [MSG.ACTOR, actor]]);
+    return this.command(stationId, COMMAND.SET_HOLD, { locker, hold, actor });
   }
 
   releaseHold(stationId: string, locker: number, actor: number): Promise<CommandResult> {
-    return this.command(stationId, COMMAND.RELEASE_HOLD, [[MSG.LOCKER, locker], [MSG.ACTOR, actor]]);
+    return this.command(stationId, COMMAND.RELEASE_HOLD, { locker, actor });
   }
 
   openAll(stationId: string, actor: number): Promise<CommandResult> {
-    return this.command(stationId, COMMAND.OPEN_ALL, [[MSG.ACTOR, actor]]);
+    return this.command(stationId, COMMAND.OPEN_ALL, { actor });
   }
 
   /** The hub's time, for the station's boot (and board) it names: refused in any other boot. */
   setTime(stationId: string, boot: number, board: number): Promise<CommandResult> {
-    return this.command(stationId, COMMAND.SET_TIME, [[MSG.WALL_TIME, Date.now()], [MSG.BOOT, boot], ...(board ? [[MSG.BOARD, board] as [number, unknown]] : [])]);
+    return this.command(stationId, COMMAND.SET_TIME, { wallTime: Date.now(), boot, ...(board ? { board } : {}) });
   }
 
   /**
@@ -221,11 +220,11 @@ export class StationLink extends EventEmitter {
     const ownerBytes = new Uint8Array(owners.length * 4);
     const view = new DataView(ownerBytes.buffer);
     owners.forEach((owner, locker) => view.setUint32(locker * 4, owner, true));
-    return this.command(stationId, COMMAND.RESTORE_LOCKERS, [[MSG.BOOT, boot], ...(board ? [[MSG.BOARD, board] as [number, unknown]] : []), [MSG.LOCKERS, states], [MSG.OWNERS, ownerBytes]]);
+    return this.command(stationId, COMMAND.RESTORE_LOCKERS, { boot, ...(board ? { board } : {}), lockers: states, owners: ownerBytes });
   }
 
   setConfig(stationId: string, configJson: string): Promise<CommandResult> {
-    return this.command(stationId, COMMAND.SET_CONFIG, [[MSG.CONFIG, configJson]]);
+    return this.command(stationId, COMMAND.SET_CONFIG, { config: configJson });
   }
 
   /**
@@ -237,7 +236,7 @@ export class StationLink extends EventEmitter {
   async pushBadgeList(stationId: string, version: number, file: Uint8Array): Promise<CommandResult> {
     const key = await this.options.keyOf(stationId);
     if (!key) throw new Error(`unknown station ${stationId}`);
-    const begin = await this.send(stationId, key, COMMAND.BADGES_BEGIN, [[MSG.VERSION, version], [MSG.SIZE, file.length]]);
+    const begin = await this.send(stationId, key, COMMAND.BADGES_BEGIN, { version, size: file.length });
     if (!begin.ok) return begin;
     const chunkBytes = this.options.chunkBytes ?? 1024;
     const window = Math.max(1, this.options.chunkWindow ?? 2);
@@ -250,7 +249,7 @@ export class StationLink extends EventEmitter {
       const chunk = file.subarray(offset, offset + chunkBytes);
       const sent = offset + chunk.length;
       inFlight.push(
-        this.send(stationId, key, COMMAND.BADGES_CHUNK, [[MSG.VERSION, version], [MSG.OFFSET, offset], [MSG.DATA, chunk]]).then((answered) => {
+        this.send(stationId, key, COMMAND.BADGES_CHUNK, { version, offset, data: chunk }).then((answered) => {
           if (answered.ok) this.emit('badge-progress', { stationId, sent, total: file.length });
           return answered;
         }),
@@ -260,60 +259,61 @@ export class StationLink extends EventEmitter {
       const answered = await pending;
       if (!answered.ok) return answered;
     }
-    return this.send(stationId, key, COMMAND.BADGES_COMMIT, [[MSG.VERSION, version]]);
+    return this.send(stationId, key, COMMAND.BADGES_COMMIT, { version });
   }
 
   private async handle(topic: string, payload: Uint8Array, retained: boolean): Promise<void> {
-    const match = TOPIC_PATTERN.exec(topic);
-    if (!match) return;
-    const [, , stationId, kind] = match;
-    if (kind === 'status') return this.onStatus(stationId, Buffer.from(payload).toString('utf8'));
+    const named = parseStationTopic(topic);
+    if (!named || named.site !== this.options.site) return;
+    const { station: stationId, kind } = named;
+    if (kind === 'STATUS') return this.onStatus(stationId, Buffer.from(payload).toString('utf8'));
+    if (kind !== 'REPLY' && kind !== 'STATE') return;
+    const what = kind === 'REPLY' ? 'reply' : 'state';
     const key = await this.options.keyOf(stationId);
-    if (!key) return this.refuse(kind, stationId.slice(0, 64), 'unknown station');
+    if (!key) return this.refuse(what, stationId.slice(0, 64), 'unknown station');
     const opened = unseal(key, payload);
-    if (!opened.ok) return this.refuse(kind, stationId, opened.reason);
-    const message = cborDecode(opened.body);
-    if (!(message instanceof Map)) return this.refuse(kind, stationId, 'not a map');
-    if (kind === 'reply') this.onReply(stationId, message);
-    else this.onState(stationId, message, retained);
+    if (!opened.ok) return this.refuse(what, stationId, opened.reason);
+    if (kind === 'REPLY') {
+      const reply = decodeReply(opened.body);
+      if (!reply.ok) return this.refuse(what, stationId, reply.reason);
+      if (reply.frame.station !== stationId) return this.refuse(what, stationId, `reply names station ${reply.frame.station.slice(0, 64)}`);
+      this.onReply(stationId, reply.frame);
+    } else {
+      const state = decodeStateReport(opened.body);
+      if (!state.ok) return this.refuse(what, stationId, state.reason);
+      if (state.frame.station !== stationId) return this.refuse(what, stationId, `state names station ${state.frame.station.slice(0, 64)}`);
+      this.onState(stationId, state.frame, retained);
+    }
   }
 
-  private onReply(stationId: string, message: Map<unknown, unknown>): void {
-    const counter = message.get(MSG.COUNTER);
+  private onReply(stationId: string, reply: Reply): void {
+    const { counter, ok } = reply;
     const pending = this.pending.get(`${stationId}/${counter}`);
-    const ok = message.get(MSG.OK) === true;
-    const refusal = ok ? null : (REFUSAL_NAMES.get(message.get(MSG.DETAIL) as number) ?? `refusal ${String(message.get(MSG.DETAIL))}`);
-    if (!ok) this.options.log.warn(`station ${stationId} refused command ${String(counter)}: ${refusal}`);
+    const refusal = ok ? null : (REFUSAL_NAMES.get(reply.detail ?? -1) ?? `refusal ${String(reply.detail)}`);
+    if (!ok) this.options.log.warn(`station ${stationId} refused command ${counter}: ${refusal}`);
     if (!pending) return;
     clearTimeout(pending.timer);
     this.pending.delete(`${stationId}/${counter}`);
-    const version = message.get(MSG.VERSION);
-    const lockers = message.get(MSG.LOCKERS);
-    pending.resolve({ ok, refusal, ...(typeof version === 'number' ? { version } : {}), ...(lockers instanceof Uint8Array ? { lockers: lockerNames(lockers) } : {}) });
+    pending.resolve({ ok, refusal, ...(reply.version !== undefined ? { version: reply.version } : {}), ...(reply.lockers ? { lockers: lockerNames(reply.lockers) } : {}) });
   }
 
-  private onState(stationId: string, message: Map<unknown, unknown>, retained: boolean): void {
-    const lockers = message.get(MSG.LOCKERS);
-    const memory = message.get(MSG.MEMORY);
-    const doors = message.get(MSG.DOORS);
-    const board = message.get(MSG.BOARD);
-    const wallTime = message.get(MSG.WALL_TIME);
+  private onState(stationId: string, report: StateReport, retained: boolean): void {
     const state: StationState = {
       stationId,
       // Online comes from the session or the status topic only (a state report arriving first,
       // as retained ones may after a hub restart, must not hide the birth message that follows).
       online: this.states.get(stationId)?.online ?? false,
-      boot: message.get(MSG.BOOT) as number,
-      board: typeof board === 'number' ? board : 0,
-      ...(typeof wallTime === 'number' ? { wallTime } : {}),
-      firmware: message.get(MSG.FIRMWARE) as string,
-      lockers: lockers instanceof Uint8Array ? lockerNames(lockers) : undefined,
-      doorsOpen: typeof doors === 'number' ? openDoors(doors) : undefined,
-      badgeListVersion: message.get(MSG.VERSION) as number,
-      journalBacklog: message.get(MSG.BACKLOG) as number,
-      memory: Array.isArray(memory) ? { used: memory[0], total: memory[1] } : undefined,
-      reader: message.get(MSG.READER) as string,
-      uptimeSec: message.get(MSG.UPTIME) as number,
+      boot: report.boot,
+      board: report.board ?? 0,
+      ...(report.wallTime !== undefined ? { wallTime: report.wallTime } : {}),
+      firmware: report.firmware,
+      lockers: lockerNames(report.lockers),
+      doorsOpen: report.doors === undefined ? undefined : openDoors(report.doors),
+      badgeListVersion: report.version,
+      journalBacklog: report.backlog,
+      memory: { used: report.memory[0], total: report.memory[1] },
+      reader: report.reader,
+      uptimeSec: report.uptime,
       updatedAt: new Date().toISOString(),
     };
     this.states.set(stationId, state);

@@ -1,6 +1,6 @@
 // A small school for the hub's record tests: a station for phones, a staff loan bank with a stick
 // and a laptop, pupils and staff in every role, and a helper that builds station event frames.
-import { EVENT } from '../../../firmware/src/protocol/wire';
+import { EVENT } from '../../../protocol/wire';
 import type { EventFrame } from '../../../hub/src/protocol/frames';
 import { createRecords, type Records } from '../../../hub/src/records';
 import type { Actor } from '../../../hub/src/records/access';

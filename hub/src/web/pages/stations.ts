@@ -4,7 +4,7 @@
 // of one locker and emergency open-all, each shown with its effect and confirmed first, sent as a
 // signed command, and recorded under the account.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { EVENT } from '../../../../firmware/src/protocol/wire';
+import { EVENT } from '../../../../protocol/wire';
 import { may } from '../../accounts/roles';
 import { boardName } from '../../records/station-boards';
 import type { StationRow } from '../../records/stations';

@@ -2,7 +2,7 @@
 // rush and home time stand out), phones in lockers now against the number on roll, and loans out
 // by asset class — all drawn here from the hub's own records.
 import type { FastifyInstance } from 'fastify';
-import { EVENT } from '../../../../firmware/src/protocol/wire';
+import { EVENT } from '../../../../protocol/wire';
 import { bucketDay, clock, dayChart, SLOT_MINUTES } from '../chart';
 import type { WebContext } from '../context';
 import { html, type Html } from '../html';

@@ -1,5 +1,7 @@
-// The station's wiring, as the configuration names it. See hardware/README.md for the board.
+// The station's wiring, as the configuration (station-config.ts) names it: ESP32 GPIO numbers.
+// See hardware/README.md for the board.
 export interface PinMap {
+  /** io 'expander': chip select of the MCP23S17s (on the reader's SPI bus) and their shared INT line. */
   expanderCs?: number;
   expanderInt?: number;
   sck: number;
@@ -8,7 +10,9 @@ export interface PinMap {
   rfidCs: number;
   rfidIrq: number;
   rfidReset: number;
+  /** io 'gpio': one lock output per locker, in locker order. */
   locks: number[];
+  /** io 'gpio': one door reed switch input per locker, in locker order. */
   doors: number[];
   led: number;
   buzzer: number;

@@ -1,6 +1,7 @@
 // The wire contract between a station and the hub: topics, frame keys and event codes.
 // Pure constants and functions, imported by the firmware and by the hub, so both ends read the
-// same table. Frames are CBOR maps with these small integer keys (compact on the radio).
+// same table. Frames are CBOR maps with these small integer keys (compact on the radio); the
+// payload types are in messages.ts.
 
 /** Keys of an event frame (a CBOR map). */
 export const FRAME = {
@@ -17,7 +18,7 @@ export const FRAME = {
   ACTOR: 11, // person id of the staff member who acted (uint)
   WITNESS: 12, // person id of the second staff member of a two-person release (uint)
   BOARD: 13, // the station's board identity (uint, 1..2^31-1), drawn when its Storage was formatted; absent = 0 (older firmware, or a board formatted before identities)
-};
+} as const;
 
 /** Reasons and notes carried in FRAME.DETAIL. */
 export const DETAIL = {
@@ -72,7 +73,7 @@ export const MSG = {
   DOORS: 31, // state: bitmap of the doors standing open, bit n = locker n (uint)
   BOARD: 32, // state: the board identity (FRAME.BOARD); SET_TIME, RESTORE_LOCKERS: the board it is meant for
   OWNERS: 33, // RESTORE_LOCKERS: one little-endian uint32 per locker, the person each holds for (0: none)
-};
+} as const;
 
 /** Commands from the hub (MSG.COMMAND). */
 export const COMMAND = {
@@ -137,8 +138,12 @@ export const ROLE = {
   OFFICE: 7,
 };
 
+/** Every topic of the system starts with this (broker ACLs, the hub's subscriptions, Home Assistant). */
+export const TOPIC_ROOT = 'handover';
+
+/** handover/<site>/<station>: the topics of one station are this and a TOPIC suffix. */
 export function topicBase(site: string, station: string): string {
-  return 'handover/' + site + '/' + station;
+  return TOPIC_ROOT + '/' + site + '/' + station;
 }
 
 /** Topic suffixes under handover/<site>/<station>/. */
@@ -149,4 +154,4 @@ export const TOPIC = {
   ACK: '/ack', // hub -> station, QoS 1: highest sequence committed to the database
   COMMAND: '/cmd', // hub -> station, QoS 1: signed commands
   REPLY: '/reply', // station -> hub, QoS 1: command results
-};
+} as const;

@@ -1,0 +1,93 @@
+// The station configuration file, handover.json in the station's Storage: `handover station add`
+// prints it, `npm run flash` and the simulator write it, SET_CONFIG replaces it, and the firmware
+// checks it at boot (firmware/src/station/config.ts). Its defaults are here once.
+//
+// Versions: a file says which version of this layout it follows (`version`); a file without one is
+// version 1 (everything written before versions). readStationConfigFile brings any older version up
+// to STATION_CONFIG_VERSION, one step at a time, and refuses a newer one by name. To change the
+// layout: raise STATION_CONFIG_VERSION and append the step from the previous version to UPGRADES.
+import type { PinMap } from './pin-map';
+
+export const STATION_CONFIG_FILE = 'handover.json';
+export const STATION_CONFIG_VERSION = 1;
+
+/** The station's timers and limits (firmware: StationTiming); each may be left out for its default. */
+export interface StationTimingFile {
+  doorOpenTimeoutMs: number;
+  doorLeftOpenMs: number;
+  staffSessionMs: number;
+  releaseWindowMs: number;
+  unknownLimit: number;
+  unknownWindowMs: number;
+}
+
+export interface StationConfigFile {
+  /** Layout version (absent: 1). */
+  version?: number;
+  site: string;
+  station: string;
+  lockers: number;
+  /** How locks and doors are wired: straight to GPIOs (up to 8), or through MCP23S17 expanders (up to 32). Default 'gpio'. */
+  io?: 'gpio' | 'expander';
+  pins: PinMap;
+  spiBaud?: number;
+  /** tls: the CA certificate (PEM) the station pins for the broker's certificate; absent (or null) for plain TCP. */
+  broker: { host: string; port: number; tls?: { ca: string } | null };
+  wifi?: { ssid: string; password: string } | null;
+  /** Hex key for the keyed hash of badge UIDs: the same for every station of a school. */
+  badgeKey: string;
+  /** Hex key this station signs its frames with. */
+  stationKey: string;
+  unlockPulseMs?: number;
+  doorDebounceMs?: number;
+  keepAliveSec?: number;
+  watchdogSec?: number;
+  timing?: Partial<StationTimingFile>;
+  /** Per locker: the loan item it is home to (tag hash in hex, asset class 1..8), or null for a phone locker. */
+  assets?: Array<{ tag: string; assetClass: number; healthCheckDue: boolean } | null>;
+}
+
+/**
+ * What a field left out means. A function, not a constant: the firmware calls it once at boot, and
+ * on the interpreter an object kept for good costs variables for as long as the station runs.
+ */
+export function stationConfigDefaults(): { io: 'gpio'; spiBaud: number; unlockPulseMs: number; doorDebounceMs: number; keepAliveSec: number; watchdogSec: number; timing: StationTimingFile } {
+  return {
+    io: 'gpio',
+    spiBaud: 4000000,
+    unlockPulseMs: 500,
+    doorDebounceMs: 30,
+    keepAliveSec: 30,
+    watchdogSec: 10,
+    timing: {
+      doorOpenTimeoutMs: 2000,
+      doorLeftOpenMs: 60000,
+      staffSessionMs: 3000,
+      releaseWindowMs: 30000,
+      unknownLimit: 5,
+      unknownWindowMs: 60000,
+    },
+  };
+}
+
+/** UPGRADES[n - 1] turns a version n file into version n + 1 (none yet: version 1 is the first). */
+const UPGRADES: Array<(file: Record<string, unknown>) => Record<string, unknown>> = [];
+
+export type StationConfigRead = { ok: true; config: StationConfigFile; from: number } | { ok: false; error: string };
+
+/**
+ * A parsed handover.json brought to STATION_CONFIG_VERSION (`from`: the version it had). Checks
+ * only the version; the firmware's validateConfig checks the rest.
+ */
+export function readStationConfigFile(raw: unknown): StationConfigRead {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, error: STATION_CONFIG_FILE + ': not an object' };
+  let file = raw as Record<string, unknown>;
+  const from = file.version === undefined ? 1 : file.version;
+  if (typeof from !== 'number' || Math.floor(from) !== from || from < 1) return { ok: false, error: STATION_CONFIG_FILE + ': version must be a whole number from 1' };
+  if (from > STATION_CONFIG_VERSION) {
+    return { ok: false, error: STATION_CONFIG_FILE + ' version ' + from + ' is newer than this software reads (' + STATION_CONFIG_VERSION + '): update the hub and tools' };
+  }
+  for (let version = from; version < STATION_CONFIG_VERSION; version++) file = UPGRADES[version - 1](file);
+  const config = Object.assign({}, file, { version: STATION_CONFIG_VERSION }) as unknown as StationConfigFile;
+  return { ok: true, config, from };
+}
