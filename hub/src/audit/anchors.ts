@@ -10,10 +10,10 @@
 // transaction. On SQLite the triggers and the list are TEMP objects of the hub's own connection:
 // a change made through any other connection (the sqlite3 shell) is never anchored. On
 // PostgreSQL they are the tables' owner's (migration 8), which the hub's role cannot drop or
-// disable when it does not own the tables (README "PostgreSQL").
+// disable when it does not own the tables (README "PostgreSQL"). Writing the anchor records is
+// anchoring.ts's part (it appends to the trail, which reads them back through AnchorFold here).
 import crypto from 'node:crypto';
 import type { SqlDatabase } from '../db/sql';
-import { AuditTrail, type AuditEntry } from './trail';
 
 export interface AnchoredTable {
   name: string;
@@ -46,12 +46,8 @@ export const ANCHORED_TABLES: AnchoredTable[] = [
 ];
 
 export const ANCHOR_ACTION = 'records.anchored';
-/** Rows per anchor record (a baseline of many rows is written as several records). */
-const ROWS_PER_RECORD = 2000;
-/** hub_secrets row set once the rows that existed before anchoring began have been anchored. */
-const BASELINE_FLAG = 'records-anchored-since';
 /** A deleted row's digest in an anchor record. */
-const DELETED = '-';
+export const DELETED = '-';
 
 type Dialect = SqlDatabase['kind'];
 
@@ -106,7 +102,7 @@ export function postgresAnchorMigration(): string {
 }
 
 /** SQLite: the pending list and its triggers, TEMP objects of this connection only. */
-function sqliteAnchorObjects(): string {
+export function sqliteAnchorObjects(): string {
   const parts = ['CREATE TEMP TABLE IF NOT EXISTS anchor_pending (tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID;'];
   for (const table of ANCHORED_TABLES) {
     const written = `INSERT INTO anchor_pending (tbl, k, row) VALUES ('${table.name}', ${keySql(table, 'NEW')}, ${rowSql(table, 'NEW', 'sqlite')}) ON CONFLICT (tbl, k) DO UPDATE SET row = excluded.row;`;
@@ -116,38 +112,6 @@ function sqliteAnchorObjects(): string {
     parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_del AFTER DELETE ON main.${table.name} BEGIN ${gone} END;`);
   }
   return parts.join('\n');
-}
-
-/** Anchor records for rows given as (table, key, row text or null when deleted). */
-function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null }>): AuditEntry[] {
-  const entries: AuditEntry[] = [];
-  // Per table, "key=digest" separated by spaces (keys have no spaces): one string per table keeps
-  // the record's details flat, which is quick to write and to hash.
-  let details: Record<string, string> = {};
-  let count = 0;
-  const push = () => {
-    if (count > 0) entries.push({ actor: 'system', action: ANCHOR_ACTION, subject: null, details });
-    details = {};
-    count = 0;
-  };
-  for (const { tbl, k, row } of rows) {
-    const item = `${k}=${row === null ? DELETED : rowDigest(row)}`;
-    details[tbl] = details[tbl] === undefined ? item : `${details[tbl]} ${item}`;
-    if (++count >= ROWS_PER_RECORD) push();
-  }
-  push();
-  return entries;
-}
-
-/** At commit: the rows this transaction changed, anchored in one audit record (or a few). */
-export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise<void> {
-  const pending =
-    tx.kind === 'postgres'
-      ? await tx.all<{ tbl: string; k: string; row: string | null }>('DELETE FROM anchor_pending WHERE xact = txid_current() RETURNING tbl, k, row')
-      : await tx.all<{ tbl: string; k: string; row: string | null }>('SELECT tbl, k, row FROM temp.anchor_pending');
-  if (pending.length === 0) return;
-  if (tx.kind === 'sqlite') await tx.run('DELETE FROM temp.anchor_pending');
-  await audit.appendMany(anchorEntries(pending), tx);
 }
 
 /** A text key's column values, for paging (station ids have no '/'). */
@@ -162,7 +126,7 @@ function keyValues(table: AnchoredTable, key: string): Array<string | number> {
 const ROWS_PAGE = 20000;
 
 /** Every row of a table as (key, row text), in key order, a page at a time. */
-async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<Array<{ k: string; row: string }>> {
+export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<Array<{ k: string; row: string }>> {
   const order = table.key.map((column) => `t.${column}`).join(', ');
   const select = `SELECT ${keySql(table, 't')} AS k, ${rowSql(table, 't', db.kind)} AS row FROM ${table.name} t`;
   let after: Array<string | number> | null = null;
@@ -173,28 +137,6 @@ async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator
     if (page.length < ROWS_PAGE) return;
     after = keyValues(table, page[page.length - 1].k);
   }
-}
-
-/**
- * After migration: the triggers (SQLite: this connection's), the commit hook, and once per
- * database an anchor for every row that existed before anchoring began (an upgraded database).
- */
-export async function installAnchors(db: SqlDatabase): Promise<void> {
-  const audit = new AuditTrail(db);
-  if (db.kind === 'sqlite') await db.exec(sqliteAnchorObjects());
-  const baselined = await db.get<{ value: string }>('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG]);
-  if (!baselined) {
-    await db.transaction(async (tx) => {
-      if (await tx.get('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG])) return;
-      const rows: Array<{ tbl: string; k: string; row: string }> = [];
-      for (const table of ANCHORED_TABLES) {
-        for await (const page of tableRows(tx, table)) for (const { k, row } of page) rows.push({ tbl: table.name, k, row });
-      }
-      await audit.appendMany(anchorEntries(rows), tx);
-      await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?)', [BASELINE_FLAG, new Date().toISOString()]);
-    });
-  }
-  db.beforeCommit = (tx) => anchorPending(tx, audit);
 }
 
 export type RowProblem = { kind: 'row-altered' | 'row-removed' | 'row-inserted'; seq: number; table: string; key: string; message: string };
