@@ -214,6 +214,7 @@ function noteFault(owner: FaultOwner, slot: number, text: string): void {
     listener(tell ? text : null);
   } catch (error) {
     owner.listenerErrors++;
+    console.log('expander: fault listener failed: ' + error);
   }
 }
 
@@ -613,6 +614,7 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
                 listener(chip * 16 + pin, ((reported[chip] >> pin) & 1) === 1, timeMs);
               } catch (error) {
                 this.listenerErrors++;
+                console.log('expander: door listener failed: ' + error);
               }
             }
           }

@@ -656,6 +656,7 @@ export class Mfrc522 {
           listener.onRecovered();
         } catch (error) {
           this.listenerErrors++;
+          console.log('reader: listener failed: ' + error);
         }
       }
     }
@@ -683,6 +684,7 @@ export class Mfrc522 {
           listener.onFault(reason);
         } catch (error) {
           this.listenerErrors++;
+          console.log('reader: listener failed: ' + error);
         }
       }
     }
@@ -768,6 +770,7 @@ export class Mfrc522 {
         listener.onAbort(reason);
       } catch (error) {
         this.listenerErrors++;
+        console.log('reader: listener failed: ' + error);
       }
     }
   }
@@ -915,6 +918,7 @@ export class Mfrc522 {
         listener.onCard(new Uint8Array(uid));
       } catch (error) {
         this.listenerErrors++;
+        console.log('reader: listener failed: ' + error);
       }
     }
     if (this.state !== S_IDLE) return; // stopped or re-initialised from the listener
