@@ -97,20 +97,26 @@ export function validateConfig(raw: any): ConfigResult {
     need(isInt(asset.assetClass) && asset.assetClass >= 1 && asset.assetClass <= 8, 'assets.' + i + '.assetClass', 'must be 1..8');
     assets[i] = { tag: tagOk ? hexToBytes(asset.tag) : new Uint8Array(8), assetClass: asset.assetClass, healthCheckDue: asset.healthCheckDue === true };
   }
-  const timing: StationTiming = {
-    doorOpenTimeoutMs: 2000,
-    doorLeftOpenMs: 60000,
-    staffSessionMs: 3000,
-    releaseWindowMs: 30000,
-    unknownLimit: 5,
-    unknownWindowMs: 60000,
+  // Timing settings: absent takes the default; present must lie within sane bounds (a coil held
+  // for seconds overheats, a 1 ms door timeout cancels every opening), else the config is refused.
+  const bounded = (value: any, field: string, least: number, most: number, fallback: number) => {
+    if (value === undefined) return fallback;
+    need(isInt(value) && value >= least && value <= most, field, 'must be a whole number from ' + least + ' to ' + most);
+    return value;
   };
   const rawTiming = raw.timing || {};
-  for (const key of Object.keys(timing)) {
-    if (rawTiming[key] === undefined) continue;
-    if (isInt(rawTiming[key]) && rawTiming[key] > 0) (timing as any)[key] = rawTiming[key];
-    else problems.push('timing.' + key + ' must be a positive whole number');
-  }
+  const timing: StationTiming = {
+    doorOpenTimeoutMs: bounded(rawTiming.doorOpenTimeoutMs, 'timing.doorOpenTimeoutMs', 200, 30000, 2000),
+    doorLeftOpenMs: bounded(rawTiming.doorLeftOpenMs, 'timing.doorLeftOpenMs', 1000, 3600000, 60000),
+    staffSessionMs: bounded(rawTiming.staffSessionMs, 'timing.staffSessionMs', 1000, 60000, 3000),
+    releaseWindowMs: bounded(rawTiming.releaseWindowMs, 'timing.releaseWindowMs', 1000, 600000, 30000),
+    unknownLimit: bounded(rawTiming.unknownLimit, 'timing.unknownLimit', 1, 100, 5),
+    unknownWindowMs: bounded(rawTiming.unknownWindowMs, 'timing.unknownWindowMs', 1000, 3600000, 60000),
+  };
+  const unlockPulseMs = bounded(raw.unlockPulseMs, 'unlockPulseMs', 50, 2000, 500);
+  const doorDebounceMs = bounded(raw.doorDebounceMs, 'doorDebounceMs', 5, 500, 30);
+  const keepAliveSec = bounded(raw.keepAliveSec, 'keepAliveSec', 1, 600, 30);
+  const watchdogSec = bounded(raw.watchdogSec, 'watchdogSec', 2, 60, 10);
   if (problems.length > 0) return { ok: false, error: 'config: ' + problems.join('; ') };
   const config: StationConfig = {
     site: raw.site,
@@ -123,10 +129,10 @@ export function validateConfig(raw: any): ConfigResult {
     wifi: raw.wifi && typeof raw.wifi.ssid === 'string' ? { ssid: raw.wifi.ssid, password: String(raw.wifi.password || '') } : null,
     badgeKey: raw.badgeKey,
     stationKey: raw.stationKey,
-    unlockPulseMs: isInt(raw.unlockPulseMs) ? raw.unlockPulseMs : 500,
-    doorDebounceMs: isInt(raw.doorDebounceMs) ? raw.doorDebounceMs : 30,
-    keepAliveSec: isInt(raw.keepAliveSec) ? raw.keepAliveSec : 30,
-    watchdogSec: isInt(raw.watchdogSec) ? raw.watchdogSec : 10,
+    unlockPulseMs,
+    doorDebounceMs,
+    keepAliveSec,
+    watchdogSec,
     timing,
     assets,
   };
