@@ -36,9 +36,11 @@ async function runHub(demo: boolean): Promise<void> {
   const { Hub } = await import('./hub');
   const hub = new Hub({ settings: loadSettings(), demo });
   await hub.start();
-  console.log(`\nHandover hub running. Office page: ${hub.httpUrl}/   (Ctrl-C to stop)\n`);
+  // On a terminal, set apart from the log; in JSON, a log record like every other line of output.
+  const say = (text: string) => (hub.settings.logFormat === 'json' ? hub.log.info(text) : console.log(`\n${text}\n`));
+  say(`Handover hub running. Office page: ${hub.httpUrl}/   (Ctrl-C to stop)`);
   const signIn = await startupAccountNote(hub.accounts, demo);
-  if (signIn) console.log(`${signIn}\n`);
+  if (signIn) say(signIn);
   const stop = async () => {
     await hub.stop();
     process.exit(0);
