@@ -18,10 +18,15 @@ export interface PinMap {
   buzzer: number;
 }
 
-/** Direct-wired 8-locker station (the walking skeleton's layout). */
+/**
+ * Direct-wired station of up to 7 lockers (the walking skeleton's layout). A door is watched, so
+ * it needs a GPIO Espruino can watch that is not read at reset (a shut door grounds its pin):
+ * 32-36, 39 and 27 are the seven left beside the reader, LED and buzzer (esp32-pins.ts); 34-36 and
+ * 39 have no internal pull-up, so their switches need external ones (hardware/README.md).
+ */
 export function directPinMap(lockers: number): PinMap {
-  const lockPins = [13, 14, 15, 16, 17, 25, 26, 27];
-  const doorPins = [32, 33, 34, 35, 36, 39, 12, 0];
+  const lockPins = [13, 14, 15, 16, 17, 25, 26];
+  const doorPins = [32, 33, 34, 35, 36, 39, 27];
   if (lockers > lockPins.length) throw new Error(`a direct-wired station has at most ${lockPins.length} lockers`);
   return {
     sck: 18,

@@ -21,6 +21,26 @@ export interface StationTimingFile {
   unknownWindowMs: number;
 }
 
+/**
+ * Each timing setting's bounds, [least, most] in whole numbers: the station refuses a configuration
+ * outside them at boot, `npm run flash` and `station add --timing` refuse it before it is written.
+ * Made in a function so the firmware keeps nothing of it after its configuration check.
+ */
+export function stationTimingBounds(): { [name: string]: number[] } {
+  return {
+    unlockPulseMs: [50, 2000],
+    doorDebounceMs: [5, 500],
+    keepAliveSec: [1, 600],
+    watchdogSec: [2, 60],
+    doorOpenTimeoutMs: [200, 30000],
+    doorLeftOpenMs: [1000, 3600000],
+    staffSessionMs: [1000, 60000],
+    releaseWindowMs: [1000, 600000],
+    unknownLimit: [1, 100],
+    unknownWindowMs: [1000, 3600000],
+  };
+}
+
 export interface StationConfigFile {
   /** Layout version (absent: 1). */
   version?: number;

@@ -5,9 +5,11 @@ import { loadSettings } from './settings';
 import { openDatabase } from './db/open';
 import { schoolBadgeKey } from './records/people';
 import { stationConfig } from './records/station-config';
+import { parseTiming, timingProblem, withTiming } from './cli/station-timing';
 import { ACCOUNT_USAGE, accountCommand, AccountUsageError, startupAccountNote } from './accounts/cli';
 import { RECORDS_USAGE, recordsCommand, RecordsUsageError } from './cli/records-cli';
 import { createRecords } from './records';
+import type { StationRow } from './records/stations';
 import { BROKER_USAGE, brokerCommand, BrokerUsageError, refreshMosquittoFiles } from './broker/cli';
 
 const USAGE = `usage: handover <command> [options]
@@ -15,9 +17,10 @@ const USAGE = `usage: handover <command> [options]
 commands:
   start                          hub + embedded broker + one simulated station (the demo)
   serve                          hub + embedded broker, no simulated station
-  station add <id> [--lockers N] [--tls]
+  station add <id> [--lockers N] [--tls] [--timing NAME=VALUE]...
                                  register a station and print its configuration for flashing
-                                 (--tls: over TLS to HANDOVER_MQTT_TLS_PORT, pinning HANDOVER_MQTT_TLS_CA)
+                                 (--tls: over TLS to HANDOVER_MQTT_TLS_PORT, pinning HANDOVER_MQTT_TLS_CA;
+                                 --timing: e.g. unlockPulseMs=800, within the bounds in README.md)
 ${ACCOUNT_USAGE}
 ${BROKER_USAGE}
 ${RECORDS_USAGE}
@@ -33,9 +36,11 @@ async function runHub(demo: boolean): Promise<void> {
   const { Hub } = await import('./hub');
   const hub = new Hub({ settings: loadSettings(), demo });
   await hub.start();
-  console.log(`\nHandover hub running. Office page: ${hub.httpUrl}/   (Ctrl-C to stop)\n`);
+  // On a terminal, set apart from the log; in JSON, a log record like every other line of output.
+  const say = (text: string) => (hub.settings.logFormat === 'json' ? hub.log.info(text) : console.log(`\n${text}\n`));
+  say(`Handover hub running. Office page: ${hub.httpUrl}/   (Ctrl-C to stop)`);
   const signIn = await startupAccountNote(hub.accounts, demo);
-  if (signIn) console.log(`${signIn}\n`);
+  if (signIn) say(signIn);
   const stop = async () => {
     await hub.stop();
     process.exit(0);
@@ -45,19 +50,29 @@ async function runHub(demo: boolean): Promise<void> {
 }
 
 async function stationAdd(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, options: { lockers: { type: 'string', default: '32' }, tls: { type: 'boolean', default: false } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args, options: { lockers: { type: 'string', default: '32' }, tls: { type: 'boolean', default: false }, timing: { type: 'string', multiple: true, default: [] } }, allowPositionals: true });
   const id = positionals[0];
   if (!id) throw new UsageError('station add needs a station id, e.g. handover station add room-12 --lockers 32');
   const lockers = Number(values.lockers);
   const settings = loadSettings();
   if (values.tls && !settings.mqttTlsCa) throw new UsageError('station add --tls needs HANDOVER_MQTT_TLS_CA: the station pins the CA that signed the broker\'s certificate');
+  let timing;
+  try {
+    timing = parseTiming(values.timing);
+  } catch (error) {
+    throw new UsageError(`station add ${(error as Error).message}`);
+  }
+  const broker = values.tls ? { host: settings.mqttHost, port: settings.embeddedBroker ? settings.mqttTlsPort : settings.mqttPort, tls: { ca: fs.readFileSync(settings.mqttTlsCa!, 'utf8') } } : { host: settings.mqttHost, port: settings.mqttPort };
+  // Checked before the station is registered: a refused value leaves nothing behind.
+  const draft = withTiming(stationConfig({ id, site: settings.site, lockers, station_key: '00'.repeat(32) } as StationRow, new Uint8Array(32), broker), timing);
+  const problem = timingProblem(draft);
+  if (problem) throw new UsageError(`station add: ${problem}`);
   const { db } = await openDatabase(settings);
   try {
     const records = createRecords(db, settings);
     const station = await records.stations.add(settings.site, id, lockers);
     const assets = await records.assets.lockerConfig(station.id, station.lockers);
-    const broker = values.tls ? { host: settings.mqttHost, port: settings.embeddedBroker ? settings.mqttTlsPort : settings.mqttPort, tls: { ca: fs.readFileSync(settings.mqttTlsCa!, 'utf8') } } : { host: settings.mqttHost, port: settings.mqttPort };
-    const config = stationConfig(station, await schoolBadgeKey(db), broker, null, assets);
+    const config = withTiming(stationConfig(station, await schoolBadgeKey(db), broker, null, assets), timing);
     console.log(JSON.stringify(config, null, 2));
     await refreshMosquittoFiles(db, settings);
   } finally {

@@ -67,7 +67,7 @@ export class Hub {
   constructor(options: HubOptions) {
     this.options = options;
     this.settings = options.settings;
-    this.log = createLogger('hub', options.logSink);
+    this.log = createLogger('hub', { level: this.settings.logLevel, format: this.settings.logFormat, sink: options.logSink });
   }
 
   /** The SQLite file (when DATABASE_URL does not select PostgreSQL). */

@@ -2,6 +2,7 @@
 // Every bad value is reported with the variable's name and what was wrong.
 import path from 'node:path';
 import { z } from 'zod';
+import { LOG_FORMATS, LOG_LEVELS } from './log';
 
 const SettingsSchema = z.object({
   dataDir: z.string().min(1),
@@ -65,6 +66,10 @@ const SettingsSchema = z.object({
   checkpointFile: z.string().min(1).nullable(),
   /** Minutes between the running hub's audit checkpoints. */
   checkpointMinutes: z.number().int().min(1).max(10_080),
+  /** Least level of the hub's log (log.ts). */
+  logLevel: z.enum(LOG_LEVELS, `one of ${LOG_LEVELS.join(', ')}`),
+  /** How the log is written: pretty (for a terminal) or json (one object a line). */
+  logFormat: z.enum(LOG_FORMATS, `one of ${LOG_FORMATS.join(', ')}`),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -96,6 +101,8 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   auditKey: 'HANDOVER_AUDIT_KEY',
   checkpointFile: 'HANDOVER_CHECKPOINT_FILE',
   checkpointMinutes: 'HANDOVER_CHECKPOINT_MINUTES',
+  logLevel: 'HANDOVER_LOG_LEVEL',
+  logFormat: 'HANDOVER_LOG_FORMAT',
 };
 
 /** HANDOVER_TRUST_PROXY: unset, `false` or empty -> false; `true` -> true; else a comma-separated list of addresses. */
@@ -144,6 +151,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     auditKey: env.HANDOVER_AUDIT_KEY ? env.HANDOVER_AUDIT_KEY : null,
     checkpointFile: env.HANDOVER_CHECKPOINT_FILE ? path.resolve(env.HANDOVER_CHECKPOINT_FILE) : null,
     checkpointMinutes: intFrom(env.HANDOVER_CHECKPOINT_MINUTES, 60),
+    logLevel: env.HANDOVER_LOG_LEVEL || 'info',
+    // Readable on a terminal; one JSON object a line when the output goes to a file or a service manager.
+    logFormat: env.HANDOVER_LOG_FORMAT || (process.stdout.isTTY ? 'pretty' : 'json'),
     ...overrides,
   };
   const parsed = SettingsSchema.superRefine((settings, context) => {

@@ -20,7 +20,7 @@
 //   then IODIR = outputs. RESET of the chips: to 3.3 V, or better to a GPIO with a 10 kOhm
 //   pull-down that the board code raises before init, so that any ESP32 reset (the watchdog's too)
 //   also switches off a coil that was on; this driver does not touch that pin. Suggested ESP32 pins
-//   (hardware/pinmap.ts decides): chip select GPIO 27, INT GPIO 33 (input with pull-up, not a
+//   (protocol/pin-map.ts decides): chip select GPIO 27, INT GPIO 33 (input with pull-up, not a
 //   strapping pin), expander RESET GPIO 25. The MCP23S17 takes SPI up to 10 MHz.
 //
 // Configuration
@@ -214,6 +214,7 @@ function noteFault(owner: FaultOwner, slot: number, text: string): void {
     listener(tell ? text : null);
   } catch (error) {
     owner.listenerErrors++;
+    console.log('expander: fault listener failed: ' + error);
   }
 }
 
@@ -613,6 +614,7 @@ export class ExpanderDoorInputs implements DoorInputs, FaultOwner {
                 listener(chip * 16 + pin, ((reported[chip] >> pin) & 1) === 1, timeMs);
               } catch (error) {
                 this.listenerErrors++;
+                console.log('expander: door listener failed: ' + error);
               }
             }
           }

@@ -567,6 +567,7 @@ export class Mfrc522 {
             listener.onCard(new Uint8Array(read));
           } catch (error) {
             this.listenerErrors++;
+            console.log('reader: listener failed: ' + error);
           }
         }
         if (this.state !== S_IDLE) return; // stopped or re-initialised from the listener
@@ -774,6 +775,7 @@ export class Mfrc522 {
           listener.onRecovered();
         } catch (error) {
           this.listenerErrors++;
+          console.log('reader: listener failed: ' + error);
         }
       }
     }
@@ -801,6 +803,7 @@ export class Mfrc522 {
           listener.onFault(reason);
         } catch (error) {
           this.listenerErrors++;
+          console.log('reader: listener failed: ' + error);
         }
       }
     }
@@ -870,6 +873,7 @@ export class Mfrc522 {
         listener.onAbort(reason);
       } catch (error) {
         this.listenerErrors++;
+        console.log('reader: listener failed: ' + error);
       }
     }
   }

@@ -3,7 +3,7 @@ import type { FlashStore } from '../hal';
 import { hexToBytes } from '../codec/bytes';
 import type { LockerAsset, StationTiming } from './station';
 import type { PinMap } from '../../../protocol/pin-map';
-import { STATION_CONFIG_FILE, stationConfigDefaults } from '../../../protocol/station-config';
+import { STATION_CONFIG_FILE, stationConfigDefaults, stationTimingBounds } from '../../../protocol/station-config';
 
 export const CONFIG_FILE = STATION_CONFIG_FILE;
 
@@ -89,13 +89,29 @@ export function validateConfig(raw: any): ConfigResult {
     need(isInt(asset.assetClass) && asset.assetClass >= 1 && asset.assetClass <= 8, 'assets.' + i + '.assetClass', 'must be 1..8');
     assets[i] = { tag: tagOk ? hexToBytes(asset.tag) : new Uint8Array(8), assetClass: asset.assetClass, healthCheckDue: asset.healthCheckDue === true };
   }
-  const timing: StationTiming = defaults.timing;
+  // Timing settings: absent takes the default; present must lie within the contract's bounds (a coil
+  // held for seconds overheats, a 1 ms door timeout cancels every opening), else the config is refused.
+  const limits = stationTimingBounds();
+  const bounded = (value: any, field: string, name: string, fallback: number) => {
+    if (value === undefined) return fallback;
+    const least = limits[name][0];
+    const most = limits[name][1];
+    need(isInt(value) && value >= least && value <= most, field, 'must be a whole number from ' + least + ' to ' + most);
+    return value;
+  };
   const rawTiming = raw.timing || {};
-  for (const key of Object.keys(timing)) {
-    if (rawTiming[key] === undefined) continue;
-    if (isInt(rawTiming[key]) && rawTiming[key] > 0) (timing as any)[key] = rawTiming[key];
-    else problems.push('timing.' + key + ' must be a positive whole number');
-  }
+  const timing: StationTiming = {
+    doorOpenTimeoutMs: bounded(rawTiming.doorOpenTimeoutMs, 'timing.doorOpenTimeoutMs', 'doorOpenTimeoutMs', defaults.timing.doorOpenTimeoutMs),
+    doorLeftOpenMs: bounded(rawTiming.doorLeftOpenMs, 'timing.doorLeftOpenMs', 'doorLeftOpenMs', defaults.timing.doorLeftOpenMs),
+    staffSessionMs: bounded(rawTiming.staffSessionMs, 'timing.staffSessionMs', 'staffSessionMs', defaults.timing.staffSessionMs),
+    releaseWindowMs: bounded(rawTiming.releaseWindowMs, 'timing.releaseWindowMs', 'releaseWindowMs', defaults.timing.releaseWindowMs),
+    unknownLimit: bounded(rawTiming.unknownLimit, 'timing.unknownLimit', 'unknownLimit', defaults.timing.unknownLimit),
+    unknownWindowMs: bounded(rawTiming.unknownWindowMs, 'timing.unknownWindowMs', 'unknownWindowMs', defaults.timing.unknownWindowMs),
+  };
+  const unlockPulseMs = bounded(raw.unlockPulseMs, 'unlockPulseMs', 'unlockPulseMs', defaults.unlockPulseMs);
+  const doorDebounceMs = bounded(raw.doorDebounceMs, 'doorDebounceMs', 'doorDebounceMs', defaults.doorDebounceMs);
+  const keepAliveSec = bounded(raw.keepAliveSec, 'keepAliveSec', 'keepAliveSec', defaults.keepAliveSec);
+  const watchdogSec = bounded(raw.watchdogSec, 'watchdogSec', 'watchdogSec', defaults.watchdogSec);
   if (problems.length > 0) return { ok: false, error: 'config: ' + problems.join('; ') };
   const config: StationConfig = {
     site: raw.site,
@@ -108,10 +124,10 @@ export function validateConfig(raw: any): ConfigResult {
     wifi: raw.wifi && typeof raw.wifi.ssid === 'string' ? { ssid: raw.wifi.ssid, password: String(raw.wifi.password || '') } : null,
     badgeKey: raw.badgeKey,
     stationKey: raw.stationKey,
-    unlockPulseMs: isInt(raw.unlockPulseMs) ? raw.unlockPulseMs : defaults.unlockPulseMs,
-    doorDebounceMs: isInt(raw.doorDebounceMs) ? raw.doorDebounceMs : defaults.doorDebounceMs,
-    keepAliveSec: isInt(raw.keepAliveSec) ? raw.keepAliveSec : defaults.keepAliveSec,
-    watchdogSec: isInt(raw.watchdogSec) ? raw.watchdogSec : defaults.watchdogSec,
+    unlockPulseMs,
+    doorDebounceMs,
+    keepAliveSec,
+    watchdogSec,
     timing,
     assets,
   };

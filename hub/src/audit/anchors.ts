@@ -10,10 +10,10 @@
 // transaction. On SQLite the triggers and the list are TEMP objects of the hub's own connection:
 // a change made through any other connection (the sqlite3 shell) is never anchored. On
 // PostgreSQL they are the tables' owner's (migration 8), which the hub's role cannot drop or
-// disable when it does not own the tables (README "PostgreSQL").
+// disable when it does not own the tables (README "PostgreSQL"). Writing the anchor records is
+// anchoring.ts's part (it appends to the trail, which reads them back through AnchorFold here).
 import crypto from 'node:crypto';
 import type { SqlDatabase } from '../db/sql';
-import { AuditTrail, type AuditEntry } from './trail';
 
 export interface AnchoredTable {
   name: string;
@@ -46,17 +46,13 @@ export const ANCHORED_TABLES: AnchoredTable[] = [
 ];
 
 export const ANCHOR_ACTION = 'records.anchored';
-/** Rows per anchor record (a baseline of many rows is written as several records). */
-const ROWS_PER_RECORD = 2000;
-/** hub_secrets row set once the rows that existed before anchoring began have been anchored. */
-const BASELINE_FLAG = 'records-anchored-since';
 /** A deleted row's digest in an anchor record. */
-const DELETED = '-';
+export const DELETED = '-';
 
 type Dialect = SqlDatabase['kind'];
 
 /** SQL for the key as text, the same on both databases (integers print the same). */
-function keySql(table: AnchoredTable, alias: string): string {
+export function keySql(table: AnchoredTable, alias: string): string {
   return table.key.map((column) => (column === 'station_id' ? `${alias}.${column}` : `CAST(${alias}.${column} AS TEXT)`)).join(" || '/' || ");
 }
 
@@ -65,7 +61,7 @@ function keySql(table: AnchoredTable, alias: string): string {
  * triggers as a row is written (no reading back) and by `audit verify` over the table. The two
  * databases print JSON differently, but each always prints it the same way.
  */
-function rowSql(table: AnchoredTable, alias: string, dialect: Dialect, replaced: Record<string, string> = {}): string {
+export function rowSql(table: AnchoredTable, alias: string, dialect: Dialect, replaced: Record<string, string> = {}): string {
   const values = table.columns.map((column) => {
     const value = replaced[column] ?? `${alias}.${column}`;
     if (!table.bytes?.includes(column)) return value;
@@ -106,7 +102,7 @@ export function postgresAnchorMigration(): string {
 }
 
 /** SQLite: the pending list and its triggers, TEMP objects of this connection only. */
-function sqliteAnchorObjects(): string {
+export function sqliteAnchorObjects(): string {
   const parts = ['CREATE TEMP TABLE IF NOT EXISTS anchor_pending (tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID;'];
   for (const table of ANCHORED_TABLES) {
     const written = `INSERT INTO anchor_pending (tbl, k, row) VALUES ('${table.name}', ${keySql(table, 'NEW')}, ${rowSql(table, 'NEW', 'sqlite')}) ON CONFLICT (tbl, k) DO UPDATE SET row = excluded.row;`;
@@ -116,38 +112,6 @@ function sqliteAnchorObjects(): string {
     parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_del AFTER DELETE ON main.${table.name} BEGIN ${gone} END;`);
   }
   return parts.join('\n');
-}
-
-/** Anchor records for rows given as (table, key, row text or null when deleted). */
-function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null }>): AuditEntry[] {
-  const entries: AuditEntry[] = [];
-  // Per table, "key=digest" separated by spaces (keys have no spaces): one string per table keeps
-  // the record's details flat, which is quick to write and to hash.
-  let details: Record<string, string> = {};
-  let count = 0;
-  const push = () => {
-    if (count > 0) entries.push({ actor: 'system', action: ANCHOR_ACTION, subject: null, details });
-    details = {};
-    count = 0;
-  };
-  for (const { tbl, k, row } of rows) {
-    const item = `${k}=${row === null ? DELETED : rowDigest(row)}`;
-    details[tbl] = details[tbl] === undefined ? item : `${details[tbl]} ${item}`;
-    if (++count >= ROWS_PER_RECORD) push();
-  }
-  push();
-  return entries;
-}
-
-/** At commit: the rows this transaction changed, anchored in one audit record (or a few). */
-export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise<void> {
-  const pending =
-    tx.kind === 'postgres'
-      ? await tx.all<{ tbl: string; k: string; row: string | null }>('DELETE FROM anchor_pending WHERE xact = txid_current() RETURNING tbl, k, row')
-      : await tx.all<{ tbl: string; k: string; row: string | null }>('SELECT tbl, k, row FROM temp.anchor_pending');
-  if (pending.length === 0) return;
-  if (tx.kind === 'sqlite') await tx.run('DELETE FROM temp.anchor_pending');
-  await audit.appendMany(anchorEntries(pending), tx);
 }
 
 /** A text key's column values, for paging (station ids have no '/'). */
@@ -162,7 +126,7 @@ function keyValues(table: AnchoredTable, key: string): Array<string | number> {
 const ROWS_PAGE = 20000;
 
 /** Every row of a table as (key, row text), in key order, a page at a time. */
-async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<Array<{ k: string; row: string }>> {
+export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<Array<{ k: string; row: string }>> {
   const order = table.key.map((column) => `t.${column}`).join(', ');
   const select = `SELECT ${keySql(table, 't')} AS k, ${rowSql(table, 't', db.kind)} AS row FROM ${table.name} t`;
   let after: Array<string | number> | null = null;
@@ -175,61 +139,8 @@ async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator
   }
 }
 
-/**
- * After migration: the triggers (SQLite: this connection's), the commit hook, and once per
- * database an anchor for every row that existed before anchoring began (an upgraded database).
- */
-export async function installAnchors(db: SqlDatabase): Promise<void> {
-  const audit = new AuditTrail(db);
-  if (db.kind === 'sqlite') await db.exec(sqliteAnchorObjects());
-  const baselined = await db.get<{ value: string }>('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG]);
-  if (!baselined) {
-    await db.transaction(async (tx) => {
-      if (await tx.get('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG])) return;
-      const rows: Array<{ tbl: string; k: string; row: string }> = [];
-      for (const table of ANCHORED_TABLES) {
-        for await (const page of tableRows(tx, table)) for (const { k, row } of page) rows.push({ tbl: table.name, k, row });
-      }
-      await audit.appendMany(anchorEntries(rows), tx);
-      await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?)', [BASELINE_FLAG, new Date().toISOString()]);
-    });
-  }
-  await reanchorConverted(db, audit);
-  db.beforeCommit = (tx) => anchorPending(tx, audit);
-}
-
 /** Set by migration 10 when it turned station_events.detail from text into an integer. */
 export const REANCHOR_DETAIL = 'reanchor:station_events.detail';
-
-/**
- * After migration 10: each station event with a detail, anchored as its row read before the
- * conversion (the number as text: "16.0" on SQLite, "16" on PostgreSQL), is anchored again as it
- * reads now, in the audit trail like any change the hub makes. A row whose anchor matches neither
- * (edited outside the hub before the upgrade) is left for `audit verify` to name.
- */
-async function reanchorConverted(db: SqlDatabase, audit: AuditTrail): Promise<void> {
-  if (!(await db.get('SELECT value FROM hub_secrets WHERE name = ?', [REANCHOR_DETAIL]))) return;
-  await db.transaction(async (tx) => {
-    const flag = await tx.get<{ value: string }>('SELECT value FROM hub_secrets WHERE name = ?', [REANCHOR_DETAIL]);
-    if (!flag) return;
-    const table = ANCHORED_TABLES.find((anchored) => anchored.name === 'station_events')!;
-    const fold = new AnchorFold();
-    for (let after = 0; ; ) {
-      const page = await tx.all<{ seq: number; details: string }>('SELECT seq, details FROM audit_log WHERE seq > ? AND action = ? ORDER BY seq LIMIT 1000', [after, ANCHOR_ACTION]);
-      for (const record of page) {
-        fold.add(record.details);
-        after = Number(record.seq);
-      }
-      if (page.length < 1000) break;
-    }
-    const before = flag.value === 'sqlite' ? "CAST(CAST(t.detail AS REAL) AS TEXT)" : 'CAST(t.detail AS TEXT)';
-    const oldRow = rowSql(table, 't', tx.kind, { detail: before });
-    const rows = await tx.all<{ k: string; now: string; was: string }>(`SELECT ${keySql(table, 't')} AS k, ${rowSql(table, 't', tx.kind)} AS now, ${oldRow} AS was FROM station_events t WHERE t.detail IS NOT NULL`);
-    const converted = rows.filter((row) => fold.digest(table.name, row.k) === rowDigest(row.was)).map((row) => ({ tbl: table.name, k: row.k, row: row.now }));
-    await audit.appendMany(anchorEntries(converted), tx);
-    await tx.run('DELETE FROM hub_secrets WHERE name = ?', [REANCHOR_DETAIL]);
-  });
-}
 
 export type RowProblem = { kind: 'row-altered' | 'row-removed' | 'row-inserted'; seq: number; table: string; key: string; message: string };
 

@@ -1,7 +1,7 @@
 // Opens the hub's database as the settings say: PostgreSQL when DATABASE_URL is set, otherwise
 // the SQLite file handover.sqlite under the data directory. Migrated before it is handed out.
 import path from 'node:path';
-import { installAnchors } from '../audit/anchors';
+import { installAnchors } from '../audit/anchoring';
 import type { Settings } from '../settings';
 import { migrate } from './migrations';
 import { PostgresDatabase, redactUrl } from './postgres';

@@ -1,20 +1,11 @@
 // Who may do what (P14). The acting account is passed in by the caller (the command line names
 // a staff member with --by; issue 6's web accounts pass theirs); these functions decide and throw
 // a typed AccessError the web layer maps to 403.
-import type { Role } from './people';
+import type { Actor, Role } from './actor';
 import { actorMay, PERMISSIONS, rolesFor, type Permission } from '../rules/permissions';
 
-export interface Actor {
-  /** people.id of the staff member acting, or null for the system itself. */
-  personId: number | null;
-  role: Role | 'system';
-  /** The office-page account acting, named in the audit trail when it is linked to no staff member. */
-  account?: string;
-  /** The operating-system account that ran a command without --by (audited as `os-user:<name>`). */
-  osUser?: string;
-}
+export { SYSTEM, type Actor } from './actor';
 
-export const SYSTEM: Actor = { personId: null, role: 'system' };
 
 export class AccessError extends Error {
   readonly code = 'forbidden';

@@ -6,9 +6,9 @@ import { ROLE } from '../../../protocol/wire';
 import { BADGE_FLAG, BADGE_HASH_BYTES, encodeBadgeList, type BadgeRecord } from '../../../protocol/badge-list';
 import type { SqlDatabase } from '../db/sql';
 import { NotFoundError, type Actor } from './access';
+import type { Role } from './actor';
 
-export const ROLES = ['pupil', 'staff', 'headteacher', 'deputy', 'dsl', 'ict', 'office'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role } from './actor';
 
 const ROLE_CODES: Record<Role, number> = {
   pupil: ROLE.PUPIL,

@@ -6,8 +6,7 @@
 import type { AuditTrail } from '../audit/trail';
 import { rowsAsTable } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';
-import { boardOf } from '../protocol/frames';
-import type { IncomingEvent } from './custody';
+import { boardOf, type EventFrame } from '../protocol/frames';
 
 /** A board identity as the page and the audit trail write it: 8 hex digits (0 for "before identities"). */
 export function boardName(board: number): string {
@@ -15,7 +14,7 @@ export function boardName(board: number): string {
 }
 
 /** Notes the board of each station heard in a batch of newly stored events (one query a batch). */
-export async function noteBoards(tx: SqlDatabase, audit: AuditTrail, stored: IncomingEvent[]): Promise<void> {
+export async function noteBoards(tx: SqlDatabase, audit: AuditTrail, stored: ReadonlyArray<{ frame: EventFrame; receivedAt: string }>): Promise<void> {
   // The board each station was last heard from in this batch, and when.
   const last = new Map<string, { board: number; at: string }>();
   for (const { frame, receivedAt } of stored) last.set(frame.station, { board: boardOf(frame), at: receivedAt });

@@ -6,8 +6,7 @@
 // Roles here are the office page's account roles plus `deputy`, which only the command line meets
 // (a deputy head named with --by). A person acting on the command line is matched by their role in
 // the MIS: plain teaching staff ('staff') have the read-only account's rights; pupils have none.
-import type { Actor } from '../records/access';
-import type { Role } from '../records/people';
+import type { Actor, Role } from '../records/actor';
 
 export const TABLE_ROLES = ['office', 'ict', 'headteacher', 'deputy', 'dsl', 'read-only'] as const;
 export type TableRole = (typeof TABLE_ROLES)[number];

@@ -5,11 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import { installAuth } from './auth';
 import { makeContext, type WebParts } from './context';
 import { explain } from './errors';
+import { webLogLevel } from '../log';
 import { errorPage } from './layout';
 import { Imports } from './imports-runner';
 import { registerApi } from './api';
@@ -43,7 +44,8 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: parts.trustProxy ?? false });
+  // Fastify logs through the hub's logger, quieter than it (log.ts webLogLevel): no line per request by default.
+  const app = Fastify({ loggerInstance: parts.log.pino.child({}, { level: webLogLevel(parts.log.pino.level) }) as FastifyBaseLogger, bodyLimit: 1024 * 1024, trustProxy: parts.trustProxy ?? false });
   const imports = new Imports(parts.records.db);
   await imports.whenReady();
   const context = makeContext(parts, imports);
@@ -57,7 +59,7 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
 
   app.setErrorHandler(async (error, request, reply) => {
     const explained = explain(error);
-    if (explained.internal) parts.log.warn(`web: ${request.method} ${request.url.split('?')[0]}: ${(error as Error).stack ?? String(error)}`);
+    if (explained.internal) parts.log.warn(`${request.method} ${request.url.split('?')[0]} failed`, error);
     const wantsJson = request.url.startsWith('/api/') || !(request.headers.accept ?? '').includes('text/html');
     if (explained.status === 401 && !wantsJson && request.method === 'GET') {
       return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);

@@ -115,7 +115,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
       },
       (error) => {
         const explained = explain(error);
-        if (explained.internal) context.log.warn(`import ${file!.name}: ${(error as Error).stack ?? String(error)}`);
+        if (explained.internal) context.log.warn(`import ${file!.name} failed`, error);
         // A whole-file problem (no id column, empty file) is the importer's own sentence.
         return explained.internal && error instanceof Error && !/\n\s+at /.test(error.message) ? error.message : explained.message;
       },
