@@ -1,7 +1,8 @@
 // The rulebook from the outside: every role against every action, through the office page (HTTP
-// with a session and CSRF token), the JSON API, and the command line (bin/handover.mjs as a child
-// process on the same database), each cell's outcome held against rules/permissions.ts: a refusal
-// (403, or "needs the … role" and exit 1) exactly where the table says no. The probes use targets
+// with a session and CSRF token), the JSON API, and the command line (the `handover` command's own
+// entry point run in this process on the same database — test/hub/cli.test.ts and the other CLI
+// suites run the real binary as a child process), each cell's outcome held against
+// rules/permissions.ts: a refusal (403, or "needs the … role" and exit 1) exactly where the table says no. The probes use targets
 // that do not exist or input that is wrong *after* the permission check (an unknown asset tag, a
 // date that is not in the calendar), so an allowed cell is told by what comes after the door and
 // nothing changes; the conditions beyond the role (one's own charge, another's loan, the DSL-only
@@ -24,26 +25,11 @@ let cli: ReturnType<typeof commandLine>;
 beforeAll(async () => {
   harness = await startHub({ demo: false });
   school = await seedRulesSchool(harness);
-  cli = commandLine(() => school.target);
+  cli = commandLine(() => school.target, { inProcess: true });
 }, 120_000);
 afterAll(async () => {
   await harness?.stop();
 });
-
-/** Runs at most `limit` at once (each command is a Node process). */
-async function inBatches<T>(work: Array<() => Promise<T>>, limit = 3): Promise<T[]> {
-  const results: T[] = new Array(work.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < work.length) {
-        const index = next++;
-        results[index] = await work[index]();
-      }
-    }),
-  );
-  return results;
-}
 
 interface WebProbe {
   permission: Permission;
@@ -142,7 +128,8 @@ describe(`the rulebook from the outside (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     fs.writeFileSync(path.join(school.target.dataDir, 'not-people.csv'), 'Something,Else\nx,y\n');
     const roles = Object.keys(STAFF) as StaffRole[];
     const cells = roles.flatMap((role) => CLI.map((probe) => ({ role, probe })));
-    const runs = await inBatches(cells.map(({ role, probe }) => () => cli.handover(...probe.argv(STAFF[role]))));
+    const runs: Run[] = [];
+    for (const { role, probe } of cells) runs.push(await cli.handover(...probe.argv(STAFF[role])));
     cells.forEach(({ role, probe }, index) => {
       const run = runs[index];
       const allowed = allows(tableRoleOf(role), probe.permission);

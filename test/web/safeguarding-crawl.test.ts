@@ -1,6 +1,7 @@
 // Safeguarding (P5) as a property of the data: signs in as each role, visits every page, every
-// person and asset, every hold, the JSON API, and on the command line every report (table and CSV)
-// and the subject access export of everyone, and checks that the pupil in a safeguarding hold
+// person and asset, every hold, the JSON API, and on the command line (its entry point run in this
+// process, on the same database) every report (table and CSV) and the subject access export of
+// everyone, and checks that the pupil in a safeguarding hold
 // (name, MIS id, form, hub number, held locker on her own page) appears to no role without P5
 // rights — and does appear to the DSL and the headteacher, so the crawl can fail.
 import fs from 'node:fs';
@@ -25,7 +26,7 @@ let custody: number[];
 beforeAll(async () => {
   harness = await startHub({ demo: false });
   school = await seedRulesSchool(harness);
-  cli = commandLine(() => school.target);
+  cli = commandLine(() => school.target, { inProcess: true });
   people = await harness.hub.db.all('SELECT id, external_id FROM people ORDER BY id');
   tags = (await harness.hub.db.all<{ tag: string }>('SELECT tag FROM assets ORDER BY tag')).map((row) => row.tag);
   holds = (await harness.hub.db.all<{ id: number }>('SELECT id FROM holds ORDER BY id')).map((row) => Number(row.id));
@@ -125,7 +126,7 @@ describe(`safeguarding everywhere (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
         });
       }
     }
-    await inBatches(jobs, 3);
+    for (const job of jobs) await job();
     for (const run of runs) {
       const found = identifies(run.text());
       // Another person's export never names her, whoever runs it (she is not their data).
@@ -143,14 +144,5 @@ describe(`safeguarding everywhere (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
     expect(office.text()).toMatch(new RegExp(`\\(restricted: DSL or headteacher\\)\\s+${HELD.station}/${HELD.locker}`));
   });
 });
-
-async function inBatches(work: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < work.length) await work[next++]();
-    }),
-  );
-}
 
 export type { WebRole };
