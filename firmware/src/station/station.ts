@@ -24,7 +24,8 @@
 // open longer than doorLeftOpenMs raises its alarm once.
 // A pupil who taps while their own locker stands open (or is being unlocked) is refused with
 // OWN_LOCKER_OPEN: nothing else opens for them (a pupil has one locker), and the opening under way
-// is left as it is, so shutting that door completes their deposit or collection.
+// is left as it is, so shutting that door completes their deposit or collection. A staff hold on a
+// pupil whose locker stands open is refused the same way: shut the door, then tap again.
 import type { Clock } from '../hal';
 import { BADGE_FLAG, type BadgeEntry } from './badge-list';
 import { LOCKER } from '../../../protocol/lockers';
@@ -177,10 +178,8 @@ export class Station {
       return;
     }
     // Their own locker is open (a deposit or collection under way): shut it first.
-    const people = this.openPeople;
-    if (people) for (let i = people.indexOf(badge.person); i >= 0; i = people.indexOf(badge.person, i + 1)) {
-      if (i % 3 === 0 && this.openings[i / 3]) return this.refuse(badge.person, hash, i / 3, DETAIL.OWN_LOCKER_OPEN);
-    }
+    const opening = this.openingOf(badge.person);
+    if (opening >= 0) return this.refuse(badge.person, hash, opening, DETAIL.OWN_LOCKER_OPEN);
     const own = this.lockerOf(badge.person);
     if (own >= 0) {
       if (this.states[own] !== LOCKER.PHONE_IN) return this.refuse(badge.person, hash, own, DETAIL.LOCKER_HELD);
@@ -257,7 +256,19 @@ export class Station {
 
   // ---- holds (P4, P5) ----
 
+  /** The locker being opened for this person (a deposit, collection or hold under way), or -1. */
+  private openingOf(person: number): number {
+    const people = this.openPeople;
+    if (people) for (let i = people.indexOf(person); i >= 0; i = people.indexOf(person, i + 1)) {
+      if (i % 3 === 0 && this.openings[i / 3]) return i / 3;
+    }
+    return -1;
+  }
+
   private staffWithPupil(staff: BadgeEntry, pupil: BadgeEntry, pupilHash: Uint8Array): void {
+    // A pupil has one locker: while theirs stands open, no hold opens another; shut it, then tap again.
+    const opening = this.openingOf(pupil.person);
+    if (opening >= 0) return this.refuse(pupil.person, pupilHash, opening, DETAIL.OWN_LOCKER_OPEN);
     const own = this.lockerOf(pupil.person);
     const state = own >= 0 ? this.states[own] : LOCKER.FREE;
     if (staff.role === ROLE.DSL) {
