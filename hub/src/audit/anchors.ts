@@ -43,7 +43,16 @@ export const ANCHORED_TABLES: AnchoredTable[] = [
     columns: ['station_id', 'board', 'boot', 'seq', 'type', 'locker', 'person_id', 'actor_id', 'witness_id', 'badge_hash', 'detail', 'uptime_ms', 'wall_time', 'received_at'],
     bytes: ['badge_hash'],
   },
+  {
+    name: 'holds',
+    key: ['id'],
+    columns: ['id', 'kind', 'person_id', 'asset_id', 'station_id', 'locker', 'placed_at', 'placed_by', 'details', 'released_at', 'released_by', 'witness_id', 'receipt', 'set_boot', 'set_seq', 'release_boot', 'release_seq'],
+  },
+  { name: 'alerts', key: ['id'], columns: ['id', 'at', 'kind', 'role', 'subject', 'message', 'acknowledged_at', 'acknowledged_by'] },
 ];
+
+/** The tables anchored since migration 8; holds and alerts were added by migration 10. */
+const FIRST_ANCHORED = ['charges', 'phone_custody', 'loans', 'station_events'];
 
 export const ANCHOR_ACTION = 'records.anchored';
 /** Rows per anchor record (a baseline of many rows is written as several records). */
@@ -52,6 +61,12 @@ const ROWS_PER_RECORD = 2000;
 const BASELINE_FLAG = 'records-anchored-since';
 /** A deleted row's digest in an anchor record. */
 const DELETED = '-';
+/**
+ * Between a row's new digest and the digest it had before the transaction changed it, in an
+ * anchor record (`key=new<old`): verify checks the old one against the row's previous anchor, so
+ * a row edited outside the hub and then changed by the hub is still reported, not laundered.
+ */
+const WAS = '<';
 
 type Dialect = SqlDatabase['kind'];
 
@@ -83,9 +98,9 @@ export function rowDigest(text: string): string {
   return sha256(text).slice(0, 32);
 }
 
-/** PostgreSQL's part of migration 8: the pending list and the owner's triggers that fill it. */
+/** PostgreSQL's part of migration 8: the pending list and the owner's triggers that fill it (the first four tables). */
 export function postgresAnchorMigration(): string {
-  const triggers = ANCHORED_TABLES.map((table) => {
+  const triggers = ANCHORED_TABLES.filter((table) => FIRST_ANCHORED.includes(table.name)).map((table) => {
     const fn = `handover_anchor_${table.name}`;
     // anchor_pending's xact defaults to the writing transaction's id: the hub anchors only its own.
     const upsertNew = `INSERT INTO anchor_pending (tbl, k, row) SELECT '${table.name}', ${keySql(table, 'n')}, ${rowSql(table, 'n', 'postgres')} FROM new_rows n ON CONFLICT (xact, tbl, k) DO UPDATE SET row = excluded.row;`;
@@ -105,21 +120,57 @@ export function postgresAnchorMigration(): string {
     ${triggers}`;
 }
 
-/** SQLite: the pending list and its triggers, TEMP objects of this connection only. */
-function sqliteAnchorObjects(): string {
-  const parts = ['CREATE TEMP TABLE IF NOT EXISTS anchor_pending (tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID;'];
+/**
+ * The pending list's writes for one table, for a row written (`n`) or gone (`o`): a row's first
+ * change in a transaction keeps what it held before (`old`, null for a row new in it); later
+ * changes replace only what it holds now.
+ */
+function pendingWrites(table: AnchoredTable, dialect: Dialect, written: string, gone: string): { written: string; gone: string } {
+  const conflict = dialect === 'postgres' ? '(xact, tbl, k)' : '(tbl, k)';
+  return {
+    written: `INSERT INTO anchor_pending (tbl, k, row) ${written === 'NEW' ? 'VALUES (' : 'SELECT '}'${table.name}', ${keySql(table, written)}, ${rowSql(table, written, dialect)}${written === 'NEW' ? ')' : ` FROM new_rows ${written}`} ON CONFLICT ${conflict} DO UPDATE SET row = excluded.row;`,
+    gone: `INSERT INTO anchor_pending (tbl, k, row, old) ${gone === 'OLD' ? 'VALUES (' : 'SELECT '}'${table.name}', ${keySql(table, gone)}, NULL, ${rowSql(table, gone, dialect)}${gone === 'OLD' ? ')' : ` FROM old_rows ${gone}`} ON CONFLICT ${conflict} DO UPDATE SET row = NULL;`,
+  };
+}
+
+/**
+ * PostgreSQL's part of migration 10: the pending list keeps each row's previous contents, every
+ * table's functions are replaced to fill it, and holds and alerts are anchored too.
+ */
+export function postgresAnchorMigration10(): string {
+  const parts = ['ALTER TABLE anchor_pending ADD COLUMN old TEXT;'];
   for (const table of ANCHORED_TABLES) {
-    const written = `INSERT INTO anchor_pending (tbl, k, row) VALUES ('${table.name}', ${keySql(table, 'NEW')}, ${rowSql(table, 'NEW', 'sqlite')}) ON CONFLICT (tbl, k) DO UPDATE SET row = excluded.row;`;
-    const gone = `INSERT INTO anchor_pending (tbl, k, row) VALUES ('${table.name}', ${keySql(table, 'OLD')}, NULL) ON CONFLICT (tbl, k) DO UPDATE SET row = NULL;`;
-    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_ins AFTER INSERT ON main.${table.name} BEGIN ${written} END;`);
-    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_upd AFTER UPDATE ON main.${table.name} BEGIN ${gone} ${written} END;`);
-    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_del AFTER DELETE ON main.${table.name} BEGIN ${gone} END;`);
+    const fn = `handover_anchor_${table.name}`;
+    const sql = pendingWrites(table, 'postgres', 'n', 'o');
+    parts.push(`
+    CREATE OR REPLACE FUNCTION ${fn}_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${sql.written} RETURN NULL; END $$;
+    CREATE OR REPLACE FUNCTION ${fn}_upd() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${sql.gone} ${sql.written} RETURN NULL; END $$;
+    CREATE OR REPLACE FUNCTION ${fn}_del() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${sql.gone} RETURN NULL; END $$;`);
+    if (FIRST_ANCHORED.includes(table.name)) continue;
+    parts.push(`
+    CREATE TRIGGER ${table.name}_anchor_ins AFTER INSERT ON ${table.name} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}_ins();
+    CREATE TRIGGER ${table.name}_anchor_upd AFTER UPDATE ON ${table.name} REFERENCING NEW TABLE AS new_rows OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}_upd();
+    CREATE TRIGGER ${table.name}_anchor_del AFTER DELETE ON ${table.name} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${fn}_del();`);
   }
   return parts.join('\n');
 }
 
-/** Anchor records for rows given as (table, key, row text or null when deleted). */
-function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null }>): AuditEntry[] {
+/** SQLite: the pending list and its triggers, TEMP objects of this connection only. */
+function sqliteAnchorObjects(): string {
+  const parts = ['CREATE TEMP TABLE IF NOT EXISTS anchor_pending (tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, old TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID;'];
+  for (const table of ANCHORED_TABLES) {
+    const sql = pendingWrites(table, 'sqlite', 'NEW', 'OLD');
+    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_ins AFTER INSERT ON main.${table.name} BEGIN ${sql.written} END;`);
+    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_upd AFTER UPDATE ON main.${table.name} BEGIN ${sql.gone} ${sql.written} END;`);
+    parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_del AFTER DELETE ON main.${table.name} BEGIN ${sql.gone} END;`);
+  }
+  return parts.join('\n');
+}
+
+type PendingRow = { tbl: string; k: string; row: string | null; old?: string | null };
+
+/** Anchor records for rows given as (table, key, row text or null when deleted, and what it held before). */
+function anchorEntries(rows: PendingRow[]): AuditEntry[] {
   const entries: AuditEntry[] = [];
   // Per table, "key=digest" separated by spaces (keys have no spaces): one string per table keeps
   // the record's details flat, which is quick to write and to hash.
@@ -130,8 +181,8 @@ function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null 
     details = {};
     count = 0;
   };
-  for (const { tbl, k, row } of rows) {
-    const item = `${k}=${row === null ? DELETED : rowDigest(row)}`;
+  for (const { tbl, k, row, old } of rows) {
+    const item = `${k}=${row === null ? DELETED : rowDigest(row)}${old === null || old === undefined ? '' : `${WAS}${rowDigest(old)}`}`;
     details[tbl] = details[tbl] === undefined ? item : `${details[tbl]} ${item}`;
     if (++count >= ROWS_PER_RECORD) push();
   }
@@ -143,8 +194,8 @@ function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null 
 export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise<void> {
   const pending =
     tx.kind === 'postgres'
-      ? await tx.all<{ tbl: string; k: string; row: string | null }>('DELETE FROM anchor_pending WHERE xact = txid_current() RETURNING tbl, k, row')
-      : await tx.all<{ tbl: string; k: string; row: string | null }>('SELECT tbl, k, row FROM temp.anchor_pending');
+      ? await tx.all<PendingRow>('DELETE FROM anchor_pending WHERE xact = txid_current() RETURNING tbl, k, row, old')
+      : await tx.all<PendingRow>('SELECT tbl, k, row, old FROM temp.anchor_pending');
   if (pending.length === 0) return;
   if (tx.kind === 'sqlite') await tx.run('DELETE FROM temp.anchor_pending');
   await audit.appendMany(anchorEntries(pending), tx);
@@ -182,16 +233,21 @@ async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator
 export async function installAnchors(db: SqlDatabase): Promise<void> {
   const audit = new AuditTrail(db);
   if (db.kind === 'sqlite') await db.exec(sqliteAnchorObjects());
-  const baselined = await db.get<{ value: string }>('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG]);
-  if (!baselined) {
+  // The first four tables share one flag; a table anchored later has its own.
+  const flagOf = (table: AnchoredTable) => (FIRST_ANCHORED.includes(table.name) ? BASELINE_FLAG : `${BASELINE_FLAG}:${table.name}`);
+  const unbaselined = async (on: SqlDatabase) => {
+    const flags = new Set((await on.all<{ name: string }>('SELECT name FROM hub_secrets WHERE name LIKE ?', [`${BASELINE_FLAG}%`])).map((row) => row.name));
+    return ANCHORED_TABLES.filter((table) => !flags.has(flagOf(table)));
+  };
+  if ((await unbaselined(db)).length > 0) {
     await db.transaction(async (tx) => {
-      if (await tx.get('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG])) return;
-      const rows: Array<{ tbl: string; k: string; row: string }> = [];
-      for (const table of ANCHORED_TABLES) {
+      const tables = await unbaselined(tx);
+      const rows: PendingRow[] = [];
+      for (const table of tables) {
         for await (const page of tableRows(tx, table)) for (const { k, row } of page) rows.push({ tbl: table.name, k, row });
       }
       await audit.appendMany(anchorEntries(rows), tx);
-      await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?)', [BASELINE_FLAG, new Date().toISOString()]);
+      for (const flag of new Set(tables.map(flagOf))) await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', [flag, new Date().toISOString()]);
     });
   }
   db.beforeCommit = (tx) => anchorPending(tx, audit);
@@ -203,26 +259,82 @@ export type RowProblem = { kind: 'row-altered' | 'row-removed' | 'row-inserted';
 export class AnchorFold {
   private tables = new Map<string, Map<string, string>>();
 
-  constructor() {
+  /**
+   * The first row found changed outside the hub before the hub changed it again: its anchor's
+   * previous digest is not what the chain had anchored for it.
+   */
+  laundered: RowProblem | null = null;
+
+  /**
+   * @param complete the fold starts at the chain's first record, so a previous digest can be
+   *   checked (an incremental verify's fold starts part way and cannot).
+   */
+  constructor(private complete = true) {
     for (const table of ANCHORED_TABLES) this.tables.set(table.name, new Map());
   }
 
-  /** One anchor record's details, in chain order. */
-  add(details: string): void {
+  /** The keys anchored so far, per table (an incremental verify compares just these). */
+  keys(table: string): Map<string, string> {
+    return this.tables.get(table)!;
+  }
+
+  /** One anchor record's details (record `seq`), in chain order. */
+  add(details: string, seq = 0): void {
     const parsed = JSON.parse(details) as Record<string, string>;
     for (const name in parsed) {
       const rows = this.tables.get(name);
       if (!rows) continue;
       const text = parsed[name];
-      // "key=digest key=digest ...", walked without splitting into an array first.
+      // "key=digest key=digest<previous ...", walked without splitting into an array first.
       let from = 0;
       while (from < text.length) {
         let end = text.indexOf(' ', from);
         if (end < 0) end = text.length;
         const at = text.lastIndexOf('=', end);
-        rows.set(text.slice(from, at), text.slice(at + 1, end));
+        const key = text.slice(from, at);
+        // A digest is 32 hex digits or DELETED: a previous one follows it after WAS.
+        const was = at + 1 + (text.charCodeAt(at + 1) === 45 /* - */ ? 1 : 32);
+        if (was >= end) {
+          rows.set(key, text.slice(at + 1, end));
+        } else {
+          if (this.complete && this.laundered === null) {
+            const had = rows.get(key);
+            if (had !== text.slice(was + 1, end)) this.laundered = { kind: had === undefined || had === DELETED ? 'row-inserted' : 'row-altered', seq, table: name, key, message: '' };
+          }
+          rows.set(key, text.slice(at + 1, was));
+        }
         from = end + 1;
       }
+    }
+  }
+
+  /** The laundered row's problem with its message (the anchor before the hub's change looked up). */
+  async launderedProblem(db: SqlDatabase): Promise<RowProblem | null> {
+    const problem = this.laundered;
+    if (!problem) return null;
+    const { table, key, seq } = problem;
+    const before = await this.lastAnchor(db, table, key, seq);
+    const message =
+      problem.kind === 'row-inserted'
+        ? `${table} ${key} was inserted outside the hub before audit record ${seq} changed it: no earlier audit record holds it`
+        : `${table} ${key} was altered outside the hub before audit record ${seq} changed it: it no longer matched audit record ${before}`;
+    return { ...problem, message };
+  }
+
+  /** The last anchor record before `below` (all when 0) that holds the row. */
+  private async lastAnchor(db: SqlDatabase, table: string, key: string, below = 0): Promise<number> {
+    const needle = ` ${key}=`;
+    let seq = 0;
+    let after = 0;
+    for (;;) {
+      const page = await db.all<{ seq: number; details: string }>('SELECT seq, details FROM audit_log WHERE seq > ? AND action = ? ORDER BY seq LIMIT 1000', [after, ANCHOR_ACTION]);
+      for (const record of page) {
+        if (below > 0 && Number(record.seq) >= below) return seq;
+        const text = (JSON.parse(record.details) as Record<string, string>)[table];
+        if (text !== undefined && ` ${text}`.includes(needle)) seq = Number(record.seq);
+        after = Number(record.seq);
+      }
+      if (page.length < 1000) return seq;
     }
   }
 
@@ -243,18 +355,7 @@ export class AnchorFold {
 
   /** The message with the audit record that last anchored the row (looked up only for a problem). */
   private async anchoredBy(db: SqlDatabase, problem: RowProblem): Promise<Pick<RowProblem, 'seq' | 'message'>> {
-    const needle = `${problem.key}=`;
-    let seq = 0;
-    let after = 0;
-    for (;;) {
-      const page = await db.all<{ seq: number; details: string }>('SELECT seq, details FROM audit_log WHERE seq > ? AND action = ? ORDER BY seq LIMIT 1000', [after, ANCHOR_ACTION]);
-      for (const record of page) {
-        const text = (JSON.parse(record.details) as Record<string, string>)[problem.table];
-        if (text !== undefined && (` ${text}`).includes(` ${needle}`)) seq = Number(record.seq);
-        after = Number(record.seq);
-      }
-      if (page.length < 1000) break;
-    }
+    const seq = await this.lastAnchor(db, problem.table, problem.key);
     const { table, key } = problem;
     switch (problem.kind) {
       case 'row-inserted':

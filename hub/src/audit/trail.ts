@@ -246,7 +246,7 @@ export class AuditTrail {
           const rewritten = checkHead(record.seq, record.hash);
           if (rewritten) return fail(rewritten);
         }
-        if (record.action === ANCHOR_ACTION) fold.add(record.details);
+        if (record.action === ANCHOR_ACTION) fold.add(record.details, record.seq);
         previous = { seq: record.seq, hash: record.hash };
         checked++;
       }
@@ -267,6 +267,8 @@ export class AuditTrail {
       const lost = heads[heads.length - 1];
       return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1}..${lost.seq} removed: the trail ends at record ${previous.seq} but the ${lost.label} saw record ${lost.seq}` });
     }
+    const laundered = await fold.launderedProblem(db);
+    if (laundered) return fail(laundered);
     let rows = 0;
     const rowProblem = await fold.compare(db, (read) => {
       rows = read;

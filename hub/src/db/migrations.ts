@@ -4,7 +4,7 @@
 // Steps are written in SQLite's dialect and translated for PostgreSQL by `forDialect`
 // (INTEGER PRIMARY KEY -> identity, INTEGER -> BIGINT, BLOB -> BYTEA). A step that cannot be
 // written portably (triggers) gives one text per dialect.
-import { postgresAnchorMigration } from '../audit/anchors';
+import { postgresAnchorMigration, postgresAnchorMigration10 } from '../audit/anchors';
 import type { SqlDatabase } from './sql';
 
 export type MigrationStep = string | { sqlite: string; postgres: string };
@@ -404,6 +404,13 @@ export const MIGRATIONS: MigrationStep[] = [
   `
   ALTER TABLE stations ADD COLUMN restored_board INTEGER;
   `,
+  // 10: anchors keep each changed row's previous digest (a row edited outside the hub and then
+  // changed by it is still reported), and holds and alerts are anchored too (audit/anchors.ts).
+  // SQLite's anchoring objects are TEMP ones made at open: nothing to change in the file.
+  {
+    sqlite: `SELECT 1;`,
+    postgres: postgresAnchorMigration10(),
+  },
 ];
 
 /** The text of one step for a database kind. */
