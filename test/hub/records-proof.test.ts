@@ -90,7 +90,10 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
   it('verifies an untouched day: every anchored row matches', async () => {
     const result = await verify();
     expect(result.code, result.said).toBe(0);
-    expect(result.stdout).toMatch(/audit trail intact: \d+ records, .* (\d+) anchored rows match/);
+    expect(result.stdout).toMatch(/audit trail intact: \d+ records, .* (\d+) anchored rows match; .*\(full verify, [\d.]+ s\)/);
+    // Not a terminal: progress as plain lines on stderr.
+    expect(result.stderr).toMatch(/^audit records checked: [\d,]+ of [\d,]+ \(\d+ %\)$/m);
+    expect(result.stderr).toMatch(/^anchored rows compared: [\d,]+$/m);
     // Station events, phone custody, loans, charges, holds and alerts.
     const alerts = Number(/(\d+)/.exec((await run(...countAlerts())).stdout)![1]);
     expect(alerts).toBeGreaterThan(0);
@@ -220,6 +223,45 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     expect((await handover('uncollected')).code).toBe(0);
     expect((await verify()).said).toMatch(/phone_custody 78 was inserted outside the hub before audit record \d+ changed it/);
   });
+
+  it('verifies incrementally from where the last full verify passed: a later change is checked, an older row is left to the full verify', async () => {
+    const first = await verify('--incremental');
+    expect(first.code, first.said).toBe(0);
+    expect(first.stdout).toMatch(/audit trail intact: .*\(full verify \(full, not incremental: no full verify has passed yet\)/);
+    const marked = await headSeq();
+    // The hub goes on: the phone left in is marked uncollected (a record after the mark).
+    expect((await handover('uncollected')).code).toBe(0);
+    const clean = await verify('--incremental');
+    expect(clean.code, clean.said).toBe(0);
+    expect(clean.stdout).toMatch(new RegExp(`audit trail intact since record ${marked} \\(incremental verify, from the full verify of .*\\): records ${marked + 1}\\.\\.\\d+ checked .*the [1-9]\\d* rows they anchor match`));
+    // The row the hub changed after the mark, edited: the incremental verify names it.
+    await tamper(`UPDATE phone_custody SET locker = 3 WHERE id = ${ids.heldCustody};`);
+    const later = await verify('--incremental');
+    expect(later.code).not.toBe(0);
+    expect(later.said).toMatch(new RegExp(`phone_custody ${ids.heldCustody} was altered: it no longer matches audit record \\d+ .*incremental from record ${marked}`));
+    await tamper(`UPDATE phone_custody SET locker = 2 WHERE id = ${ids.heldCustody};`);
+    expect((await verify('--incremental')).code).toBe(0);
+    // A row last changed before the mark is not re-read by an incremental verify; a full one names it.
+    await tamper(`UPDATE loans SET outcome = 'returned' WHERE id = ${ids.loan};`);
+    expect((await verify('--incremental')).code).toBe(0);
+    const full = await verify();
+    expect(full.code).not.toBe(0);
+    expect(full.said).toMatch(new RegExp(`loans ${ids.loan} was altered`));
+  }, 180_000);
+
+  it('starts an incremental verify only from a mark carrying the audit key, and only if the chain still has that record', async () => {
+    expect((await verify()).code).toBe(0);
+    const marked = await headSeq();
+    await tamper(`UPDATE hub_secrets SET value = replace(value, '"seq":${marked}', '"seq":${marked - 1}') WHERE name = 'audit-verified-through';`);
+    const forged = await verify('--incremental');
+    expect(forged.code, forged.said).toBe(0);
+    expect(forged.stdout).toMatch(/\(full verify \(full, not incremental: the mark of the last full verify does not carry the audit key's MAC/);
+    // The full verify above marked the head again; now the record at the mark is rewritten.
+    await tamper(`${DROP_GUARDS} UPDATE audit_log SET hash = '${'ee'.repeat(32)}' WHERE seq = ${marked};`);
+    const rewritten = await verify('--incremental');
+    expect(rewritten.code).not.toBe(0);
+    expect(rewritten.said).toMatch(new RegExp(`the chain was rewritten: record ${marked} is not the one the full verify of .* saw`));
+  }, 180_000);
 
   it('blames an inserted record with a bad hash on itself, not on the record before it', async () => {
     const head = await headSeq();
