@@ -86,7 +86,7 @@ afterEach(async () => {
   await school.test.target.drop();
 });
 
-describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, () => {
+describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { timeout: 180_000 }, () => {
   it('verifies an untouched day: every anchored row matches', async () => {
     const result = await verify();
     expect(result.code, result.said).toBe(0);
@@ -247,7 +247,7 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     const full = await verify();
     expect(full.code).not.toBe(0);
     expect(full.said).toMatch(new RegExp(`loans ${ids.loan} was altered`));
-  }, 180_000);
+  });
 
   it('starts an incremental verify only from a mark carrying the audit key, and only if the chain still has that record', async () => {
     expect((await verify()).code).toBe(0);
@@ -261,7 +261,7 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     const rewritten = await verify('--incremental');
     expect(rewritten.code).not.toBe(0);
     expect(rewritten.said).toMatch(new RegExp(`the chain was rewritten: record ${marked} is not the one the full verify of .* saw`));
-  }, 180_000);
+  });
 
   it('blames an inserted record with a bad hash on itself, not on the record before it', async () => {
     const head = await headSeq();
