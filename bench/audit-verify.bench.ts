@@ -2,8 +2,10 @@
 // deposits and collections across 50 stations of 32 lockers) applied through the hub's records
 // in batches of 1,000, as the ingest does, which writes one audit record per event, an anchor
 // record per batch, and the custody rows the anchors cover. Then the whole verification the
-// CLI runs: the chain walked and every anchored row re-read and compared. SQLite by default,
-// PostgreSQL when DATABASE_URL is set.
+// CLI runs: the chain walked and every anchored row re-read and compared. Then BENCH_AUDIT_LATER
+// more events (default 1 % of them) and the incremental verify from the head the full one passed
+// at. SQLite by default, PostgreSQL when DATABASE_URL is set. CPU is the bench process's own (on
+// PostgreSQL the server's work is beside it).
 import { EVENT } from '../protocol/wire';
 import { openDatabase } from '../hub/src/db/open';
 import type { IncomingEvent } from '../hub/src/records/custody';
@@ -29,25 +31,30 @@ export async function benchAuditVerify(options: BenchOptions): Promise<void> {
       for (let i = 0; i < STATIONS * LOCKERS; i++) pupils.push(await tx.insert("INSERT INTO people (external_id, name, kind, role) VALUES (?, ?, 'pupil', 'pupil')", [`V${i}`, `Verify Pupil ${i}`]));
     });
     const seqs = new Array(STATIONS).fill(0);
-    const started = performance.now();
     const start = Date.parse('2026-01-05T08:00:00.000Z');
-    for (let done = 0; done < count; done += BATCH) {
-      const batch: IncomingEvent[] = [];
-      for (let i = done; i < Math.min(count, done + BATCH); i++) {
-        const station = i % STATIONS;
-        const seq = ++seqs[station];
-        const locker = Math.floor((seq - 1) / 2) % LOCKERS;
-        const at = new Date(start + i * 1000).toISOString();
-        batch.push({ frame: { station: `bench-${station}`, boot: 1, seq, uptimeMs: seq * 2500, type: seq % 2 === 1 ? EVENT.DEPOSIT : EVENT.COLLECT, locker, person: pupils[station * LOCKERS + locker], badge: new Uint8Array(8).fill(station) }, receivedAt: at });
+    /** Events `from`..`to`-1, applied in batches as the ingest does. */
+    const write = async (from: number, to: number) => {
+      for (let done = from; done < to; done += BATCH) {
+        const batch: IncomingEvent[] = [];
+        for (let i = done; i < Math.min(to, done + BATCH); i++) {
+          const station = i % STATIONS;
+          const seq = ++seqs[station];
+          const locker = Math.floor((seq - 1) / 2) % LOCKERS;
+          const at = new Date(start + i * 1000).toISOString();
+          batch.push({ frame: { station: `bench-${station}`, boot: 1, seq, uptimeMs: seq * 2500, type: seq % 2 === 1 ? EVENT.DEPOSIT : EVENT.COLLECT, locker, person: pupils[station * LOCKERS + locker], badge: new Uint8Array(8).fill(station) }, receivedAt: at });
+        }
+        await records.custody.applyBatch(batch);
+        if (process.stderr.isTTY) process.stderr.write(`writing the trail: ${Math.min(to, done + BATCH)} of ${to} events\r`);
       }
-      await records.custody.applyBatch(batch);
-      if (process.stderr.isTTY) process.stderr.write(`writing the trail: ${Math.min(count, done + BATCH)} of ${count} events\r`);
-    }
+    };
+    const started = performance.now();
+    await write(0, count);
     const writeSeconds = (performance.now() - started) / 1000;
 
     const heapBefore = process.memoryUsage().heapUsed;
     let peakHeap = heapBefore;
     const verifyStarted = performance.now();
+    const cpuBefore = process.cpuUsage();
     let chainSeconds = 0;
     const result = await records.audit.verify({
       onProgress: (stage) => {
@@ -56,20 +63,35 @@ export async function benchAuditVerify(options: BenchOptions): Promise<void> {
       },
     });
     const verifySeconds = (performance.now() - verifyStarted) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
     if (!result.ok) throw new Error(`the trail did not verify: ${result.problem?.message}`);
+
+    const later = Number(process.env.BENCH_AUDIT_LATER ?? Math.max(BATCH, Math.round(count / 100)));
+    await write(count, count + later);
+    const incrementalStarted = performance.now();
+    const cpuBeforeIncremental = process.cpuUsage();
+    const incremental = await records.audit.verify({ from: { seq: result.headSeq, hash: result.headHash, label: 'full verify' } });
+    const incrementalSeconds = (performance.now() - incrementalStarted) / 1000;
+    const incrementalCpu = process.cpuUsage(cpuBeforeIncremental);
+    if (!incremental.ok) throw new Error(`the trail did not verify incrementally: ${incremental.problem?.message}`);
+    const cpuSeconds = (usage: NodeJS.CpuUsage) => ((usage.user + usage.system) / 1e6).toFixed(1);
     rows.push({
       database: db.kind === 'postgres' ? 'PostgreSQL' : 'SQLite',
       events: count,
       'audit records': result.records,
       'anchored rows': result.rows,
       'writing (s)': writeSeconds.toFixed(1),
-      'verify (s)': verifySeconds.toFixed(1),
+      'full verify (s)': verifySeconds.toFixed(1),
       'of which chain (s)': chainSeconds.toFixed(1),
+      'full verify CPU (s)': cpuSeconds(cpu),
       'heap growth (MB)': Math.round((peakHeap - heapBefore) / 1e6),
+      'events after': later,
+      'incremental (s)': incrementalSeconds.toFixed(2),
+      'incremental CPU (s)': cpuSeconds(incrementalCpu),
     });
   } finally {
     await db.close();
     await target.drop();
   }
-  printTable('audit verify on a large trail (the chain walked, every anchored row compared)', rows);
+  printTable('audit verify on a large trail (full: the chain walked, every anchored row compared; incremental: what came after)', rows);
 }

@@ -30,12 +30,18 @@ const DROP_GUARDS = USING_POSTGRES
   ? 'DROP TRIGGER charges_append_only ON charges; DROP TRIGGER audit_log_append_only ON audit_log;'
   : 'DROP TRIGGER charges_no_update; DROP TRIGGER charges_no_delete; DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;';
 
+/** The database's own client counting the alerts. */
+function countAlerts(): [string, string[]] {
+  const target = school.test.target;
+  return USING_POSTGRES ? ['psql', [target.databaseUrl!, '-tA', '-c', 'SELECT count(*) FROM alerts']] : ['sqlite3', [sqliteFile(target), 'SELECT count(*) FROM alerts']];
+}
+
 async function verify(...extra: string[]) {
   const result = await handover('audit', 'verify', ...extra);
   return { ...result, said: `${result.stdout}${result.stderr}` };
 }
 
-let ids: { charge: number; waiver: number; custody: number; loan: number };
+let ids: { charge: number; waiver: number; custody: number; loan: number; heldCustody: number; safeguarding: number; confiscation: number; alert: number };
 
 /** A morning: phones in and out, a stick lent and lost, the charge waived in part of the story. */
 async function day(): Promise<void> {
@@ -51,8 +57,23 @@ async function day(): Promise<void> {
   const lost = await records.loans.reportLost('USB-001', office, '2026-03-03T09:00:00.000Z');
   const lostToo = await records.loans.reportLost('USB-002', office, '2026-03-03T09:10:00.000Z');
   const waiver = await records.ledger.waive(lostToo.chargeId!, 'lost in the fire drill', school.actor('headteacher'), '2026-03-04T09:00:00.000Z');
+  // A DSL's safeguarding hold (P5) and a teacher's confiscation (P4).
+  await school.apply(school.frame('form-7a', EVENT.HOLD_SET, { locker: 5, person: pupils[2], actor: staff.dsl }), '2026-03-02T10:00:00.000Z');
+  await school.apply(school.frame('form-7a', EVENT.HOLD_SET, { locker: 6, person: pupils[3], actor: staff.staff }), '2026-03-02T11:00:00.000Z');
   const custody = await school.test.db.get<{ id: number }>('SELECT id FROM phone_custody WHERE person_id = ? ORDER BY id LIMIT 1', [pupils[0]]);
-  ids = { charge: lost.chargeId!, waiver, custody: Number(custody!.id), loan: lost.loanId };
+  const held = await school.test.db.get<{ id: number }>('SELECT id FROM phone_custody WHERE person_id = ? ORDER BY id LIMIT 1', [pupils[1]]);
+  const holdOf = async (kind: string) => Number((await school.test.db.get<{ id: number }>('SELECT id FROM holds WHERE kind = ?', [kind]))!.id);
+  const alert = await school.test.db.get<{ id: number }>("SELECT id FROM alerts WHERE kind = 'asset-lost' ORDER BY id LIMIT 1");
+  ids = {
+    charge: lost.chargeId!,
+    waiver,
+    custody: Number(custody!.id),
+    loan: lost.loanId,
+    heldCustody: Number(held!.id),
+    safeguarding: await holdOf('safeguarding'),
+    confiscation: await holdOf('confiscation'),
+    alert: Number(alert!.id),
+  };
 }
 
 beforeEach(async () => {
@@ -65,12 +86,18 @@ afterEach(async () => {
   await school.test.target.drop();
 });
 
-describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, () => {
+describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { timeout: 180_000 }, () => {
   it('verifies an untouched day: every anchored row matches', async () => {
     const result = await verify();
     expect(result.code, result.said).toBe(0);
-    expect(result.stdout).toMatch(/audit trail intact: \d+ records, .* (\d+) anchored rows match/);
-    expect(Number(/(\d+) anchored rows/.exec(result.stdout)![1])).toBe(5 + 2 + 2 + 3);
+    expect(result.stdout).toMatch(/audit trail intact: \d+ records, .* (\d+) anchored rows match; .*\(full verify, [\d.]+ s\)/);
+    // Not a terminal: progress as plain lines on stderr.
+    expect(result.stderr).toMatch(/^audit records checked: [\d,]+ of [\d,]+ \(\d+ %\)$/m);
+    expect(result.stderr).toMatch(/^anchored rows compared: [\d,]+$/m);
+    // Station events, phone custody, loans, charges, holds and alerts.
+    const alerts = Number(/(\d+)/.exec((await run(...countAlerts())).stdout)![1]);
+    expect(alerts).toBeGreaterThan(0);
+    expect(Number(/(\d+) anchored rows/.exec(result.stdout)![1])).toBe(7 + 2 + 2 + 3 + 2 + alerts);
   });
 
   it('names a ledger amount changed from £10.00 to £500.00', async () => {
@@ -140,6 +167,103 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
   it('names a station event inserted', async () => {
     await tamper(`INSERT INTO station_events (station_id, boot, seq, type, locker, person_id, uptime_ms, received_at) VALUES ('form-7a', 1, 40, ${EVENT.DEPOSIT}, 6, ${school.pupils[3]}, 1000, '2026-03-02T08:00:00.000Z');`);
     expect((await verify()).said).toMatch(/station_events form-7a\/0\/1\/40 was (inserted|changed) outside the hub/);
+  });
+
+  it('names a safeguarding hold turned into a confiscation (so the office could release it)', async () => {
+    await tamper(`UPDATE holds SET kind = 'confiscation' WHERE id = ${ids.safeguarding};`);
+    const result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`holds ${ids.safeguarding} was (altered: it no longer matches audit record \\d+|changed outside the hub)`));
+  });
+
+  it('names a confiscation deleted', async () => {
+    await tamper(`DELETE FROM holds WHERE id = ${ids.confiscation};`);
+    expect((await verify()).said).toMatch(new RegExp(`holds ${ids.confiscation} was (deleted|changed) outside the hub`));
+  });
+
+  it('names a hold inserted', async () => {
+    await tamper(`INSERT INTO holds (id, kind, person_id, station_id, locker, placed_at) VALUES (70, 'confiscation', ${school.pupils[0]}, 'form-7a', 7, '2026-03-02T12:00:00.000Z');`);
+    expect((await verify()).said).toMatch(/holds 70 was (inserted|changed) outside the hub/);
+  });
+
+  it('names an alert acknowledged, deleted or inserted outside the hub', async () => {
+    await tamper(`UPDATE alerts SET acknowledged_at = '2026-03-03T09:30:00.000Z', acknowledged_by = ${school.staff.office} WHERE id = ${ids.alert};`);
+    expect((await verify()).said).toMatch(new RegExp(`alerts ${ids.alert} was (altered|changed outside the hub)`));
+    await tamper(`DELETE FROM alerts WHERE id = ${ids.alert};`);
+    expect((await verify()).said).toMatch(new RegExp(`alerts ${ids.alert} was (deleted|changed) outside the hub`));
+  });
+
+  it('names an alert inserted', async () => {
+    await tamper(`INSERT INTO alerts (id, at, kind, role, subject, message) VALUES (90, '2026-03-02T12:00:00.000Z', 'door-forced', 'headteacher', 'locker:form-7a/1', 'made up');`);
+    expect((await verify()).said).toMatch(/alerts 90 was (inserted|changed) outside the hub/);
+  });
+
+  it('still names phone custody edited outside the hub after the hub has marked it uncollected', async () => {
+    // Blame another pupil for the phone left in, then let the hub's own sweep change the row.
+    await tamper(`UPDATE phone_custody SET person_id = ${school.pupils[3]} WHERE id = ${ids.heldCustody};`);
+    const swept = await handover('uncollected');
+    expect(swept.code, swept.stderr).toBe(0);
+    expect(swept.stdout).toMatch(/[1-9]\d* phone\(s\) marked uncollected/);
+    const result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`phone_custody ${ids.heldCustody} was altered outside the hub before audit record \\d+ changed it: it no longer matched audit record \\d+`));
+  });
+
+  it('still names a loan edited outside the hub after the hub has recorded it found', async () => {
+    await tamper(`UPDATE loans SET person_id = ${school.staff.office} WHERE id = ${ids.loan};`);
+    const found = await handover('charge', 'found', 'USB-001', '--by', 'S-office');
+    expect(found.code, found.stderr).toBe(0);
+    const result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`loans ${ids.loan} was altered outside the hub before audit record \\d+ changed it`));
+  });
+
+  it('still names a row inserted outside the hub and then changed by it', async () => {
+    await tamper(`INSERT INTO phone_custody (id, person_id, station_id, locker, deposited_at, deposit_boot, deposit_seq) VALUES (78, ${school.pupils[3]}, 'form-7a', 7, '2026-03-02T08:00:00.000Z', 1, 98);`);
+    expect((await handover('uncollected')).code).toBe(0);
+    expect((await verify()).said).toMatch(/phone_custody 78 was inserted outside the hub before audit record \d+ changed it/);
+  });
+
+  it('verifies incrementally from where the last full verify passed: a later change is checked, an older row is left to the full verify', async () => {
+    const first = await verify('--incremental');
+    expect(first.code, first.said).toBe(0);
+    expect(first.stdout).toMatch(/audit trail intact: .*\(full verify \(full, not incremental: no full verify has passed yet\)/);
+    const marked = await headSeq();
+    // The hub goes on: the phone left in is marked uncollected (a record after the mark).
+    expect((await handover('uncollected')).code).toBe(0);
+    const clean = await verify('--incremental');
+    expect(clean.code, clean.said).toBe(0);
+    expect(clean.stdout).toMatch(new RegExp(`audit trail intact since record ${marked} \\(incremental verify, from the full verify of .*\\): records ${marked + 1}\\.\\.\\d+ checked .*the [1-9]\\d* rows they anchor match`));
+    // The row the hub changed after the mark, edited: the incremental verify names it.
+    await tamper(`UPDATE phone_custody SET locker = 3 WHERE id = ${ids.heldCustody};`);
+    const later = await verify('--incremental');
+    expect(later.code).not.toBe(0);
+    expect(later.said).toMatch(new RegExp(`phone_custody ${ids.heldCustody} was altered: it no longer matches audit record \\d+ .*incremental from record ${marked}`));
+    // Put back (on PostgreSQL the owner's triggers listed the edits as unanchored: a careful
+    // attacker who owns the tables empties that list too).
+    const unlist = USING_POSTGRES ? ' DELETE FROM anchor_pending;' : '';
+    await tamper(`UPDATE phone_custody SET locker = 2 WHERE id = ${ids.heldCustody};${unlist}`);
+    expect((await verify('--incremental')).code).toBe(0);
+    // A row last changed before the mark is not re-read by an incremental verify; a full one names it.
+    await tamper(`UPDATE loans SET outcome = 'returned' WHERE id = ${ids.loan};${unlist}`);
+    expect((await verify('--incremental')).code).toBe(0);
+    const full = await verify();
+    expect(full.code).not.toBe(0);
+    expect(full.said).toMatch(new RegExp(`loans ${ids.loan} was altered`));
+  });
+
+  it('starts an incremental verify only from a mark carrying the audit key, and only if the chain still has that record', async () => {
+    expect((await verify()).code).toBe(0);
+    const marked = await headSeq();
+    await tamper(`UPDATE hub_secrets SET value = replace(value, '"seq":${marked}', '"seq":${marked - 1}') WHERE name = 'audit-verified-through';`);
+    const forged = await verify('--incremental');
+    expect(forged.code, forged.said).toBe(0);
+    expect(forged.stdout).toMatch(/\(full verify \(full, not incremental: the mark of the last full verify does not carry the audit key's MAC/);
+    // The full verify above marked the head again; now the record at the mark is rewritten.
+    await tamper(`${DROP_GUARDS} UPDATE audit_log SET hash = '${'ee'.repeat(32)}' WHERE seq = ${marked};`);
+    const rewritten = await verify('--incremental');
+    expect(rewritten.code).not.toBe(0);
+    expect(rewritten.said).toMatch(new RegExp(`the chain was rewritten: record ${marked} is not the one the full verify of .* saw`));
   });
 
   it('blames an inserted record with a bad hash on itself, not on the record before it', async () => {

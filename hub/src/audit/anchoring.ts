@@ -1,8 +1,25 @@
 // Writing the anchor records (anchors.ts says what is anchored and how a row's digest is made):
-// at each commit, the rows the transaction changed, in one `records.anchored` audit record; once
-// per database, a baseline of every row that existed before anchoring began.
+// at each commit, the rows the transaction changed (with what each held before), in one
+// `records.anchored` audit record; once per database (and per table anchored later), a baseline of
+// every row that existed before anchoring began; after migration 10, the converted event rows.
 import type { SqlDatabase } from '../db/sql';
-import { ANCHOR_ACTION, ANCHORED_TABLES, AnchorFold, DELETED, REANCHOR_DETAIL, keySql, rowDigest, rowSql, sqliteAnchorObjects, tableRows } from './anchors';
+import {
+  ANCHOR_ACTION,
+  ANCHORED_TABLES,
+  AnchorFold,
+  DELETED,
+  FIRST_ANCHORED,
+  REANCHOR_DETAIL,
+  WAS,
+  digestOf,
+  keySql,
+  rowDigest,
+  rowSql,
+  sqliteAnchorObjects,
+  tableRows,
+  type AnchoredTable,
+  type PendingRow,
+} from './anchors';
 import { AuditTrail, type AuditEntry } from './trail';
 
 /** Rows per anchor record (a baseline of many rows is written as several records). */
@@ -10,8 +27,8 @@ const ROWS_PER_RECORD = 2000;
 /** hub_secrets row set once the rows that existed before anchoring began have been anchored. */
 const BASELINE_FLAG = 'records-anchored-since';
 
-/** Anchor records for rows given as (table, key, row text or null when deleted). */
-function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null }>): AuditEntry[] {
+/** Anchor records for rows given as (table, key, row text or null when deleted, and what it held before). */
+function anchorEntries(rows: PendingRow[]): AuditEntry[] {
   const entries: AuditEntry[] = [];
   // Per table, "key=digest" separated by spaces (keys have no spaces): one string per table keeps
   // the record's details flat, which is quick to write and to hash.
@@ -22,8 +39,8 @@ function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null 
     details = {};
     count = 0;
   };
-  for (const { tbl, k, row } of rows) {
-    const item = `${k}=${row === null ? DELETED : rowDigest(row)}`;
+  for (const { tbl, k, row, old, digest } of rows) {
+    const item = `${k}=${digest ?? (row === null ? DELETED : rowDigest(row))}${old === null || old === undefined ? '' : `${WAS}${rowDigest(old)}`}`;
     details[tbl] = details[tbl] === undefined ? item : `${details[tbl]} ${item}`;
     if (++count >= ROWS_PER_RECORD) push();
   }
@@ -35,8 +52,8 @@ function anchorEntries(rows: Array<{ tbl: string; k: string; row: string | null 
 export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise<void> {
   const pending =
     tx.kind === 'postgres'
-      ? await tx.all<{ tbl: string; k: string; row: string | null }>('DELETE FROM anchor_pending WHERE xact = txid_current() RETURNING tbl, k, row')
-      : await tx.all<{ tbl: string; k: string; row: string | null }>('SELECT tbl, k, row FROM temp.anchor_pending');
+      ? await tx.all<PendingRow>('DELETE FROM anchor_pending WHERE xact = txid_current() RETURNING tbl, k, row, old')
+      : await tx.all<PendingRow>('SELECT tbl, k, row, old FROM temp.anchor_pending');
   if (pending.length === 0) return;
   if (tx.kind === 'sqlite') await tx.run('DELETE FROM temp.anchor_pending');
   await audit.appendMany(anchorEntries(pending), tx);
@@ -49,16 +66,21 @@ export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise
 export async function installAnchors(db: SqlDatabase): Promise<void> {
   const audit = new AuditTrail(db);
   if (db.kind === 'sqlite') await db.exec(sqliteAnchorObjects());
-  const baselined = await db.get<{ value: string }>('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG]);
-  if (!baselined) {
+  // The first four tables share one flag; a table anchored later has its own.
+  const flagOf = (table: AnchoredTable) => (FIRST_ANCHORED.includes(table.name) ? BASELINE_FLAG : `${BASELINE_FLAG}:${table.name}`);
+  const unbaselined = async (on: SqlDatabase) => {
+    const flags = new Set((await on.all<{ name: string }>('SELECT name FROM hub_secrets WHERE name LIKE ?', [`${BASELINE_FLAG}%`])).map((row) => row.name));
+    return ANCHORED_TABLES.filter((table) => !flags.has(flagOf(table)));
+  };
+  if ((await unbaselined(db)).length > 0) {
     await db.transaction(async (tx) => {
-      if (await tx.get('SELECT value FROM hub_secrets WHERE name = ?', [BASELINE_FLAG])) return;
-      const rows: Array<{ tbl: string; k: string; row: string }> = [];
-      for (const table of ANCHORED_TABLES) {
-        for await (const page of tableRows(tx, table)) for (const { k, row } of page) rows.push({ tbl: table.name, k, row });
+      const tables = await unbaselined(tx);
+      const rows: PendingRow[] = [];
+      for (const table of tables) {
+        for await (const page of tableRows(tx, table)) for (const [k, d] of page) rows.push({ tbl: table.name, k: k as string, row: null, digest: digestOf(tx.kind, d) });
       }
       await audit.appendMany(anchorEntries(rows), tx);
-      await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?)', [BASELINE_FLAG, new Date().toISOString()]);
+      for (const flag of new Set(tables.map(flagOf))) await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', [flag, new Date().toISOString()]);
     });
   }
   await reanchorConverted(db, audit);
@@ -89,7 +111,7 @@ async function reanchorConverted(db: SqlDatabase, audit: AuditTrail): Promise<vo
     const before = flag.value === 'sqlite' ? "CAST(CAST(t.detail AS REAL) AS TEXT)" : 'CAST(t.detail AS TEXT)';
     const oldRow = rowSql(table, 't', tx.kind, { detail: before });
     const rows = await tx.all<{ k: string; now: string; was: string }>(`SELECT ${keySql(table, 't')} AS k, ${rowSql(table, 't', tx.kind)} AS now, ${oldRow} AS was FROM station_events t WHERE t.detail IS NOT NULL`);
-    const converted = rows.filter((row) => fold.digest(table.name, row.k) === rowDigest(row.was)).map((row) => ({ tbl: table.name, k: row.k, row: row.now }));
+    const converted = rows.filter((row) => fold.keys(table.name).get(row.k) === rowDigest(row.was)).map((row) => ({ tbl: table.name, k: row.k, row: row.now }));
     await audit.appendMany(anchorEntries(converted), tx);
     await tx.run('DELETE FROM hub_secrets WHERE name = ?', [REANCHOR_DETAIL]);
   });

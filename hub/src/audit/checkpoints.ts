@@ -160,3 +160,37 @@ export class CheckpointSchedule {
     await this.tick();
   }
 }
+
+/**
+ * The head at which a full `audit verify` last passed, kept in hub_secrets with an HMAC under the
+ * checkpoint key, so an incremental verify can start there. Without the key it cannot be forged
+ * or moved: a mark that does not carry the MAC is ignored (and the verify is a full one).
+ */
+const VERIFIED = 'audit-verified-through';
+
+function verifiedMac(key: Buffer, mark: Omit<Checkpoint, 'mac'>): string {
+  return crypto.createHmac('sha256', key).update(`handover audit verified 1\n${mark.seq}\n${mark.hash}\n${mark.at}`).digest('hex');
+}
+
+export async function markVerified(db: SqlDatabase, settings: KeySettings, head: { seq: number; hash: string }, at = new Date()): Promise<void> {
+  if (head.seq === 0) return;
+  const mark: Checkpoint = { seq: head.seq, hash: head.hash, at: at.toISOString(), mac: '' };
+  mark.mac = verifiedMac(checkpointKey(settings), mark);
+  await db.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [VERIFIED, JSON.stringify(mark)]);
+}
+
+/** Where the last full verify passed, or why an incremental verify cannot start from it. */
+export async function lastVerified(db: SqlDatabase, settings: KeySettings): Promise<TrustedHead | { none: string }> {
+  const row = await db.get<{ value: string }>('SELECT value FROM hub_secrets WHERE name = ?', [VERIFIED]);
+  if (!row) return { none: 'no full verify has passed yet' };
+  let mark: Checkpoint;
+  try {
+    mark = JSON.parse(row.value) as Checkpoint;
+  } catch {
+    return { none: 'the mark of the last full verify is not readable' };
+  }
+  const expected = Buffer.from(verifiedMac(checkpointKey(settings), mark), 'hex');
+  const given = Buffer.from(String(mark.mac), 'hex');
+  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) return { none: 'the mark of the last full verify does not carry the audit key\'s MAC (forged, or made with another key)' };
+  return { seq: Number(mark.seq), hash: mark.hash, label: `full verify of ${mark.at}` };
+}

@@ -100,6 +100,8 @@ export interface VerifyResult {
   rows: number;
   /** Checkpoints the chain was found to match. */
   checkpoints: number;
+  /** 0 for a full verify; else the verified checkpoint's record it started after (incremental). */
+  from: number;
 }
 
 /** A head the chain had once (a keyed checkpoint, its MAC already checked): it must still have it. */
@@ -113,12 +115,17 @@ export interface TrustedHead {
 export interface VerifyOptions {
   onProgress?: (stage: 'records' | 'rows', done: number, total: number) => void;
   heads?: TrustedHead[];
+  /**
+   * Incremental: a checkpoint a full verify passed at (its MAC checked): only the records after
+   * it are walked, and only the rows they anchor compared. Without it, everything (full).
+   */
+  from?: TrustedHead;
 }
 
 const AUDIT_COLUMNS: BulkColumn[] = [
   ['seq', 'bigint'], ['at', 'text'], ['actor', 'text'], ['action', 'text'], ['subject', 'text'], ['person_id', 'bigint'], ['details', 'text'], ['prev_hash', 'text'], ['hash', 'text'],
 ];
-const VERIFY_PAGE = 5000;
+const VERIFY_PAGE = 2000;
 
 export class AuditTrail {
   constructor(private db: SqlDatabase) {}
@@ -188,17 +195,49 @@ export class AuditTrail {
     return { kind: 'inserted', seq: first, message: `record ${first}${last > first ? `..${last}` : ''} was inserted: record ${Number(resumed.seq)} is chained to record ${previous.seq}` };
   }
 
+  /** A record not chained to the one before it: what happened (inserted, removed or altered). */
+  private async brokenLink(db: SqlDatabase, record: AuditRecord, previous: { seq: number; hash: string }): Promise<VerifyProblem> {
+    if (record.prev_hash !== previous.hash) {
+      const earlier = await db.get<{ seq: number }>('SELECT seq FROM audit_log WHERE hash = ? AND seq < ? ORDER BY seq DESC LIMIT 1', [record.prev_hash, previous.seq]);
+      if (earlier || (record.prev_hash === GENESIS_HASH && previous.seq > 0)) {
+        const after = earlier ? Number(earlier.seq) : 0;
+        return { kind: 'inserted', seq: after + 1, message: `record ${after + 1} was inserted: record ${record.seq} follows record ${after} in the chain, but records ${after + 1}..${previous.seq} stand between them` };
+      }
+      if (record.seq > previous.seq + 1) {
+        return { kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1}${record.seq - 1 > previous.seq + 1 ? `..${record.seq - 1}` : ''} removed: the chain goes from record ${previous.seq} to record ${record.seq}` };
+      }
+      const inserted = await this.insertedAfter(db, previous);
+      if (inserted) return inserted;
+      // A record whose own hash is wrong was altered itself; otherwise the one before it was.
+      if (recordHash(record.prev_hash, record) !== record.hash) {
+        return { kind: 'altered', seq: record.seq, message: `record ${record.seq} was altered: it is not chained to record ${previous.seq} and its contents do not match its hash` };
+      }
+      return { kind: 'altered', seq: previous.seq, message: `record ${previous.seq} was altered: record ${record.seq} was chained to a different record ${previous.seq}` };
+    }
+    return { kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1} removed: numbering jumps from ${previous.seq} to ${record.seq}` };
+  }
+
   private async verifyIn(db: SqlDatabase, options: VerifyOptions): Promise<VerifyResult> {
     const head = await db.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
     if (!head) throw new Error('audit trail has no head record');
     const headSeq = Number(head.seq);
     const heads = [...(options.heads ?? [])].sort((a, b) => a.seq - b.seq);
-    let nextHead = 0;
+    const start = options.from ?? { seq: 0, hash: GENESIS_HASH, label: '' };
+    const incremental = start.seq > 0;
+    // Checkpoints at or before the start were matched by the verify that vouched for it.
+    let nextHead = heads.findIndex((trusted) => trusted.seq > start.seq);
+    if (nextHead < 0) nextHead = heads.length;
     let matched = 0;
-    const fold = new AnchorFold();
-    let previous: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HASH };
+    const fold = new AnchorFold(!incremental);
+    let previous: { seq: number; hash: string } = { seq: start.seq, hash: start.hash };
     let checked = 0;
-    const fail = (problem: VerifyProblem, rows = 0): VerifyResult => ({ ok: false, records: checked, headSeq, headHash: head.hash, problem, rows, checkpoints: matched });
+    const fail = (problem: VerifyProblem, rows = 0): VerifyResult => ({ ok: false, records: checked, headSeq, headHash: head.hash, problem, rows, checkpoints: matched, from: start.seq });
+    if (incremental) {
+      const at = await db.get<{ hash: string }>('SELECT hash FROM audit_log WHERE seq = ?', [start.seq]);
+      if (!at || at.hash !== start.hash) {
+        return fail({ kind: 'rewritten', seq: start.seq, message: `the chain was rewritten: record ${start.seq} is ${at ? 'not the one' : 'gone, not the one'} the ${start.label} saw` });
+      }
+    }
     const checkHead = (seq: number, hash: string): VerifyProblem | null => {
       while (nextHead < heads.length && heads[nextHead].seq <= seq) {
         const trusted = heads[nextHead];
@@ -213,45 +252,57 @@ export class AuditTrail {
       }
       return null;
     };
+    // A page is rows of [seq, at, actor, action, subject, person_id, details, prev_hash, hash]
+    // (no object per record); the next page is asked for before this one is checked.
+    const pageAfter = (seq: number) => {
+      const pending = db.allArrays('SELECT seq, at, actor, action, subject, person_id, details, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?', [seq, VERIFY_PAGE]);
+      pending.catch(() => {});
+      return pending;
+    };
+    const asRecord = (row: unknown[]): AuditRecord => ({
+      seq: Number(row[0]),
+      at: row[1] as string,
+      actor: row[2] as string,
+      action: row[3] as string,
+      subject: row[4] as string | null,
+      person_id: row[5] === null ? null : Number(row[5]),
+      details: row[6] as string,
+      prev_hash: row[7] as string,
+      hash: row[8] as string,
+    });
+    let next = pageAfter(previous.seq);
     for (;;) {
-      const page = await db.all<AuditRecord>('SELECT seq, at, actor, action, subject, person_id, details, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?', [previous.seq, VERIFY_PAGE]);
-      for (const record of page) {
-        record.seq = Number(record.seq);
-        if (record.person_id !== null) record.person_id = Number(record.person_id);
-        if (record.prev_hash !== previous.hash) {
-          const earlier = await db.get<{ seq: number }>('SELECT seq FROM audit_log WHERE hash = ? AND seq < ? ORDER BY seq DESC LIMIT 1', [record.prev_hash, previous.seq]);
-          if (earlier || (record.prev_hash === GENESIS_HASH && previous.seq > 0)) {
-            const after = earlier ? Number(earlier.seq) : 0;
-            return fail({ kind: 'inserted', seq: after + 1, message: `record ${after + 1} was inserted: record ${record.seq} follows record ${after} in the chain, but records ${after + 1}..${previous.seq} stand between them` });
-          }
-          if (record.seq > previous.seq + 1) {
-            return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1}${record.seq - 1 > previous.seq + 1 ? `..${record.seq - 1}` : ''} removed: the chain goes from record ${previous.seq} to record ${record.seq}` });
-          }
-          const inserted = await this.insertedAfter(db, previous);
-          if (inserted) return fail(inserted);
-          // A record whose own hash is wrong was altered itself; otherwise the one before it was.
-          if (recordHash(record.prev_hash, record) !== record.hash) {
-            return fail({ kind: 'altered', seq: record.seq, message: `record ${record.seq} was altered: it is not chained to record ${previous.seq} and its contents do not match its hash` });
-          }
-          return fail({ kind: 'altered', seq: previous.seq, message: `record ${previous.seq} was altered: record ${record.seq} was chained to a different record ${previous.seq}` });
+      const page = await next;
+      const full = page.length === VERIFY_PAGE;
+      if (full) next = pageAfter(Number(page[page.length - 1][0]));
+      for (const row of page) {
+        const seq = Number(row[0]);
+        const prevHash = row[7] as string;
+        const hash = row[8] as string;
+        const action = row[3] as string;
+        const details = row[6] as string;
+        if (prevHash !== previous.hash || seq !== previous.seq + 1) {
+          const problem = await this.brokenLink(db, asRecord(row), previous);
+          return fail(problem);
         }
-        if (record.seq !== previous.seq + 1) {
-          return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1} removed: numbering jumps from ${previous.seq} to ${record.seq}` });
-        }
-        if (recordHash(record.prev_hash, record) !== record.hash) {
+        // The hashed fields are the row's first seven columns, as recordHash writes them.
+        row.length = 7;
+        row[0] = seq;
+        if (row[5] !== null) row[5] = Number(row[5]);
+        if (sha256Hex(`${prevHash}\n${JSON.stringify(row)}`) !== hash) {
           const inserted = await this.insertedAfter(db, previous);
-          return fail(inserted ?? { kind: 'altered', seq: record.seq, message: `record ${record.seq} was altered: its contents do not match its hash` });
+          return fail(inserted ?? { kind: 'altered', seq, message: `record ${seq} was altered: its contents do not match its hash` });
         }
         if (nextHead < heads.length) {
-          const rewritten = checkHead(record.seq, record.hash);
+          const rewritten = checkHead(seq, hash);
           if (rewritten) return fail(rewritten);
         }
-        if (record.action === ANCHOR_ACTION) fold.add(record.details);
-        previous = { seq: record.seq, hash: record.hash };
+        if (action === ANCHOR_ACTION) fold.add(details, seq);
+        previous = { seq, hash };
         checked++;
       }
-      options.onProgress?.('records', checked, headSeq);
-      if (page.length < VERIFY_PAGE) break;
+      options.onProgress?.('records', checked, headSeq - start.seq);
+      if (!full) break;
     }
     if (previous.seq !== headSeq || previous.hash !== head.hash) {
       if (previous.seq < headSeq) {
@@ -267,12 +318,15 @@ export class AuditTrail {
       const lost = heads[heads.length - 1];
       return fail({ kind: 'removed', seq: previous.seq + 1, message: `record ${previous.seq + 1}..${lost.seq} removed: the trail ends at record ${previous.seq} but the ${lost.label} saw record ${lost.seq}` });
     }
+    const laundered = await fold.launderedProblem(db);
+    if (laundered) return fail(laundered);
     let rows = 0;
-    const rowProblem = await fold.compare(db, (read) => {
+    const onRow = (read: number) => {
       rows = read;
       options.onProgress?.('rows', read, 0);
-    });
+    };
+    const rowProblem = incremental ? await fold.compareAnchored(db, onRow) : await fold.compare(db, onRow);
     if (rowProblem) return fail(rowProblem, rows);
-    return { ok: true, records: checked, headSeq, headHash: head.hash, problem: null, rows, checkpoints: matched };
+    return { ok: true, records: checked, headSeq, headHash: head.hash, problem: null, rows, checkpoints: matched, from: start.seq };
   }
 }

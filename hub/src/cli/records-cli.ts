@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { checkpointFile, takeCheckpoint, trustedHeads } from '../audit/checkpoints';
+import { checkpointFile, lastVerified, markVerified, takeCheckpoint, trustedHeads } from '../audit/checkpoints';
+import type { TrustedHead } from '../audit/trail';
+import { progressOn } from './progress';
 import { openDatabase } from '../db/open';
 import { subjectAccessExport } from '../export/subject';
 import { importAssetsFile, importAssetsFromSnipeIt } from '../import/assets';
@@ -46,9 +48,10 @@ export const RECORDS_USAGE = `  import people <file.csv> [--kind pupil|staff] [-
   exemption grant <pupil> --reference REF --review YYYY-MM-DD --by STAFF | exemption end <pupil> --by STAFF
   class list | class set <class> [--replacement £] [--loan-days N] [--health-days N|none] [--roles a,b] --by STAFF
   price set <class> <item> <£> --by STAFF
-  audit verify [--checkpoints FILE]...
+  audit verify [--incremental|--full] [--checkpoints FILE]...
                                  walk the audit trail and the records anchored in it; report the first
-                                 record altered, removed or inserted, or a rewrite since a checkpoint
+                                 record altered, removed or inserted, or a rewrite since a checkpoint;
+                                 --incremental: only what came after the last full verify that passed
   audit checkpoint               take a keyed checkpoint of the trail's head now (and export it)
   export subject <person> [--out FILE] [--by STAFF]   everything about one person (JSON)
   purge [--dry-run] --by STAFF   pseudonymise leavers and delete records past HANDOVER_RETENTION_DAYS`;
@@ -415,29 +418,44 @@ async function auditCommand(argv: string[]): Promise<void> {
     });
     return;
   }
-  if (what !== 'verify') throw new RecordsUsageError('audit verify [--checkpoints FILE]... | audit checkpoint');
-  const { values } = args(rest, { checkpoints: { type: 'string', multiple: true } });
+  if (what !== 'verify') throw new RecordsUsageError('audit verify [--incremental] [--checkpoints FILE]... | audit checkpoint');
+  const { values } = args(rest, { checkpoints: { type: 'string', multiple: true }, incremental: { type: 'boolean' }, full: { type: 'boolean' } });
+  if (values.incremental && values.full) throw new RecordsUsageError('audit verify: --incremental or --full, not both');
   await withRecords(async (records, settings) => {
     const files: string[] = values.checkpoints ?? [];
     for (const file of files) if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
     const exported = checkpointFile(settings);
     if (fs.existsSync(exported) && !files.some((file) => path.resolve(file) === exported)) files.push(exported);
     const { heads, forged } = await trustedHeads(records.db, settings, files);
+    // Incremental: from where the last full verify passed (its keyed mark), else a full verify.
+    let from: TrustedHead | undefined;
+    let fullBecause = '';
+    if (values.incremental) {
+      const mark = await lastVerified(records.db, settings);
+      if ('none' in mark) fullBecause = ` (full, not incremental: ${mark.none})`;
+      else from = mark;
+    }
     const started = Date.now();
+    const progress = progressOn(process.stderr);
     const result = await records.audit.verify({
       heads,
-      onProgress: (stage, done, total) => {
-        if (!process.stderr.isTTY) return;
-        process.stderr.write(stage === 'records' ? `audit records checked: ${done} of ${total}\r` : `\x1b[Kanchored rows compared: ${done}\r`);
-      },
+      from,
+      onProgress: (stage, done, total) => progress.update(stage === 'records' ? 'audit records checked' : 'anchored rows compared', done, total),
     });
-    if (process.stderr.isTTY) process.stderr.write('\x1b[K');
+    progress.end();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (result.ok && forged.length === 0) {
-      console.log(`audit trail intact: ${result.records} records, last ${result.headSeq}, head hash ${result.headHash}; ${result.rows} anchored rows match; ${result.checkpoints} checkpoint(s) matched (${seconds} s)`);
+      if (from) {
+        console.log(
+          `audit trail intact since record ${from.seq} (incremental verify, from the ${from.label}): records ${from.seq + 1}..${result.headSeq} checked (${result.records}), head hash ${result.headHash}; the ${result.rows} rows they anchor match; ${result.checkpoints} later checkpoint(s) matched (${seconds} s). Rows and records before record ${from.seq + 1} were not re-read: a full verify (the default) checks them`,
+        );
+        return;
+      }
+      await markVerified(records.db, settings, { seq: result.headSeq, hash: result.headHash });
+      console.log(`audit trail intact: ${result.records} records, last ${result.headSeq}, head hash ${result.headHash}; ${result.rows} anchored rows match; ${result.checkpoints} checkpoint(s) matched (full verify${fullBecause}, ${seconds} s)`);
       return;
     }
-    const problems = [...(result.problem ? [`${result.problem.message} (${result.records} records before it verified)`] : []), ...forged];
+    const problems = [...(result.problem ? [`${result.problem.message} (${result.records} records before it verified${from ? `, incremental from record ${from.seq}` : ''})`] : []), ...forged];
     throw new Error(`audit trail broken: ${problems.join('; ')}`);
   });
 }

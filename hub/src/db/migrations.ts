@@ -4,7 +4,7 @@
 // Steps are written in SQLite's dialect and translated for PostgreSQL by `forDialect`
 // (INTEGER PRIMARY KEY -> identity, INTEGER -> BIGINT, BLOB -> BYTEA). A step that cannot be
 // written portably (triggers) gives one text per dialect.
-import { postgresAnchorMigration, REANCHOR_DETAIL } from '../audit/anchors';
+import { postgresAnchorMigration, postgresAnchorMigration11, REANCHOR_DETAIL } from '../audit/anchors';
 import type { SqlDatabase } from './sql';
 
 export type MigrationStep = string | { sqlite: string; postgres: string };
@@ -438,6 +438,13 @@ export const MIGRATIONS: MigrationStep[] = [
     ALTER TABLE station_events ALTER COLUMN detail TYPE BIGINT USING CAST(CAST(detail AS NUMERIC) AS BIGINT);
     INSERT INTO hub_secrets (name, value) VALUES ('${REANCHOR_DETAIL}', 'postgres');
     `,
+  },
+  // 11: anchors keep each changed row's previous digest (a row edited outside the hub and then
+  // changed by it is still reported), and holds and alerts are anchored too (audit/anchors.ts).
+  // SQLite's anchoring objects are TEMP ones made at open: nothing to change in the file.
+  {
+    sqlite: `SELECT 1;`,
+    postgres: postgresAnchorMigration11(),
   },
 ];
 

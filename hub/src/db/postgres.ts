@@ -77,6 +77,11 @@ class PostgresStatements {
     return (await query<Row>(this.on, sql, params)).rows as Row[];
   }
 
+  async allArrays(sql: string, params: SqlValue[] = []) {
+    const result = await this.on.query<unknown[]>({ text: convert(sql), values: pgParams(params), types, rowMode: 'array' });
+    return result.rows;
+  }
+
   async get<Row>(sql: string, params: SqlValue[] = []) {
     return (await query<Row>(this.on, sql, params)).rows[0] as Row | undefined;
   }

@@ -21,6 +21,8 @@ export interface SqlDatabase {
   insert(sql: string, params?: SqlValue[]): Promise<number>;
   all<Row>(sql: string, params?: SqlValue[]): Promise<Row[]>;
   get<Row>(sql: string, params?: SqlValue[]): Promise<Row | undefined>;
+  /** A read's rows as arrays of column values, in the select's order: no object per row (large scans). */
+  allArrays(sql: string, params?: SqlValue[]): Promise<unknown[][]>;
   exec(sql: string): Promise<void>;
   /**
    * Runs `work` in one transaction: all of it is committed, or none. Inside, use only the handle
@@ -134,6 +136,16 @@ class SqliteStatements {
     return statement.all(sqliteParams(params)) as Row[];
   }
 
+  protected allArraysNow(sql: string, params: SqlValue[]): unknown[][] {
+    // The cached statement is shared with all(): raw mode only for this call.
+    const statement = this.cache.get(sql).raw(true);
+    try {
+      return statement.all(sqliteParams(params)) as unknown[][];
+    } finally {
+      statement.raw(false);
+    }
+  }
+
   protected getNow<Row>(sql: string, params: SqlValue[]): Row | undefined {
     return this.cache.get(sql).get(sqliteParams(params)) as Row | undefined;
   }
@@ -158,6 +170,10 @@ class SqliteTransaction extends SqliteStatements implements SqlDatabase {
 
   async all<Row>(sql: string, params: SqlValue[] = []) {
     return this.allNow<Row>(sql, params);
+  }
+
+  async allArrays(sql: string, params: SqlValue[] = []) {
+    return this.allArraysNow(sql, params);
   }
 
   async get<Row>(sql: string, params: SqlValue[] = []) {
@@ -314,6 +330,10 @@ export class SqliteDatabase extends SqliteStatements implements SqlDatabase {
 
   async get<Row>(sql: string, params: SqlValue[] = []) {
     return this.outside(() => this.getNow<Row>(sql, params));
+  }
+
+  async allArrays(sql: string, params: SqlValue[] = []) {
+    return this.outside(() => this.allArraysNow(sql, params));
   }
 
   async exec(sql: string): Promise<void> {
