@@ -21,7 +21,7 @@ let cli: ReturnType<typeof commandLine>;
 const form = (client: WebClient, fields: Record<string, string>) => ({ form: { ...fields, _csrf: client.csrfToken }, accept: 'html' as const });
 /** The page's text, unescaped and in lower case (messages start with a capital on the page). */
 const said = async (response: Response) => (await response.text()).replace(/&quot;/g, '"').replace(/&#39;/g, "'").toLowerCase();
-const count = async (sql: string, params: unknown[] = []) => Number((await harness.hub.db.get<{ n: number }>(sql, params))!.n);
+const count = async (sql: string, params: string[] = []) => Number((await harness.hub.db.get<{ n: number }>(sql, params))!.n);
 
 beforeAll(async () => {
   harness = await startHub({ demo: false });
