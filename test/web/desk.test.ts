@@ -4,6 +4,7 @@
 // a day card is in the badge list until its cut-off and out of it after. One hub (no station).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM } from '../../hub/src/records/access';
+import { subjectAccessExport } from '../../hub/src/export/subject';
 import { BADGE_HASH_BYTES, BADGE_HEADER_BYTES, BADGE_RECORD_BYTES } from '../../firmware/src/station/badge-list';
 import { readU32 } from '../../firmware/src/storage/record-file';
 import { badgeHash, parseUid, schoolBadgeKey } from '../../hub/src/records/people';
@@ -208,6 +209,9 @@ describe(`the Desk (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { timeout: 12
     expect(ended!.ended_how).toBe('expired');
     const history = await harness.hub.db.all<{ action: string }>("SELECT action FROM audit_log WHERE person_id = ? AND action LIKE 'day-card.%' ORDER BY seq", [amira]);
     expect(history.map((row) => row.action)).toEqual(['day-card.given', 'day-card.expired']);
+    // Their subject access export lists the day card.
+    const exported = await subjectAccessExport(records, (await records.people.get(amira))!, SYSTEM);
+    expect(exported.dayCards).toMatchObject([{ spare_card: 'Spare 1', ended_how: 'expired' }]);
     records.clock.now = () => new Date();
   });
 
