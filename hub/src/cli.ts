@@ -8,6 +8,7 @@ import { stationConfig } from './records/station-config';
 import { parseTiming, timingProblem, withTiming } from './cli/station-timing';
 import { ACCOUNT_USAGE, accountCommand, AccountUsageError, startupAccountNote } from './accounts/cli';
 import { RECORDS_USAGE, recordsCommand, RecordsUsageError } from './cli/records-cli';
+import { DESK_USAGE, deskCommand } from './cli/desk-cli';
 import { createRecords } from './records';
 import type { StationRow } from './records/stations';
 import { BROKER_USAGE, brokerCommand, BrokerUsageError, refreshMosquittoFiles } from './broker/cli';
@@ -24,6 +25,7 @@ commands:
 ${ACCOUNT_USAGE}
 ${BROKER_USAGE}
 ${RECORDS_USAGE}
+${DESK_USAGE}
 
 settings come from HANDOVER_DATA_DIR, HANDOVER_SITE, HANDOVER_MQTT_HOST, HANDOVER_MQTT_PORT,
 HANDOVER_EMBEDDED_BROKER, HANDOVER_MQTT_TLS*, HANDOVER_MOSQUITTO_DIR, HANDOVER_HTTP_HOST and
@@ -89,6 +91,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'account') return await accountCommand(rest);
     if (command === 'broker') return await brokerCommand(rest);
     if (command !== undefined && (await recordsCommand(command, rest))) return;
+    if (command !== undefined && (await deskCommand(command, rest))) return;
     if (command === undefined || command === 'help' || command === '--help') {
       console.log(USAGE);
       return;

@@ -84,7 +84,7 @@ export class Hub {
     this.people = this.records.people;
     this.stations = this.records.stations;
     this.custody = this.records.custody;
-    this.housekeeping = new Housekeeping({ lostProperty: this.records.lostProperty, log: this.log.child('rules') });
+    this.housekeeping = new Housekeeping({ lostProperty: this.records.lostProperty, dayCards: this.records.dayCards, now: () => this.records.clock.now(), log: this.log.child('rules') });
     await this.housekeeping.start();
     this.checkpoints = new CheckpointSchedule(this.db, settings, settings.checkpointMinutes, (message) => this.log.warn(message));
     this.checkpoints.start();

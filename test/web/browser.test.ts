@@ -77,7 +77,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', () => {
     expect(await page.getByText(/^Signed in as/).textContent()).toContain('(Office)');
     // The navigation lists every page.
     const links = await page.getByRole('navigation', { name: 'Pages' }).getByRole('link').allTextContents();
-    expect(links).toEqual(['Lockers now', 'Today', 'Who holds what', 'Loans', 'End of day', 'Holds', 'Charges', 'Leavers', 'Stations', 'Imports']);
+    expect(links).toEqual(['Lockers now', 'Today', 'Who holds what', 'Loans', 'End of day', 'Holds', 'Charges', 'Leavers', 'Stations', 'Imports', 'Desk']);
     // The first Tab reaches the skip link, which takes the keyboard past the menu.
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to the page');

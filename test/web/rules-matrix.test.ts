@@ -41,6 +41,20 @@ const form = (role: WebRole, fields: Record<string, string>) => ({ form: { ...fi
 const get = (role: WebRole, route: string, accept: 'html' | 'json' = 'html') => school.clients[role].get(route, accept).then((response) => response.status);
 const post = (role: WebRole, route: string, fields: Record<string, string> = {}) => school.clients[role].send('POST', route, form(role, fields)).then((response) => response.status);
 
+const postJson = (role: WebRole, route: string, json: Record<string, unknown>) => school.clients[role].send('POST', route, { json }).then((response) => response.status);
+
+const DESK_PROBES: Array<[Permission, string, Record<string, string>]> = [
+  ['desk.lend', 'lend', { tag: 'NO-SUCH-TAG', borrower: 'P-101' }],
+  ['desk.lend', 'return', { tag: 'NO-SUCH-TAG', condition: 'good' }],
+  ['assets.health-check', 'health-check', { tag: 'NO-SUCH-TAG' }],
+  ['day-cards.give', 'day-card', { card: 'No such card', person: 'P-101' }],
+  ['day-cards.give', 'day-card-back', { card: 'No such card' }],
+  ['day-cards.give', 'spare-card', { label: 'Spare 9', uid: 'not-a-uid' }],
+  ['register.edit', 'person', { mode: 'correct', externalId: 'NO-SUCH-PERSON' }],
+  ['register.edit', 'card', { person: 'P-101', uid: 'not-a-uid' }],
+  ['register.edit', 'asset', { mode: 'add', tag: 'NO-SUCH-TAG', classId: 'laptop', lastHealthCheck: '2027-02-30' }],
+];
+
 const WEB: WebProbe[] = [
   ...(
     [
@@ -73,6 +87,12 @@ const WEB: WebProbe[] = [
   { permission: 'stations.view', name: 'api rejections', send: (role) => get(role, '/api/rejections', 'json') },
   { permission: 'imports.run', name: 'api an import', send: (role) => get(role, '/api/imports/999999', 'json') },
   { permission: 'demo.tap', name: 'api demo cards', send: (role) => get(role, '/api/demo/cards', 'json') },
+  // The Desk (issue 17): every action on the page and as JSON, each with input refused after the door.
+  { permission: 'desk.lend', name: 'page desk', send: (role) => get(role, '/desk') },
+  ...DESK_PROBES.flatMap(([permission, action, fields]) => [
+    { permission, name: `page desk ${action}`, send: (role: WebRole) => post(role, `/desk/${action}`, fields) },
+    { permission, name: `api desk ${action}`, send: (role: WebRole) => postJson(role, `/api/desk/${action}`, { ...fields, confirm: true }) },
+  ]),
 ];
 
 interface CliProbe {
@@ -104,6 +124,14 @@ const CLI: CliProbe[] = [
   { permission: 'leavers.view', argv: (by) => ['report', 'leavers', '--by', by] },
   { permission: 'people.view', argv: (by) => ['report', 'holdings', '--by', by] },
   { permission: 'people.view', argv: (by) => ['export', 'subject', 'P-101', '--out', 'export.json', '--by', by] },
+  { permission: 'desk.lend', argv: (by) => ['lend', 'NO-SUCH-TAG', 'P-101', '--by', by] },
+  { permission: 'desk.lend', argv: (by) => ['return', 'NO-SUCH-TAG', '--by', by] },
+  { permission: 'assets.health-check', argv: (by) => ['health-check', 'NO-SUCH-TAG', '--by', by] },
+  { permission: 'day-cards.give', argv: (by) => ['daycard', 'give', 'No such card', 'P-101', '--by', by] },
+  { permission: 'day-cards.give', argv: (by) => ['daycard', 'spare', 'Spare 9', 'not-a-uid', '--by', by] },
+  { permission: 'register.edit', argv: (by) => ['person', 'correct', 'NO-SUCH-PERSON', '--name', 'X', '--by', by] },
+  { permission: 'register.edit', argv: (by) => ['card', 'enrol', 'P-101', 'not-a-uid', '--by', by] },
+  { permission: 'register.edit', argv: (by) => ['asset', 'add', 'NO-SUCH-TAG', '--class', 'laptop', '--last-health-check', '2027-02-30', '--by', by] },
 ];
 
 const refusedOnLine = (run: Run) => run.code === 1 && /needs the .* role; the acting account is/.test(run.stderr);

@@ -446,6 +446,31 @@ export const MIGRATIONS: MigrationStep[] = [
     sqlite: `SELECT 1;`,
     postgres: postgresAnchorMigration11(),
   },
+  // 12: desk workflows (issue 17). Day cards: a school's pool of spare cards (by keyed hash, as
+  // badges), each given to one person until the day's cut-off; the badge row carries the moment it
+  // stops (housekeeping revokes it then, which changes the badge list). Loans made at the desk have
+  // no station, locker or event sequence.
+  `
+  ALTER TABLE badges ADD COLUMN expires_at TEXT;
+  CREATE TABLE spare_cards (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL UNIQUE,
+    hash BLOB NOT NULL UNIQUE,
+    added_at TEXT NOT NULL,
+    retired_at TEXT
+  );
+  CREATE TABLE day_cards (
+    id INTEGER PRIMARY KEY,
+    spare_card_id INTEGER NOT NULL REFERENCES spare_cards(id),
+    person_id INTEGER NOT NULL REFERENCES people(id),
+    issued_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    issued_by INTEGER,
+    ended_at TEXT,
+    ended_how TEXT
+  );
+  CREATE INDEX day_cards_open ON day_cards (ended_at, expires_at);
+  `,
 ];
 
 /** The text of one step for a database kind. */

@@ -64,6 +64,7 @@ export async function subjectAccessExport(records: Records, person: PersonRow, a
       : { withheld: 'Records of a safeguarding matter (P5), if there are any, are not in this export: the designated safeguarding lead or the headteacher must review them and run the export for a complete copy.' }),
     person: { ...person, id },
     badges: clean(await db.all('SELECT hash, enrolled_at, revoked_at FROM badges WHERE person_id = ? ORDER BY enrolled_at', [id])),
+    dayCards: clean(await db.all('SELECT d.id, s.label AS spare_card, d.issued_at, d.expires_at, d.ended_at, d.ended_how FROM day_cards d JOIN spare_cards s ON s.id = d.spare_card_id WHERE d.person_id = ? ORDER BY d.id', [id])),
     phoneCustody: clean(custody),
     medicalExemptions: clean(await db.all('SELECT * FROM medical_exemptions WHERE person_id = ? ORDER BY id', [id])),
     loans: clean(await db.all('SELECT l.*, a.tag AS asset_tag, a.class_id AS asset_class FROM loans l JOIN assets a ON a.id = l.asset_id WHERE l.person_id = ? ORDER BY l.id', [id])),

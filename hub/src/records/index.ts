@@ -6,6 +6,9 @@ import type { Settings } from '../settings';
 import { Alerts } from './alerts';
 import { Assets } from './assets';
 import { CustodyRecords } from './custody';
+import { DayCards } from './day-cards';
+import { Desk } from './desk';
+import { Register } from './register';
 import { Exemptions } from './exemptions';
 import { Holds } from './holds';
 import { Ledger } from './ledger';
@@ -32,6 +35,14 @@ export interface Records {
   exemptions: Exemptions;
   lostProperty: LostProperty;
   custody: CustodyRecords;
+  /** Lending, returning and health checks at the office desk (issue 17). */
+  desk: Desk;
+  /** Day cards from the spare-card pool. */
+  dayCards: DayCards;
+  /** Adding and correcting one person, card or asset by hand. */
+  register: Register;
+  /** The hub's clock for its scheduled rules (tests move it past a cut-off). */
+  clock: { now(): Date };
 }
 
 export function createRecords(db: SqlDatabase, rules: RecordRules = DEFAULT_RULES): Records {
@@ -41,12 +52,13 @@ export function createRecords(db: SqlDatabase, rules: RecordRules = DEFAULT_RULE
   const ledger = new Ledger(db, audit);
   const holds = new Holds(db, audit);
   const loans = new Loans(db, audit, assets, ledger, holds, alerts);
+  const people = new People(db);
   return {
     db,
     rules,
     audit,
     alerts,
-    people: new People(db),
+    people,
     stations: new Stations(db, audit),
     assets,
     ledger,
@@ -55,5 +67,9 @@ export function createRecords(db: SqlDatabase, rules: RecordRules = DEFAULT_RULE
     exemptions: new Exemptions(db, audit),
     lostProperty: new LostProperty(db, audit, rules),
     custody: new CustodyRecords(db, { audit, alerts, holds, loans }),
+    desk: new Desk(db, audit, people, assets, loans, ledger, holds),
+    dayCards: new DayCards(db, audit, people, rules.dayCutoff),
+    register: new Register(db, audit, people, assets),
+    clock: { now: () => new Date() },
   };
 }

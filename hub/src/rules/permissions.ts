@@ -17,6 +17,7 @@ const CORRECTING: readonly TableRole[] = ['office', 'headteacher', 'deputy'];
 
 const VIEWS = 'Lockers now, Today, Who holds what, Loans, End of day, Holds, Stations; `export subject`; reports other than these below';
 const LEDGER = 'Charges ledger; Leavers checklist; `charges`, `ledger` and `leavers` reports, `charge list`, `charge evidence`';
+const DESK = 'the Desk: lend or return an item, give a day card, add spare cards, add or correct a person, a card or an asset';
 const ACTIONS = 'report lost, stolen, damaged, found; leaver declarations and completion; remote unlock, open-all; Imports';
 
 export interface Rule {
@@ -64,6 +65,12 @@ export const PERMISSIONS = {
   'safeguarding.record': { roles: ['headteacher', 'dsl'], words: 'record the details of a safeguarding hold', row: 'who is in a safeguarding hold, and its details (P5)' },
   /** Marking an alert as seen (it leaves the top of Lockers now); recorded under the staff member. */
   'alerts.acknowledge': { roles: ['office', 'ict', 'headteacher', 'dsl'], words: 'acknowledge an alert', row: 'acknowledge an alert (account linked to a member of staff)' },
+  /** The desk (issue 17): lending and returning without a station, day cards, the register. */
+  'desk.lend': { roles: ACTING, words: 'lend or return an item at the desk', row: DESK },
+  'day-cards.give': { roles: ACTING, words: 'give or take back a day card, or add a spare card', row: DESK },
+  'register.edit': { roles: ACTING, words: 'add or correct a person, a card or an asset', row: DESK },
+  /** P10: ICT clears a laptop's health check. */
+  'assets.health-check': { roles: ['ict'], words: 'record a laptop’s health check', row: 'record a laptop’s health check (P10)' },
   /** The simulated station's card buttons (only with `handover start`). */
   'demo.tap': { roles: ['office', 'ict', 'headteacher', 'dsl', 'read-only'], words: 'tap the demo cards', row: '' },
 } satisfies Record<string, Rule>;

@@ -24,6 +24,7 @@ import { registerCharges } from './pages/charges';
 import { registerLeavers } from './pages/leavers';
 import { registerStations } from './pages/stations';
 import { registerImports } from './pages/imports';
+import { registerDesk } from './pages/desk';
 
 export type { WebParts } from './context';
 
@@ -103,5 +104,6 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
   registerLeavers(app, context);
   registerStations(app, context);
   registerImports(app, context);
+  registerDesk(app, context);
   return app;
 }
