@@ -68,6 +68,7 @@ const WEB: WebProbe[] = [
       ['charges.view', '/charges'],
       ['leavers.view', '/leavers'],
       ['imports.run', '/imports'],
+      ['notifications.view', '/notifications'],
     ] as Array<[Permission, string]>
   ).map(([permission, route]) => ({ permission, name: `page ${route}`, send: (role: WebRole) => get(role, route) })),
   { permission: 'people.view', name: 'page a person', send: (role) => get(role, `/who/person/${school.leftIn}`) },

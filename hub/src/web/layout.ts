@@ -15,6 +15,7 @@ export const NAVIGATION: Array<{ path: string; label: string }> = [
   { path: '/leavers', label: 'Leavers' },
   { path: '/stations', label: 'Stations' },
   { path: '/imports', label: 'Imports' },
+  { path: '/notifications', label: 'Notifications' },
 ];
 
 export interface PageOptions {

@@ -23,6 +23,7 @@ import { registerCharges } from './pages/charges';
 import { registerLeavers } from './pages/leavers';
 import { registerStations } from './pages/stations';
 import { registerImports } from './pages/imports';
+import { registerNotifications } from './pages/notifications';
 
 export type { WebParts } from './context';
 
@@ -101,5 +102,6 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
   registerLeavers(app, context);
   registerStations(app, context);
   registerImports(app, context);
+  registerNotifications(app, context);
   return app;
 }
