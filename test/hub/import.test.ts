@@ -207,7 +207,8 @@ describe('importing assets', () => {
       custom_fields: {
         Encryption: { field: '_snipeit_encryption_1', value: i === 2 ? '' : 'XTS-AES 256' },
         'Home Station': { field: '_snipeit_home_station_2', value: 'loans-1' },
-        'Home Locker': { field: '_snipeit_home_locker_3', value: String(i) },
+        // Home lockers count from 1 here too, like the doors: SN-0's is the first.
+        'Home Locker': { field: '_snipeit_home_locker_3', value: String(i + 1) },
       },
     }));
     const requests: string[] = [];

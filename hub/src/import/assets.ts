@@ -263,7 +263,7 @@ export async function importAssetsFromSnipeIt(records: Records, options: SnipeIt
           healthCheckDays: days ? Number(days) : null,
           lastHealthCheck: dateFrom(custom(fields.lastHealthCheck)),
           homeStation: custom(fields.station) || null,
-          homeLocker: locker ? Number(locker) : null,
+          homeLocker: lockerFrom(locker),
           tagUid: custom(fields.tagUid) || null,
           externalRef: `snipe-it:${item.id}`,
         },
@@ -273,5 +273,6 @@ export async function importAssetsFromSnipeIt(records: Records, options: SnipeIt
     }
   }
   const result = await upsertAll(records, inputs, actor, 'snipe-it', undefined, []);
+  for (const problem of result.problems) problem.reason = problem.reason.replace(/^(Snipe-IT asset \d+ \([^)]*\): )(.*)$/s, (_, lead, reason) => lead + lockerWordsFromOne(reason));
   return { ...result, skipped };
 }
