@@ -70,7 +70,7 @@ describe(`imports from the page (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, 
   });
 
   it('runs one import at a time, shows the others their place in line, and answers meanwhile', async () => {
-    const big = [HEADER.replace(',Leaving Date', ''), ...Array.from({ length: 20_000 }, (_, i) => `Q${String(i).padStart(6, '0')},Big,Import${i},9Q,Year 9`)].join('\n');
+    const big = [HEADER.replace(',Leaving Date', ''), ...Array.from({ length: 4000 }, (_, i) => `Q${String(i).padStart(6, '0')},Big,Import${i},9Q,Year 9`)].join('\n');
     const first = await started(big, { kind: 'people', defaultKind: 'pupil' }, 'big.csv');
     const second = await started('Asset Tag,Class,Encryption,Station,Locker\nSTK-100,USB stick,AES-256,loans-1,1\n', { kind: 'assets' }, 'one-stick.csv');
     const third = await started('Staff ID,Name,Role\nT-900,Tess Teacher,Teacher\n', { kind: 'people' }, 'one-teacher.csv');
@@ -86,7 +86,7 @@ describe(`imports from the page (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, 
 
     const done = [await finished(first.id), await finished(second.id), await finished(third.id)];
     expect(done.map((job) => job.state)).toEqual(['done', 'done', 'done']);
-    expect(await summaryOf(first.id)).toMatch(/^20000 rows, 20000 added/);
+    expect(await summaryOf(first.id)).toMatch(/^4000 rows, 4000 added/);
     expect(await harness.hub.db.get("SELECT name FROM people WHERE external_id = 'T-900'")).toEqual({ name: 'Tess Teacher' });
     // Each ran after the one before it had finished.
     const rows = await harness.hub.db.all<{ id: string; started_at: string; finished_at: string }>('SELECT id, started_at, finished_at FROM web_imports WHERE id IN (?, ?, ?)', [first.id, second.id, third.id]);
