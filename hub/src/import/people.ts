@@ -105,14 +105,17 @@ const CHUNK = 100;
 /** Rows read between yields in the first pass (reading only). */
 const READ_CHUNK = 1000;
 
-/** Where the rows come from: called once per pass (the importer reads the file twice, never holding it). */
-export type CsvSource = () => AsyncIterable<CsvRecord> | Iterable<CsvRecord>;
+/**
+ * Where the rows come from: called once per pass (the importer reads the file twice, never holding
+ * it); reading progress is worth showing on the first pass only.
+ */
+export type CsvSource = (pass: 1 | 2) => AsyncIterable<CsvRecord> | Iterable<CsvRecord>;
 
 /** Lets the hub answer other requests between batches. */
 const yieldToOthers = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function importPeople(records: Records, file: string, options: PeopleImportOptions): Promise<PeopleImportResult> {
-  return importPeopleFrom(records, () => csvFileRecords(file, (progress: CsvProgress) => options.onProgress?.('reading', progress.bytesRead, progress.totalBytes)), options);
+  return importPeopleFrom(records, (pass) => csvFileRecords(file, pass === 1 ? (progress: CsvProgress) => options.onProgress?.('reading', progress.bytesRead, progress.totalBytes) : undefined), options);
 }
 
 export async function importPeopleRecords(records: Records, csv: CsvRecord[], options: PeopleImportOptions): Promise<PeopleImportResult> {
@@ -197,7 +200,7 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
   // Each card's first line, and every line of a card given on more than one row.
   const cardFirst = new Map<string, number>();
   const cardShared = new Map<string, number[]>();
-  for await (const record of source()) {
+  for await (const record of source(1)) {
     if (!reader) {
       reader = rowReader(record, key, today, options);
       continue;
@@ -234,7 +237,7 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
       await yieldToOthers();
     };
     let header = true;
-    for await (const record of source()) {
+    for await (const record of source(2)) {
       if (header) {
         header = false;
         continue;

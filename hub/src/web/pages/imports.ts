@@ -134,7 +134,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
       async (onProgress): Promise<ImportOutcome> => {
         onProgress({ stage: 'reading', done: 0, total: upload.bytes });
         if (kind === 'people') {
-          const result = await importPeopleFrom(records, () => csvFileRecords(upload.path, (read) => onProgress({ stage: 'reading', done: read.bytesRead, total: read.totalBytes })), {
+          const result = await importPeopleFrom(records, (pass) => csvFileRecords(upload.path, pass === 1 ? (read) => onProgress({ stage: 'reading', done: read.bytesRead, total: read.totalBytes }) : undefined), {
             actor,
             dryRun,
             defaultKind: fields.defaultKind === 'pupil' || fields.defaultKind === 'staff' ? fields.defaultKind : undefined,
