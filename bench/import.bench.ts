@@ -28,7 +28,7 @@ function exportOf(megabytes: number, prefix: string): string {
   // Decimal megabytes: 20 MB stays under the hub's 20 MiB upload limit.
   for (let i = 0; size < megabytes * 1_000_000; i++) {
     const year = 7 + (i % 5);
-    const line = `${prefix}${String(i).padStart(6, '0')},First${i},"Surname, ${i}",Pref${i},${year}${'ABCDEF'[i % 6]},Year ${year},${i % 2 ? 'F' : 'M'},2014-0${1 + (i % 9)}-1${i % 10},2025-09-0${1 + (i % 9)},${i} Long Street Name,Some District,Townsville,AB${i % 90} ${i % 9}CD,Parent Of ${i},07700 9${String(i).padStart(5, '0')},parent${i}@example.test,${i % 7 ? 'N' : 'K'},${i % 4 ? 'N' : 'Y'},${i % 9 ? 'N' : 'Y'},"${i % 11 ? '' : 'Asthma; inhaler kept in bag, ""blue"" one'}",${(0x04000000 + i).toString(16)},pupil${i}@school.example`;
+    const line = `${prefix}${String(i).padStart(6, '0')},First${i},"Surname, ${i}",Pref${i},${year}${'ABCDEF'[i % 6]},Year ${year},${i % 2 ? 'F' : 'M'},2014-0${1 + (i % 9)}-1${i % 10},2025-09-0${1 + (i % 9)},${i} Long Street Name,Some District,Townsville,AB${i % 90} ${i % 9}CD,Parent Of ${i},07700 9${String(i).padStart(5, '0')},parent${i}@example.test,${i % 7 ? 'N' : 'K'},${i % 4 ? 'N' : 'Y'},${i % 9 ? 'N' : 'Y'},"${i % 11 ? '' : 'Asthma; inhaler kept in bag, ""blue"" one'}",${(0x04000000 + i).toString(16).padStart(8, '0')},pupil${i}@school.example`;
     lines.push(line);
     size += line.length + 1;
   }
@@ -38,8 +38,14 @@ function exportOf(megabytes: number, prefix: string): string {
 async function measure(harness: HubHarness, office: WebClient, files: string[]): Promise<Row> {
   const cookie = () => [...office.cookies].map(([key, value]) => `${key}=${value}`).join('; ');
   const rssBefore = process.memoryUsage().rss;
+  const heapBefore = process.memoryUsage().heapUsed;
   let peakRss = rssBefore;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 25);
+  let peakHeap = heapBefore;
+  const sampler = setInterval(() => {
+    const usage = process.memoryUsage();
+    peakRss = Math.max(peakRss, usage.rss);
+    peakHeap = Math.max(peakHeap, usage.heapUsed);
+  }, 25);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let slowest = 0;
@@ -74,8 +80,9 @@ async function measure(harness: HubHarness, office: WebClient, files: string[]):
   );
   for (const id of jobs) {
     for (;;) {
-      const { job } = (await (await office.get(`/api/imports/${id}`, 'json')).json()) as { job: { state: string; error: string | null } };
+      const { job } = (await (await office.get(`/api/imports/${id}`, 'json')).json()) as { job: { state: string; error: string | null; refused: number | null } };
       if (job.state === 'failed') throw new Error(`import failed: ${job.error}`);
+      if (job.state === 'done' && job.refused) throw new Error(`the import refused ${job.refused} rows: the bench's file is wrong`);
       if (job.state === 'done') break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -93,6 +100,7 @@ async function measure(harness: HubHarness, office: WebClient, files: string[]):
     'RSS before MB': mb(rssBefore),
     'RSS peak MB': mb(peakRss),
     'RSS growth MB': mb(peakRss - rssBefore),
+    'JS heap growth MB': mb(peakHeap - heapBefore),
     'longest loop stall ms': (loop.max / 1e6).toFixed(0),
     'slowest other request ms': slowest.toFixed(0),
     'other requests answered': answered,
