@@ -13,6 +13,7 @@ import type { BenchOptions } from './options';
 import { missingFigures, printedTables } from './table';
 import { benchFlood } from './flood.bench';
 import { benchAuditVerify } from './audit-verify.bench';
+import { benchImport } from './import.bench';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   bundle: benchBundle,
@@ -25,6 +26,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   'badge-push': benchBadgePush,
   flood: benchFlood,
   verify: benchAuditVerify,
+  import: benchImport,
 };
 
 /** Runs the named benchmarks (all when none is named); returns the number that broke. */

@@ -12,6 +12,7 @@ import { createLogger, type Logger, type LogSink } from './log';
 import { CustodyRecords } from './records/custody';
 import { createRecords, type Records } from './records';
 import { Housekeeping } from './rules/housekeeping';
+import { Notifier } from './notify/notifier';
 import { CheckpointSchedule } from './audit/checkpoints';
 import { People } from './records/people';
 import { Stations } from './records/stations';
@@ -43,6 +44,8 @@ export class Hub {
   custody!: CustodyRecords;
   ingest!: Ingest;
   housekeeping: Housekeeping | null = null;
+  /** E-mail notifications (off without HANDOVER_SMTP_HOST). */
+  notifier: Notifier | null = null;
   /** Keyed checkpoints of the audit chain's head, exported for the office to keep (audit/checkpoints.ts). */
   checkpoints: CheckpointSchedule | null = null;
   link!: StationLink;
@@ -88,6 +91,9 @@ export class Hub {
     await this.housekeeping.start();
     this.checkpoints = new CheckpointSchedule(this.db, settings, settings.checkpointMinutes, (message) => this.log.warn(message));
     this.checkpoints.start();
+    // A round a minute, or sooner when retries are set shorter (tests).
+    this.notifier = new Notifier(this.records, settings, this.log.child('mail'), Math.min(60_000, settings.smtpRetrySeconds * 1000));
+    this.notifier.start();
 
     this.mqttPort = settings.mqttPort;
     this.mqttPassword = await hubPassword(this.db);
@@ -174,7 +180,7 @@ export class Hub {
 
     this.accounts = new Accounts(this.db, this.records.audit);
     await this.accounts.prepare();
-    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, brokerRefusals: this.broker?.guard ? () => this.broker!.guard!.refusals() : null, settings, log: this.log.child('web'), trustProxy: settings.trustProxy });
+    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, brokerRefusals: this.broker?.guard ? () => this.broker!.guard!.refusals() : null, settings, notifier: this.notifier, log: this.log.child('web'), trustProxy: settings.trustProxy });
     await this.web.listen({ host: settings.httpHost, port: settings.httpPort });
     const address = this.web.server.address();
     const port = typeof address === 'object' && address ? address.port : settings.httpPort;
@@ -201,6 +207,7 @@ export class Hub {
     await this.link?.stop();
     await this.ingest?.stop();
     await this.housekeeping?.stop();
+    await this.notifier?.stop();
     await this.checkpoints?.stop();
     await this.broker?.close();
     await this.db?.close();

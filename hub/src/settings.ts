@@ -70,6 +70,19 @@ const SettingsSchema = z.object({
   logLevel: z.enum(LOG_LEVELS, `one of ${LOG_LEVELS.join(', ')}`),
   /** How the log is written: pretty (for a terminal) or json (one object a line). */
   logFormat: z.enum(LOG_FORMATS, `one of ${LOG_FORMATS.join(', ')}`),
+  /** SMTP server for e-mail notifications; unset: no e-mail is sent (nor recorded). */
+  smtpHost: z.string().min(1).nullable(),
+  smtpPort: z.number().int().min(1).max(65535),
+  /** 'starttls' (upgrade, required), 'tls' (implicit TLS, usually port 465) or 'none' (a relay on a closed network). */
+  smtpTls: z.enum(['starttls', 'tls', 'none']),
+  /** PEM file of a CA to trust for the SMTP server's certificate (a school's own CA); unset: the system's. */
+  smtpTlsCa: z.string().min(1).nullable(),
+  smtpUser: z.string().min(1).nullable(),
+  smtpPassword: z.string().min(1).nullable(),
+  /** The From address, e.g. "Handover <handover@school.example>". */
+  smtpFrom: z.string().min(3).nullable(),
+  /** Seconds before the first retry of a failed send; each further retry waits twice as long (up to 6 hours). */
+  smtpRetrySeconds: z.number().int().min(1).max(3600),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -103,6 +116,14 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   checkpointMinutes: 'HANDOVER_CHECKPOINT_MINUTES',
   logLevel: 'HANDOVER_LOG_LEVEL',
   logFormat: 'HANDOVER_LOG_FORMAT',
+  smtpHost: 'HANDOVER_SMTP_HOST',
+  smtpPort: 'HANDOVER_SMTP_PORT',
+  smtpTls: 'HANDOVER_SMTP_TLS',
+  smtpTlsCa: 'HANDOVER_SMTP_TLS_CA',
+  smtpUser: 'HANDOVER_SMTP_USER',
+  smtpPassword: 'HANDOVER_SMTP_PASSWORD',
+  smtpFrom: 'HANDOVER_SMTP_FROM',
+  smtpRetrySeconds: 'HANDOVER_SMTP_RETRY_SECONDS',
 };
 
 /** HANDOVER_TRUST_PROXY: unset, `false` or empty -> false; `true` -> true; else a comma-separated list of addresses. */
@@ -154,6 +175,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     logLevel: env.HANDOVER_LOG_LEVEL || 'info',
     // Readable on a terminal; one JSON object a line when the output goes to a file or a service manager.
     logFormat: env.HANDOVER_LOG_FORMAT || (process.stdout.isTTY ? 'pretty' : 'json'),
+    smtpHost: env.HANDOVER_SMTP_HOST ? env.HANDOVER_SMTP_HOST : null,
+    smtpPort: intFrom(env.HANDOVER_SMTP_PORT, env.HANDOVER_SMTP_TLS === 'tls' ? 465 : 587),
+    smtpTls: (env.HANDOVER_SMTP_TLS ?? 'starttls') as Settings['smtpTls'],
+    smtpTlsCa: pathOrNull(env.HANDOVER_SMTP_TLS_CA),
+    smtpUser: env.HANDOVER_SMTP_USER ? env.HANDOVER_SMTP_USER : null,
+    smtpPassword: env.HANDOVER_SMTP_PASSWORD ? env.HANDOVER_SMTP_PASSWORD : null,
+    smtpFrom: env.HANDOVER_SMTP_FROM ? env.HANDOVER_SMTP_FROM : null,
+    smtpRetrySeconds: intFrom(env.HANDOVER_SMTP_RETRY_SECONDS, 60),
     ...overrides,
   };
   const parsed = SettingsSchema.superRefine((settings, context) => {
@@ -161,6 +190,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
       const missing = settings.mqttTlsCert ? 'mqttTlsKey' : 'mqttTlsCert';
       context.addIssue({ code: z.ZodIssueCode.custom, path: [missing], message: 'the broker certificate and its key go together: set both or neither' });
     }
+    if (settings.smtpHost && !settings.smtpFrom) context.addIssue({ code: z.ZodIssueCode.custom, path: ['smtpFrom'], message: 'e-mail needs a sender address when HANDOVER_SMTP_HOST is set' });
+    if (!settings.smtpUser !== !settings.smtpPassword) context.addIssue({ code: z.ZodIssueCode.custom, path: [settings.smtpUser ? 'smtpPassword' : 'smtpUser'], message: 'the SMTP user and password go together: set both or neither' });
   }).safeParse(candidate);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {

@@ -156,8 +156,8 @@
         bar.max = progress.total;
         bar.value = progress.done;
       }
-      if (text) text.textContent = progress.total ? `${progress.done} of ${progress.total} rows` : `${progress.done} rows`;
-      if (state === 'running') setTimeout(() => poll().catch(showError), 300);
+      if (text) text.textContent = data.job.description || (progress.total ? `${progress.done} of ${progress.total} rows` : `${progress.done} rows`);
+      if (state === 'running' || state === 'queued') setTimeout(() => poll().catch(showError), 300);
       else window.location.reload();
     };
     const showError = (error) => text && (text.textContent = `Could not read the progress: ${error.message}`);

@@ -57,7 +57,7 @@ beforeAll(async () => {
     const run = await handover('station', 'add', id, '--lockers', lockers);
     if (run.code !== 0) throw new Error(`station add ${id} failed: ${run.stderr}`);
   }
-  const assets = file('assets.csv', ['Asset Tag,Serial,Category,Encryption,Station,Locker,Tag UID,Last Health Check', 'USB-001,K1,USB Stick,AES-256,loans-1,0,04bb0001,', 'USB-002,K2,USB Stick,AES-256,loans-1,1,04bb0002,', 'LAP-001,L1,Laptop,BitLocker,loans-1,2,04bb0003,2026-01-05'].join('\n'));
+  const assets = file('assets.csv', ['Asset Tag,Serial,Category,Encryption,Station,Locker,Tag UID,Last Health Check', 'USB-001,K1,USB Stick,AES-256,loans-1,1,04bb0001,', 'USB-002,K2,USB Stick,AES-256,loans-1,2,04bb0002,', 'LAP-001,L1,Laptop,BitLocker,loans-1,3,04bb0003,2026-01-05'].join('\n'));
   const run = await handover('import', 'assets', assets);
   if (run.code !== 0) throw new Error(`seed asset import failed: ${run.stdout}${run.stderr}`);
 });

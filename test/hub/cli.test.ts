@@ -66,7 +66,7 @@ describe(`handover on the command line (${USING_POSTGRES ? 'PostgreSQL' : 'SQLit
   it('registers a loan bank and its assets, and reports who holds what as a table and as CSV', async () => {
     const station = await handover('station', 'add', 'loans-1', '--lockers', '4');
     expect(station.code).toBe(0);
-    const assets = file('assets.csv', ['Asset Tag,Serial,Category,Encryption,Station,Locker,Tag UID', 'USB-001,K1,USB Stick,AES-256,loans-1,0,04bb0001', 'USB-002,K2,USB Stick,,loans-1,1,04bb0002', 'LAP-001,L1,Laptop,BitLocker,loans-1,2,04bb0003'].join('\n'));
+    const assets = file('assets.csv', ['Asset Tag,Serial,Category,Encryption,Station,Locker,Tag UID', 'USB-001,K1,USB Stick,AES-256,loans-1,1,04bb0001', 'USB-002,K2,USB Stick,,loans-1,2,04bb0002', 'LAP-001,L1,Laptop,BitLocker,loans-1,3,04bb0003'].join('\n'));
     const run = await handover('import', 'assets', assets);
     expect(run.code).toBe(2);
     expect(run.stdout).toMatch(/3 rows; 2 added/);

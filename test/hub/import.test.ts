@@ -18,7 +18,8 @@ describe('the CSV reader', () => {
     const records = parseCsvText(text);
     expect(records).toEqual([
       { line: 1, fields: ['Name', 'Note'] },
-      { line: 2, fields: ['Khan, Amira', 'said "hi"\r\non two lines'] },
+      // A line break inside a quoted field comes out as \n whatever the file's line endings.
+      { line: 2, fields: ['Khan, Amira', 'said "hi"\non two lines'] },
       { line: 5, fields: ['Ben', 'plain'] },
     ]);
   });
@@ -168,27 +169,31 @@ describe('importing assets', () => {
   it('registers encrypted sticks and laptops with their home lockers, and reports bad rows', async () => {
     const csv = [
       'Asset Tag,Serial Number,Category,Encryption,Replacement Price,Station,Locker,Tag UID',
-      'USB-001,K1,Memory Stick,AES-256 hardware,£10.00,loans-1,0,04bb0001',
-      'USB-002,K2,USB stick,No,,loans-1,1,04bb0002',
-      'LAP-001,L1,Laptop,BitLocker,450,loans-1,2,04bb0003',
+      'USB-001,K1,Memory Stick,AES-256 hardware,£10.00,loans-1,1,04bb0001',
+      'USB-002,K2,USB stick,No,,loans-1,2,04bb0002',
+      'LAP-001,L1,Laptop,BitLocker,450,loans-1,3,04bb0003',
       'LAP-002,L2,Tablet,,,,,',
-      'LAP-003,L3,Laptop,BitLocker,,loans-1,2,04bb0004',
+      'LAP-003,L3,Laptop,BitLocker,,loans-1,3,04bb0004',
       'LAP-004,L4,Laptop,BitLocker,,loans-1,9,',
+      // Lockers count from 1, like the doors: door 8 is the last of eight, and 0 is refused.
+      'LAP-005,L5,Laptop,BitLocker,,loans-1,8,04bb0005',
+      'LAP-006,L6,Laptop,BitLocker,,loans-1,0,04bb0006',
     ].join('\n');
     // A last health check on a day that does not exist is a bad row.
     const badDay = await importAssetRecords(records, parseCsvText('Asset Tag,Category,Encryption,Last Health Check\nLAP-009,Laptop,BitLocker,2026-02-30\n'), SYSTEM);
     expect(badDay.problems).toEqual([{ line: 2, reason: expect.stringMatching(/last health check 2026-02-30 is not a date in the calendar/) }]);
     const result = await importAssetRecords(records, parseCsvText(csv), SYSTEM);
-    expect(result).toMatchObject({ rows: 6, added: 2 });
+    expect(result).toMatchObject({ rows: 8, added: 3 });
     expect(result.problems).toEqual([
       { line: 3, reason: expect.stringMatching(/USB-002 has no encryption type/) },
       { line: 5, reason: expect.stringMatching(/asset class "Tablet" is not one of/) },
-      { line: 6, reason: 'locker loans-1/2 is already home to LAP-001' },
-      { line: 7, reason: expect.stringMatching(/locker 9 does not exist/) },
+      { line: 6, reason: 'locker loans-1/3 is already home to LAP-001' },
+      { line: 7, reason: 'locker 9 does not exist at loans-1 (1 to 8)' },
+      { line: 9, reason: 'locker 0: lockers count from 1, like the doors (the first locker is 1); a file numbered from 0 must have 1 added to every locker' },
     ]);
     expect(await records.assets.byTag('LAP-001')).toMatchObject({ class_id: 'laptop', replacement_pence: 45000, home_station: 'loans-1', home_locker: 2 });
     const config = await records.assets.lockerConfig('loans-1', 8);
-    expect(config.map((c) => c?.assetClass ?? null)).toEqual([1, null, 2, null, null, null, null, null]);
+    expect(config.map((c) => c?.assetClass ?? null)).toEqual([1, null, 2, null, null, null, null, 2]);
   });
 
   it('reads Snipe-IT hardware page by page from its API (a local fake of it)', async () => {
@@ -202,7 +207,8 @@ describe('importing assets', () => {
       custom_fields: {
         Encryption: { field: '_snipeit_encryption_1', value: i === 2 ? '' : 'XTS-AES 256' },
         'Home Station': { field: '_snipeit_home_station_2', value: 'loans-1' },
-        'Home Locker': { field: '_snipeit_home_locker_3', value: String(i) },
+        // Home lockers count from 1 here too, like the doors: SN-0's is the first.
+        'Home Locker': { field: '_snipeit_home_locker_3', value: String(i + 1) },
       },
     }));
     const requests: string[] = [];

@@ -48,12 +48,14 @@ export async function startHub(options: {
   demo: boolean;
   broker?: { host: string; port: number };
   before?: (db: SqlDatabase, settings: Settings) => Promise<void>;
+  /** Settings beyond the harness's own (e.g. an SMTP server). */
+  settings?: Partial<Settings>;
 }): Promise<HubHarness> {
   const target = await testDatabaseTarget();
   const dataDir = target.dataDir;
   const logs: string[] = [];
   const broker = options.broker ? { mqttHost: options.broker.host, mqttPort: options.broker.port, embeddedBroker: false } : { mqttPort: 0 };
-  const settings = loadSettings({}, { dataDir, databaseUrl: target.databaseUrl, ...broker, httpPort: 0, site: 'demo' });
+  const settings = loadSettings({}, { dataDir, databaseUrl: target.databaseUrl, ...broker, httpPort: 0, site: 'demo', ...options.settings });
   if (options.before) {
     const { db } = await openDatabase(settings);
     try {

@@ -470,6 +470,24 @@ export const MIGRATIONS: MigrationStep[] = [
     ended_how TEXT
   );
   CREATE INDEX day_cards_open ON day_cards (ended_at, expires_at);
+  // 13 (issue 17): e-mail notifications, each recorded with its delivery state (notify/outbox.ts).
+  // `dedupe` makes each notice once: one overdue digest per borrower per day, one per alert, etc.
+  `
+  CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    dedupe TEXT NOT NULL UNIQUE,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('waiting', 'sent', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    next_attempt_at TEXT,
+    sent_at TEXT
+  );
+  CREATE INDEX notifications_due ON notifications (state, next_attempt_at);
   `,
 ];
 

@@ -7,7 +7,7 @@ import type { Records } from '../records';
 import { actorLabel, type Actor } from '../records/access';
 import type { AssetClassRow, AssetInput } from '../records/assets';
 import { parsePounds } from '../records/time';
-import { matchColumns, normaliseHeader, readCsvFile, type CsvRecord } from './csv-reader';
+import { csvFileRecords, matchColumns, normaliseHeader, type CsvRecord } from './csv-reader';
 import type { ImportProblem } from './people';
 import { parseDay } from '../records/time';
 
@@ -69,27 +69,57 @@ function dateFrom(text: string): string | null {
   return `${day}T00:00:00.000Z`;
 }
 
+/** Where the rows come from (read once, as a stream for a file). */
+export type AssetCsvSource = AsyncIterable<CsvRecord> | Iterable<CsvRecord>;
+
 export async function importAssetsFile(records: Records, file: string, actor: Actor, onProgress?: (done: number, total: number) => void): Promise<AssetImportResult> {
-  return importAssetRecords(records, await readCsvFile(file), actor, onProgress);
+  return importAssetsFrom(records, csvFileRecords(file), actor, onProgress);
 }
 
 export async function importAssetRecords(records: Records, csv: CsvRecord[], actor: Actor, onProgress?: (done: number, total: number) => void): Promise<AssetImportResult> {
-  if (csv.length === 0) throw new Error('the file is empty');
-  const [header, ...body] = csv;
-  const { columns, unused } = matchColumns<Field>(header.fields, ASSET_COLUMNS as unknown as Record<Field, string[]>);
-  if (columns.tag === undefined) throw new Error('no asset tag column: name one "Asset Tag" or "Tag"');
-  if (columns.assetClass === undefined) throw new Error('no class column: name one "Class", "Category" or "Type"');
+  return importAssetsFrom(records, csv, actor, onProgress);
+}
+
+/**
+ * The Locker column counts from 1, like the doors and the pages (locker 1 is the first door). A 0
+ * is refused with a sentence saying so: an old file numbered from 0 must be renumbered, since a
+ * file that happens to have no 0 in it cannot be told from one that counts from 1.
+ */
+function lockerFrom(text: string): number | null {
+  if (!text) return null;
+  if (!/^\d+$/.test(text)) throw new Error(`locker ${JSON.stringify(text)} is not a number`);
+  const locker = Number(text);
+  if (locker === 0) throw new Error('locker 0: lockers count from 1, like the doors (the first locker is 1); a file numbered from 0 must have 1 added to every locker');
+  return locker - 1;
+}
+
+/** The asset register's own sentences name lockers as stored (from 0); the row report counts from 1. */
+function lockerWordsFromOne(reason: string): string {
+  return reason
+    .replace(/^locker (\d+) does not exist at (\S+) \(0\.\.(\d+)\)/, (_, locker, station, last) => `locker ${Number(locker) + 1} does not exist at ${station} (1 to ${Number(last) + 1})`)
+    .replace(/^locker ([^/\s]+)\/(\d+) is already home to/, (_, station, locker) => `locker ${station}/${Number(locker) + 1} is already home to`);
+}
+
+export async function importAssetsFrom(records: Records, csv: AssetCsvSource, actor: Actor, onProgress?: (done: number, total: number) => void): Promise<AssetImportResult> {
   const classes = await records.assets.classes();
-  const cell = (record: CsvRecord, field: Field) => (columns[field] === undefined ? '' : (record.fields[columns[field]!] ?? '').trim());
-  const inputs: Array<{ line: number; input: AssetInput | null; error?: string }> = body.map((record) => {
+  const inputs: Array<{ line: number; input: AssetInput | null; error?: string }> = [];
+  let columns: Partial<Record<Field, number>> | null = null;
+  let unused: string[] = [];
+  const cell = (record: CsvRecord, field: Field) => (columns![field] === undefined ? '' : (record.fields[columns![field]!] ?? '').trim());
+  for await (const record of csv) {
+    if (!columns) {
+      ({ columns, unused } = matchColumns<Field>(record.fields, ASSET_COLUMNS as unknown as Record<Field, string[]>));
+      if (columns.tag === undefined) throw new Error('no asset tag column: name one "Asset Tag" or "Tag"');
+      if (columns.assetClass === undefined) throw new Error('no class column: name one "Class", "Category" or "Type"');
+      continue;
+    }
     try {
       const station = cell(record, 'station');
-      const lockerText = cell(record, 'locker');
-      if (lockerText && !/^\d+$/.test(lockerText)) throw new Error(`locker ${JSON.stringify(lockerText)} is not a number`);
+      const homeLocker = lockerFrom(cell(record, 'locker'));
       const priceText = cell(record, 'price');
       const daysText = cell(record, 'healthCheckDays');
       if (daysText && !/^\d+$/.test(daysText)) throw new Error(`health check days ${JSON.stringify(daysText)} is not a number`);
-      return {
+      inputs.push({
         line: record.line,
         input: {
           tag: cell(record, 'tag'),
@@ -101,15 +131,18 @@ export async function importAssetRecords(records: Records, csv: CsvRecord[], act
           healthCheckDays: daysText ? Number(daysText) : null,
           lastHealthCheck: dateFrom(cell(record, 'lastHealthCheck')),
           homeStation: station || null,
-          homeLocker: lockerText ? Number(lockerText) : null,
+          homeLocker,
           tagUid: cell(record, 'tagUid') || null,
         },
-      };
+      });
     } catch (error) {
-      return { line: record.line, input: null, error: (error as Error).message };
+      inputs.push({ line: record.line, input: null, error: (error as Error).message });
     }
-  });
-  return upsertAll(records, inputs, actor, 'csv', onProgress, unused);
+  }
+  if (!columns) throw new Error('the file is empty');
+  const result = await upsertAll(records, inputs, actor, 'csv', onProgress, unused);
+  for (const problem of result.problems) problem.reason = lockerWordsFromOne(problem.reason);
+  return result;
 }
 
 async function upsertAll(
@@ -122,32 +155,34 @@ async function upsertAll(
 ): Promise<AssetImportResult> {
   const result: AssetImportResult = { rows: inputs.length, added: 0, updated: 0, problems: [], unusedColumns };
   const seen = new Map<string, number>();
-  await records.db.transaction(async (tx) => {
-    let done = 0;
-    for (const { line, input, error } of inputs) {
-      done++;
-      if (!input) {
-        result.problems.push({ line, reason: error! });
-        continue;
+  // Batches of 200, each its own transaction, with a pause between for the hub's other work.
+  for (let start = 0; start < inputs.length; start += 200) {
+    await records.db.transaction(async (tx) => {
+      for (const { line, input, error } of inputs.slice(start, start + 200)) {
+        if (!input) {
+          result.problems.push({ line, reason: error! });
+          continue;
+        }
+        if (seen.has(input.tag)) {
+          result.problems.push({ line, reason: `asset tag ${input.tag} already on line ${seen.get(input.tag)}` });
+          continue;
+        }
+        seen.set(input.tag, line);
+        try {
+          const { created } = await tx.transaction((inner) => records.assets.upsert(input, actor, inner));
+          if (created) result.added++;
+          else result.updated++;
+        } catch (failure) {
+          const reason = (failure as Error).message;
+          result.problems.push({ line, reason: source === 'snipe-it' ? `Snipe-IT asset ${line} (${input.tag}): ${reason}` : reason });
+        }
       }
-      if (seen.has(input.tag)) {
-        result.problems.push({ line, reason: `asset tag ${input.tag} already on line ${seen.get(input.tag)}` });
-        continue;
-      }
-      seen.set(input.tag, line);
-      try {
-        const { created } = await tx.transaction((inner) => records.assets.upsert(input, actor, inner));
-        if (created) result.added++;
-        else result.updated++;
-      } catch (failure) {
-        const reason = (failure as Error).message;
-        result.problems.push({ line, reason: source === 'snipe-it' ? `Snipe-IT asset ${line} (${input.tag}): ${reason}` : reason });
-      }
-      if (done % 200 === 0) onProgress?.(done, inputs.length);
-    }
-    onProgress?.(inputs.length, inputs.length);
-    await records.audit.append({ actor: actorLabel(actor), action: 'import.assets', subject: 'assets', details: { source, rows: result.rows, added: result.added, updated: result.updated, problems: result.problems.length } }, tx);
-  });
+    });
+    onProgress?.(Math.min(start + 200, inputs.length), inputs.length);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  onProgress?.(inputs.length, inputs.length);
+  await records.audit.append({ actor: actorLabel(actor), action: 'import.assets', subject: 'assets', details: { source, rows: result.rows, added: result.added, updated: result.updated, problems: result.problems.length } });
   return result;
 }
 
@@ -228,7 +263,7 @@ export async function importAssetsFromSnipeIt(records: Records, options: SnipeIt
           healthCheckDays: days ? Number(days) : null,
           lastHealthCheck: dateFrom(custom(fields.lastHealthCheck)),
           homeStation: custom(fields.station) || null,
-          homeLocker: locker ? Number(locker) : null,
+          homeLocker: lockerFrom(locker),
           tagUid: custom(fields.tagUid) || null,
           externalRef: `snipe-it:${item.id}`,
         },
@@ -238,5 +273,6 @@ export async function importAssetsFromSnipeIt(records: Records, options: SnipeIt
     }
   }
   const result = await upsertAll(records, inputs, actor, 'snipe-it', undefined, []);
+  for (const problem of result.problems) problem.reason = problem.reason.replace(/^(Snipe-IT asset \d+ \([^)]*\): )(.*)$/s, (_, lead, reason) => lead + lockerWordsFromOne(reason));
   return { ...result, skipped };
 }

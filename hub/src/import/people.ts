@@ -8,7 +8,7 @@ import type { SqlDatabase } from '../db/sql';
 import type { Records } from '../records';
 import { actorLabel, type Actor } from '../records/access';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type PersonRow, type Role } from '../records/people';
-import { matchColumns, readCsvFile, type CsvProgress, type CsvRecord } from './csv-reader';
+import { csvFileRecords, matchColumns, type CsvProgress, type CsvRecord } from './csv-reader';
 import { parseDay } from '../records/time';
 
 export const PEOPLE_COLUMNS = {
@@ -96,40 +96,52 @@ function parseDate(text: string): string | null {
   return day;
 }
 
-const CHUNK = 500;
+/**
+ * Rows applied per transaction. SQLite's statements run synchronously, so a batch runs without a
+ * break: small batches, with a yield after each, keep the hub's other requests waiting at most a
+ * batch's time (bench/import.bench.ts).
+ */
+const CHUNK = 100;
+/** Rows read between yields in the first pass (reading only). */
+const READ_CHUNK = 1000;
+
+/**
+ * Where the rows come from: called once per pass (the importer reads the file twice, never holding
+ * it); reading progress is worth showing on the first pass only.
+ */
+export type CsvSource = (pass: 1 | 2) => AsyncIterable<CsvRecord> | Iterable<CsvRecord>;
+
+/** Lets the hub answer other requests between batches. */
+const yieldToOthers = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export async function importPeople(records: Records, file: string, options: PeopleImportOptions): Promise<PeopleImportResult> {
-  const rows = await readCsvFile(file, (progress: CsvProgress) => options.onProgress?.('reading', progress.bytesRead, progress.totalBytes));
-  return importPeopleRecords(records, rows, options);
+  return importPeopleFrom(records, (pass) => csvFileRecords(file, pass === 1 ? (progress: CsvProgress) => options.onProgress?.('reading', progress.bytesRead, progress.totalBytes) : undefined), options);
 }
 
 export async function importPeopleRecords(records: Records, csv: CsvRecord[], options: PeopleImportOptions): Promise<PeopleImportResult> {
-  const result: PeopleImportResult = { rows: 0, added: 0, updated: 0, unchanged: 0, rejoined: 0, leavers: 0, leaversSkipped: 0, cardsIssued: 0, problems: [], unusedColumns: [], warnings: [] };
-  if (csv.length === 0) throw new Error('the file is empty');
-  const [header, ...body] = csv;
+  return importPeopleFrom(records, () => csv, options);
+}
+
+interface RowReader {
+  columns: Partial<Record<Field, number>>;
+  unused: string[];
+  /** The row as a person, or an error saying why not; `firstLineOf` says where an id was first seen. */
+  read(record: CsvRecord, firstLineOf: (id: string) => number | undefined, onCard: (key: string) => void): PersonInput;
+}
+
+function rowReader(header: CsvRecord, key: Uint8Array, today: string, options: PeopleImportOptions): RowReader {
   const { columns, unused } = matchColumns<Field>(header.fields, PEOPLE_COLUMNS as unknown as Record<Field, string[]>);
-  result.unusedColumns = unused;
   if (columns.externalId === undefined) throw new Error(`no id column: name one ${PEOPLE_COLUMNS.externalId.map((s) => `"${s}"`).join(', ')}`);
   if (columns.name === undefined && (columns.firstName === undefined || columns.lastName === undefined)) throw new Error('no name column: give "Name", or "Forename" and "Surname"');
-  if (columns.card === undefined) result.warnings.push('no card column: nobody in this file can use a station until a card is enrolled');
-
-  const key = await schoolBadgeKey(records.db);
-  const today = options.today ?? new Date().toISOString().slice(0, 10);
-  const inputs: PersonInput[] = [];
-  const seenIds = new Map<string, number>();
-  // Each card's lines: a card given on two rows belongs to neither until the file is put right.
-  const cardLines = new Map<string, number[]>();
-  // Every id the file names, even on a refused row: such a person is not missing, so not a leaver.
-  const named = new Set<string>();
   const cell = (record: CsvRecord, field: Field) => (columns[field] === undefined ? '' : (record.fields[columns[field]!] ?? '').trim());
-
-  for (const record of body) {
-    result.rows++;
-    try {
+  return {
+    columns,
+    unused,
+    read(record, firstLineOf, onCard) {
       const externalId = cell(record, 'externalId');
       if (!externalId) throw new Error('no id');
-      named.add(externalId);
-      if (seenIds.has(externalId)) throw new Error(`id ${externalId} already on line ${seenIds.get(externalId)}`);
+      const first = firstLineOf(externalId);
+      if (first !== undefined) throw new Error(`id ${externalId} already on line ${first}`);
       const name = cell(record, 'name') || [cell(record, 'firstName'), cell(record, 'lastName')].filter(Boolean).join(' ');
       if (!name) throw new Error('no name');
       const roleText = cell(record, 'role');
@@ -147,12 +159,10 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
       let cardHash: Uint8Array | null = null;
       if (cardText) {
         cardHash = badgeHash(key, parseUid(cardText));
-        const hex = Buffer.from(cardHash).toString('hex');
-        cardLines.set(hex, [...(cardLines.get(hex) ?? []), record.line]);
+        onCard(Buffer.from(cardHash).toString('base64'));
       }
       const leaving = parseDate(cell(record, 'leavingDate'));
-      seenIds.set(externalId, record.line);
-      inputs.push({
+      return {
         line: record.line,
         externalId,
         name,
@@ -165,27 +175,101 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
         cardHash,
         cardColumn: columns.card !== undefined,
         leftOn: leaving && leaving <= today ? leaving : null,
-      });
-    } catch (error) {
-      // The card id itself never goes into a report (P16): parseUid's message is replaced.
-      const reason = (error as Error).message.replace(/card id "[^"]*"/, 'card id');
-      result.problems.push({ line: record.line, reason });
-    }
-  }
+      };
+    },
+  };
+}
 
-  // A card on more than one row: every row involved is reported and none is imported.
-  const sharedCard = new Map<number, number[]>();
-  for (const lines of cardLines.values()) if (lines.length > 1) for (const line of lines) sharedCard.set(line, lines.filter((other) => other !== line));
-  if (sharedCard.size > 0) {
-    for (const input of inputs.filter((candidate) => sharedCard.has(candidate.line))) {
-      const others = sharedCard.get(input.line)!;
-      result.problems.push({ line: input.line, reason: `the same card as line${others.length > 1 ? 's' : ''} ${others.join(', ')}: a card belongs to one person, so none of these rows was imported` });
+// The card id itself never goes into a report (P16): parseUid's message is replaced.
+const problemOf = (error: unknown) => (error as Error).message.replace(/card id "[^"]*"/, 'card id');
+
+/**
+ * Two passes over the file, neither holding it: the first learns every id the file names (so a
+ * person named even on a refused row is not a leaver), where each id first appears and which cards
+ * are on more than one row; the second reads it again and applies it in batches of CHUNK rows,
+ * yielding between batches so the hub keeps answering.
+ */
+export async function importPeopleFrom(records: Records, source: CsvSource, options: PeopleImportOptions): Promise<PeopleImportResult> {
+  const result: PeopleImportResult = { rows: 0, added: 0, updated: 0, unchanged: 0, rejoined: 0, leavers: 0, leaversSkipped: 0, cardsIssued: 0, problems: [], unusedColumns: [], warnings: [] };
+  const key = await schoolBadgeKey(records.db);
+  const today = options.today ?? new Date().toISOString().slice(0, 10);
+
+  let reader: RowReader | null = null;
+  const named = new Set<string>();
+  const firstLines = new Map<string, number>();
+  // Each card's first line, and every line of a card given on more than one row.
+  const cardFirst = new Map<string, number>();
+  const cardShared = new Map<string, number[]>();
+  for await (const record of source(1)) {
+    if (!reader) {
+      reader = rowReader(record, key, today, options);
+      continue;
     }
-    inputs.splice(0, inputs.length, ...inputs.filter((input) => !sharedCard.has(input.line)));
+    result.rows++;
+    try {
+      const input = reader.read(record, (id) => (named.add(id), firstLines.get(id)), (card) => {
+        const first = cardFirst.get(card);
+        if (first === undefined) cardFirst.set(card, record.line);
+        else cardShared.set(card, [...(cardShared.get(card) ?? [first]), record.line]);
+      });
+      firstLines.set(input.externalId, input.line);
+    } catch {
+      // Reported by the second pass.
+    }
+    if (result.rows % READ_CHUNK === 0) await yieldToOthers();
   }
+  if (!reader) throw new Error('the file is empty');
+  cardFirst.clear();
+  result.unusedColumns = reader.unused;
+  if (reader.columns.card === undefined) result.warnings.push('no card column: nobody in this file can use a station until a card is enrolled');
+
+  const apply = async (db: SqlDatabase) => {
+    const actor = actorLabel(options.actor);
+    const now = new Date().toISOString();
+    const kinds = new Set<'pupil' | 'staff'>();
+    let batch: PersonInput[] = [];
+    let done = 0;
+    const flush = async () => {
+      await applyBatch(db, records, batch, result, actor, now);
+      done += batch.length;
+      batch = [];
+      options.onProgress?.('importing', done, result.rows);
+      await yieldToOthers();
+    };
+    let header = true;
+    for await (const record of source(2)) {
+      if (header) {
+        header = false;
+        continue;
+      }
+      let input: PersonInput;
+      let cardKey: string | null = null;
+      try {
+        input = reader!.read(record, (id) => {
+          const first = firstLines.get(id);
+          return first !== undefined && first < record.line ? first : undefined;
+        }, (card) => (cardKey = card));
+      } catch (error) {
+        result.problems.push({ line: record.line, reason: problemOf(error) });
+        continue;
+      }
+      const shared = cardKey ? cardShared.get(cardKey) : undefined;
+      if (shared) {
+        // A card on more than one row belongs to none of them until the file is put right.
+        const others = shared.filter((other) => other !== input.line);
+        result.problems.push({ line: input.line, reason: `the same card as line${others.length > 1 ? 's' : ''} ${others.join(', ')}: a card belongs to one person, so none of these rows was imported` });
+        continue;
+      }
+      kinds.add(input.kind);
+      batch.push(input);
+      if (batch.length >= CHUNK) await flush();
+    }
+    if (batch.length) await flush();
+    await markLeavers(db, records, [...kinds], named, result, options, actor, now, today);
+  };
 
   if (!options.dryRun) {
-    await applyInputs(records.db, records, inputs, named, result, options, today);
+    await apply(records.db);
     result.problems.sort((a, b) => a.line - b.line);
     return result;
   }
@@ -194,7 +278,7 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
   const rollback = new Error('dry run: rolled back');
   try {
     await records.db.transaction(async (tx) => {
-      await applyInputs(tx, records, inputs, named, result, options, today);
+      await apply(tx);
       throw rollback;
     });
   } catch (error) {
@@ -205,27 +289,21 @@ export async function importPeopleRecords(records: Records, csv: CsvRecord[], op
   return result;
 }
 
-async function applyInputs(db: SqlDatabase, records: Records, inputs: PersonInput[], named: Set<string>, result: PeopleImportResult, options: PeopleImportOptions, today: string): Promise<void> {
-  const actor = actorLabel(options.actor);
-  const now = new Date().toISOString();
-  for (let start = 0; start < inputs.length; start += CHUNK) {
-    const chunk = inputs.slice(start, start + CHUNK);
-    await db.transaction(async (tx) => {
-      for (const input of chunk) {
-        try {
-          await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records));
-        } catch (error) {
-          result.problems.push({ line: input.line, reason: (error as Error).message });
-        }
+async function applyBatch(db: SqlDatabase, records: Records, batch: PersonInput[], result: PeopleImportResult, actor: string, now: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    for (const input of batch) {
+      try {
+        await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records));
+      } catch (error) {
+        result.problems.push({ line: input.line, reason: (error as Error).message });
       }
-    });
-    options.onProgress?.('importing', Math.min(start + CHUNK, inputs.length), inputs.length);
-  }
+    }
+  });
+}
 
+async function markLeavers(db: SqlDatabase, records: Records, kinds: Array<'pupil' | 'staff'>, present: Set<string>, result: PeopleImportResult, options: PeopleImportOptions, actor: string, now: string, today: string): Promise<void> {
   // Missing from the file: a leaver (P9). Only for the kinds the file holds, so a staff file
   // does not make every pupil a leaver.
-  const kinds = [...new Set(inputs.map((input) => input.kind))];
-  const present = named;
   await db.transaction(async (tx) => {
     for (const kind of kinds) {
       const active = await tx.all<{ id: number; external_id: string }>('SELECT id, external_id FROM people WHERE kind = ? AND left_on IS NULL AND purged_at IS NULL', [kind]);
@@ -280,8 +358,10 @@ async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleIm
         input.name, input.kind, input.role, input.form, input.year, input.staffCode, input.email, input.leftOn, now, personId,
       ]);
       await records.audit.append({ actor, action: rejoining ? 'person.rejoined' : leaving ? 'person.left' : 'person.updated', subject: `person:${personId}`, personId, details: { person: personId, fields: changed } }, tx);
+      // A leaving date that has come makes a leaver, counted as one (a dry run says so too).
       if (rejoining) result.rejoined++;
-      else if (changed.length > 0 || leaving) result.updated++;
+      else if (leaving) result.leavers++;
+      else result.updated++;
     } else {
       result.unchanged++;
     }

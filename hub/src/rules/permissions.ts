@@ -56,6 +56,8 @@ export const PERMISSIONS = {
   'stations.unlock': { roles: ACTING, words: 'unlock a locker remotely', row: ACTIONS },
   'stations.open-all': { roles: ACTING, words: 'open every locker of a station', row: ACTIONS },
   'imports.run': { roles: ACTING, words: 'import people or assets', row: ACTIONS },
+  /** The e-mails the hub sent or is retrying (recipients and subjects; bodies stay in the records). */
+  'notifications.view': { roles: ['office', 'ict', 'headteacher', 'deputy'], words: 'see the e-mail notifications', row: 'Notifications (e-mails sent, waiting and failed)' },
   'charges.waive': { roles: CORRECTING, words: 'waive a charge', row: 'waive or reverse a charge; record a lost-property disposal', condition: 'not a charge raised against oneself' },
   'charges.reverse': { roles: CORRECTING, words: 'reverse a charge', row: 'waive or reverse a charge; record a lost-property disposal', condition: 'not a charge raised against oneself', commandLine: 'charge reverse' },
   'lost-property.dispose': { roles: CORRECTING, words: 'record the disposal of lost property', row: 'waive or reverse a charge; record a lost-property disposal', condition: 'not while its locker is held' },

@@ -16,6 +16,7 @@ import { csrfToken, type SignInLimits } from './auth';
 import { html, type HtmlValue } from './html';
 import { notice, page } from './layout';
 import type { Imports } from './imports-runner';
+import type { Notifier } from '../notify/notifier';
 
 export interface WebParts {
   records: Records;
@@ -27,7 +28,9 @@ export interface WebParts {
   demo: DemoStation | null;
   /** What the embedded broker refused (null with an external broker, which logs its own). */
   brokerRefusals?: (() => RefusalCount[]) | null;
-  settings: Pick<Settings, 'dayCutoff' | 'lostPropertyDays'>;
+  settings: Pick<Settings, 'dayCutoff' | 'lostPropertyDays'> & Partial<Pick<Settings, 'site'>>;
+  /** The e-mail notifications (absent or disabled: e-mail is off). */
+  notifier?: Notifier | null;
   log: Logger;
   /**
    * Believe X-Forwarded-For and X-Forwarded-Proto from a reverse proxy that terminates HTTPS in

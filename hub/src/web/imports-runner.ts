@@ -2,8 +2,9 @@
 // (hub/src/import/) in the background; the page polls the job for its progress and, when it is
 // done, shows the row-level report (each refused row's line and reason; counts of the rest).
 // Each job is kept in the hub's database (web_imports, created here like the accounts' tables),
-// so its report is still there after the hub restarts; a job that was running when the hub stopped
-// is shown as stopped.
+// so its report is still there after the hub restarts; a job that was running (or waiting) when the
+// hub stopped is shown as stopped. One import runs at a time per school: the others wait in line,
+// in the order they were uploaded, and their place is shown.
 import crypto from 'node:crypto';
 import { forDialect } from '../db/migrations';
 import type { SqlDatabase } from '../db/sql';
@@ -26,6 +27,8 @@ export interface ImportOutcome {
 export interface ImportProgress {
   done: number;
   total: number | null;
+  /** Reading the file (done and total in bytes) or applying it (in rows). */
+  stage?: 'reading' | 'importing';
 }
 
 export interface ImportJob {
@@ -37,7 +40,7 @@ export interface ImportJob {
   account: string;
   startedAt: string;
   finishedAt: string | null;
-  state: 'running' | 'done' | 'failed';
+  state: 'queued' | 'running' | 'done' | 'failed';
   progress: ImportProgress;
   outcome: ImportOutcome | null;
   error: string | null;
@@ -97,6 +100,8 @@ function fromRow(row: ImportRow): ImportJob {
 export class Imports {
   /** Jobs running in this process (their progress changes too often to write each step). */
   private running = new Map<string, ImportJob>();
+  /** Per school: the job running and the ones waiting, in order (each with how to start it). */
+  private lines = new Map<string, Array<{ job: ImportJob; launch: () => void }>>();
   /** Settles when the table is there and jobs a previous run left running are marked stopped. */
   private ready: Promise<void>;
 
@@ -110,7 +115,7 @@ export class Imports {
       if (tx.kind === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7215033)');
       await tx.exec(forDialect(SCHEMA, tx.kind));
     });
-    await this.db.run("UPDATE web_imports SET state = 'failed', error = ?, finished_at = ? WHERE state = 'running'", [STOPPED_MESSAGE, new Date().toISOString()]);
+    await this.db.run("UPDATE web_imports SET state = 'failed', error = ?, finished_at = ? WHERE state IN ('running', 'queued')", [STOPPED_MESSAGE, new Date().toISOString()]);
   }
 
   /** Settles once the table is ready (the web server waits for it before it listens). */
@@ -126,20 +131,30 @@ export class Imports {
     );
   }
 
-  /** Starts a job, stored before this returns; `run` carries on in the background. */
+  /**
+   * Starts a job, stored before this returns; `run` carries on in the background — at once, or
+   * when the imports ahead of it for the same school have finished. `cleanUp` runs after it ends.
+   */
   async start(
-    details: { kind: ImportKind; fileName: string; dryRun: boolean; account: string },
+    details: { kind: ImportKind; fileName: string; dryRun: boolean; account: string; school?: string },
     run: (onProgress: (progress: ImportProgress) => void) => Promise<ImportOutcome>,
     describeFailure: (error: unknown) => string,
     onFinished: (job: ImportJob) => Promise<void> = async () => {},
+    cleanUp: () => void = () => {},
   ): Promise<ImportJob> {
     await this.ready;
+    const school = details.school ?? '';
+    const line = this.lines.get(school) ?? [];
+    this.lines.set(school, line);
     const job: ImportJob = {
       id: crypto.randomBytes(9).toString('base64url'),
-      ...details,
+      kind: details.kind,
+      fileName: details.fileName,
+      dryRun: details.dryRun,
+      account: details.account,
       startedAt: new Date().toISOString(),
       finishedAt: null,
-      state: 'running',
+      state: line.length > 0 ? 'queued' : 'running',
       progress: { done: 0, total: null },
       outcome: null,
       error: null,
@@ -148,8 +163,8 @@ export class Imports {
     const old = await this.db.all<{ id: string }>('SELECT id FROM web_imports ORDER BY started_at DESC, id DESC LIMIT 1000 OFFSET ?', [KEEP_JOBS]);
     for (const row of old) await this.db.run('DELETE FROM web_imports WHERE id = ?', [row.id]);
     this.running.set(job.id, job);
-    // Let the upload's answer go out first.
-    setImmediate(() => {
+    const launch = () => {
+      job.state = 'running';
       run((progress) => (job.progress = progress))
         .then((outcome) => {
           job.outcome = outcome;
@@ -166,9 +181,31 @@ export class Imports {
           await onFinished(job);
         })
         .catch(() => {})
-        .finally(() => this.running.delete(job.id));
-    });
+        .finally(() => {
+          this.running.delete(job.id);
+          try {
+            cleanUp();
+          } catch {
+            // a temporary file already gone
+          }
+          line.shift();
+          // The next in line starts once this one has finished.
+          if (line.length > 0) setImmediate(line[0].launch);
+        });
+    };
+    line.push({ job, launch });
+    // Let the upload's answer go out first.
+    if (line.length === 1) setImmediate(launch);
     return job;
+  }
+
+  /** 0 for a job running, 1 for the next in line, and so on; null when it is not waiting or running. */
+  placeInLine(id: string): number | null {
+    for (const line of this.lines.values()) {
+      const index = line.findIndex((entry) => entry.job.id === id);
+      if (index >= 0) return index;
+    }
+    return null;
   }
 
   async get(id: string): Promise<ImportJob | undefined> {

@@ -16,6 +16,7 @@ export const NAVIGATION: Array<{ path: string; label: string }> = [
   { path: '/stations', label: 'Stations' },
   { path: '/imports', label: 'Imports' },
   { path: '/desk', label: 'Desk' },
+  { path: '/notifications', label: 'Notifications' },
 ];
 
 export interface PageOptions {

@@ -25,6 +25,7 @@ import { registerLeavers } from './pages/leavers';
 import { registerStations } from './pages/stations';
 import { registerImports } from './pages/imports';
 import { registerDesk } from './pages/desk';
+import { registerNotifications } from './pages/notifications';
 
 export type { WebParts } from './context';
 
@@ -105,5 +106,6 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
   registerStations(app, context);
   registerImports(app, context);
   registerDesk(app, context);
+  registerNotifications(app, context);
   return app;
 }

@@ -4,9 +4,14 @@
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import { actorFor } from '../../accounts/roles';
-import { ASSET_COLUMNS, importAssetRecords } from '../../import/assets';
-import { parseCsvText } from '../../import/csv-reader';
-import { importPeopleRecords, PEOPLE_COLUMNS } from '../../import/people';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ASSET_COLUMNS, importAssetsFrom } from '../../import/assets';
+import { csvFileRecords } from '../../import/csv-reader';
+import { importPeopleFrom, PEOPLE_COLUMNS } from '../../import/people';
 import type { WebContext } from '../context';
 import { explain, PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
@@ -16,8 +21,24 @@ function columnsHelp(columns: Record<string, readonly string[]>): Html {
   return html`<ul class="columns">${Object.entries(columns).map(([, spellings]) => html`<li><strong>${spellings[0]}</strong>${spellings.length > 1 ? html` <span class="muted">(or ${spellings.slice(1, 5).join(', ')}${spellings.length > 5 ? ', …' : ''})</span>` : null}</li>`)}</ul>`;
 }
 
-function jobSummary(job: ImportJob): string {
-  if (job.state === 'running') return `running (${job.progress.done}${job.progress.total ? ` of ${job.progress.total}` : ''} rows)`;
+const ORDINALS = ['', 'next', '2nd', '3rd'];
+
+/** Where a job is, in words: its place in line, or how far it has got. */
+export function progressWords(job: ImportJob, placeInLine: number | null): string {
+  if (job.state === 'queued') {
+    const ahead = Math.max(1, placeInLine ?? 1);
+    return `waiting: ${ahead <= 3 ? ORDINALS[ahead] : `${ahead}th`} in line (${ahead === 1 ? '1 import' : `${ahead} imports`} ahead of it; one import runs at a time)`;
+  }
+  const { done, total, stage } = job.progress;
+  if (stage === 'reading') {
+    const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+    return `reading the file: ${total ? `${mb(done)} of ${mb(total)} MB` : `${mb(done)} MB`}`;
+  }
+  return `${stage === 'importing' ? 'importing: ' : ''}${done}${total ? ` of ${total}` : ''} rows`;
+}
+
+function jobSummary(job: ImportJob, placeInLine: number | null): string {
+  if (job.state === 'running' || job.state === 'queued') return progressWords(job, placeInLine);
   if (job.state === 'failed') return `failed: ${job.error}`;
   const refused = job.outcome?.problems.length ?? 0;
   return `${job.dryRun ? 'checked (nothing changed); ' : ''}${job.outcome!.summary.map(([label, count]) => `${count} ${label}`).join(', ')}; ${refused} row${refused === 1 ? '' : 's'} refused`;
@@ -56,7 +77,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
         </section>
         <section aria-labelledby="recent-title"><h2 id="recent-title">Recent imports</h2>
           ${jobs.length
-            ? html`<ul>${jobs.map((job) => html`<li><a href="/imports/${job.id}">${job.fileName}</a> (${job.kind}, ${timeTag(job.startedAt)} by ${job.account}): ${jobSummary(job)}</li>`)}</ul>`
+            ? html`<ul>${jobs.map((job) => html`<li><a href="/imports/${job.id}">${job.fileName}</a> (${job.kind}, ${timeTag(job.startedAt)} by ${job.account}): ${jobSummary(job, context.imports.placeInLine(job.id))}</li>`)}</ul>`
             : html`<p class="empty">None yet.</p>`}
         </section>`,
     });
@@ -65,34 +86,60 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
   app.post('/imports', { config: { permission: 'imports.run' } }, async (request, reply) => {
     if (!request.isMultipart()) throw new PageError(415, 'Send the file with the upload form.');
     const fields: Record<string, string> = {};
-    let file: { name: string; text: string } | null = null;
-    for await (const part of request.parts()) {
-      if (part.type === 'file') {
-        const buffer = await (part as MultipartFile).toBuffer();
-        if ((part as MultipartFile).file.truncated) throw new PageError(413, 'The file is larger than the hub accepts (20 MB).');
-        file = { name: part.filename || 'upload.csv', text: buffer.toString('utf8') };
-      } else {
-        fields[part.fieldname] = String(part.value ?? '');
+    // The upload goes to a private temporary file as it arrives (never whole in memory); the
+    // import reads it from there as a stream and deletes it when done.
+    let file: { name: string; path: string; bytes: number; blank: boolean } | null = null;
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-import-'));
+    const cleanUp = () => fs.rmSync(folder, { recursive: true, force: true });
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          const upload = part as MultipartFile;
+          const target = path.join(folder, 'upload.csv');
+          let bytes = 0;
+          let blank = true;
+          await pipeline(
+            upload.file,
+            new Transform({
+              transform(chunk: Buffer, _encoding, done) {
+                bytes += chunk.length;
+                if (blank && /[^\s\ufeff]/.test(chunk.toString('utf8'))) blank = false;
+                done(null, chunk);
+              },
+            }),
+            fs.createWriteStream(target, { mode: 0o600 }),
+          );
+          if (upload.file.truncated) throw new PageError(413, 'The file is larger than the hub accepts (20 MB).');
+          file = { name: upload.filename || 'upload.csv', path: target, bytes, blank };
+        } else {
+          fields[part.fieldname] = String(part.value ?? '');
+        }
       }
+      if (!file || file.blank) throw new PageError(422, 'Choose a CSV file to upload (the one chosen is empty).');
+    } catch (error) {
+      cleanUp();
+      throw error;
     }
-    if (!file || !file.text.trim()) throw new PageError(422, 'Choose a CSV file to upload (the one chosen is empty).');
+    const upload = file;
     const kind: ImportKind = fields.kind === 'assets' ? 'assets' : 'people';
     const dryRun = fields.dryRun === 'yes';
+    if (dryRun && kind === 'assets') {
+      cleanUp();
+      throw new PageError(422, 'Check-only is for people imports; an asset import applies its good rows.');
+    }
     const actor = actorFor(request.account!);
-    const text = file.text;
-    await context.audit(request, 'web.import-started', { details: { kind, dryRun, bytes: Buffer.byteLength(text), file: file.name.slice(0, 120) } });
+    await context.audit(request, 'web.import-started', { details: { kind, dryRun, bytes: upload.bytes, file: upload.name.slice(0, 120) } });
     const job = await context.imports.start(
-      { kind, fileName: file.name.slice(0, 120), dryRun, account: request.account!.username },
+      { kind, fileName: upload.name.slice(0, 120), dryRun, account: request.account!.username, school: context.settings.site ?? '' },
       async (onProgress): Promise<ImportOutcome> => {
-        const csv = parseCsvText(text);
-        onProgress({ done: 0, total: Math.max(0, csv.length - 1) });
+        onProgress({ stage: 'reading', done: 0, total: upload.bytes });
         if (kind === 'people') {
-          const result = await importPeopleRecords(records, csv, {
+          const result = await importPeopleFrom(records, (pass) => csvFileRecords(upload.path, pass === 1 ? (read) => onProgress({ stage: 'reading', done: read.bytesRead, total: read.totalBytes }) : undefined), {
             actor,
             dryRun,
             defaultKind: fields.defaultKind === 'pupil' || fields.defaultKind === 'staff' ? fields.defaultKind : undefined,
             allowMassLeavers: fields.allowMassLeavers === 'yes',
-            onProgress: (stage, done, total) => stage === 'importing' && onProgress({ done, total }),
+            onProgress: (stage, done, total) => stage === 'importing' && onProgress({ stage, done, total }),
           });
           return {
             summary: [
@@ -109,13 +156,12 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
             unusedColumns: result.unusedColumns,
           };
         }
-        if (dryRun) throw new PageError(422, 'Check-only is for people imports; an asset import applies its good rows.');
-        const result = await importAssetRecords(records, csv, actor, (done, total) => onProgress({ done, total }));
+        const result = await importAssetsFrom(records, csvFileRecords(upload.path, (read) => onProgress({ stage: 'reading', done: read.bytesRead, total: read.totalBytes })), actor, (done, total) => onProgress({ stage: 'importing', done, total }));
         return { summary: [['rows', result.rows], ['added', result.added], ['updated', result.updated]], problems: result.problems, warnings: [], unusedColumns: result.unusedColumns };
       },
       (error) => {
         const explained = explain(error);
-        if (explained.internal) context.log.warn(`import ${file!.name} failed`, error);
+        if (explained.internal) context.log.warn(`import ${upload.name} failed`, error);
         // A whole-file problem (no id column, empty file) is the importer's own sentence.
         return explained.internal && error instanceof Error && !/\n\s+at /.test(error.message) ? error.message : explained.message;
       },
@@ -125,8 +171,9 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
           subject: `import:${finished.id}`,
           details: { kind, dryRun, state: finished.state, summary: Object.fromEntries(finished.outcome?.summary ?? []), refused: finished.outcome?.problems.length ?? null },
         }),
+      cleanUp,
     );
-    if ((request.headers.accept ?? '').includes('application/json')) return reply.code(202).send({ job: { id: job.id, state: job.state } });
+    if ((request.headers.accept ?? '').includes('application/json')) return reply.code(202).send({ job: { id: job.id, state: job.state, placeInLine: context.imports.placeInLine(job.id) } });
     return reply.redirect(`/imports/${job.id}`, 303);
   });
 
@@ -138,7 +185,8 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
 
   app.get('/api/imports/:id', { config: { permission: 'imports.run' } }, async (request) => {
     const job = await jobOf((request.params as { id: string }).id);
-    return { job: { id: job.id, state: job.state, progress: job.progress, error: job.error, refused: job.outcome?.problems.length ?? null } };
+    const place = context.imports.placeInLine(job.id);
+    return { job: { id: job.id, state: job.state, progress: job.progress, placeInLine: place, description: progressWords(job, place), error: job.error, refused: job.outcome?.problems.length ?? null } };
   });
 
   app.get('/imports/:id', { config: { permission: 'imports.run' } }, async (request, reply) => {
@@ -150,10 +198,10 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
       section: '/imports',
       body: html`
         <p>${job.kind === 'people' ? 'Pupils and staff' : 'Assets'}, started ${timeTag(job.startedAt)} by ${job.account}${job.dryRun ? ' — check only, nothing changed' : ''}.</p>
-        ${job.state === 'running'
+        ${job.state === 'running' || job.state === 'queued'
           ? html`<div data-import-job="${job.id}" class="panel">
               <p><label for="import-progress">Progress</label><progress id="import-progress" value="${job.progress.done}" max="${job.progress.total ?? 1}"></progress></p>
-              <p data-import-progress role="status" aria-live="polite">${job.progress.done} rows so far…</p>
+              <p data-import-progress role="status" aria-live="polite">${progressWords(job, context.imports.placeInLine(job.id))}</p>
               <noscript><p>Reload this page to see the report when it is done.</p></noscript>
             </div>`
           : null}
