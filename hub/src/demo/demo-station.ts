@@ -24,6 +24,7 @@ export const BUNDLE_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.u
 const DOOR_OPEN_MS = 1200;
 /** How long after a demo staff or item tap a door that opens is theirs (a staff session is 3 s). */
 const STAFF_AT_STATION_MS = 8000;
+const BETWEEN_TAPS_MS = 600;
 
 export interface DemoStationOptions {
   people: People;
@@ -44,6 +45,7 @@ export type DemoTap = { kind: 'card'; card: DemoCard } | { kind: 'item'; item: D
 export class DemoStation extends EventEmitter {
   private options: DemoStationOptions;
   station!: SimulatedStation;
+  private line: Promise<unknown> = Promise.resolve();
   /** Pupils' visits under way (each shuts the door its tap opened). */
   private visits = 0;
   /** Until then, a door that opens was released by a demo staff or item tap: the person there shuts it. */
@@ -106,7 +108,18 @@ export class DemoStation extends EventEmitter {
    * A demo pupil taps, opens the released locker, and closes it again; a member of staff or an
    * item's tag is only tapped (what it starts — a loan, a release — opens a door by itself).
    */
-  async tap(uid: string): Promise<{ locker: number | null }> {
+  tap(uid: string): Promise<{ locker: number | null }> {
+    // One person at the reader at a time, a moment apart (the reader takes the same card within a
+    // few polls as one presentation): taps pressed quickly wait their turn.
+    const turn = this.line.then(() => this.tapNow(uid));
+    this.line = turn.then(
+      () => sleep(BETWEEN_TAPS_MS),
+      () => sleep(BETWEEN_TAPS_MS),
+    );
+    return turn;
+  }
+
+  private async tapNow(uid: string): Promise<{ locker: number | null }> {
     const found = this.find(uid);
     if (found && (found.kind === 'item' || isStaffCard(found.card))) {
       // A loan opens its locker when the staff session ends (a few seconds), a release at the second card.

@@ -43,7 +43,7 @@ export function ruleAnchor(rule: SchoolRule): string {
   return rule.name.toLowerCase().replace(/£[0-9.]+/g, 'charge').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
 
-/** The rules as Markdown, for docs/school-rules.md (`npm run docs:rules` writes it; a test checks it is current). */
+/** The rules as Markdown: docs/school-rules.md is this text (test/web/school-rules.test.ts checks it and says how to rewrite it). */
 export function rulesMarkdown(): string {
   return [
     '# The school rules Handover serves',
