@@ -11,7 +11,7 @@ import { PageError } from '../errors';
 import { finishBody } from '../layout';
 import { DEMO_STATION_ID, type DemoCard, type DemoItem } from '../../demo/demo-school';
 import { happeningsList, recentHappenings } from './station-happenings';
-import { html, timeTag, type Html } from '../html';
+import { html, plural, timeTag, type Html } from '../html';
 
 export const LOCKER_STATE_LABELS: Record<string, string> = {
   free: 'Free',
@@ -55,6 +55,21 @@ function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/** Lockers in a state, counted: "1 phone in", "2 phones in", "3 free". */
+const COUNTED_STATES: Record<string, [string, string]> = {
+  'phone-in': ['phone in', 'phones in'],
+  'item-present': ['item in', 'items in'],
+  'item-out': ['item out', 'items out'],
+  'safeguarding-held': ['safeguarding hold', 'safeguarding holds'],
+  fault: ['fault', 'faults'],
+  alarm: ['alarm', 'alarms'],
+};
+
+function countedState(count: number, state: string): string {
+  const words = COUNTED_STATES[state];
+  return words ? plural(count, words[0], words[1]) : `${count} ${stateLabel(state).toLowerCase()}`;
+}
+
 export function stateLabel(state: string): string {
   return LOCKER_STATE_LABELS[state] ?? state;
 }
@@ -81,8 +96,8 @@ async function lockerPanel(context: WebContext): Promise<Html> {
   const counts = new Map<string, number>();
   for (const locker of lockers) counts.set(locker.state, (counts.get(locker.state) ?? 0) + 1);
   return html`
-    <p class="summary">${lockers.length} lockers at ${stations.length} station${stations.length === 1 ? '' : 's'}:
-      ${[...counts.entries()].map(([state, count], index) => html`${index ? ', ' : ''}<span class="count state-${state}">${count} ${stateLabel(state).toLowerCase()}</span>`)}.</p>
+    <p class="summary">${plural(lockers.length, 'locker')} at ${plural(stations.length, 'station')}:
+      ${[...counts.entries()].map(([state, count], index) => html`${index ? ', ' : ''}<span class="count state-${state}">${countedState(count, state)}</span>`)}.</p>
     ${stations.map((station) => {
       const state = context.link?.states.get(station.id);
       const online = state ? state.online : station.status === 'online';

@@ -28,7 +28,7 @@ interface EventRow {
 /** How many of the latest events Lockers now shows. */
 export const HAPPENINGS_SHOWN = 8;
 
-function refusal(detail: number, where: string, door: string): [Tone, string] {
+function refusal(detail: number, where: string, door: string, locker: string): [Tone, string] {
   switch (detail) {
     case DETAIL.OWN_LOCKER_OPEN:
       return ['warn', `${door} is still open: the pupil must shut it to finish, and nothing else opens for them meanwhile.`];
@@ -37,19 +37,19 @@ function refusal(detail: number, where: string, door: string): [Tone, string] {
     case DETAIL.NO_FREE_LOCKER:
       return ['bad', `A card was refused ${where}: no locker is free.`];
     case DETAIL.LOCKER_HELD:
-      return ['warn', `A card was refused ${where}: ${door.toLowerCase()} is held, and only staff can release it.`];
+      return ['warn', `A card was refused ${where}: ${locker} is held, and only staff can release it.`];
     case DETAIL.NOT_ENROLLED:
       return ['warn', `A staff card ${where} may not borrow any of the items kept there (P12).`];
     case DETAIL.NO_ITEM_AVAILABLE:
       return ['warn', `A staff card ${where} found nothing to borrow: every item there is out.`];
     case DETAIL.RELEASE_NEEDS_SENIOR:
-      return ['warn', `The release of ${door.toLowerCase()} was refused: one of the two members of staff must be the headteacher or a deputy (P4).`];
+      return ['warn', `The release of ${locker} was refused: one of the two members of staff must be the headteacher or a deputy (P4).`];
     case DETAIL.RELEASE_EXPIRED:
-      return ['warn', `The release of ${door.toLowerCase()} was not finished: no second staff card came in time (P4).`];
+      return ['warn', `The release of ${locker} was not finished: no second staff card came in time (P4).`];
     case DETAIL.SAME_STAFF_TWICE:
-      return ['warn', `The release of ${door.toLowerCase()} was refused: it needs two different members of staff, not the same card twice (P4).`];
+      return ['warn', `The release of ${locker} was refused: it needs two different members of staff, not the same card twice (P4).`];
     case DETAIL.NOT_OUT:
-      return ['warn', `An item’s tag was tapped ${where}, but ${door.toLowerCase()} does not show that item as lent.`];
+      return ['warn', `An item’s tag was tapped ${where}, but ${locker} does not show that item as lent.`];
     case DETAIL.HEALTH_CHECK_DUE:
       return ['warn', `${door} holds a laptop due its health check: ICT must clear it first (P10).`];
     default:
@@ -60,7 +60,9 @@ function refusal(detail: number, where: string, door: string): [Tone, string] {
 /** One stored station event in words, or null for an event the feed leaves out. */
 export function describeEvent(event: EventRow): Happening | null {
   const where = `at ${event.station_id}`;
-  const door = event.locker === null ? `A locker ${where}` : `Locker ${Number(event.locker) + 1} ${where}`;
+  // "locker 3 at demo-1" inside a sentence, "Locker 3 at demo-1" at its start.
+  const locker = event.locker === null ? `a locker ${where}` : `locker ${Number(event.locker) + 1} ${where}`;
+  const door = locker.charAt(0).toUpperCase() + locker.slice(1);
   const detail = Number(event.detail ?? 0);
   const said = (tone: Tone, text: string): Happening => ({ key: `${event.station_id}/${event.boot}/${event.seq}`, at: event.received_at, tone, text });
   switch (Number(event.type)) {
@@ -76,7 +78,7 @@ export function describeEvent(event: EventRow): Happening | null {
     case EVENT.UNKNOWN_BADGE:
       return said('bad', detail === DETAIL.RATE_LIMITED ? `Unknown cards keep being tapped ${where}: further taps are ignored for a while.` : `An unknown card was tapped ${where}: nothing opened.`);
     case EVENT.REFUSED: {
-      const [tone, text] = refusal(detail, where, door);
+      const [tone, text] = refusal(detail, where, door, locker);
       return said(tone, text);
     }
     case EVENT.LOAN:
@@ -94,7 +96,7 @@ export function describeEvent(event: EventRow): Happening | null {
     case EVENT.DOOR_LEFT_OPEN:
       return said('bad', `${door} has been left open.`);
     case EVENT.LOCK_FAULT:
-      return said('bad', `The lock of ${door.charAt(0).toLowerCase()}${door.slice(1)} did not open: the locker is out of use until it is repaired.`);
+      return said('bad', `The lock of ${locker} did not open: the locker is out of use until it is repaired.`);
     case EVENT.READER_FAULT:
       return said('bad', `The card reader ${where} has a fault: cards cannot be read there.`);
     case EVENT.READER_RECOVERED:

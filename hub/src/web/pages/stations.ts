@@ -148,7 +148,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
         const lockerAlarms = (state?.lockers ?? []).map((name, index) => ({ name, index })).filter((locker) => locker.name === 'fault');
         const events = recent.filter((event) => event.station_id === station.id).slice(0, 5);
         return html`<tr data-station-row="${station.id}">
-          <th scope="row">${station.id}<br><span class="muted">${station.lockers} lockers</span>${boardCell(station)}</th>
+          <th scope="row">${station.id}<br><span class="muted">${plural(Number(station.lockers), 'locker')}</span>${boardCell(station)}</th>
           <td><span class="pill ${online ? 'ok' : 'bad'}">${online ? 'online' : 'offline'}</span></td>
           <td>${timeTag(station.last_seen ?? state?.updatedAt ?? null)}</td>
           <td>${state?.firmware ?? '—'}</td>
