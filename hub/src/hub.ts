@@ -168,6 +168,7 @@ export class Hub {
       this.demo = new DemoStation({
         people: this.people,
         stations: this.stations,
+        assets: this.records.assets,
         db: this.db,
         site: settings.site,
         dataDir: settings.dataDir,

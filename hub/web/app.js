@@ -40,6 +40,9 @@
     while (activity.children.length > 10) activity.lastChild.remove();
   }
 
+  /** What the simulated station did, in words (the hub sends its short names). */
+  const STEP_WORDS = { unlocked: 'the lock released', 'door-open': 'the door opened', 'door-closed': 'the door was shut' };
+
   let refreshTimer = null;
   /** What changed, in words, for the live status line (read out by screen readers). */
   let changes = [];
@@ -47,6 +50,8 @@
     changes = [];
     for (const panel of panels) {
       const before = lockerStates(panel);
+      const newestBefore = panel.querySelector('[data-happening]');
+      const seenBefore = newestBefore ? newestBefore.dataset.happening : null;
       const response = await fetch(panel.dataset.livePanel, { credentials: 'same-origin', headers: { accept: 'text/html' } });
       if (response.status === 401 || response.redirected) {
         if (status) status.textContent = 'Signed out: reload the page to sign in again.';
@@ -64,6 +69,13 @@
           const door = item.dataset.door === 'open' ? ', door open' : before.get(key).endsWith(' open') ? ', door shut' : '';
           changes.push(`${item.dataset.station} ${number ? number.textContent : ''}: ${state ? state.textContent.trim() : item.dataset.state}${door}`);
         }
+      }
+      // A tap that opened nothing (a refusal, a medical exemption) changes no locker: say it too.
+      const newest = panel.querySelector('[data-happening]');
+      if (newest && newest.dataset.happening !== seenBefore && newestBefore !== null) {
+        const words = newest.cloneNode(true);
+        for (const time of words.querySelectorAll('.muted')) time.remove();
+        changes.push(words.textContent.trim());
       }
     }
   }
@@ -87,7 +99,8 @@
     stream.addEventListener('state', scheduleRefresh);
     stream.addEventListener('station', (event) => {
       const step = JSON.parse(event.data);
-      if (step.locker !== undefined && step.locker !== null) note(`locker ${step.locker + 1}: ${step.step}`);
+      const words = STEP_WORDS[step.step];
+      if (words && step.locker !== undefined && step.locker !== null) note(`Locker ${step.locker + 1}: ${words}`);
     });
   }
 
@@ -97,11 +110,22 @@
       button.disabled = true;
       try {
         const result = await postJson('/api/demo/tap', { uid: button.dataset.demoUid });
-        note(`${result.person} taps their card`);
+        note(result.person ? `${result.person} taps their card` : `The tag of ${result.item} is tapped`);
       } catch (error) {
-        note(`tap failed: ${error.message}`);
+        note(`The tap did not happen: ${error.message}`);
       } finally {
         setTimeout(() => (button.disabled = false), 600);
+      }
+    });
+  }
+
+  for (const button of document.querySelectorAll('[data-demo-shut]')) {
+    button.addEventListener('click', async () => {
+      try {
+        const result = await postJson('/api/demo/shut-doors', {});
+        note(result.shut.length ? `Someone shuts ${result.shut.length === 1 ? 'locker' : 'lockers'} ${result.shut.join(', ')}` : 'No door was open');
+      } catch (error) {
+        note(`Could not shut the doors: ${error.message}`);
       }
     });
   }

@@ -131,7 +131,7 @@ describe('changes reach an online station within 10 s', () => {
   it('a lost card replaced by an import: the old card is refused, the new one opens her locker', async () => {
     const farah = DEMO_CARDS[5];
     const newCard = 'a1b2c3d4';
-    const rows = DEMO_CARDS.map((card, index) => ({ ...card, id: `demo-${index + 1}`, uid: index === 5 ? newCard : card.uid })).filter((row) => row.id !== 'demo-2' && row.id !== 'demo-4');
+    const rows = DEMO_CARDS.filter((card) => card.role === 'pupil').map((card, index) => ({ ...card, id: `demo-${index + 1}`, uid: index === 5 ? newCard : card.uid })).filter((row) => row.id !== 'demo-2' && row.id !== 'demo-4');
     const file = cli.file('pupils.csv', ['MIS ID,Name,Reg Group,Card UID', ...rows.map((row) => `${row.id},${row.name},${row.form},${row.uid}`)].join('\n'));
     const before = await hubVersion();
     const run = await cli.handover('import', 'people', file, '--kind', 'pupil', '--by', 'S-OFF');

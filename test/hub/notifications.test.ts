@@ -7,7 +7,7 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../firmware/src/protocol/wire';
+import { EVENT } from '../../protocol/wire';
 import type { EventFrame } from '../../hub/src/protocol/frames';
 import { createRecords } from '../../hub/src/records';
 import { SYSTEM } from '../../hub/src/records/access';

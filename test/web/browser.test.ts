@@ -2,6 +2,7 @@
 // driven by playwright-core, against a real hub with the simulated station. Screenshots go to
 // test-output/screenshots/ for a reviewer. Skipped, saying why, only when Chromium is absent.
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,13 @@ const HAVE_CHROMIUM = fs.existsSync(CHROMIUM);
 const SCREENSHOTS = path.resolve(__dirname, '../../test-output/screenshots');
 /** A tablet at the office counter, landscape. */
 const TABLET = { width: 1180, height: 820 };
+/** A phone (the narrowest screen the pages are made for) and an office desktop. */
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1366, height: 768 };
+const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+/** Every page, as each role reaches it (a page a role may not use answers its 403 page, which is checked too). */
+const PAGES = ['/lockers', '/today', '/who', '/who?q=Patel', '/loans', '/end-of-day', '/holds', '/charges', '/leavers', '/stations', '/imports', '/rules'];
+const ROLES: WebRole[] = ['office', 'ict', 'headteacher', 'dsl', 'read-only'];
 
 if (!HAVE_CHROMIUM) {
   console.warn(`office page browser tests SKIPPED: ${CHROMIUM} is absent (install Debian's chromium: apt-get install -y chromium)`);
@@ -50,11 +58,11 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', () => {
   }
 
   /** A new browser (its own cookies) signed in through the form, by keyboard, as a new account of `role`. */
-  async function signedIn(role: WebRole, screenshot?: string, personId?: number): Promise<Page> {
+  async function signedIn(role: WebRole, screenshot?: string, personId?: number, viewport: { width: number; height: number } = TABLET): Promise<Page> {
     const username = `${role.replace(/[^a-z]/g, '')}.${Math.random().toString(36).slice(2, 7)}`;
     const password = generatePassword();
     await harness.hub.accounts.add({ username, role, password, personId }, 'browser test');
-    const context = await browser.newContext({ viewport: TABLET, locale: 'en-GB' });
+    const context = await browser.newContext({ viewport, locale: 'en-GB' });
     contexts.push(context);
     const page = await context.newPage();
     const problems: string[] = [];
@@ -77,12 +85,32 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', () => {
     expect(await page.getByText(/^Signed in as/).textContent()).toContain('(Office)');
     // The navigation lists every page.
     const links = await page.getByRole('navigation', { name: 'Pages' }).getByRole('link').allTextContents();
-    expect(links).toEqual(['Lockers now', 'Today', 'Who holds what', 'Loans', 'End of day', 'Holds', 'Charges', 'Leavers', 'Stations', 'Imports', 'Desk']);
-    // The first Tab reaches the skip link, which takes the keyboard past the menu.
+    expect(links).toEqual(['Lockers now', 'Today', 'Who holds what', 'Loans', 'End of day', 'Holds', 'Charges', 'Leavers', 'Stations', 'Imports', 'Desk', 'Notifications']);
+    // The keyboard meets the skip link, then the menu, then Sign out, then the page.
+    const order: string[] = [];
+    for (let i = 0; i < links.length + 4; i++) {
+      await page.keyboard.press('Tab');
+      order.push((await page.evaluate(() => document.activeElement?.textContent ?? '')).trim());
+    }
+    expect(order).toEqual(['Skip to the page', 'Handover', ...links, 'Sign out', order[links.length + 3]]);
+    expect(await page.evaluate(() => document.activeElement?.closest('main') !== null)).toBe(true);
+    // The focus ring stands out: at least 3:1 against the white page (WCAG 1.4.11).
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Today' }).focus();
+    const ring = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineColor);
+    expect(contrast(ring, 'rgb(255, 255, 255)')).toBeGreaterThanOrEqual(3);
+    // The skip link takes the keyboard past the menu.
+    await page.reload();
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to the page');
     await page.keyboard.press('Enter');
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    // Every page names its icon, and the hub has it (no 404 for /favicon.ico either).
+    expect(await page.locator('link[rel="icon"]').getAttribute('href')).toBe('/favicon.svg');
+    for (const icon of ['/favicon.svg', '/favicon.ico']) {
+      const response = await page.request.get(harness.hub.httpUrl + icon);
+      expect(response.status(), icon).toBe(200);
+      expect(response.headers()['content-type']).toContain('image/svg+xml');
+    }
     expect((page as Page & { problems: string[] }).problems).toEqual([]);
   });
 
@@ -245,7 +273,195 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', () => {
     const imported = await harness.hub.db.all<{ external_id: string }>("SELECT external_id FROM people WHERE external_id LIKE 'P-10%' ORDER BY external_id");
     expect(imported.map((row) => row.external_id)).toEqual(['P-1001', 'P-1003']);
   });
+
+  /** axe-core run in the page (injected through playwright-core): its serious and critical violations, each with where. */
+  async function axeProblems(page: Page): Promise<string[]> {
+    await page.evaluate(AXE_SOURCE);
+    const result = await page.evaluate(() =>
+      (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: Array<{ id: string; impact: string | null; help: string; nodes: Array<{ target: string[] }> }> }> } }).axe.run(document, {
+        resultTypes: ['violations'],
+      }),
+    );
+    return result.violations
+      .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+      .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes.slice(0, 3).map((node) => node.target.join(' ')).join('; ')}`);
+  }
+
+  /** How much wider than the window the document is (0: no sideways scroll). */
+  async function overflow(page: Page): Promise<number> {
+    return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  }
+
+  for (const role of ROLES) {
+    it(`fits every page on a phone and a desktop as ${role}, with no serious accessibility problem`, async () => {
+      const problems: string[] = [];
+      const page = await signedIn(role, undefined, undefined, PHONE);
+      for (const width of [PHONE, DESKTOP]) {
+        await page.setViewportSize(width);
+        for (const address of PAGES) {
+          await page.goto(harness.hub.httpUrl + address);
+          const wider = await overflow(page);
+          if (wider > 0) problems.push(`${address} at ${width.width} px: ${wider} px too wide`);
+          if (role === 'headteacher' || (role === 'office' && width === PHONE)) {
+            await shot(page, `w${width.width}-${role}-${address.replace(/[^a-z]+/g, '-').replace(/^-|-$/g, '')}`);
+          }
+          // The checks do not depend on the width but for what is shown: axe runs once, on the phone.
+          if (width === PHONE) for (const problem of await axeProblems(page)) problems.push(`${address}: ${problem}`);
+        }
+      }
+      expect(problems).toEqual([]);
+      expect((page as Page & { problems: string[] }).problems).toEqual([]);
+    }, 300_000);
+  }
+
+  it('fits the sign-in page on a phone, with no serious accessibility problem', async () => {
+    const context = await browser.newContext({ viewport: PHONE, locale: 'en-GB' });
+    contexts.push(context);
+    const page = await context.newPage();
+    await page.goto(harness.hub.httpUrl + '/login');
+    expect(await overflow(page)).toBeLessThanOrEqual(0);
+    expect(await axeProblems(page)).toEqual([]);
+    await shot(page, 'w390-sign-in');
+  }, 60_000);
+
+  it('sets the emergency open-all apart from Unlock, and explains rules by name on their own page', async () => {
+    const page = await signedIn('office', undefined, undefined, PHONE);
+    await page.goto(`${harness.hub.httpUrl}/stations`);
+    const section = page.locator('section', { has: page.getByRole('heading', { name: 'Station demo-1: remote commands' }) });
+    const danger = section.locator('.danger-zone');
+    await expect(danger.getByRole('heading', { level: 3 })).toHaveTextish('Emergency at demo-1');
+    expect(await danger.getByRole('button', { name: /open every locker/ }).count()).toBe(1);
+    expect(await danger.getByRole('button', { name: /Unlock…/ }).count()).toBe(0);
+    // The two buttons are well apart on the screen, the red one below a rule.
+    const unlock = await section.getByRole('button', { name: 'Unlock… (asks to confirm)' }).boundingBox();
+    const openAll = await danger.getByRole('button', { name: /open every locker/ }).boundingBox();
+    expect(openAll!.y - (unlock!.y + unlock!.height)).toBeGreaterThanOrEqual(48);
+    await shot(page, 'w390-stations-danger-zone');
+    // A rule cited on a page is its name, linking to the school rules page.
+    await page.goto(`${harness.hub.httpUrl}/lockers`);
+    await page.getByRole('link', { name: 'Losses and thefts go to the headteacher' }).first().click();
+    await page.waitForURL('**/rules#losses-and-thefts-go-to-the-headteacher');
+    await expect(page.getByRole('heading', { level: 1 })).toHaveTextish('The school rules');
+    await expect(page.locator('#losses-and-thefts-go-to-the-headteacher')).toHaveTextish('Losses and thefts go to the headteacher');
+    expect(await page.content()).not.toMatch(/\(P\d+\)/);
+    await shot(page, 'w390-rules');
+  }, 90_000);
+
+  it('walks the README demo from the page on a phone: loan, return, loss, charge, waiver, confiscation and its two-person release, a safeguarding hold, an exemption, open-all', async () => {
+    const page = await signedIn('headteacher', undefined, undefined, PHONE);
+    const demo = page.getByRole('region', { name: /Try it: the simulated station demo-1/ });
+    const press = async (name: string | RegExp) => {
+      await demo.getByRole('button', { name }).click();
+      await page.waitForTimeout(150); // a person's pace between presses; the demo queues taps
+    };
+    const lockerState = async (locker: number, state: string) => {
+      try {
+        await page.waitForFunction(([n, s]) => document.querySelector(`[data-station="demo-1"][data-locker="${n}"]`)?.getAttribute('data-state') === s, [locker - 1, state] as const, { timeout: 30_000 });
+      } catch (error) {
+        // Say what the station reported, to tell a slow page from a tap the station took otherwise.
+        const events = await harness.hub.db.all("SELECT type, locker, detail, person_id, received_at FROM station_events WHERE station_id = 'demo-1' ORDER BY received_at DESC, seq DESC LIMIT 8");
+        throw new Error(`locker ${locker} did not become ${state}; the demo station's latest events: ${JSON.stringify(events)}; ${(error as Error).message}`);
+      }
+    };
+    const feed = page.getByRole('region', { name: 'At the stations just now' });
+    await page.waitForFunction(() => document.querySelector('[data-live-status]')?.textContent?.startsWith('Live'));
+    // The items are in their lockers from the start.
+    for (const locker of [6, 7, 8]) await lockerState(locker, 'item-present');
+
+    // A loan: the teacher taps once and waits; the first stick's locker opens and shuts.
+    await press('Tom Reed (teacher)');
+    await lockerState(6, 'item-out');
+    await expect(feed).toContainTextish('Locker 6 at demo-1: an item was borrowed.');
+    await shot(page, 'demo-01-loan');
+    // A return: the teacher's card, then the stick's own tag.
+    await press('Tom Reed (teacher)');
+    await press(/Tag of STK-D01/);
+    await lockerState(6, 'item-present');
+    await expect(feed).toContainTextish('Locker 6 at demo-1: an item was returned.');
+    // Borrowed again, and lost: Charges shows the £10.00 charge, then it is waived.
+    await press('Tom Reed (teacher)');
+    await lockerState(6, 'item-out');
+    await page.goto(`${harness.hub.httpUrl}/charges`);
+    await page.getByLabel('Asset tag').fill('STK-D01');
+    await page.getByLabel('Lost', { exact: true }).check();
+    await page.getByRole('button', { name: 'Show what this will do' }).click();
+    await expect(page.locator('.confirm')).toContainTextish('Tom Reed (DEMO-TR) is charged £10.00');
+    await page.getByRole('button', { name: 'Confirm: report STK-D01 lost' }).click();
+    await page.waitForURL('**/charges');
+    const row = page.locator('table.ledger tbody tr', { hasText: 'Tom Reed' }).first();
+    await expect(row).toContainTextish('£10.00');
+    await shot(page, 'demo-02-charge');
+    await row.getByRole('link', { name: 'Waive…' }).click();
+    await page.getByLabel('Reason for the waiver').fill('Demo: found to be a faulty stick');
+    await page.getByRole('button', { name: 'Confirm: waive £10.00' }).click();
+    await page.waitForURL('**/charges');
+    await expect(page.getByRole('status').first()).toContainTextish('£10.00 waived');
+    await shot(page, 'demo-03-waived');
+
+    // A confiscation: Amira's phone goes in; the teacher's card, then hers, holds it.
+    await page.goto(`${harness.hub.httpUrl}/lockers`);
+    await page.waitForFunction(() => document.querySelector('[data-live-status]')?.textContent?.startsWith('Live'));
+    await press('Amira Khan');
+    await lockerState(1, 'phone-in');
+    await press('Tom Reed (teacher)');
+    await press('Amira Khan');
+    await lockerState(1, 'held');
+    await expect(feed).toContainTextish('Locker 1 at demo-1 is now held');
+    await page.goto(`${harness.hub.httpUrl}/holds`);
+    await expect(page.locator('main')).toContainTextish('Amira Khan');
+    // Its release needs two staff cards, one the headteacher's: the teacher and Amira, then the head.
+    await page.goto(`${harness.hub.httpUrl}/lockers`);
+    await page.waitForFunction(() => document.querySelector('[data-live-status]')?.textContent?.startsWith('Live'));
+    await press('Tom Reed (teacher)');
+    await press('Amira Khan');
+    await press('Helen Moss (headteacher)');
+    await lockerState(1, 'free');
+    await expect(feed).toContainTextish('Locker 1 at demo-1: its hold was released and the door opened.');
+    await shot(page, 'demo-04-released');
+
+    // A safeguarding hold: Ben's phone goes in; the DSL's card, then his.
+    await press('Ben Oduya');
+    await lockerState(1, 'phone-in');
+    await press('Dara Singh (DSL)');
+    await press('Ben Oduya');
+    await lockerState(1, 'safeguarding-held');
+    // A medical exemption: Ella's tap opens nothing, and the page says so.
+    await press(/Ella Nowak/);
+    await expect(feed).toContainTextish('A pupil with a medical exemption tapped at demo-1');
+    await expect(page.locator('[data-live-status]')).toContainTextish('medical exemption');
+    await shot(page, 'demo-05-safeguarding-and-exemption');
+
+    // Open-all from Stations; the open doors show on Lockers now until someone shuts them.
+    await page.goto(`${harness.hub.httpUrl}/stations`);
+    const section = page.locator('section', { has: page.getByRole('heading', { name: 'Station demo-1: remote commands' }) });
+    await section.getByRole('button', { name: /open every locker/ }).click();
+    await page.getByLabel('I understand that every locker at demo-1 will open').check();
+    await page.getByRole('button', { name: 'Confirm: open every locker at demo-1' }).click();
+    await page.waitForURL('**/stations');
+    await expect(page.getByRole('status').first()).toContainTextish('Station demo-1 is opening every locker.');
+    await page.goto(`${harness.hub.httpUrl}/lockers`);
+    await expect(feed).toContainTextish('Every locker at demo-1 was opened in an emergency.');
+    await expect(page.locator('[data-doors-open]')).toContainTextish('locker 8 at demo-1');
+    await shot(page, 'demo-06-open-all');
+    await demo.getByRole('button', { name: 'Shut every open door' }).click();
+    await page.waitForFunction(() => !document.querySelector('[data-doors-open]'), undefined, { timeout: 20_000 });
+    expect(await overflow(page)).toBeLessThanOrEqual(0);
+    expect((page as Page & { problems: string[] }).problems).toEqual([]);
+  }, 300_000);
 });
+
+/** WCAG contrast ratio of two CSS rgb() colours. */
+function contrast(a: string, b: string): number {
+  const luminance = (colour: string) => {
+    const [r, g, bl] = (colour.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map((part) => {
+      const c = Number(part) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (light + 0.05) / (dark + 0.05);
+}
 
 // Small waits in the style of Playwright's expect, on playwright-core alone.
 declare module 'vitest' {

@@ -105,7 +105,7 @@ describe('office pages by role', () => {
     await office.page('/charges');
     const noCrime = await office.send('POST', '/charges/preview', { form: { tag: school.stickTag, action: 'stolen', crimeNumber: '', _csrf: office.csrfToken }, accept: 'html' });
     expect(noCrime.status).toBe(422);
-    expect(await noCrime.text()).toContain('A theft must be reported with the police crime number (P8)');
+    expect(await noCrime.text()).toContain('A theft must be reported with the police crime number (see: <a class="rule-link" href="/rules#a-stolen-stick-needs-a-crime-number">A stolen stick needs a crime number</a>)');
     const unknown = await office.send('POST', '/charges/preview', { form: { tag: 'NOPE-1', action: 'lost', _csrf: office.csrfToken }, accept: 'html' });
     expect(unknown.status).toBe(422);
     expect(await unknown.text()).toContain('no asset with tag');
@@ -234,7 +234,7 @@ describe('office pages by role', () => {
     expect(find.status).toBe(303);
     const checklist = await office.page(find.headers.get('location')!);
     expect(checklist.html).toContain('LAP-001');
-    expect(checklist.html).toContain('must be returned to its locker (P10)');
+    expect(checklist.html).toContain('must be returned to its locker (see: <a class="rule-link" href="/rules#laptops-come-back">Laptops come back</a>)');
     expect(checklist.html).toContain('Declaration for STK-002');
 
     const path = `/leavers/${school.staff.teacher}`;
@@ -244,7 +244,7 @@ describe('office pages by role', () => {
 
     const declaration = 'I confirm all school information on STK-002 has been deleted.';
     const preview = await office.send('POST', `${path}/declare`, { form: { tag: 'STK-002', declaration, _csrf: office.csrfToken }, accept: 'html' });
-    expect(await preview.text()).toContain('STK-002 is written off without charge (P9)');
+    expect(await preview.text()).toContain('STK-002 is written off without charge (see: <a class="rule-link" href="/rules#leavers-may-keep-a-stick-after-a-declaration">Leavers may keep a stick after a declaration</a>)');
     expect((await records.loans.leaverLoans(school.staff.teacher)).map((item) => item.asset.tag)).toEqual(['LAP-001', 'STK-002']);
     const done = await office.send('POST', `${path}/declare`, { form: { tag: 'STK-002', declaration, confirm: 'yes', _csrf: office.csrfToken }, accept: 'html' });
     expect(done.status).toBe(303);

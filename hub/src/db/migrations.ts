@@ -470,6 +470,7 @@ export const MIGRATIONS: MigrationStep[] = [
     ended_how TEXT
   );
   CREATE INDEX day_cards_open ON day_cards (ended_at, expires_at);
+  `,
   // 13 (issue 17): e-mail notifications, each recorded with its delivery state (notify/outbox.ts).
   // `dedupe` makes each notice once: one overdue digest per borrower per day, one per alert, etc.
   `

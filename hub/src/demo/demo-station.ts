@@ -1,24 +1,35 @@
 // The main job's simulated station: a demo school in the database, one registered 8-locker
-// station, and that station simulated with the built firmware, talking to the hub's broker.
+// station (lockers 1–5 for phones, 6–8 home to the demo's sticks and laptop), and that station
+// simulated with the built firmware, talking to the hub's broker. The page's demo buttons tap a
+// card or an item's tag; whoever is at the station opens the door a tap released and shuts it again.
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { SimulatedStation } from '../../../hardware/sim/simulated-station';
-import { HUMAN_PACE, visitLocker } from '../../../hardware/sim/scripted-person';
+import { HUMAN_PACE, tapCard, visitLocker } from '../../../hardware/sim/scripted-person';
 import { badgeFileName } from '../../../protocol/badge-list';
 import type { SqlDatabase } from '../db/sql';
 import type { Logger } from '../log';
+import type { Assets } from '../records/assets';
 import { schoolBadgeKey, type People } from '../records/people';
 import { stationConfig } from '../records/station-config';
 import type { Stations } from '../records/stations';
-import { DEMO_CARDS, seedDemoSchool, type DemoCard } from './demo-school';
+import { DEMO_CARDS, DEMO_ITEMS, DEMO_STATION_ID, isStaffCard, seedDemoSchool, type DemoCard, type DemoItem } from './demo-school';
 
-export const DEMO_STATION_ID = 'demo-1';
+export { DEMO_STATION_ID } from './demo-school';
 export const BUNDLE_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/firmware.js');
+
+/** How long a door a staff tap released stands open before the demo's person shuts it. */
+const DOOR_OPEN_MS = 1200;
+/** How long after a demo staff or item tap a door that opens is theirs (a staff session is 3 s). */
+const STAFF_AT_STATION_MS = 8000;
+const BETWEEN_TAPS_MS = 600;
 
 export interface DemoStationOptions {
   people: People;
   stations: Stations;
+  assets: Assets;
   db: SqlDatabase;
   site: string;
   dataDir: string;
@@ -28,9 +39,17 @@ export interface DemoStationOptions {
   bundlePath?: string;
 }
 
+/** What a demo button taps: a person's card or an item's tag. */
+export type DemoTap = { kind: 'card'; card: DemoCard } | { kind: 'item'; item: DemoItem };
+
 export class DemoStation extends EventEmitter {
   private options: DemoStationOptions;
   station!: SimulatedStation;
+  private line: Promise<unknown> = Promise.resolve();
+  /** Pupils' visits under way (each shuts the door its tap opened). */
+  private visits = 0;
+  /** Until then, a door that opens was released by a demo staff or item tap: the person there shuts it. */
+  private staffAtStationUntil = 0;
 
   constructor(options: DemoStationOptions) {
     super();
@@ -38,11 +57,11 @@ export class DemoStation extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    const { people, stations, db, log } = this.options;
-    const count = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM people');
-    if (!count?.n) await seedDemoSchool(people);
+    const { people, stations, assets, db, log } = this.options;
     const row = (await stations.get(DEMO_STATION_ID)) ?? (await stations.add(this.options.site, DEMO_STATION_ID, 8));
-    const config = stationConfig(row, await schoolBadgeKey(db), { host: this.options.brokerHost, port: this.options.brokerPort });
+    await seedDemoSchool(db, people, assets);
+    const lockerAssets = await assets.lockerConfig(row.id, row.lockers);
+    const config = stationConfig(row, await schoolBadgeKey(db), { host: this.options.brokerHost, port: this.options.brokerPort }, null, lockerAssets);
 
     this.station = new SimulatedStation({
       flashFile: path.join(this.options.dataDir, 'stations', `${DEMO_STATION_ID}.flash`),
@@ -52,6 +71,19 @@ export class DemoStation extends EventEmitter {
     this.station.writeConfig(config);
     this.station.writeFile(badgeFileName(1), await people.stationBadgeList(1));
     this.station.on('unlock', (locker: number) => this.emit('physical', { step: 'unlocked', locker }));
+    // A door released by a demo staff tap or an item's return (a pupil's own visit shuts its door
+    // itself): the member of staff takes or puts the item and shuts it. A door the office unlocks,
+    // or an open-all, stays open until someone shuts it (shutOpenDoors, the page's button).
+    this.station.on('door', (locker: number, open: boolean) => {
+      if (!open) return;
+      if (this.visits === 0) this.emit('physical', { step: 'door-open', locker });
+      if (Date.now() > this.staffAtStationUntil) return;
+      sleep(DOOR_OPEN_MS).then(() => {
+        if (!this.station.lockers.doorOpen[locker]) return;
+        this.station.lockers.closeDoor(locker);
+        this.emit('physical', { step: 'door-closed', locker });
+      });
+    });
     this.station.boot();
     log.info(`simulated station ${DEMO_STATION_ID} booted (${row.lockers} lockers, firmware ${this.options.bundlePath ?? BUNDLE_PATH})`);
   }
@@ -60,9 +92,59 @@ export class DemoStation extends EventEmitter {
     return DEMO_CARDS;
   }
 
-  /** A demo pupil taps, opens the released locker, and closes it again. */
+  items(): DemoItem[] {
+    return DEMO_ITEMS;
+  }
+
+  /** The card or item tag with this chip id, if the demo has one. */
+  find(uid: string): DemoTap | null {
+    const card = DEMO_CARDS.find((candidate) => candidate.uid === uid.toLowerCase());
+    if (card) return { kind: 'card', card };
+    const item = DEMO_ITEMS.find((candidate) => candidate.uid === uid.toLowerCase());
+    return item ? { kind: 'item', item } : null;
+  }
+
+  /**
+   * A demo pupil taps, opens the released locker, and closes it again; a member of staff or an
+   * item's tag is only tapped (what it starts — a loan, a release — opens a door by itself).
+   */
   tap(uid: string): Promise<{ locker: number | null }> {
-    return visitLocker(this.station, uid, HUMAN_PACE, (step) => this.emit('physical', { ...step, uid }));
+    // One person at the reader at a time, a moment apart (the reader takes the same card within a
+    // few polls as one presentation): taps pressed quickly wait their turn.
+    const turn = this.line.then(() => this.tapNow(uid));
+    this.line = turn.then(
+      () => sleep(BETWEEN_TAPS_MS),
+      () => sleep(BETWEEN_TAPS_MS),
+    );
+    return turn;
+  }
+
+  private async tapNow(uid: string): Promise<{ locker: number | null }> {
+    const found = this.find(uid);
+    if (found && (found.kind === 'item' || isStaffCard(found.card))) {
+      // A loan opens its locker when the staff session ends (a few seconds), a release at the second card.
+      this.staffAtStationUntil = Date.now() + STAFF_AT_STATION_MS;
+      await tapCard(this.station, uid);
+      return { locker: null };
+    }
+    this.visits++;
+    try {
+      return await visitLocker(this.station, uid, HUMAN_PACE, (step) => this.emit('physical', { ...step, uid }));
+    } finally {
+      this.visits--;
+    }
+  }
+
+  /** Someone shuts every door standing open; the lockers shut, in order. */
+  shutOpenDoors(): number[] {
+    const shut: number[] = [];
+    this.station.lockers.doorOpen.forEach((open, locker) => {
+      if (!open) return;
+      this.station.lockers.closeDoor(locker);
+      this.emit('physical', { step: 'door-closed', locker });
+      shut.push(locker);
+    });
+    return shut;
   }
 
   stop(): void {

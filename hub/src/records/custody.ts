@@ -456,6 +456,12 @@ export class CustodyRecords {
        FROM lockers l LEFT JOIN people p ON p.id = l.person_id`,
     );
     const known = new Map(rows.map((row) => [`${row.station_id}/${Number(row.locker)}`, row]));
+    // The home locker of an item available to lend, which no station event has touched yet, holds it
+    // (a station starts with its items in: firmware main.ts).
+    const homes = await this.db.all<{ home_station: string; home_locker: number }>(
+      "SELECT home_station, home_locker FROM assets WHERE home_station IS NOT NULL AND home_locker IS NOT NULL AND status = 'available'",
+    );
+    const homeStates = new Map(homes.map((home) => [`${home.home_station}/${Number(home.home_locker)}`, 'item-present']));
     const views: LockerView[] = [];
     for (const station of stations) {
       for (let locker = 0; locker < Number(station.lockers); locker++) {
@@ -465,7 +471,7 @@ export class CustodyRecords {
         views.push({
           stationId: station.id,
           locker,
-          state: row?.state ?? 'free',
+          state: row?.state ?? homeStates.get(`${station.id}/${locker}`) ?? 'free',
           since: row?.since ?? null,
           personId: hidden || row?.person_id == null ? null : Number(row.person_id),
           personName: hidden ? null : (row?.name ?? null),

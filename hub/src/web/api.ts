@@ -81,18 +81,26 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
 
   app.get('/api/demo/cards', { config: { permission: 'demo.tap' } }, async (_request, reply) => {
     if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
-    return { cards: demo.cards() };
+    return { cards: demo.cards(), items: demo.items().map((item) => ({ uid: item.uid, tag: item.tag, name: item.name, locker: item.homeLocker })) };
   });
 
   app.post('/api/demo/tap', { config: { permission: 'demo.tap' } }, async (request, reply) => {
     if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
     const uid = ((request.body ?? {}) as { uid?: unknown }).uid;
     if (typeof uid !== 'string') return reply.code(400).send({ error: 'send {"uid": "<card id in hex>"}' });
-    const card = demo.cards().find((candidate) => candidate.uid === uid.toLowerCase());
-    if (!card) return reply.code(400).send({ error: `no demo card ${uid}; GET /api/demo/cards lists them` });
-    // The audit names the demo card by its place in the list, never by its chip id.
-    await context.audit(request, 'web.demo-tap', { details: { demoCard: demo.cards().indexOf(card) + 1 } });
-    demo.tap(card.uid).catch((error) => context.log.warn(`demo tap ${card.uid}: ${(error as Error).message}`));
-    return reply.code(202).send({ accepted: true, uid: card.uid, person: card.name });
+    const found = demo.find(uid);
+    if (!found) return reply.code(400).send({ error: `no demo card or item tag ${uid}; GET /api/demo/cards lists them` });
+    // The audit names the demo card or item by its place in the list, never by its chip id.
+    await context.audit(request, 'web.demo-tap', { details: found.kind === 'card' ? { demoCard: demo.cards().indexOf(found.card) + 1 } : { demoItem: found.item.tag } });
+    const chip = found.kind === 'card' ? found.card.uid : found.item.uid;
+    demo.tap(chip).catch((error) => context.log.warn(`demo tap ${chip}: ${(error as Error).message}`));
+    return reply.code(202).send(found.kind === 'card' ? { accepted: true, uid: chip, person: found.card.name } : { accepted: true, uid: chip, item: found.item.tag });
+  });
+
+  app.post('/api/demo/shut-doors', { config: { permission: 'demo.tap' } }, async (request, reply) => {
+    if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
+    const shut = demo.shutOpenDoors();
+    await context.audit(request, 'web.demo-shut-doors', { details: { lockers: shut } });
+    return { shut: shut.map((locker) => locker + 1) };
   });
 }

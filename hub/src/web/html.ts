@@ -60,3 +60,8 @@ export function timeTag(iso: string | null | undefined): Html {
   if (!iso) return html`<span class="muted">—</span>`;
   return html`<time datetime="${iso}">${formatWhen(iso)}</time>`;
 }
+
+/** "1 event", "2 events": a count with its noun in the right number. */
+export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${count} ${count === 1 ? singular : pluralForm}`;
+}

@@ -26,6 +26,7 @@ import { registerStations } from './pages/stations';
 import { registerImports } from './pages/imports';
 import { registerDesk } from './pages/desk';
 import { registerNotifications } from './pages/notifications';
+import { registerRules } from './pages/rules';
 
 export type { WebParts } from './context';
 
@@ -33,6 +34,9 @@ const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../.
 const STATIC_FILES: Record<string, { file: string; type: string }> = {
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
+  // Browsers ask for /favicon.ico on their own; the same picture answers (Chromium and Firefox read SVG there).
+  '/favicon.ico': { file: 'favicon.svg', type: 'image/svg+xml' },
 };
 
 /** Largest upload (an MIS export of a big school is a few megabytes). */
@@ -107,5 +111,6 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
   registerImports(app, context);
   registerDesk(app, context);
   registerNotifications(app, context);
+  registerRules(app, context);
   return app;
 }

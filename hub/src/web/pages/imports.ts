@@ -41,7 +41,7 @@ function jobSummary(job: ImportJob, placeInLine: number | null): string {
   if (job.state === 'running' || job.state === 'queued') return progressWords(job, placeInLine);
   if (job.state === 'failed') return `failed: ${job.error}`;
   const refused = job.outcome?.problems.length ?? 0;
-  return `${job.dryRun ? 'checked (nothing changed); ' : ''}${job.outcome!.summary.map(([label, count]) => `${count} ${label}`).join(', ')}; ${refused} row${refused === 1 ? '' : 's'} refused`;
+  return `${job.dryRun ? 'checked (nothing changed); ' : ''}${job.outcome!.summary.map(([label, count]) => countedLabel(count, label)).join(', ')}; ${refused} row${refused === 1 ? '' : 's'} refused`;
 }
 
 export function registerImports(app: FastifyInstance, context: WebContext): void {
@@ -208,7 +208,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
         ${job.state === 'failed' ? html`<div class="problem" role="alert"><p>The file was not imported: ${job.error}</p></div>` : null}
         ${outcome
           ? html`<div class="${outcome.problems.length ? 'confirm' : 'done'}" role="status">
-              <p><strong>${outcome.summary.map(([label, count]) => `${count} ${label}`).join(', ')}; ${outcome.problems.length} row${outcome.problems.length === 1 ? '' : 's'} refused.</strong></p>
+              <p><strong>${outcome.summary.map(([label, count]) => countedLabel(count, label)).join(', ')}; ${outcome.problems.length} row${outcome.problems.length === 1 ? '' : 's'} refused.</strong></p>
               ${outcome.warnings.map((warning) => html`<p>Note: ${warning}</p>`)}
               ${outcome.unusedColumns.length ? html`<p>Columns not used: ${outcome.unusedColumns.join(', ')}.</p>` : null}
             </div>
@@ -223,4 +223,10 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
         <p><a href="/imports">Imports</a></p>`,
     });
   });
+}
+
+/** "1 row", "1 card enrolled": the summary's labels are written for several. */
+function countedLabel(count: number, label: string): string {
+  const singular: Record<string, string> = { rows: 'row', 'cards enrolled': 'card enrolled' };
+  return count === 1 && singular[label] ? `1 ${singular[label]}` : `${count} ${label}`;
 }

@@ -2,13 +2,16 @@
 // /api/stream and re-reads /lockers/panel (this same rendering) whenever a station event is
 // stored or a station reports its state (which doors stand open comes with that report). With the simulated station (`handover start`), the demo cards to tap.
 import type { FastifyInstance } from 'fastify';
-import { may } from '../../accounts/roles';
+import { isWebRole, may, ROLE_LABELS } from '../../accounts/roles';
 import type { AlertRow } from '../../records/alerts';
 import type { LockerView } from '../../records/custody';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
 import { PageError } from '../errors';
-import { html, timeTag, type Html } from '../html';
+import { finishBody } from '../layout';
+import { DEMO_STATION_ID, type DemoCard, type DemoItem } from '../../demo/demo-school';
+import { happeningsList, recentHappenings } from './station-happenings';
+import { html, plural, timeTag, type Html } from '../html';
 
 export const LOCKER_STATE_LABELS: Record<string, string> = {
   free: 'Free',
@@ -43,8 +46,28 @@ export function alertText(alert: { kind: string; subject: string; message: strin
   return `${capitalise(message)}${message.includes(`locker ${door}`) ? '' : ` (station ${station}, locker ${door})`}`;
 }
 
+/** Whom an alert is for, in words: "the ICT lead". */
+export function alertRole(role: string): string {
+  return isWebRole(role) ? ROLE_LABELS[role].charAt(0).toLowerCase() + ROLE_LABELS[role].slice(1) : role;
+}
+
 function capitalise(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Lockers in a state, counted: "1 phone in", "2 phones in", "3 free". */
+const COUNTED_STATES: Record<string, [string, string]> = {
+  'phone-in': ['phone in', 'phones in'],
+  'item-present': ['item in', 'items in'],
+  'item-out': ['item out', 'items out'],
+  'safeguarding-held': ['safeguarding hold', 'safeguarding holds'],
+  fault: ['fault', 'faults'],
+  alarm: ['alarm', 'alarms'],
+};
+
+function countedState(count: number, state: string): string {
+  const words = COUNTED_STATES[state];
+  return words ? plural(count, words[0], words[1]) : `${count} ${stateLabel(state).toLowerCase()}`;
 }
 
 export function stateLabel(state: string): string {
@@ -68,11 +91,13 @@ async function lockerPanel(context: WebContext): Promise<Html> {
     if (!byStation.has(locker.stationId)) byStation.set(locker.stationId, []);
     byStation.get(locker.stationId)!.push(locker);
   }
+  const doorsOpenNow: string[] = [];
+  for (const station of stations) for (const locker of context.link?.states.get(station.id)?.doorsOpen ?? []) doorsOpenNow.push(`locker ${locker + 1} at ${station.id}`);
   const counts = new Map<string, number>();
   for (const locker of lockers) counts.set(locker.state, (counts.get(locker.state) ?? 0) + 1);
   return html`
-    <p class="summary">${lockers.length} lockers at ${stations.length} station${stations.length === 1 ? '' : 's'}:
-      ${[...counts.entries()].map(([state, count], index) => html`${index ? ', ' : ''}<span class="count state-${state}">${count} ${stateLabel(state).toLowerCase()}</span>`)}.</p>
+    <p class="summary">${plural(lockers.length, 'locker')} at ${plural(stations.length, 'station')}:
+      ${[...counts.entries()].map(([state, count], index) => html`${index ? ', ' : ''}<span class="count state-${state}">${countedState(count, state)}</span>`)}.</p>
     ${stations.map((station) => {
       const state = context.link?.states.get(station.id);
       const online = state ? state.online : station.status === 'online';
@@ -97,6 +122,7 @@ async function lockerPanel(context: WebContext): Promise<Html> {
         </ul>
       </section>`;
     })}
+    ${happeningsList(await recentHappenings(context.records.db), doorsOpenNow)}
     <section aria-labelledby="phones-title">
       <h2 id="phones-title">Phones in lockers (${phones.length})</h2>
       ${phones.length
@@ -106,6 +132,31 @@ async function lockerPanel(context: WebContext): Promise<Html> {
         </table>`
         : html`<p class="empty">No phones in lockers.</p>`}
     </section>`;
+}
+
+const ROLE_WORDS: Record<string, string> = { staff: 'teacher', office: 'office', ict: 'ICT', dsl: 'DSL', headteacher: 'headteacher', deputy: 'deputy head' };
+
+/** The demo's buttons: each taps a card or an item's tag at the simulated station (README: Try it in five minutes). */
+function demoSection(cards: DemoCard[], items: DemoItem[]): Html {
+  const pupils = cards.filter((card) => card.role === 'pupil');
+  const staff = cards.filter((card) => card.role !== 'pupil');
+  return html`<section class="demo" aria-labelledby="demo-title">
+    <h2 id="demo-title">Try it: the simulated station ${DEMO_STATION_ID}</h2>
+    <p>Each button taps that card, or an item’s tag, at the station, as a person there would. Lockers 1 to 5 take phones; lockers 6 to 8 hold the demo’s two encrypted sticks and a laptop. The README’s <em>Try it in five minutes</em> walks through every flow.</p>
+    <h3>Pupils</h3>
+    <p class="hint">A pupil’s tap puts their phone in a free locker, or takes it out of theirs; the door opens and shuts by itself.</p>
+    <div class="cards">${pupils.map((card) => html`<button type="button" data-demo-uid="${card.uid}">${card.name}${card.medicalExempt ? ' (medical exemption)' : ''}</button>`)}</div>
+    <h3>Staff</h3>
+    <p class="hint">A staff card starts a three-second staff session. Tap it twice to borrow an item; tap it, then an item’s tag, to return that item; tap it, then a pupil’s card, to confiscate that pupil’s phone (the DSL’s card places a safeguarding hold instead, and releases it the same way). A confiscation is released by a staff card, the pupil’s card, then a second staff card within 30 seconds, one of the two the headteacher’s.</p>
+    <div class="cards">${staff.map((card) => html`<button type="button" data-demo-uid="${card.uid}">${card.name} (${ROLE_WORDS[card.role] ?? card.role})</button>`)}</div>
+    <h3>Item tags</h3>
+    <div class="cards">${items.map((item) => html`<button type="button" data-demo-uid="${item.uid}">Tag of ${item.tag} (${item.classId === 'laptop' ? 'laptop' : 'stick'}, locker ${item.homeLocker + 1})</button>`)}</div>
+    <h3>At the station</h3>
+    <p class="hint">A door the office unlocks, or an emergency open-all, stays open until someone shuts it.</p>
+    <div class="cards"><button type="button" data-demo-shut>Shut every open door</button></div>
+    <h3 id="demo-activity-title">What the demo did</h3>
+    <ol class="activity" aria-labelledby="demo-activity-title" aria-live="polite" data-demo-activity></ol>
+  </section>`;
 }
 
 export function registerLockers(app: FastifyInstance, context: WebContext): void {
@@ -122,7 +173,7 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
           ? html`<section class="alerts" aria-labelledby="alerts-title"><h2 id="alerts-title">Alerts not yet acknowledged (${alerts.length})</h2>
               <p class="hint">Losses and thefts first (P11). ${mayAcknowledge ? 'Acknowledge an alert once it is dealt with: it then leaves this list, and the acknowledgement is recorded under your name.' : ''}</p>
               <ul>${alerts.slice(0, 8).map(
-                (alert) => html`<li class="${alert.kind === 'asset-lost' || alert.kind === 'asset-stolen' ? 'urgent' : ''}" data-alert="${alert.id}">${alertText(alert)} <span class="muted">— for the ${alert.role}, ${timeTag(alert.at)}</span>
+                (alert) => html`<li class="${alert.kind === 'asset-lost' || alert.kind === 'asset-stolen' ? 'urgent' : ''}" data-alert="${alert.id}">${alertText(alert)} <span class="muted">— for the ${alertRole(alert.role)}, ${timeTag(alert.at)}</span>
                   ${mayAcknowledge
                     ? html`<form method="post" action="/alerts/${alert.id}/acknowledge" class="inline-form">${csrfField(reply)}<button type="submit" aria-label="Acknowledge: ${alertText(alert)}">Acknowledge…</button></form>`
                     : null}</li>`,
@@ -132,19 +183,12 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
           : null}
         <p class="live-status" role="status" aria-live="polite" data-live-status>Updates live as pupils tap.</p>
         <div data-live-panel="/lockers/panel">${await lockerPanel(context)}</div>
-        ${demoCards.length
-          ? html`<section class="demo" aria-labelledby="demo-title">
-              <h2 id="demo-title">Simulated station demo-1: tap a card</h2>
-              <p>Each button is a demo pupil tapping their card: the lock releases, the door opens and closes, and the locker above changes.</p>
-              <div class="cards">${demoCards.map((card) => html`<button type="button" data-demo-uid="${card.uid}">${card.name}${card.medicalExempt ? ' (medical exemption)' : ''}</button>`)}</div>
-              <ol class="activity" aria-live="polite" data-demo-activity></ol>
-            </section>`
-          : null}`,
+        ${demoCards.length ? demoSection(demoCards, context.demo!.items()) : null}`,
     });
   });
 
   // The same panel on its own, for the live refresh (not audited again: the page view was).
-  app.get('/lockers/panel', { config: { permission: 'lockers.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((await lockerPanel(context)).text));
+  app.get('/lockers/panel', { config: { permission: 'lockers.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(finishBody(await lockerPanel(context), 'Lockers now').text));
 }
 
 /** Acknowledging an alert: shown first, then done on confirmation, recorded under the member of staff. */
@@ -172,7 +216,7 @@ export function registerAlerts(app: FastifyInstance, context: WebContext): void 
         title: 'Acknowledge an alert: check and confirm',
         section: '/lockers',
         body: html`<div class="confirm"><h2>This will happen when you confirm</h2><ul>
-            <li>The alert “${alertText(alert)}” (for the ${alert.role}, raised ${timeTag(alert.at)}) is marked as acknowledged and leaves the list at the top of Lockers now.</li>
+            <li>The alert “${alertText(alert)}” (for the ${alertRole(alert.role)}, raised ${timeTag(alert.at)}) is marked as acknowledged and leaves the list at the top of Lockers now.</li>
             <li>It is not deleted: the alert, when it was acknowledged and by whom stay in the records and the audit trail, under your account, ${account.username}.</li></ul></div>
           <form method="post" action="/alerts/${alert.id}/acknowledge" class="actions">
             ${csrfField(reply)}<input type="hidden" name="confirm" value="yes">

@@ -11,7 +11,8 @@ import type { StationRow } from '../../records/stations';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
 import { PageError } from '../errors';
-import { html, timeTag } from '../html';
+import { finishBody } from '../layout';
+import { html, plural, timeTag } from '../html';
 import { alertText, LOCKER_ALARMS, stateLabel } from './lockers';
 import type { BadgeListStatus } from '../../stations/badge-sync';
 
@@ -101,10 +102,14 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
                   <select id="locker-${station.id}" name="locker">${Array.from({ length: Number(station.lockers) }, (_, index) => html`<option value="${index + 1}">Locker ${index + 1}</option>`)}</select></p>
                 <p><button type="submit">Unlock… (asks to confirm)</button></p>
               </form>
-              <form method="post" action="/stations/${station.id}/open-all" class="field-row">
-                ${csrfField(reply)}
-                <p><button type="submit" class="danger">Emergency: open every locker… (asks to confirm)</button></p>
-              </form>`
+              <div class="danger-zone">
+                <h3>Emergency at ${station.id}</h3>
+                <p class="hint">For a fire or an evacuation: every locker at the station opens in turn.</p>
+                <form method="post" action="/stations/${station.id}/open-all" class="field-row">
+                  ${csrfField(reply)}
+                  <p><button type="submit" class="danger">Emergency: open every locker… (asks to confirm)</button></p>
+                </form>
+              </div>`
             : html`<p class="hint">Remote unlock and open-all are for office, ICT and the headteacher.</p>`}
           </section>`,
         )}`,
@@ -143,12 +148,12 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
         const lockerAlarms = (state?.lockers ?? []).map((name, index) => ({ name, index })).filter((locker) => locker.name === 'fault');
         const events = recent.filter((event) => event.station_id === station.id).slice(0, 5);
         return html`<tr data-station-row="${station.id}">
-          <th scope="row">${station.id}<br><span class="muted">${station.lockers} lockers</span>${boardCell(station)}</th>
+          <th scope="row">${station.id}<br><span class="muted">${plural(Number(station.lockers), 'locker')}</span>${boardCell(station)}</th>
           <td><span class="pill ${online ? 'ok' : 'bad'}">${online ? 'online' : 'offline'}</span></td>
           <td>${timeTag(station.last_seen ?? state?.updatedAt ?? null)}</td>
           <td>${state?.firmware ?? '—'}</td>
-          <td>${state?.journalBacklog ?? '—'}${state?.journalBacklog ? ' events waiting' : ''}</td>
-          <td>${state?.memory && state.memory.total > 0 ? `${state.memory.used} of ${state.memory.total} (${Math.round((100 * state.memory.used) / state.memory.total)}%)` : '—'}</td>
+          <td>${state?.journalBacklog ? `${plural(state.journalBacklog, 'event')} waiting` : state?.journalBacklog === 0 ? 'none waiting' : '—'}</td>
+          <td>${memoryText(state?.memory)}</td>
           <td>${state?.reader ?? '—'}</td>
           <td data-badge-list>${badgeCell(station.id, online)}</td>
           <td>${alarms.length || lockerAlarms.length || events.length
@@ -156,6 +161,13 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
             : 'none'}</td>
         </tr>`;
       })}</tbody></table></div>`;
+  }
+
+  /** The station's reported variable use. The simulator's stand-in for Espruino answers 0 of 0: it has no variable store to count. */
+  function memoryText(memory: { used: number; total: number } | undefined): string {
+    if (!memory) return '—';
+    if (!(memory.total > 0)) return 'not measured (simulated station)';
+    return `${memory.used.toLocaleString('en-GB')} of ${memory.total.toLocaleString('en-GB')} variables (${Math.round((100 * memory.used) / memory.total)}%)`;
   }
 
   function badgeCell(stationId: string, online: boolean) {
@@ -166,7 +178,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     return html`<span class="pill ${shown.tone}">${shown.text}</span>${versions ? html`<br><span class="muted">${versions}</span>` : null}`;
   }
 
-  app.get('/stations/panel', { config: { permission: 'stations.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send((await stationsPanel()).text));
+  app.get('/stations/panel', { config: { permission: 'stations.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(finishBody(await stationsPanel(), 'Stations').text));
 
   app.post('/stations/:id/unlock', { config: { permission: 'stations.unlock' } }, async (request, reply) => {
     const station = await stationOf(request);
@@ -191,7 +203,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     await context.audit(request, 'web.remote-unlock', { subject: `locker:${station.id}/${locker}`, details: { station: station.id, locker } });
     const result = await context.link.unlock(station.id, locker, request.account!.personId ?? 0);
     await context.audit(request, 'web.remote-unlock-result', { subject: `locker:${station.id}/${locker}`, details: { station: station.id, locker, ok: result.ok, refusal: result.ok ? null : result.refusal } });
-    context.flash(request, result.ok ? `Station ${station.id} unlocked locker ${locker + 1}.` : `Station ${station.id} did not unlock locker ${locker + 1}: ${result.refusal}.`);
+    context.flash(request, result.ok ? `Station ${station.id} unlocked locker ${locker + 1}.` : `Station ${station.id} did not unlock locker ${locker + 1}. ${refusalInWords(result.refusal, locker, context.link.states.get(station.id)?.doorsOpen ?? [])}`);
     return reply.redirect('/stations', 303);
   });
 
@@ -219,7 +231,31 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     await context.audit(request, 'web.open-all', { subject: `station:${station.id}`, details: { station: station.id } });
     const result = await context.link.openAll(station.id, request.account!.personId ?? 0);
     await context.audit(request, 'web.open-all-result', { subject: `station:${station.id}`, details: { station: station.id, ok: result.ok, refusal: result.ok ? null : result.refusal } });
-    context.flash(request, result.ok ? `Station ${station.id} is opening every locker.` : `Station ${station.id} did not open its lockers: ${result.refusal}.`);
+    context.flash(request, result.ok ? `Station ${station.id} is opening every locker.` : `Station ${station.id} did not open its lockers. ${refusalInWords(result.refusal, null, context.link.states.get(station.id)?.doorsOpen ?? [])}`);
     return reply.redirect('/stations', 303);
   });
+}
+
+/** Why a station refused a command, as a sentence (the link's refusal names are for the log). */
+export function refusalInWords(refusal: string | null, locker: number | null, doorsOpen: number[]): string {
+  const which = locker === null ? 'A locker' : `Locker ${locker + 1}`;
+  switch (refusal) {
+    case 'not-now':
+      if (locker !== null && doorsOpen.includes(locker)) return `${which} is still open: shut its door, then try again.`;
+      return locker === null ? 'The station is busy opening a door: try again in a moment.' : `${which} is busy (its door is being opened) or cannot be opened in its present state: try again in a moment.`;
+    case 'bad-argument':
+      return 'The station has no such locker.';
+    case 'bad-signature':
+      return 'The station did not accept the hub’s signature: its key may have changed. Ask the ICT lead to check its configuration.';
+    case 'replayed':
+      return 'The station had already received that command.';
+    case 'unknown-command':
+      return 'The station’s firmware does not know that command: it needs updating.';
+    case 'wrong-station':
+      return 'The command reached a different station.';
+    case 'no reply (station offline?)':
+      return 'The station did not answer: it may be offline.';
+    default:
+      return refusal ? `The station answered: ${refusal}.` : '';
+  }
 }

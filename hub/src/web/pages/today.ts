@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { EVENT } from '../../../../protocol/wire';
 import { bucketDay, clock, dayChart, SLOT_MINUTES } from '../chart';
 import type { WebContext } from '../context';
-import { html, type Html } from '../html';
+import { html, plural, type Html } from '../html';
 
 /** A bar filled to `percent`, as SVG (the page's security policy allows no inline styles). */
 function meter(percent: number, label: string): Html {
@@ -73,10 +73,10 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
         </div>
         <section aria-labelledby="chart-heading" class="chart"><h2 id="chart-heading">Deposits and collections per ${SLOT_MINUTES} minutes today</h2>
           <ul class="legend"><li><span class="swatch deposits"></span>Deposits (${deposits.length})</li><li><span class="swatch collections"></span>Collections (${collections.length})</li></ul>
-          ${dayChart(buckets, {
+          <div class="chart-scroll" role="region" tabindex="0" aria-label="Chart: deposits and collections today (scrolls sideways on a narrow screen)">${dayChart(buckets, {
             title: `Deposits and collections per ${SLOT_MINUTES} minutes, ${now.toLocaleDateString('en-GB', { weekday: 'long', day: 'numeric', month: 'long' })}`,
-            description: `${deposits.length} deposits and ${collections.length} collections so far today.`,
-          })}
+            description: `${plural(deposits.length, 'deposit')} and ${plural(collections.length, 'collection')} so far today.`,
+          })}</div>
           <details><summary>Show the numbers</summary>
             ${busiest.length
               ? html`<table class="data"><thead><tr><th scope="col">From</th><th scope="col">Deposits</th><th scope="col">Collections</th></tr></thead>
