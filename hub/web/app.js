@@ -83,7 +83,13 @@
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(() => {
       refreshPanels()
-        .then(() => status && (status.textContent = `Live — updated ${new Date().toLocaleTimeString('en-GB')}${changes.length ? `: ${changes.join('; ')}` : ''}`))
+        .then(() => {
+          // A refresh that changed nothing (a state report) leaves the last change's words in place,
+          // so a screen reader is not talked over before it has said them.
+          if (!status) return;
+          if (changes.length) status.textContent = `Live — updated ${new Date().toLocaleTimeString('en-GB')}: ${changes.join('; ')}`;
+          else if (!status.textContent.startsWith('Live — updated')) status.textContent = `Live — updated ${new Date().toLocaleTimeString('en-GB')}`;
+        })
         .catch((error) => status && (status.textContent = `Could not update: ${error.message}`));
     }, 120);
   }
