@@ -46,6 +46,8 @@ export class BadgeLists extends EventEmitter {
   private versions: number[] = [];
   /** How many times the list was read from the database and encoded (tests count them). */
   builds = 0;
+  /** A slow build (a list of tens of thousands) waits this long before the next: see checkOnce. */
+  private nextBuildAt = 0;
 
   constructor(options: BadgeListsOptions) {
     super();
@@ -92,9 +94,15 @@ export class BadgeLists extends EventEmitter {
     if (!state) throw new Error('badge_list_state is missing (database not migrated?)');
     const revision = Number(state.revision);
     if (revision === this.builtRevision && this.list) return this.list;
+    // A large import moves the counter every batch: a list that took long to build is rebuilt at
+    // most a tenth of the time, not every second (the change is picked up by a later check).
+    if (this.list && Date.now() < this.nextBuildAt) return this.list;
     // Read before the build: a change committed while it runs moves the counter again.
     this.builds++;
+    const buildStarted = Date.now();
     const file = await people.stationBadgeList(0);
+    const buildMs = Date.now() - buildStarted;
+    this.nextBuildAt = buildMs > 200 ? Date.now() + 9 * buildMs : 0;
     const digest = crypto.createHash('sha256').update(file.subarray(8)).digest('hex');
     const stored = Number(state.version);
     let version = stored;
