@@ -30,12 +30,16 @@ async function databaseBeforeTheUpgrade(): Promise<TestDatabaseTarget> {
   const created = await testDatabaseTarget();
   try {
     const { db: old } = await openDatabase({ dataDir: created.dataDir, databaseUrl: created.databaseUrl });
+    // Today's anchoring code reads the previous-contents column migration 11 adds to PostgreSQL's
+    // pending list; it is there only while these rows are written, so the file is as before 11.
+    if (old.kind === 'postgres') await old.exec('ALTER TABLE anchor_pending ADD COLUMN old TEXT');
     await old.transaction(async (tx) => {
       const insert = 'INSERT INTO station_events (station_id, board, boot, seq, type, locker, person_id, detail, uptime_ms, received_at) VALUES (?, 0, 1, ?, ?, ?, ?, ?, ?, ?)';
       await tx.run(insert, ['st-1', 1, EVENT.BOOT, null, null, DETAIL.FIRST_BOOT, 10, '2026-12-07T08:00:00.000Z']);
       await tx.run(insert, ['st-1', 2, EVENT.DEPOSIT, 3, 101, null, 2000, '2026-12-07T08:01:00.000Z']);
       await tx.run(insert, ['st-1', 3, EVENT.REFUSED, 4, 102, DETAIL.LOCKER_HELD, 3000, '2026-12-07T08:02:00.000Z']);
     });
+    if (old.kind === 'postgres') await old.exec('ALTER TABLE anchor_pending DROP COLUMN old');
     await old.close();
   } finally {
     MIGRATIONS.push(...later);
