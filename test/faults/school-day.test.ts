@@ -9,10 +9,10 @@
 // Afterwards: every journal record of both boards is in the database exactly once, every tap by a
 // current card was served, none waited for another locker's door (no DETAIL.BUSY), the leaver's tap
 // opened nothing, the exemption tap is recorded as exempt.
-// The afternoon on the new board is its own test: today it fails, because a board swapped with its
-// flash erased knows nothing of the phones the old board locked away (its locker states were in
-// that flash, and nothing brings them back), so it offers lockers that hold phones as free and
-// takes a collecting pupil's tap for a deposit.
+// The afternoon on the new board is its own test: a board swapped with its flash erased knows
+// nothing of the phones the old board locked away until the hub restores its lockers
+// (RESTORE_LOCKERS), so it must not offer a locker holding a phone as free, and a collecting pupil's
+// tap must open her own locker.
 // Through the real parts: the built bundle in the simulator, Mosquitto, the hub as its own process
 // (`handover serve`), the office's commands as child processes, the office page over HTTP, SQLite
 // or PostgreSQL (DATABASE_URL).
