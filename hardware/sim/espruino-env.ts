@@ -153,6 +153,9 @@ export class EspruinoEnvironment {
   watchdogMs = 0;
   private halted = false;
   wifiUp = true;
+  /** Wifi.connect() calls the firmware made (a rejoin after a drop shows here). */
+  wifiJoins = 0;
+  private accessPointUp = true;
   /** Wall time spent inside firmware code, ms, and how many times it was entered: for benchmarks. */
   firmwareMs = 0;
   firmwareCalls = 0;
@@ -225,8 +228,16 @@ export class EspruinoEnvironment {
     this.timers.clear();
   }
 
+  /**
+   * The school's access point goes down or comes back. Down: the board is off the network and its
+   * sockets close. Back: a board whose firmware joins by Wifi.connect() is on the network only once
+   * it joins again (as on the ESP32); a firmware that never joined (no Wi-Fi in its configuration)
+   * is back at once.
+   */
   setWifi(up: boolean): void {
-    if (this.wifiUp === up) return;
+    if (this.accessPointUp === up) return;
+    this.accessPointUp = up;
+    if (up && this.wifiJoins > 0) return;
     this.wifiUp = up;
     if (!up) for (const socket of this.sockets) socket.destroy();
     for (const listener of this.wifiListeners[up ? 'connected' : 'disconnected'] ?? []) this.invoke(listener);
@@ -347,7 +358,15 @@ export class EspruinoEnvironment {
     const env = this;
     return {
       connect(_ssid: string, _options: unknown, callback: (error: unknown) => void) {
-        setImmediate(() => env.invoke(() => callback(env.wifiUp ? null : 'no access point')));
+        env.wifiJoins++;
+        setImmediate(() => {
+          const joined = env.accessPointUp;
+          if (joined && !env.wifiUp) {
+            env.wifiUp = true;
+            for (const listener of env.wifiListeners.connected ?? []) env.invoke(listener);
+          }
+          env.invoke(() => callback(joined ? null : 'no access point'));
+        });
       },
       getStatus() {
         return { station: env.wifiUp ? 'connected' : 'off' };

@@ -58,6 +58,8 @@ export interface RigOptions {
   waitForBoot?: boolean;
   /** Run the broker over TLS with this key and certificate; the station pins `stationCa` (default `ca`). */
   tls?: { key: string; cert: string; ca: string; stationCa?: string };
+  /** The school Wi-Fi in the configuration (default none: the simulator's network is simply up). */
+  wifi?: { ssid: string; password: string };
 }
 
 export function hashUid(uidHex: string): Uint8Array {
@@ -100,7 +102,7 @@ export class StationRig {
       io: this.options.directWired ? 'gpio' : 'expander',
       pins: this.options.directWired ? directPinMap(this.lockers) : expanderPinMap(),
       broker: { host: '127.0.0.1', port: this.broker.port, ...(this.options.tls ? { tls: { ca: this.options.tls.stationCa ?? this.options.tls.ca } } : {}) },
-      wifi: null,
+      wifi: this.options.wifi ?? null,
       badgeKey: BADGE_KEY.toString('hex'),
       stationKey: STATION_KEY,
       unlockPulseMs: 300,
