@@ -1,6 +1,6 @@
 // Register-level model of the Microchip MCP23S17 16-bit SPI port expander (data sheet DS20001952C),
 // for the simulator and the tests. It interprets SPI frames byte by byte as the chip does, so the
-// firmware's driver (firmware/src/drivers/mcp23s17.ts) runs against it unchanged.
+// firmware's driver (firmware/src/drivers/mcp23s17/) runs against it unchanged.
 //
 // Public API
 //   new Mcp23s17Model(address?)          a chip whose A2..A0 pins are strapped to `address` (0..7, default 0)

@@ -14,14 +14,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Encoder } from 'cbor-x';
-import { CBOR_MAX_DEPTH, cborDecode, cborEncode, type CborDecoded } from '../firmware/src/codec/cbor';
-import { bytesToHex, hexToBytes, utf8Decode, utf8Encode } from '../firmware/src/codec/bytes';
-import { decodeEventFrame, encodeAck, openEventFrame } from '../hub/src/protocol/frames';
-import { DETAIL, EVENT, FRAME } from '../protocol/wire';
-import { prepareHmacKey } from '../firmware/src/codec/hmac';
-import { seal, unseal } from '../firmware/src/net/sealed';
-import { nodeCrypto } from './support/node-flash';
-import { prng } from './support/prng';
+import { CBOR_MAX_DEPTH, cborDecode, cborEncode, type CborDecoded } from '../../../firmware/src/codec/cbor';
+import { bytesToHex, hexToBytes, utf8Decode, utf8Encode } from '../../../firmware/src/codec/bytes';
+import { decodeEventFrame, encodeAck, openEventFrame } from '../../../hub/src/protocol/frames';
+import { DETAIL, EVENT, FRAME } from '../../../protocol/wire';
+import { prepareHmacKey } from '../../../firmware/src/codec/hmac';
+import { seal, unseal } from '../../../firmware/src/net/sealed';
+import { nodeCrypto } from '../../support/node-flash';
+import { prng } from '../../support/prng';
 
 const cborx = new Encoder({
   useRecords: false,
@@ -40,7 +40,7 @@ interface Vector {
   cborxDecodes?: boolean;
 }
 
-const golden = JSON.parse(fs.readFileSync(path.join(__dirname, 'golden', 'cbor-vectors.json'), 'utf8')) as {
+const golden = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'golden', 'cbor-vectors.json'), 'utf8')) as {
   roundTrip: Vector[];
   decodeOnly: Vector[];
   invalid: Vector[];

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Aedes, type AedesOptions } from 'aedes';
 import mqtt, { type MqttClient as NodeMqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import type { Clock, Network, TcpConnection, TcpHandlers } from '../firmware/src/hal';
-import { MqttClient, type MqttClientOptions } from '../firmware/src/net/mqtt-client';
+import type { Clock, Network, TcpConnection, TcpHandlers } from '../../../firmware/src/hal';
+import { MqttClient, type MqttClientOptions } from '../../../firmware/src/net/mqtt-client';
 import {
   DEFAULT_MAX_PACKET_BYTES,
   MqttParser,
@@ -25,10 +25,10 @@ import {
   topicFilterProblem,
   topicNameProblem,
   type ServerPacket,
-} from '../firmware/src/net/mqtt-packets';
-import { createNodeClock, createNodeNetwork, type NodeClock, type NodeNetwork } from './support/node-network';
-import { prng } from './support/prng';
-import { FakeClock } from './support/fake-clock';
+} from '../../../firmware/src/net/mqtt-packets';
+import { createNodeClock, createNodeNetwork, type NodeClock, type NodeNetwork } from '../../support/node-network';
+import { prng } from '../../support/prng';
+import { FakeClock } from '../../support/fake-clock';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -1,4 +1,4 @@
-// The MCP23S17 expander driver (firmware/src/drivers/mcp23s17.ts) against register-level chip models
+// The MCP23S17 expander driver (firmware/src/drivers/mcp23s17/{bus,locks,doors}.ts) against register-level chip models
 // (hardware/sim/mcp23s17-model.ts), under a deterministic fake clock.
 //
 // Wiring of the rig: lock chips at hardware addresses 0, 1 and door chips at 2, 3 share one chip
@@ -11,11 +11,13 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import type { Clock, Gpio, SpiBus, WatchOptions } from '../firmware/src/hal';
-import { DOOR_RESYNC_MS, ExpanderDoorInputs, ExpanderLockOutputs, Mcp23s17Bus, expanderLockOutputs } from '../firmware/src/drivers/mcp23s17';
-import { LockBank } from '../firmware/src/drivers/lock-bank';
-import { Mcp23s17Model, OpenDrainLine, SharedChipSelect } from '../hardware/sim/mcp23s17-model';
-import { FakeClock } from './support/fake-clock';
+import type { Clock, Gpio, SpiBus, WatchOptions } from '../../../firmware/src/hal';
+import { Mcp23s17Bus } from '../../../firmware/src/drivers/mcp23s17/bus';
+import { ExpanderLockOutputs, expanderLockOutputs } from '../../../firmware/src/drivers/mcp23s17/locks';
+import { DOOR_RESYNC_MS, ExpanderDoorInputs } from '../../../firmware/src/drivers/mcp23s17/doors';
+import { LockBank } from '../../../firmware/src/drivers/lock-bank';
+import { Mcp23s17Model, OpenDrainLine, SharedChipSelect } from '../../../hardware/sim/mcp23s17-model';
+import { FakeClock } from '../../support/fake-clock';
 
 // --- rig ------------------------------------------------------------------------------------------
 
@@ -649,26 +651,29 @@ describe('SPI transfers per operation', () => {
 // --- Espruino ---------------------------------------------------------------------------------------
 
 describe('Espruino', () => {
-  it('the driver bundles into code the bundle check accepts', async () => {
-    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  it('each file of the driver bundles into code the bundle check accepts', async () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
     const { firmwareConfig } = await import(pathToFileURL(path.join(root, 'rollup.config.mjs')).href);
-    // The firmware's pipeline, on the driver alone. A module with exports cannot be a top-level
-    // script like the station's bundle, so it is wrapped as an IIFE, with its exported names kept.
-    const config = firmwareConfig(path.join(root, 'firmware/src/drivers/mcp23s17.ts'), undefined, { mangleProperties: false });
     const { rollup } = await import('rollup');
     const { checkBundle } = (await import(pathToFileURL(path.join(root, 'tools/bundle-check.mjs')).href)) as {
       checkBundle(source: string): Array<{ construct: string; line: number; column: number; snippet: string }>;
     };
-    const bundle = await rollup({ ...config, onwarn: () => {} });
-    try {
-      const { output } = await bundle.generate({ ...config.output, file: undefined, format: 'iife', name: 'mcp23s17' });
-      const code = output[0].code;
-      const violations = checkBundle(code);
-      expect(violations.map((v) => `${v.line}:${v.column} ${v.construct} ${v.snippet}`)).toEqual([]);
-      expect(code).toContain('ExpanderDoorInputs');
-      log(`driver alone, minified: ${Buffer.byteLength(code)} bytes`);
-    } finally {
-      await bundle.close();
+    // The firmware's pipeline, on each file alone. A module with exports cannot be a top-level
+    // script like the station's bundle, so it is wrapped as an IIFE, with its exported names kept.
+    const files: Array<[string, string]> = [['bus', 'Mcp23s17Bus'], ['locks', 'ExpanderLockOutputs'], ['doors', 'ExpanderDoorInputs']];
+    for (const [file, exported] of files) {
+      const config = firmwareConfig(path.join(root, `firmware/src/drivers/mcp23s17/${file}.ts`), undefined, { mangleProperties: false });
+      const bundle = await rollup({ ...config, onwarn: () => {} });
+      try {
+        const { output } = await bundle.generate({ ...config.output, file: undefined, format: 'iife', name: 'mcp23s17' });
+        const code = output[0].code;
+        const violations = checkBundle(code);
+        expect(violations.map((v) => `${file}.ts ${v.line}:${v.column} ${v.construct} ${v.snippet}`)).toEqual([]);
+        expect(code).toContain(exported);
+        log(`${file}.ts with what it imports, minified: ${Buffer.byteLength(code)} bytes`);
+      } finally {
+        await bundle.close();
+      }
     }
   });
 });

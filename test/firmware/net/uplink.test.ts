@@ -2,14 +2,14 @@
 // a scripted MQTT client and a hand-driven clock: an entry the client refuses (its queue full) is
 // read again a second later, in order, instead of waiting for the acknowledgement timeout.
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../firmware/src/hal';
-import type { MqttClient } from '../firmware/src/net/mqtt-client';
-import { Uplink } from '../firmware/src/net/uplink';
-import { FRAME, EVENT } from '../protocol/wire';
-import { Journal, JOURNAL_DEFAULTS } from '../firmware/src/storage/journal';
-import { FlashStorage } from '../hardware/sim/flash-storage';
-import { nodeCrypto, nodeFlash } from './support/node-flash';
-import { FakeClock } from './support/fake-clock';
+import type { Clock } from '../../../firmware/src/hal';
+import type { MqttClient } from '../../../firmware/src/net/mqtt-client';
+import { Uplink } from '../../../firmware/src/net/uplink';
+import { FRAME, EVENT } from '../../../protocol/wire';
+import { Journal, JOURNAL_DEFAULTS } from '../../../firmware/src/storage/journal';
+import { FlashStorage } from '../../../hardware/sim/flash-storage';
+import { nodeCrypto, nodeFlash } from '../../support/node-flash';
+import { FakeClock } from '../../support/fake-clock';
 
 /** Publishes are recorded and acknowledged (PUBACK) at once, except those the test marks refused. */
 function scriptedClient(refuse: (call: number) => boolean, clock?: FakeClock) {

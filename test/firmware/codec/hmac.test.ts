@@ -2,9 +2,9 @@
 // against Node's own createHmac for keys shorter than, equal to and longer than the 64-byte block.
 import { createHash, createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Crypto } from '../firmware/src/hal';
-import { hmacSha256 } from '../firmware/src/codec/hmac';
-import { bytesEqual, bytesToHex, concatBytes, hexToBytes, utf8Encode } from '../firmware/src/codec/bytes';
+import type { Crypto } from '../../../firmware/src/hal';
+import { hmacSha256 } from '../../../firmware/src/codec/hmac';
+import { bytesEqual, bytesToHex, concatBytes, hexToBytes, utf8Encode } from '../../../firmware/src/codec/bytes';
 
 /** The hal's Crypto on node:crypto. Counts SHA-256 calls to show HMAC uses two. */
 function nodeCrypto(): Crypto & { calls: number } {

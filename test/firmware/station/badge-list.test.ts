@@ -3,10 +3,10 @@
 // of records read stays within the bound the lookup promises, for the uniformly spread keyed hashes
 // the hub sends and for skewed keys that defeat interpolation.
 import { describe, expect, it } from 'vitest';
-import { BadgeList, badgeFileName, crcContinue, encodeBadgeList, type BadgeRecord } from '../firmware/src/station/badge-list';
-import { FlashStorage } from '../hardware/sim/flash-storage';
-import { nodeCrypto, nodeFlash } from './support/node-flash';
-import { prng } from './support/prng';
+import { BadgeList, badgeFileName, crcContinue, encodeBadgeList, type BadgeRecord } from '../../../firmware/src/station/badge-list';
+import { FlashStorage } from '../../../hardware/sim/flash-storage';
+import { nodeCrypto, nodeFlash } from '../../support/node-flash';
+import { prng } from '../../support/prng';
 
 function randomHash(random: () => number): Uint8Array {
   const hash = new Uint8Array(8);

@@ -11,10 +11,10 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import * as acorn from 'acorn';
 import * as walk from 'acorn-walk';
-import type { Clock, Gpio, SpiBus, WatchOptions } from '../firmware/src/hal';
-import { MFRC522_DEFAULTS, Mfrc522, type Mfrc522Options } from '../firmware/src/drivers/mfrc522';
-import { Iso14443aCard, Mfrc522Model, crcA, type SelfTestOutcome } from '../hardware/sim/mfrc522-model';
-import { FakeClock } from './support/fake-clock';
+import type { Clock, Gpio, SpiBus, WatchOptions } from '../../../firmware/src/hal';
+import { MFRC522_DEFAULTS, Mfrc522, type Mfrc522Options } from '../../../firmware/src/drivers/mfrc522';
+import { Iso14443aCard, Mfrc522Model, crcA, type SelfTestOutcome } from '../../../hardware/sim/mfrc522-model';
+import { FakeClock } from '../../support/fake-clock';
 
 // --- rig ------------------------------------------------------------------------------------------
 
@@ -721,7 +721,7 @@ describe('Mfrc522 driver', () => {
     const babel = createRequire(import.meta.url)('@babel/core') as {
       transformSync(code: string, options: object): { code: string };
     };
-    const source = readFileSync(new URL('../firmware/src/drivers/mfrc522.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../../firmware/src/drivers/mfrc522.ts', import.meta.url), 'utf8');
     const js = babel.transformSync(source, {
       filename: 'mfrc522.ts',
       babelrc: false,
