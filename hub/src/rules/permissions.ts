@@ -71,6 +71,13 @@ export const PERMISSIONS = {
   'desk.lend': { roles: ACTING, words: 'lend or return an item at the desk', row: DESK },
   'day-cards.give': { roles: ACTING, words: 'give or take back a day card, or add a spare card', row: DESK },
   'register.edit': { roles: ACTING, words: 'add or correct a person, a card or an asset', row: DESK },
+  /** A role beyond pupil and plain staff carries this table's rights (the command line follows the MIS role). */
+  'roles.assign': {
+    roles: ['headteacher'],
+    words: 'give or take away an office, ICT, headteacher, deputy or DSL role',
+    row: 'give or take away a role with rights (office, ICT, headteacher, deputy, DSL) at the Desk',
+    condition: 'never one’s own role',
+  },
   /** P10: ICT clears a laptop's health check. */
   'assets.health-check': { roles: ['ict'], words: 'record a laptop’s health check', row: 'record a laptop’s health check (P10)' },
   /** The simulated station's card buttons (only with `handover start`). */
