@@ -31,6 +31,9 @@ beforeAll(async () => {
   );
   const imported = await handover('import', 'people', people);
   if (imported.code !== 0) throw new Error(`seed import failed: ${imported.stdout}${imported.stderr}`);
+  const assets = file('assets.csv', ['Asset Tag,Serial,Category,Encryption,Station,Locker,Tag UID,Last Health Check', 'USB-001,K1,USB Stick,AES-256,,,04bb0001,', 'USB-002,K2,USB Stick,AES-256,,,04bb0002,'].join('\n'));
+  const registered = await handover('import', 'assets', assets, '--by', 'HHE');
+  if (registered.code !== 0) throw new Error(`asset import failed: ${registered.stdout}${registered.stderr}`);
 }, 60_000);
 afterAll(async () => {
   await db?.close();
@@ -58,5 +61,22 @@ describe('roles given at the desk', () => {
     expect((await handover('person', 'correct', 'T3', '--role', 'dsl', '--by', 'HHE')).code).toBe(0);
     expect(await roleOf('T3')).toBe('dsl');
     expect((await handover('person', 'correct', 'T2', '--role', 'dsl', '--by', 'HHE')).code).toBe(1);
+  });
+});
+
+describe('one’s own loan at the desk', () => {
+  it('nobody takes back their own loan at the desk, nor sets its due date; another member of staff does', async () => {
+    expect((await handover('lend', 'USB-001', 'T1', '--by', 'OOF')).code).toBe(0);
+    const own = await handover('return', 'USB-001', '--by', 'OOF');
+    expect(own.code).toBe(1);
+    expect(own.stderr).toMatch(/on loan to you/);
+    expect((await handover('return', 'USB-001', '--dry-run', '--by', 'OOF')).code).toBe(1);
+    expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM loans WHERE closed_at IS NULL'))!.n).toEqual(expect.anything());
+    expect(Number((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM loans WHERE closed_at IS NULL'))!.n)).toBe(1);
+    expect((await handover('return', 'USB-001', '--by', 'ITE')).code).toBe(0);
+    const due = new Date(Date.now() + 200 * 86_400_000).toISOString().slice(0, 10);
+    const longLoan = await handover('lend', 'USB-002', 'T1', '--due', due, '--by', 'OOF');
+    expect(longLoan.code).toBe(1);
+    expect(longLoan.stderr).toMatch(/your own loan/);
   });
 });
