@@ -481,7 +481,7 @@ async function purgeCommand(argv: string[]): Promise<void> {
     const actor = await actorFrom(records, values.by, true);
     const result = await purge(records, { actor, retentionDays: settings.retentionDays, dryRun: values['dry-run'] });
     console.log(
-      `${result.dryRun ? 'would purge' : 'purged'} records older than ${result.cutoff.slice(0, 10)} (${settings.retentionDays} days): ${result.peoplePseudonymised} people pseudonymised, ${result.badgesDeleted} badges, ${result.phoneCustodyDeleted} phone custody records, ${result.exemptionsDeleted} exemptions, ${result.holdsDeleted} holds and ${result.stationEventsDeleted} station events deleted; the charges ledger and audit trail are kept`,
+      `${result.dryRun ? 'would purge' : 'purged'} records older than ${result.cutoff.slice(0, 10)} (${settings.retentionDays} days): ${result.peoplePseudonymised} people pseudonymised, ${result.badgesDeleted} badges, ${result.phoneCustodyDeleted} phone custody records, ${result.exemptionsDeleted} exemptions, ${result.holdsDeleted} holds, ${result.stationEventsDeleted} station events and ${result.notificationsDeleted} e-mail notifications deleted; the charges ledger and audit trail are kept`,
     );
   });
 }

@@ -51,7 +51,7 @@ export class Desk {
 
   // ---- lend ----
 
-  private async lendPlan(input: LendInput, at: string, tx: SqlDatabase): Promise<{ asset: AssetRow; borrower: PersonRow; dueAt: string; effects: string[] }> {
+  private async lendPlan(input: LendInput, at: string, tx: SqlDatabase, actor: Actor): Promise<{ asset: AssetRow; borrower: PersonRow; dueAt: string; effects: string[] }> {
     const tag = input.tag.trim();
     if (!tag) throw new RuleError('P6', 'give the asset tag of the item (it is on its label, e.g. STK-004)');
     if (!input.borrower.trim()) throw new RuleError('P12', 'give the borrower: their MIS id or staff code');
@@ -70,6 +70,7 @@ export class Desk {
     }
     let dueAt = await this.assets.loanDueAt(asset, at, tx);
     if (input.due?.trim()) {
+      if (actor.personId !== null && Number(borrower.id) === actor.personId) throw new RuleError('P14', 'you cannot set the due date of your own loan: leave it to the class’s loan period, or ask another member of staff');
       const day = parseDay(input.due, 'due date', { notBefore: at.slice(0, 10), maxYearsAhead: 1, today: at.slice(0, 10) });
       if (!day.ok) throw new RuleError('P6', day.problem);
       dueAt = new Date(`${day.day}T23:59:00`).toISOString();
@@ -84,13 +85,13 @@ export class Desk {
 
   async checkLend(input: LendInput, actor: Actor, at = new Date().toISOString()): Promise<Plan> {
     requirePermission(actor, 'desk.lend');
-    return { effects: (await this.lendPlan(input, at, this.db)).effects };
+    return { effects: (await this.lendPlan(input, at, this.db, actor)).effects };
   }
 
   async lend(input: LendInput, actor: Actor, at = new Date().toISOString()): Promise<{ loanId: number; dueAt: string }> {
     requirePermission(actor, 'desk.lend');
     return this.db.transaction(async (tx) => {
-      const { asset, borrower, dueAt } = await this.lendPlan(input, at, tx);
+      const { asset, borrower, dueAt } = await this.lendPlan(input, at, tx, actor);
       const id = await tx.insert('INSERT INTO loans (asset_id, person_id, lent_at, due_at) VALUES (?, ?, ?, ?)', [asset.id, borrower.id, at, dueAt]);
       await this.assets.setStatus(Number(asset.id), 'on-loan', tx, at);
       await this.audit.append({ actor: actorLabel(actor), action: 'loan.opened', subject: `loan:${id}`, personId: Number(borrower.id), at, details: { loan: id, asset: Number(asset.id), due: dueAt, desk: true } }, tx);
@@ -100,13 +101,15 @@ export class Desk {
 
   // ---- return ----
 
-  private async returnPlan(input: ReturnInput, at: string, tx: SqlDatabase): Promise<{ asset: AssetRow; loan: LoanRow; holdForCheck: boolean; pence: number | null; effects: string[] }> {
+  private async returnPlan(input: ReturnInput, at: string, tx: SqlDatabase, actor: Actor): Promise<{ asset: AssetRow; loan: LoanRow; holdForCheck: boolean; pence: number | null; effects: string[] }> {
     const tag = input.tag.trim();
     if (!tag) throw new RuleError('P6', 'give the asset tag of the item being returned');
     if (!RETURN_CONDITIONS.includes(input.condition)) throw new RuleError('P7', 'say what condition the item is in: good or damaged');
     const asset = await this.assets.byTag(tag, tx);
     const loan = await this.loans.openLoanOf(Number(asset.id), tx);
     if (!loan) throw new RuleError('P7', `${asset.tag} is not on loan (it is ${asset.status}): there is nothing to return${asset.status === 'lost' || asset.status === 'stolen' ? '; if it has turned up, record it found under Charges' : ''}`);
+    // Separation of duties: the desk's word on the condition (and so on any charge) is another's.
+    if (actor.personId !== null && Number(loan.person_id) === actor.personId) throw new RuleError('P14', `${asset.tag} is on loan to you: another member of staff takes it back at the desk (or return it to its locker)`);
     const holder = (await this.people.get(Number(loan.person_id), tx))!;
     const assetClass = await this.assets.assetClass(asset.class_id, tx);
     const effects = [`The loan of ${assetClass.name.toLowerCase()} ${asset.tag} to ${describePerson(holder)} (since ${new Date(loan.lent_at).toLocaleDateString('en-GB')}) is closed as returned at the desk, in ${input.condition} condition.`];
@@ -126,13 +129,13 @@ export class Desk {
 
   async checkReturn(input: ReturnInput, actor: Actor, at = new Date().toISOString()): Promise<Plan> {
     requirePermission(actor, 'desk.lend');
-    return { effects: (await this.returnPlan(input, at, this.db)).effects };
+    return { effects: (await this.returnPlan(input, at, this.db, actor)).effects };
   }
 
   async return(input: ReturnInput, actor: Actor, at = new Date().toISOString()): Promise<{ loanId: number; chargeId: number | null; heldForCheck: boolean }> {
     requirePermission(actor, 'desk.lend');
     return this.db.transaction(async (tx) => {
-      const { asset, loan, holdForCheck, pence } = await this.returnPlan(input, at, tx);
+      const { asset, loan, holdForCheck, pence } = await this.returnPlan(input, at, tx, actor);
       await tx.run("UPDATE loans SET closed_at = ?, outcome = 'returned', closed_by = ? WHERE id = ?", [at, actor.personId, loan.id]);
       await this.assets.setStatus(Number(asset.id), holdForCheck ? 'health-check' : 'available', tx, at);
       const note = (input.note ?? '').trim().slice(0, 500);

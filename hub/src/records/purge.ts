@@ -24,6 +24,7 @@ export interface PurgeResult {
   exemptionsDeleted: number;
   holdsDeleted: number;
   stationEventsDeleted: number;
+  notificationsDeleted: number;
   dryRun: boolean;
 }
 
@@ -35,7 +36,7 @@ export async function purge(records: Records, options: { actor: Actor; retention
   const cutoff = addDays(now, -options.retentionDays);
   const cutoffDay = cutoff.slice(0, 10);
   const dryRun = options.dryRun ?? false;
-  const result: PurgeResult = { cutoff, peoplePseudonymised: 0, badgesDeleted: 0, phoneCustodyDeleted: 0, exemptionsDeleted: 0, holdsDeleted: 0, stationEventsDeleted: 0, dryRun };
+  const result: PurgeResult = { cutoff, peoplePseudonymised: 0, badgesDeleted: 0, phoneCustodyDeleted: 0, exemptionsDeleted: 0, holdsDeleted: 0, stationEventsDeleted: 0, notificationsDeleted: 0, dryRun };
   const work = async (tx: typeof records.db) => {
     const people = await tx.all<{ id: number }>('SELECT id FROM people WHERE left_on IS NOT NULL AND left_on < ? AND purged_at IS NULL ORDER BY id', [cutoffDay]);
     for (const { id } of people) {
@@ -55,6 +56,8 @@ export async function purge(records: Records, options: { actor: Actor; retention
     result.phoneCustodyDeleted += (await tx.run('DELETE FROM phone_custody WHERE collected_at IS NOT NULL AND collected_at < ?', [cutoff])).changes;
     result.exemptionsDeleted += (await tx.run('DELETE FROM medical_exemptions WHERE ended_at IS NOT NULL AND ended_at < ?', [cutoff])).changes;
     result.holdsDeleted += (await tx.run('DELETE FROM holds WHERE released_at IS NOT NULL AND released_at < ?', [cutoff])).changes;
+    // E-mails name people in their bodies and addresses: those past retention go (not one still waiting to be sent).
+    result.notificationsDeleted += (await tx.run("DELETE FROM notifications WHERE created_at < ? AND state <> 'waiting'", [cutoff])).changes;
     result.stationEventsDeleted += (await tx.run(`DELETE FROM station_events WHERE received_at < ? AND type IN (${PHONE_EVENTS.map(() => '?').join(', ')})`, [cutoff, ...PHONE_EVENTS])).changes;
     await records.audit.append({ actor: actorLabel(options.actor), action: 'purge.run', subject: 'retention', details: { ...result } }, tx);
     if (dryRun) throw new DryRunRollback();
@@ -66,7 +69,7 @@ export async function purge(records: Records, options: { actor: Actor; retention
     return result;
   }
   // Deleted and overwritten rows leave no personal text in the database's storage.
-  await records.db.compact(['people', 'badges', 'medical_exemptions', 'phone_custody', 'holds', 'station_events']);
+  await records.db.compact(['people', 'badges', 'medical_exemptions', 'phone_custody', 'holds', 'station_events', 'notifications']);
   return result;
 }
 

@@ -63,7 +63,7 @@ export class Register {
 
   // ---- people ----
 
-  private async personPlan(input: PersonForm, tx: SqlDatabase): Promise<{ existing: PersonRow | undefined; row: Omit<PersonRow, 'id' | 'medical_exempt' | 'left_on' | 'source' | 'updated_at' | 'purged_at'>; effects: string[] }> {
+  private async personPlan(input: PersonForm, tx: SqlDatabase, actor: Actor): Promise<{ existing: PersonRow | undefined; row: Omit<PersonRow, 'id' | 'medical_exempt' | 'left_on' | 'source' | 'updated_at' | 'purged_at'>; effects: string[] }> {
     if (input.mode !== 'add' && input.mode !== 'correct') throw problem('choose whether to add a new person or correct one');
     const externalId = text(input.externalId);
     if (!externalId) throw problem('give the MIS id (UPN, admission number or staff id)');
@@ -91,6 +91,13 @@ export class Register {
       const clash = await tx.get<{ name: string; external_id: string }>('SELECT name, external_id FROM people WHERE UPPER(staff_code) = ? AND left_on IS NULL AND external_id <> ?', [staffCode, externalId]);
       if (clash) throw problem(`staff code ${staffCode} is already ${clash.name}’s (${clash.external_id})`);
     }
+    // A role beyond pupil and plain staff is a set of rights in the rulebook (on the command line a
+    // member of staff acts with their MIS role): only the headteacher gives or takes it, never their own.
+    const plain = (value: string | undefined) => value === undefined || value === 'pupil' || value === 'staff';
+    if (role !== existing?.role && !(plain(role) && plain(existing?.role))) {
+      requirePermission(actor, 'roles.assign');
+      if (existing && actor.personId !== null && Number(existing.id) === actor.personId) throw new RuleError('roles.assign', 'nobody changes their own role');
+    }
     const row = { external_id: externalId, name, kind: role === 'pupil' ? ('pupil' as const) : ('staff' as const), role, form, year_group: yearGroup, staff_code: staffCode, email };
     let effects: string[];
     if (!existing) {
@@ -106,13 +113,13 @@ export class Register {
 
   async checkPerson(input: PersonForm, actor: Actor): Promise<{ effects: string[] }> {
     requirePermission(actor, 'register.edit');
-    return { effects: (await this.personPlan(input, this.db)).effects };
+    return { effects: (await this.personPlan(input, this.db, actor)).effects };
   }
 
   async savePerson(input: PersonForm, actor: Actor, at = new Date().toISOString()): Promise<{ personId: number; created: boolean }> {
     requirePermission(actor, 'register.edit');
     return this.db.transaction(async (tx) => {
-      const { existing, row } = await this.personPlan(input, tx);
+      const { existing, row } = await this.personPlan(input, tx, actor);
       const values = [row.name, row.kind, row.role, row.form, row.year_group, row.staff_code, row.email];
       if (existing) {
         await tx.run('UPDATE people SET name = ?, kind = ?, role = ?, form = ?, year_group = ?, staff_code = ?, email = ?, updated_at = ? WHERE id = ?', [...values, at, existing.id]);

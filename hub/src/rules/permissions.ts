@@ -68,9 +68,16 @@ export const PERMISSIONS = {
   /** Marking an alert as seen (it leaves the top of Lockers now); recorded under the staff member. */
   'alerts.acknowledge': { roles: ['office', 'ict', 'headteacher', 'dsl'], words: 'acknowledge an alert', row: 'acknowledge an alert (account linked to a member of staff)' },
   /** The desk (issue 17): lending and returning without a station, day cards, the register. */
-  'desk.lend': { roles: ACTING, words: 'lend or return an item at the desk', row: DESK },
+  'desk.lend': { roles: ACTING, words: 'lend or return an item at the desk', row: DESK, condition: 'never take back one’s own loan, nor set its due date' },
   'day-cards.give': { roles: ACTING, words: 'give or take back a day card, or add a spare card', row: DESK },
   'register.edit': { roles: ACTING, words: 'add or correct a person, a card or an asset', row: DESK },
+  /** A role beyond pupil and plain staff carries this table's rights (the command line follows the MIS role). */
+  'roles.assign': {
+    roles: ['headteacher'],
+    words: 'give or take away an office, ICT, headteacher, deputy or DSL role',
+    row: 'give or take away a role with rights (office, ICT, headteacher, deputy, DSL) at the Desk',
+    condition: 'never one’s own role',
+  },
   /** P10: ICT clears a laptop's health check. */
   'assets.health-check': { roles: ['ict'], words: 'record a laptop’s health check', row: 'record a laptop’s health check (P10)' },
   /** The simulated station's card buttons (only with `handover start`). */
