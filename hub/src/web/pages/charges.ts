@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { NotFoundError, RuleError } from '../../records/access';
+import { assetStatusWords } from '../../records/assets';
 import type { ChargeRow } from '../../records/ledger';
 import { formatPence } from '../../records/time';
 import { csrfField } from '../auth';
@@ -97,7 +98,7 @@ export async function describeReport(context: WebContext, input: ReportInput): P
   };
   if (input.action === 'lost' || input.action === 'stolen') {
     const loan = await loans.openLoanOf(Number(asset.id));
-    if (!loan) throw new RuleError('P7', `${asset.tag} is not on loan (it is ${asset.status}): only an item on loan can be reported ${input.action}.`);
+    if (!loan) throw new RuleError('P7', `${asset.tag} is not on loan (it is ${assetStatusWords(asset.status)}): only an item on loan can be reported ${input.action}.`);
     const holder = await nameOf(Number(loan.person_id));
     const effects = [`The loan of ${itemName} to ${holder} (since ${new Date(loan.lent_at).toLocaleDateString('en-GB')}) is closed as ${input.action}.`];
     if (input.action === 'lost') {
@@ -136,7 +137,7 @@ export async function describeReport(context: WebContext, input: ReportInput): P
   return { effects, holder };
 }
 
-function reportForm(reply: FastifyReply, input: Partial<ReportInput>, priceItems: Array<{ class_id: string; item: string; pence: number }>): Html {
+function reportForm(reply: FastifyReply, input: Partial<ReportInput>, priceItems: Array<{ class_id: string; class_name: string; item: string; pence: number }>): Html {
   return html`<form method="post" action="/charges/preview" class="report">
     ${csrfField(reply)}
     <div class="field-row">
@@ -148,7 +149,7 @@ function reportForm(reply: FastifyReply, input: Partial<ReportInput>, priceItems
     <div class="field-row">
       <p><label for="crimeNumber">Crime number <span class="muted">(for a theft; required)</span></label><input id="crimeNumber" name="crimeNumber" value="${input.crimeNumber ?? ''}"></p>
       <p><label for="item">Damage <span class="muted">(for damage)</span></label>
-        <select id="item" name="item"><option value="">—</option>${priceItems.map((price) => html`<option value="${price.item}" ${input.item === price.item ? html`selected` : null}>${price.item} (${price.class_id}, ${formatPence(Number(price.pence))})</option>`)}</select></p>
+        <select id="item" name="item"><option value="">—</option>${priceItems.map((price) => html`<option value="${price.item}" ${input.item === price.item ? html`selected` : null}>${price.item} (${price.class_name}, ${formatPence(Number(price.pence))})</option>`)}</select></p>
     </div>
     <p><button type="submit" class="primary">Show what this will do</button></p>
   </form>`;
