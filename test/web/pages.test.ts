@@ -114,6 +114,7 @@ describe('office pages by role', () => {
     expect(await unknown.text()).toContain('no asset with tag');
 
     const preview = await office.send('POST', '/charges/preview', { form: { tag: school.stickTag, action: 'lost', _csrf: office.csrfToken }, accept: 'html' });
+    expect(await preview.clone().text()).toContain('the replacement price of encrypted USB sticks');
     expect(preview.status).toBe(200);
     const text = await preview.text();
     expect(text).toContain('Priya Patel (S-PAT) is charged £10.00');
