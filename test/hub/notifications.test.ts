@@ -114,9 +114,9 @@ describe(`e-mail notifications through a real SMTP server (${USING_POSTGRES ? 'P
   it('sends the borrower one digest of every overdue item', async () => {
     const [digest] = (await eventually(async () => to('priya@school.test').length > 0 && to('priya@school.test'), 20_000, 'the overdue digest')) as Arrived[];
     expect(digest.subject).toBe('3 items on loan to you are overdue');
-    expect(digest.text).toContain('STK-002 (usb-stick)');
-    expect(digest.text).toContain('STK-001 (usb-stick)');
-    expect(digest.text).toContain('LAP-001 (laptop)');
+    expect(digest.text).toContain('STK-002 (Encrypted USB stick)');
+    expect(digest.text).toContain('STK-001 (Encrypted USB stick)');
+    expect(digest.text).toContain('LAP-001 (Laptop)');
   });
 
   it('tells the office which phones were left at the cut-off, without the pupil a safeguarding hold protects', async () => {
@@ -137,7 +137,7 @@ describe(`e-mail notifications through a real SMTP server (${USING_POSTGRES ? 'P
     await harness.hub.records.loans.reportLost('STK-001', { personId: people['S-OFF'], role: 'office' });
     const [mail] = (await eventually(async () => to('head@school.test').length > 0 && to('head@school.test'), 20_000, 'the loss notice')) as Arrived[];
     expect(mail.subject).toBe('Reported lost: STK-001');
-    expect(mail.text).toContain('STK-001 (usb-stick) reported lost');
+    expect(mail.text).toContain('STK-001 (Encrypted USB stick) reported lost');
   });
 
   it('retries a theft notice while the mail server refuses, shows it on the page, and delivers it when the server is back', async () => {

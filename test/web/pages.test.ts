@@ -102,7 +102,10 @@ describe('office pages by role', () => {
   });
 
   it('reports a theft only with a crime number, and shows each effect before doing it', async () => {
-    await office.page('/charges');
+    const form = await office.page('/charges');
+    // The damage choices name the item's class in words, not its internal code.
+    expect(form.html).toContain('damaged (Encrypted USB stick, £10.00)');
+    expect(form.html).not.toContain('(usb-stick');
     const noCrime = await office.send('POST', '/charges/preview', { form: { tag: school.stickTag, action: 'stolen', crimeNumber: '', _csrf: office.csrfToken }, accept: 'html' });
     expect(noCrime.status).toBe(422);
     expect(await noCrime.text()).toContain('A theft must be reported with the police crime number (see: <a class="rule-link" href="/rules#a-stolen-stick-needs-a-crime-number">A stolen stick needs a crime number</a>)');
@@ -111,6 +114,7 @@ describe('office pages by role', () => {
     expect(await unknown.text()).toContain('no asset with tag');
 
     const preview = await office.send('POST', '/charges/preview', { form: { tag: school.stickTag, action: 'lost', _csrf: office.csrfToken }, accept: 'html' });
+    expect(await preview.clone().text()).toContain('the replacement price of encrypted USB sticks');
     expect(preview.status).toBe(200);
     const text = await preview.text();
     expect(text).toContain('Priya Patel (S-PAT) is charged £10.00');
@@ -126,7 +130,7 @@ describe('office pages by role', () => {
     expect((await auditOf('web.reported-lost'))[0].actor).toBe(`account:${(office as WebClient & { username: string }).username}`);
     // The loss tops the office view (P11).
     const landing = await office.page('/lockers');
-    expect(landing.html).toMatch(/Alerts not yet acknowledged[\s\S]*<li class="urgent" data-alert="\d+">STK-001 \(usb-stick\) reported lost; £10.00 charged/);
+    expect(landing.html).toMatch(/Alerts not yet acknowledged[\s\S]*<li class="urgent" data-alert="\d+">STK-001 \(Encrypted USB stick\) reported lost; £10.00 charged/);
 
     // Found: the preview names the reversal; confirming writes it as a new entry.
     const found = await office.send('POST', '/charges/preview', { form: { tag: school.stickTag, action: 'found', _csrf: office.csrfToken }, accept: 'html' });

@@ -30,9 +30,17 @@ async function addressesOf(records: Records, role: Role): Promise<string[]> {
 
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
 
+/** Asset class id → its readable name, as the messages say it. */
+async function classNamesOf(records: Records): Promise<Record<string, string>> {
+  const names: Record<string, string> = {};
+  for (const assetClass of await records.assets.classes()) names[assetClass.id] = assetClass.name;
+  return names;
+}
+
 /** One digest per borrower per day: every loan of theirs past its due date. */
 export async function overdueDigests(records: Records, now: Date): Promise<Notice[]> {
   const day = localDay(now);
+  const classNames = await classNamesOf(records);
   const byPerson = new Map<number, Array<{ tag: string; class_id: string; due_at: string }>>();
   for (const loan of await records.loans.overdue(now.toISOString())) {
     const list = byPerson.get(Number(loan.person_id)) ?? [];
@@ -53,7 +61,7 @@ export async function overdueDigests(records: Records, now: Date): Promise<Notic
         '',
         `${loans.length === 1 ? 'This item is' : 'These items are'} past ${loans.length === 1 ? 'its' : 'their'} return date. Please bring ${loans.length === 1 ? 'it' : 'them'} back to a loan locker or the school office.`,
         '',
-        ...loans.map((loan) => `- ${loan.tag} (${loan.class_id}), due ${localTime(loan.due_at)}`),
+        ...loans.map((loan) => `- ${loan.tag} (${classNames[loan.class_id] ?? loan.class_id}), due ${localTime(loan.due_at)}`),
         '',
         'You will get one reminder a day while anything is overdue.',
       ].join('\n'),
@@ -106,6 +114,7 @@ export async function uncollectedNotices(records: Records, now: Date, cutoff: st
 /** Each asset whose health check is due, to ICT, once per due date (P10). */
 export async function healthCheckNotices(records: Records, now: Date): Promise<Notice[]> {
   const at = now.toISOString();
+  const classNames = await classNamesOf(records);
   const due: Array<{ id: number; tag: string; class_id: string; dueAt: string }> = [];
   for (const asset of await records.assets.list()) {
     if (['lost', 'stolen', 'written-off', 'retired'].includes(asset.status)) continue;
@@ -120,7 +129,7 @@ export async function healthCheckNotices(records: Records, now: Date): Promise<N
       dedupe: `health-check:asset:${asset.id}:${asset.dueAt}:${to}`,
       recipient: to,
       subject: `Health check due: ${asset.tag}`,
-      body: [`${asset.tag} (${asset.class_id}) was due its health check on ${localTime(asset.dueAt)}.`, '', 'It is not lent again until the check is recorded (P10).'].join('\n'),
+      body: [`${asset.tag} (${classNames[asset.class_id] ?? asset.class_id}) was due its health check on ${localTime(asset.dueAt)}.`, '', 'It is not lent again until the check is recorded (P10).'].join('\n'),
     })),
   );
 }

@@ -39,6 +39,9 @@ export interface AssetRow {
 
 export const ASSET_STATUSES = ['available', 'on-loan', 'health-check', 'lost', 'stolen', 'written-off', 'retired'] as const;
 export type AssetStatus = (typeof ASSET_STATUSES)[number];
+/** Each status as the page and messages say it. */
+export const ASSET_STATUS_WORDS: Record<string, string> = { available: 'available', 'on-loan': 'on loan', 'health-check': 'held for its health check', lost: 'lost', stolen: 'stolen', 'written-off': 'written off', retired: 'retired' };
+export const assetStatusWords = (status: string): string => ASSET_STATUS_WORDS[status] ?? status;
 
 export interface AssetInput {
   tag: string;
@@ -107,9 +110,11 @@ export class Assets {
     });
   }
 
-  async priceList(classId?: string): Promise<Array<{ class_id: string; item: string; pence: number }>> {
-    if (classId) return this.db.all('SELECT * FROM price_list WHERE class_id = ? ORDER BY item', [classId]);
-    return this.db.all('SELECT * FROM price_list ORDER BY class_id, item');
+  /** The price list, each entry with its class's readable name (`class_name`) for the page. */
+  async priceList(classId?: string): Promise<Array<{ class_id: string; class_name: string; item: string; pence: number }>> {
+    const select = 'SELECT p.*, c.name AS class_name FROM price_list p JOIN asset_classes c ON c.id = p.class_id';
+    if (classId) return this.db.all(`${select} WHERE p.class_id = ? ORDER BY p.item`, [classId]);
+    return this.db.all(`${select} ORDER BY p.class_id, p.item`);
   }
 
   /** The replacement price charged when this asset is lost (asset's own, else its class's). */

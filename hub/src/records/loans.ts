@@ -11,7 +11,7 @@ import type { SqlDatabase } from '../db/sql';
 import type { AuditTrail } from '../audit/trail';
 import { AccessError, actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
 import type { Alerts, RaiseAlert } from './alerts';
-import type { Assets, AssetRow } from './assets';
+import { assetStatusWords, type Assets, type AssetRow } from './assets';
 import type { Holds } from './holds';
 import type { Ledger } from './ledger';
 import type { PersonRow, Role } from './people';
@@ -171,7 +171,7 @@ export class Loans {
   private async loanForReport(tag: string, tx: SqlDatabase): Promise<{ asset: AssetRow; loan: LoanRow }> {
     const asset = await this.assets.byTag(tag, tx);
     const loan = await this.openLoanOf(Number(asset.id), tx);
-    if (!loan) throw new RuleError('P7', `${tag} is not on loan (it is ${asset.status}): only an open loan can be reported lost or stolen`);
+    if (!loan) throw new RuleError('P7', `${tag} is not on loan (it is ${assetStatusWords(asset.status)}): only an open loan can be reported lost or stolen`);
     return { asset, loan };
   }
 
@@ -188,7 +188,7 @@ export class Loans {
         amountPence > 0
           ? await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence, reason: `${LOSS_REASON}${asset.class_id} ${asset.tag}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at })
           : null;
-      await this.alerts.raise(tx, { kind: 'asset-lost', role: 'headteacher', subject: `loan:${loan.id}`, message: `${asset.tag} (${asset.class_id}) reported lost${chargeId ? `; ${formatPence(amountPence)} charged` : ''}`, at });
+      await this.alerts.raise(tx, { kind: 'asset-lost', role: 'headteacher', subject: `loan:${loan.id}`, message: `${asset.tag} (${(await this.assets.assetClass(asset.class_id, tx)).name}) reported lost${chargeId ? `; ${formatPence(amountPence)} charged` : ''}`, at });
       return { loanId: Number(loan.id), chargeId, amountPence: chargeId ? amountPence : 0 };
     });
   }
@@ -203,7 +203,7 @@ export class Loans {
       await tx.run("UPDATE loans SET closed_at = ?, outcome = 'stolen', closed_by = ?, crime_number = ? WHERE id = ?", [at, actor.personId, crime, loan.id]);
       await this.assets.setStatus(Number(asset.id), 'stolen', tx, at);
       await this.audit.append({ actor: actorLabel(actor), action: 'loan.reported-stolen', subject: `loan:${loan.id}`, personId: Number(loan.person_id), at, details: { loan: Number(loan.id), asset: Number(asset.id), crimeNumber: crime } }, tx);
-      await this.alerts.raise(tx, { kind: 'asset-stolen', role: 'headteacher', subject: `loan:${loan.id}`, message: `${asset.tag} (${asset.class_id}) reported stolen, crime number ${crime}`, at });
+      await this.alerts.raise(tx, { kind: 'asset-stolen', role: 'headteacher', subject: `loan:${loan.id}`, message: `${asset.tag} (${(await this.assets.assetClass(asset.class_id, tx)).name}) reported stolen, crime number ${crime}`, at });
       return { loanId: Number(loan.id) };
     });
   }

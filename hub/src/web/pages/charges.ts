@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { NotFoundError, RuleError } from '../../records/access';
+import { assetStatusWords } from '../../records/assets';
 import type { ChargeRow } from '../../records/ledger';
 import { formatPence } from '../../records/time';
 import { csrfField } from '../auth';
@@ -97,12 +98,12 @@ export async function describeReport(context: WebContext, input: ReportInput): P
   };
   if (input.action === 'lost' || input.action === 'stolen') {
     const loan = await loans.openLoanOf(Number(asset.id));
-    if (!loan) throw new RuleError('P7', `${asset.tag} is not on loan (it is ${asset.status}): only an item on loan can be reported ${input.action}.`);
+    if (!loan) throw new RuleError('P7', `${asset.tag} is not on loan (it is ${assetStatusWords(asset.status)}): only an item on loan can be reported ${input.action}.`);
     const holder = await nameOf(Number(loan.person_id));
     const effects = [`The loan of ${itemName} to ${holder} (since ${new Date(loan.lent_at).toLocaleDateString('en-GB')}) is closed as ${input.action}.`];
     if (input.action === 'lost') {
       const pence = await assets.replacementPence(asset);
-      effects.push(pence > 0 ? `${holder} is charged ${formatPence(pence)}, the replacement price of ${assetClass.name.toLowerCase()}s (P7).` : `Nothing is charged: the replacement price is ${formatPence(0)}.`);
+      effects.push(pence > 0 ? `${holder} is charged ${formatPence(pence)}, the replacement price of ${inSentence(assetClass.name)}s (P7).` : `Nothing is charged: the replacement price is ${formatPence(0)}.`);
     } else {
       if (!input.crimeNumber) throw new RuleError('P8', 'A theft must be reported with the police crime number (P8). Ask the holder for it, then report again.');
       effects.push(`Crime number ${input.crimeNumber} is recorded. Nothing is charged (P8).`);
@@ -115,7 +116,7 @@ export async function describeReport(context: WebContext, input: ReportInput): P
     if (!loan) throw new RuleError('P7', `${asset.tag} has never been lent: there is no one to charge.`);
     const prices = await assets.priceList(asset.class_id);
     const price = prices.find((entry) => entry.item === input.item);
-    if (!price) throw new RuleError('P7', prices.length ? `Choose the damage from the ${assetClass.name.toLowerCase()} price list: ${prices.map((entry) => entry.item).join(', ')}.` : `The ${assetClass.name.toLowerCase()} price list is empty: there is nothing to charge for damage.`);
+    if (!price) throw new RuleError('P7', prices.length ? `Choose the damage from the ${inSentence(assetClass.name)} price list: ${prices.map((entry) => entry.item).join(', ')}.` : `The ${inSentence(assetClass.name)} price list is empty: there is nothing to charge for damage.`);
     const holder = await nameOf(Number(loan.person_id));
     return { effects: [`${holder}, who ${loan.closed_at ? 'last borrowed' : 'has'} ${itemName}, is charged ${formatPence(Number(price.pence))} for “${price.item}” (price list).`], holder };
   }
@@ -136,7 +137,7 @@ export async function describeReport(context: WebContext, input: ReportInput): P
   return { effects, holder };
 }
 
-function reportForm(reply: FastifyReply, input: Partial<ReportInput>, priceItems: Array<{ class_id: string; item: string; pence: number }>): Html {
+function reportForm(reply: FastifyReply, input: Partial<ReportInput>, priceItems: Array<{ class_id: string; class_name: string; item: string; pence: number }>): Html {
   return html`<form method="post" action="/charges/preview" class="report">
     ${csrfField(reply)}
     <div class="field-row">
@@ -148,11 +149,14 @@ function reportForm(reply: FastifyReply, input: Partial<ReportInput>, priceItems
     <div class="field-row">
       <p><label for="crimeNumber">Crime number <span class="muted">(for a theft; required)</span></label><input id="crimeNumber" name="crimeNumber" value="${input.crimeNumber ?? ''}"></p>
       <p><label for="item">Damage <span class="muted">(for damage)</span></label>
-        <select id="item" name="item"><option value="">—</option>${priceItems.map((price) => html`<option value="${price.item}" ${input.item === price.item ? html`selected` : null}>${price.item} (${price.class_id}, ${formatPence(Number(price.pence))})</option>`)}</select></p>
+        <select id="item" name="item"><option value="">—</option>${priceItems.map((price) => html`<option value="${price.item}" ${input.item === price.item ? html`selected` : null}>${price.item} (${price.class_name}, ${formatPence(Number(price.pence))})</option>`)}</select></p>
     </div>
     <p><button type="submit" class="primary">Show what this will do</button></p>
   </form>`;
 }
+
+/** A class name inside a sentence: its first letter lowered, acronyms kept ("encrypted USB stick"). */
+const inSentence = (name: string): string => (/^[A-Z][a-z]/.test(name) ? name.charAt(0).toLowerCase() + name.slice(1) : name);
 
 export function registerCharges(app: FastifyInstance, context: WebContext): void {
   async function ledgerPage(request: FastifyRequest, reply: FastifyReply, options: { problem?: string; input?: Partial<ReportInput>; status?: number } = {}) {

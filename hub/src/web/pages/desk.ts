@@ -181,7 +181,7 @@ async function deskPage(context: WebContext, request: FastifyRequest, reply: Fas
       ${section('return', 'Return an item', 'desk.lend', form('return', html`<div class="field-row">
           ${input('return-tag', 'Asset tag', values('return'), { required: true })}
           <fieldset class="choice"><legend>Condition</legend>${RETURN_CONDITIONS.map((c) => html`<label class="inline"><input type="radio" name="condition" value="${c}" required ${(values('return').condition ?? 'good') === c ? html`checked` : null}> ${c === 'good' ? 'Good' : 'Damaged'}</label>`)}</fieldset>
-          <p><label for="return-item">Damage to charge <span class="muted">(if damaged)</span></label><select id="return-item" name="item"><option value="">— nothing charged —</option>${prices.map((price) => html`<option value="${price.item}">${price.item} (${price.class_id}, ${formatPence(Number(price.pence))})</option>`)}</select></p>
+          <p><label for="return-item">Damage to charge <span class="muted">(if damaged)</span></label><select id="return-item" name="item"><option value="">— nothing charged —</option>${prices.map((price) => html`<option value="${price.item}">${price.item} (${price.class_name}, ${formatPence(Number(price.pence))})</option>`)}</select></p>
           ${input('return-note', 'Note', values('return'), { hint: 'optional' })}
         </div>`, 'Check the return'))}
       ${section('health-check', 'Record a laptop’s health check', 'assets.health-check', form('health-check', html`<div class="field-row">

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { eventName } from '../../protocol/frames';
-import type { AssetRow } from '../../records/assets';
+import { assetStatusWords, type AssetRow } from '../../records/assets';
 import type { LoanRow } from '../../records/loans';
 import type { PersonRow } from '../../records/people';
 import { formatPence } from '../../records/time';
@@ -61,7 +61,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
           <section aria-labelledby="assets-found"><h2 id="assets-found">Assets (${assets.length})</h2>
             ${assets.length
               ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Tag</th><th scope="col">Class</th><th scope="col">Status</th><th scope="col">Held by</th></tr></thead>
-                <tbody>${assets.map((asset) => html`<tr><td><a href="/who/asset/${encodeURIComponent(asset.tag)}">${asset.tag}</a></td><td>${asset.class_id}</td><td>${asset.status}</td><td>${asset.holder_id ? html`<a href="/who/person/${asset.holder_id}">${asset.holder}</a>` : '—'}</td></tr>`)}</tbody></table></div>`
+                <tbody>${assets.map((asset) => html`<tr><td><a href="/who/asset/${encodeURIComponent(asset.tag)}">${asset.tag}</a></td><td>${asset.class_id}</td><td>${assetStatusWords(asset.status)}</td><td>${asset.holder_id ? html`<a href="/who/person/${asset.holder_id}">${asset.holder}</a>` : '—'}</td></tr>`)}</tbody></table></div>`
               : html`<p class="empty">No asset matches “${q}”.</p>`}
           </section>`
           : html`<p class="hint">Search for a pupil or member of staff to see what they hold now and what they held before, or for an asset tag to see who has it and its custody chain.</p>`}`,
@@ -161,7 +161,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
           <dt>Class</dt><dd>${asset.class_id}${asset.model ? `, ${asset.model}` : ''}</dd>
           <dt>Serial</dt><dd>${asset.serial ?? '—'}</dd>
           <dt>Encryption</dt><dd>${asset.encryption ?? '—'}</dd>
-          <dt>Status</dt><dd>${asset.status}</dd>
+          <dt>Status</dt><dd>${assetStatusWords(asset.status)}</dd>
           <dt>Home</dt><dd>${asset.home_station ? `station ${asset.home_station}, locker ${Number(asset.home_locker) + 1}` : '—'}</dd>
           ${healthDue ? html`<dt>Health check due</dt><dd>${timeTag(healthDue)}</dd>` : null}
           <dt>Held by</dt><dd>${open ? html`<a href="/who/person/${open.person_id}">${open.name}</a> since ${timeTag(open.lent_at)}, due ${timeTag(open.due_at)}` : 'Nobody (not on loan)'}</dd>
