@@ -80,3 +80,25 @@ describe('one’s own loan at the desk', () => {
     expect(longLoan.stderr).toMatch(/your own loan/);
   });
 });
+
+describe('cards for people with rights', () => {
+  // A card lets whoever holds it act as its person at a station: an office worker who enrolled a
+  // card they carry as the DSL's, or lent the headteacher a day card, could release safeguarding
+  // holds or complete two-person releases alone.
+  it('office cannot enrol a card as the headteacher’s or give the DSL a day card; the headteacher can, but not for themselves', async () => {
+    const enrol = await handover('card', 'enrol', 'T2', '04ee0099', '--by', 'OOF');
+    expect(enrol.code).toBe(1);
+    expect(enrol.stderr).toMatch(/headteacher/);
+    expect((await handover('card', 'enrol', 'T2', '04ee0099', '--dry-run', '--by', 'OOF')).code).toBe(1);
+    expect((await handover('daycard', 'spare', 'Spare 9', '04ee0098', '--by', 'OOF')).code).toBe(0);
+    const dayCard = await handover('daycard', 'give', 'Spare 9', 'T3', '--by', 'OOF'); // T3 is the DSL now
+    expect(dayCard.code).toBe(1);
+    expect(dayCard.stderr).toMatch(/headteacher/);
+    const holders = await db.all<{ role: string }>("SELECT p.role FROM badges b JOIN people p ON p.id = b.person_id WHERE b.revoked_at IS NULL AND p.role IN ('headteacher', 'dsl')");
+    expect(holders.length).toBe(2); // their own imported cards only
+    expect((await handover('card', 'enrol', 'T2', '04ee0099', '--by', 'HHE')).code).toBe(1);
+    expect((await handover('daycard', 'give', 'Spare 9', 'T3', '--by', 'HHE')).code).toBe(0);
+    // A pupil's or plain member of staff's card is still the office's to set up.
+    expect((await handover('card', 'enrol', 'P1', '04ee0097', '--by', 'OOF')).code).toBe(0);
+  });
+});

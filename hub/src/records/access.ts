@@ -48,6 +48,17 @@ export function requirePermission(actor: Actor, permission: Permission, action: 
   if (!actorMay(actor, permission)) throw new AccessError(action, actor.role, rolesFor(permission));
 }
 
+/**
+ * A card (enrolled, or a day card) lets whoever holds it act as its person at a station. For a person
+ * whose role carries rights beyond a pupil's or plain staff's, only someone who may assign such roles
+ * sets one up, and never for themselves: otherwise a desk worker could carry the DSL's rights.
+ */
+export function requireCardRight(actor: Actor, person: { id: number | string; role: string }): void {
+  if (person.role === 'pupil' || person.role === 'staff') return;
+  requirePermission(actor, 'roles.assign', `set up a card for ${person.role === 'dsl' ? 'the DSL' : `a member of staff with the ${person.role} role`}`);
+  if (actor.personId !== null && Number(person.id) === actor.personId) throw new RuleError('roles.assign', 'nobody sets up a card for themselves');
+}
+
 /** The audit trail's name for an actor. */
 export function actorLabel(actor: Actor): string {
   if (actor.personId !== null) return `person:${actor.personId}`;

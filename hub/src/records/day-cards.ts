@@ -8,7 +8,7 @@
 // the person's name, as the station's list said.
 import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
-import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
+import { actorLabel, NotFoundError, requireCardRight, requirePermission, RuleError, type Actor } from './access';
 import { badgeHash, parseUid, schoolBadgeKey, type People, type PersonRow } from './people';
 import { nextCutoff } from './time';
 
@@ -133,13 +133,16 @@ export class DayCards {
 
   async checkGive(label: string, personRef: string, actor: Actor, at = new Date().toISOString()): Promise<{ effects: string[] }> {
     requirePermission(actor, 'day-cards.give');
-    return { effects: (await this.givePlan(label, personRef, at, this.db)).effects };
+    const plan = await this.givePlan(label, personRef, at, this.db);
+    requireCardRight(actor, plan.person);
+    return { effects: plan.effects };
   }
 
   async give(label: string, personRef: string, actor: Actor, at = new Date().toISOString()): Promise<{ dayCardId: number; personId: number; expiresAt: string }> {
     requirePermission(actor, 'day-cards.give');
     return this.db.transaction(async (tx) => {
       const { card, person, expiresAt } = await this.givePlan(label, personRef, at, tx);
+      requireCardRight(actor, person);
       // The spare card's badge row (its hash is the key) now names this person until the cut-off.
       await tx.run(
         `INSERT INTO badges (hash, person_id, enrolled_at, expires_at) VALUES (?, ?, ?, ?)

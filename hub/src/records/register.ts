@@ -5,7 +5,7 @@
 // the confirmation step. In a correction an empty field keeps its current value.
 import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
-import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
+import { actorLabel, NotFoundError, requireCardRight, requirePermission, RuleError, type Actor } from './access';
 import type { AssetInput, AssetRow, Assets } from './assets';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type People, type PersonRow, type Role } from './people';
 import { formatPence, parseDay, parsePounds } from './time';
@@ -159,13 +159,16 @@ export class Register {
 
   async checkCard(personRef: string, uid: string, actor: Actor): Promise<{ effects: string[] }> {
     requirePermission(actor, 'register.edit');
-    return { effects: (await this.cardPlan(personRef, uid, this.db)).effects };
+    const plan = await this.cardPlan(personRef, uid, this.db);
+    requireCardRight(actor, plan.person);
+    return { effects: plan.effects };
   }
 
   async enrolCard(personRef: string, uid: string, actor: Actor, at = new Date().toISOString()): Promise<{ personId: number; replaced: number }> {
     requirePermission(actor, 'register.edit');
     return this.db.transaction(async (tx) => {
       const { person, hash, replaced } = await this.cardPlan(personRef, uid, tx);
+      requireCardRight(actor, person);
       await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL AND expires_at IS NULL', [at, person.id]);
       await tx.run(
         `INSERT INTO badges (hash, person_id, enrolled_at) VALUES (?, ?, ?)

@@ -69,8 +69,8 @@ export const PERMISSIONS = {
   'alerts.acknowledge': { roles: ['office', 'ict', 'headteacher', 'dsl'], words: 'acknowledge an alert', row: 'acknowledge an alert (account linked to a member of staff)' },
   /** The desk (issue 17): lending and returning without a station, day cards, the register. */
   'desk.lend': { roles: ACTING, words: 'lend or return an item at the desk', row: DESK, condition: 'never take back one’s own loan, nor set its due date' },
-  'day-cards.give': { roles: ACTING, words: 'give or take back a day card, or add a spare card', row: DESK },
-  'register.edit': { roles: ACTING, words: 'add or correct a person, a card or an asset', row: DESK },
+  'day-cards.give': { roles: ACTING, words: 'give or take back a day card, or add a spare card', row: DESK, condition: 'a day card for someone with a role with rights: the headteacher only, never their own' },
+  'register.edit': { roles: ACTING, words: 'add or correct a person, a card or an asset', row: DESK, condition: 'a card for someone with a role with rights: the headteacher only, never their own' },
   /** A role beyond pupil and plain staff carries this table's rights (the command line follows the MIS role). */
   'roles.assign': {
     roles: ['headteacher'],
