@@ -64,6 +64,11 @@ export const DEMO_ITEMS: DemoItem[] = [
   { uid: '7a9c0003', tag: 'LAP-D01', classId: 'laptop', name: 'Laptop LAP-D01', serial: 'DEMO-LT-01', encryption: null, homeLocker: 7 },
 ];
 
+/** A demo member of staff's address: first.last at the reserved example domain. */
+export function demoEmail(card: DemoCard): string {
+  return `${card.name.toLowerCase().replace(/[^a-z]+/g, '.')}@demo-school.example`;
+}
+
 export function isStaffCard(card: DemoCard): boolean {
   return card.role !== 'pupil';
 }
@@ -72,9 +77,13 @@ export function isStaffCard(card: DemoCard): boolean {
 export async function seedDemoSchool(db: SqlDatabase, people: People, assets: Assets): Promise<void> {
   for (const card of DEMO_CARDS) {
     const known = await db.get<{ id: number }>('SELECT id FROM people WHERE external_id = ?', [card.ref]);
-    if (known) continue;
-    const id = await people.add({ externalId: card.ref, name: card.name, role: card.role, form: card.form, medicalExempt: card.medicalExempt });
-    await people.enrolBadge(id, parseUid(card.uid));
+    if (!known) {
+      const id = await people.add({ externalId: card.ref, name: card.name, role: card.role, form: card.form, medicalExempt: card.medicalExempt });
+      await people.enrolBadge(id, parseUid(card.uid));
+    }
+    // Staff get an address at a reserved domain, so the e-mail notices can be tried against a local
+    // SMTP server (README "Settings"); nothing is ever delivered to a real mailbox.
+    if (isStaffCard(card)) await db.run('UPDATE people SET email = ? WHERE external_id = ? AND email IS NULL', [demoEmail(card), card.ref]);
   }
   for (const item of DEMO_ITEMS) {
     const known = await db.get<{ id: number }>('SELECT id FROM assets WHERE tag = ?', [item.tag]);
