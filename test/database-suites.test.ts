@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import config from '../vitest.config';
-import { databaseReasons, testFiles } from './support/database-suites';
+import { BROWSER_ONLY, databaseReasons, databaseSuites, testFiles } from './support/database-suites';
 
 const ROOT = path.resolve(__dirname, '..');
 const code = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8').replace(/^\s*(\/\/|\/\*|\*).*$/gm, '');
@@ -33,5 +33,12 @@ describe('the PostgreSQL pass’s choice of test files', () => {
     // Through a helper only: the rulebook's matrix gets its hub from the harness and its command line from test/hub/support.
     expect(reasons.get('test/faults/late-event-order.test.ts')).not.toBeNull();
     for (const file of ['test/firmware/codec/cbor.test.ts', 'test/fuzz/cbor.fuzz.test.ts', 'test/firmware/station-doors.test.ts']) expect(reasons.get(file), file).toBeNull();
+  });
+
+  it('leaves out of the PostgreSQL pass only the named Chromium suites among those that open records', { timeout: 120_000 }, async () => {
+    const chosen = new Set(await databaseSuites());
+    const opening = testFiles().filter((file) => OPENS_RECORDS.test(code(file)));
+    expect(opening.filter((file) => !chosen.has(file)).sort()).toEqual([...BROWSER_ONLY].sort());
+    for (const file of BROWSER_ONLY) expect(code(file), file).toMatch(/chromium/i);
   });
 });

@@ -78,11 +78,20 @@ export async function databaseReasons(files = testFiles()): Promise<Map<string, 
   return reasons;
 }
 
+/**
+ * The suites that drive the office page in Chromium test what a browser shows and does (layout at
+ * 390 px, keyboard, accessibility, the demo walked from the buttons); the records behind every page
+ * and action are tested over HTTP, the API and the command line on both databases (pages, desk,
+ * rules-matrix, safeguarding-crawl, ...). They run in the first pass only: together they are about
+ * a fifth of the suite's time, and CI must stay under 30 minutes.
+ */
+export const BROWSER_ONLY = ['test/web/browser.test.ts', 'test/web/desk-browser.test.ts'];
+
 export async function databaseSuites(): Promise<string[]> {
-  return [...(await databaseReasons())].filter(([, reason]) => reason !== null).map(([file]) => file);
+  return [...(await databaseReasons())].filter(([file, reason]) => reason !== null && !BROWSER_ONLY.includes(file)).map(([file]) => file);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  if (process.argv.includes('--why')) for (const [file, reason] of await databaseReasons()) console.log(`${file}: ${reason ?? 'no database: first pass only'}`);
+  if (process.argv.includes('--why')) for (const [file, reason] of await databaseReasons()) console.log(`${file}: ${BROWSER_ONLY.includes(file) ? 'in Chromium: first pass only' : (reason ?? 'no database: first pass only')}`);
   else for (const file of await databaseSuites()) console.log(file);
 }
