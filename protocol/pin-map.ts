@@ -18,6 +18,11 @@ export interface PinMap {
   buzzer: number;
 }
 
+/** The SPI bus and the MFRC522 reader: the same on every station. */
+function readerPins(): Pick<PinMap, 'sck' | 'miso' | 'mosi' | 'rfidCs' | 'rfidIrq' | 'rfidReset'> {
+  return { sck: 18, miso: 19, mosi: 23, rfidCs: 5, rfidIrq: 4, rfidReset: 22 };
+}
+
 /**
  * Direct-wired station of up to 7 lockers (the walking skeleton's layout). A door is watched, so
  * it needs a GPIO Espruino can watch that is not read at reset (a shut door grounds its pin):
@@ -29,12 +34,7 @@ export function directPinMap(lockers: number): PinMap {
   const doorPins = [32, 33, 34, 35, 36, 39, 27];
   if (lockers > lockPins.length) throw new Error(`a direct-wired station has at most ${lockPins.length} lockers`);
   return {
-    sck: 18,
-    miso: 19,
-    mosi: 23,
-    rfidCs: 5,
-    rfidIrq: 4,
-    rfidReset: 22,
+    ...readerPins(),
     locks: lockPins.slice(0, lockers),
     doors: doorPins.slice(0, lockers),
     led: 2,
@@ -49,12 +49,7 @@ export function directPinMap(lockers: number): PinMap {
  */
 export function expanderPinMap(): PinMap {
   return {
-    sck: 18,
-    miso: 19,
-    mosi: 23,
-    rfidCs: 5,
-    rfidIrq: 4,
-    rfidReset: 22,
+    ...readerPins(),
     expanderCs: 27,
     expanderInt: 33,
     locks: [],

@@ -30,6 +30,7 @@ import type { Clock } from '../hal';
 import { BADGE_FLAG, type BadgeEntry } from './badge-list';
 import { LOCKER } from '../../../protocol/lockers';
 import { DETAIL, EVENT, ROLE } from '../../../protocol/wire';
+import type { StationTimingFile } from '../../../protocol/station-config';
 
 export interface EventFields {
   locker?: number;
@@ -47,14 +48,8 @@ export interface LockerAsset {
   healthCheckDue: boolean;
 }
 
-export interface StationTiming {
-  doorOpenTimeoutMs: number;
-  doorLeftOpenMs: number;
-  staffSessionMs: number;
-  releaseWindowMs: number;
-  unknownLimit: number;
-  unknownWindowMs: number;
-}
+/** The station's timers and limits, as the contract's configuration file names them (all filled in by validateConfig). */
+export type StationTiming = StationTimingFile;
 
 export interface StationParts {
   clock: Clock;
