@@ -50,6 +50,7 @@ const BOUNDARY_PROPERTIES = [
   ...declaredNames('./firmware/src/station/config.ts', CONFIG_INTERFACES),
   ...declaredNames('./firmware/src/station/station.ts', CONFIG_INTERFACES),
   ...declaredNames('./protocol/pin-map.ts', /export interface PinMap \{[^]*?\n\}/g),
+  ...declaredNames('./protocol/station-config.ts', /export interface StationTimingFile \{[^]*?\n\}/g),
 ];
 
 /**
