@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as acorn from 'acorn';
+import * as walk from 'acorn-walk';
 import { describe, expect, it } from 'vitest';
+import { stationConfigDefaults, stationTimingBounds } from '../protocol/station-config';
 
 interface Violation {
   construct: string;
@@ -437,5 +440,19 @@ describe('bundle check: the built firmware', () => {
   it.skipIf(!fs.existsSync(distFile))('dist/firmware.js contains nothing Espruino cannot run', () => {
     const violations = checkBundle(fs.readFileSync(distFile, 'utf8'));
     expect(violations, describeViolations(violations)).toEqual([]);
+  });
+
+  // The bundle's property names are mangled, except those that cross its edge: the configuration
+  // file the hub writes is read by name, so a setting mangled away would be silently ignored.
+  it.skipIf(!fs.existsSync(distFile))('reads every setting of handover.json under its own name', () => {
+    // Names the code reads or writes as properties (strings, e.g. in error messages, do not count).
+    const used = new Set<string>();
+    walk.full(acorn.parse(fs.readFileSync(distFile, 'utf8'), { ecmaVersion: 'latest' }), (node) => {
+      if (node.type === 'MemberExpression' && !node.computed && node.property.type === 'Identifier') used.add(node.property.name);
+      if (node.type === 'Property' && !node.computed && node.key.type === 'Identifier') used.add(node.key.name);
+    });
+    const defaults = stationConfigDefaults();
+    const names = [...Object.keys(defaults), ...Object.keys(defaults.timing), ...Object.keys(stationTimingBounds()), 'site', 'station', 'lockers', 'broker', 'wifi', 'badgeKey', 'stationKey', 'assets'];
+    expect([...new Set(names)].filter((name) => !used.has(name))).toEqual([]);
   });
 });
