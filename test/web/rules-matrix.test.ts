@@ -1,6 +1,6 @@
 // The rulebook from the outside: every role against every action, through the office page (HTTP
 // with a session and CSRF token), the JSON API, and the command line (the `handover` command's own
-// entry point run in this process on the same database — test/hub/cli.test.ts and the other CLI
+// entry point run in this process on the same database — test/hub/cli/cli.test.ts and the other CLI
 // suites run the real binary as a child process), each cell's outcome held against
 // rules/permissions.ts: a refusal (403, or "needs the … role" and exit 1) exactly where the table says no. The probes use targets
 // that do not exist or input that is wrong *after* the permission check (an unknown asset tag, a

@@ -105,7 +105,7 @@ const FIELDS = (Object.keys(EventFrameSchema.shape) as Array<keyof EventFrame>).
 /**
  * The frame EventFrameSchema would return for `named` when `named` satisfies it, else undefined
  * (also for any field present as undefined: left to the schema). The schema is the definition:
- * test/hub/frame-check.test.ts compares the two.
+ * test/hub/protocol/frame-check.test.ts compares the two.
  */
 export function checkedFrame(named: Record<string, unknown>): EventFrame | undefined {
   const out: Record<string, unknown> = {};

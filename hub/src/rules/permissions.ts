@@ -1,7 +1,7 @@
 // The one rulebook of who may do what (P14). Every door into the records consults this table: the
 // office page's routes (auth.ts), the JSON API, each command-line command (through the record
 // modules' `requirePermission`), the reports and the subject access export. The README's roles
-// table is checked against it by test/hub/permissions.test.ts (`rolesTableMarkdown` prints it).
+// table is checked against it by test/hub/rules/permissions.test.ts (`rolesTableMarkdown` prints it).
 //
 // Roles here are the office page's account roles plus `deputy`, which only the command line meets
 // (a deputy head named with --by). A person acting on the command line is matched by their role in
@@ -122,7 +122,7 @@ export function rolesTableMarkdown(): string {
   const rows = new Map<string, { roles: Set<TableRole>; conditions: Set<string> }>();
   for (const rule of Object.values(PERMISSIONS) as Rule[]) {
     if (!rule.row) continue;
-    // Every action of one row has the same roles (test/hub/permissions.test.ts checks it).
+    // Every action of one row has the same roles (test/hub/rules/permissions.test.ts checks it).
     const entry = rows.get(rule.row) ?? { roles: new Set(rule.roles), conditions: new Set<string>() };
     if (rule.condition) entry.conditions.add(rule.condition);
     rows.set(rule.row, entry);

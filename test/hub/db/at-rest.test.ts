@@ -5,12 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, sqliteFile } from '../../hub/src/db/open';
-import { startHub, type HubHarness } from '../support/hub-harness';
-import { testDatabaseTarget, USING_POSTGRES } from '../support/test-database';
-import { commandLine } from './support/cli';
-import { EVENT, openSchool } from './support/school';
-import { WebClient } from '../web/client';
+import { openDatabase, sqliteFile } from '../../../hub/src/db/open';
+import { startHub, type HubHarness } from '../../support/hub-harness';
+import { testDatabaseTarget, USING_POSTGRES } from '../../support/test-database';
+import { commandLine } from '../support/cli';
+import { EVENT, openSchool } from '../support/school';
+import { WebClient } from '../../web/client';
 
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 

@@ -2,9 +2,9 @@
 // boots' committed marks read and written together (records/committed-marks.ts): the records
 // must come out exactly as when the same events are applied one at a time.
 import { afterEach, expect, it } from 'vitest';
-import type { EventFrame } from '../../hub/src/protocol/frames';
-import { prng } from '../support/prng';
-import { EVENT, openSchool, type School } from './support/school';
+import type { EventFrame } from '../../../hub/src/protocol/frames';
+import { prng } from '../../support/prng';
+import { EVENT, openSchool, type School } from '../support/school';
 
 let schools: School[] = [];
 afterEach(async () => {

@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { commandLine } from './support/cli';
-import { EVENT, openSchool, type School } from './support/school';
+import { commandLine } from '../support/cli';
+import { EVENT, openSchool, type School } from '../support/school';
 
 let school: School;
 const { handover } = commandLine(() => school.test.target);

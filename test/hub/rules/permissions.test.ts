@@ -4,13 +4,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PERMISSIONS, rolesTableMarkdown, type Rule } from '../../hub/src/rules/permissions';
-import { parseDay } from '../../hub/src/records/time';
-import { csvCell, toCsv } from '../../hub/src/reports/csv';
+import { PERMISSIONS, rolesTableMarkdown, type Rule } from '../../../hub/src/rules/permissions';
+import { parseDay } from '../../../hub/src/records/time';
+import { csvCell, toCsv } from '../../../hub/src/reports/csv';
 
 describe('the rulebook', () => {
   it('is the README roles table, row for row', () => {
-    const readme = fs.readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+    const readme = fs.readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
     expect(readme).toContain(rolesTableMarkdown());
   });
 

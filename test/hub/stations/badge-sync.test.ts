@@ -3,11 +3,11 @@
 // which stops Node. The station link is the hub's own, not started (every command is refused).
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../hub/src/log';
-import type { BadgeListFile, BadgeLists } from '../../hub/src/stations/badge-lists';
-import { BadgeSync } from '../../hub/src/stations/badge-sync';
-import { StationLink, type StationState } from '../../hub/src/stations/station-link';
-import { eventually } from '../support/eventually';
+import { createLogger } from '../../../hub/src/log';
+import type { BadgeListFile, BadgeLists } from '../../../hub/src/stations/badge-lists';
+import { BadgeSync } from '../../../hub/src/stations/badge-sync';
+import { StationLink, type StationState } from '../../../hub/src/stations/station-link';
+import { eventually } from '../../support/eventually';
 
 /** The hub's badge lists as BadgeSync reads them: one list, version 5. */
 class OneList extends EventEmitter {

@@ -4,10 +4,10 @@
 // (or anyone) a headteacher. Only the headteacher gives or takes away a role with rights beyond
 // plain staff, and nobody changes their own role. Run through the `handover` command on a real database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../../hub/src/db/open';
-import type { SqlDatabase } from '../../hub/src/db/sql';
-import { commandLine } from './support/cli';
-import { testDatabaseTarget, type TestDatabaseTarget } from '../support/test-database';
+import { openDatabase } from '../../../hub/src/db/open';
+import type { SqlDatabase } from '../../../hub/src/db/sql';
+import { commandLine } from '../support/cli';
+import { testDatabaseTarget, type TestDatabaseTarget } from '../../support/test-database';
 
 let target: TestDatabaseTarget;
 let db: SqlDatabase;

@@ -5,12 +5,12 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { importAssetRecords, importAssetsFromSnipeIt } from '../../hub/src/import/assets';
-import { parseCsvText } from '../../hub/src/import/csv-reader';
-import { importPeople, importPeopleRecords } from '../../hub/src/import/people';
-import { createRecords, type Records } from '../../hub/src/records';
-import { SYSTEM } from '../../hub/src/records/access';
-import { openTestDatabase, type TestDatabase } from '../support/test-database';
+import { importAssetRecords, importAssetsFromSnipeIt } from '../../../hub/src/import/assets';
+import { parseCsvText } from '../../../hub/src/import/csv-reader';
+import { importPeople, importPeopleRecords } from '../../../hub/src/import/people';
+import { createRecords, type Records } from '../../../hub/src/records';
+import { SYSTEM } from '../../../hub/src/records/access';
+import { openTestDatabase, type TestDatabase } from '../../support/test-database';
 
 describe('the CSV reader', () => {
   it('reads quotes, embedded commas and line breaks, CRLF, a BOM, and keeps line numbers', () => {

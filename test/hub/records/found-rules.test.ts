@@ -3,8 +3,8 @@
 // command line, the roles table's "report lost, stolen, damaged, found" row decides (ICT lead
 // included), and nobody reports their own lost item found to clear their own charge.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { commandLine } from './support/cli';
-import { EVENT, openSchool, type School } from './support/school';
+import { commandLine } from '../support/cli';
+import { EVENT, openSchool, type School } from '../support/school';
 
 let school: School;
 const { handover } = commandLine(() => school.test.target);

@@ -2,16 +2,16 @@
 // cut-off after their deposit); a failing sweep is logged, not thrown; the hub runs it from the
 // moment it starts, with the cut-off its settings name.
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { openDatabase } from '../../hub/src/db/open';
-import { Hub } from '../../hub/src/hub';
-import { createLogger } from '../../hub/src/log';
-import { createRecords } from '../../hub/src/records';
-import { LostProperty } from '../../hub/src/records/lost-property';
-import { addDays } from '../../hub/src/records/time';
-import { Housekeeping } from '../../hub/src/rules/housekeeping';
-import { loadSettings } from '../../hub/src/settings';
-import { testDatabaseTarget } from '../support/test-database';
-import { EVENT, openSchool, type School } from './support/school';
+import { openDatabase } from '../../../hub/src/db/open';
+import { Hub } from '../../../hub/src/hub';
+import { createLogger } from '../../../hub/src/log';
+import { createRecords } from '../../../hub/src/records';
+import { LostProperty } from '../../../hub/src/records/lost-property';
+import { addDays } from '../../../hub/src/records/time';
+import { Housekeeping } from '../../../hub/src/rules/housekeeping';
+import { loadSettings } from '../../../hub/src/settings';
+import { testDatabaseTarget } from '../../support/test-database';
+import { EVENT, openSchool, type School } from '../support/school';
 
 let school: School;
 beforeEach(async () => {

@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { recordHash, type AuditRecord } from '../../hub/src/audit/trail';
-import { sqliteFile } from '../../hub/src/db/open';
-import { EVENT, openSchool, type School } from './support/school';
-import { commandLine } from './support/cli';
-import { USING_POSTGRES } from '../support/test-database';
+import { recordHash, type AuditRecord } from '../../../hub/src/audit/trail';
+import { sqliteFile } from '../../../hub/src/db/open';
+import { EVENT, openSchool, type School } from '../support/school';
+import { commandLine } from '../support/cli';
+import { USING_POSTGRES } from '../../support/test-database';
 
 const run = promisify(execFile);
 let school: School;
@@ -322,7 +322,7 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
 });
 
 async function openRaw() {
-  const { openDatabase } = await import('../../hub/src/db/open');
+  const { openDatabase } = await import('../../../hub/src/db/open');
   return (await openDatabase({ dataDir: school.test.target.dataDir, databaseUrl: school.test.target.databaseUrl })).db;
 }
 
@@ -372,7 +372,7 @@ const HUB_ROLE_URL = process.env.DATABASE_HUB_URL;
 
 describe.skipIf(!USING_POSTGRES || !HUB_ROLE_URL)('the hub’s PostgreSQL role owns no table', () => {
   it('works, but cannot disable or drop the triggers, nor edit the ledger or the trail', async () => {
-    const { openDatabase } = await import('../../hub/src/db/open');
+    const { openDatabase } = await import('../../../hub/src/db/open');
     const target = school.test.target;
     const hubUrl = new URL(HUB_ROLE_URL!);
     hubUrl.pathname = new URL(target.databaseUrl!).pathname;
@@ -380,7 +380,7 @@ describe.skipIf(!USING_POSTGRES || !HUB_ROLE_URL)('the hub’s PostgreSQL role o
     try {
       expect((await db.get<{ name: string }>('SELECT current_user AS name'))!.name).not.toBe(new URL(target.databaseUrl!).username);
       // Its ordinary work goes on: an event applied, the ledger added to, anchored as before.
-      const { createRecords } = await import('../../hub/src/records');
+      const { createRecords } = await import('../../../hub/src/records');
       const records = createRecords(db);
       await records.custody.applyEvent({ station: 'form-7a', boot: 1, seq: 4, uptimeMs: 4000, type: EVENT.DEPOSIT, locker: 6, person: school.pupils[3] }, '2026-03-05T08:40:00.000Z');
       await records.ledger.reverse(ids.charge, 'found in the library', school.actor('office'), '2026-03-05T09:00:00.000Z');

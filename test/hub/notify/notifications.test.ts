@@ -7,14 +7,14 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../protocol/wire';
-import type { EventFrame } from '../../hub/src/protocol/frames';
-import { createRecords } from '../../hub/src/records';
-import { SYSTEM } from '../../hub/src/records/access';
-import { RESTRICTED } from '../../hub/src/records/safeguarding';
-import { eventually, startHub, type HubHarness } from '../support/hub-harness';
-import { USING_POSTGRES } from '../support/test-database';
-import { WebClient } from '../web/client';
+import { EVENT } from '../../../protocol/wire';
+import type { EventFrame } from '../../../hub/src/protocol/frames';
+import { createRecords } from '../../../hub/src/records';
+import { SYSTEM } from '../../../hub/src/records/access';
+import { RESTRICTED } from '../../../hub/src/records/safeguarding';
+import { eventually, startHub, type HubHarness } from '../../support/hub-harness';
+import { USING_POSTGRES } from '../../support/test-database';
+import { WebClient } from '../../web/client';
 
 interface Arrived {
   to: string;

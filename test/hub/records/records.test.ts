@@ -1,12 +1,12 @@
 // The hub's rules (../shared/POLICY.md) on the records, driven by station events as the ingest
 // applies them, on whichever database DATABASE_URL selects.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DETAIL } from '../../protocol/wire';
-import { AccessError, RuleError } from '../../hub/src/records/access';
-import { LeaverBlockedError } from '../../hub/src/records/loans';
-import { LostProperty } from '../../hub/src/records/lost-property';
-import { addDays } from '../../hub/src/records/time';
-import { EVENT, openSchool, type School } from './support/school';
+import { DETAIL } from '../../../protocol/wire';
+import { AccessError, RuleError } from '../../../hub/src/records/access';
+import { LeaverBlockedError } from '../../../hub/src/records/loans';
+import { LostProperty } from '../../../hub/src/records/lost-property';
+import { addDays } from '../../../hub/src/records/time';
+import { EVENT, openSchool, type School } from '../support/school';
 
 let school: School;
 beforeEach(async () => {

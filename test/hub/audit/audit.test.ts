@@ -2,8 +2,8 @@
 // was altered, removed or inserted — here by someone with direct access to the database, who
 // first drops the append-only triggers.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditTrail, GENESIS_HASH, recordHash } from '../../hub/src/audit/trail';
-import { openTestDatabase, USING_POSTGRES, type TestDatabase } from '../support/test-database';
+import { AuditTrail, GENESIS_HASH, recordHash } from '../../../hub/src/audit/trail';
+import { openTestDatabase, USING_POSTGRES, type TestDatabase } from '../../support/test-database';
 
 let test: TestDatabase;
 let audit: AuditTrail;

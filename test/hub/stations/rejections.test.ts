@@ -9,12 +9,12 @@
 import crypto from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT, FRAME } from '../../protocol/wire';
-import type { SqlValue } from '../../hub/src/db/sql';
-import type { Rejection } from '../../hub/src/ingest';
-import { MAX_FRAME_BYTES } from '../../hub/src/protocol/frames';
-import { cborDecode, cborEncode, seal, unseal } from '../../hub/src/protocol/sealed';
-import { eventually, startHub, type HubHarness } from '../support/hub-harness';
+import { EVENT, FRAME } from '../../../protocol/wire';
+import type { SqlValue } from '../../../hub/src/db/sql';
+import type { Rejection } from '../../../hub/src/ingest';
+import { MAX_FRAME_BYTES } from '../../../hub/src/protocol/frames';
+import { cborDecode, cborEncode, seal, unseal } from '../../../hub/src/protocol/sealed';
+import { eventually, startHub, type HubHarness } from '../../support/hub-harness';
 
 const STATION = 'room-9';
 const TOPIC = `handover/demo/${STATION}/events`;

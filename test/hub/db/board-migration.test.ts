@@ -3,11 +3,11 @@
 // (firmware and Storage from before identities), nothing is lost, and afterwards another board's
 // events with the same (station, boot, seq) are stored beside them.
 import { afterAll, expect, it } from 'vitest';
-import { MIGRATIONS, forDialect, migrate } from '../../hub/src/db/migrations';
-import { PostgresDatabase } from '../../hub/src/db/postgres';
-import { SqliteDatabase, type SqlDatabase } from '../../hub/src/db/sql';
-import { sqliteFile } from '../../hub/src/db/open';
-import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
+import { MIGRATIONS, forDialect, migrate } from '../../../hub/src/db/migrations';
+import { PostgresDatabase } from '../../../hub/src/db/postgres';
+import { SqliteDatabase, type SqlDatabase } from '../../../hub/src/db/sql';
+import { sqliteFile } from '../../../hub/src/db/open';
+import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../../support/test-database';
 
 let target: TestDatabaseTarget | undefined;
 let db: SqlDatabase | undefined;

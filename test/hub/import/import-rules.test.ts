@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../protocol/wire';
-import { openDatabase } from '../../hub/src/db/open';
-import type { SqlDatabase } from '../../hub/src/db/sql';
-import { commandLine } from './support/cli';
-import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
+import { EVENT } from '../../../protocol/wire';
+import { openDatabase } from '../../../hub/src/db/open';
+import type { SqlDatabase } from '../../../hub/src/db/sql';
+import { commandLine } from '../support/cli';
+import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../../support/test-database';
 
 let target: TestDatabaseTarget;
 let db: SqlDatabase;
@@ -88,7 +88,7 @@ describe(`importing people by the rules (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     const loanBank = await handover('station', 'add', 'form-7a', '--lockers', '4');
     expect(loanBank.code).toBe(0);
     const ids = await db.all<{ id: number }>("SELECT id FROM people WHERE external_id IN ('U05000', 'U05001') ORDER BY external_id");
-    const { createRecords } = await import('../../hub/src/records');
+    const { createRecords } = await import('../../../hub/src/records');
     const records = createRecords(db);
     let seq = 0;
     for (const [locker, { id }] of ids.entries()) await records.custody.applyEvent({ station: 'form-7a', boot: 1, seq: ++seq, uptimeMs: seq, type: EVENT.DEPOSIT, locker, person: Number(id) }, new Date().toISOString());

@@ -6,14 +6,14 @@
 // the ingest makes (test/hub/ingest.test.ts covers the broker side).
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../protocol/wire';
-import { openDatabase } from '../../hub/src/db/open';
-import type { SqlDatabase } from '../../hub/src/db/sql';
-import type { EventFrame } from '../../hub/src/protocol/frames';
-import { createRecords, type Records } from '../../hub/src/records';
-import { addDays, nextCutoff, termOf } from '../../hub/src/records/time';
-import { commandLine } from './support/cli';
-import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
+import { EVENT } from '../../../protocol/wire';
+import { openDatabase } from '../../../hub/src/db/open';
+import type { SqlDatabase } from '../../../hub/src/db/sql';
+import type { EventFrame } from '../../../hub/src/protocol/frames';
+import { createRecords, type Records } from '../../../hub/src/records';
+import { addDays, nextCutoff, termOf } from '../../../hub/src/records/time';
+import { commandLine } from '../support/cli';
+import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../../support/test-database';
 
 let target: TestDatabaseTarget;
 let db: SqlDatabase;

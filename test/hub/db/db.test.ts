@@ -1,10 +1,10 @@
 // The database layer, on whichever database DATABASE_URL selects (SQLite by default): portable
 // statements, transactions that commit whole or not at all, savepoints, and the migrations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insertRows } from '../../hub/src/db/bulk';
-import { MIGRATIONS, forDialect, migrate } from '../../hub/src/db/migrations';
-import { toDollarParams } from '../../hub/src/db/postgres';
-import { openTestDatabase, USING_POSTGRES, type TestDatabase } from '../support/test-database';
+import { insertRows } from '../../../hub/src/db/bulk';
+import { MIGRATIONS, forDialect, migrate } from '../../../hub/src/db/migrations';
+import { toDollarParams } from '../../../hub/src/db/postgres';
+import { openTestDatabase, USING_POSTGRES, type TestDatabase } from '../../support/test-database';
 
 describe(`the database layer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, () => {
   let test: TestDatabase;

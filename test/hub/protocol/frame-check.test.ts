@@ -2,9 +2,9 @@
 // EventFrameSchema accepts, and return what the schema's parse returns (same keys, same order);
 // a frame it does not accept goes to the schema, so the rejection reasons are the schema's.
 import { describe, expect, test } from 'vitest';
-import { EVENT, FRAME } from '../../protocol/wire';
-import { checkedFrame, decodeEventFrame, EventFrameSchema } from '../../hub/src/protocol/frames';
-import { cborEncode } from '../../hub/src/protocol/sealed';
+import { EVENT, FRAME } from '../../../protocol/wire';
+import { checkedFrame, decodeEventFrame, EventFrameSchema } from '../../../hub/src/protocol/frames';
+import { cborEncode } from '../../../hub/src/protocol/sealed';
 
 const valid = { station: 'st-1', boot: 3, seq: 7, uptimeMs: 1234, wallTime: 1795000000000, type: EVENT.DEPOSIT, locker: 5, person: 42, badge: new Uint8Array(8).fill(9), detail: 2, actor: 7, witness: 8 };
 

@@ -5,13 +5,13 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matchesMosquittoHash } from '../../hub/src/broker/guard';
-import { stationPassword } from '../../hub/src/broker/access';
-import { openDatabase } from '../../hub/src/db/open';
-import { makeCertificates } from '../support/certificates';
-import { testDatabaseTarget, type TestDatabaseTarget } from '../support/test-database';
+import { matchesMosquittoHash } from '../../../hub/src/broker/guard';
+import { stationPassword } from '../../../hub/src/broker/access';
+import { openDatabase } from '../../../hub/src/db/open';
+import { makeCertificates } from '../../support/certificates';
+import { testDatabaseTarget, type TestDatabaseTarget } from '../../support/test-database';
 
-const BIN = path.resolve(__dirname, '../../bin/handover.mjs');
+const BIN = path.resolve(__dirname, '../../../bin/handover.mjs');
 let target: TestDatabaseTarget;
 let mosquittoDir: string;
 

@@ -6,12 +6,12 @@
 import crypto from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../hub/src/log';
-import { cborDecode, seal, unseal } from '../../hub/src/protocol/sealed';
-import { StationLink } from '../../hub/src/stations/station-link';
-import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../protocol/wire';
-import { eventually } from '../support/eventually';
-import { HAS_MOSQUITTO, startMosquitto, type Mosquitto } from '../support/mosquitto';
+import { createLogger } from '../../../hub/src/log';
+import { cborDecode, seal, unseal } from '../../../hub/src/protocol/sealed';
+import { StationLink } from '../../../hub/src/stations/station-link';
+import { COMMAND, MSG, REFUSAL, TOPIC, topicBase } from '../../../protocol/wire';
+import { eventually } from '../../support/eventually';
+import { HAS_MOSQUITTO, startMosquitto, type Mosquitto } from '../../support/mosquitto';
 
 const KEY = crypto.randomBytes(32).toString('hex');
 const SITE = 'school';

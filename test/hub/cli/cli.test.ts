@@ -3,13 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT } from '../../protocol/wire';
-import { openDatabase } from '../../hub/src/db/open';
-import type { SqlDatabase } from '../../hub/src/db/sql';
-import { createRecords, type Records } from '../../hub/src/records';
-import { termOf } from '../../hub/src/records/time';
-import { commandLine } from './support/cli';
-import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
+import { EVENT } from '../../../protocol/wire';
+import { openDatabase } from '../../../hub/src/db/open';
+import type { SqlDatabase } from '../../../hub/src/db/sql';
+import { createRecords, type Records } from '../../../hub/src/records';
+import { termOf } from '../../../hub/src/records/time';
+import { commandLine } from '../support/cli';
+import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../../support/test-database';
 
 let target: TestDatabaseTarget;
 let db: SqlDatabase;

@@ -5,12 +5,12 @@
 // still named. Runs on SQLite, and on PostgreSQL when DATABASE_URL is set.
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditTrail } from '../../hub/src/audit/trail';
-import { MIGRATIONS } from '../../hub/src/db/migrations';
-import { openDatabase, sqliteFile } from '../../hub/src/db/open';
-import type { SqlDatabase } from '../../hub/src/db/sql';
-import { DETAIL, EVENT } from '../../protocol/wire';
-import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
+import { AuditTrail } from '../../../hub/src/audit/trail';
+import { MIGRATIONS } from '../../../hub/src/db/migrations';
+import { openDatabase, sqliteFile } from '../../../hub/src/db/open';
+import type { SqlDatabase } from '../../../hub/src/db/sql';
+import { DETAIL, EVENT } from '../../../protocol/wire';
+import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../../support/test-database';
 
 const BEFORE = MIGRATIONS.findIndex((step) => typeof step === 'object' && step.sqlite.includes('station_events_detail_text'));
 
