@@ -29,6 +29,7 @@ beforeAll(async () => {
   const { records } = harness.hub;
   await records.people.add({ externalId: 'S-PAT', name: 'Priya Patel', role: 'staff' });
   await records.people.add({ externalId: 'S-OFF', name: 'Olu Obi', role: 'office' });
+  await records.people.add({ externalId: 'S-OF2', name: 'Ola Bello', role: 'office' });
   await records.people.add({ externalId: 'P-700', name: 'Amira Khan', role: 'pupil', form: '7A' });
   await records.stations.add(harness.hub.settings.site, 'loans-1', 4);
   // An imported stick that lives in a cupboard (no home locker) and a laptop.
@@ -231,7 +232,9 @@ describe(`the Desk (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { timeout: 12
     const teacher = await cli.handover('return', 'LAP-011', '--by', 'S-PAT');
     expect(teacher.code).toBe(1);
     expect(teacher.stderr).toMatch(/needs the .* role; the acting account is staff/);
-    const back = await cli.handover('return', 'LAP-011', '--by', 'S-OFF');
+    // Nobody takes back their own loan at the desk: a colleague does.
+    expect((await cli.handover('return', 'LAP-011', '--by', 'S-OFF')).code).toBe(1);
+    const back = await cli.handover('return', 'LAP-011', '--by', 'S-OF2');
     expect(back.stdout).toMatch(/^LAP-011 returned: loan \d+/);
     const person = await cli.handover('person', 'add', 'P-800', '--name', 'Cara Doyle', '--role', 'pupil', '--form', '8B', '--by', 'S-OFF');
     expect(person.stdout).toMatch(/^P-800 added/);
