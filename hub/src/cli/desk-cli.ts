@@ -15,7 +15,7 @@ export const DESK_USAGE = `  lend <asset-tag> <person> [--due YYYY-MM-DD] [--dry
   return <asset-tag> [--condition good|damaged] [--damage ITEM] [--note TEXT] [--dry-run] --by STAFF
   health-check <asset-tag> [--note TEXT] [--dry-run] --by STAFF       ICT records a laptop's check (P10)
   daycard give <spare-card> <person> [--dry-run] --by STAFF            a spare card until today's cut-off
-  daycard back <spare-card> --by STAFF | daycard spare <label> <uid> --by STAFF | daycard list
+  daycard back <spare-card> --by STAFF | daycard spare <label> <uid> --by STAFF | daycard list --by STAFF
   person add|correct <mis-id> [--name N] [--role R] [--form F] [--year Y] [--staff-code C] [--email E] [--dry-run] --by STAFF
   card enrol <person> <uid> [--dry-run] --by STAFF                    their new card (the old one stops)
   asset add|correct <tag> [--class C] [--serial S] [--model M] [--encryption E] [--replacement £]
@@ -95,15 +95,9 @@ export async function deskCommand(command: string, rest: string[]): Promise<bool
     const [action, ...more] = rest;
     const { values, positionals } = args(more);
     if (action === 'list') {
-      const settings = loadSettings();
-      const { db } = await openDatabase(settings);
-      try {
-        const records = createRecords(db, settings);
-        if (values.by) await records.people.actor(values.by);
-        for (const card of await records.dayCards.spares()) console.log(`${card.label}\t${card.out ? `${card.out.name} (${card.out.external_id}) until ${card.out.expires_at}` : 'free'}`);
-      } finally {
-        await db.close();
-      }
+      await withActor(values.by, async (records, actor) => {
+        for (const card of await records.dayCards.listed(actor)) console.log(`${card.label}\t${card.out ? `${card.out.name} (${card.out.external_id}) until ${card.out.expires_at}` : 'free'}`);
+      });
       return true;
     }
     if (action === 'give') {

@@ -52,6 +52,14 @@ export class DayCards {
 
   // ---- the pool ----
 
+  /** The pool as the command line lists it: only for who may give day cards, and recorded (it names who holds each card). */
+  async listed(actor: Actor): Promise<SpareCardStatus[]> {
+    requirePermission(actor, 'day-cards.give');
+    const cards = await this.spares();
+    await this.audit.append({ actor: actorLabel(actor), action: 'day-cards.listed', subject: null, details: { cards: cards.length } });
+    return cards;
+  }
+
   async spares(): Promise<SpareCardStatus[]> {
     const cards = await this.db.all<SpareCardRow>('SELECT * FROM spare_cards WHERE retired_at IS NULL ORDER BY label');
     const out = await this.db.all<DayCardRow & { name: string; external_id: string }>(

@@ -102,3 +102,18 @@ describe('cards for people with rights', () => {
     expect((await handover('card', 'enrol', 'P1', '04ee0097', '--by', 'OOF')).code).toBe(0);
   });
 });
+
+describe('who holds the spare cards', () => {
+  it('is listed only for who may give day cards, named with --by, and the listing is recorded', async () => {
+    const anonymous = await handover('daycard', 'list');
+    expect(anonymous.code).not.toBe(0);
+    expect(anonymous.stdout).not.toMatch(/Terry/);
+    const teacher = await handover('daycard', 'list', '--by', 'T8');
+    expect(teacher.code).not.toBe(0);
+    expect(teacher.stdout).not.toMatch(/Terry/);
+    const office = await handover('daycard', 'list', '--by', 'OOF');
+    expect(office.code).toBe(0);
+    expect(office.stdout).toMatch(/Spare 9\tTerry Teach \(T3\) until/);
+    expect(Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'day-cards.listed'"))!.n)).toBe(1);
+  });
+});
