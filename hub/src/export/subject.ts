@@ -70,6 +70,8 @@ export async function subjectAccessExport(records: Records, person: PersonRow, a
     loans: clean(await db.all('SELECT l.*, a.tag AS asset_tag, a.class_id AS asset_class FROM loans l JOIN assets a ON a.id = l.asset_id WHERE l.person_id = ? ORDER BY l.id', [id])),
     charges: clean(await db.all('SELECT * FROM charges WHERE person_id = ? ORDER BY id', [id])),
     holds: clean(holds),
+    // E-mails sent to them: what kind and when, not the text (an office digest names other pupils).
+    emails: person.email ? clean(await db.all('SELECT id, created_at, kind, state, attempts, sent_at FROM notifications WHERE recipient = ? ORDER BY id', [person.email])) : [],
     holdsPlacedOrReleased: clean(await db.all('SELECT id, kind, station_id, locker, placed_at, released_at FROM holds WHERE (placed_by = ? OR released_by = ? OR witness_id = ?) AND (person_id IS NULL OR person_id <> ?) ORDER BY id', [id, id, id, id])),
     stationEvents: clean(events),
     auditRecords,
