@@ -7,6 +7,7 @@ import { babel } from '@rollup/plugin-babel';
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 import fs from 'node:fs';
+import { tsImport } from 'tsx/esm/api';
 
 const extensions = ['.ts', '.js'];
 
@@ -34,24 +35,17 @@ const ESPRUINO_GLOBALS = [
 // Property names are mangled too: on Espruino a property name longer than 8 characters takes a
 // second variable, in every object that has it (measured: 3,889 -> 3,718 variables at rest). Names that
 // cross the bundle's edge keep their spelling: JavaScript's own (terser's built-in list), the
-// interpreter's APIs the firmware calls (typed by hand in espruino.d.ts) and the keys of the
-// configuration file the hub writes (the interfaces that describe it, and the contract's pin map).
-function declaredNames(file, pattern) {
+// interpreter's APIs the firmware calls (typed by hand in espruino.d.ts) and every name the
+// configuration file may hold, as the contract lists them (stationConfigNames, checked by the
+// compiler against the file's interfaces).
+function declaredNames(file) {
   const text = fs.readFileSync(new URL(file, import.meta.url), 'utf8');
   const names = new Set();
-  for (const block of pattern ? text.match(pattern) || [] : [text]) {
-    for (const match of block.matchAll(/([A-Za-z_$][\w$]*)\??\s*[:(]/g)) names.add(match[1]);
-  }
+  for (const match of text.matchAll(/([A-Za-z_$][\w$]*)\??\s*[:(]/g)) names.add(match[1]);
   return [...names];
 }
-const CONFIG_INTERFACES = /export interface (StationPins|StationConfig|StationTiming|LockerAsset) \{[^]*?\n\}/g;
-const BOUNDARY_PROPERTIES = [
-  ...declaredNames('./firmware/src/espruino/espruino.d.ts'),
-  ...declaredNames('./firmware/src/station/config.ts', CONFIG_INTERFACES),
-  ...declaredNames('./firmware/src/station/station.ts', CONFIG_INTERFACES),
-  ...declaredNames('./protocol/pin-map.ts', /export interface PinMap \{[^]*?\n\}/g),
-  ...declaredNames('./protocol/station-config.ts', /export interface StationTimingFile \{[^]*?\n\}/g),
-];
+const { stationConfigNames } = await tsImport('./protocol/station-config.ts', import.meta.url);
+const BOUNDARY_PROPERTIES = [...declaredNames('./firmware/src/espruino/espruino.d.ts'), ...stationConfigNames()];
 
 /**
  * A build-time substitution for variants of the bundle (bench/replay.bench.ts builds one with the

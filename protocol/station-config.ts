@@ -21,24 +21,62 @@ export interface StationTimingFile {
   unknownWindowMs: number;
 }
 
+/** A timing setting's bounds: [least, most], whole numbers. */
+export type TimingRange = number[];
+
+/** The timing settings' bounds, shaped as handover.json holds them: four at the top, the rest under `timing`. */
+export interface StationTimingBounds {
+  unlockPulseMs: TimingRange;
+  doorDebounceMs: TimingRange;
+  keepAliveSec: TimingRange;
+  watchdogSec: TimingRange;
+  timing: { [K in keyof StationTimingFile]: TimingRange };
+}
+
 /**
- * Each timing setting's bounds, [least, most] in whole numbers: the station refuses a configuration
- * outside them at boot, `npm run flash` and `station add --timing` refuse it before it is written.
- * Made in a function so the firmware keeps nothing of it after its configuration check.
+ * Each timing setting's bounds: the station refuses a configuration outside them at boot and on
+ * SET_CONFIG, `npm run flash` and `station add --timing` refuse it before it is written, all
+ * through timingProblems. Made in a function so the firmware keeps nothing of it after its check.
  */
-export function stationTimingBounds(): { [name: string]: number[] } {
+export function stationTimingBounds(): StationTimingBounds {
   return {
     unlockPulseMs: [50, 2000],
     doorDebounceMs: [5, 500],
     keepAliveSec: [1, 600],
     watchdogSec: [2, 60],
-    doorOpenTimeoutMs: [200, 30000],
-    doorLeftOpenMs: [1000, 3600000],
-    staffSessionMs: [1000, 60000],
-    releaseWindowMs: [1000, 600000],
-    unknownLimit: [1, 100],
-    unknownWindowMs: [1000, 3600000],
+    timing: {
+      doorOpenTimeoutMs: [200, 30000],
+      doorLeftOpenMs: [1000, 3600000],
+      staffSessionMs: [1000, 60000],
+      releaseWindowMs: [1000, 600000],
+      unknownLimit: [1, 100],
+      unknownWindowMs: [1000, 3600000],
+    },
   };
+}
+
+/**
+ * The one check of a configuration's timing settings (a parsed handover.json): one line per setting
+ * outside its bounds, in the station's words ("timing.staffSessionMs must be a whole number from
+ * 1000 to 60000"); none when every setting is within them or left out (left out: its default). The
+ * firmware's validateConfig runs it (at boot, on SET_CONFIG, and in `npm run flash`), and so does
+ * `handover station add --timing`. It runs on the interpreter: no Number.isInteger, no Object.entries.
+ */
+export function timingProblems(raw: any): string[] {
+  const problems: string[] = [];
+  const check = (file: any, bounds: any, prefix: string) => {
+    for (const name in bounds) {
+      const range = bounds[name];
+      const value = file ? file[name] : undefined;
+      // A nested group of settings (`timing`), checked under its own prefix.
+      if (!Array.isArray(range)) check(value, range, prefix + name + '.');
+      else if (value !== undefined && !(typeof value === 'number' && Math.floor(value) === value && value >= range[0] && value <= range[1])) {
+        problems.push(prefix + name + ' must be a whole number from ' + range[0] + ' to ' + range[1]);
+      }
+    }
+  };
+  check(raw, stationTimingBounds(), '');
+  return problems;
 }
 
 export interface StationConfigFile {
@@ -88,6 +126,36 @@ export function stationConfigDefaults(): { io: 'gpio'; spiBaud: number; unlockPu
       unknownWindowMs: 60000,
     },
   };
+}
+
+/** Every property name of T, as an object the compiler checks: none missing, none extra. */
+type NamesOf<T> = { [K in keyof T]-?: true };
+
+/**
+ * Every property name handover.json may hold, at any depth: the firmware reads them by name, so its
+ * build (rollup.config.mjs) keeps them when it shortens property names. Each level is checked
+ * against the interface that describes it, so a setting added to the file is added here or the
+ * typecheck fails.
+ */
+export function stationConfigNames(): string[] {
+  type File = StationConfigFile;
+  const top: NamesOf<File> = {
+    version: true, site: true, station: true, lockers: true, io: true, pins: true, spiBaud: true, broker: true, wifi: true,
+    badgeKey: true, stationKey: true, unlockPulseMs: true, doorDebounceMs: true, keepAliveSec: true, watchdogSec: true, timing: true, assets: true,
+  };
+  const pins: NamesOf<PinMap> = {
+    expanderCs: true, expanderInt: true, sck: true, miso: true, mosi: true, rfidCs: true, rfidIrq: true, rfidReset: true, locks: true, doors: true, led: true, buzzer: true,
+  };
+  const broker: NamesOf<File['broker']> = { host: true, port: true, tls: true };
+  const tls: NamesOf<NonNullable<File['broker']['tls']>> = { ca: true };
+  const wifi: NamesOf<NonNullable<File['wifi']>> = { ssid: true, password: true };
+  const asset: NamesOf<NonNullable<NonNullable<File['assets']>[number]>> = { tag: true, assetClass: true, healthCheckDue: true };
+  const timing: NamesOf<StationTimingFile> = {
+    doorOpenTimeoutMs: true, doorLeftOpenMs: true, staffSessionMs: true, releaseWindowMs: true, unknownLimit: true, unknownWindowMs: true,
+  };
+  const names: string[] = [];
+  for (const level of [top, pins, broker, tls, wifi, asset, timing]) for (const name in level) names.push(name);
+  return names;
 }
 
 /** UPGRADES[n - 1] turns a version n file into version n + 1 (none yet: version 1 is the first). */

@@ -3,7 +3,7 @@ import type { FlashStore } from '../hal';
 import { hexToBytes } from '../codec/bytes';
 import type { LockerAsset, StationTiming } from './station';
 import type { PinMap } from '../../../protocol/pin-map';
-import { STATION_CONFIG_FILE, stationConfigDefaults, stationTimingBounds } from '../../../protocol/station-config';
+import { STATION_CONFIG_FILE, stationConfigDefaults, timingProblems } from '../../../protocol/station-config';
 
 export const CONFIG_FILE = STATION_CONFIG_FILE;
 
@@ -91,27 +91,17 @@ export function validateConfig(raw: any): ConfigResult {
   }
   // Timing settings: absent takes the default; present must lie within the contract's bounds (a coil
   // held for seconds overheats, a 1 ms door timeout cancels every opening), else the config is refused.
-  const limits = stationTimingBounds();
-  const bounded = (value: any, field: string, name: string, fallback: number) => {
-    if (value === undefined) return fallback;
-    const least = limits[name][0];
-    const most = limits[name][1];
-    need(isInt(value) && value >= least && value <= most, field, 'must be a whole number from ' + least + ' to ' + most);
-    return value;
-  };
+  // INLINE: terser writes the check here as a function expression, made per call and let go, rather
+  // than a top-level function kept for good (about five variables on the interpreter).
+  for (const problem of /*@__INLINE__*/ timingProblems(raw)) problems.push(problem);
+  const given = (value: any, fallback: number) => (value === undefined ? fallback : value);
   const rawTiming = raw.timing || {};
-  const timing: StationTiming = {
-    doorOpenTimeoutMs: bounded(rawTiming.doorOpenTimeoutMs, 'timing.doorOpenTimeoutMs', 'doorOpenTimeoutMs', defaults.timing.doorOpenTimeoutMs),
-    doorLeftOpenMs: bounded(rawTiming.doorLeftOpenMs, 'timing.doorLeftOpenMs', 'doorLeftOpenMs', defaults.timing.doorLeftOpenMs),
-    staffSessionMs: bounded(rawTiming.staffSessionMs, 'timing.staffSessionMs', 'staffSessionMs', defaults.timing.staffSessionMs),
-    releaseWindowMs: bounded(rawTiming.releaseWindowMs, 'timing.releaseWindowMs', 'releaseWindowMs', defaults.timing.releaseWindowMs),
-    unknownLimit: bounded(rawTiming.unknownLimit, 'timing.unknownLimit', 'unknownLimit', defaults.timing.unknownLimit),
-    unknownWindowMs: bounded(rawTiming.unknownWindowMs, 'timing.unknownWindowMs', 'unknownWindowMs', defaults.timing.unknownWindowMs),
-  };
-  const unlockPulseMs = bounded(raw.unlockPulseMs, 'unlockPulseMs', 'unlockPulseMs', defaults.unlockPulseMs);
-  const doorDebounceMs = bounded(raw.doorDebounceMs, 'doorDebounceMs', 'doorDebounceMs', defaults.doorDebounceMs);
-  const keepAliveSec = bounded(raw.keepAliveSec, 'keepAliveSec', 'keepAliveSec', defaults.keepAliveSec);
-  const watchdogSec = bounded(raw.watchdogSec, 'watchdogSec', 'watchdogSec', defaults.watchdogSec);
+  const timing: StationTiming = defaults.timing;
+  for (const name in timing) (timing as any)[name] = given(rawTiming[name], (timing as any)[name]);
+  const unlockPulseMs = given(raw.unlockPulseMs, defaults.unlockPulseMs);
+  const doorDebounceMs = given(raw.doorDebounceMs, defaults.doorDebounceMs);
+  const keepAliveSec = given(raw.keepAliveSec, defaults.keepAliveSec);
+  const watchdogSec = given(raw.watchdogSec, defaults.watchdogSec);
   if (problems.length > 0) return { ok: false, error: 'config: ' + problems.join('; ') };
   const config: StationConfig = {
     site: raw.site,

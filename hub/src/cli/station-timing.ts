@@ -1,12 +1,14 @@
-// `station add --timing NAME=VALUE`: a station's timing settings, checked against the contract's
-// bounds (the ones the station applies at boot and `npm run flash` applies too), so a value the
-// station would refuse is refused here, before anything is registered.
+// `station add --timing NAME=VALUE`: a station's timing settings, named as the contract's bounds
+// name them. The values are checked by the contract's timingProblems (cli.ts), the check the station
+// runs at boot and `npm run flash` runs too, so a value the station would refuse is refused here,
+// before anything is registered.
 import { stationTimingBounds } from '../../../protocol/station-config';
 
+const BOUNDS = stationTimingBounds();
 /** Settings at the top of the configuration file. */
-const TOP_LEVEL = ['unlockPulseMs', 'doorDebounceMs', 'keepAliveSec', 'watchdogSec'];
+const TOP_LEVEL = Object.keys(BOUNDS).filter((name) => name !== 'timing');
 /** Settings under its `timing`. */
-const UNDER_TIMING = ['doorOpenTimeoutMs', 'doorLeftOpenMs', 'staffSessionMs', 'releaseWindowMs', 'unknownLimit', 'unknownWindowMs'];
+const UNDER_TIMING = Object.keys(BOUNDS.timing);
 export const TIMING_SETTINGS = [...TOP_LEVEL, ...UNDER_TIMING];
 
 export interface TimingChoices {
@@ -33,19 +35,4 @@ export function parseTiming(pairs: string[]): TimingChoices {
 export function withTiming<T extends object>(config: T, choices: TimingChoices): T {
   const timing = Object.keys(choices.timing).length > 0 ? { timing: choices.timing } : {};
   return { ...config, ...choices.top, ...timing };
-}
-
-/** The contract's verdict on the timing in a configuration: null, or what is out of bounds (as the station words it). */
-export function timingProblem(file: object): string | null {
-  const config = file as { timing?: Record<string, unknown> } & Record<string, unknown>;
-  const limits = stationTimingBounds();
-  const problems: string[] = [];
-  const check = (value: unknown, field: string, name: string) => {
-    if (value === undefined) return;
-    const [least, most] = limits[name];
-    if (!(typeof value === 'number' && Number.isInteger(value) && value >= least && value <= most)) problems.push(`${field} must be a whole number from ${least} to ${most}`);
-  };
-  for (const name of TOP_LEVEL) check(config[name], name, name);
-  for (const name of UNDER_TIMING) check(config.timing?.[name], `timing.${name}`, name);
-  return problems.length > 0 ? problems.join('; ') : null;
 }

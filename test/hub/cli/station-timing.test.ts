@@ -1,15 +1,20 @@
 // A station's timing settings have bounds (issue 18): `handover station add --timing NAME=VALUE`
-// refuses a value outside them before registering anything, and `npm run flash` refuses a
-// configuration edited past them, each with one line naming the setting and its bounds. Both run
-// as child processes, as an administrator runs them (their own SQLite data directory).
+// refuses a value outside them before registering anything, `npm run flash` refuses a
+// configuration edited past them, and the station refuses it at boot, each with one line naming
+// the setting and its bounds, in the same words. The CLI and flash run as child processes, as an
+// administrator runs them (their own SQLite data directory); the station is the built bundle
+// (dist/firmware.js, `npm run build` first) in the simulator.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { SimulatedStation } from '../../../hardware/sim/simulated-station';
+import { eventually } from '../../support/eventually';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const bundle = path.join(root, 'dist/firmware.js');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-timing-'));
 
 function handover(...args: string[]) {
@@ -53,5 +58,55 @@ describe('timing bounds', { timeout: 120_000 }, () => {
     expect(refused.stderr).toMatch(/unlockPulseMs must be a whole number from 50 to 2000/);
     expect(refused.stderr).toMatch(/keepAliveSec must be a whole number from 1 to 600/);
     expect(refused.stderr).toMatch(/timing\.staffSessionMs must be a whole number from 1000 to 60000/);
+  });
+
+  // Every timing setting once, each wrong in its own way: as typed after --timing, as it would
+  // stand in an edited handover.json, and the words every door must refuse it with.
+  const BAD: Array<{ name: string; typed: string; inFile: unknown; words: string }> = [
+    { name: 'unlockPulseMs', typed: '20000', inFile: 20000, words: 'unlockPulseMs must be a whole number from 50 to 2000' },
+    { name: 'doorDebounceMs', typed: 'fast', inFile: 'fast', words: 'doorDebounceMs must be a whole number from 5 to 500' },
+    { name: 'keepAliveSec', typed: '0', inFile: 0, words: 'keepAliveSec must be a whole number from 1 to 600' },
+    { name: 'watchdogSec', typed: '2.5', inFile: 2.5, words: 'watchdogSec must be a whole number from 2 to 60' },
+    { name: 'doorOpenTimeoutMs', typed: '1', inFile: 1, words: 'timing.doorOpenTimeoutMs must be a whole number from 200 to 30000' },
+    { name: 'doorLeftOpenMs', typed: '3600001', inFile: 3600001, words: 'timing.doorLeftOpenMs must be a whole number from 1000 to 3600000' },
+    { name: 'staffSessionMs', typed: '-3000', inFile: -3000, words: 'timing.staffSessionMs must be a whole number from 1000 to 60000' },
+    { name: 'releaseWindowMs', typed: '1e6', inFile: 1e6, words: 'timing.releaseWindowMs must be a whole number from 1000 to 600000' },
+    { name: 'unknownLimit', typed: '101', inFile: 101, words: 'timing.unknownLimit must be a whole number from 1 to 100' },
+    { name: 'unknownWindowMs', typed: '999', inFile: 999, words: 'timing.unknownWindowMs must be a whole number from 1000 to 3600000' },
+  ];
+
+  it.skipIf(!fs.existsSync(bundle))('station add, flash and the station at boot refuse the same bad timing with the same words', async () => {
+    const words = BAD.map((row) => row.words).join('; ');
+    // Door 1: station add --timing.
+    const typed = handover('station', 'add', 'room-9', '--lockers', '8', ...BAD.flatMap((row) => ['--timing', `${row.name}=${row.typed}`]));
+    expect(typed.status).toBe(1);
+    expect(typed.stderr.split('\n')[0]).toBe(`handover: station add: ${words}`);
+
+    // The same values written into a configuration the hub printed (the top four at the top, the rest under timing).
+    const made = handover('station', 'add', 'room-9', '--lockers', '8');
+    expect(made.status, made.stderr).toBe(0);
+    const config = JSON.parse(made.stdout);
+    config.timing = {};
+    for (const row of BAD) (row.words.startsWith('timing.') ? config.timing : config)[row.name] = row.inFile;
+    const edited = path.join(dir, 'edited.json');
+    fs.writeFileSync(edited, JSON.stringify(config));
+
+    // Door 2: npm run flash.
+    const flashed = flash(edited);
+    expect(flashed.status).toBe(1);
+    expect(flashed.stderr.split('\n')[0]).toBe(`flash: ${edited}: config: ${words}`);
+
+    // Door 3: the station, booting the built bundle with that file in its flash.
+    const station = new SimulatedStation({ flashFile: null });
+    station.installFirmware(bundle);
+    station.writeConfig(config);
+    try {
+      station.boot();
+      const refusal = await eventually(() => station.logLines.find((line) => line.startsWith('config: ')), 5000, 'the configuration refusal in the log');
+      expect(refusal).toBe(`config: ${words}`);
+      expect(station.env.errors).toEqual([]);
+    } finally {
+      station.powerOff();
+    }
   });
 });
