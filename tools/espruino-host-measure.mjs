@@ -13,7 +13,10 @@
 //       an interpreter with 1 MB of Storage: 'flash': 1024 in boards/LINUX.py).
 //
 //   node tools/espruino-host-measure.mjs --espruino /path/to/espruino [--bundle dist/firmware.js]
-//        [--taps 20] [--settle 8] [--online-settle 40] [--busy-taps 30] [--json out.json] [--keep] [--only ids]
+//        [--taps 20] [--settle 8] [--online-settle 40] [--busy-taps 30] [--chunk-bytes 1024]
+//        [--json out.json] [--keep] [--only ids]
+//
+// --chunk-bytes sets the badge-list chunk the busy scenarios send (the hub's chunkBytes, same default).
 //
 // --only takes a comma-separated list of scenario ids (as printed, e.g. 32L-5000b-1000e) and/or
 // 'taps' / 'taps-ram' / 'busy' / 'busy-ram' / 'busy-idle-ram', to run just those. Without --only the
@@ -85,6 +88,7 @@ try {
       keep: { type: 'boolean', default: false },
       only: { type: 'string' },
       'busy-taps': { type: 'string', default: '30' },
+      'chunk-bytes': { type: 'string', default: '1024' },
     },
   }));
 } catch (error) {
@@ -108,6 +112,8 @@ const ONLINE_SETTLE_S = Number(values['online-settle']);
 if (!(TAPS >= 1 && SETTLE_S >= 1 && ONLINE_SETTLE_S >= 1)) fail('--taps, --settle and --online-settle must be positive numbers');
 const BUSY_TAPS = Number(values['busy-taps']);
 const BUSY_GAP_S = 3;
+const CHUNK_BYTES = Number(values['chunk-bytes']);
+if (!(CHUNK_BYTES >= 16)) fail('--chunk-bytes must be at least 16');
 const ONLY = values.only ? new Set(values.only.split(',').map((id) => id.trim()).filter(Boolean)) : null;
 const selected = (id) => !ONLY || ONLY.has(id);
 
@@ -1121,8 +1127,8 @@ try {
       await sleep(1000);
       const started = Date.now();
       if (!(await command(COMMAND.BADGES_BEGIN, [[MSG.VERSION, 2], [MSG.SIZE, newList.length]]))) return { ok: false, step: 'begin' };
-      for (let offset = 0; offset < newList.length; offset += 1024) {
-        const chunk = newList.subarray(offset, offset + 1024);
+      for (let offset = 0; offset < newList.length; offset += CHUNK_BYTES) {
+        const chunk = newList.subarray(offset, offset + CHUNK_BYTES);
         if (!(await command(COMMAND.BADGES_CHUNK, [[MSG.VERSION, 2], [MSG.OFFSET, offset], [MSG.DATA, chunk]]))) return { ok: false, step: `chunk at ${offset}` };
       }
       const committed = await command(COMMAND.BADGES_COMMIT, [[MSG.VERSION, 2]]);
@@ -1156,7 +1162,7 @@ try {
       // From RAM, less what the code itself costs there beyond Storage: the firmware's own as on the board.
       firmwareOwnPeak: samples.length && preludeEnd !== undefined ? Math.max(...samples) - preludeEnd - (mode.files.some(([name]) => name === 'hx.bundle') ? codeExtraInRam ?? 0 : 0) : undefined,
       replay: { frames, duplicates, allAcknowledgedAfterMs: replayDoneMs, acknowledged: Object.fromEntries(acked) },
-      badgeList: pushed,
+      badgeList: { ...pushed, chunkBytes: CHUNK_BYTES },
       verify: run.hx.find((entry) => entry.at === 'verify')?.result,
       errors: run.log.filter(isFirmwareError).slice(0, 10),
       log: run.log.slice(-40),

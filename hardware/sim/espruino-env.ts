@@ -41,6 +41,8 @@ export interface EnvironmentOptions {
   /** Called when the firmware's watchdog was not kicked in time, or flash lost power mid-write. */
   onReset: (reason: string) => void;
   bootTimeMs: number;
+  /** The board's clock (getTime, timers) runs this many times faster than real time (default 1). */
+  timeScale?: number;
   /** The board's Wi-Fi MAC address (unique to each chip), as Wifi.getIP() reports it. */
   mac?: string;
 }
@@ -176,7 +178,7 @@ export class EspruinoEnvironment {
   }
 
   private nowSec(): number {
-    return (Date.now() - this.options.bootTimeMs) / 1000;
+    return ((Date.now() - this.options.bootTimeMs) * (this.options.timeScale ?? 1)) / 1000;
   }
 
   /** Runs firmware code from the event loop; errors are printed the way Espruino prints them. */
@@ -267,7 +269,8 @@ export class EspruinoEnvironment {
         if (!repeat) this.timers.delete(id);
         this.invoke(callback);
       };
-      const handle = repeat ? setInterval(run, Math.max(1, delayMs ?? 0)) : setTimeout(run, delayMs ?? 0);
+      const realMs = (delayMs ?? 0) / (this.options.timeScale ?? 1);
+      const handle = repeat ? setInterval(run, Math.max(1, realMs)) : setTimeout(run, realMs);
       this.timers.set(id, handle);
       return id;
     };
@@ -424,6 +427,7 @@ export class EspruinoEnvironment {
       E: {
         toString: (data: unknown) => bytesToBinary(toBytes(data)),
         toUint8Array: (data: unknown) => new env.contextUint8Array(toBytes(data)),
+        toArrayBuffer: (data: unknown) => new env.contextUint8Array(toBytes(data)).buffer,
         CRC32: (data: unknown) => {
           // On 2v29 E.CRC32 walks its argument a byte at a time (src/jswrap_espruino.c): the bytes it is given are what it costs.
           const bytes = toBytes(data);

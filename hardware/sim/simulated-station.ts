@@ -23,6 +23,12 @@ export interface SimulatedStationOptions {
   doorBounceMs?: number;
   /** The board's Wi-Fi MAC address; a random one when not given (each board its own). */
   mac?: string;
+  /**
+   * The firmware's clock (getTime, its timers) runs this many times faster than real time, for
+   * tests of waits that last minutes (default 1). The reader, lock and door models keep real time:
+   * no taps while it is above 1.
+   */
+  timeScale?: number;
 }
 
 interface WiringConfig {
@@ -85,7 +91,8 @@ export class SimulatedStation extends EventEmitter {
     const wiring = this.storage.readJSON(CONFIG_FILE, true) as WiringConfig | undefined;
     if (!wiring?.pins) throw new Error(`no ${CONFIG_FILE} in flash: write the station configuration first`);
     const bootTimeMs = Date.now();
-    this.board = new Board(() => (Date.now() - bootTimeMs) / 1000);
+    const timeScale = this.options.timeScale ?? 1;
+    this.board = new Board(() => ((Date.now() - bootTimeMs) * timeScale) / 1000);
     this.reader = new Mfrc522Model({
       ...this.readerOptions,
       schedule: (callback, delayMs) => setTimeout(callback, delayMs),
@@ -116,6 +123,7 @@ export class SimulatedStation extends EventEmitter {
       log: (line) => this.log(line),
       onReset: (reason) => this.reset(reason),
       bootTimeMs,
+      timeScale,
       mac: this.mac,
     });
     this.storage.powerOn();

@@ -58,6 +58,8 @@ export interface RigOptions {
   waitForBoot?: boolean;
   /** Run the broker over TLS with this key and certificate; the station pins `stationCa` (default `ca`). */
   tls?: { key: string; cert: string; ca: string; stationCa?: string };
+  /** The station's clock runs this many times faster than real time (SimulatedStation's timeScale). */
+  timeScale?: number;
   /** The school Wi-Fi in the configuration (default none: the simulator's network is simply up). */
   wifi?: { ssid: string; password: string };
 }
@@ -143,7 +145,7 @@ export class StationRig {
       if (this.options.acknowledge) this.listener.publish(topic.replace(/events$/, 'ack'), Buffer.from(encodeAck(STATION_KEY, decoded.frame.boot, decoded.frame.seq, decoded.frame.board ?? 0)), { qos: 1 });
     });
     await this.listener.subscribeAsync('handover/bench/st-1/#', { qos: 1 });
-    this.station = new SimulatedStation({ flashFile: this.options.flashFile ?? null, doorBounceMs: 3 });
+    this.station = new SimulatedStation({ flashFile: this.options.flashFile ?? null, doorBounceMs: 3, timeScale: this.options.timeScale });
     this.station.installFirmware(BUNDLE);
     this.station.writeConfig(this.config());
     this.station.writeFile(badgeFileName(1), this.badgeList());

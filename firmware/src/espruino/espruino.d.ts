@@ -77,6 +77,8 @@ declare function atob(base64: string): string;
 declare const E: {
   toString(data: Uint8Array): string;
   toUint8Array(data: string): Uint8Array;
+  /** A view of the string's bytes, not a copy (a string from Storage.read stays in flash). */
+  toArrayBuffer(data: string): ArrayBuffer;
   CRC32(data: Uint8Array | string): number;
   enableWatchdog(timeoutSec: number, isAuto: boolean): void;
   kickWatchdog(): void;

@@ -16,12 +16,19 @@ export function espruinoFlash(): FlashStore {
   // file mapped is kept, and forgotten before every write that can create, erase or move a file (a
   // new file may compact Storage; this adapter is the firmware's only writer). A write at an offset
   // fills in bytes of an existing file where it lies (Espruino's jsfWriteFile): the mapping stays.
+  // The last two files are kept: a tap's lookup in the badge list comes between the uplink's reads
+  // of the journal (it sends each tap's event), and would otherwise find the list forgotten each time.
   let mappedName = '';
   let mapped: ArrayBuffer | undefined;
+  let olderName = '';
+  let older: ArrayBuffer | undefined;
   const map = (name: string) => {
     if (name !== mappedName || !mapped) {
-      mapped = storage.readArrayBuffer(name);
-      mappedName = mapped ? name : '';
+      const found = name === olderName && older ? older : storage.readArrayBuffer(name);
+      olderName = mappedName;
+      older = mapped;
+      mapped = found;
+      mappedName = found ? name : '';
     }
     return mapped;
   };
@@ -35,26 +42,28 @@ export function espruinoFlash(): FlashStore {
       if (!buffer || offset + length > buffer.byteLength) return undefined;
       if (offset <= 65535) return new Uint8Array(buffer, offset, length);
       // Espruino's typed-array constructor (and subarray) refuses a byteOffset above 65,535 ("byteOffset
-      // too large"): a 5,000-badge list is 80,016 bytes, so read such records as a copied string range.
-      return E.toUint8Array(storage.read(name, offset, length) as string);
+      // too large"): a 5,000-badge list is 80,016 bytes, so such records are read as a string range
+      // of flash, viewed (not copied) as an ArrayBuffer. E.toUint8Array would copy it a byte at a time:
+      // on the host build 1.2 against 0.19 ms for a 16-byte record, 6.6 against 1.6 ms for a 1 KB chunk.
+      return new Uint8Array(E.toArrayBuffer(storage.read(name, offset, length) as string));
     },
     size(name) {
       const buffer = map(name);
       return buffer ? buffer.byteLength : -1;
     },
     create(name, data, totalSize) {
-      mapped = undefined;
+      mapped = older = undefined;
       storage.write(name, typeof data === 'string' ? data : E.toString(data), 0, totalSize);
     },
     writeAt(name, data, offset) {
       storage.write(name, E.toString(data), offset);
     },
     writeText(name, text) {
-      mapped = undefined;
+      mapped = older = undefined;
       storage.write(name, text);
     },
     erase(name) {
-      mapped = undefined;
+      mapped = older = undefined;
       storage.erase(name);
     },
     list(prefix) {

@@ -118,6 +118,11 @@ export class Uplink {
     if (backlog < before) {
       if (this.waitingSinceMs >= 0) this.waitingSinceMs = this.clock.nowMs();
       this.ackWaitMs = this.ackCeilingMs = ACK_TIMEOUT_MS;
+      // A resend (or a replay) still on its way past what this confirmed skips to the first entry
+      // still unconfirmed: an acknowledged frame is never sent again.
+      const first = this.journal.start();
+      const cursor = this.cursor;
+      if (first.segment > cursor.segment || (first.segment === cursor.segment && first.slot > cursor.slot)) this.cursor = first;
     }
     // All confirmed: the next publish starts a new wait.
     if (backlog === 0) this.waitingSinceMs = -1;
