@@ -20,3 +20,56 @@ export const STRAPPING_GPIOS: readonly number[] = [0, 2, 5, 12, 15];
 
 /** The module's SPI flash (GPIO 6-11) and the console's serial port (1 TX, 3 RX): not for the station's wiring. */
 export const RESERVED_GPIOS: readonly number[] = [1, 3, 6, 7, 8, 9, 10, 11];
+
+/** The pins of a pin map by what they do, named as in handover.json (`doors[2]`). */
+interface PinsByUse {
+  /** Watched by setWatch: door switches, the reader's IRQ, the expanders' INT. */
+  watched: Record<string, unknown>;
+  /** Driven by the station: the SPI clock and data out, chip selects, reset, LED, buzzer, locks. */
+  driven: Record<string, unknown>;
+  /** Read only: the SPI data in. */
+  read: Record<string, unknown>;
+}
+
+function pinsByUse(map: { [name: string]: unknown }): PinsByUse {
+  const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+  const watched: Record<string, unknown> = { rfidIrq: map.rfidIrq };
+  if (map.expanderInt !== undefined) watched.expanderInt = map.expanderInt;
+  list(map.doors).forEach((pin, i) => (watched[`doors[${i}]`] = pin));
+  const driven: Record<string, unknown> = { sck: map.sck, mosi: map.mosi, rfidCs: map.rfidCs, rfidReset: map.rfidReset, led: map.led, buzzer: map.buzzer };
+  if (map.expanderCs !== undefined) driven.expanderCs = map.expanderCs;
+  list(map.locks).forEach((pin, i) => (driven[`locks[${i}]`] = pin));
+  return { watched, driven, read: { miso: map.miso } };
+}
+
+/**
+ * What is wrong with a pin map on an ESP32 under Espruino, one line a pin ("pins.doors[0] on GPIO 12:
+ * setWatch cannot watch it"): a watched pin must be one setWatch can watch and not one read at reset,
+ * a driven pin must have an output driver, none may be the SPI flash or the console, and no pin may
+ * be wired to two things. The shipped maps are checked by test/hardware/pinmap.test.ts; `npm run
+ * flash` checks the map in the configuration it writes (a hand-edited one too).
+ */
+export function pinMapProblems(map: { [name: string]: unknown }): string[] {
+  const { watched, driven, read } = pinsByUse(map);
+  const problems: string[] = [];
+  const each = (pins: Record<string, unknown>, bad: (pin: number) => string | null) => {
+    for (const [name, pin] of Object.entries(pins)) {
+      if (typeof pin !== 'number' || !ESP32_GPIOS.includes(pin)) continue;
+      const why = bad(pin);
+      if (why) problems.push(`pins.${name} on GPIO ${pin}: ${why}`);
+    }
+  };
+  const all = { ...driven, ...watched, ...read };
+  for (const [name, pin] of Object.entries(all)) if (typeof pin !== 'number' || !ESP32_GPIOS.includes(pin)) problems.push(`pins.${name}: ${JSON.stringify(pin) ?? 'missing'} is not a GPIO of the ESP32`);
+  each(watched, (pin) => (!WATCHABLE_GPIOS.includes(pin) ? 'setWatch cannot watch it' : STRAPPING_GPIOS.includes(pin) ? 'a strapping pin, read at reset' : null));
+  each(driven, (pin) => (INPUT_ONLY_GPIOS.includes(pin) ? 'input only' : null));
+  each(all, (pin) => (RESERVED_GPIOS.includes(pin) ? 'reserved (SPI flash or console)' : null));
+  const first = new Map<number, string>();
+  for (const [name, pin] of Object.entries(all)) {
+    if (typeof pin !== 'number') continue;
+    const other = first.get(pin);
+    if (other) problems.push(`pins.${name} on GPIO ${pin}: already pins.${other}`);
+    else first.set(pin, name);
+  }
+  return problems;
+}

@@ -57,14 +57,24 @@ export function stationTimingBounds(): StationTimingBounds {
 
 /**
  * The one check of a configuration's timing settings (a parsed handover.json): one line per setting
- * outside its bounds, in the station's words ("timing.staffSessionMs must be a whole number from
- * 1000 to 60000"); none when every setting is within them or left out (left out: its default). The
- * firmware's validateConfig runs it (at boot, on SET_CONFIG, and in `npm run flash`), and so does
+ * outside its bounds or unknown, in the station's words ("timing.staffSessionMs must be a whole
+ * number from 1000 to 60000", "timing.doorOpenTimeotMs is not a timing setting"); none when every
+ * setting is within them or left out (left out: its default). The firmware's validateConfig runs it (at boot, on SET_CONFIG, and in `npm run flash`), and so does
  * `handover station add --timing`. It runs on the interpreter: no Number.isInteger, no Object.entries.
  */
 export function timingProblems(raw: any): string[] {
   const problems: string[] = [];
   const check = (file: any, bounds: any, prefix: string) => {
+    // A group (`timing`) left out or null takes its defaults; anything else must be an object of
+    // its settings only (a misspelt one would leave its default silently in force).
+    if (prefix && file !== undefined && file !== null) {
+      if (typeof file !== 'object' || Array.isArray(file)) {
+        problems.push(prefix.slice(0, -1) + ' must be an object of timing settings');
+        return;
+      }
+      const known = Object.keys(bounds);
+      for (const given in file) if (known.indexOf(given) < 0) problems.push(prefix + given + ' is not a timing setting');
+    }
     for (const name in bounds) {
       const range = bounds[name];
       const value = file ? file[name] : undefined;

@@ -15,6 +15,7 @@ import { register } from 'tsx/esm/api';
 register();
 const { validateConfig } = await import('../firmware/src/station/config.ts');
 const { readStationConfigFile } = await import('../protocol/station-config.ts');
+const { pinMapProblems } = await import('../hardware/esp32-pins.ts');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = 'usage: npm run flash -- --port <serial port> --config <station.json> [--badges <badges.bin>] [--board ESP32|<board.json>] [--dry-run <out.js>]';
@@ -54,6 +55,10 @@ if (!read.ok) fail(`${values.config}: ${read.error}`);
 config = read.config;
 const checked = validateConfig(config);
 if (!checked.ok) fail(`${values.config}: ${checked.error}`);
+// The wiring against what an ESP32 under Espruino can do (a hand-edited pin map: a door on a pin
+// setWatch cannot watch, or one pin wired to two things, would fail only on the board).
+const pinProblems = pinMapProblems(config.pins);
+if (pinProblems.length > 0) fail(`${values.config}: ${pinProblems.join('; ')}`);
 
 const bundle = path.join(root, 'dist/firmware.js');
 if (!fs.existsSync(bundle)) fail('no dist/firmware.js: run npm run build');

@@ -4,7 +4,7 @@
 // wired to two things. (The direct-wired map once put a door on GPIO 12, which cannot be watched,
 // and one on GPIO 0, whose shut door would start the board in download mode.)
 import { describe, expect, it } from 'vitest';
-import { ESP32_GPIOS, INPUT_ONLY_GPIOS, RESERVED_GPIOS, STRAPPING_GPIOS, WATCHABLE_GPIOS } from '../../hardware/esp32-pins';
+import { ESP32_GPIOS, INPUT_ONLY_GPIOS, pinMapProblems, RESERVED_GPIOS, STRAPPING_GPIOS, WATCHABLE_GPIOS } from '../../hardware/esp32-pins';
 import { directPinMap, expanderPinMap, type PinMap } from '../../protocol/pin-map';
 
 function watched(map: PinMap): Record<string, number> {
@@ -66,5 +66,21 @@ describe('shipped pin maps', () => {
   it('the list of watchable pins leaves out GPIO 6 to 12, as Espruino on the ESP32 does', () => {
     expect(WATCHABLE_GPIOS.filter((pin) => pin >= 6 && pin <= 12)).toEqual([]);
     expect(WATCHABLE_GPIOS).toEqual(expect.arrayContaining([4, 13, 27, 32, 33, 34, 39]));
+  });
+
+  it.each(maps)('%s: the one check flash runs finds nothing', (_name, map) => {
+    expect(pinMapProblems({ ...map })).toEqual([]);
+  });
+
+  it('the check flash runs names a door on a strapping or unwatchable pin, an input-only lock, and a pin used twice', () => {
+    const map = directPinMap(3);
+    const wrong = { ...map, doors: [15, 12, 33], locks: [13, 35, 33] };
+    expect(pinMapProblems(wrong)).toEqual([
+      'pins.doors[0] on GPIO 15: a strapping pin, read at reset',
+      'pins.doors[1] on GPIO 12: setWatch cannot watch it',
+      'pins.locks[1] on GPIO 35: input only',
+      'pins.doors[2] on GPIO 33: already pins.locks[2]',
+    ]);
+    expect(pinMapProblems({ ...map, doors: ['a', null, 40] })).toEqual(['pins.doors[0]: "a" is not a GPIO of the ESP32', 'pins.doors[1]: null is not a GPIO of the ESP32', 'pins.doors[2]: 40 is not a GPIO of the ESP32']);
   });
 });

@@ -73,4 +73,13 @@ describe('npm run flash', () => {
     expect(refused.status).toBe(1);
     expect(refused.stderr).toMatch(/handover\.json version 2 is newer than this software reads \(1\)/);
   }, 60_000);
+
+  it('refuses a hand-edited pin map the board cannot run: a watched pin it cannot watch, one pin for two things', () => {
+    const made = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    const edited = path.join(dir, 'pins.json');
+    fs.writeFileSync(edited, JSON.stringify({ ...made, pins: { ...made.pins, expanderInt: 12, rfidIrq: made.pins.expanderCs } }));
+    const refused = run(['--dry-run', path.join(dir, 'upload-pins.js'), '--config', edited], dir);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr.split('\n')[0]).toBe(`flash: ${edited}: pins.expanderInt on GPIO 12: setWatch cannot watch it; pins.rfidIrq on GPIO ${made.pins.expanderCs}: already pins.expanderCs`);
+  }, 60_000);
 });

@@ -289,9 +289,11 @@ export class StationLink extends EventEmitter {
   private onReply(stationId: string, reply: Reply): void {
     const { counter, ok } = reply;
     const pending = this.pending.get(`${stationId}/${counter}`);
+    // A reply to no command (one the hub never sent, or one it stopped waiting for) is used for
+    // nothing, and logged as the refusals are: once a minute per station, with a count.
+    if (!pending) return this.refuse('reply', stationId, `no command ${counter} awaits a reply (never sent, or timed out)`);
     const refusal = ok ? null : (REFUSAL_NAMES.get(reply.detail ?? -1) ?? `refusal ${String(reply.detail)}`);
     if (!ok) this.options.log.warn(`station ${stationId} refused command ${counter}: ${refusal}`);
-    if (!pending) return;
     clearTimeout(pending.timer);
     this.pending.delete(`${stationId}/${counter}`);
     pending.resolve({ ok, refusal, ...(reply.version !== undefined ? { version: reply.version } : {}), ...(reply.lockers ? { lockers: lockerNames(reply.lockers) } : {}) });

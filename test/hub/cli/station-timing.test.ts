@@ -109,4 +109,35 @@ describe('timing bounds', { timeout: 120_000 }, () => {
       station.powerOff();
     }
   });
+
+  // A hand-edited file can hold what --timing never writes: a `timing` that is not a group of
+  // settings, or a setting misspelt (which would silently leave the default in force).
+  const GARBAGE: Array<{ what: string; timing: unknown; words: string }> = [
+    { what: 'a string', timing: 'fast', words: 'timing must be an object of timing settings' },
+    { what: 'a list', timing: [2000, 60000], words: 'timing must be an object of timing settings' },
+    { what: 'a number', timing: 5, words: 'timing must be an object of timing settings' },
+    { what: 'a misspelt setting', timing: { doorOpenTimeotMs: 500 }, words: 'timing.doorOpenTimeotMs is not a timing setting' },
+    { what: 'a nested group', timing: { doorOpenTimeoutMs: { ms: 500 } }, words: 'timing.doorOpenTimeoutMs must be a whole number from 200 to 30000' },
+  ];
+
+  it.skipIf(!fs.existsSync(bundle)).each(GARBAGE)('flash and the station at boot refuse a timing that is $what, in the same words', async ({ timing, words }) => {
+    const made = handover('station', 'add', `room-g${GARBAGE.findIndex((row) => row.timing === timing)}`, '--lockers', '8');
+    expect(made.status, made.stderr).toBe(0);
+    const config = { ...JSON.parse(made.stdout), timing };
+    const edited = path.join(dir, 'garbage.json');
+    fs.writeFileSync(edited, JSON.stringify(config));
+    const flashed = flash(edited);
+    expect(flashed.status).toBe(1);
+    expect(flashed.stderr.split('\n')[0]).toBe(`flash: ${edited}: config: ${words}`);
+    const station = new SimulatedStation({ flashFile: null });
+    station.installFirmware(bundle);
+    station.writeConfig(config);
+    try {
+      station.boot();
+      const refusal = await eventually(() => station.logLines.find((line) => line.startsWith('config: ')), 5000, 'the configuration refusal in the log');
+      expect(refusal).toBe(`config: ${words}`);
+    } finally {
+      station.powerOff();
+    }
+  });
 });

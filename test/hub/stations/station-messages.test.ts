@@ -118,4 +118,34 @@ describe.skipIf(!HAS_MOSQUITTO)('state reports and replies checked against the c
     expect(await link.command('st-1', COMMAND.UNLOCK, { locker: 0, actor: 5 })).toEqual({ ok: false, refusal: 'no reply (station offline?)' });
     expect(lines.some((line) => /reply from st-1 rejected: ok: /.test(line))).toBe(true);
   });
+
+  it('does not write a log line for every signed refusal answering a command the hub never sent', async () => {
+    // A station's key in the wrong hands (or a firmware gone wrong): refusals with counters nobody
+    // sent, as fast as the broker lets them through. One line says so, not one per message.
+    const before = lines.length;
+    const forged = (counter: number) => new Map<number, unknown>([[MSG.STATION, 'st-1'], [MSG.COUNTER, counter], [MSG.OK, false], [MSG.DETAIL, REFUSAL.NOT_NOW]]);
+    for (let counter = 1; counter <= 40; counter++) await station.publishAsync(`${topicBase(SITE, 'st-1')}${TOPIC.REPLY}`, Buffer.from(seal(KEY, forged(counter))), { qos: 1 });
+    await eventually(() => lines.slice(before).some((line) => /reply from st-1 rejected: no command 1 awaits a reply/.test(line)), 5000, 'the refusal of the unasked replies').catch((error) => {
+      throw new Error(`${error.message}; logged: ${lines.slice(before).join(' / ')}`);
+    });
+    // The hub keeps serving: a real command still gets its answer.
+    await answerNext('st-1', (counter) => new Map<number, unknown>([[MSG.STATION, 'st-1'], [MSG.COUNTER, counter], [MSG.OK, true]]));
+    expect(await link.command('st-1', COMMAND.UNLOCK, { locker: 1, actor: 5 })).toEqual({ ok: true, refusal: null });
+    expect(lines.slice(before).length).toBeLessThanOrEqual(2);
+  });
+
+  it('refuses an oversized or deeply nested state report with its reason, and keeps serving', async () => {
+    const huge = new Uint8Array(200_000).fill(0x81); // 200,000 nested one-element arrays
+    await station.publishAsync(`${topicBase(SITE, 'st-9')}${TOPIC.STATE}`, Buffer.from(huge), { qos: 1 });
+    const big = validState('st-10', 1);
+    big.set(MSG.FIRMWARE, 'x'.repeat(100_000));
+    await publishState('st-10', big);
+    await eventually(() => lines.some((line) => /state from st-9 rejected/.test(line)) && lines.some((line) => /state from st-10 rejected/.test(line)), 5000, 'both refusals').catch((error) => {
+      throw new Error(`${error.message}; logged: ${lines.join(' / ')}`);
+    });
+    expect(link.states.get('st-9')).toBeUndefined();
+    expect(link.states.get('st-10')).toBeUndefined();
+    await publishState('st-11', validState('st-11', 5));
+    await eventually(() => link.states.get('st-11')?.boot === 5, 5000, 'a good report after them');
+  });
 });
