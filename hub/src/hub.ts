@@ -20,6 +20,7 @@ import { People } from './records/people';
 import { Stations } from './records/stations';
 import type { Settings } from './settings';
 import { buildWebServer } from './web/server';
+import { databaseSignInStore } from './web/shared-sign-in-limits';
 import { Accounts } from './accounts/accounts';
 import { DemoStation } from './demo/demo-station';
 import { StationLink } from './stations/station-link';
@@ -211,7 +212,7 @@ export class Hub {
 
     this.accounts = new Accounts(this.db, this.records.audit);
     await this.accounts.prepare();
-    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, brokerRefusals: this.broker?.guard ? () => this.broker!.guard!.refusals() : null, settings, notifier: this.notifier, log: this.log.child('web'), trustProxy: settings.trustProxy });
+    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, brokerRefusals: this.broker?.guard ? () => this.broker!.guard!.refusals() : null, settings, notifier: this.notifier, log: this.log.child('web'), trustProxy: settings.trustProxy, ...(hubName ? { signInStore: databaseSignInStore(this.db) } : {}) });
     await this.web.listen({ host: settings.httpHost, port: settings.httpPort });
     const address = this.web.server.address();
     const port = typeof address === 'object' && address ? address.port : settings.httpPort;

@@ -5,7 +5,7 @@
 // events over both hubs. Hub a (the leader) is killed with SIGKILL mid-stream: every station's
 // journal is then compared with the database (nothing lost, nothing doubled, the effects in each
 // station's order), hub b has taken over the once-only jobs, and the live page of hub b showed
-// what hub a stored while both ran.
+// what hub a stored while both ran. Sign-in limits count the attempts made at either hub.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -83,6 +83,20 @@ async function openLiveStream(pageUrl: string): Promise<{ changes: Array<{ kind:
     }
   })().catch(() => {});
   return { changes, close: () => controller.abort() };
+}
+
+/** One sign-in attempt with a wrong password at `pageUrl`: its HTTP status (429 once the limit is reached). */
+async function wrongSignIn(pageUrl: string, username: string): Promise<number> {
+  const first = await fetch(`${pageUrl}/api/session`);
+  const cookie = first.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const { csrfToken } = (await first.json()) as { csrfToken: string };
+  const response = await fetch(`${pageUrl}/api/login`, {
+    method: 'POST',
+    headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: 'Not-the-password-1' }),
+  });
+  await response.arrayBuffer();
+  return response.status;
 }
 
 /** The stored events a hub logged ("hall-2 boot 1 #7 deposit locker 3"), as station/type/locker. */
@@ -166,6 +180,14 @@ describe.skipIf(!USING_POSTGRES || (!process.env.CI && !HAS_MOSQUITTO))('two hub
     // The first hub to start leads the once-only jobs.
     await hubA.waitForLine(/hub a leads the periodic jobs/);
     expect(hubB.lines.some((line) => /hub b leads/.test(line))).toBe(false);
+
+    // Sign-in limits count the attempts at every hub: ten for one username from one address in five
+    // minutes, wherever they land (a hub alone would allow each hub its own ten).
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push(await wrongSignIn(hubs[i % 2].url, 'guessed-name'));
+    expect(statuses.filter((status) => status === 429)).toEqual([]);
+    expect(await wrongSignIn(hubB.url, 'guessed-name')).toBe(429);
+    expect(await wrongSignIn(hubA.url, 'guessed-name')).toBe(429);
 
     for (const id of STATIONS) {
       const { config, badgeList, pupils } = configs.get(id)!;
