@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { IClientOptions } from 'mqtt';
 import { startBroker, type RunningBroker } from './broker';
-import { hubPassword, HUB_CLIENT_PREFIX, HUB_LINK_USERNAME, HUB_USERNAME } from './broker/access';
+import { hubPassword, hubUsernames, HUB_CLIENT_PREFIX } from './broker/access';
+import { ChangeRelay } from './cluster/change-relay';
+import { LeaderLock, SoleHub, type Leadership } from './cluster/leadership';
 import { BrokerAccounts } from './broker/accounts';
 import { describeDatabase, openDatabase, sqliteFile } from './db/open';
 import type { SqlDatabase } from './db/sql';
@@ -18,6 +20,7 @@ import { People } from './records/people';
 import { Stations } from './records/stations';
 import type { Settings } from './settings';
 import { buildWebServer } from './web/server';
+import { databaseSignInStore } from './web/shared-sign-in-limits';
 import { Accounts } from './accounts/accounts';
 import { DemoStation } from './demo/demo-station';
 import { StationLink } from './stations/station-link';
@@ -56,6 +59,10 @@ export class Hub {
   /** Gives a replaced board the records' locker states, once per board. */
   lockerRestore!: LockerRestore;
   broker: RunningBroker | null = null;
+  /** Which of several hubs runs the once-only jobs (a hub alone always does). */
+  leadership!: Leadership;
+  /** Several hubs: what the others stored, for this hub's live page. */
+  relay: ChangeRelay | null = null;
   web!: FastifyInstance;
   /** Office-page accounts (hub/src/accounts). */
   accounts!: Accounts;
@@ -87,12 +94,20 @@ export class Hub {
     this.people = this.records.people;
     this.stations = this.records.stations;
     this.custody = this.records.custody;
+    // Several hubs (HANDOVER_HUB_NAME; settings.ts requires PostgreSQL and an external broker).
+    const hubName = settings.hubName;
+    this.leadership = hubName && settings.databaseUrl ? new LeaderLock(settings.databaseUrl, hubName, this.log.child('cluster')) : new SoleHub();
+    await this.leadership.start();
+    const leading = () => this.leadership.leading;
     this.housekeeping = new Housekeeping({ lostProperty: this.records.lostProperty, dayCards: this.records.dayCards, now: () => this.records.clock.now(), log: this.log.child('rules') });
+    this.housekeeping.leading = leading;
     await this.housekeeping.start();
     this.checkpoints = new CheckpointSchedule(this.db, settings, settings.checkpointMinutes, (message) => this.log.warn(message));
+    this.checkpoints.leading = leading;
     this.checkpoints.start();
     // A round a minute, or sooner when retries are set shorter (tests).
     this.notifier = new Notifier(this.records, settings, this.log.child('mail'), Math.min(60_000, settings.smtpRetrySeconds * 1000));
+    this.notifier.leading = leading;
     this.notifier.start();
 
     this.mqttPort = settings.mqttPort;
@@ -121,10 +136,14 @@ export class Hub {
     }
     const secure = settings.mqttTls && !settings.embeddedBroker;
     this.mqttUrl = `${secure ? 'mqtts' : 'mqtt'}://${settings.mqttHost}:${this.mqttPort}`;
+    const usernames = hubUsernames(hubName);
+    const named = hubName ? `-${hubName}` : '';
     this.ingest = new Ingest({
       brokerUrl: this.mqttUrl,
-      clientId: `${HUB_CLIENT_PREFIX}${settings.site}`,
-      mqttOptions: this.mqttOptions(HUB_USERNAME),
+      clientId: `${HUB_CLIENT_PREFIX}${settings.site}${named}`,
+      mqttOptions: this.mqttOptions(usernames.ingest),
+      shared: Boolean(hubName),
+      onChanges: (changes) => this.relay?.publish(changes),
       db: this.db,
       custody: this.custody,
       log: this.log.child('ingest'),
@@ -132,22 +151,34 @@ export class Hub {
       commitDelayMs: settings.testCommitDelayMs,
     });
     await this.ingest.start();
+    if (hubName && settings.databaseUrl) {
+      this.relay = new ChangeRelay(settings.databaseUrl, hubName, this.ingest, this.log.child('cluster'));
+      await this.relay.start();
+    }
 
     this.link = new StationLink({
       brokerUrl: this.mqttUrl,
-      clientId: `${HUB_CLIENT_PREFIX}link-${settings.site}`,
-      mqttOptions: this.mqttOptions(HUB_LINK_USERNAME),
+      clientId: `${HUB_CLIENT_PREFIX}link-${settings.site}${named}`,
+      mqttOptions: this.mqttOptions(usernames.link),
       liveness: this.broker?.guard ? 'session' : 'status',
       site: settings.site,
       log: this.log.child('link'),
       keyOf: async (id) => (await this.stations.get(id))?.station_key,
     });
+    this.link.leading = leading;
     this.badgeLists = new BadgeLists({ db: this.db, people: this.people, log: this.log.child('badges') });
     await this.badgeLists.start();
     this.badgeSync = new BadgeSync({ link: this.link, lists: this.badgeLists, log: this.log.child('badges') });
+    this.badgeSync.leading = leading;
     this.badgeSync.start();
     this.lockerRestore = new LockerRestore({ link: this.link, db: this.db, records: this.records, log: this.log.child('restore') });
+    this.lockerRestore.leading = leading;
     this.lockerRestore.start();
+    // Another hub stopped or died and this one took over: what it would have sent, this one sends.
+    this.leadership.on('gained', () => {
+      this.badgeSync.reconsiderAll();
+      this.lockerRestore.reconsiderAll();
+    });
     const guard = this.broker?.guard;
     if (guard) {
       guard.on('session', ({ stationId, online }: { stationId: string; online: boolean }) => this.link.onSession(stationId, online));
@@ -181,7 +212,7 @@ export class Hub {
 
     this.accounts = new Accounts(this.db, this.records.audit);
     await this.accounts.prepare();
-    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, brokerRefusals: this.broker?.guard ? () => this.broker!.guard!.refusals() : null, settings, notifier: this.notifier, log: this.log.child('web'), trustProxy: settings.trustProxy });
+    this.web = await buildWebServer({ records: this.records, accounts: this.accounts, ingest: this.ingest, link: this.link, badges: this.badgeSync, demo: this.demo, brokerRefusals: this.broker?.guard ? () => this.broker!.guard!.refusals() : null, settings, notifier: this.notifier, log: this.log.child('web'), trustProxy: settings.trustProxy, ...(hubName ? { signInStore: databaseSignInStore(this.db) } : {}) });
     await this.web.listen({ host: settings.httpHost, port: settings.httpPort });
     const address = this.web.server.address();
     const port = typeof address === 'object' && address ? address.port : settings.httpPort;
@@ -210,6 +241,8 @@ export class Hub {
     await this.housekeeping?.stop();
     await this.notifier?.stop();
     await this.checkpoints?.stop();
+    await this.relay?.stop();
+    await this.leadership?.stop();
     await this.broker?.close();
     await this.db?.close();
   }

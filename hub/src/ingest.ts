@@ -11,6 +11,7 @@ import { boardName } from './records/station-boards';
 import type { SqlDatabase } from './db/sql';
 import type { Logger } from './log';
 import { ThrottledLog } from './log-throttle';
+import { sharedFilter } from './broker/access';
 
 export interface IngestOptions {
   brokerUrl: string;
@@ -27,6 +28,22 @@ export interface IngestOptions {
    * PUBACK and before the commit, logging it, so a test can kill the hub inside that window.
    */
   commitDelayMs?: number;
+  /**
+   * One of several hubs (cluster/): events and status are read through the hubs' shared
+   * subscription, so each frame reaches one hub, and with a clean session, so the broker queues
+   * nothing for a hub that is gone (the stations resend what no hub acknowledged, to the others).
+   */
+  shared?: boolean;
+  /** Called after each batch is committed with what it changed (cluster/change-relay.ts tells the other hubs). */
+  onChanges?: (changes: IngestChange[]) => void;
+}
+
+/** What a stored event or status changed, as the live page hears it. */
+export interface IngestChange {
+  kind: 'event' | 'status';
+  stationId: string;
+  status?: string;
+  frame?: { type: number; locker?: number };
 }
 
 export interface Rejection {
@@ -104,9 +121,9 @@ export class Ingest extends EventEmitter {
   async start(): Promise<void> {
     const client = mqtt.connect(this.options.brokerUrl, {
       ...this.options.mqttOptions,
-      // A persistent session: the broker keeps QoS 1 events for the hub while it restarts.
+      // A persistent session: the broker keeps QoS 1 events for the hub while it restarts (one hub alone).
       clientId: this.options.clientId,
-      clean: false,
+      clean: Boolean(this.options.shared),
       reconnectPeriod: 1000,
     });
     this.client = client;
@@ -119,7 +136,10 @@ export class Ingest extends EventEmitter {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    await client.subscribeAsync([stationsFilter('+', 'EVENTS'), stationsFilter('+', 'STATUS')], { qos: 1 });
+    const filters = [stationsFilter('+', 'EVENTS'), stationsFilter('+', 'STATUS')].map((filter) => (this.options.shared ? sharedFilter(filter) : filter));
+    const granted = await client.subscribeAsync(filters, { qos: 1 });
+    const refused = granted.filter((grant) => grant.qos === 128).map((grant) => grant.topic);
+    if (refused.length) throw new Error(`the broker refused the subscription to ${refused.join(', ')}`);
     this.options.log.info(`listening on ${this.options.brokerUrl}`);
   }
 
@@ -147,6 +167,12 @@ export class Ingest extends EventEmitter {
     const kind = reason.split(/[:"(]/)[0].replace(/\d+/g, '#').trim();
     this.rejectionLog.note(`${station}|${kind}`, `rejected frames from station ${station || '?'} (${kind})`, () => `rejected frame on ${topic} from station ${station || '?'} at ${at} (${bytes} bytes): ${reason}`);
     this.emit('rejected', rejection);
+  }
+
+  /** Tells the live page here (`change`), and the other hubs through onChanges. */
+  private announce(changes: IngestChange[]): void {
+    for (const change of changes) this.emit('change', change);
+    if (changes.length) this.options.onChanges?.(changes);
   }
 
   /** Now as ISO 8601 text; frames arriving within the same millisecond share one string. */
@@ -202,7 +228,7 @@ export class Ingest extends EventEmitter {
     const status = Buffer.from(payload).toString('utf8');
     if (status !== 'online' && status !== 'offline') return `bad status ${JSON.stringify(status.slice(0, 20))}`;
     await this.options.db.run('UPDATE stations SET status = ?, last_seen = ? WHERE id = ?', [status, receivedAt, stationId]);
-    this.emit('change', { kind: 'status', stationId, status });
+    this.announce([{ kind: 'status', stationId, status }]);
     return null;
   }
 
@@ -256,6 +282,7 @@ export class Ingest extends EventEmitter {
     for (const ack of acks.values()) if (ack) this.client?.publish(ack.topic, Buffer.from(encodeAck(ack.key, ack.boot, ack.seq, ack.board)), { qos: 1 });
 
     let stored = 0;
+    const changes: IngestChange[] = [];
     events.forEach(({ frame, topic, receivedAt, bytes }, i) => {
       if (results[i].clash) {
         // Two lives of the station with the same board identity (or a copied board): never confirmed.
@@ -278,8 +305,9 @@ export class Ingest extends EventEmitter {
       if (events.length <= LOG_EACH_UP_TO) {
         this.options.log.info(`${frame.station} boot ${frame.boot} #${frame.seq} ${eventName(frame.type)}${frame.locker !== undefined ? ` locker ${frame.locker}` : ''}${boardOf(frame) ? ` (board ${boardName(boardOf(frame))})` : ''}`);
       }
-      this.emit('change', { kind: 'event', stationId: frame.station, frame });
+      changes.push({ kind: 'event', stationId: frame.station, frame: { type: frame.type, ...(frame.locker !== undefined ? { locker: frame.locker } : {}) } });
     });
+    this.announce(changes);
     if (events.length > LOG_EACH_UP_TO) this.options.log.info(`stored ${stored} events (${events.length - stored} repeats) from ${acks.size} station boots in one commit`);
   }
 }

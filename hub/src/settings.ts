@@ -46,6 +46,11 @@ const SettingsSchema = z.object({
   mqttTlsPort: z.number().int().min(0).max(65535),
   /** Where `handover broker mosquitto-config` writes Mosquitto's password and ACL files, kept current by `station add`. */
   mosquittoDir: z.string().min(1).nullable(),
+  /**
+   * This hub process's name when several hubs share one PostgreSQL and one external broker
+   * (cluster/): unique per process; unset, the hub runs alone as it always has.
+   */
+  hubName: z.string().regex(/^[a-z0-9]{1,16}$/, 'lower-case letters and digits, at most 16').nullable(),
   /** Tests only: the ingest holds each received batch this long before committing it (0: never). */
   testCommitDelayMs: z.number().int().min(0).max(60_000),
   /**
@@ -104,6 +109,7 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   homeAssistantPrefix: 'HANDOVER_HA_PREFIX',
   trustProxy: 'HANDOVER_TRUST_PROXY',
   testCommitDelayMs: 'HANDOVER_TEST_COMMIT_DELAY_MS',
+  hubName: 'HANDOVER_HUB_NAME',
   mqttTls: 'HANDOVER_MQTT_TLS',
   mqttTlsCa: 'HANDOVER_MQTT_TLS_CA',
   mqttTlsCert: 'HANDOVER_MQTT_TLS_CERT',
@@ -162,6 +168,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     ingestBatch: intFrom(env.HANDOVER_INGEST_BATCH, 500),
     trustProxy: trustProxyFrom(env.HANDOVER_TRUST_PROXY),
     testCommitDelayMs: intFrom(env.HANDOVER_TEST_COMMIT_DELAY_MS, 0),
+    hubName: env.HANDOVER_HUB_NAME ? env.HANDOVER_HUB_NAME : null,
     mqttTls: (env.HANDOVER_MQTT_TLS ?? 'false') === 'true',
     mqttTlsCa: pathOrNull(env.HANDOVER_MQTT_TLS_CA),
     mqttTlsCert: pathOrNull(env.HANDOVER_MQTT_TLS_CERT),
@@ -190,6 +197,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
       const missing = settings.mqttTlsCert ? 'mqttTlsKey' : 'mqttTlsCert';
       context.addIssue({ code: z.ZodIssueCode.custom, path: [missing], message: 'the broker certificate and its key go together: set both or neither' });
     }
+    // Several hubs share the stations' events through the broker's shared subscriptions (the
+    // embedded broker has none) and their records through PostgreSQL (a SQLite file is one process's).
+    if (settings.hubName && settings.embeddedBroker) context.addIssue({ code: z.ZodIssueCode.custom, path: ['hubName'], message: 'several hubs need an external broker with shared subscriptions (Mosquitto 2): set HANDOVER_EMBEDDED_BROKER=false' });
+    if (settings.hubName && !settings.databaseUrl) context.addIssue({ code: z.ZodIssueCode.custom, path: ['hubName'], message: 'several hubs need PostgreSQL: set DATABASE_URL' });
     if (settings.smtpHost && !settings.smtpFrom) context.addIssue({ code: z.ZodIssueCode.custom, path: ['smtpFrom'], message: 'e-mail needs a sender address when HANDOVER_SMTP_HOST is set' });
     if (!settings.smtpUser !== !settings.smtpPassword) context.addIssue({ code: z.ZodIssueCode.custom, path: [settings.smtpUser ? 'smtpPassword' : 'smtpUser'], message: 'the SMTP user and password go together: set both or neither' });
   }).safeParse(candidate);

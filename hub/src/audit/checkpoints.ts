@@ -149,7 +149,11 @@ export class CheckpointSchedule {
     this.timer.unref();
   }
 
+  /** Whether this hub takes the checkpoints (cluster/leadership.ts: one of several hubs does). */
+  leading: () => boolean = () => true;
+
   tick(): Promise<unknown> {
+    if (!this.leading()) return this.running;
     this.running = this.running.then(() => takeCheckpoint(this.db, this.settings)).catch((error) => this.warn(`audit checkpoint failed: ${(error as Error).message}`));
     return this.running;
   }

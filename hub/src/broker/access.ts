@@ -16,6 +16,27 @@ export const HUB_USERNAME = 'handover_hub';
 export const HUB_LINK_USERNAME = 'handover_hub_link';
 /** The hub's credential for its own tools (a monitor, a benchmark, a test): one connection at a time on Mosquitto. */
 export const HUB_TOOLS_USERNAME = 'handover_hub_tools';
+/**
+ * Several hub processes (HANDOVER_HUB_NAME) share the stations' events and status through this
+ * MQTT shared-subscription group (`$share/handover-hubs/<filter>`): the broker gives each message
+ * to one of them.
+ */
+export const HUB_SHARE_GROUP = 'handover-hubs';
+
+/** `filter` as the hubs' shared subscription. */
+export function sharedFilter(filter: string): string {
+  return `$share/${HUB_SHARE_GROUP}/${filter}`;
+}
+
+/**
+ * The broker user names of one named hub's ingest and station link: each hub process signs in
+ * under its own (Mosquitto's `use_username_as_clientid` would otherwise let one hub's connection
+ * push the other's off). Without a name, HUB_USERNAME and HUB_LINK_USERNAME.
+ */
+export function hubUsernames(hubName: string | null): { ingest: string; link: string } {
+  return hubName ? { ingest: `handover_hub_${hubName}`, link: `handover_hub_link_${hubName}` } : { ingest: HUB_USERNAME, link: HUB_LINK_USERNAME };
+}
+
 /** Client ids the hub connects with start with this; a station's is `handover-<station id>`. */
 export const HUB_CLIENT_PREFIX = 'handover-hub-';
 export const STATION_CLIENT_PREFIX = 'handover-';
@@ -105,5 +126,10 @@ export function mayPublish(principal: Principal, topic: string, scope: TopicScop
 }
 
 export function maySubscribe(principal: Principal, filter: string, scope: TopicScope): boolean {
+  // A shared subscription is judged by the topics it reads (the hubs' group only, and only the hub).
+  if (filter.startsWith('$share/')) {
+    const prefix = `$share/${HUB_SHARE_GROUP}/`;
+    return principal.kind === 'hub' && filter.startsWith(prefix) && maySubscribe(principal, filter.slice(prefix.length), scope);
+  }
   return grants(principal, scope).subscribe.some((pattern) => covers(pattern, filter));
 }

@@ -6,14 +6,15 @@ import { openDatabase } from '../db/open';
 import type { SqlDatabase } from '../db/sql';
 import { loadSettings, type Settings } from '../settings';
 import { BrokerAccounts } from './accounts';
-import { writeMosquittoFiles } from './mosquitto-files';
+import { setHubNames, writeMosquittoFiles } from './mosquitto-files';
 
 export const BROKER_USAGE = `  broker account add <name>      a read-only broker account (for Home Assistant); prints its password once
   broker account remove <name>, broker account list
-  broker mosquitto-config [--dir DIR]
+  broker mosquitto-config [--dir DIR] [--hubs NAME,NAME…]
                                  writes Mosquitto's password, ACL and configuration files for the
                                  registered stations, the hub and the broker accounts into DIR
-                                 (default HANDOVER_MOSQUITTO_DIR); station add keeps them current`;
+                                 (default HANDOVER_MOSQUITTO_DIR); station add keeps them current;
+                                 --hubs: the HANDOVER_HUB_NAME of each of several hubs (kept)`;
 
 export class BrokerUsageError extends Error {}
 
@@ -53,7 +54,8 @@ export async function brokerCommand(args: string[]): Promise<void> {
       return;
     }
     if (what === 'mosquitto-config') {
-      const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' } } });
+      const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' }, hubs: { type: 'string' } } });
+      if (values.hubs !== undefined) await setHubNames(db, values.hubs.split(',').map((name) => name.trim()).filter(Boolean));
       const dir = values.dir ?? settings.mosquittoDir;
       if (!dir) throw new BrokerUsageError('broker mosquitto-config needs --dir DIR or HANDOVER_MOSQUITTO_DIR');
       const files = await writeMosquittoFiles(db, settings, dir);

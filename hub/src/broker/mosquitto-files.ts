@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SqlDatabase } from '../db/sql';
 import type { Settings } from '../settings';
-import { grants, hubPassword, HUB_LINK_USERNAME, HUB_TOOLS_USERNAME, HUB_USERNAME, stationPassword, type Principal, type TopicScope } from './access';
+import { grants, hubPassword, hubUsernames, HUB_LINK_USERNAME, HUB_TOOLS_USERNAME, HUB_USERNAME, stationPassword, type Principal, type TopicScope } from './access';
 import { mosquittoHash } from './accounts';
 import { MAX_PACKET_BYTES } from './packet-limit';
 
@@ -21,6 +21,20 @@ export interface MosquittoFiles {
   aclFile: string;
   configFile: string;
   users: number;
+}
+
+const HUB_NAMES = 'mqtt_hub_names';
+
+/** The names of the several hubs Mosquitto knows (`broker mosquitto-config --hubs`), kept in the database. */
+export async function hubNames(db: SqlDatabase): Promise<string[]> {
+  const row = await db.get<{ value: string }>('SELECT value FROM hub_secrets WHERE name = ?', [HUB_NAMES]);
+  return row?.value ? row.value.split(',') : [];
+}
+
+/** Records the hubs' names (HANDOVER_HUB_NAME of each process), so every rewrite of the files keeps their users. */
+export async function setHubNames(db: SqlDatabase, names: string[]): Promise<void> {
+  for (const name of names) if (!/^[a-z0-9]{1,16}$/.test(name)) throw new Error(`hub name ${JSON.stringify(name.slice(0, 20))}: lower-case letters and digits, at most 16`);
+  await db.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value', [HUB_NAMES, [...new Set(names)].join(',')]);
 }
 
 function aclBlock(username: string, principal: Principal, scope: TopicScope): string[] {
@@ -40,7 +54,9 @@ export async function writeMosquittoFiles(db: SqlDatabase, settings: Pick<Settin
 
   const passwords: string[] = [];
   const acl: string[] = ['# Written by `handover broker mosquitto-config` (and `station add`): do not edit, it is rewritten.', ''];
-  for (const username of [HUB_USERNAME, HUB_LINK_USERNAME, HUB_TOOLS_USERNAME]) {
+  // Each of several hubs signs in under its own names (access.ts hubUsernames), with the hub's password.
+  const named = (await hubNames(db)).flatMap((name) => Object.values(hubUsernames(name)));
+  for (const username of [HUB_USERNAME, HUB_LINK_USERNAME, HUB_TOOLS_USERNAME, ...named]) {
     passwords.push(`${username}:${mosquittoHash(hub)}`);
     acl.push(...aclBlock(username, { kind: 'hub', username }, scope), '');
   }

@@ -490,6 +490,15 @@ export const MIGRATIONS: MigrationStep[] = [
   );
   CREATE INDEX notifications_due ON notifications (state, next_attempt_at);
   `,
+  // 14 (issue 16): several hubs count sign-in attempts together (web/shared-sign-in-limits.ts):
+  // per key (an address, or an address and a username) the attempts in the window that began then.
+  `
+  CREATE TABLE sign_in_attempts (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    window_start_ms INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** The text of one step for a database kind. */

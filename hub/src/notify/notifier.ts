@@ -72,8 +72,11 @@ export class Notifier {
     return run;
   }
 
+  /** Whether this hub sends the e-mail (cluster/leadership.ts: one of several hubs does). */
+  leading: () => boolean = () => true;
+
   private async roundAt(now: Date): Promise<void> {
-    if (!this.mailer) return;
+    if (!this.mailer || !this.leading()) return;
     const at = now.toISOString();
     const since = new Date(now.getTime() - ALERT_LOOKBACK_DAYS * 86_400_000).toISOString();
     const notices = [

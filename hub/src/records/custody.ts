@@ -14,6 +14,8 @@
 //        HOLD_SET / HOLD_RELEASED   holds.ts (P4, P5), loans.ts for a health-check clearance (P10)
 //        LOCK_FAULT, DOOR_FORCED... the locker's state and an alert
 //   4. one audit record per event (the chain of P17), and when each station was last heard.
+// On PostgreSQL the batch first takes each of its stations' advisory locks (station-locks.ts), so
+// two hubs holding events of one station apply them one transaction after the other, in order.
 // If a batch fails, its events are applied one by one, each event's effect in a savepoint: an
 // event whose effect cannot be applied is still stored (and acknowledged), and an alert says why.
 import { DETAIL, EVENT } from '../../../protocol/wire';
@@ -30,6 +32,7 @@ import { Ledger } from './ledger';
 import { Loans } from './loans';
 import { boardName, noteBoards } from './station-boards';
 import { eventTime } from './time';
+import { lockStations } from './station-locks';
 
 export interface ApplyResult {
   stored: boolean;
@@ -139,6 +142,7 @@ export class CustodyRecords {
   }
 
   private async applyInTransaction(tx: SqlDatabase, events: IncomingEvent[], guarded: boolean): Promise<ApplyResult[]> {
+    await lockStations(tx, events.map(({ frame }) => frame.station));
     const inserted = new Set<string>();
     const rows = await insertRows<{ station_id: string; board: number; boot: number; seq: number }>(
       tx,

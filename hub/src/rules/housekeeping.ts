@@ -32,8 +32,12 @@ export class Housekeeping {
     await this.running;
   }
 
+  /** Whether this hub runs the sweep (cluster/leadership.ts: one of several hubs does). */
+  leading: () => boolean = () => true;
+
   tick(): Promise<void> {
     if (this.running) return this.running;
+    if (!this.leading()) return Promise.resolve();
     this.running = (async () => {
       try {
         const marked = await this.options.lostProperty.markUncollected(this.options.now?.() ?? new Date());

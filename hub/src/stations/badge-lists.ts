@@ -108,7 +108,14 @@ export class BadgeLists extends EventEmitter {
     let version = stored;
     if (digest !== state.digest || stored === 0) {
       version = Math.max(Math.floor(Date.now() / 1000), stored + 1, (this.list?.version ?? 0) + 1);
-      await db.run('UPDATE badge_list_state SET version = ?, digest = ? WHERE id = 1', [version, digest]);
+      // Only over the row as read: another hub (cluster/) may have numbered the same list first.
+      const written = await db.run('UPDATE badge_list_state SET version = ?, digest = ? WHERE id = 1 AND version = ? AND digest = ?', [version, digest, stored, state.digest]);
+      if (written.changes === 0) {
+        const now = await db.get<StateRow>('SELECT revision, version, digest FROM badge_list_state WHERE id = 1');
+        // The same list under the other hub's number: take it. Another list: build again at the next check.
+        if (now?.digest !== digest) return this.list;
+        version = Number(now.version);
+      }
     }
     this.builtRevision = revision;
     writeU32(file, 4, version);

@@ -116,8 +116,16 @@ export class BadgeSync {
   }
 
   /** Starts a push if this station is online, behind, not already receiving one, and not waiting out a retry delay. */
+  /** Whether this hub pushes to the stations (cluster/leadership.ts: of several hubs, the leader alone). */
+  leading: () => boolean = () => true;
+
+  /** This hub has just become the one that pushes: every station it knows is looked at now. */
+  reconsiderAll(): void {
+    for (const stationId of this.stations.keys()) this.consider(stationId);
+  }
+
   private consider(stationId: string): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.leading()) return;
     const sync = this.sync(stationId);
     const list = this.options.lists.current();
     if (!list || sync.pushing !== null || !sync.online || sync.reported === null) return;

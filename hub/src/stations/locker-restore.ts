@@ -80,8 +80,16 @@ export class LockerRestore {
   }
 
   /** Cheap for every report: only a board not yet dealt with (and online, and not waiting out a retry) reads the records. */
+  /** Whether this hub restores boards (cluster/leadership.ts: of several hubs, the leader alone). */
+  leading: () => boolean = () => true;
+
+  /** This hub has just become the one that restores: every station it knows is looked at now. */
+  reconsiderAll(): void {
+    for (const stationId of this.options.link.states.keys()) this.consider(stationId);
+  }
+
   private consider(stationId: string): void {
-    if (this.stopped || this.busy.has(stationId)) return;
+    if (this.stopped || this.busy.has(stationId) || !this.leading()) return;
     const state = this.options.link.states.get(stationId);
     if (!state || !state.online || !state.lockers || typeof state.boot !== 'number' || !state.board) return;
     if (this.handled.get(stationId) === state.board) return;

@@ -327,8 +327,11 @@ export class StationLink extends EventEmitter {
     if (needsTime) this.sendTime(stationId, state);
   }
 
+  /** Whether this hub sets the stations' clocks (cluster/leadership.ts: of several hubs, the leader alone). */
+  leading: () => boolean = () => true;
+
   private sendTime(stationId: string, state: StationState): void {
-    if (typeof state.boot !== 'number' || this.timing.has(stationId)) return;
+    if (typeof state.boot !== 'number' || this.timing.has(stationId) || !this.leading()) return;
     this.timing.add(stationId);
     this.setTime(stationId, state.boot, state.board ?? 0)
       .then((result) => {

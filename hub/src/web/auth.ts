@@ -14,7 +14,7 @@
 import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import formbody from '@fastify/formbody';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import session, { type SessionStore as FastifySessionStore } from '@fastify/session';
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -69,6 +69,8 @@ export interface AuthParts {
   accounts: Accounts;
   audit: AuditTrail;
   signInLimits?: SignInLimits;
+  /** Where the sign-in attempts are counted: the hub's memory, or (several hubs) the database (shared-sign-in-limits.ts). */
+  signInStore?: FastifyRateLimitStoreCtor;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -160,7 +162,8 @@ export async function installAuth(app: FastifyInstance, parts: AuthParts): Promi
     getToken: (request) =>
       (request.body as { _csrf?: string } | undefined)?._csrf ?? (request.headers['x-csrf-token'] as string | undefined) ?? (request.isMultipart() ? (request.query as { _csrf?: string })._csrf : undefined),
   });
-  await app.register(rateLimit, { global: false });
+  // The store is the plugin's (createRateLimit takes each limiter's from it).
+  await app.register(rateLimit, { global: false, ...(parts.signInStore ? { store: parts.signInStore } : {}) });
   await app.register(formbody);
   app.decorateRequest('account', null);
 

@@ -2,6 +2,7 @@
 // helpers — `audit` (each view of a person's records and each action lands in the audit trail
 // under the account) and `render` (a page in the common frame).
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Accounts } from '../accounts/accounts';
 import { accountLabel } from '../accounts/roles';
 import type { DemoStation } from '../demo/demo-station';
@@ -41,6 +42,8 @@ export interface WebParts {
   trustProxy?: boolean | string[];
   /** Sign-in attempts allowed per window (auth.ts has the defaults). */
   signInLimits?: SignInLimits;
+  /** Several hubs: sign-in attempts counted in the database (shared-sign-in-limits.ts). */
+  signInStore?: FastifyRateLimitStoreCtor;
 }
 
 export interface WebContext extends WebParts {

@@ -89,7 +89,7 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
     return reply.code(404).type('text/html; charset=utf-8').send(errorPage({ status: 404, title: 'Not found', message, account: request.account ?? null }).text);
   });
 
-  await installAuth(app, { accounts: parts.accounts, audit: parts.records.audit, signInLimits: parts.signInLimits });
+  await installAuth(app, { accounts: parts.accounts, audit: parts.records.audit, signInLimits: parts.signInLimits, signInStore: parts.signInStore });
   await app.register(multipart, { limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 1, fields: 10 } });
 
   for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
