@@ -21,6 +21,8 @@ import { buildWebServer } from './web/server';
 import { Accounts } from './accounts/accounts';
 import { DemoStation } from './demo/demo-station';
 import { StationLink } from './stations/station-link';
+import { FirmwareRecords } from './firmware/records';
+import { FirmwareRollout } from './firmware/rollout';
 import { HomeAssistantDiscovery } from './stations/home-assistant';
 import { BadgeLists } from './stations/badge-lists';
 import { BadgeSync } from './stations/badge-sync';
@@ -53,6 +55,8 @@ export class Hub {
   badgeLists!: BadgeLists;
   /** Sends it to the stations and tracks which one holds what. */
   badgeSync!: BadgeSync;
+  firmware!: FirmwareRecords;
+  firmwareRollout!: FirmwareRollout;
   /** Gives a replaced board the records' locker states, once per board. */
   lockerRestore!: LockerRestore;
   broker: RunningBroker | null = null;
@@ -148,6 +152,9 @@ export class Hub {
     this.badgeSync.start();
     this.lockerRestore = new LockerRestore({ link: this.link, db: this.db, records: this.records, log: this.log.child('restore') });
     this.lockerRestore.start();
+    this.firmware = new FirmwareRecords(this.db, this.records.audit);
+    this.firmwareRollout = new FirmwareRollout({ link: this.link, records: this.firmware, log: this.log.child('firmware') });
+    this.firmwareRollout.start();
     const guard = this.broker?.guard;
     if (guard) {
       guard.on('session', ({ stationId, online }: { stationId: string; online: boolean }) => this.link.onSession(stationId, online));
@@ -203,6 +210,7 @@ export class Hub {
     await this.web?.close();
     this.demo?.stop();
     this.badgeSync?.stop();
+    this.firmwareRollout?.stop();
     this.lockerRestore?.stop();
     this.badgeLists?.stop();
     await this.link?.stop();

@@ -9,24 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { COMMAND, DETAIL, EVENT, ROLE } from '../../protocol/wire';
 import { BOOT0, FW_BOOT, FW_NEW, FW_PREV } from '../../protocol/firmware';
 import { boot0Source } from '../../firmware/src/update/boot0';
-import { readBundle, signBundle, type FirmwareBundle } from '../../hub/src/firmware/bundle';
+import { signBundle, type FirmwareBundle } from '../../hub/src/firmware/bundle';
+import { bundleAs } from '../support/firmware-bundles';
 import type { StationLink } from '../../hub/src/stations/station-link';
-import { BUNDLE, StationRig, STATION_KEY, startLink } from '../support/station-rig';
+import { BUNDLE, StationRig, startLink } from '../support/station-rig';
 import { eventually } from '../support/eventually';
 
 const AMIRA = { uid: '04a1b2c3', person: 101, role: ROLE.PUPIL };
 const OTHER_KEY = Buffer.alloc(32, 5).toString('hex');
-
-/** The built bundle as another version (its version line and its version text), optionally broken at boot. */
-export function bundleAs(versionText: string, options: { throwAtBoot?: boolean } = {}): FirmwareBundle {
-  const built = fs.readFileSync(BUNDLE, 'utf8');
-  const own = /^\/\/ handover-firmware (\S+)\n/.exec(built)![1];
-  let text = built.replace(`// handover-firmware ${own}\n`, `// handover-firmware ${versionText}\n`).replace(`"${own}"`, `"${versionText}"`);
-  if (options.throwAtBoot) text = text.replace('\n', '\nthrow new Error("this bundle is broken");\n');
-  const read = readBundle(new Uint8Array(Buffer.from(text, 'utf8')));
-  if (!read.ok) throw new Error(read.error);
-  return read.bundle;
-}
 
 let rig: StationRig;
 let link: StationLink;
@@ -146,6 +136,3 @@ describe('a station updated over the network', () => {
     await serves();
   }, 60_000);
 });
-
-// The key the rig's station signs with is the one the link signs bundles with.
-void STATION_KEY;

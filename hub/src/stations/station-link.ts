@@ -273,7 +273,7 @@ export class StationLink extends EventEmitter {
    * and the commit: the station checks the whole file and restarts into it. Emits
    * 'firmware-progress' {stationId, sent, total} as chunks are taken.
    */
-  async pushFirmware(stationId: string, bundle: FirmwareBundle, options: { rollback?: boolean; confirmSec?: number } = {}): Promise<CommandResult> {
+  async pushFirmware(stationId: string, bundle: FirmwareBundle, options: { rollback?: boolean; confirmSec?: number; shouldStop?: () => boolean } = {}): Promise<CommandResult> {
     const key = await this.options.keyOf(stationId);
     if (!key) throw new Error(`unknown station ${stationId}`);
     const { version, bytes, hash } = bundle;
@@ -285,6 +285,8 @@ export class StationLink extends EventEmitter {
     const window = Math.max(1, this.options.chunkWindow ?? 2);
     const inFlight: Array<Promise<CommandResult>> = [];
     for (let offset = from; offset < bytes.length; offset += FIRMWARE_BLOCK) {
+      // Paused: what the station holds stays, and the next begin resumes from there.
+      if (options.shouldStop?.()) return { ok: false, refusal: 'paused' };
       if (inFlight.length >= window) {
         const answered = await inFlight.shift()!;
         if (!answered.ok) return answered;
