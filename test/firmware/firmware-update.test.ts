@@ -135,4 +135,29 @@ describe('a station updated over the network', () => {
     expect(rig.station.logLines.some((line) => line.includes('this bundle is broken'))).toBe(true);
     await serves();
   }, 60_000);
+
+  it('goes back by itself when the new bundle keeps resetting the board', async () => {
+    await start();
+    const boots = rig.station.boots;
+    expect(await link.pushFirmware('st-1', bundleAs('0.5.1', { resetAtBoot: true }))).toMatchObject({ ok: true });
+    const back = await rig.waitForEvent(EVENT.FIRMWARE_ROLLED_BACK, () => true, 20_000);
+    expect(back.detail).toBe(DETAIL.FIRMWARE_RESETS);
+    // Three boots run the new bundle (each resets at once); the fourth goes back before .bootcde runs.
+    expect(rig.station.boots - boots).toBe(4);
+    await runsVersion('0.3.0');
+    await serves();
+  }, 60_000);
+
+  it('refuses a bundle Storage has no room for, with the reason, and keeps running', async () => {
+    await start();
+    const storage = rig.station.storage;
+    storage.write('filler', new Uint8Array(storage.getFree() - 100_000));
+    const next = bundleAs('0.4.0');
+    expect(await link.pushFirmware('st-1', next)).toMatchObject({ ok: false, refusal: 'no-room' });
+    expect(storage.read(FW_NEW)).toBeUndefined();
+    storage.erase('filler');
+    storage.compact();
+    expect(await link.pushFirmware('st-1', next)).toMatchObject({ ok: true });
+    await runsVersion('0.4.0');
+  }, 60_000);
 });
