@@ -1,5 +1,5 @@
 // The station's boot step (issue 19): `npm run flash` writes it, and the firmware puts it in place
-// at boot should it be missing or older. Its files are named in protocol/firmware.ts.
+// at boot should it be missing (never over one: see firmware-update.ts). Its files are named in protocol/firmware.ts.
 
 /**
  * The boot step, `.boot0` (plain ES5 for the interpreter; Espruino runs it before `.bootcde`).

@@ -26,12 +26,13 @@ import { boot0Source } from './boot0';
 type Report = (type: number, detail: number) => void;
 
 /**
- * At boot: puts the boot step in place (`npm run flash` writes it too; a station flashed before
- * it gets it here) and reports what the boot step did: the first boot of a new bundle, or a way back.
+ * At boot: puts the boot step in place where there is none (`npm run flash` writes it; a station
+ * flashed before it gets it here; a boot step is never replaced over the network) and reports what the boot step did: the first boot of a new bundle, or a way back.
  */
 export function firmwareAtBoot(flash: FlashStore, report: Report): void {
-  const source = boot0Source();
-  if (flash.readText(BOOT0) !== source) flash.writeText(BOOT0, source);
+  // Only where there is none: a file rewritten in Storage reads as null to the functions made from
+  // it (Espruino 2v29: "Function code is null"), and .boot0's timer may be waiting on one of its own.
+  if (flash.readText(BOOT0) === undefined) flash.writeText(BOOT0, boot0Source());
   let state: { s?: string; n?: number; y?: string } | null = null;
   try {
     state = JSON.parse(flash.readText(FW_BOOT) || 'null');
