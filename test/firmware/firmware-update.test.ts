@@ -71,6 +71,20 @@ describe('a station updated over the network', () => {
     expect(rig.station.env.errors).toEqual([]);
   }, 60_000);
 
+  it('serves taps while a bundle is on its way', async () => {
+    await start();
+    const next = bundleAs('0.4.0');
+    let chunks = 0;
+    link.on('firmware-progress', () => chunks++);
+    const pushing = link.pushFirmware('st-1', next);
+    await eventually(() => chunks >= 3, 10_000, 'the transfer under way');
+    // Two visits with the transfer under way (how much of it overlaps depends on the machine: no
+    // timing is asserted, only that every tap is served and the transfer still completes).
+    await serves();
+    expect(await pushing).toMatchObject({ ok: true });
+    await runsVersion('0.4.0');
+  }, 60_000);
+
   it('resumes a transfer cut by a power loss at a random byte from where flash shows it stopped', async () => {
     await start();
     const next = bundleAs('0.4.0');
