@@ -44,6 +44,9 @@ const CARRIES: Record<keyof typeof EVENT, Fields> = {
   COLLECT_CANCELLED: { locker: 17, person: PUPIL, badge: true },
   FAULT: { detail: DETAIL.TORN_RECORD },
   REMOTE_UNLOCK: { locker: 17, person: PUPIL, actor: STAFF, detail: DETAIL.REMOTE },
+  FIRMWARE: { detail: DETAIL.FIRMWARE_INSTALLED },
+  FIRMWARE_ROLLED_BACK: { detail: DETAIL.FIRMWARE_NOT_CONFIRMED },
+  FIRMWARE_REFUSED: {},
 };
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');

@@ -140,6 +140,14 @@ export interface CommandArguments {
   lockers?: Uint8Array;
   /** RESTORE_LOCKERS: one little-endian u32 per locker, the person it holds for (0: none). */
   owners?: Uint8Array;
+  /** FIRMWARE_BEGIN: the bundle's chained hash (protocol/firmware.ts). */
+  hash?: Uint8Array;
+  /** FIRMWARE_BEGIN: the hub's signature of (hash, version, rollback) with the station's key. */
+  signature?: Uint8Array;
+  /** FIRMWARE_BEGIN: the office asked for an older version. */
+  rollback?: boolean;
+  /** FIRMWARE_COMMIT: seconds the new bundle has to be confirmed before the station goes back. */
+  confirmSec?: number;
 }
 
 /** hub -> station, QoS 1, TOPIC.COMMAND. Keys: MSG. */
@@ -169,6 +177,10 @@ export const COMMAND_KEYS = {
   board: MSG.BOARD,
   lockers: MSG.LOCKERS,
   owners: MSG.OWNERS,
+  hash: MSG.HASH,
+  signature: MSG.SIGNATURE,
+  rollback: MSG.ROLLBACK,
+  confirmSec: MSG.CONFIRM_SEC,
 } as const satisfies KeysOf<Command>;
 export type WireCommand = Wire<Command, typeof COMMAND_KEYS>;
 
@@ -184,6 +196,8 @@ export interface Reply {
   version?: number;
   /** RESTORE_LOCKERS: the LOCKER states after it. */
   lockers?: Uint8Array;
+  /** FIRMWARE_BEGIN: the bytes of the bundle the station already holds (it resumes from there). */
+  offset?: number;
 }
 
 export const REPLY_KEYS = {
@@ -193,6 +207,7 @@ export const REPLY_KEYS = {
   detail: MSG.DETAIL,
   version: MSG.VERSION,
   lockers: MSG.LOCKERS,
+  offset: MSG.OFFSET,
 } as const satisfies KeysOf<Reply>;
 export type WireReply = Wire<Reply, typeof REPLY_KEYS>;
 

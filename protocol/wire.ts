@@ -44,6 +44,10 @@ export const DETAIL = {
   TORN_RECORD: 19, // a record torn by a power cut was found and skipped at boot
   BADGE_LIST: 20, // the badge list is missing or failed its check
   OWN_LOCKER_OPEN: 21, // the badge's own locker is open already: shut it to finish (nothing else opens)
+  FIRMWARE_NOT_CONFIRMED: 22, // FIRMWARE_ROLLED_BACK: the new firmware did not confirm itself in time
+  FIRMWARE_RESETS: 23, // FIRMWARE_ROLLED_BACK: the new firmware kept resetting (watchdog, crash)
+  FIRMWARE_INSTALLED: 24, // FIRMWARE: a new bundle was switched to (not yet confirmed)
+  FIRMWARE_CONFIRMED: 25, // FIRMWARE: the hub confirmed the running bundle; the previous one is no longer chosen
 };
 
 /** Keys of a command from the hub, of a station's reply, and of its retained state (CBOR maps). */
@@ -73,6 +77,10 @@ export const MSG = {
   DOORS: 31, // state: bitmap of the doors standing open, bit n = locker n (uint)
   BOARD: 32, // state: the board identity (FRAME.BOARD); SET_TIME, RESTORE_LOCKERS: the board it is meant for
   OWNERS: 33, // RESTORE_LOCKERS: one little-endian uint32 per locker, the person each holds for (0: none)
+  HASH: 34, // FIRMWARE_BEGIN: the bundle's chained SHA-256 (protocol/firmware.ts), 32 bytes
+  SIGNATURE: 35, // FIRMWARE_BEGIN: HMAC-SHA256(station key, hash, version, rollback), 32 bytes
+  ROLLBACK: 36, // FIRMWARE_BEGIN: true when the office asked for an older version
+  CONFIRM_SEC: 37, // FIRMWARE_COMMIT: seconds the new bundle has to confirm itself before the station goes back
 } as const;
 
 /** Commands from the hub (MSG.COMMAND). */
@@ -87,6 +95,11 @@ export const COMMAND = {
   BADGES_CHUNK: 8, // VERSION, OFFSET, DATA (in order)
   BADGES_COMMIT: 9, // VERSION: check the whole file, then switch to it
   RESTORE_LOCKERS: 10, // BOOT, BOARD, LOCKERS (states), OWNERS: the hub's records, for a board that lost its flash
+  FIRMWARE_BEGIN: 11, // VERSION (number, protocol/firmware.ts), SIZE, HASH, SIGNATURE, ROLLBACK: reply OFFSET = bytes already held
+  FIRMWARE_CHUNK: 12, // VERSION, OFFSET, DATA (in order, from the OFFSET the begin replied)
+  FIRMWARE_COMMIT: 13, // VERSION, CONFIRM_SEC: check the whole file, then restart into it (.boot0 switches)
+  FIRMWARE_CONFIRM: 14, // VERSION: the running bundle came online; keep it
+  FIRMWARE_ABORT: 15, // drop a partly received bundle
 };
 
 /** Why a command was refused (reply MSG.DETAIL). */
@@ -100,6 +113,10 @@ export const REFUSAL = {
   TRANSFER: 6, // a badge-list chunk out of order or without a transfer
   CHECKSUM: 7, // the badge list did not check out
   WRONG_STATION: 8,
+  NO_ROOM: 9, // firmware: Storage has no room for the bundle (and the copy of the running one)
+  OLDER_VERSION: 10, // firmware: not newer than the running one, and no rollback asked for
+  FIRMWARE_SIGNATURE: 11, // firmware: the bundle's signature or hash does not check for this station
+  UPDATE_PENDING: 12, // firmware: a switched bundle is still waiting for its confirmation
 };
 
 /** Event types carried in FRAME.TYPE. */
@@ -125,6 +142,9 @@ export const EVENT = {
   COLLECT_CANCELLED: 19, // door never opened after an unlock for a collection
   FAULT: 20, // a storage or configuration problem found at boot
   REMOTE_UNLOCK: 21, // the hub unlocked a locker; its door opened and closed
+  FIRMWARE: 22, // DETAIL FIRMWARE_INSTALLED (first boot of a new bundle) or FIRMWARE_CONFIRMED
+  FIRMWARE_ROLLED_BACK: 23, // the previous bundle runs again; DETAIL says why
+  FIRMWARE_REFUSED: 24, // a received bundle failed its check at commit
 };
 
 /** Roles as the badge list stores them (one byte). */

@@ -24,6 +24,14 @@ try {
 }
 
 const output = config.output.file;
+// The first line names the version (FIRMWARE_VERSION in firmware/src/main.ts), so the hub can tell
+// which version a bundle is when it is uploaded for a network update (hub/src/firmware/bundle.ts).
+const version = /const FIRMWARE_VERSION = '(\d+\.\d+\.\d+)'/.exec(fs.readFileSync(path.join(root, 'firmware/src/main.ts'), 'utf8'));
+if (!version) {
+  console.error('firmware build failed: no FIRMWARE_VERSION in firmware/src/main.ts');
+  process.exit(1);
+}
+fs.writeFileSync(output, `// handover-firmware ${version[1]}\n` + fs.readFileSync(output, 'utf8'));
 const source = fs.readFileSync(output, 'utf8');
 const checkerPath = path.join(root, 'tools/bundle-check.mjs');
 if (fs.existsSync(checkerPath)) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // npm run flash -- --port /dev/ttyUSB0 --config station.json [--badges badges.bin]
-// Writes dist/firmware.js into the board's Storage as .bootcde (so it runs from flash and its
+// Writes dist/firmware.js into the board's Storage as .bootcde, the boot step as .boot0 (so it runs from flash and its
 // function bodies stay there, see ../shared/ESPRUINO.md), the station configuration as
 // handover.json and optionally a badge list as hb.1, then load()s it, using the espruino CLI.
 // --dry-run out.js writes exactly what would be sent instead of talking to a board.
@@ -16,6 +16,7 @@ register();
 const { validateConfig } = await import('../firmware/src/station/config.ts');
 const { readStationConfigFile } = await import('../protocol/station-config.ts');
 const { pinMapProblems } = await import('../hardware/esp32-pins.ts');
+const { boot0Source } = await import('../firmware/src/update/boot0.ts');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = 'usage: npm run flash -- --port <serial port> --config <station.json> [--badges <badges.bin>] [--board ESP32|<board.json>] [--dry-run <out.js>]';
@@ -69,8 +70,14 @@ else args.push('-p', values.port, '-b', '115200');
 args.push('--board', values.board);
 // Code in Storage runs from flash: far fewer variables than code typed into RAM.
 args.push('--storage', `.bootcde:${bundle}`);
+// The boot step Espruino runs before .bootcde: it switches to a bundle received over the network
+// and goes back by itself if that one does not confirm (README "Firmware updates").
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-flash-'));
+const boot0 = path.join(scratch, 'boot0.js');
+fs.writeFileSync(boot0, boot0Source());
+args.push('--storage', `.boot0:${boot0}`);
 // What goes into Storage is the configuration as read (at the current version).
-const configCopy = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'handover-flash-')), 'handover.json');
+const configCopy = path.join(scratch, 'handover.json');
 fs.writeFileSync(configCopy, JSON.stringify(config));
 args.push('--storage', `handover.json:${configCopy}`);
 if (values.badges) {

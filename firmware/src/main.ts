@@ -20,12 +20,14 @@ import { MqttClient } from './net/mqtt-client';
 import { MqttParser } from './net/mqtt-packets';
 import { Uplink } from './net/uplink';
 import { CommandHandler } from './net/commands';
+import { FirmwareUpdate, firmwareAtBoot } from './update/firmware-update';
 import { StateReport } from './net/state-report';
 import { seal, unseal } from './net/sealed';
 import { hmacWithKey, prepareHmacKey } from './codec/hmac';
 import { bytesToHex, hexToBytes, utf8Encode } from './codec/bytes';
 import { DETAIL, EVENT, TOPIC, topicBase } from '../../protocol/wire';
 
+// The bundle's version: the build names it on the first line, and network updates order by it (protocol/firmware.ts).
 const FIRMWARE_VERSION = '0.3.0';
 
 function boot(): void {
@@ -165,6 +167,9 @@ function boot(): void {
     },
     () => mqtt.state === 'connected',
   );
+  const reportFirmware = (type: number, detail: number) => {
+    events.report(type, { detail });
+  };
   const commands = new CommandHandler({
     crypto: hw.crypto,
     flash,
@@ -175,6 +180,7 @@ function boot(): void {
     station,
     events,
     badges,
+    firmware: new FirmwareUpdate(flash, hw.crypto, stationKey, FIRMWARE_VERSION, reportFirmware),
     reply: (message) => mqtt.publish(base + TOPIC.REPLY, sealMessage(message), 1, false),
     restart: () => hw.clock.setTimeout(() => hw.system.restart(), 200),
     log,
@@ -197,6 +203,7 @@ function boot(): void {
   };
 
   events.report(EVENT.BOOT, { detail: firstBoot ? DETAIL.FIRST_BOOT : DETAIL.NONE });
+  firmwareAtBoot(flash, reportFirmware);
   if (journal.tornFound > 0) events.report(EVENT.FAULT, { detail: DETAIL.TORN_RECORD });
   for (const problem of problems.concat(journalProblems, badgeProblems)) log(problem);
   if (badgeProblems.length > 0) events.report(EVENT.FAULT, { detail: DETAIL.BADGE_LIST });
@@ -233,7 +240,7 @@ boot();
 // there, found by value since their names are minified. (In the simulator's context globals cannot
 // be deleted; nothing changes there but memory.)
 (() => {
-  const bootOnly: unknown[] = [loadConfig, espruinoHardware, keepWifiUp, prepareHmacKey, topicBase, bytesToHex, gpioLockOutputs, gpioDoorInputs, expanderLockOutputs, checkPlan];
+  const bootOnly: unknown[] = [loadConfig, espruinoHardware, keepWifiUp, prepareHmacKey, topicBase, bytesToHex, gpioLockOutputs, gpioDoorInputs, expanderLockOutputs, checkPlan, firmwareAtBoot];
   const scope = globalThis as unknown as { [name: string]: unknown };
   // Names first, then deletion: deleting while a for-in walks the interpreter's globals ends the walk.
   const names: string[] = [];

@@ -14,6 +14,7 @@ import { Iso14443aCard, Mfrc522Model, type Mfrc522ModelOptions } from './mfrc522
 
 export const BOOT_CODE_FILE = '.bootcde';
 export const CONFIG_FILE = 'handover.json';
+const BOOT_STEP_FILES = ['.boot0', '.boot1', '.boot2', '.boot3'];
 
 export interface SimulatedStationOptions {
   /** File that keeps the simulated flash between runs; null keeps it in memory only. */
@@ -86,8 +87,7 @@ export class SimulatedStation extends EventEmitter {
 
   boot(): void {
     if (this.running) throw new Error('station is already running');
-    const code = this.storage.read(BOOT_CODE_FILE);
-    if (code === undefined) throw new Error(`no ${BOOT_CODE_FILE} in flash: install the firmware first`);
+    if (this.storage.read(BOOT_CODE_FILE) === undefined) throw new Error(`no ${BOOT_CODE_FILE} in flash: install the firmware first`);
     const wiring = this.storage.readJSON(CONFIG_FILE, true) as WiringConfig | undefined;
     if (!wiring?.pins) throw new Error(`no ${CONFIG_FILE} in flash: write the station configuration first`);
     const bootTimeMs = Date.now();
@@ -129,7 +129,14 @@ export class SimulatedStation extends EventEmitter {
     this.storage.powerOn();
     this.running = true;
     this.boots++;
-    this.env.run(code, BOOT_CODE_FILE);
+    // As Espruino boots (jsfLoadBootCodeFromFlash, src/jsflash.c): .boot0 to .boot3 first, each if
+    // present, then .bootcde, read only after they ran (the boot step may have replaced it).
+    for (const name of BOOT_STEP_FILES) {
+      const step = this.storage.read(name);
+      if (step !== undefined && this.running) this.env.run(step, name);
+    }
+    const code = this.storage.read(BOOT_CODE_FILE);
+    if (code !== undefined && this.running) this.env.run(code, BOOT_CODE_FILE);
   }
 
   powerOff(): void {

@@ -10,6 +10,7 @@ import { timingProblems } from '../../protocol/station-config';
 import { ACCOUNT_USAGE, accountCommand, AccountUsageError, startupAccountNote } from './accounts/cli';
 import { RECORDS_USAGE, recordsCommand, RecordsUsageError } from './cli/records-cli';
 import { DESK_USAGE, deskCommand } from './cli/desk-cli';
+import { FIRMWARE_USAGE, firmwareCommand, FirmwareUsageError } from './cli/firmware-cli';
 import { createRecords } from './records';
 import type { StationRow } from './records/stations';
 import { BROKER_USAGE, brokerCommand, BrokerUsageError, refreshMosquittoFiles } from './broker/cli';
@@ -27,6 +28,7 @@ ${ACCOUNT_USAGE}
 ${BROKER_USAGE}
 ${RECORDS_USAGE}
 ${DESK_USAGE}
+${FIRMWARE_USAGE}
 
 settings come from HANDOVER_DATA_DIR, HANDOVER_SITE, HANDOVER_MQTT_HOST, HANDOVER_MQTT_PORT,
 HANDOVER_EMBEDDED_BROKER, HANDOVER_MQTT_TLS*, HANDOVER_MOSQUITTO_DIR, HANDOVER_HTTP_HOST and
@@ -91,6 +93,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'station' && rest[0] === 'add') return await stationAdd(rest.slice(1));
     if (command === 'account') return await accountCommand(rest);
     if (command === 'broker') return await brokerCommand(rest);
+    if (command === 'firmware') return await firmwareCommand(rest);
     if (command !== undefined && (await recordsCommand(command, rest))) return;
     if (command !== undefined && (await deskCommand(command, rest))) return;
     if (command === undefined || command === 'help' || command === '--help') {
@@ -100,7 +103,7 @@ export async function main(argv: string[]): Promise<void> {
     throw new UsageError(`unknown command ${JSON.stringify([command, ...rest].join(' '))}`);
   } catch (error) {
     console.error(`handover: ${(error as Error).message}`);
-    if (error instanceof UsageError || error instanceof AccountUsageError || error instanceof RecordsUsageError || error instanceof BrokerUsageError) console.error(`run "handover help" for the commands`);
+    if (error instanceof UsageError || error instanceof AccountUsageError || error instanceof RecordsUsageError || error instanceof BrokerUsageError || error instanceof FirmwareUsageError) console.error(`run "handover help" for the commands`);
     process.exitCode = 1;
   }
 }

@@ -24,6 +24,8 @@ import { databaseSignInStore } from './web/shared-sign-in-limits';
 import { Accounts } from './accounts/accounts';
 import { DemoStation } from './demo/demo-station';
 import { StationLink } from './stations/station-link';
+import { FirmwareRecords } from './firmware/records';
+import { FirmwareRollout } from './firmware/rollout';
 import { HomeAssistantDiscovery } from './stations/home-assistant';
 import { BadgeLists } from './stations/badge-lists';
 import { BadgeSync } from './stations/badge-sync';
@@ -56,6 +58,8 @@ export class Hub {
   badgeLists!: BadgeLists;
   /** Sends it to the stations and tracks which one holds what. */
   badgeSync!: BadgeSync;
+  firmware!: FirmwareRecords;
+  firmwareRollout!: FirmwareRollout;
   /** Gives a replaced board the records' locker states, once per board. */
   lockerRestore!: LockerRestore;
   broker: RunningBroker | null = null;
@@ -174,6 +178,10 @@ export class Hub {
     this.lockerRestore = new LockerRestore({ link: this.link, db: this.db, records: this.records, log: this.log.child('restore') });
     this.lockerRestore.leading = leading;
     this.lockerRestore.start();
+    this.firmware = new FirmwareRecords(this.db, this.records.audit);
+    this.firmwareRollout = new FirmwareRollout({ link: this.link, records: this.firmware, log: this.log.child('firmware') });
+    this.firmwareRollout.leading = leading;
+    this.firmwareRollout.start();
     // Another hub stopped or died and this one took over: what it would have sent, this one sends.
     this.leadership.on('gained', () => {
       this.badgeSync.reconsiderAll();
@@ -234,6 +242,7 @@ export class Hub {
     await this.web?.close();
     this.demo?.stop();
     this.badgeSync?.stop();
+    this.firmwareRollout?.stop();
     this.lockerRestore?.stop();
     this.badgeLists?.stop();
     await this.link?.stop();

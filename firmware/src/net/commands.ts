@@ -16,6 +16,7 @@ import type { Station } from '../station/station';
 import type { EventLog } from '../station/event-log';
 import { BADGE_HEADER_BYTES, BADGE_PREFIX, badgeFileName, checkBadgeFile, crcContinue, type BadgeList } from '../station/badge-list';
 import { CONFIG_FILE, validateConfig } from '../station/config';
+import type { FirmwareUpdate } from '../update/firmware-update';
 
 const COUNTER_FILE = 'handover.cmd';
 /** Largest badge list accepted: 8,192 badges. */
@@ -31,6 +32,7 @@ export interface CommandParts {
   station: Station;
   events: EventLog;
   badges: BadgeList;
+  firmware: FirmwareUpdate;
   reply(message: WireReply): void;
   /** A new configuration was written: restart to use it. */
   restart(): void;
@@ -60,7 +62,7 @@ export class CommandHandler {
 
   handle(payload: Uint8Array): void {
     const parts = this.parts;
-    const answer = (counter: number, refusal: number, version: number | undefined, lockers?: Uint8Array) => {
+    const answer = (counter: number, refusal: number, version: number | undefined, lockers?: Uint8Array, offset?: number) => {
       const reply = {} as WireReply;
       reply[MSG.STATION] = parts.stationId;
       reply[MSG.COUNTER] = counter;
@@ -68,6 +70,7 @@ export class CommandHandler {
       if (refusal !== REFUSAL.NONE) reply[MSG.DETAIL] = refusal;
       if (version !== undefined) reply[MSG.VERSION] = version;
       if (lockers) reply[MSG.LOCKERS] = lockers;
+      if (offset !== undefined) reply[MSG.OFFSET] = offset;
       parts.reply(reply);
     };
     const run = (kind: unknown, message: { [key: string]: unknown }): number => {
@@ -182,6 +185,8 @@ export class CommandHandler {
           return REFUSAL.NONE;
         }
       }
+      // FIRMWARE_BEGIN .. FIRMWARE_ABORT: a new bundle (update/firmware-update.ts).
+      if (typeof kind === 'number' && kind >= COMMAND.FIRMWARE_BEGIN && kind <= COMMAND.FIRMWARE_ABORT) return parts.firmware.handle(kind, message);
       return REFUSAL.UNKNOWN_COMMAND;
     };
 
@@ -201,7 +206,7 @@ export class CommandHandler {
     const kind = message[MSG.COMMAND];
     // Chunks are harmless to replay (they only fill a transfer begun in this boot and checked at
     // commit), so they spare the flash a counter write each; SET_TIME writes it itself (above).
-    if (kind !== COMMAND.BADGES_CHUNK && kind !== COMMAND.SET_TIME) parts.flash.writeText(COUNTER_FILE, String(counter));
+    if (kind !== COMMAND.BADGES_CHUNK && kind !== COMMAND.FIRMWARE_CHUNK && kind !== COMMAND.SET_TIME) parts.flash.writeText(COUNTER_FILE, String(counter));
     this.lastCounter = counter;
     let refusal = REFUSAL.NONE;
     try {
@@ -212,6 +217,14 @@ export class CommandHandler {
     }
     // A restore's reply carries the lockers as they are now, for the hub's audit trail (no event is
     // journaled: a deposit or hold event would be taken for a new one).
-    answer(counter, refusal, kind === COMMAND.BADGES_COMMIT ? parts.badges.version : undefined, kind === COMMAND.RESTORE_LOCKERS ? new Uint8Array(parts.station.states) : undefined);
+    answer(
+      counter,
+      refusal,
+      kind === COMMAND.BADGES_COMMIT ? parts.badges.version : undefined,
+      kind === COMMAND.RESTORE_LOCKERS ? new Uint8Array(parts.station.states) : undefined,
+      kind === COMMAND.FIRMWARE_BEGIN && refusal === REFUSAL.NONE ? parts.firmware.offset : undefined,
+    );
+    // A bundle that checked: the boot step switches to it at the restart.
+    if (kind === COMMAND.FIRMWARE_COMMIT && refusal === REFUSAL.NONE) parts.restart();
   }
 }

@@ -499,6 +499,33 @@ export const MIGRATIONS: MigrationStep[] = [
     window_start_ms INTEGER NOT NULL
   );
   `,
+  // 15 (issue 19): firmware bundles uploaded for network updates, what each station is to run and
+  // how far it got (firmware/rollout.ts), and the rollout's pause switch.
+  `
+  CREATE TABLE firmware_bundles (
+    id INTEGER PRIMARY KEY,
+    version TEXT NOT NULL UNIQUE,
+    version_number INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    uploaded_by TEXT NOT NULL,
+    uploaded_at TEXT NOT NULL
+  );
+  CREATE TABLE firmware_targets (
+    station_id TEXT PRIMARY KEY REFERENCES stations(id),
+    bundle_id INTEGER NOT NULL REFERENCES firmware_bundles(id),
+    rollback INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL CHECK (state IN ('waiting', 'sending', 'switched', 'done', 'rolled-back', 'refused')),
+    sent INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    switched_boot INTEGER,
+    last_error TEXT,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE firmware_rollout (id INTEGER PRIMARY KEY CHECK (id = 1), paused INTEGER NOT NULL DEFAULT 0);
+  INSERT INTO firmware_rollout (id, paused) VALUES (1, 0);
+  `,
 ];
 
 /** The text of one step for a database kind. */

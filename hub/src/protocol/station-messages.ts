@@ -34,6 +34,7 @@ export const ReplySchema = z.object({
   detail: uint.max(255).optional(),
   version: uint.max(0xffffffff).optional(),
   lockers: bytes.refine((states) => states.length <= 64, 'at most 64 lockers').optional(),
+  offset: uint.optional(),
 }) satisfies z.ZodType<Reply>;
 
 const replyIsTheContract: SameType<z.infer<typeof ReplySchema>, Reply> = true;

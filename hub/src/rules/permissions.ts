@@ -80,6 +80,13 @@ export const PERMISSIONS = {
   },
   /** P10: ICT clears a laptop's health check. */
   'assets.health-check': { roles: ['ict'], words: 'record a laptop’s health check', row: 'record a laptop’s health check (P10)' },
+  /** Issue 19: a new firmware bundle for the stations, sent over the network in stages. */
+  'firmware.manage': {
+    roles: ['ict', 'headteacher'],
+    words: 'upload or roll out station firmware',
+    row: 'upload station firmware and roll it out, pause it (Stations › Firmware)',
+    commandLine: 'firmware upload, firmware rollout, firmware pause',
+  },
   /** The simulated station's card buttons (only with `handover start`). */
   'demo.tap': { roles: ['office', 'ict', 'headteacher', 'dsl', 'read-only'], words: 'tap the demo cards', row: '' },
 } satisfies Record<string, Rule>;

@@ -13,6 +13,8 @@ import { parseStationTopic, stationsFilter } from '../../../protocol/topics';
 import { seal, unseal } from '../protocol/sealed';
 import { decodeReply, decodeStateReport } from '../protocol/station-messages';
 import type { Logger } from '../log';
+import { signBundle, type FirmwareBundle } from '../firmware/bundle';
+import { FIRMWARE_BLOCK } from '../../../protocol/firmware';
 import { ThrottledLog } from '../log-throttle';
 
 export interface StationLinkOptions {
@@ -44,6 +46,8 @@ export interface CommandResult {
   version?: number;
   /** RESTORE_LOCKERS: the station's locker states after it (names, as in StationState.lockers). */
   lockers?: string[];
+  /** FIRMWARE_BEGIN: the bytes of the bundle the station already holds. */
+  offset?: number;
 }
 
 export interface StationState {
@@ -262,6 +266,52 @@ export class StationLink extends EventEmitter {
     return this.send(stationId, key, COMMAND.BADGES_COMMIT, { version });
   }
 
+  /**
+   * Sends a firmware bundle (issue 19): the begin names its version, size, hash and this station's
+   * signature, and the station answers with the bytes it already holds (a transfer cut by a lost
+   * connection or a reboot goes on from there); then the rest in FIRMWARE_BLOCK chunks, in order,
+   * and the commit: the station checks the whole file and restarts into it. Emits
+   * 'firmware-progress' {stationId, sent, total} as chunks are taken.
+   */
+  async pushFirmware(stationId: string, bundle: FirmwareBundle, options: { rollback?: boolean; confirmSec?: number; shouldStop?: () => boolean } = {}): Promise<CommandResult> {
+    const key = await this.options.keyOf(stationId);
+    if (!key) throw new Error(`unknown station ${stationId}`);
+    const { version, bytes, hash } = bundle;
+    const rollback = options.rollback === true;
+    const begin = await this.send(stationId, key, COMMAND.FIRMWARE_BEGIN, { version, size: bytes.length, hash, signature: signBundle(key, hash, version, rollback), rollback });
+    if (!begin.ok) return begin;
+    const from = begin.offset ?? 0;
+    this.emit('firmware-progress', { stationId, sent: from, total: bytes.length });
+    const window = Math.max(1, this.options.chunkWindow ?? 2);
+    const inFlight: Array<Promise<CommandResult>> = [];
+    for (let offset = from; offset < bytes.length; offset += FIRMWARE_BLOCK) {
+      // Paused: what the station holds stays, and the next begin resumes from there.
+      if (options.shouldStop?.()) return { ok: false, refusal: 'paused' };
+      if (inFlight.length >= window) {
+        const answered = await inFlight.shift()!;
+        if (!answered.ok) return answered;
+      }
+      const chunk = bytes.subarray(offset, offset + FIRMWARE_BLOCK);
+      const sent = offset + chunk.length;
+      inFlight.push(
+        this.send(stationId, key, COMMAND.FIRMWARE_CHUNK, { version, offset, data: chunk }).then((answered) => {
+          if (answered.ok) this.emit('firmware-progress', { stationId, sent, total: bytes.length });
+          return answered;
+        }),
+      );
+    }
+    for (const pending of inFlight) {
+      const answered = await pending;
+      if (!answered.ok) return answered;
+    }
+    return this.send(stationId, key, COMMAND.FIRMWARE_COMMIT, { version, ...(options.confirmSec ? { confirmSec: options.confirmSec } : {}) });
+  }
+
+  /** The station runs this version and is online: it keeps it (its boot step no longer goes back). */
+  confirmFirmware(stationId: string, version: number): Promise<CommandResult> {
+    return this.command(stationId, COMMAND.FIRMWARE_CONFIRM, { version });
+  }
+
   private async handle(topic: string, payload: Uint8Array, retained: boolean): Promise<void> {
     const named = parseStationTopic(topic);
     if (!named || named.site !== this.options.site) return;
@@ -296,7 +346,13 @@ export class StationLink extends EventEmitter {
     if (!ok) this.options.log.warn(`station ${stationId} refused command ${counter}: ${refusal}`);
     clearTimeout(pending.timer);
     this.pending.delete(`${stationId}/${counter}`);
-    pending.resolve({ ok, refusal, ...(reply.version !== undefined ? { version: reply.version } : {}), ...(reply.lockers ? { lockers: lockerNames(reply.lockers) } : {}) });
+    pending.resolve({
+      ok,
+      refusal,
+      ...(reply.version !== undefined ? { version: reply.version } : {}),
+      ...(reply.lockers ? { lockers: lockerNames(reply.lockers) } : {}),
+      ...(reply.offset !== undefined ? { offset: reply.offset } : {}),
+    });
   }
 
   private onState(stationId: string, report: StateReport, retained: boolean): void {

@@ -15,6 +15,8 @@ import { finishBody } from '../layout';
 import { html, plural, timeTag } from '../html';
 import { alertText, LOCKER_ALARMS, stateLabel } from './lockers';
 import type { BadgeListStatus } from '../../stations/badge-sync';
+import { actorFor } from '../../accounts/roles';
+import { FirmwareRecords, type Stage, type TargetRow } from '../../firmware/records';
 
 /** Hours and minutes on the hub's clock, as the office reads a time today. */
 function clockTime(iso: string): string {
@@ -66,8 +68,28 @@ function boardCell(station: StationRow) {
   return html`<br><span class="pill warn" data-board-swap>Board replaced at ${timeTag(station.board_since)} — new board ${named}</span><br><span class="muted">Previous board ${previous === 0 ? '(from before board identities)' : boardName(previous)}; the events of both are kept.</span>`;
 }
 
+/** A station's firmware update in words: "Sending 40 %", "Went back to 0.3.0 by itself — …". */
+export function firmwareStateText(target: TargetRow): { text: string; tone: 'ok' | 'warn' | 'bad' | 'muted' } {
+  const percent = target.total > 0 ? Math.floor((100 * target.sent) / target.total) : 0;
+  switch (target.state) {
+    case 'waiting':
+      return { text: percent > 0 ? `Waiting to go on from ${percent} %${target.last_error ? ` (${target.last_error})` : ''}` : 'Waiting to be sent', tone: 'muted' };
+    case 'sending':
+      return { text: `Sending ${percent} %`, tone: 'warn' };
+    case 'switched':
+      return { text: 'Sent; restarting into it, to be confirmed', tone: 'warn' };
+    case 'done':
+      return { text: 'Running it (confirmed)', tone: 'ok' };
+    case 'rolled-back':
+      return { text: `Rolled back by itself — ${target.last_error ?? 'the new firmware did not confirm'}`, tone: 'bad' };
+    case 'refused':
+      return { text: `Refused — ${target.last_error ?? 'by the station'}`, tone: 'bad' };
+  }
+}
+
 export function registerStations(app: FastifyInstance, context: WebContext): void {
   const { records } = context;
+  const firmware = new FirmwareRecords(records.db, records.audit);
 
   async function stationOf(request: FastifyRequest): Promise<StationRow> {
     const id = String((request.params as { id: string }).id);
@@ -92,6 +114,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       body: html`
         <p class="live-status" role="status" aria-live="polite" data-live-status data-live-text="Live: updates as the stations report.">${context.brokerRefusals ? 'Online and offline come from each station’s own signed-in connection to the hub’s broker.' : 'Online and offline come from each station’s own birth message and last will.'}</p>
         <div data-live-panel="/stations/panel">${await stationsPanel()}</div>
+        ${await firmwareSection(may(account.role, 'firmware.manage'), reply)}
         ${refusalsSection()}
         ${stations.map(
           (station) => html`<section aria-labelledby="actions-${station.id}"><h2 id="actions-${station.id}">Station ${station.id}: remote commands</h2>
@@ -115,6 +138,55 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
         )}`,
     });
   });
+
+  /** Firmware updates (issue 19): each station's running version and its update; rollout and pause for who may. */
+  async function firmwareSection(manage: boolean, reply: Parameters<typeof csrfField>[0]) {
+    const stations = await records.stations.list();
+    const targets = await firmware.targets();
+    const bundles = await firmware.bundles();
+    const paused = await firmware.paused();
+    return html`<section aria-labelledby="firmware"><h2 id="firmware">Firmware</h2>
+      ${paused ? html`<p class="pill warn" data-firmware-paused>Rollout paused: no transfer starts or goes on.</p>` : null}
+      <div class="table-wrap"><table class="data firmware">
+        <thead><tr><th scope="col">Station</th><th scope="col">Running</th><th scope="col">Update</th><th scope="col">Progress</th></tr></thead>
+        <tbody>${stations.map((station) => {
+          const target = targets.find((row) => row.station_id === station.id);
+          const shown = target ? firmwareStateText(target) : null;
+          return html`<tr data-firmware-row="${station.id}"><th scope="row">${station.id}</th><td>${context.link?.states.get(station.id)?.firmware ?? '—'}</td>
+            <td>${target ? `${target.version}${target.rollback ? ' (rollback)' : ''}` : 'none'}</td>
+            <td data-firmware-state="${target?.state ?? ''}">${shown ? html`<span class="pill ${shown.tone}">${shown.text}</span>` : '—'}</td></tr>`;
+        })}</tbody></table></div>
+      ${bundles.length === 0
+        ? html`<p class="hint">No firmware uploaded. The ICT lead uploads a bundle with <code>handover firmware upload dist/firmware.js --by …</code>.</p>`
+        : html`<p>Uploaded: ${bundles.map((bundle) => `${bundle.version} (${bundle.size.toLocaleString('en-GB')} bytes)`).join(', ')}.</p>`}
+      ${manage && bundles.length > 0
+        ? html`<form method="post" action="/stations/firmware/rollout" class="field-row">${csrfField(reply)}
+            <p><label for="fw-version">Version</label> <select id="fw-version" name="version">${bundles.map((bundle) => html`<option value="${bundle.version}">${bundle.version}</option>`)}</select></p>
+            <p><label for="fw-stage">To</label> <select id="fw-stage" name="stage"><option value="one">one more station</option><option value="room">a room’s worth (4 more)</option><option value="all">every station</option></select></p>
+            <p><label><input type="checkbox" name="rollback" value="yes"> an older version: roll back</label></p>
+            <p><button type="submit">Roll out</button></p></form>
+          <form method="post" action="/stations/firmware/${paused ? 'resume' : 'pause'}">${csrfField(reply)}<p><button type="submit">${paused ? 'Resume the rollout' : 'Pause the rollout'}</button></p></form>`
+        : manage
+          ? null
+          : html`<p class="hint">Uploading and rolling out firmware is for the ICT lead and the headteacher.</p>`}
+    </section>`;
+  }
+
+  app.post('/stations/firmware/rollout', { config: { permission: 'firmware.manage' } }, async (request, reply) => {
+    const body = (request.body ?? {}) as { version?: string; stage?: string; rollback?: string };
+    const stage = (['one', 'room', 'all'].includes(String(body.stage)) ? body.stage : 'one') as Stage;
+    const chosen = await firmware.rollout(String(body.version ?? ''), { stage }, body.rollback === 'yes', actorFor(request.account!));
+    context.flash(request, `Firmware ${body.version} goes to ${chosen.join(', ')} while each is online.`);
+    return reply.redirect('/stations#firmware', 303);
+  });
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(`/stations/firmware/${action}`, { config: { permission: 'firmware.manage' } }, async (request, reply) => {
+      await firmware.setPaused(action === 'pause', actorFor(request.account!));
+      context.flash(request, action === 'pause' ? 'Firmware rollout paused.' : 'Firmware rollout resumed.');
+      return reply.redirect('/stations#firmware', 303);
+    });
+  }
 
   /** What the broker and the ingest refused since the hub started: counted, never a line each. */
   function refusalsSection() {

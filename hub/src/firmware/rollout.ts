@@ -1,0 +1,142 @@
+// Carries out the firmware targets (records.ts) from the hub (issue 19): to each online station
+// with a target waiting, the bundle (a few stations at a time), resuming where a cut transfer
+// stopped; after the station's restart, its state report decides: the new version running, so it
+// is confirmed (the station's boot step keeps it), or the old one back, so it went back by itself.
+// Each step is in the audit trail; progress goes to the records for the Stations page and the CLI.
+import type { Logger } from '../log';
+import type { StationLink, StationState } from '../stations/station-link';
+import { readBundle, type FirmwareBundle } from './bundle';
+import type { FirmwareRecords, TargetRow } from './records';
+
+export interface RolloutOptions {
+  link: StationLink;
+  records: FirmwareRecords;
+  log: Logger;
+  /** How often the targets are looked at (ms). */
+  pollMs?: number;
+  /** Transfers at once. */
+  parallel?: number;
+  /** Seconds a new bundle has to come online and be confirmed before the station goes back by itself. */
+  confirmSec?: number;
+}
+
+/** A refusal that waits for the next attempt (the transfer resumes); any other ends the target as refused. */
+const TRANSIENT = /^(no reply|not sent|paused|hub stopping|station link is not started|transfer)/;
+
+/** What a station's refusal means, for the page and the command line. */
+export function refusalReason(refusal: string | null): string {
+  switch (refusal) {
+    case 'no-room':
+      return 'no room in the station’s Storage for the bundle and a copy of the running one';
+    case 'older-version':
+      return 'not newer than the version the station runs (roll out with --rollback to go back)';
+    case 'firmware-signature':
+      return 'the bundle’s signature or hash did not check on the station';
+    case 'update-pending':
+      return 'the station is still waiting to confirm an earlier update';
+    default:
+      return refusal ?? 'refused';
+  }
+}
+
+export class FirmwareRollout {
+  /** Public so a test can shorten the confirmation window of a hub it runs. */
+  readonly options: RolloutOptions;
+  private timer: NodeJS.Timeout | null = null;
+  private active = new Set<string>();
+  private bundles = new Map<number, FirmwareBundle>();
+  private ticking = false;
+  private paused = false;
+  private stopped = false;
+  private lastProgress = new Map<string, number>();
+  /** With several hubs only the leader sends firmware (set by the hub), so a station gets one transfer. */
+  leading: () => boolean = () => true;
+
+  constructor(options: RolloutOptions) {
+    this.options = options;
+  }
+
+  start(): void {
+    const { link, records } = this.options;
+    link.on('firmware-progress', ({ stationId, sent, total }: { stationId: string; sent: number; total: number }) => {
+      // Every 8 KiB and at the end: enough for a progress bar, few writes.
+      if (sent < total && sent - (this.lastProgress.get(stationId) ?? -Infinity) < 8192) return;
+      this.lastProgress.set(stationId, sent);
+      records.progress(stationId, sent, total).catch((error) => this.options.log.warn(`firmware progress ${stationId}: ${(error as Error).message}`));
+    });
+    this.timer = setInterval(() => this.tick(), this.options.pollMs ?? 2000);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    if (this.ticking || this.stopped || !this.leading()) return;
+    this.ticking = true;
+    this.look()
+      .catch((error) => this.options.log.warn(`firmware rollout: ${(error as Error).message}`))
+      .finally(() => (this.ticking = false));
+  }
+
+  private async look(): Promise<void> {
+    const { records, link } = this.options;
+    this.paused = await records.paused();
+    for (const target of await records.targets()) {
+      const state = link.states.get(target.station_id);
+      if (!state?.online) continue;
+      if (target.state === 'switched') await this.afterSwitch(target, state);
+      else if ((target.state === 'waiting' || target.state === 'sending') && !this.paused && !this.active.has(target.station_id) && this.active.size < (this.options.parallel ?? 3)) {
+        this.active.add(target.station_id);
+        this.send(target, state)
+          .catch((error) => this.options.log.warn(`firmware ${target.version} to ${target.station_id}: ${(error as Error).message}`))
+          .finally(() => this.active.delete(target.station_id));
+      }
+    }
+  }
+
+  private async bundle(id: number): Promise<FirmwareBundle> {
+    let bundle = this.bundles.get(id);
+    if (!bundle) {
+      const read = readBundle(await this.options.records.bundleBytes(id));
+      if (!read.ok) throw new Error(read.error);
+      bundle = read.bundle;
+      this.bundles.set(id, bundle);
+    }
+    return bundle;
+  }
+
+  private async send(target: TargetRow, state: StationState): Promise<void> {
+    const { link, records, log } = this.options;
+    const bundle = await this.bundle(target.bundle_id);
+    if (state.firmware === bundle.versionText && !target.rollback) {
+      await records.step(target.station_id, 'done', { version: target.version });
+      return;
+    }
+    const result = await link.pushFirmware(target.station_id, bundle, { rollback: target.rollback, confirmSec: this.options.confirmSec, shouldStop: () => this.paused || this.stopped });
+    if (result.ok) {
+      log.info(`firmware ${bundle.versionText} sent to ${target.station_id}: it restarts into it`);
+      await records.step(target.station_id, 'switched', { version: target.version, boot: state.boot ?? 0 });
+    } else if (TRANSIENT.test(result.refusal ?? '')) {
+      log.info(`firmware ${bundle.versionText} to ${target.station_id} stopped (${result.refusal}): it goes on from where it got to`);
+      await records.interrupted(target.station_id, result.refusal ?? 'stopped');
+    } else {
+      log.warn(`firmware ${bundle.versionText} refused by ${target.station_id}: ${result.refusal}`);
+      await records.step(target.station_id, 'refused', { version: target.version, error: refusalReason(result.refusal) });
+    }
+  }
+
+  /** After the restart: the new version running is confirmed; the old one back means the station went back by itself. */
+  private async afterSwitch(target: TargetRow, state: StationState): Promise<void> {
+    const { link, records } = this.options;
+    if (state.boot === undefined || state.firmware === undefined || state.boot <= (target.switched_boot ?? 0)) return;
+    if (state.firmware === target.version) {
+      const confirmed = await link.confirmFirmware(target.station_id, (await this.bundle(target.bundle_id)).version);
+      if (confirmed.ok) await records.step(target.station_id, 'done', { version: target.version });
+    } else {
+      await records.step(target.station_id, 'rolled-back', { version: target.version, error: `the station went back to ${state.firmware} by itself: the new firmware did not come online and confirm in time` });
+    }
+  }
+}
