@@ -71,6 +71,14 @@ const QUIET_TURNS = 2;
 /** Above this many events in a batch, one summary line is logged instead of one per event. */
 const LOG_EACH_UP_TO = 20;
 
+/** A stored event or a station's status, for the live page (web/api.ts /api/stream). */
+export interface IngestChange {
+  kind: 'event' | 'status';
+  stationId: string;
+  status?: string;
+  frame?: EventFrame;
+}
+
 /**
  * Messages are queued as they arrive and drained in batches: every event that arrived while the
  * previous batch was being committed goes into the next transaction (at most maxBatch), and each
@@ -94,6 +102,14 @@ export class Ingest extends EventEmitter {
   private rejectionLog: ThrottledLog;
   /** Every refusal since the hub started (the list above keeps only the last 1000). */
   rejectedTotal = 0;
+  /**
+   * Page updates held back while frames wait to be stored (overload), the latest per station:
+   * emitted once the queue is empty. Storing and acknowledging come first; a page needs only to
+   * know that something changed.
+   */
+  private heldChanges = new Map<string, IngestChange>();
+  /** Changes held back and merged into a later one since the hub started. */
+  shedChanges = 0;
 
   constructor(options: IngestOptions) {
     super();
@@ -121,6 +137,32 @@ export class Ingest extends EventEmitter {
     });
     await client.subscribeAsync([stationsFilter('+', 'EVENTS'), stationsFilter('+', 'STATUS')], { qos: 1 });
     this.options.log.info(`listening on ${this.options.brokerUrl}`);
+  }
+
+  /** Frames received and not yet stored: while there are any, page updates and badge pushes wait. */
+  get busy(): boolean {
+    return this.waiting.length > 0;
+  }
+
+  /**
+   * A change for the live page: sent now when nothing waits to be stored, else held (the latest
+   * per station) until the queue is empty. Emits `change`, and `idle` when held work may run.
+   */
+  private noteChange(change: IngestChange): void {
+    if (!this.busy && this.heldChanges.size === 0) {
+      this.emit('change', change);
+      return;
+    }
+    if (this.heldChanges.has(change.stationId)) this.shedChanges++;
+    this.heldChanges.delete(change.stationId);
+    this.heldChanges.set(change.stationId, change);
+  }
+
+  private releaseHeld(): void {
+    const held = [...this.heldChanges.values()];
+    this.heldChanges.clear();
+    for (const change of held) this.emit('change', change);
+    this.emit('idle');
   }
 
   async stop(): Promise<void> {
@@ -195,6 +237,7 @@ export class Ingest extends EventEmitter {
         for (const arrival of arrivals) this.reject(arrival.topic, `internal error: ${(error as Error).message}`, arrival.receivedAt, arrival.payload.length);
       }
     }
+    this.releaseHeld();
   }
 
   /** A status message stored; the reason to refuse it, or null. */
@@ -202,7 +245,7 @@ export class Ingest extends EventEmitter {
     const status = Buffer.from(payload).toString('utf8');
     if (status !== 'online' && status !== 'offline') return `bad status ${JSON.stringify(status.slice(0, 20))}`;
     await this.options.db.run('UPDATE stations SET status = ?, last_seen = ? WHERE id = ?', [status, receivedAt, stationId]);
-    this.emit('change', { kind: 'status', stationId, status });
+    this.noteChange({ kind: 'status', stationId, status });
     return null;
   }
 
@@ -278,7 +321,7 @@ export class Ingest extends EventEmitter {
       if (events.length <= LOG_EACH_UP_TO) {
         this.options.log.info(`${frame.station} boot ${frame.boot} #${frame.seq} ${eventName(frame.type)}${frame.locker !== undefined ? ` locker ${frame.locker}` : ''}${boardOf(frame) ? ` (board ${boardName(boardOf(frame))})` : ''}`);
       }
-      this.emit('change', { kind: 'event', stationId: frame.station, frame });
+      this.noteChange({ kind: 'event', stationId: frame.station, frame });
     });
     if (events.length > LOG_EACH_UP_TO) this.options.log.info(`stored ${stored} events (${events.length - stored} repeats) from ${acks.size} station boots in one commit`);
   }
