@@ -15,6 +15,7 @@ import { benchFlood } from './flood.bench';
 import { benchAuditVerify } from './audit-verify.bench';
 import { benchImport } from './import.bench';
 import { benchTrust } from './trust.bench';
+import { benchBadgeList } from './badge-list.bench';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   bundle: benchBundle,
@@ -30,6 +31,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   verify: benchAuditVerify,
   import: benchImport,
   trust: benchTrust,
+  'badge-list': benchBadgeList,
 };
 
 /** Runs the named benchmarks (all when none is named); returns the number that broke. */
