@@ -4,7 +4,7 @@
 import { benchBundle } from './bundle.bench';
 import { benchBadgeLookup } from './badge-lookup.bench';
 import { benchTapPath } from './tap-path.bench';
-import { benchIngest } from './ingest.bench';
+import { benchIngest, benchIngestHistory } from './ingest.bench';
 import { benchCustody } from './custody.bench';
 import { benchReplay } from './replay.bench';
 import { benchFrameSizes } from './frame-sizes.bench';
@@ -14,12 +14,15 @@ import { missingFigures, printedTables } from './table';
 import { benchFlood } from './flood.bench';
 import { benchAuditVerify } from './audit-verify.bench';
 import { benchImport } from './import.bench';
+import { benchTrust } from './trust.bench';
+import { benchBadgeList } from './badge-list.bench';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   bundle: benchBundle,
   lookup: benchBadgeLookup,
   tap: benchTapPath,
   ingest: benchIngest,
+  'ingest-history': benchIngestHistory,
   custody: benchCustody,
   replay: benchReplay,
   frames: benchFrameSizes,
@@ -27,6 +30,8 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   flood: benchFlood,
   verify: benchAuditVerify,
   import: benchImport,
+  trust: benchTrust,
+  'badge-list': benchBadgeList,
 };
 
 /** Runs the named benchmarks (all when none is named); returns the number that broke. */

@@ -16,6 +16,7 @@ import { createRecords } from '../hub/src/records';
 import { testDatabaseTarget } from '../test/support/test-database';
 import type { BenchOptions } from './options';
 import { printTable, type Row } from './table';
+import { buildHistory, commitRate, HISTORY_LOCKERS, HISTORY_STATIONS, historyFrames, clearTrace, printTrace, traceTransactions } from './ingest-history';
 
 const STATIONS = 50;
 const LOCKERS = 32;
@@ -135,4 +136,59 @@ export async function benchIngest({ quick }: BenchOptions): Promise<void> {
     await target.drop();
   }
   printTable(`Durable ingest vs the broker's raw rate (${count} signed events, 50 stations; goal >= 10,000/s and >= 50 % of raw)`, rows);
+}
+
+/**
+ * The ingest's commit rate on an empty database and after history is built behind it (see
+ * ingest-history.ts): goal within ±20 % of the empty rate at every size. Sizes: 0, 1 M, 10 M
+ * stored events (quick: 0, 20,000, 100,000), or BENCH_HISTORY_SIZES=0,1000000.
+ */
+export async function benchIngestHistory({ quick }: BenchOptions): Promise<void> {
+  const sizes = (process.env.BENCH_HISTORY_SIZES ?? (quick ? '0,20000,100000' : '0,1000000,10000000')).split(',').map(Number);
+  const measured = Number(process.env.BENCH_EVENTS ?? (quick ? 2000 : 20_000));
+  const target = await testDatabaseTarget();
+  const { db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+  const rows: Row[] = [];
+  try {
+    const records = createRecords(db);
+    for (let s = 0; s < HISTORY_STATIONS; s++) await records.stations.add('bench', `bench-${s}`, HISTORY_LOCKERS);
+    const pupilIds: number[] = [];
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < HISTORY_STATIONS * HISTORY_LOCKERS; i++) {
+        pupilIds.push(await tx.insert("INSERT INTO people (external_id, name, kind, role, form) VALUES (?, ?, 'pupil', 'pupil', ?)", [`H${i}`, `History Pupil ${i}`, `F${Math.floor(i / 30)}`]));
+      }
+    });
+    traceTransactions(db);
+    let built = 0;
+    let boot = 1;
+    let firstRate = 0;
+    for (const size of sizes) {
+      const buildStarted = performance.now();
+      if (size > built) {
+        // In steps of a million: one transaction of ten million rows would hold them all in memory.
+        for (let from = built; from < size; from = Math.min(size, from + 1_000_000)) await buildHistory(db, pupilIds.length, from, Math.min(size, from + 1_000_000));
+        built = size;
+      }
+      const buildSeconds = (performance.now() - buildStarted) / 1000;
+      // Two rounds: the first warms the caches (and the boot's marks); the second is timed.
+      await commitRate(records, historyFrames(boot++, Math.min(measured, 2000), pupilIds), 500);
+      clearTrace();
+      const rate = await commitRate(records, historyFrames(boot++, measured, pupilIds), 500);
+      printTrace(`${size} stored events`);
+      if (!firstRate) firstRate = rate;
+      const stored = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM station_events');
+      rows.push({
+        'events stored before': size.toLocaleString('en-GB'),
+        'events committed': measured,
+        'events/s': Math.round(rate),
+        'of empty': `${Math.round((100 * rate) / firstRate)} %`,
+        'stored after': Number(stored!.n).toLocaleString('en-GB'),
+        'history built s': buildSeconds.toFixed(1),
+      });
+    }
+  } finally {
+    await db.close();
+    await target.drop();
+  }
+  printTable(`Ingest commit rate against the history stored (${db.kind}, batches of 500, ${HISTORY_STATIONS} stations; goal within ±20 % of the empty rate)`, rows);
 }

@@ -172,7 +172,7 @@ export class Hub {
     this.link.leading = leading;
     this.badgeLists = new BadgeLists({ db: this.db, people: this.people, log: this.log.child('badges') });
     await this.badgeLists.start();
-    this.badgeSync = new BadgeSync({ link: this.link, lists: this.badgeLists, log: this.log.child('badges') });
+    this.badgeSync = new BadgeSync({ link: this.link, lists: this.badgeLists, log: this.log.child('badges'), overload: this.ingest });
     this.badgeSync.leading = leading;
     this.badgeSync.start();
     this.lockerRestore = new LockerRestore({ link: this.link, db: this.db, records: this.records, log: this.log.child('restore') });

@@ -43,7 +43,7 @@ export interface IngestChange {
   kind: 'event' | 'status';
   stationId: string;
   status?: string;
-  frame?: { type: number; locker?: number };
+  frame?: { type: number; seq: number; locker?: number };
 }
 
 export interface Rejection {
@@ -111,6 +111,14 @@ export class Ingest extends EventEmitter {
   private rejectionLog: ThrottledLog;
   /** Every refusal since the hub started (the list above keeps only the last 1000). */
   rejectedTotal = 0;
+  /**
+   * Page updates held back while frames wait to be stored (overload), the latest per station:
+   * emitted once the queue is empty. Storing and acknowledging come first; a page needs only to
+   * know that something changed.
+   */
+  private heldChanges = new Map<string, IngestChange>();
+  /** Changes held back and merged into a later one since the hub started. */
+  shedChanges = 0;
 
   constructor(options: IngestOptions) {
     super();
@@ -143,6 +151,32 @@ export class Ingest extends EventEmitter {
     this.options.log.info(`listening on ${this.options.brokerUrl}`);
   }
 
+  /** Frames received and not yet stored: while there are any, page updates and badge pushes wait. */
+  get busy(): boolean {
+    return this.waiting.length > 0;
+  }
+
+  /**
+   * A change for the live page: sent now when nothing waits to be stored, else held (the latest
+   * per station) until the queue is empty. Emits `change`, and `idle` when held work may run.
+   */
+  private noteChange(change: IngestChange): void {
+    if (!this.busy && this.heldChanges.size === 0) {
+      this.emit('change', change);
+      return;
+    }
+    if (this.heldChanges.has(change.stationId)) this.shedChanges++;
+    this.heldChanges.delete(change.stationId);
+    this.heldChanges.set(change.stationId, change);
+  }
+
+  private releaseHeld(): void {
+    const held = [...this.heldChanges.values()];
+    this.heldChanges.clear();
+    for (const change of held) this.emit('change', change);
+    this.emit('idle');
+  }
+
   async stop(): Promise<void> {
     while (this.draining) await this.draining;
     this.rejectionLog.stop();
@@ -169,9 +203,9 @@ export class Ingest extends EventEmitter {
     this.emit('rejected', rejection);
   }
 
-  /** Tells the live page here (`change`), and the other hubs through onChanges. */
+  /** Tells the live page here (`change`, held while frames wait to be stored), and the other hubs through onChanges. */
   private announce(changes: IngestChange[]): void {
-    for (const change of changes) this.emit('change', change);
+    for (const change of changes) this.noteChange(change);
     if (changes.length) this.options.onChanges?.(changes);
   }
 
@@ -221,6 +255,7 @@ export class Ingest extends EventEmitter {
         for (const arrival of arrivals) this.reject(arrival.topic, `internal error: ${(error as Error).message}`, arrival.receivedAt, arrival.payload.length);
       }
     }
+    this.releaseHeld();
   }
 
   /** A status message stored; the reason to refuse it, or null. */
@@ -305,7 +340,7 @@ export class Ingest extends EventEmitter {
       if (events.length <= LOG_EACH_UP_TO) {
         this.options.log.info(`${frame.station} boot ${frame.boot} #${frame.seq} ${eventName(frame.type)}${frame.locker !== undefined ? ` locker ${frame.locker}` : ''}${boardOf(frame) ? ` (board ${boardName(boardOf(frame))})` : ''}`);
       }
-      changes.push({ kind: 'event', stationId: frame.station, frame: { type: frame.type, ...(frame.locker !== undefined ? { locker: frame.locker } : {}) } });
+      changes.push({ kind: 'event', stationId: frame.station, frame: { type: frame.type, seq: frame.seq, ...(frame.locker !== undefined ? { locker: frame.locker } : {}) } });
     });
     this.announce(changes);
     if (events.length > LOG_EACH_UP_TO) this.options.log.info(`stored ${stored} events (${events.length - stored} repeats) from ${acks.size} station boots in one commit`);

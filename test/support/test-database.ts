@@ -40,7 +40,7 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
       return;
     } catch (error) {
       const message = (error as Error).message;
-      if (attempt >= 50 || !/pg_signal_backend|being accessed by other users/.test(message)) throw error;
+      if (attempt >= 600 || !/pg_signal_backend|being accessed by other users/.test(message)) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { insertRows, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';
 import { ANCHOR_ACTION, AnchorFold, type RowProblem } from './anchors';
+import { phonesInProblem } from './holdings-check';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -327,6 +328,8 @@ export class AuditTrail {
     };
     const rowProblem = incremental ? await fold.compareAnchored(db, onRow) : await fold.compare(db, onRow);
     if (rowProblem) return fail(rowProblem, rows);
+    const derived = await phonesInProblem(db);
+    if (derived) return fail(derived, rows);
     return { ok: true, records: checked, headSeq, headHash: head.hash, problem: null, rows, checkpoints: matched, from: start.seq };
   }
 }

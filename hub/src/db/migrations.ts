@@ -526,6 +526,69 @@ export const MIGRATIONS: MigrationStep[] = [
   CREATE TABLE firmware_rollout (id INTEGER PRIMARY KEY CHECK (id = 1), paused INTEGER NOT NULL DEFAULT 0);
   INSERT INTO firmware_rollout (id, paused) VALUES (1, 0);
   `,
+  // 16 (issue 16): the phones in lockers now, one row per open phone custody record (collected_at
+  // IS NULL), kept by triggers on phone_custody in the same transaction as every write to it
+  // (the ingest's deposits and collections, releases, lost property, purge, any command): "who
+  // holds what", the lockers page and end of day read these few rows, not a term's history.
+  // Derived, not anchored: `audit verify` compares it with phone_custody (audit/holdings-check.ts).
+  // Filled from the records at the upgrade.
+  {
+    sqlite: `
+    CREATE TABLE phones_in (
+      custody_id INTEGER PRIMARY KEY,
+      person_id INTEGER NOT NULL,
+      station_id TEXT NOT NULL,
+      locker INTEGER NOT NULL,
+      deposited_at TEXT NOT NULL,
+      uncollected_at TEXT,
+      disposal_due_at TEXT
+    );
+    CREATE INDEX phones_in_locker ON phones_in (station_id, locker);
+    INSERT INTO phones_in (custody_id, person_id, station_id, locker, deposited_at, uncollected_at, disposal_due_at)
+      SELECT id, person_id, station_id, locker, deposited_at, uncollected_at, disposal_due_at FROM phone_custody WHERE collected_at IS NULL;
+    CREATE TRIGGER phones_in_insert AFTER INSERT ON phone_custody WHEN NEW.collected_at IS NULL BEGIN
+      INSERT INTO phones_in (custody_id, person_id, station_id, locker, deposited_at, uncollected_at, disposal_due_at)
+        VALUES (NEW.id, NEW.person_id, NEW.station_id, NEW.locker, NEW.deposited_at, NEW.uncollected_at, NEW.disposal_due_at);
+    END;
+    CREATE TRIGGER phones_in_update AFTER UPDATE ON phone_custody BEGIN
+      DELETE FROM phones_in WHERE custody_id = OLD.id;
+      INSERT INTO phones_in (custody_id, person_id, station_id, locker, deposited_at, uncollected_at, disposal_due_at)
+        SELECT NEW.id, NEW.person_id, NEW.station_id, NEW.locker, NEW.deposited_at, NEW.uncollected_at, NEW.disposal_due_at WHERE NEW.collected_at IS NULL;
+    END;
+    CREATE TRIGGER phones_in_delete AFTER DELETE ON phone_custody BEGIN
+      DELETE FROM phones_in WHERE custody_id = OLD.id;
+    END;
+    `,
+    postgres: `
+    CREATE TABLE phones_in (
+      custody_id BIGINT PRIMARY KEY,
+      person_id BIGINT NOT NULL,
+      station_id TEXT NOT NULL,
+      locker BIGINT NOT NULL,
+      deposited_at TEXT NOT NULL,
+      uncollected_at TEXT,
+      disposal_due_at TEXT
+    );
+    CREATE INDEX phones_in_locker ON phones_in (station_id, locker);
+    INSERT INTO phones_in (custody_id, person_id, station_id, locker, deposited_at, uncollected_at, disposal_due_at)
+      SELECT id, person_id, station_id, locker, deposited_at, uncollected_at, disposal_due_at FROM phone_custody WHERE collected_at IS NULL;
+    -- Once per statement, with the statement's rows (a batch writes hundreds in one).
+    CREATE FUNCTION handover_phones_in() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        DELETE FROM phones_in WHERE custody_id IN (SELECT id FROM old_rows);
+      END IF;
+      IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO phones_in (custody_id, person_id, station_id, locker, deposited_at, uncollected_at, disposal_due_at)
+          SELECT id, person_id, station_id, locker, deposited_at, uncollected_at, disposal_due_at FROM new_rows WHERE collected_at IS NULL;
+      END IF;
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER phones_in_insert AFTER INSERT ON phone_custody REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION handover_phones_in();
+    CREATE TRIGGER phones_in_update AFTER UPDATE ON phone_custody REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION handover_phones_in();
+    CREATE TRIGGER phones_in_delete AFTER DELETE ON phone_custody REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION handover_phones_in();
+    `,
+  },
 ];
 
 /** The text of one step for a database kind. */

@@ -8,7 +8,7 @@
 // touched is listed without its pupil (RESTRICTED), as on the End of day page.
 import type { Records } from '../records';
 import type { Role } from '../records/people';
-import { RESTRICTED, safeguardedCustody } from '../records/safeguarding';
+import { RESTRICTED, safeguardedPhonesIn } from '../records/safeguarding';
 import { latestCutoff } from '../records/time';
 import type { Notice } from './outbox';
 
@@ -96,7 +96,7 @@ export async function uncollectedNotices(records: Records, now: Date, cutoff: st
   await records.lostProperty.markUncollected(now);
   const phones = await records.lostProperty.uncollected();
   if (phones.length === 0) return [];
-  const safeguarded = await safeguardedCustody(records.db);
+  const safeguarded = await safeguardedPhonesIn(records.db);
   const day = localDay(now);
   const lines = phones.map((phone) => {
     const who = safeguarded.has(Number(phone.id)) ? RESTRICTED : `${phone.name}${phone.form ? ` (${phone.form})` : ''}`;

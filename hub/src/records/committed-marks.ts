@@ -45,30 +45,32 @@ function chunks<T>(items: T[], size: number): T[][] {
  * moved (or are new). Keyed by bootKey.
  */
 export async function advanceMarks(tx: SqlDatabase, boots: BootInBatch[]): Promise<Map<string, MarkAdvance>> {
-  // Per boot its mark and how many events are stored beyond it. Every event this batch stored
-  // lies beyond the mark (the mark's events were all stored before), so a count above the
-  // batch's own means events stored earlier are waiting behind a gap: usually none at all.
-  const found = new Map<string, { mark: number | null; beyond: number }>();
+  // Per boot its mark and the highest sequence stored. Once the mark has moved through the
+  // batch's own events, a highest beyond it means events wait behind a gap (stored earlier, or
+  // this batch's own past a hole): usually none at all. The highest is one step down the primary
+  // key, whatever the boot's or the table's size; counting the events beyond the mark read each
+  // of them, and on PostgreSQL each one's row too until a vacuum marks their pages all-visible.
+  const found = new Map<string, { mark: number | null; last: number }>();
   for (const chunk of chunks(boots, BOOT_CHUNK)) {
     const keys = rowsAsTable(tx, 'batch_boots', BOOT_COLUMNS, chunk.map(({ station, board, boot }) => [station, board, boot]));
-    const rows = await tx.all<{ station_id: string; board: number; boot: number; committed_seq: number | null; beyond: number }>(
+    const rows = await tx.all<{ station_id: string; board: number; boot: number; committed_seq: number | null; last: number | null }>(
       `${keys.sql} SELECT k.station_id, k.board, k.boot, b.committed_seq,
-         (SELECT COUNT(*) FROM station_events e WHERE e.station_id = k.station_id AND e.board = k.board AND e.boot = k.boot AND e.seq > COALESCE(b.committed_seq, 0)) AS beyond
+         (SELECT MAX(e.seq) FROM station_events e WHERE e.station_id = k.station_id AND e.board = k.board AND e.boot = k.boot) AS last
        FROM batch_boots k LEFT JOIN station_boots b ON b.station_id = k.station_id AND b.board = k.board AND b.boot = k.boot`,
       keys.params,
     );
     for (const row of rows) {
-      found.set(bootKey(row.station_id, Number(row.board), Number(row.boot)), { mark: row.committed_seq === null ? null : Number(row.committed_seq), beyond: Number(row.beyond) });
+      found.set(bootKey(row.station_id, Number(row.board), Number(row.boot)), { mark: row.committed_seq === null ? null : Number(row.committed_seq), last: Number(row.last ?? 0) });
     }
   }
 
   const advances = new Map<string, MarkAdvance>();
   for (const { station, board, boot, storedSeqs } of boots) {
-    const { mark: known, beyond } = found.get(bootKey(station, board, boot))!;
+    const { mark: known, last } = found.get(bootKey(station, board, boot))!;
     const before = known ?? 0;
     let mark = before;
     if (storedSeqs) while (storedSeqs.has(mark + 1)) mark++;
-    if (beyond > (storedSeqs?.size ?? 0)) mark = await markPastStored(tx, station, board, boot, mark);
+    if (last > mark) mark = await markPastStored(tx, station, board, boot, mark);
     advances.set(bootKey(station, board, boot), { before, mark });
   }
 

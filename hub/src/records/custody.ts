@@ -490,9 +490,9 @@ export class CustodyRecords {
   async phonesIn(): Promise<PhoneCustodyView[]> {
     const rows = await this.db.all<{ person_id: number; name: string; form: string | null; station_id: string; locker: number; deposited_at: string }>(
       `SELECT c.person_id, p.name, p.form, c.station_id, c.locker, c.deposited_at
-       FROM phone_custody c JOIN people p ON p.id = c.person_id
+       FROM phones_in c JOIN people p ON p.id = c.person_id
        LEFT JOIN lockers l ON l.station_id = c.station_id AND l.locker = c.locker
-       WHERE c.collected_at IS NULL AND (l.state IS NULL OR l.state <> 'safeguarding-held') ORDER BY c.deposited_at, c.id`,
+       WHERE l.state IS NULL OR l.state <> 'safeguarding-held' ORDER BY c.deposited_at, c.custody_id`,
     );
     return rows.map((row) => ({
       personId: Number(row.person_id),

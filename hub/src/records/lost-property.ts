@@ -28,7 +28,7 @@ export class LostProperty {
     const latest = latestCutoff(now, this.rules.dayCutoff).toISOString();
     return this.db.transaction(async (tx) => {
       const rows = await tx.all<{ id: number; person_id: number; station_id: string; locker: number; deposited_at: string }>(
-        'SELECT id, person_id, station_id, locker, deposited_at FROM phone_custody WHERE collected_at IS NULL AND uncollected_at IS NULL AND deposited_at < ? ORDER BY deposited_at, id',
+        'SELECT custody_id AS id, person_id, station_id, locker, deposited_at FROM phones_in WHERE uncollected_at IS NULL AND deposited_at < ? ORDER BY deposited_at, custody_id',
         [latest],
       );
       if (rows.length === 0) return 0;
@@ -47,8 +47,8 @@ export class LostProperty {
   /** Phones uncollected now (still in a locker after a cut-off). */
   async uncollected() {
     return this.db.all<{ id: number; person_id: number; name: string; form: string | null; station_id: string; locker: number; deposited_at: string; uncollected_at: string; disposal_due_at: string }>(
-      `SELECT c.id, c.person_id, p.name, p.form, c.station_id, c.locker, c.deposited_at, c.uncollected_at, c.disposal_due_at
-       FROM phone_custody c JOIN people p ON p.id = c.person_id WHERE c.collected_at IS NULL AND c.uncollected_at IS NOT NULL ORDER BY c.deposited_at, c.id`,
+      `SELECT c.custody_id AS id, c.person_id, p.name, p.form, c.station_id, c.locker, c.deposited_at, c.uncollected_at, c.disposal_due_at
+       FROM phones_in c JOIN people p ON p.id = c.person_id WHERE c.uncollected_at IS NOT NULL ORDER BY c.deposited_at, c.custody_id`,
     );
   }
 

@@ -24,6 +24,19 @@ export async function safeguardedCustody(db: SqlDatabase, personId?: number): Pr
   return new Set(rows.map((row) => Number(row.id)));
 }
 
+/**
+ * The same for the phones in lockers now only (the phones_in table of migration 16): what "who
+ * holds what", end of day and the uncollected lists need, without reading a term's custody.
+ */
+export async function safeguardedPhonesIn(db: SqlDatabase): Promise<Set<number>> {
+  const rows = await db.all<{ id: number }>(
+    `SELECT DISTINCT c.custody_id AS id FROM holds h JOIN phones_in c
+       ON c.station_id = h.station_id AND c.locker = h.locker AND h.placed_at >= c.deposited_at
+     WHERE h.kind = 'safeguarding'`,
+  );
+  return new Set(rows.map((row) => Number(row.id)));
+}
+
 /** Safeguarding holds (ids) on a pupil, or all of them. */
 export async function safeguardingHolds(db: SqlDatabase, personId?: number): Promise<Set<number>> {
   const rows = await db.all<{ id: number }>(`SELECT id FROM holds WHERE kind = 'safeguarding' ${personId === undefined ? '' : 'AND person_id = ?'}`, personId === undefined ? [] : [personId]);

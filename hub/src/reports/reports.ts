@@ -14,7 +14,7 @@
 import type { Records } from '../records';
 import { actorLabel, maySeeSafeguarding, requirePermission, type Actor } from '../records/access';
 import type { Permission } from '../rules/permissions';
-import { RESTRICTED, safeguardedCustody } from '../records/safeguarding';
+import { RESTRICTED, safeguardedPhonesIn } from '../records/safeguarding';
 import { formatPence } from '../records/time';
 import type { Cell } from './csv';
 
@@ -71,12 +71,12 @@ export class Reports {
   /** Who holds what: every phone in a locker, every item out on loan, every held locker. */
   async holdings(options: ReportOptions) {
     const db = this.records.db;
-    const restricted = maySeeSafeguarding(options.actor) ? new Set<number>() : await safeguardedCustody(db);
+    const restricted = maySeeSafeguarding(options.actor) ? new Set<number>() : await safeguardedPhonesIn(db);
     const phones = await db.all<{ id: number; person_id: number; name: string; external_id: string; form: string | null; station_id: string; locker: number; deposited_at: string; state: string | null }>(
-      `SELECT c.id, c.person_id, p.name, p.external_id, p.form, c.station_id, c.locker, c.deposited_at, l.state
-       FROM phone_custody c JOIN people p ON p.id = c.person_id
+      `SELECT c.custody_id AS id, c.person_id, p.name, p.external_id, p.form, c.station_id, c.locker, c.deposited_at, l.state
+       FROM phones_in c JOIN people p ON p.id = c.person_id
        LEFT JOIN lockers l ON l.station_id = c.station_id AND l.locker = c.locker
-       WHERE c.collected_at IS NULL ORDER BY c.station_id, c.locker`,
+       ORDER BY c.station_id, c.locker`,
     );
     const loans = await db.all<{ person_id: number; name: string; external_id: string; role: string; tag: string; class_id: string; lent_at: string; due_at: string; station_id: string | null; locker: number | null }>(
       `SELECT l.person_id, p.name, p.external_id, p.role, a.tag, a.class_id, l.lent_at, l.due_at, l.station_id, l.locker
@@ -118,7 +118,7 @@ export class Reports {
   }
 
   private async restrictedCustody(actor: Actor): Promise<Set<number>> {
-    return maySeeSafeguarding(actor) ? new Set<number>() : safeguardedCustody(this.records.db);
+    return maySeeSafeguarding(actor) ? new Set<number>() : safeguardedPhonesIn(this.records.db);
   }
 
   async uncollected(options: ReportOptions) {

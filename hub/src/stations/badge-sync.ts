@@ -23,6 +23,11 @@ export interface BadgeSyncOptions {
   retry?: RetryPolicy;
   /** 0 <= x < 1; Math.random unless a test fixes it. */
   random?: () => number;
+  /**
+   * The ingest: while it has frames waiting to be stored (overload), pushes wait for its `idle`
+   * (acknowledging stored events comes first; a push is 1 KiB chunks each answered).
+   */
+  overload?: { readonly busy: boolean; once(event: 'idle', listener: () => void): unknown };
 }
 
 /** What the Stations page shows for one station's badge list. */
@@ -59,6 +64,8 @@ export class BadgeSync {
   private options: BadgeSyncOptions;
   private stations = new Map<string, StationSync>();
   private stopped = false;
+  /** Stations whose push waits for the ingest to catch up (options.overload). */
+  private waitingForIdle = new Set<string>();
 
   constructor(options: BadgeSyncOptions) {
     this.options = options;
@@ -126,6 +133,18 @@ export class BadgeSync {
 
   private consider(stationId: string): void {
     if (this.stopped || !this.leading()) return;
+    const overload = this.options.overload;
+    if (overload?.busy) {
+      this.waitingForIdle.add(stationId);
+      if (this.waitingForIdle.size === 1) {
+        overload.once('idle', () => {
+          const waiting = [...this.waitingForIdle];
+          this.waitingForIdle.clear();
+          for (const id of waiting) this.consider(id);
+        });
+      }
+      return;
+    }
     const sync = this.sync(stationId);
     const list = this.options.lists.current();
     if (!list || sync.pushing !== null || !sync.online || sync.reported === null) return;

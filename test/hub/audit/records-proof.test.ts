@@ -137,6 +137,18 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     expect(result.said).toMatch(/phone_custody 77 was (inserted|changed) outside the hub/);
   });
 
+  it('names the phones in lockers now (derived from custody) emptied or given a phone that is not in', async () => {
+    await tamper('DELETE FROM phones_in;');
+    let result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(/phones_in \d+ was deleted outside the hub: phone custody \d+ is still in a locker/);
+    await tamper(`INSERT INTO phones_in (custody_id, person_id, station_id, locker, deposited_at) SELECT id, person_id, station_id, locker, deposited_at FROM phone_custody WHERE collected_at IS NULL;
+      INSERT INTO phones_in (custody_id, person_id, station_id, locker, deposited_at) VALUES (${ids.custody}, ${school.pupils[0]}, 'form-7a', 1, '2026-03-02T08:40:00.000Z');`);
+    result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`phones_in ${ids.custody} was inserted outside the hub`));
+  });
+
   it('names a loan edited', async () => {
     await tamper(`UPDATE loans SET outcome = 'returned' WHERE id = ${ids.loan};`);
     expect((await verify()).said).toMatch(new RegExp(`loans ${ids.loan} was (altered|changed outside the hub)`));

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { maySeeSafeguarding, RuleError } from '../../records/access';
-import { RESTRICTED, safeguardedCustody } from '../../records/safeguarding';
+import { RESTRICTED, safeguardedPhonesIn } from '../../records/safeguarding';
 import { latestCutoff } from '../../records/time';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
@@ -27,7 +27,7 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
     const today = inLockers.filter((phone) => !uncollectedIds.has(phone.personId));
     const mayDispose = may(request.account!.role, 'lost-property.dispose');
     // A phone a safeguarding hold keeps names no pupil here unless the reader may see P5 details.
-    const safeguarded = await safeguardedCustody(context.records.db);
+    const safeguarded = await safeguardedPhonesIn(context.records.db);
     const restricted = maySeeSafeguarding(actorFor(request.account!)) ? new Set<number>() : safeguarded;
     const pupil = (phone: { id: number; person_id: number; name: string }) =>
       restricted.has(Number(phone.id)) ? html`<span class="muted">${RESTRICTED}</span>` : html`<a href="/who/person/${phone.person_id}">${phone.name}</a>`;
