@@ -8,6 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT } from '../../protocol/wire';
+import { readU32 } from '../../protocol/bytes';
+import { BADGE_HEADER_BYTES, BADGE_RECORD_BYTES } from '../../protocol/badge-list';
+import { badgeHash, parseUid, schoolBadgeKey } from '../../hub/src/records/people';
 import { SYSTEM } from '../../hub/src/records/access';
 import { TRUST } from '../../hub/src/records/schools';
 import { REPORTS } from '../../hub/src/reports/reports';
@@ -70,11 +73,12 @@ beforeAll(async () => {
   await records.stations.add(hub.settings.site, 'form-a', 8);
   await records.assets.upsert({ tag: 'STK-A1', classId: 'usb-stick', serial: 'KS-A1', encryption: 'AES-256 hardware', homeStation: 'form-a', homeLocker: 6 }, SYSTEM);
   ids.a.push(Number(aOffice), aPupil);
+  await records.db.run('INSERT INTO badges (hash, person_id, enrolled_at) VALUES (?, ?, ?)', [badgeHash(await schoolBadgeKey(records.db), parseUid('04A00001')), aPupil, new Date().toISOString()]);
 
   // School B, added on the command line; its people and assets imported with --school.
   const added = await cli.handover('school', 'add', 'north', '--name', 'North Primary');
   expect(added.code, added.stderr).toBe(0);
-  const people = cli.file('north-people.csv', ['UPN,Forename,Surname,Form,Role,Staff Code,Email', 'P-B01,Bertie,Bramble,3N,Pupil,,', 'S-B-OFF,Beth,Brook,,Office,BBO,beth@north.example', 'S-B-TCH,Nell,North,,Teacher,NNO,'].join('\n'));
+  const people = cli.file('north-people.csv', ['UPN,Forename,Surname,Form,Role,Staff Code,Email,Card', 'P-B01,Bertie,Bramble,3N,Pupil,,,04B00001', 'S-B-OFF,Beth,Brook,,Office,BBO,beth@north.example,', 'S-B-TCH,Nell,North,,Teacher,NNO,,04B00002'].join('\n'));
   const refused = await cli.handover('import', 'people', people);
   expect(refused.code).not.toBe(0);
   expect(refused.stderr).toMatch(/--school/);
@@ -124,6 +128,23 @@ describe(`schools as tenants (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { t
     expect(await harness.hub.db.get("SELECT school FROM assets WHERE tag = 'STK-B1'")).toEqual({ school: 'north' });
     // B's file does not hold A's pupils: they are not B's leavers.
     expect(await harness.hub.db.get("SELECT left_on FROM people WHERE external_id = 'P-A01'")).toEqual({ left_on: null });
+  });
+
+  it("gives each school's stations a badge list of that school's people only", async () => {
+    const lists = harness.hub.badgeLists;
+    await lists.check();
+    const people = (site: string) => {
+      const { file } = lists.current(site)!;
+      const found: number[] = [];
+      for (let offset = BADGE_HEADER_BYTES; offset < file.length; offset += BADGE_RECORD_BYTES) found.push(readU32(file, offset + 8));
+      return found.sort((x, y) => x - y);
+    };
+    const cards = await harness.hub.db.all<{ person_id: number; school: string }>('SELECT b.person_id, p.school FROM badges b JOIN people p ON p.id = b.person_id WHERE b.revoked_at IS NULL');
+    const of = (school: string) => cards.filter((card) => card.school === school).map((card) => Number(card.person_id)).sort((x, y) => x - y);
+    expect(of('north').length).toBe(2);
+    expect(people('north')).toEqual(of('north'));
+    expect(people('demo')).toEqual(of(''));
+    expect(lists.current('north')!.version).toBe(lists.current('demo')!.version);
   });
 
   it("shows an office account of A nothing of B on any page or API, and B's nothing of A", async () => {

@@ -131,6 +131,8 @@ export class Schools {
     const at = new Date().toISOString();
     await this.db.transaction(async (tx) => {
       await tx.run('INSERT INTO schools (id, name, added_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name', [id, title, at]);
+      // The stations' badge lists are rebuilt: from now on this school's stations get its own.
+      await tx.run('UPDATE badge_list_state SET revision = revision + 1 WHERE id = 1');
       await this.audit.append({ actor: by, action: 'school.added', subject: `school:${id}`, at, details: { name: title } }, tx);
     });
     return { id, name: title };

@@ -93,6 +93,11 @@ export class StationLink extends EventEmitter {
   private pending = new Map<string, Pending>();
   /** The site each station was last heard on (a trust deployment: its school's), for its commands. */
   private siteOf = new Map<string, string>();
+
+  /** The site a station was last heard on (undefined before it was heard). */
+  siteOfStation(stationId: string): string | undefined {
+    return this.siteOf.get(stationId);
+  }
   /** Stations a set-time is on its way to (one at a time). */
   private timing = new Set<string>();
   /**
