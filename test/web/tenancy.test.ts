@@ -191,6 +191,11 @@ describe(`schools as tenants (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { t
     const refused = await cli.handover('export', 'subject', 'P-B01', '--out', out, '--by', 'OAO');
     expect(refused.code).not.toBe(0);
     expect(fs.existsSync(out)).toBe(false);
+    // Nor may A's office act on B's asset or B's leaver.
+    const lost = await cli.handover('charge', 'lost', 'STK-B1', '--by', 'OAO');
+    expect(lost.code).not.toBe(0);
+    expect(await harness.hub.db.get("SELECT status FROM assets WHERE tag = 'STK-B1'")).toEqual({ status: 'on-loan' });
+    expect((await cli.handover('leaver', 'P-B01', '--by', 'OAO')).code).not.toBe(0);
     const own = await cli.handover('export', 'subject', 'P-B01', '--out', out, '--by', 'BBO');
     expect(own.code, own.stderr).toBe(0);
     expect(found(fs.readFileSync(out, 'utf8'), 'a')).toEqual([]);

@@ -249,10 +249,20 @@ async function chargeCommand(argv: string[]): Promise<void> {
     const actor = await actorFrom(records, values.by, needsActor, needsActor ? undefined : 'charges.view');
     const target = positionals[0];
     if (needsActor && !target) throw new RecordsUsageError(`charge ${action} needs ${action === 'waive' || action === 'reverse' ? 'a charge id' : 'an asset tag'}`);
+    // What --by names is of their school only (issue 16): another school's asset or charge is not there.
+    const scope = await records.schools.scopeForActor(actor, values.school);
+    if (['lost', 'stolen', 'damage', 'found'].includes(action) && target) {
+      const asset = await records.db.get<{ id: number }>('SELECT id FROM assets WHERE tag = ?', [target]);
+      if (asset && !scope.asset(asset.id)) throw new NotFoundError(`no asset ${target}`);
+    }
     const chargeId = () => {
       if (!/^\d+$/.test(target)) throw new RecordsUsageError(`${JSON.stringify(target)} is not a charge id`);
       return Number(target);
     };
+    if (['waive', 'reverse', 'evidence'].includes(action) && /^\d+$/.test(target ?? '')) {
+      const charge = await records.ledger.get(Number(target));
+      if (charge && !scope.person(charge.person_id)) throw new NotFoundError(`no charge ${target}`);
+    }
     switch (action) {
       case 'list': {
         const scope = await records.schools.scopeForActor(actor, values.school);
@@ -314,6 +324,7 @@ async function leaverCommand(argv: string[]): Promise<void> {
     const person = await records.people.resolve(positionals[0]);
     const mutating = Boolean(values.retain || values.complete);
     const actor = await actorFrom(records, values.by, mutating, 'leavers.view');
+    if (!(await records.schools.scopeForActor(actor, values.school)).person(person.id)) throw new NotFoundError(`no person ${positionals[0]}`);
     if (values.retain) {
       await records.loans.retainWithDeclaration(Number(person.id), values.retain, values.declaration ?? '', actor);
       console.log(`${values.retain} retained by ${person.name} with a declaration; written off without charge`);
