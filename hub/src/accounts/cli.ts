@@ -119,7 +119,8 @@ export async function accountCommand(args: string[]): Promise<void> {
       const password = await readNewPassword();
       const account = await accounts.add({ username, role: values.role!, password, personId }, 'cli');
       if (values.school || school !== schools.home) await schools.setAccount(account.id, school, 'cli', `account:${account.username}`);
-      console.log(`account ${account.username} made (${ROLE_LABELS[account.role]}, ${school === TRUST ? 'the whole trust' : `school ${school}`}); sign in on the office page`);
+      const of = (await schools.isTrust()) ? `, ${school === TRUST ? 'the whole trust' : `school ${school}`}` : '';
+      console.log(`account ${account.username} made (${ROLE_LABELS[account.role]}${of}); sign in on the office page`);
     });
     return;
   }
