@@ -12,6 +12,7 @@ import { RECORDS_USAGE, recordsCommand, RecordsUsageError } from './cli/records-
 import { DESK_USAGE, deskCommand } from './cli/desk-cli';
 import { FIRMWARE_USAGE, firmwareCommand, FirmwareUsageError } from './cli/firmware-cli';
 import { createRecords } from './records';
+import { SCHOOLS_USAGE, schoolsCommand, SchoolsUsageError } from './cli/schools-cli';
 import type { StationRow } from './records/stations';
 import { BROKER_USAGE, brokerCommand, BrokerUsageError, refreshMosquittoFiles } from './broker/cli';
 
@@ -20,11 +21,13 @@ const USAGE = `usage: handover <command> [options]
 commands:
   start                          hub + embedded broker + one simulated station (the demo)
   serve                          hub + embedded broker, no simulated station
-  station add <id> [--lockers N] [--tls] [--timing NAME=VALUE]...
+  station add <id> [--lockers N] [--tls] [--timing NAME=VALUE]... [--school <id>]
                                  register a station and print its configuration for flashing
+                                 (--school: whose station it is, needed with several schools)
                                  (--tls: over TLS to HANDOVER_MQTT_TLS_PORT, pinning HANDOVER_MQTT_TLS_CA;
                                  --timing: e.g. unlockPulseMs=800, within the bounds in README.md)
 ${ACCOUNT_USAGE}
+${SCHOOLS_USAGE}
 ${BROKER_USAGE}
 ${RECORDS_USAGE}
 ${DESK_USAGE}
@@ -55,7 +58,7 @@ async function runHub(demo: boolean): Promise<void> {
 }
 
 async function stationAdd(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, options: { lockers: { type: 'string', default: '32' }, tls: { type: 'boolean', default: false }, timing: { type: 'string', multiple: true, default: [] } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args, options: { lockers: { type: 'string', default: '32' }, tls: { type: 'boolean', default: false }, timing: { type: 'string', multiple: true, default: [] }, school: { type: 'string' } }, allowPositionals: true });
   const id = positionals[0];
   if (!id) throw new UsageError('station add needs a station id, e.g. handover station add room-12 --lockers 32');
   const lockers = Number(values.lockers);
@@ -75,7 +78,7 @@ async function stationAdd(args: string[]): Promise<void> {
   const { db } = await openDatabase(settings);
   try {
     const records = createRecords(db, settings);
-    const station = await records.stations.add(settings.site, id, lockers);
+    const station = await records.stations.add(await records.schools.resolve(values.school), id, lockers);
     const assets = await records.assets.lockerConfig(station.id, station.lockers);
     const config = withTiming(stationConfig(station, await schoolBadgeKey(db), broker, null, assets), timing);
     console.log(JSON.stringify(config, null, 2));
@@ -92,6 +95,7 @@ export async function main(argv: string[]): Promise<void> {
     if (command === 'serve') return await runHub(false);
     if (command === 'station' && rest[0] === 'add') return await stationAdd(rest.slice(1));
     if (command === 'account') return await accountCommand(rest);
+    if (command === 'school') return await schoolsCommand(rest);
     if (command === 'broker') return await brokerCommand(rest);
     if (command === 'firmware') return await firmwareCommand(rest);
     if (command !== undefined && (await recordsCommand(command, rest))) return;
@@ -103,7 +107,7 @@ export async function main(argv: string[]): Promise<void> {
     throw new UsageError(`unknown command ${JSON.stringify([command, ...rest].join(' '))}`);
   } catch (error) {
     console.error(`handover: ${(error as Error).message}`);
-    if (error instanceof UsageError || error instanceof AccountUsageError || error instanceof RecordsUsageError || error instanceof BrokerUsageError || error instanceof FirmwareUsageError) console.error(`run "handover help" for the commands`);
+    if (error instanceof UsageError || error instanceof AccountUsageError || error instanceof RecordsUsageError || error instanceof BrokerUsageError || error instanceof FirmwareUsageError || error instanceof SchoolsUsageError) console.error(`run "handover help" for the commands`);
     process.exitCode = 1;
   }
 }

@@ -170,7 +170,7 @@ export class Hub {
       keyOf: async (id) => (await this.stations.get(id))?.station_key,
     });
     this.link.leading = leading;
-    this.badgeLists = new BadgeLists({ db: this.db, people: this.people, log: this.log.child('badges') });
+    this.badgeLists = new BadgeLists({ db: this.db, people: this.people, log: this.log.child('badges'), home: settings.site });
     await this.badgeLists.start();
     this.badgeSync = new BadgeSync({ link: this.link, lists: this.badgeLists, log: this.log.child('badges'), overload: this.ingest });
     this.badgeSync.leading = leading;

@@ -7,14 +7,19 @@ import { parseArgs } from 'node:util';
 import { AuditTrail } from '../audit/trail';
 import { openDatabase } from '../db/open';
 import { People } from '../records/people';
+import { Schools, TRUST } from '../records/schools';
 import { loadSettings } from '../settings';
 import { Accounts } from './accounts';
 import { generatePassword, passwordProblems } from './password';
 import { ROLE_LABELS, WEB_ROLES } from './roles';
 
-export const ACCOUNT_USAGE = `  account add <username> --role <role> [--person <ref>]
+export const ACCOUNT_USAGE = `  account add <username> --role <role> [--person <ref>] [--school <id>|trust]
                                  make an office-page account (roles: ${WEB_ROLES.join(', ')});
-                                 the password comes from HANDOVER_PASSWORD or standard input
+                                 the password comes from HANDOVER_PASSWORD or standard input;
+                                 --school: whose records it sees (needed with several schools;
+                                 trust: every school)
+  account school <username> <school id>|trust
+                                 move an account to a school, or to the whole trust
   account link <username> --person <ref>
                                  link an account to its member of staff (MIS id or staff code),
                                  so the records name that person for what the account does
@@ -74,12 +79,14 @@ export async function readNewPassword(env: NodeJS.ProcessEnv = process.env): Pro
   }
 }
 
-async function withAccounts<T>(work: (accounts: Accounts, people: People) => Promise<T>): Promise<T> {
-  const { db } = await openDatabase(loadSettings());
+async function withAccounts<T>(work: (accounts: Accounts, people: People, schools: Schools) => Promise<T>): Promise<T> {
+  const settings = loadSettings();
+  const { db } = await openDatabase(settings);
   try {
-    const accounts = new Accounts(db, new AuditTrail(db));
+    const audit = new AuditTrail(db);
+    const accounts = new Accounts(db, audit);
     await accounts.prepare();
-    return await work(accounts, new People(db));
+    return await work(accounts, new People(db), new Schools(db, audit, settings.site));
   } finally {
     await db.close();
   }
@@ -87,14 +94,15 @@ async function withAccounts<T>(work: (accounts: Accounts, people: People) => Pro
 
 export async function accountCommand(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({ args: rest, options: { role: { type: 'string' }, person: { type: 'string' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({ args: rest, options: { role: { type: 'string' }, person: { type: 'string' }, school: { type: 'string' } }, allowPositionals: true });
   const username = positionals[0];
   if (sub === 'list') {
-    await withAccounts(async (accounts) => {
+    await withAccounts(async (accounts, _people, schools) => {
       const rows = await accounts.list();
+      const trust = await schools.isTrust();
       if (rows.length === 0) console.log('no accounts yet: make the first with  handover account add <username> --role headteacher');
       for (const row of rows) {
-        console.log(`${row.username}\t${row.role}\t${row.disabled_at ? `disabled ${row.disabled_at}` : row.last_sign_in_at ? `last signed in ${row.last_sign_in_at}` : 'never signed in'}`);
+        console.log(`${row.username}\t${row.role}\t${trust ? `${await schoolLabel(schools, Number(row.id))}\t` : ''}${row.disabled_at ? `disabled ${row.disabled_at}` : row.last_sign_in_at ? `last signed in ${row.last_sign_in_at}` : 'never signed in'}`);
       }
     });
     return;
@@ -102,14 +110,17 @@ export async function accountCommand(args: string[]): Promise<void> {
   if (!username) throw new AccountUsageError(`account ${sub ?? ''} needs a username, e.g. handover account add jsmith --role office`);
   if (sub === 'add') {
     if (!values.role) throw new AccountUsageError(`account add needs --role, one of ${WEB_ROLES.join(', ')}`);
-    await withAccounts(async (accounts, people) => {
+    await withAccounts(async (accounts, people, schools) => {
       // Check what can be checked before asking for a password.
       if (await accounts.byUsername(username)) throw new Error(`there is already an account ${username.toLowerCase()}`);
+      const school = values.school === 'trust' ? TRUST : await schools.resolve(values.school);
       if (!(WEB_ROLES as readonly string[]).includes(values.role!)) throw new AccountUsageError(`role ${JSON.stringify(values.role)}: choose one of ${WEB_ROLES.join(', ')}`);
       const personId = values.person ? Number((await people.resolve(values.person)).id) : null;
       const password = await readNewPassword();
       const account = await accounts.add({ username, role: values.role!, password, personId }, 'cli');
-      console.log(`account ${account.username} made (${ROLE_LABELS[account.role]}); sign in on the office page`);
+      if (values.school || school !== schools.home) await schools.setAccount(account.id, school, 'cli', `account:${account.username}`);
+      const of = (await schools.isTrust()) ? `, ${school === TRUST ? 'the whole trust' : `school ${school}`}` : '';
+      console.log(`account ${account.username} made (${ROLE_LABELS[account.role]}${of}); sign in on the office page`);
     });
     return;
   }
@@ -119,6 +130,18 @@ export async function accountCommand(args: string[]): Promise<void> {
       const person = await people.resolve(values.person!);
       await accounts.link(username, Number(person.id), 'cli');
       console.log(`account ${username.toLowerCase()} linked to ${person.name} (${person.external_id})`);
+    });
+    return;
+  }
+  if (sub === 'school') {
+    const named = positionals[1];
+    if (!named) throw new AccountUsageError('account school needs a school id, or trust: handover account school jsmith north-primary');
+    await withAccounts(async (accounts, _people, schools) => {
+      const row = await accounts.byUsername(username);
+      if (!row) throw new Error(`no account ${username}`);
+      const school = named === 'trust' ? TRUST : await schools.resolve(named);
+      await schools.setAccount(Number(row.id), school, 'cli', `account:${row.username}`);
+      console.log(`account ${row.username} now sees ${school === TRUST ? 'every school of the trust' : `school ${school}`}`);
     });
     return;
   }
@@ -137,7 +160,7 @@ export async function accountCommand(args: string[]): Promise<void> {
     });
     return;
   }
-  throw new AccountUsageError(`unknown account command ${JSON.stringify(sub ?? '')}; try add, link, password, disable, enable or list`);
+  throw new AccountUsageError(`unknown account command ${JSON.stringify(sub ?? '')}; try add, link, school, password, disable, enable or list`);
 }
 
 export const DEMO_USERNAME = 'demo';
@@ -161,4 +184,9 @@ export async function startupAccountNote(accounts: Accounts, demo: boolean): Pro
     return 'No accounts yet. Make the first one:  npx handover account add <username> --role headteacher';
   }
   return '';
+}
+
+async function schoolLabel(schools: Schools, accountId: number): Promise<string> {
+  const school = await schools.ofAccount(accountId);
+  return school === TRUST ? 'trust' : school;
 }

@@ -98,8 +98,10 @@ export function grants(principal: Principal, scope: TopicScope): { publish: stri
   }
   const stations = `${sitePrefix(scope.site)}+/`;
   if (principal.kind === 'hub') {
+    // Every school's stations (issue 16: a trust deployment's stations carry their own school's site).
+    const everySite = `${sitePrefix('+')}+/`;
     return {
-      publish: [`${stations}${TOPIC.ACK.slice(1)}`, `${stations}${TOPIC.COMMAND.slice(1)}`, `${stations}ha`, ...(prefix ? [`${prefix}/#`] : [])],
+      publish: [`${everySite}${TOPIC.ACK.slice(1)}`, `${everySite}${TOPIC.COMMAND.slice(1)}`, `${stations}ha`, ...(prefix ? [`${prefix}/#`] : [])],
       subscribe: [`${TOPIC_ROOT}/#`, ...(prefix ? [`${prefix}/#`] : [])],
     };
   }

@@ -16,7 +16,8 @@ import { subjectAccessExport } from '../export/subject';
 import { importAssetsFile, importAssetsFromSnipeIt } from '../import/assets';
 import { importPeople, type ImportProblem } from '../import/people';
 import { createRecords, type Records } from '../records';
-import { actorLabel, requirePermission, type Actor } from '../records/access';
+import { actorLabel, NotFoundError, requirePermission, type Actor } from '../records/access';
+import type { Scope } from '../records/schools';
 import type { Permission } from '../rules/permissions';
 import { ROLES, type Role } from '../records/people';
 import { purge } from '../records/purge';
@@ -28,9 +29,9 @@ import { loadSettings, type Settings } from '../settings';
 
 export class RecordsUsageError extends Error {}
 
-export const RECORDS_USAGE = `  import people <file.csv> [--kind pupil|staff] [--dry-run] [--allow-mass-leavers] [--by STAFF]
+export const RECORDS_USAGE = `  import people <file.csv> [--kind pupil|staff] [--dry-run] [--allow-mass-leavers] [--school ID] [--by STAFF]
                                  add and update pupils or staff from an MIS/Wonde export; missing people become leavers
-  import assets <file.csv> | --snipe-it URL [--by STAFF]
+  import assets <file.csv> | --snipe-it URL [--school ID] [--by STAFF]
                                  register assets (Snipe-IT: token in SNIPEIT_TOKEN)
   report <name> [--csv FILE|-] [--all] [--person P] [--term T] [--by STAFF]
                                  ${Object.keys(REPORTS).join(', ')}
@@ -63,7 +64,7 @@ type Values = Record<string, any>;
 
 function args(argv: string[], options: ParseArgsConfig['options']): { values: Values; positionals: string[] } {
   try {
-    return parseArgs({ args: argv, options: { ...options, by: { type: 'string' } }, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] };
+    return parseArgs({ args: argv, options: { school: { type: 'string' }, ...options, by: { type: 'string' } }, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] };
   } catch (error) {
     throw new RecordsUsageError((error as Error).message);
   }
@@ -164,7 +165,7 @@ export async function recordsCommand(command: string, rest: string[]): Promise<b
 async function importCommand(argv: string[]): Promise<void> {
   const [what, ...rest] = argv;
   if (what === 'people') {
-    const { values, positionals } = args(rest, { kind: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'allow-mass-leavers': { type: 'boolean' } });
+    const { values, positionals } = args(rest, { kind: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'allow-mass-leavers': { type: 'boolean' }, school: { type: 'string' } });
     const file = positionals[0];
     if (!file) throw new RecordsUsageError('import people needs a CSV file');
     if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
@@ -178,6 +179,7 @@ async function importCommand(argv: string[]): Promise<void> {
         defaultKind: values.kind as 'pupil' | 'staff' | undefined,
         dryRun: values['dry-run'],
         allowMassLeavers: values['allow-mass-leavers'],
+        school: values.school,
         onProgress: (stage, done, total) => (stage === 'reading' ? reading : importing)(done, total),
       });
       console.log(`${path.basename(file)}: ${result.rows} rows; ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejoined} rejoined, ${result.leavers} marked as leavers, ${result.cardsIssued} cards enrolled, ${result.problems.length} rows not imported`);
@@ -189,13 +191,13 @@ async function importCommand(argv: string[]): Promise<void> {
     return;
   }
   if (what === 'assets') {
-    const { values, positionals } = args(rest, { 'snipe-it': { type: 'string' }, category: { type: 'string', multiple: true } });
+    const { values, positionals } = args(rest, { 'snipe-it': { type: 'string' }, category: { type: 'string', multiple: true }, school: { type: 'string' } });
     await withRecords(async (records) => {
       const actor = await actorFrom(records, values.by, false, 'imports.run');
       if (values['snipe-it']) {
         const token = process.env.SNIPEIT_TOKEN;
         if (!token) throw new Error('set SNIPEIT_TOKEN to a Snipe-IT API token');
-        const result = await importAssetsFromSnipeIt(records, { url: values['snipe-it'], token, categories: values.category }, actor, progressLine('reading Snipe-IT'));
+        const result = await importAssetsFromSnipeIt(records, { url: values['snipe-it'], token, categories: values.category, school: values.school }, actor, progressLine('reading Snipe-IT'));
         console.log(`Snipe-IT: ${result.rows} assets of known classes (${result.skipped} others skipped); ${result.added} added, ${result.updated} updated, ${result.problems.length} not imported`);
         for (const problem of result.problems) console.log(`  ${problem.reason}`);
         if (result.problems.length > 0) process.exitCode = 2;
@@ -204,7 +206,7 @@ async function importCommand(argv: string[]): Promise<void> {
       const file = positionals[0];
       if (!file) throw new RecordsUsageError('import assets needs a CSV file or --snipe-it URL');
       if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
-      const result = await importAssetsFile(records, file, actor, progressLine('importing'));
+      const result = await importAssetsFile(records, file, actor, progressLine('importing'), values.school);
       console.log(`${path.basename(file)}: ${result.rows} rows; ${result.added} added, ${result.updated} updated, ${result.problems.length} rows not imported`);
       if (result.unusedColumns.length) console.log(`columns not used: ${result.unusedColumns.join(', ')}`);
       printProblems(result.problems);
@@ -221,8 +223,10 @@ async function reportCommand(argv: string[]): Promise<void> {
   if (!name || !(name in REPORTS)) throw new RecordsUsageError(`report needs one of: ${Object.keys(REPORTS).join(', ')}`);
   await withRecords(async (records) => {
     const actor = await actorFrom(records, values.by, false, REPORT_PERMISSIONS[name] ?? 'people.view');
-    const personId = values.person ? Number((await records.people.resolve(values.person)).id) : undefined;
-    const report = await new Reports(records).run(name, { actor, all: values.all, personId, term: values.term });
+    // Of the --by person's school (the operator: every school), or of --school (issue 16).
+    const scope = await records.schools.scopeForActor(actor, values.school);
+    const personId = values.person ? Number((await personInScope(records, values.person, scope)).id) : undefined;
+    const report = await new Reports(records).run(name, { actor, all: values.all, personId, term: values.term, scope });
     if (values.csv !== undefined) {
       const csv = toCsv(report.columns, report.rows);
       if (values.csv === '-' || values.csv === '') process.stdout.write(csv);
@@ -245,14 +249,25 @@ async function chargeCommand(argv: string[]): Promise<void> {
     const actor = await actorFrom(records, values.by, needsActor, needsActor ? undefined : 'charges.view');
     const target = positionals[0];
     if (needsActor && !target) throw new RecordsUsageError(`charge ${action} needs ${action === 'waive' || action === 'reverse' ? 'a charge id' : 'an asset tag'}`);
+    // What --by names is of their school only (issue 16): another school's asset or charge is not there.
+    const scope = await records.schools.scopeForActor(actor, values.school);
+    if (['lost', 'stolen', 'damage', 'found'].includes(action) && target) {
+      const asset = await records.db.get<{ id: number }>('SELECT id FROM assets WHERE tag = ?', [target]);
+      if (asset && !scope.asset(asset.id)) throw new NotFoundError(`no asset ${target}`);
+    }
     const chargeId = () => {
       if (!/^\d+$/.test(target)) throw new RecordsUsageError(`${JSON.stringify(target)} is not a charge id`);
       return Number(target);
     };
+    if (['waive', 'reverse', 'evidence'].includes(action) && /^\d+$/.test(target ?? '')) {
+      const charge = await records.ledger.get(Number(target));
+      if (charge && !scope.person(charge.person_id)) throw new NotFoundError(`no charge ${target}`);
+    }
     switch (action) {
       case 'list': {
-        const personId = values.person ? Number((await records.people.resolve(values.person)).id) : undefined;
-        const report = await new Reports(records).run('ledger', { actor, personId });
+        const scope = await records.schools.scopeForActor(actor, values.school);
+        const personId = values.person ? Number((await personInScope(records, values.person, scope)).id) : undefined;
+        const report = await new Reports(records).run('ledger', { actor, personId, scope });
         console.log(toTable(report.columns, report.rows));
         return;
       }
@@ -309,6 +324,7 @@ async function leaverCommand(argv: string[]): Promise<void> {
     const person = await records.people.resolve(positionals[0]);
     const mutating = Boolean(values.retain || values.complete);
     const actor = await actorFrom(records, values.by, mutating, 'leavers.view');
+    if (!(await records.schools.scopeForActor(actor, values.school)).person(person.id)) throw new NotFoundError(`no person ${positionals[0]}`);
     if (values.retain) {
       await records.loans.retainWithDeclaration(Number(person.id), values.retain, values.declaration ?? '', actor);
       console.log(`${values.retain} retained by ${person.name} with a declaration; written off without charge`);
@@ -467,7 +483,7 @@ async function exportCommand(argv: string[]): Promise<void> {
   if (!positionals[0]) throw new RecordsUsageError('export subject needs a person (MIS id, staff code or #number)');
   await withRecords(async (records) => {
     const actor = await actorFrom(records, values.by, false, 'people.view');
-    const person = await records.people.resolve(positionals[0]);
+    const person = await personInScope(records, positionals[0], await records.schools.scopeForActor(actor, values.school));
     const document = await subjectAccessExport(records, person, actor);
     const out = values.out ?? `subject-access-${Number(person.id)}-${new Date().toISOString().slice(0, 10)}.json`;
     writePrivateFile(out, JSON.stringify(document, null, 2) + '\n');
@@ -484,4 +500,11 @@ async function purgeCommand(argv: string[]): Promise<void> {
       `${result.dryRun ? 'would purge' : 'purged'} records older than ${result.cutoff.slice(0, 10)} (${settings.retentionDays} days): ${result.peoplePseudonymised} people pseudonymised, ${result.badgesDeleted} badges, ${result.phoneCustodyDeleted} phone custody records, ${result.exemptionsDeleted} exemptions, ${result.holdsDeleted} holds, ${result.stationEventsDeleted} station events and ${result.notificationsDeleted} e-mail notifications deleted; the charges ledger and audit trail are kept`,
     );
   });
+}
+
+/** A person named on the command line, if they are of the schools the command sees (else as if there were none). */
+async function personInScope(records: Records, ref: string, scope: Scope) {
+  const person = await records.people.resolve(ref);
+  if (!scope.person(person.id)) throw new NotFoundError(`no person ${ref}`);
+  return person;
 }

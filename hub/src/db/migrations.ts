@@ -589,6 +589,27 @@ export const MIGRATIONS: MigrationStep[] = [
     CREATE TRIGGER phones_in_delete AFTER DELETE ON phone_custody REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION handover_phones_in();
     `,
   },
+  // 17 (issue 16): schools as tenants. A trust deployment holds several schools, each named by the
+  // site slug its stations use in their topics (stations.site already says whose a station is).
+  // People and assets carry their school; '' is the deployment's own school (HANDOVER_SITE), so a
+  // single school needs no configuration and rows written before this step stay where they were.
+  // An account is of one school, or of the whole trust ('*'); an account without a row is of the
+  // deployment's own school (records/schools.ts).
+  `
+  CREATE TABLE schools (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    added_at TEXT NOT NULL
+  );
+  ALTER TABLE people ADD COLUMN school TEXT NOT NULL DEFAULT '';
+  ALTER TABLE assets ADD COLUMN school TEXT NOT NULL DEFAULT '';
+  CREATE INDEX people_school ON people (school);
+  CREATE INDEX assets_school ON assets (school);
+  CREATE TABLE account_schools (
+    account_id INTEGER PRIMARY KEY,
+    school TEXT NOT NULL
+  );
+  `,
 ];
 
 /** The text of one step for a database kind. */

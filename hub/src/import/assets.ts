@@ -72,8 +72,8 @@ function dateFrom(text: string): string | null {
 /** Where the rows come from (read once, as a stream for a file). */
 export type AssetCsvSource = AsyncIterable<CsvRecord> | Iterable<CsvRecord>;
 
-export async function importAssetsFile(records: Records, file: string, actor: Actor, onProgress?: (done: number, total: number) => void): Promise<AssetImportResult> {
-  return importAssetsFrom(records, csvFileRecords(file), actor, onProgress);
+export async function importAssetsFile(records: Records, file: string, actor: Actor, onProgress?: (done: number, total: number) => void, school?: string | null): Promise<AssetImportResult> {
+  return importAssetsFrom(records, csvFileRecords(file), actor, onProgress, school);
 }
 
 export async function importAssetRecords(records: Records, csv: CsvRecord[], actor: Actor, onProgress?: (done: number, total: number) => void): Promise<AssetImportResult> {
@@ -100,7 +100,9 @@ function lockerWordsFromOne(reason: string): string {
     .replace(/^locker ([^/\s]+)\/(\d+) is already home to/, (_, station, locker) => `locker ${station}/${Number(locker) + 1} is already home to`);
 }
 
-export async function importAssetsFrom(records: Records, csv: AssetCsvSource, actor: Actor, onProgress?: (done: number, total: number) => void): Promise<AssetImportResult> {
+/** `school`: whose assets the file lists (issue 16); needed when the deployment holds several schools. */
+export async function importAssetsFrom(records: Records, csv: AssetCsvSource, actor: Actor, onProgress?: (done: number, total: number) => void, school?: string | null): Promise<AssetImportResult> {
+  const stored = records.schools.stored(await records.schools.resolve(school));
   const classes = await records.assets.classes();
   const inputs: Array<{ line: number; input: AssetInput | null; error?: string }> = [];
   let columns: Partial<Record<Field, number>> | null = null;
@@ -140,6 +142,7 @@ export async function importAssetsFrom(records: Records, csv: AssetCsvSource, ac
     }
   }
   if (!columns) throw new Error('the file is empty');
+  for (const { input } of inputs) if (input) input.school = stored;
   const result = await upsertAll(records, inputs, actor, 'csv', onProgress, unused);
   for (const problem of result.problems) problem.reason = lockerWordsFromOne(problem.reason);
   return result;
@@ -189,6 +192,8 @@ async function upsertAll(
 // ---- Snipe-IT ----
 
 export interface SnipeItOptions {
+  /** Whose assets they are (issue 16); needed when the deployment holds several schools. */
+  school?: string | null;
   /** e.g. https://snipeit.school.example (the API is under /api/v1). */
   url: string;
   token: string;
@@ -272,6 +277,8 @@ export async function importAssetsFromSnipeIt(records: Records, options: SnipeIt
       inputs.push({ line: item.id, input: null, error: `Snipe-IT asset ${item.id} (${item.asset_tag}): ${(error as Error).message}` });
     }
   }
+  const stored = records.schools.stored(await records.schools.resolve(options.school));
+  for (const { input } of inputs) if (input) input.school = stored;
   const result = await upsertAll(records, inputs, actor, 'snipe-it', undefined, []);
   for (const problem of result.problems) problem.reason = problem.reason.replace(/^(Snipe-IT asset \d+ \([^)]*\): )(.*)$/s, (_, lead, reason) => lead + lockerWordsFromOne(reason));
   return { ...result, skipped };

@@ -66,6 +66,8 @@ export interface PeopleImportOptions {
   allowMassLeavers?: boolean;
   today?: string;
   onProgress?: (stage: 'reading' | 'importing', done: number, total: number) => void;
+  /** The school the file is of (issue 16): needed when the deployment holds several. */
+  school?: string | null;
 }
 
 interface PersonInput {
@@ -193,6 +195,8 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
   const result: PeopleImportResult = { rows: 0, added: 0, updated: 0, unchanged: 0, rejoined: 0, leavers: 0, leaversSkipped: 0, cardsIssued: 0, problems: [], unusedColumns: [], warnings: [] };
   const key = await schoolBadgeKey(records.db);
   const today = options.today ?? new Date().toISOString().slice(0, 10);
+  // Everyone in the file is of this school; leavers are looked for among its people only.
+  const school = records.schools.stored(await records.schools.resolve(options.school));
 
   let reader: RowReader | null = null;
   const named = new Set<string>();
@@ -230,7 +234,7 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
     let batch: PersonInput[] = [];
     let done = 0;
     const flush = async () => {
-      await applyBatch(db, records, batch, result, actor, now);
+      await applyBatch(db, records, batch, result, actor, now, school);
       done += batch.length;
       batch = [];
       options.onProgress?.('importing', done, result.rows);
@@ -265,7 +269,7 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
       if (batch.length >= CHUNK) await flush();
     }
     if (batch.length) await flush();
-    await markLeavers(db, records, [...kinds], named, result, options, actor, now, today);
+    await markLeavers(db, records, [...kinds], named, result, options, actor, now, today, school);
   };
 
   if (!options.dryRun) {
@@ -289,11 +293,11 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
   return result;
 }
 
-async function applyBatch(db: SqlDatabase, records: Records, batch: PersonInput[], result: PeopleImportResult, actor: string, now: string): Promise<void> {
+async function applyBatch(db: SqlDatabase, records: Records, batch: PersonInput[], result: PeopleImportResult, actor: string, now: string, school: string): Promise<void> {
   await db.transaction(async (tx) => {
     for (const input of batch) {
       try {
-        await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records));
+        await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records, school));
       } catch (error) {
         result.problems.push({ line: input.line, reason: (error as Error).message });
       }
@@ -301,12 +305,12 @@ async function applyBatch(db: SqlDatabase, records: Records, batch: PersonInput[
   });
 }
 
-async function markLeavers(db: SqlDatabase, records: Records, kinds: Array<'pupil' | 'staff'>, present: Set<string>, result: PeopleImportResult, options: PeopleImportOptions, actor: string, now: string, today: string): Promise<void> {
+async function markLeavers(db: SqlDatabase, records: Records, kinds: Array<'pupil' | 'staff'>, present: Set<string>, result: PeopleImportResult, options: PeopleImportOptions, actor: string, now: string, today: string, school: string): Promise<void> {
   // Missing from the file: a leaver (P9). Only for the kinds the file holds, so a staff file
   // does not make every pupil a leaver.
   await db.transaction(async (tx) => {
     for (const kind of kinds) {
-      const active = await tx.all<{ id: number; external_id: string }>('SELECT id, external_id FROM people WHERE kind = ? AND left_on IS NULL AND purged_at IS NULL', [kind]);
+      const active = await tx.all<{ id: number; external_id: string }>('SELECT id, external_id FROM people WHERE kind = ? AND school = ? AND left_on IS NULL AND purged_at IS NULL', [kind, school]);
       const missing = active.filter((person) => !present.has(person.external_id));
       if (missing.length === 0) continue;
       if (!options.allowMassLeavers && active.length >= 20 && missing.length * 2 > active.length) {
@@ -322,19 +326,21 @@ async function markLeavers(db: SqlDatabase, records: Records, kinds: Array<'pupi
       }
     }
     await records.audit.append(
-      { actor, action: 'import.people', subject: 'people', details: { rows: result.rows, added: result.added, updated: result.updated, leavers: result.leavers, rejoined: result.rejoined, problems: result.problems.length } },
+      { actor, action: 'import.people', subject: 'people', details: { rows: result.rows, added: result.added, updated: result.updated, leavers: result.leavers, rejoined: result.rejoined, problems: result.problems.length, ...(school ? { school } : {}) } },
       tx,
     );
   });
 }
 
-async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleImportResult, actor: string, now: string, records: Records): Promise<void> {
-  const existing = await tx.get<PersonRow>('SELECT * FROM people WHERE external_id = ?', [input.externalId]);
+async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleImportResult, actor: string, now: string, records: Records, school: string): Promise<void> {
+  const existing = await tx.get<PersonRow & { school: string }>('SELECT * FROM people WHERE external_id = ?', [input.externalId]);
+  // MIS ids are unique across the trust's records: one of another school is never taken over.
+  if (existing && existing.school !== school) throw new Error(`id ${input.externalId} belongs to a person of school ${records.schools.fromStored(existing.school)}: not changed`);
   let personId: number;
   if (!existing) {
     personId = await tx.insert(
-      `INSERT INTO people (external_id, name, kind, role, form, year_group, staff_code, email, left_on, source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'import', ?)`,
-      [input.externalId, input.name, input.kind, input.role, input.form, input.year, input.staffCode, input.email, input.leftOn, now],
+      `INSERT INTO people (external_id, name, kind, role, form, year_group, staff_code, email, left_on, source, updated_at, school) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'import', ?, ?)`,
+      [input.externalId, input.name, input.kind, input.role, input.form, input.year, input.staffCode, input.email, input.leftOn, now, school],
     );
     await records.audit.append({ actor, action: 'person.added', subject: `person:${personId}`, personId, details: { person: personId, role: input.role } }, tx);
     result.added++;
@@ -375,8 +381,9 @@ async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleIm
     if (!badge) result.warnings.push(`line ${input.line}: ${input.externalId} has no card: they cannot use a station until one is enrolled`);
   }
   if (input.cardHash) {
-    const card = await tx.get<{ person_id: number; revoked_at: string | null }>('SELECT person_id, revoked_at FROM badges WHERE hash = ?', [input.cardHash]);
+    const card = await tx.get<{ person_id: number; revoked_at: string | null; school: string }>('SELECT badges.person_id, badges.revoked_at, people.school FROM badges JOIN people ON people.id = badges.person_id WHERE badges.hash = ?', [input.cardHash]);
     if (card && Number(card.person_id) === personId && card.revoked_at === null) return;
+    if (card && card.school !== school) throw new Error(`${input.externalId}'s card is enrolled to a person of school ${records.schools.fromStored(card.school)}: not moved`);
     // A new card replaces the person's old one (lost cards); a card passed on from someone else is theirs now.
     await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL', [now, personId]);
     if (card) await tx.run('UPDATE badges SET person_id = ?, enrolled_at = ?, revoked_at = NULL WHERE hash = ?', [personId, now, input.cardHash]);

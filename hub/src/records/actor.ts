@@ -12,6 +12,8 @@ export interface Actor {
   account?: string;
   /** The operating-system account that ran a command without --by (audited as `os-user:<name>`). */
   osUser?: string;
+  /** The school a person or asset added by this actor belongs to, as people.school holds it (issue 16; absent: the deployment's own). */
+  school?: string;
 }
 
 export const SYSTEM: Actor = { personId: null, role: 'system' };

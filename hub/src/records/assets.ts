@@ -57,6 +57,8 @@ export interface AssetInput {
   homeStation?: string | null;
   homeLocker?: number | null;
   externalRef?: string | null;
+  /** The school it belongs to, as assets.school holds it ('' the deployment's own; records/schools.ts). */
+  school?: string;
 }
 
 /** What a station needs per locker: the item's tag hash, class code and whether a check is due. */
@@ -168,7 +170,14 @@ export class Assets {
     await this.validate(input, tx);
     const now = new Date().toISOString();
     const tagHash = input.tagUid ? badgeHash(await schoolBadgeKey(tx), parseUid(input.tagUid)) : null;
-    const existing = await tx.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [input.tag]);
+    const existing = await tx.get<AssetRow & { school: string }>('SELECT * FROM assets WHERE tag = ?', [input.tag]);
+    const school = input.school ?? existing?.school ?? '';
+    // An asset, and the station it lives at, are of one school: another school's are never touched.
+    if (existing && existing.school !== school) throw new RuleError('schools', `asset tag ${input.tag} belongs to another school: not changed`);
+    if (input.homeStation) {
+      const station = await tx.get<{ site: string }>('SELECT site FROM stations WHERE id = ?', [input.homeStation]);
+      if (station && school !== '' && station.site !== school) throw new RuleError('schools', `station ${input.homeStation} is of another school`);
+    }
     const values = [
       input.serial ?? null,
       input.classId,
@@ -191,9 +200,9 @@ export class Assets {
       return { id: Number(existing.id), created: false };
     }
     const id = await tx.insert(
-      `INSERT INTO assets (serial, class_id, model, encryption, replacement_pence, health_check_days, home_station, home_locker, external_ref, tag, tag_hash, last_health_check, status, registered_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'available', ?)`,
-      [...values, input.tag, tagHash, input.lastHealthCheck ?? null, now],
+      `INSERT INTO assets (serial, class_id, model, encryption, replacement_pence, health_check_days, home_station, home_locker, external_ref, tag, tag_hash, last_health_check, status, registered_at, school)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'available', ?, ?)`,
+      [...values, input.tag, tagHash, input.lastHealthCheck ?? null, now, school],
     );
     await this.audit.append({ actor: actorLabel(actor), action: 'asset.registered', subject: `asset:${id}`, details: { tag: input.tag, class: input.classId } }, tx);
     return { id, created: true };

@@ -15,9 +15,11 @@ import { Ledger } from './ledger';
 import { Loans } from './loans';
 import { LostProperty } from './lost-property';
 import { People } from './people';
+import { Schools } from './schools';
 import { Stations } from './stations';
 
-export type RecordRules = Pick<Settings, 'dayCutoff' | 'lostPropertyDays' | 'retentionDays'>;
+/** `site`: the deployment's own school (HANDOVER_SITE; 'demo' when not given). */
+export type RecordRules = Pick<Settings, 'dayCutoff' | 'lostPropertyDays' | 'retentionDays'> & Partial<Pick<Settings, 'site'>>;
 
 export const DEFAULT_RULES: RecordRules = { dayCutoff: '16:00', lostPropertyDays: 91, retentionDays: 730 };
 
@@ -41,6 +43,8 @@ export interface Records {
   dayCards: DayCards;
   /** Adding and correcting one person, card or asset by hand. */
   register: Register;
+  /** The schools of a trust deployment, and what each account sees of them (issue 16). */
+  schools: Schools;
   /** The hub's clock for its scheduled rules (tests move it past a cut-off). */
   clock: { now(): Date };
 }
@@ -70,6 +74,7 @@ export function createRecords(db: SqlDatabase, rules: RecordRules = DEFAULT_RULE
     desk: new Desk(db, audit, people, assets, loans, ledger, holds),
     dayCards: new DayCards(db, audit, people, rules.dayCutoff),
     register: new Register(db, audit, people, assets),
+    schools: new Schools(db, audit, rules.site ?? 'demo'),
     clock: { now: () => new Date() },
   };
 }

@@ -115,13 +115,15 @@ export class People {
   }
 
   /** The badge-list file every station holds: active badges of people who have not left. */
-  async stationBadgeList(version: number): Promise<Uint8Array> {
+  /** `schools`: only the people of these schools (people.school values; issue 16), else everyone. */
+  async stationBadgeList(version: number, schools?: string[]): Promise<Uint8Array> {
     // Which asset classes each role may borrow (P12): bit (code - 1) of the record's class mask.
     const classes = await this.db.all<{ code: number; borrower_roles: string }>('SELECT code, borrower_roles FROM asset_classes');
     const classMask = (role: Role) => classes.reduce((mask, c) => (c.borrower_roles.split(',').includes(role) ? mask | (1 << (Number(c.code) - 1)) : mask), 0);
     const rows = await this.db.all<{ hash: Uint8Array; person_id: number; role: Role; medical_exempt: number }>(
       `SELECT b.hash, b.person_id, p.role, p.medical_exempt FROM badges b JOIN people p ON p.id = b.person_id
-       WHERE b.revoked_at IS NULL AND p.left_on IS NULL`,
+       WHERE b.revoked_at IS NULL AND p.left_on IS NULL${schools ? ` AND p.school IN (${schools.map(() => '?').join(', ')})` : ''}`,
+      schools ?? [],
     );
     const records: BadgeRecord[] = rows.map((row) => ({
       hash: new Uint8Array(row.hash),

@@ -126,7 +126,7 @@ export class Register {
         await this.audit.append({ actor: actorLabel(actor), action: 'person.corrected', subject: `person:${existing.id}`, personId: Number(existing.id), at, details: { person: Number(existing.id), fields: PERSON_FIELDS.filter(([key]) => (existing[key] ?? null) !== (row[key as keyof typeof row] ?? null)).map(([key]) => key) } }, tx);
         return { personId: Number(existing.id), created: false };
       }
-      const id = await tx.insert("INSERT INTO people (name, kind, role, form, year_group, staff_code, email, external_id, source, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'desk', ?)", [...values, row.external_id, at]);
+      const id = await tx.insert("INSERT INTO people (name, kind, role, form, year_group, staff_code, email, external_id, source, updated_at, school) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'desk', ?, ?)", [...values, row.external_id, at, actor.school ?? '']);
       await this.audit.append({ actor: actorLabel(actor), action: 'person.added', subject: `person:${id}`, personId: id, at, details: { person: id, role: row.role } }, tx);
       return { personId: id, created: true };
     });
@@ -282,7 +282,7 @@ export class Register {
     requirePermission(actor, 'register.edit');
     return this.db.transaction(async (tx) => {
       const { asset } = await this.assetPlan(input, tx);
-      const result = await this.assets.upsert(asset, actor, tx);
+      const result = await this.assets.upsert(actor.school === undefined ? asset : { ...asset, school: actor.school }, actor, tx);
       return { assetId: result.id, created: result.created };
     });
   }

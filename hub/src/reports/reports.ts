@@ -17,6 +17,7 @@ import type { Permission } from '../rules/permissions';
 import { RESTRICTED, safeguardedPhonesIn } from '../records/safeguarding';
 import { formatPence } from '../records/time';
 import type { Cell } from './csv';
+import { Scope } from '../records/schools';
 
 export interface Report {
   name: string;
@@ -48,7 +49,11 @@ export interface ReportOptions {
   personId?: number;
   /** charges: only this term label, e.g. "2025-26 autumn". */
   term?: string;
+  /** The schools whose records it covers (issue 16; absent: every school). */
+  scope?: Scope;
 }
+
+const scopeOf = (options: ReportOptions) => options.scope ?? Scope.all();
 
 function pounds(pence: number | null | undefined): string {
   return formatPence(Number(pence ?? 0));
@@ -77,12 +82,12 @@ export class Reports {
        FROM phones_in c JOIN people p ON p.id = c.person_id
        LEFT JOIN lockers l ON l.station_id = c.station_id AND l.locker = c.locker
        ORDER BY c.station_id, c.locker`,
-    );
+    ).then((found) => scopeOf(options).rows(found));
     const loans = await db.all<{ person_id: number; name: string; external_id: string; role: string; tag: string; class_id: string; lent_at: string; due_at: string; station_id: string | null; locker: number | null }>(
       `SELECT l.person_id, p.name, p.external_id, p.role, a.tag, a.class_id, l.lent_at, l.due_at, l.station_id, l.locker
        FROM loans l JOIN people p ON p.id = l.person_id JOIN assets a ON a.id = l.asset_id
        WHERE l.closed_at IS NULL ORDER BY p.name, l.lent_at`,
-    );
+    ).then((found) => scopeOf(options).rows(found));
     const rows: Array<Record<string, Cell>> = [];
     for (const phone of phones) {
       const hidden = restricted.has(Number(phone.id));
@@ -105,7 +110,7 @@ export class Reports {
 
   async overdue(options: ReportOptions) {
     const now = (options.now ?? new Date()).toISOString();
-    const rows = (await this.records.loans.overdue(now)).map((loan) => ({
+    const rows = scopeOf(options).rows(await this.records.loans.overdue(now)).map((loan) => ({
       loan: Number(loan.id),
       holder: loan.name,
       id: loan.external_id,
@@ -123,7 +128,7 @@ export class Reports {
 
   async uncollected(options: ReportOptions) {
     const restricted = await this.restrictedCustody(options.actor);
-    const rows = (await this.records.lostProperty.uncollected()).map((phone) => ({
+    const rows = scopeOf(options).rows(await this.records.lostProperty.uncollected()).map((phone) => ({
       custody: Number(phone.id),
       pupil: restricted.has(Number(phone.id)) ? RESTRICTED : phone.name,
       form: restricted.has(Number(phone.id)) ? '' : phone.form,
@@ -137,7 +142,7 @@ export class Reports {
 
   async disposal(options: ReportOptions) {
     const restricted = await this.restrictedCustody(options.actor);
-    const rows = (await this.records.lostProperty.dueForDisposal(options.now ?? new Date())).map((phone) => ({
+    const rows = scopeOf(options).rows(await this.records.lostProperty.dueForDisposal(options.now ?? new Date())).map((phone) => ({
       custody: Number(phone.id),
       pupil: restricted.has(Number(phone.id)) ? RESTRICTED : phone.name,
       form: restricted.has(Number(phone.id)) ? '' : phone.form,
@@ -149,7 +154,7 @@ export class Reports {
   }
 
   async holds(options: ReportOptions) {
-    const rows = (await this.records.holds.list(options.actor, { open: !options.all })).map((hold) => ({
+    const rows = scopeOf(options).rows(await this.records.holds.list(options.actor, { open: !options.all })).map((hold) => ({
       hold: hold.id,
       kind: hold.kind,
       locker: `${hold.stationId}/${hold.locker}`,
@@ -182,7 +187,7 @@ export class Reports {
        FROM charges c JOIN people p ON p.id = c.person_id WHERE 1 = 1 ${where}
        GROUP BY c.person_id, p.name, p.external_id, c.term ORDER BY c.term, p.name`,
       params,
-    );
+    ).then((found) => scopeOf(options).rows(found));
     return {
       columns: ['person', 'id', 'term', 'charged', 'corrected', 'balance', 'entries'],
       rows: rows.map((row) => ({ person: row.name, id: row.external_id, term: row.term, charged: pounds(row.charged), corrected: pounds(row.corrected), balance: pounds(row.balance), entries: Number(row.entries) })),
@@ -190,12 +195,12 @@ export class Reports {
   }
 
   async ledger(options: ReportOptions) {
-    const rows = await this.records.db.all<{ id: number; created_at: string; name: string; external_id: string; entry: string; amount_pence: number; reason: string; tag: string | null; loan_id: number | null; corrects_id: number | null; by_name: string | null; term: string }>(
-      `SELECT c.id, c.created_at, p.name, p.external_id, c.entry, c.amount_pence, c.reason, a.tag, c.loan_id, c.corrects_id, b.name AS by_name, c.term
+    const rows = await this.records.db.all<{ id: number; person_id: number; created_at: string; name: string; external_id: string; entry: string; amount_pence: number; reason: string; tag: string | null; loan_id: number | null; corrects_id: number | null; by_name: string | null; term: string }>(
+      `SELECT c.id, c.person_id, c.created_at, p.name, p.external_id, c.entry, c.amount_pence, c.reason, a.tag, c.loan_id, c.corrects_id, b.name AS by_name, c.term
        FROM charges c JOIN people p ON p.id = c.person_id LEFT JOIN assets a ON a.id = c.asset_id LEFT JOIN people b ON b.id = c.created_by
        ${options.personId !== undefined ? 'WHERE c.person_id = ?' : ''} ORDER BY c.id`,
       options.personId !== undefined ? [options.personId] : [],
-    );
+    ).then((found) => scopeOf(options).rows(found));
     return {
       columns: ['entry', 'date', 'person', 'id', 'kind', 'amount', 'reason', 'asset', 'loan', 'corrects', 'by', 'term'],
       rows: rows.map((row) => ({
@@ -215,12 +220,12 @@ export class Reports {
     };
   }
 
-  async leavers(_options: ReportOptions) {
-    const rows = await this.records.db.all<{ name: string; external_id: string; left_on: string; tag: string; class_id: string; lent_at: string; requires_encryption: number }>(
-      `SELECT p.name, p.external_id, p.left_on, a.tag, a.class_id, l.lent_at, c.requires_encryption
+  async leavers(options: ReportOptions) {
+    const rows = await this.records.db.all<{ person_id: number; name: string; external_id: string; left_on: string; tag: string; class_id: string; lent_at: string; requires_encryption: number }>(
+      `SELECT l.person_id, p.name, p.external_id, p.left_on, a.tag, a.class_id, l.lent_at, c.requires_encryption
        FROM loans l JOIN people p ON p.id = l.person_id JOIN assets a ON a.id = l.asset_id JOIN asset_classes c ON c.id = a.class_id
        WHERE l.closed_at IS NULL AND p.left_on IS NOT NULL ORDER BY p.left_on, p.name`,
-    );
+    ).then((found) => scopeOf(options).rows(found));
     return {
       columns: ['person', 'id', 'left', 'item', 'lent', 'required'],
       rows: rows.map((row) => ({ person: row.name, id: row.external_id, left: row.left_on, item: `${row.class_id} ${row.tag}`, lent: row.lent_at, required: row.requires_encryption ? 'return, or declaration and write-off' : 'return' })),
@@ -229,7 +234,7 @@ export class Reports {
 
   async exemptions(options: ReportOptions) {
     const day = (options.now ?? new Date()).toISOString().slice(0, 10);
-    const rows = (await this.records.exemptions.dueForReview(options.all ? '9999-12-31' : day)).map((row) => ({ pupil: row.name, reference: row.reference, 'review on': row.review_on, granted: row.granted_at }));
+    const rows = scopeOf(options).rows(await this.records.exemptions.dueForReview(options.all ? '9999-12-31' : day)).map((row) => ({ pupil: row.name, reference: row.reference, 'review on': row.review_on, granted: row.granted_at }));
     return { columns: ['pupil', 'reference', 'review on', 'granted'], rows };
   }
 }

@@ -25,6 +25,12 @@ export interface BadgeListsOptions {
   log: Logger;
   /** How often the change counter is read (ms). */
   checkEveryMs?: number;
+  /**
+   * The deployment's own site (HANDOVER_SITE). Given, and with other schools in the `schools`
+   * table (issue 16), each school's stations get a list of that school's people only; all the
+   * lists share one version, made new when any of them changes.
+   */
+  home?: string;
 }
 
 interface StateRow {
@@ -39,6 +45,8 @@ const DEFAULT_CHECK_MS = 1000;
 export class BadgeLists extends EventEmitter {
   private options: BadgeListsOptions;
   private list: BadgeListFile | null = null;
+  /** Each school's list by site, in a trust deployment (empty for a single school: `list` is everyone's). */
+  private bySite = new Map<string, BadgeListFile>();
   private builtRevision = -1;
   private checking: Promise<BadgeListFile | null> | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -68,9 +76,9 @@ export class BadgeLists extends EventEmitter {
     this.timer = null;
   }
 
-  /** The list as last built (no database access). */
-  current(): BadgeListFile | null {
-    return this.list;
+  /** The list as last built (no database access): the one for a station of `site`, in a trust. */
+  current(site?: string): BadgeListFile | null {
+    return (site !== undefined ? this.bySite.get(site) : undefined) ?? this.list;
   }
 
   /** The first version this hub built after `version` (when a station holding `version` fell behind). */
@@ -100,10 +108,19 @@ export class BadgeLists extends EventEmitter {
     // Read before the build: a change committed while it runs moves the counter again.
     this.builds++;
     const buildStarted = Date.now();
-    const file = await people.stationBadgeList(0);
+    const home = this.options.home;
+    const others = home === undefined ? [] : (await db.all<{ id: string }>('SELECT id FROM schools WHERE id <> ? ORDER BY id', [home])).map((row) => row.id);
+    const files = new Map<string, Uint8Array>();
+    if (others.length && home !== undefined) {
+      files.set(home, await people.stationBadgeList(0, ['', home]));
+      for (const site of others) files.set(site, await people.stationBadgeList(0, [site]));
+    }
+    const file = files.size ? files.get(home!)! : await people.stationBadgeList(0);
     const buildMs = Date.now() - buildStarted;
     this.nextBuildAt = buildMs > 200 ? Date.now() + 9 * buildMs : 0;
-    const digest = crypto.createHash('sha256').update(file.subarray(8)).digest('hex');
+    const hash = crypto.createHash('sha256').update(file.subarray(8));
+    for (const [site, other] of files) if (site !== home) hash.update(`\n${site}\n`).update(other.subarray(8));
+    const digest = hash.digest('hex');
     const stored = Number(state.version);
     let version = stored;
     if (digest !== state.digest || stored === 0) {
@@ -121,6 +138,11 @@ export class BadgeLists extends EventEmitter {
     writeU32(file, 4, version);
     const changed = !this.list || this.list.version !== version;
     this.list = { version, file, badges: (file.length - 16) / 16 };
+    this.bySite = new Map();
+    for (const [site, schoolFile] of files) {
+      writeU32(schoolFile, 4, version);
+      this.bySite.set(site, site === home ? this.list : { version, file: schoolFile, badges: (schoolFile.length - 16) / 16 });
+    }
     if (changed) {
       if (!this.versions.includes(version)) this.versions.push(version);
       if (this.versions.length > 50) this.versions.shift();

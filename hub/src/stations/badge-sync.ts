@@ -99,7 +99,7 @@ export class BadgeSync {
   }
 
   status(stationId: string): BadgeListStatus {
-    const list = this.options.lists.current();
+    const list = this.listFor(stationId);
     const sync = this.stations.get(stationId);
     const stationVersion = sync?.reported ?? this.options.link.states.get(stationId)?.badgeListVersion ?? null;
     const base = { hubVersion: list?.version ?? null, stationVersion, percent: null, behindSince: null, retryAt: null, lastError: sync?.lastError ?? null };
@@ -111,6 +111,11 @@ export class BadgeSync {
       return { ...behind, state: 'updating', percent: sync.total ? Math.floor((100 * sync.sent) / sync.total) : 0 };
     }
     return { ...behind, state: 'behind', retryAt: sync?.retryAt ? new Date(sync.retryAt).toISOString() : null };
+  }
+
+  /** The list for a station: its school's, in a trust deployment (issue 16). */
+  private listFor(stationId: string) {
+    return this.options.lists.current(this.options.link.siteOfStation?.(stationId));
   }
 
   private sync(stationId: string): StationSync {
@@ -146,7 +151,7 @@ export class BadgeSync {
       return;
     }
     const sync = this.sync(stationId);
-    const list = this.options.lists.current();
+    const list = this.listFor(stationId);
     if (!list || sync.pushing !== null || !sync.online || sync.reported === null) return;
     if (sync.reported >= list.version) {
       this.settle(sync);

@@ -95,6 +95,13 @@ export class StationLink extends EventEmitter {
   private client: MqttClient | null = null;
   private counters = new Map<string, number>();
   private pending = new Map<string, Pending>();
+  /** The site each station was last heard on (a trust deployment: its school's), for its commands. */
+  private siteOf = new Map<string, string>();
+
+  /** The site a station was last heard on (undefined before it was heard). */
+  siteOfStation(stationId: string): string | undefined {
+    return this.siteOf.get(stationId);
+  }
   /** Stations a set-time is on its way to (one at a time). */
   private timing = new Set<string>();
   /**
@@ -132,8 +139,8 @@ export class StationLink extends EventEmitter {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    const site = this.options.site;
-    await client.subscribeAsync([stationsFilter(site, 'REPLY'), stationsFilter(site, 'STATE'), stationsFilter(site, 'STATUS')], { qos: 1 });
+    // Every school's stations (issue 16): each is answered on its own site's topics.
+    await client.subscribeAsync([stationsFilter('+', 'REPLY'), stationsFilter('+', 'STATE'), stationsFilter('+', 'STATUS')], { qos: 1 });
   }
 
   async stop(): Promise<void> {
@@ -183,7 +190,7 @@ export class StationLink extends EventEmitter {
       }, this.options.replyTimeoutMs ?? 5000);
       this.pending.set(id, { resolve, timer });
     });
-    client.publish(`${topicBase(this.options.site, stationId)}${TOPIC.COMMAND}`, Buffer.from(seal(key, message)), { qos: 1 }, (error) => {
+    client.publish(`${topicBase(this.siteOf.get(stationId) ?? this.options.site, stationId)}${TOPIC.COMMAND}`, Buffer.from(seal(key, message)), { qos: 1 }, (error) => {
       const pending = error ? this.pending.get(id) : undefined;
       if (!pending) return;
       clearTimeout(pending.timer);
@@ -314,8 +321,10 @@ export class StationLink extends EventEmitter {
 
   private async handle(topic: string, payload: Uint8Array, retained: boolean): Promise<void> {
     const named = parseStationTopic(topic);
-    if (!named || named.site !== this.options.site) return;
+    if (!named) return;
     const { station: stationId, kind } = named;
+    // The broker lets a station write under its own site only: that site is where it listens.
+    this.siteOf.set(stationId, named.site);
     if (kind === 'STATUS') return this.onStatus(stationId, Buffer.from(payload).toString('utf8'));
     if (kind !== 'REPLY' && kind !== 'STATE') return;
     const what = kind === 'REPLY' ? 'reply' : 'state';

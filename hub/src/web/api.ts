@@ -2,6 +2,7 @@
 // auth.ts: GET /api/session for a CSRF token, POST /api/login), and the live stream.
 import type { FastifyInstance } from 'fastify';
 import type { WebContext } from './context';
+import { requestScope } from './scope';
 
 /** How often an open stream checks that its session still stands (and keeps proxies from closing it). */
 const STREAM_CHECK_MS = 15_000;
@@ -13,15 +14,16 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
   app.get('/api/lockers', { config: { permission: 'lockers.view' } }, async (request) => {
     await context.audit(request, 'web.viewed', { details: { page: '/api/lockers' } });
     // doorOpen: from the station's latest state report (null before one has come).
-    const lockers = await records.custody.lockers();
+    const scope = await requestScope(context, request);
+    const lockers = (await records.custody.lockers()).filter((locker) => scope.station(locker.stationId));
     return { lockers: lockers.map((locker) => ({ ...locker, doorOpen: link?.states.get(locker.stationId)?.doorsOpen?.includes(locker.locker) ?? null })) };
   });
   app.get('/api/custody', { config: { permission: 'lockers.view' } }, async (request) => {
     await context.audit(request, 'web.viewed', { details: { page: '/api/custody' } });
-    return { phonesIn: await records.custody.phonesIn() };
+    return { phonesIn: (await requestScope(context, request)).rows(await records.custody.phonesIn()) };
   });
-  app.get('/api/stations', { config: { permission: 'stations.view' } }, async () => ({
-    stations: (await records.stations.list()).map((station) => {
+  app.get('/api/stations', { config: { permission: 'stations.view' } }, async (request) => ({
+    stations: (await requestScope(context, request)).rows((await records.stations.list()).map((station) => ({ ...station, stationId: station.id }))).map((station) => {
       const state = link?.states.get(station.id);
       return {
         id: station.id,
@@ -39,10 +41,15 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
 
   // Frames the ingest refused since the hub started (the last 1000, newest first), and frames that
   // came again after they were stored: station, reason, time, size.
-  app.get('/api/rejections', { config: { permission: 'stations.view' } }, async () => ({
-    rejected: ingest.rejections.slice().reverse(),
-    replayed: ingest.replays.slice().reverse(),
-  }));
+  // A school's account sees its own stations' only (a frame naming no known station: the trust's).
+  app.get('/api/rejections', { config: { permission: 'stations.view' } }, async (request) => {
+    const scope = await requestScope(context, request);
+    const ours = (rejection: { station: string }) => scope.everything || (rejection.station !== '' && scope.station(rejection.station));
+    return {
+      rejected: ingest.rejections.filter(ours).reverse(),
+      replayed: ingest.replays.filter(ours).reverse(),
+    };
+  });
 
   // Server-sent events: `change` for every stored station event or status, `station` for what
   // the simulated station does physically, `state` when a station reports its state. Only what
@@ -53,10 +60,12 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-content-type-options': 'nosniff' });
     reply.raw.write('retry: 2000\n\n');
     const send = (event: string, data: unknown) => reply.raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    // Only the changes at the account's schools' stations (issue 16).
+    const scoped = requestScope(context, request);
     const onChange = (change: { kind: string; stationId: string; status?: string; frame?: { type: number; locker?: number } }) =>
-      send('change', { kind: change.kind, stationId: change.stationId, status: change.status, type: change.frame?.type, locker: change.frame?.locker });
+      void scoped.then((scope) => scope.station(change.stationId) && send('change', { kind: change.kind, stationId: change.stationId, status: change.status, type: change.frame?.type, locker: change.frame?.locker }));
     const onPhysical = (step: { step: string; locker?: number }) => send('station', { step: step.step, locker: step.locker });
-    const onState = (state: { stationId: string; online?: boolean }) => send('state', { stationId: state.stationId, online: state.online });
+    const onState = (state: { stationId: string; online?: boolean }) => void scoped.then((scope) => scope.station(state.stationId) && send('state', { stationId: state.stationId, online: state.online }));
     ingest.on('change', onChange);
     demo?.on('physical', onPhysical);
     link?.on('state', onState);

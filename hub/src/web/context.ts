@@ -73,7 +73,7 @@ export function makeContext(parts: WebParts, imports: Imports): WebContext {
       const flash = request.session?.flash;
       if (flash) request.session.flash = undefined;
       const content = flash ? html`${notice('done', flash)}${options.body}` : options.body;
-      const body = page({ title: options.title, section: options.section, account: request.account, csrfToken: csrfToken(reply), body: content, scripts: options.scripts });
+      const body = page({ title: options.title, section: options.section, account: request.account, csrfToken: csrfToken(reply), body: content, scripts: options.scripts, schools: request.schoolChoice ?? null });
       return reply
         .code(options.status ?? 200)
         .type('text/html; charset=utf-8')

@@ -31,6 +31,25 @@ export interface PageOptions {
   body: HtmlValue;
   /** Extra scripts (paths under /static/). */
   scripts?: string[];
+  /** A trust deployment (issue 16): the schools a trust account may filter by, or the account's own school. */
+  schools?: SchoolChoice | null;
+}
+
+export interface SchoolChoice {
+  /** Every school, for a trust account's filter; only the account's own for a school's account. */
+  schools: Array<{ id: string; name: string }>;
+  /** The school filtered by (null: every school). */
+  chosen: string | null;
+  trust: boolean;
+  /** The page's path, for the filter's form. */
+  path: string;
+}
+
+function schoolBar(choice: SchoolChoice): Html {
+  if (!choice.trust) return html`<p class="school">${choice.schools[0]?.name ?? ''}</p>`;
+  return html`<form method="get" action="${choice.path}" class="school-filter inline-form"><label for="school-filter">School</label>
+    <select id="school-filter" name="school"><option value="">Every school</option>${choice.schools.map((school) => html`<option value="${school.id}" ${choice.chosen === school.id ? html`selected` : null}>${school.name}</option>`)}</select>
+    <button type="submit">Show</button></form>`;
 }
 
 export function page(options: PageOptions): Html {
@@ -50,6 +69,7 @@ export function page(options: PageOptions): Html {
   <header class="top">
     <p class="brand"><a href="/">Handover</a></p>
     ${account ? html`<p class="who">Signed in as <strong>${account.username}</strong> <span class="role">(${ROLE_LABELS[account.role]})</span></p>` : null}
+    ${account && options.schools ? schoolBar(options.schools) : null}
   </header>
   ${account
     ? html`<div class="menu-bar"><nav aria-label="Pages"><ul>${NAVIGATION.map(

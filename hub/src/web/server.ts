@@ -14,6 +14,7 @@ import { webLogLevel } from '../log';
 import { errorPage } from './layout';
 import { Imports } from './imports-runner';
 import { registerApi } from './api';
+import { schoolChoice } from './scope';
 import { registerAlerts, registerLockers } from './pages/lockers';
 import { registerToday } from './pages/today';
 import { registerWho } from './pages/who';
@@ -91,6 +92,10 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
 
   await installAuth(app, { accounts: parts.accounts, audit: parts.records.audit, signInLimits: parts.signInLimits, signInStore: parts.signInStore });
   await app.register(multipart, { limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 1, fields: 10 } });
+  // The schools bar of a trust deployment's pages (issue 16).
+  app.addHook('preHandler', async (request) => {
+    if (request.account && request.method === 'GET') request.schoolChoice = await schoolChoice(context, request);
+  });
 
   for (const [route, { file, type }] of Object.entries(STATIC_FILES)) {
     app.get(route, { config: { public: true } }, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(await fs.promises.readFile(path.join(WEB_DIR, file))));

@@ -11,6 +11,8 @@ import type { ChargeRow } from '../../records/ledger';
 import { formatPence } from '../../records/time';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
+import { requestScope } from '../scope';
+import type { Scope } from '../../records/schools';
 import { explain, PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 import { notice } from '../layout';
@@ -55,7 +57,7 @@ function readReport(body: Record<string, string | undefined>): ReportInput {
 }
 
 /** The ledger, newest first, with each charge's outstanding amount. */
-async function ledgerLines(context: WebContext, filter: LedgerFilter): Promise<Array<LedgerLine & { outstanding: number | null }>> {
+async function ledgerLines(context: WebContext, filter: LedgerFilter, scope: Scope): Promise<Array<LedgerLine & { outstanding: number | null }>> {
   const where: string[] = [];
   const params: string[] = [];
   if (filter.q) {
@@ -70,6 +72,11 @@ async function ledgerLines(context: WebContext, filter: LedgerFilter): Promise<A
   if (filter.term) {
     where.push('c.term = ?');
     params.push(filter.term);
+  }
+  if (!scope.everything) {
+    const school = scope.where('p.school');
+    where.push(school.sql);
+    params.push(...school.params);
   }
   const rows = await context.records.db.all<LedgerLine>(
     `SELECT c.*, p.name, p.external_id, a.tag, a.class_id, b.name AS by_name FROM charges c
@@ -87,9 +94,10 @@ async function ledgerLines(context: WebContext, filter: LedgerFilter): Promise<A
 }
 
 /** What a report will do, read ahead from the records (nothing is changed). */
-export async function describeReport(context: WebContext, input: ReportInput): Promise<{ effects: string[]; holder: string | null }> {
+export async function describeReport(context: WebContext, input: ReportInput, scope?: Scope): Promise<{ effects: string[]; holder: string | null }> {
   const { assets, loans, people, ledger } = context.records;
   const asset = await assets.byTag(input.tag);
+  if (scope && !scope.asset(asset.id)) throw new NotFoundError(`There is no asset with tag ${input.tag}.`);
   const assetClass = await assets.assetClass(asset.class_id);
   const itemName = `${assetClass.name} ${asset.tag}`;
   const nameOf = async (personId: number) => {
@@ -163,7 +171,7 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
     const account = request.account!;
     const filter = readFilter(request.query as Record<string, string | undefined>);
     const [lines, terms, prices] = await Promise.all([
-      ledgerLines(context, filter),
+      ledgerLines(context, filter, await requestScope(context, request)),
       context.records.db.all<{ term: string }>('SELECT DISTINCT term FROM charges ORDER BY term DESC'),
       context.records.assets.priceList(),
     ]);
@@ -222,7 +230,7 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
     let described: { effects: string[] };
     try {
       input = readReport(body);
-      described = await describeReport(context, input);
+      described = await describeReport(context, input, await requestScope(context, request));
       // The preview names the holder and their loan: a view of their records.
       await context.audit(request, 'web.viewed', { subject: `asset-tag:${input.tag}`, details: { page: '/charges/preview', action: input.action } });
     } catch (error) {
@@ -254,6 +262,9 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
     const input = readReport((request.body ?? {}) as Record<string, string | undefined>);
     const actor = actorFor(request.account!);
     const { loans } = context.records;
+    // Another school's asset is not there for this account (issue 16).
+    const asset = await context.records.db.get<{ id: number }>('SELECT id FROM assets WHERE tag = ?', [input.tag]);
+    if (asset && !(await requestScope(context, request)).asset(asset.id)) throw new PageError(404, `There is no asset with tag ${input.tag}.`);
     let message: string;
     try {
       if (input.action === 'lost') {
@@ -314,7 +325,7 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
 async function chargeToWaive(context: WebContext, request: FastifyRequest): Promise<ChargeRow & { owed: number; name: string }> {
   const id = Number((request.params as { id: string }).id);
   const charge = Number.isInteger(id) ? await context.records.ledger.get(id) : undefined;
-  if (!charge) throw new PageError(404, `There is no charge ${(request.params as { id: string }).id}.`);
+  if (!charge || !(await requestScope(context, request)).person(charge.person_id)) throw new PageError(404, `There is no charge ${(request.params as { id: string }).id}.`);
   if (charge.entry !== 'charge') throw new PageError(422, `Entry ${id} is a ${charge.entry}; waive the charge it corrects (${charge.corrects_id}).`);
   const owed = await context.records.ledger.outstanding(id);
   if (owed <= 0) throw new PageError(422, `Charge ${id} has nothing outstanding to waive.`);

@@ -14,6 +14,7 @@ import { formatPence } from '../../records/time';
 import type { Permission } from '../../rules/permissions';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
+import { actingSchool, requestScope } from '../scope';
 import { explain } from '../errors';
 import { html, type Html, type HtmlValue } from '../html';
 import { notice } from '../layout';
@@ -160,7 +161,10 @@ async function deskPage(context: WebContext, request: FastifyRequest, reply: Fas
   const account = request.account!;
   const { records } = context;
   const values = (name: string) => (options.action === name ? (options.values ?? {}) : {});
-  const [classes, prices, spares] = await Promise.all([records.assets.classes(), records.assets.priceList(), records.dayCards.spares()]);
+  const scope = await requestScope(context, request);
+  const [classes, prices, allSpares] = await Promise.all([records.assets.classes(), records.assets.priceList(), records.dayCards.spares()]);
+  // The spare-card pool is the deployment's; a card out to someone of another school is not shown.
+  const spares = allSpares.filter((card) => !card.out || scope.person(card.out.person_id));
   await context.audit(request, 'web.viewed', { details: { page: '/desk' } });
   const section = (id: string, title: string, permission: Permission, body: Html) =>
     may(account.role, permission) ? html`<section aria-labelledby="${id}-title" id="${id}"><h2 id="${id}-title">${title}</h2>${body}</section>` : null;
@@ -235,6 +239,27 @@ async function deskPage(context: WebContext, request: FastifyRequest, reply: Fas
   });
 }
 
+/**
+ * Refuses a desk form that names an asset, a person or a station of a school the account does not
+ * see (issue 16): as if it did not exist, like every page.
+ */
+async function requireInScope(context: WebContext, request: FastifyRequest, fields: Fields): Promise<void> {
+  const scope = await requestScope(context, request);
+  if (scope.everything) return;
+  const { db, people } = context.records;
+  const tag = fields.tag?.trim();
+  if (tag) {
+    const asset = await db.get<{ id: number }>('SELECT id FROM assets WHERE tag = ?', [tag]);
+    if (asset && !scope.asset(asset.id)) throw new NotFoundError(`no asset ${tag}`);
+  }
+  for (const ref of [fields.borrower, fields.person, fields.externalId]) {
+    if (!ref?.trim()) continue;
+    const person = await people.resolve(ref.trim()).catch(() => null);
+    if (person && !scope.person(person.id)) throw new NotFoundError(`no person ${ref.trim()}`);
+  }
+  if (fields.homeStation?.trim() && !scope.station(fields.homeStation.trim())) throw new NotFoundError(`no station ${fields.homeStation.trim()}`);
+}
+
 export function registerDesk(app: FastifyInstance, context: WebContext): void {
   app.get('/desk', { config: { permission: 'desk.lend' } }, async (request, reply) => deskPage(context, request, reply));
 
@@ -243,8 +268,9 @@ export function registerDesk(app: FastifyInstance, context: WebContext): void {
     app.post(`/desk/${name}`, { config: { permission: action.permission } }, async (request, reply) => {
       const body = (request.body ?? {}) as Record<string, unknown>;
       const fields = readFields(action, body);
-      const actor = actorFor(request.account!);
+      const actor = { ...actorFor(request.account!), school: context.records.schools.stored(await actingSchool(context, request)) };
       try {
+        await requireInScope(context, request, fields);
         if (body.confirm !== 'yes') {
           const { effects } = await action.check(context.records, fields, actor);
           return context.render(request, reply, {
@@ -278,8 +304,9 @@ export function registerDesk(app: FastifyInstance, context: WebContext): void {
     app.post(`/api/desk/${name}`, { config: { permission: action.permission } }, async (request, reply) => {
       const body = (request.body ?? {}) as Record<string, unknown>;
       const fields = readFields(action, body);
-      const actor = actorFor(request.account!);
+      const actor = { ...actorFor(request.account!), school: context.records.schools.stored(await actingSchool(context, request)) };
       try {
+        await requireInScope(context, request, fields);
         if (body.confirm !== true) return { effects: (await action.check(context.records, fields, actor)).effects };
         const message = await action.run(context.records, fields, actor);
         await context.audit(request, `web.desk-${name}`, { details: { action: name, via: 'api' } });

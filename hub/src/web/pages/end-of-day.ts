@@ -1,13 +1,14 @@
 // End of day: phones still in lockers (with the pupils' names and forms) so the office can chase
 // them before the cut-off; phones uncollected at a cut-off (P1, P13); and lost property whose
 // term is up, due for disposal — which a member of staff records here, after seeing what it does.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { maySeeSafeguarding, RuleError } from '../../records/access';
 import { RESTRICTED, safeguardedPhonesIn } from '../../records/safeguarding';
 import { latestCutoff } from '../../records/time';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
+import { requestScope } from '../scope';
 import { PageError } from '../errors';
 import { formatDay, html, timeTag } from '../html';
 
@@ -22,7 +23,12 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
     // idempotent and dates each phone by the first cut-off after its deposit), so the list is right
     // the moment the cut-off passes, and with no housekeeping running at all.
     await lostProperty.markUncollected(now);
-    const [inLockers, uncollected, due] = await Promise.all([custody.phonesIn(), lostProperty.uncollected(), lostProperty.dueForDisposal(now)]);
+    const scope = await requestScope(context, request);
+    const [inLockers, uncollected, due] = (await Promise.all([custody.phonesIn(), lostProperty.uncollected(), lostProperty.dueForDisposal(now)])).map((rows) => scope.rows(rows as object[])) as [
+      Awaited<ReturnType<typeof custody.phonesIn>>,
+      Awaited<ReturnType<typeof lostProperty.uncollected>>,
+      Awaited<ReturnType<typeof lostProperty.dueForDisposal>>,
+    ];
     const uncollectedIds = new Set(uncollected.map((phone) => Number(phone.person_id)));
     const today = inLockers.filter((phone) => !uncollectedIds.has(phone.personId));
     const mayDispose = may(request.account!.role, 'lost-property.dispose');
@@ -59,8 +65,9 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
     });
   });
 
-  async function phoneDue(id: number) {
-    const phone = (await lostProperty.dueForDisposal(new Date())).find((row) => Number(row.id) === id);
+  async function phoneDue(id: number, request: FastifyRequest) {
+    const scope = await requestScope(context, request);
+    const phone = (await lostProperty.dueForDisposal(new Date())).find((row) => Number(row.id) === id && scope.row(row));
     if (!phone) throw new PageError(404, 'That phone is not due for disposal (it may have been collected or disposed of already).');
     // Not while its locker is held (the records refuse it too): and a held phone's pupil is not named here.
     if (await context.records.holds.openAt(phone.station_id, Number(phone.locker))) throw new PageError(409, 'That phone’s locker is held: it cannot be disposed of until the hold is released.');
@@ -68,7 +75,7 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
   }
 
   app.get('/end-of-day/dispose/:id', { config: { permission: 'lost-property.dispose' } }, async (request, reply) => {
-    const phone = await phoneDue(Number((request.params as { id: string }).id));
+    const phone = await phoneDue(Number((request.params as { id: string }).id), request);
     await context.audit(request, 'web.viewed', { subject: `custody:${phone.id}`, personId: Number(phone.person_id), details: { page: '/end-of-day/dispose' } });
     return context.render(request, reply, {
       title: 'Record a disposal',
@@ -85,7 +92,7 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
   });
 
   app.post('/end-of-day/dispose/:id', { config: { permission: 'lost-property.dispose' } }, async (request, reply) => {
-    const phone = await phoneDue(Number((request.params as { id: string }).id));
+    const phone = await phoneDue(Number((request.params as { id: string }).id), request);
     const note = String(((request.body ?? {}) as { note?: string }).note ?? '').trim();
     if (!note) throw new RuleError('P13', 'Write how the phone was disposed of (for example “returned to parent”).');
     await lostProperty.dispose(Number(phone.id), note, actorFor(request.account!));

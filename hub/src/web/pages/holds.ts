@@ -7,6 +7,7 @@ import { actorFor } from '../../accounts/roles';
 import type { HoldView } from '../../records/holds';
 import { demand } from '../auth';
 import type { WebContext } from '../context';
+import { requestScope } from '../scope';
 import { PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 
@@ -38,7 +39,7 @@ function holdTable(holds: HoldView[], empty: string): Html {
 export function registerHolds(app: FastifyInstance, context: WebContext): void {
   app.get('/holds', { config: { permission: 'holds.view' } }, async (request, reply) => {
     const actor = actorFor(request.account!);
-    const all = await context.records.holds.list(actor);
+    const all = (await requestScope(context, request)).rows(await context.records.holds.list(actor));
     const open = all.filter((hold) => !hold.releasedAt);
     const released = all.filter((hold) => hold.releasedAt).slice(-20).reverse();
     await context.audit(request, 'web.viewed', { details: { page: '/holds' } });
@@ -71,8 +72,8 @@ export function registerHolds(app: FastifyInstance, context: WebContext): void {
     const id = Number((request.params as { id: string }).id);
     if (!Number.isInteger(id) || id < 1) throw new PageError(404, 'There is no such hold.');
     const actor = actorFor(request.account!);
-    const row = await context.records.db.get<{ id: number; kind: string; person_id: number | null }>('SELECT id, kind, person_id FROM holds WHERE id = ?', [id]);
-    if (!row) throw new PageError(404, `There is no hold ${id}.`);
+    const row = await context.records.db.get<{ id: number; kind: string; person_id: number | null; station_id: string | null }>('SELECT id, kind, person_id, station_id FROM holds WHERE id = ?', [id]);
+    if (!row || !(await requestScope(context, request)).row(row)) throw new PageError(404, `There is no hold ${id}.`);
     let details: string | null = null;
     let receipt: string | null = null;
     if (row.kind === 'safeguarding') {

@@ -2,7 +2,7 @@
 // progress, and read the row-level report — each refused row with its line and reason, while the
 // good rows still import. The importing itself is the records' (hub/src/import/).
 import type { MultipartFile } from '@fastify/multipart';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { actorFor } from '../../accounts/roles';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import { ASSET_COLUMNS, importAssetsFrom } from '../../import/assets';
 import { csvFileRecords } from '../../import/csv-reader';
 import { importPeopleFrom, PEOPLE_COLUMNS } from '../../import/people';
 import type { WebContext } from '../context';
+import { TRUST } from '../../records/schools';
 import { explain, PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 import { KEEP_JOBS, type ImportJob, type ImportKind, type ImportOutcome } from '../imports-runner';
@@ -48,7 +49,9 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
   const { records } = context;
 
   app.get('/imports', { config: { permission: 'imports.run' } }, async (request, reply) => {
-    const jobs = await context.imports.recent();
+    const jobs = await jobsInScope(await context.imports.recent(), request);
+    const schools = await context.records.schools.list();
+    const own = await context.records.schools.ofAccount(request.account!.id);
     await context.audit(request, 'web.viewed', { details: { page: '/imports' } });
     return context.render(request, reply, {
       title: 'Imports',
@@ -57,6 +60,10 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
         <section aria-labelledby="upload-title"><h2 id="upload-title">Upload a CSV file</h2>
           <form method="post" action="/imports?_csrf=${reply.generateCsrf()}" enctype="multipart/form-data" data-upload>
             <div class="field-row">
+              ${own === TRUST && schools.length > 1
+                ? html`<p><label for="school">School</label>
+                <select id="school" name="school" required><option value="">— choose —</option>${schools.map((school) => html`<option value="${school.id}">${school.name} (${school.id})</option>`)}</select></p>`
+                : null}
               <p><label for="kind">What the file holds</label>
                 <select id="kind" name="kind"><option value="people">Pupils and staff (MIS or Wonde export)</option><option value="assets">Assets (USB sticks, laptops)</option></select></p>
               <p><label for="defaultKind">Rows without a role are</label>
@@ -128,9 +135,18 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
       throw new PageError(422, 'Check-only is for people imports; an asset import applies its good rows.');
     }
     const actor = actorFor(request.account!);
+    // The school the file is of: the account's own, or the one a trust account chose (issue 16).
+    const own = await context.records.schools.ofAccount(request.account!.id);
+    let school: string;
+    try {
+      school = own === TRUST ? await context.records.schools.resolve(fields.school || null) : own;
+    } catch (error) {
+      cleanUp();
+      throw new PageError(422, (error as Error).message);
+    }
     await context.audit(request, 'web.import-started', { details: { kind, dryRun, bytes: upload.bytes, file: upload.name.slice(0, 120) } });
     const job = await context.imports.start(
-      { kind, fileName: upload.name.slice(0, 120), dryRun, account: request.account!.username, school: context.settings.site ?? '' },
+      { kind, fileName: upload.name.slice(0, 120), dryRun, account: request.account!.username, school },
       async (onProgress): Promise<ImportOutcome> => {
         onProgress({ stage: 'reading', done: 0, total: upload.bytes });
         if (kind === 'people') {
@@ -140,6 +156,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
             defaultKind: fields.defaultKind === 'pupil' || fields.defaultKind === 'staff' ? fields.defaultKind : undefined,
             allowMassLeavers: fields.allowMassLeavers === 'yes',
             onProgress: (stage, done, total) => stage === 'importing' && onProgress({ stage, done, total }),
+            school,
           });
           return {
             summary: [
@@ -156,7 +173,7 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
             unusedColumns: result.unusedColumns,
           };
         }
-        const result = await importAssetsFrom(records, csvFileRecords(upload.path, (read) => onProgress({ stage: 'reading', done: read.bytesRead, total: read.totalBytes })), actor, (done, total) => onProgress({ stage: 'importing', done, total }));
+        const result = await importAssetsFrom(records, csvFileRecords(upload.path, (read) => onProgress({ stage: 'reading', done: read.bytesRead, total: read.totalBytes })), actor, (done, total) => onProgress({ stage: 'importing', done, total }), school);
         return { summary: [['rows', result.rows], ['added', result.added], ['updated', result.updated]], problems: result.problems, warnings: [], unusedColumns: result.unusedColumns };
       },
       (error) => {
@@ -177,20 +194,33 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
     return reply.redirect(`/imports/${job.id}`, 303);
   });
 
-  async function jobOf(id: string): Promise<ImportJob> {
-    const job = await context.imports.get(id);
+  /** A school's account sees the imports of its school's accounts only. */
+  async function jobsInScope(jobs: ImportJob[], request: FastifyRequest): Promise<ImportJob[]> {
+    const own = await context.records.schools.ofAccount(request.account!.id);
+    if (own === TRUST || !(await context.records.schools.isTrust())) return jobs;
+    const kept: ImportJob[] = [];
+    for (const job of jobs) {
+      const account = await context.accounts.byUsername(job.account);
+      if (account && (await context.records.schools.ofAccount(Number(account.id))) === own) kept.push(job);
+    }
+    return kept;
+  }
+
+  async function jobOf(id: string, request: FastifyRequest): Promise<ImportJob> {
+    const found = await context.imports.get(id);
+    const job = found && (await jobsInScope([found], request))[0];
     if (!job) throw new PageError(404, `There is no such import (the hub keeps the reports of the last ${KEEP_JOBS}).`);
     return job;
   }
 
   app.get('/api/imports/:id', { config: { permission: 'imports.run' } }, async (request) => {
-    const job = await jobOf((request.params as { id: string }).id);
+    const job = await jobOf((request.params as { id: string }).id, request);
     const place = context.imports.placeInLine(job.id);
     return { job: { id: job.id, state: job.state, progress: job.progress, placeInLine: place, description: progressWords(job, place), error: job.error, refused: job.outcome?.problems.length ?? null } };
   });
 
   app.get('/imports/:id', { config: { permission: 'imports.run' } }, async (request, reply) => {
-    const job = await jobOf((request.params as { id: string }).id);
+    const job = await jobOf((request.params as { id: string }).id, request);
     await context.audit(request, 'web.viewed', { subject: `import:${job.id}`, details: { page: '/imports/:id' } });
     const outcome = job.outcome;
     return context.render(request, reply, {

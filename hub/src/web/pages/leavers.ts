@@ -10,6 +10,7 @@ import { parseDay } from '../../records/time';
 import type { PersonRow } from '../../records/people';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
+import { requestScope } from '../scope';
 import { explain, PageError } from '../errors';
 import { formatDay, html, timeTag } from '../html';
 import { notice } from '../layout';
@@ -20,19 +21,20 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
   async function personOf(request: FastifyRequest): Promise<PersonRow> {
     const id = Number((request.params as { id: string }).id);
     const person = Number.isInteger(id) ? await people.get(id) : undefined;
-    if (!person) throw new PageError(404, 'There is no such person.');
+    if (!person || !(await requestScope(context, request)).person(id)) throw new PageError(404, 'There is no such person.');
     return person;
   }
 
   app.get('/leavers', { config: { permission: 'leavers.view' } }, async (request, reply) => {
-    const leavers = await db.all<{ id: number; name: string; external_id: string; role: string; left_on: string; open_loans: number }>(
+    const scope = await requestScope(context, request);
+    const leavers = scope.rows(await db.all<{ id: number; name: string; external_id: string; role: string; left_on: string; open_loans: number }>(
       `SELECT p.id, p.name, p.external_id, p.role, p.left_on, COUNT(l.id) AS open_loans FROM people p JOIN loans l ON l.person_id = p.id AND l.closed_at IS NULL
        WHERE p.left_on IS NOT NULL GROUP BY p.id, p.name, p.external_id, p.role, p.left_on ORDER BY p.left_on, p.name`,
-    );
-    const declarations = await db.all<{ person_id: number; name: string; tag: string; closed_at: string }>(
+    ).then((rows) => rows.map((row) => ({ ...row, person_id: row.id }))));
+    const declarations = scope.rows(await db.all<{ person_id: number; name: string; tag: string; closed_at: string }>(
       `SELECT l.person_id, p.name, a.tag, l.closed_at FROM loans l JOIN people p ON p.id = l.person_id JOIN assets a ON a.id = l.asset_id
        WHERE l.outcome = 'retained' ORDER BY l.closed_at DESC LIMIT 20`,
-    );
+    ));
     await context.audit(request, 'web.viewed', { details: { page: '/leavers' } });
     return context.render(request, reply, {
       title: 'Leavers',
@@ -60,6 +62,7 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
   app.get('/leavers/find', { config: { permission: 'leavers.view' } }, async (request, reply) => {
     const ref = String((request.query as { ref?: string }).ref ?? '').trim();
     const person = await people.resolve(ref);
+    if (!(await requestScope(context, request)).person(person.id)) throw new PageError(404, 'There is no such person.');
     return reply.redirect(`/leavers/${person.id}`, 303);
   });
 

@@ -2,6 +2,7 @@
 // laptops whose health check is due (P10) and those held in their locker until ICT clears them.
 import type { FastifyInstance } from 'fastify';
 import type { WebContext } from '../context';
+import { requestScope } from '../scope';
 import { html, timeTag } from '../html';
 
 const DAY_MS = 86_400_000;
@@ -13,14 +14,15 @@ export function registerLoans(app: FastifyInstance, context: WebContext): void {
     const now = new Date();
     const nowIso = now.toISOString();
     const { db, loans, assets } = context.records;
-    const overdue = await loans.overdue(nowIso);
-    const current = await db.all<{ id: number; person_id: number; name: string; tag: string; class_id: string; lent_at: string; due_at: string }>(
+    const scope = await requestScope(context, request);
+    const overdue = scope.rows(await loans.overdue(nowIso));
+    const current = scope.rows(await db.all<{ id: number; person_id: number; name: string; tag: string; class_id: string; lent_at: string; due_at: string }>(
       `SELECT l.id, l.person_id, p.name, a.tag, a.class_id, l.lent_at, l.due_at FROM loans l JOIN assets a ON a.id = l.asset_id JOIN people p ON p.id = l.person_id
        WHERE l.closed_at IS NULL AND l.due_at >= ? ORDER BY l.due_at, l.id`,
       [nowIso],
-    );
+    ));
     const checks: Array<{ tag: string; status: string; due: string }> = [];
-    for (const asset of await assets.list()) {
+    for (const asset of (await assets.list()).filter((candidate) => scope.asset(candidate.id))) {
       if (asset.status === 'retired' || asset.status === 'written-off' || asset.status === 'lost' || asset.status === 'stolen') continue;
       const due = await assets.healthCheckDueAt(asset);
       if (due && Date.parse(due) <= now.getTime() + HEALTH_CHECK_NOTICE_DAYS * DAY_MS) checks.push({ tag: asset.tag, status: asset.status, due });

@@ -1,11 +1,13 @@
 // Lockers now: every station and locker with its state, live — the page's script listens to
 // /api/stream and re-reads /lockers/panel (this same rendering) whenever a station event is
 // stored or a station reports its state (which doors stand open comes with that report). With the simulated station (`handover start`), the demo cards to tap.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isWebRole, may, ROLE_LABELS } from '../../accounts/roles';
 import type { AlertRow } from '../../records/alerts';
 import type { LockerView } from '../../records/custody';
 import { csrfField } from '../auth';
+import type { Scope } from '../../records/schools';
+import { requestScope, schoolQuery } from '../scope';
 import type { WebContext } from '../context';
 import { PageError } from '../errors';
 import { finishBody } from '../layout';
@@ -75,17 +77,20 @@ export function stateLabel(state: string): string {
 }
 
 /** Open alarms per locker (`station/locker`), from the alerts the records raised and nobody has acknowledged. */
-async function lockerAlarms(context: WebContext): Promise<Map<string, string>> {
+async function lockerAlarms(context: WebContext, scope: Scope): Promise<Map<string, string>> {
   const alarms = new Map<string, string>();
-  for (const alert of await context.records.alerts.open()) {
+  for (const alert of (await context.records.alerts.open()).filter((candidate) => scope.subject(candidate.subject))) {
     const match = /^locker:(.+)\/(\d+)$/.exec(alert.subject);
     if (match && LOCKER_ALARMS[alert.kind]) alarms.set(`${match[1]}/${match[2]}`, `${LOCKER_ALARMS[alert.kind]}, ${new Date(alert.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}; not yet acknowledged`);
   }
   return alarms;
 }
 
-async function lockerPanel(context: WebContext): Promise<Html> {
-  const [lockers, phones, stations, alarms] = await Promise.all([context.records.custody.lockers(), context.records.custody.phonesIn(), context.records.stations.list(), lockerAlarms(context)]);
+async function lockerPanel(context: WebContext, scope: Scope): Promise<Html> {
+  const [allLockers, allPhones, allStations, alarms] = await Promise.all([context.records.custody.lockers(), context.records.custody.phonesIn(), context.records.stations.list(), lockerAlarms(context, scope)]);
+  const lockers = allLockers.filter((locker) => scope.station(locker.stationId));
+  const phones = allPhones.filter((phone) => scope.station(phone.stationId) && scope.person(phone.personId));
+  const stations = allStations.filter((station) => scope.station(station.id));
   const byStation = new Map<string, LockerView[]>();
   for (const locker of lockers) {
     if (!byStation.has(locker.stationId)) byStation.set(locker.stationId, []);
@@ -122,7 +127,7 @@ async function lockerPanel(context: WebContext): Promise<Html> {
         </ul>
       </section>`;
     })}
-    ${happeningsList(await recentHappenings(context.records.db), doorsOpenNow)}
+    ${happeningsList(await recentHappenings(context.records.db, undefined, scope), doorsOpenNow)}
     <section aria-labelledby="phones-title">
       <h2 id="phones-title">Phones in lockers (${phones.length})</h2>
       ${phones.length
@@ -163,7 +168,8 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
   app.get('/lockers', { config: { permission: 'lockers.view' } }, async (request, reply) => {
     await context.audit(request, 'web.viewed', { details: { page: '/lockers' } });
     const demoCards = context.demo && may(request.account!.role, 'demo.tap') ? context.demo.cards() : [];
-    const alerts = await context.records.alerts.open();
+    const scope = await requestScope(context, request);
+    const alerts = (await context.records.alerts.open()).filter((alert) => scope.subject(alert.subject));
     const mayAcknowledge = may(request.account!.role, 'alerts.acknowledge');
     return context.render(request, reply, {
       title: 'Lockers now',
@@ -182,20 +188,21 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
             </section>`
           : null}
         <p class="live-status" role="status" aria-live="polite" data-live-status>Updates live as pupils tap.</p>
-        <div data-live-panel="/lockers/panel">${await lockerPanel(context)}</div>
+        <div data-live-panel="/lockers/panel${schoolQuery(request)}">${await lockerPanel(context, scope)}</div>
         ${demoCards.length ? demoSection(demoCards, context.demo!.items()) : null}`,
     });
   });
 
   // The same panel on its own, for the live refresh (not audited again: the page view was).
-  app.get('/lockers/panel', { config: { permission: 'lockers.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(finishBody(await lockerPanel(context), 'Lockers now').text));
+  app.get('/lockers/panel', { config: { permission: 'lockers.view' } }, async (request, reply) => reply.type('text/html; charset=utf-8').send(finishBody(await lockerPanel(context, await requestScope(context, request)), 'Lockers now').text));
 }
 
 /** Acknowledging an alert: shown first, then done on confirmation, recorded under the member of staff. */
 export function registerAlerts(app: FastifyInstance, context: WebContext): void {
-  async function openAlert(request: { params: unknown }): Promise<AlertRow> {
+  async function openAlert(request: FastifyRequest): Promise<AlertRow> {
     const id = Number((request.params as { id: string }).id);
-    const alert = Number.isInteger(id) ? (await context.records.alerts.open()).find((candidate) => Number(candidate.id) === id) : undefined;
+    const scope = await requestScope(context, request);
+    const alert = Number.isInteger(id) ? (await context.records.alerts.open()).find((candidate) => Number(candidate.id) === id && scope.subject(candidate.subject)) : undefined;
     if (!alert) throw new PageError(404, 'That alert is not open (it may have been acknowledged already).');
     return alert;
   }

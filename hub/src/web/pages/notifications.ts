@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { MAX_ATTEMPTS, type NotificationRow } from '../../notify/outbox';
 import type { WebContext } from '../context';
+import { requestScope } from '../scope';
 import { html, timeTag } from '../html';
 
 const KIND_WORDS: Record<string, string> = {
@@ -22,7 +23,14 @@ function stateWords(row: NotificationRow) {
 
 export function registerNotifications(app: FastifyInstance, context: WebContext): void {
   app.get('/notifications', { config: { permission: 'notifications.view' } }, async (request, reply) => {
-    const rows = context.notifier ? await context.notifier.outbox.recent(100) : [];
+    const scope = await requestScope(context, request);
+    let rows = context.notifier ? await context.notifier.outbox.recent(100) : [];
+    if (!scope.everything) {
+      // A school's account sees the e-mails to its own people only (issue 16).
+      const school = scope.where('school');
+      const ours = new Set((await context.records.db.all<{ email: string }>(`SELECT LOWER(email) AS email FROM people WHERE email IS NOT NULL AND ${school.sql}`, school.params)).map((row) => row.email));
+      rows = rows.filter((row) => ours.has(row.recipient.toLowerCase()));
+    }
     const failing = rows.filter((row) => row.state !== 'sent' && Number(row.attempts) > 0).length;
     await context.audit(request, 'web.viewed', { details: { page: '/notifications' } });
     return context.render(request, reply, {

@@ -3,6 +3,7 @@
 // loans — the latest first, live with the locker wall. No one is named: a safeguarding hold's pupil
 // must not be identifiable to other roles, and the wall above already names whose phone is where.
 import { DETAIL, EVENT } from '../../../../protocol/wire';
+import type { Scope } from '../../records/schools';
 import type { SqlDatabase } from '../../db/sql';
 import { html, timeTag, type Html } from '../html';
 
@@ -114,8 +115,13 @@ export function describeEvent(event: EventRow): Happening | null {
   }
 }
 
-export async function recentHappenings(db: SqlDatabase, limit = HAPPENINGS_SHOWN): Promise<Happening[]> {
-  const rows = await db.all<EventRow>('SELECT station_id, boot, seq, type, locker, detail, received_at FROM station_events ORDER BY received_at DESC, seq DESC LIMIT ?', [limit * 2]);
+export async function recentHappenings(db: SqlDatabase, limit = HAPPENINGS_SHOWN, scope?: Scope): Promise<Happening[]> {
+  // Of the account's schools only (issue 16): the stations of those schools.
+  const school = scope?.where('s.site') ?? { sql: '1 = 1', params: [] };
+  const rows = await db.all<EventRow>(
+    `SELECT e.station_id, e.boot, e.seq, e.type, e.locker, e.detail, e.received_at FROM station_events e ${scope && !scope.everything ? 'JOIN stations s ON s.id = e.station_id' : ''} WHERE ${scope && !scope.everything ? school.sql : '1 = 1'} ORDER BY e.received_at DESC, e.seq DESC LIMIT ?`,
+    [...(scope && !scope.everything ? school.params : []), limit * 2],
+  );
   return rows.map(describeEvent).filter((happening): happening is Happening => happening !== null).slice(0, limit);
 }
 

@@ -10,6 +10,8 @@ import { boardName } from '../../records/station-boards';
 import type { StationRow } from '../../records/stations';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
+import { requestScope, schoolQuery } from '../scope';
+import type { Scope } from '../../records/schools';
 import { PageError } from '../errors';
 import { finishBody } from '../layout';
 import { html, plural, timeTag } from '../html';
@@ -94,7 +96,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
   async function stationOf(request: FastifyRequest): Promise<StationRow> {
     const id = String((request.params as { id: string }).id);
     const station = await records.stations.get(id);
-    if (!station) throw new PageError(404, `There is no station ${id}.`);
+    if (!station || !(await requestScope(context, request)).station(station.id)) throw new PageError(404, `There is no station ${id}.`);
     return station;
   }
 
@@ -105,7 +107,8 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
   }
 
   app.get('/stations', { config: { permission: 'stations.view' } }, async (request, reply) => {
-    const stations = await records.stations.list();
+    const scope = await requestScope(context, request);
+    const stations = (await records.stations.list()).filter((station) => scope.station(station.id));
     const account = request.account!;
     await context.audit(request, 'web.viewed', { details: { page: '/stations' } });
     return context.render(request, reply, {
@@ -113,7 +116,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       section: '/stations',
       body: html`
         <p class="live-status" role="status" aria-live="polite" data-live-status data-live-text="Live: updates as the stations report.">${context.brokerRefusals ? 'Online and offline come from each station’s own signed-in connection to the hub’s broker.' : 'Online and offline come from each station’s own birth message and last will.'}</p>
-        <div data-live-panel="/stations/panel">${await stationsPanel()}</div>
+        <div data-live-panel="/stations/panel${schoolQuery(request)}">${await stationsPanel(scope)}</div>
         ${await firmwareSection(may(account.role, 'firmware.manage'), reply)}
         ${refusalsSection()}
         ${stations.map(
@@ -203,8 +206,8 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     </section>`;
   }
 
-  async function stationsPanel() {
-    const stations = await records.stations.list();
+  async function stationsPanel(scope: Scope) {
+    const stations = (await records.stations.list()).filter((station) => scope.station(station.id));
     const alerts = await records.alerts.open();
     const since = new Date(Date.now() - ALARM_HOURS * 3600_000).toISOString();
     const recent = await records.db.all<{ station_id: string; type: number; locker: number | null; received_at: string }>(
@@ -250,7 +253,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     return html`<span class="pill ${shown.tone}">${shown.text}</span>${versions ? html`<br><span class="muted">${versions}</span>` : null}`;
   }
 
-  app.get('/stations/panel', { config: { permission: 'stations.view' } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(finishBody(await stationsPanel(), 'Stations').text));
+  app.get('/stations/panel', { config: { permission: 'stations.view' } }, async (request, reply) => reply.type('text/html; charset=utf-8').send(finishBody(await stationsPanel(await requestScope(context, request)), 'Stations').text));
 
   app.post('/stations/:id/unlock', { config: { permission: 'stations.unlock' } }, async (request, reply) => {
     const station = await stationOf(request);

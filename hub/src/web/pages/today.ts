@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { EVENT } from '../../../../protocol/wire';
 import { bucketDay, clock, dayChart, SLOT_MINUTES } from '../chart';
 import type { WebContext } from '../context';
+import { requestScope } from '../scope';
 import { html, plural, type Html } from '../html';
 
 /** A bar filled to `percent`, as SVG (the page's security policy allows no inline styles). */
@@ -22,11 +23,15 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
     const end = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1);
     // When each tap happened: the station's own clock when it had been given the time (a journal
     // replayed after a network cut arrives late, but keeps its moments), else when the hub got it.
-    const events = await db.all<{ type: number; received_at: string; wall_time: number | null }>('SELECT type, received_at, wall_time FROM station_events WHERE type IN (?, ?) AND received_at >= ?', [
-      EVENT.DEPOSIT,
-      EVENT.COLLECT,
-      start.toISOString(),
-    ]);
+    // Of the account's schools (issue 16): their stations, pupils and assets.
+    const scope = await requestScope(context, request);
+    const site = scope.where('s.site');
+    const school = scope.where('school');
+    const assetSchool = scope.where('a.school');
+    const events = await db.all<{ type: number; received_at: string; wall_time: number | null }>(
+      `SELECT e.type, e.received_at, e.wall_time FROM station_events e ${scope.everything ? '' : 'JOIN stations s ON s.id = e.station_id'} WHERE e.type IN (?, ?) AND e.received_at >= ?${scope.everything ? '' : ` AND ${site.sql}`}`,
+      [EVENT.DEPOSIT, EVENT.COLLECT, start.toISOString(), ...(scope.everything ? [] : site.params)],
+    );
     const momentOf = (event: { received_at: string; wall_time: number | null }) => (event.wall_time !== null && Number(event.wall_time) > 0 ? new Date(Number(event.wall_time)).toISOString() : event.received_at);
     const todays = events.map((event) => ({ type: Number(event.type), at: momentOf(event) })).filter((event) => event.at >= start.toISOString() && event.at < end.toISOString());
     const deposits = todays.filter((event) => event.type === EVENT.DEPOSIT).map((event) => event.at);
@@ -34,14 +39,15 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
     const buckets = bucketDay(deposits, collections);
     const today = now.toISOString().slice(0, 10);
     const [phonesIn, roll, exempt, classes] = await Promise.all([
-      context.records.custody.phonesIn(),
-      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND purged_at IS NULL AND (left_on IS NULL OR left_on > ?)", [today]),
-      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND medical_exempt = 1 AND purged_at IS NULL AND (left_on IS NULL OR left_on > ?)", [today]),
+      context.records.custody.phonesIn().then((rows) => scope.rows(rows)),
+      db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND purged_at IS NULL AND (left_on IS NULL OR left_on > ?) AND ${school.sql}`, [today, ...school.params]),
+      db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND medical_exempt = 1 AND purged_at IS NULL AND (left_on IS NULL OR left_on > ?) AND ${school.sql}`, [today, ...school.params]),
       db.all<{ id: string; name: string; assets: number; out: number }>(
         `SELECT c.id, c.name, COUNT(a.id) AS assets, COUNT(l.id) AS out FROM asset_classes c
-         LEFT JOIN assets a ON a.class_id = c.id AND a.status NOT IN ('retired', 'written-off')
+         LEFT JOIN assets a ON a.class_id = c.id AND a.status NOT IN ('retired', 'written-off') AND ${assetSchool.sql}
          LEFT JOIN loans l ON l.asset_id = a.id AND l.closed_at IS NULL
          GROUP BY c.id, c.name, c.code ORDER BY c.code`,
+        assetSchool.params,
       ),
     ]);
     const onRoll = Number(roll?.n ?? 0);

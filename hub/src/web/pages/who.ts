@@ -11,6 +11,7 @@ import { formatPence } from '../../records/time';
 import { maySeeSafeguarding } from '../../records/access';
 import { safeguardedCustody } from '../../records/safeguarding';
 import type { WebContext } from '../context';
+import { requestScope } from '../scope';
 import { PageError } from '../errors';
 import { formatDay, html, timeTag } from '../html';
 
@@ -27,6 +28,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
     const q = String((request.query as { q?: string }).q ?? '').trim().slice(0, 100);
     let people: PersonRow[] = [];
     let assets: Array<AssetRow & { holder: string | null; holder_id: number | null }> = [];
+    const scope = await requestScope(context, request);
     if (q) {
       const like = `%${q.toLowerCase()}%`;
       people = await db.all<PersonRow>(
@@ -34,12 +36,14 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
          ORDER BY left_on IS NOT NULL, name LIMIT 50`,
         [like, like, like, q.toLowerCase()],
       );
+      people = people.filter((person) => scope.person(person.id));
       assets = await db.all(
         `SELECT a.*, p.name AS holder, p.id AS holder_id FROM assets a
          LEFT JOIN loans l ON l.asset_id = a.id AND l.closed_at IS NULL LEFT JOIN people p ON p.id = l.person_id
          WHERE LOWER(a.tag) LIKE ? OR LOWER(COALESCE(a.serial, '')) LIKE ? ORDER BY a.tag LIMIT 50`,
         [like, like],
       );
+      assets = assets.filter((asset) => scope.asset(asset.id));
       await context.audit(request, 'web.searched', { details: { page: '/who', query: q, people: people.length, assets: assets.length } });
     }
     return context.render(request, reply, {
@@ -71,7 +75,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
   app.get('/who/person/:id', { config: { permission: 'people.view' } }, async (request, reply) => {
     const id = Number((request.params as { id: string }).id);
     const person = Number.isInteger(id) ? await context.records.people.get(id) : undefined;
-    if (!person) throw new PageError(404, 'There is no such person.');
+    if (!person || !(await requestScope(context, request)).person(id)) throw new PageError(404, 'There is no such person.');
     const account = request.account!;
     const actor = actorFor(account);
     await context.audit(request, 'web.person-viewed', { subject: `person:${id}`, personId: id, details: { page: '/who/person' } });
@@ -141,7 +145,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
   app.get('/who/asset/:tag', { config: { permission: 'people.view' } }, async (request, reply) => {
     const tag = decodeURIComponent((request.params as { tag: string }).tag);
     const asset = await db.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [tag]);
-    if (!asset) throw new PageError(404, `There is no asset with tag ${tag}.`);
+    if (!asset || !(await requestScope(context, request)).asset(asset.id)) throw new PageError(404, `There is no asset with tag ${tag}.`);
     await context.audit(request, 'web.asset-viewed', { subject: `asset:${asset.id}`, details: { page: '/who/asset' } });
     const loans = await db.all<LoanRow & { name: string; external_id: string }>('SELECT l.*, p.name, p.external_id FROM loans l JOIN people p ON p.id = l.person_id WHERE l.asset_id = ? ORDER BY l.lent_at DESC', [asset.id]);
     const open = loans.find((loan) => !loan.closed_at);

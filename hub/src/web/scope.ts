@@ -1,0 +1,59 @@
+// The one place the office page, the JSON API and the reports find what the signed-in account may
+// see of a trust's schools (issue 16): the account's school, or every school for a trust account,
+// narrowed by `?school=` when a trust account filters. Worked out once per request.
+import type { FastifyRequest } from 'fastify';
+import { Scope, TRUST } from '../records/schools';
+import type { WebContext } from './context';
+import type { SchoolChoice } from './layout';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The school filter or name shown at the top of a page (a trust deployment only). */
+    schoolChoice?: SchoolChoice | null;
+  }
+}
+
+/** What the top of each page shows of the schools: nothing for a single school. */
+export async function schoolChoice(context: Pick<WebContext, 'records'>, request: FastifyRequest): Promise<SchoolChoice | null> {
+  const account = request.account;
+  if (!account) return null;
+  const schools = await context.records.schools.list();
+  if (schools.length < 2) return null;
+  const own = await context.records.schools.ofAccount(account.id);
+  const filter = (request.query as { school?: unknown } | undefined)?.school;
+  const path = request.url.split('?')[0];
+  if (own !== TRUST) return { schools: schools.filter((school) => school.id === own), chosen: own, trust: false, path };
+  return { schools, chosen: typeof filter === 'string' && schools.some((school) => school.id === filter) ? filter : null, trust: true, path };
+}
+
+const scopes = new WeakMap<FastifyRequest, Promise<Scope>>();
+
+export function requestScope(context: Pick<WebContext, 'records'>, request: FastifyRequest): Promise<Scope> {
+  let scope = scopes.get(request);
+  if (!scope) {
+    scope = (async () => {
+      const account = request.account;
+      if (!account) return Scope.all();
+      const school = await context.records.schools.ofAccount(account.id);
+      const filter = (request.query as { school?: unknown } | undefined)?.school;
+      return context.records.schools.scopeFor(school, typeof filter === 'string' && filter ? filter : null);
+    })();
+    scopes.set(request, scope);
+  }
+  return scope;
+}
+
+/** The school an account acts for when it adds something (a trust account: the filtered school, else the deployment's own). */
+export async function actingSchool(context: Pick<WebContext, 'records'>, request: FastifyRequest): Promise<string> {
+  const account = request.account;
+  const own = account ? await context.records.schools.ofAccount(account.id) : context.records.schools.home;
+  if (own !== TRUST) return own;
+  const filter = (request.query as { school?: unknown } | undefined)?.school;
+  return typeof filter === 'string' && filter ? context.records.schools.resolve(filter) : context.records.schools.resolve(null).catch(() => context.records.schools.home);
+}
+
+/** `?school=<id>` of the request (a trust account's filter), to carry into links and live panels. */
+export function schoolQuery(request: FastifyRequest): string {
+  const filter = (request.query as { school?: unknown } | undefined)?.school;
+  return typeof filter === 'string' && /^[a-z0-9-]+$/.test(filter) ? `?school=${filter}` : '';
+}
