@@ -15,7 +15,7 @@ import { register } from 'tsx/esm/api';
 register();
 const { validateConfig } = await import('../firmware/src/station/config.ts');
 const { readStationConfigFile } = await import('../protocol/station-config.ts');
-const { pinMapProblems } = await import('../hardware/esp32-pins.ts');
+const { pinMapProblems } = await import('../protocol/esp32-pins.ts');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = 'usage: npm run flash -- --port <serial port> --config <station.json> [--badges <badges.bin>] [--board ESP32|<board.json>] [--dry-run <out.js>]';

@@ -1,10 +1,10 @@
-// Every shipped pin map against what the ESP32 can do under Espruino (hardware/esp32-pins.ts): a
+// Every shipped pin map against what the ESP32 can do under Espruino (protocol/esp32-pins.ts): a
 // watched pin (door switches, the reader's IRQ, the expanders' INT) must be one setWatch can watch
 // and not one read at reset; a pin driven by the station must have an output driver; no pin is
 // wired to two things. (The direct-wired map once put a door on GPIO 12, which cannot be watched,
 // and one on GPIO 0, whose shut door would start the board in download mode.)
 import { describe, expect, it } from 'vitest';
-import { ESP32_GPIOS, INPUT_ONLY_GPIOS, pinMapProblems, RESERVED_GPIOS, STRAPPING_GPIOS, WATCHABLE_GPIOS } from '../../hardware/esp32-pins';
+import { ESP32_GPIOS, INPUT_ONLY_GPIOS, pinMapProblems, RESERVED_GPIOS, STRAPPING_GPIOS, WATCHABLE_GPIOS } from '../../protocol/esp32-pins';
 import { directPinMap, expanderPinMap, type PinMap } from '../../protocol/pin-map';
 
 function watched(map: PinMap): Record<string, number> {

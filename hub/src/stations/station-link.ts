@@ -10,6 +10,8 @@ import { COMMAND, REFUSAL, TOPIC, topicBase } from '../../../protocol/wire';
 import { LOCKER_STATE_NAMES } from '../../../protocol/lockers';
 import { COMMAND_KEYS, type Command, type CommandArguments, type Reply, type StateReport } from '../../../protocol/messages';
 import { parseStationTopic, stationsFilter } from '../../../protocol/topics';
+import { timingProblems, unknownSettingProblems } from '../../../protocol/station-config';
+import { pinMapProblems } from '../../../protocol/esp32-pins';
 import { seal, unseal } from '../protocol/sealed';
 import { decodeReply, decodeStateReport } from '../protocol/station-messages';
 import type { Logger } from '../log';
@@ -223,7 +225,22 @@ export class StationLink extends EventEmitter {
     return this.command(stationId, COMMAND.RESTORE_LOCKERS, { boot, ...(board ? { board } : {}), lockers: states, owners: ownerBytes });
   }
 
-  setConfig(stationId: string, configJson: string): Promise<CommandResult> {
+  /**
+   * A new handover.json for the station. Its timing, setting names and pin map are checked here
+   * first (the checks `npm run flash` runs): a configuration with problems is refused with them
+   * listed ("config: ..."), and nothing is sent.
+   */
+  async setConfig(stationId: string, configJson: string): Promise<CommandResult> {
+    let config: any;
+    try {
+      config = JSON.parse(configJson);
+    } catch {
+      return { ok: false, refusal: 'config: not JSON' };
+    }
+    if (!config || typeof config !== 'object' || Array.isArray(config)) return { ok: false, refusal: 'config: not an object' };
+    const pins = config.pins && typeof config.pins === 'object' ? config.pins : {};
+    const problems = [...timingProblems(config), ...unknownSettingProblems(config), ...pinMapProblems(pins)];
+    if (problems.length > 0) return { ok: false, refusal: `config: ${problems.join('; ')}` };
     return this.command(stationId, COMMAND.SET_CONFIG, { config: configJson });
   }
 
