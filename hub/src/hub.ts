@@ -141,6 +141,7 @@ export class Hub {
       site: settings.site,
       log: this.log.child('link'),
       keyOf: async (id) => (await this.stations.get(id))?.station_key,
+      lockersOf: async (id) => (await this.stations.get(id))?.lockers,
     });
     this.badgeLists = new BadgeLists({ db: this.db, people: this.people, log: this.log.child('badges') });
     await this.badgeLists.start();

@@ -26,6 +26,8 @@ export interface StationLinkOptions {
   log: Logger;
   /** The station's signing key (hex), or undefined for a station the hub does not know. */
   keyOf(stationId: string): Promise<string | undefined>;
+  /** The number of lockers the station is registered with: a state report of any other count is refused. */
+  lockersOf?(stationId: string): Promise<number | undefined>;
   /**
    * 'session': the embedded broker reports each station's own authenticated connection (onSession),
    * and online/offline follows it; 'status' (an external broker, whose ACL lets only the station
@@ -299,6 +301,9 @@ export class StationLink extends EventEmitter {
       const state = decodeStateReport(opened.body);
       if (!state.ok) return this.refuse(what, stationId, state.reason);
       if (state.frame.station !== stationId) return this.refuse(what, stationId, `state names station ${state.frame.station.slice(0, 64)}`);
+      // The contract caps the count at 64; the station's registration says how many it has.
+      const registered = await this.options.lockersOf?.(stationId);
+      if (registered !== undefined && state.frame.lockers.length !== registered) return this.refuse(what, stationId, `reports ${state.frame.lockers.length} lockers, registered with ${registered}`);
       this.onState(stationId, state.frame, retained);
     }
   }
