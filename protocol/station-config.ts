@@ -141,6 +141,26 @@ export function stationConfigDefaults(): { io: 'gpio'; spiBaud: number; unlockPu
 /** Every property name of T, as an object the compiler checks: none missing, none extra. */
 type NamesOf<T> = { [K in keyof T]-?: true };
 
+/** The names handover.json may hold at its top (each `true`), checked against StationConfigFile. */
+function stationConfigTopNames(): NamesOf<StationConfigFile> {
+  return {
+    version: true, site: true, station: true, lockers: true, io: true, pins: true, spiBaud: true, broker: true, wifi: true,
+    badgeKey: true, stationKey: true, unlockPulseMs: true, doorDebounceMs: true, keepAliveSec: true, watchdogSec: true, timing: true, assets: true,
+  };
+}
+
+/**
+ * One line per top-level name handover.json does not hold ("unlockPulsems is not a configuration
+ * setting"): a misspelt setting would otherwise leave its default silently in force. Run by the
+ * firmware's validateConfig (at boot, on SET_CONFIG, in `npm run flash`) and by `handover station add`.
+ */
+export function unknownSettingProblems(raw: any): string[] {
+  const problems: string[] = [];
+  const known: any = stationConfigTopNames();
+  for (const given in raw) if (known[given] !== true) problems.push(given + ' is not a configuration setting');
+  return problems;
+}
+
 /**
  * Every property name handover.json may hold, at any depth: the firmware reads them by name, so its
  * build (rollup.config.mjs) keeps them when it shortens property names. Each level is checked
@@ -149,10 +169,7 @@ type NamesOf<T> = { [K in keyof T]-?: true };
  */
 export function stationConfigNames(): string[] {
   type File = StationConfigFile;
-  const top: NamesOf<File> = {
-    version: true, site: true, station: true, lockers: true, io: true, pins: true, spiBaud: true, broker: true, wifi: true,
-    badgeKey: true, stationKey: true, unlockPulseMs: true, doorDebounceMs: true, keepAliveSec: true, watchdogSec: true, timing: true, assets: true,
-  };
+  const top = stationConfigTopNames();
   const pins: NamesOf<PinMap> = {
     expanderCs: true, expanderInt: true, sck: true, miso: true, mosi: true, rfidCs: true, rfidIrq: true, rfidReset: true, locks: true, doors: true, led: true, buzzer: true,
   };

@@ -15,7 +15,7 @@ import { register } from 'tsx/esm/api';
 register();
 const { validateConfig } = await import('../firmware/src/station/config.ts');
 const { readStationConfigFile } = await import('../protocol/station-config.ts');
-const { pinMapProblems } = await import('../hardware/esp32-pins.ts');
+const { pinMapProblems } = await import('../protocol/esp32-pins.ts');
 const { boot0Source } = await import('../firmware/src/update/boot0.ts');
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

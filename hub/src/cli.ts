@@ -5,8 +5,8 @@ import { loadSettings } from './settings';
 import { openDatabase } from './db/open';
 import { schoolBadgeKey } from './records/people';
 import { stationConfig } from './records/station-config';
-import { parseTiming, withTiming } from './cli/station-timing';
-import { timingProblems } from '../../protocol/station-config';
+import { parseTiming, TIMING_SETTINGS, withTiming } from './cli/station-timing';
+import { timingProblems, unknownSettingProblems } from '../../protocol/station-config';
 import { ACCOUNT_USAGE, accountCommand, AccountUsageError, startupAccountNote } from './accounts/cli';
 import { RECORDS_USAGE, recordsCommand, RecordsUsageError } from './cli/records-cli';
 import { DESK_USAGE, deskCommand } from './cli/desk-cli';
@@ -73,8 +73,11 @@ async function stationAdd(args: string[]): Promise<void> {
   const broker = values.tls ? { host: settings.mqttHost, port: settings.embeddedBroker ? settings.mqttTlsPort : settings.mqttPort, tls: { ca: fs.readFileSync(settings.mqttTlsCa!, 'utf8') } } : { host: settings.mqttHost, port: settings.mqttPort };
   // Checked before the station is registered: a refused value leaves nothing behind.
   const draft = withTiming(stationConfig({ id, site: settings.site, lockers, station_key: '00'.repeat(32) } as StationRow, new Uint8Array(32), broker), timing);
-  const problems = timingProblems(draft);
-  if (problems.length > 0) throw new UsageError(`station add: ${problems.join('; ')}`);
+  const problems = [...timingProblems(draft), ...unknownSettingProblems(draft)];
+  if (problems.length > 0) {
+    const hint = Object.keys(timing.unknown).length > 0 ? `\nthe timing settings are ${TIMING_SETTINGS.join(', ')}` : '';
+    throw new UsageError(`station add: ${problems.join('; ')}${hint}`);
+  }
   const { db } = await openDatabase(settings);
   try {
     const records = createRecords(db, settings);

@@ -115,6 +115,18 @@ describe('commands', () => {
     await start();
     const bad = await link.setConfig('st-1', JSON.stringify({ ...rig.config(), lockers: 99 }));
     expect(bad).toEqual({ ok: false, refusal: 'bad-argument' });
+    // The hub checks the pin map and the timing first, and sends nothing the station would have to
+    // refuse (or, for a pin setWatch cannot watch, would only fail on the board).
+    const doors = [...(rig.config() as { pins: { doors: number[] } }).pins.doors];
+    doors[0] = 12;
+    const unwired = { ...rig.config(), pins: { ...(rig.config() as { pins: object }).pins, doors }, unlockPulseMs: 20000 };
+    const before = rig.station.storage.read('handover.json');
+    expect(await link.setConfig('st-1', JSON.stringify(unwired))).toEqual({
+      ok: false,
+      refusal: 'config: unlockPulseMs must be a whole number from 50 to 2000; pins.doors[0] on GPIO 12: setWatch cannot watch it',
+    });
+    expect(await link.setConfig('st-1', '{"site":')).toEqual({ ok: false, refusal: 'config: not JSON' });
+    expect(rig.station.storage.read('handover.json')).toBe(before);
     const config = rig.config() as { timing: Record<string, number> };
     const changed = { ...config, timing: { ...config.timing, unknownLimit: 1 } };
     expect(await link.setConfig('st-1', JSON.stringify(changed))).toEqual({ ok: true, refusal: null });

@@ -3,7 +3,7 @@ import type { FlashStore } from '../hal';
 import { hexToBytes } from '../codec/bytes';
 import type { LockerAsset, StationTiming } from './station';
 import type { PinMap } from '../../../protocol/pin-map';
-import { STATION_CONFIG_FILE, stationConfigDefaults, timingProblems } from '../../../protocol/station-config';
+import { STATION_CONFIG_FILE, stationConfigDefaults, timingProblems, unknownSettingProblems } from '../../../protocol/station-config';
 
 export const CONFIG_FILE = STATION_CONFIG_FILE;
 
@@ -94,6 +94,7 @@ export function validateConfig(raw: any): ConfigResult {
   // INLINE: terser writes the check here as a function expression, made per call and let go, rather
   // than a top-level function kept for good (about five variables on the interpreter).
   for (const problem of /*@__INLINE__*/ timingProblems(raw)) problems.push(problem);
+  for (const problem of /*@__INLINE__*/ unknownSettingProblems(raw)) problems.push(problem);
   const given = (value: any, fallback: number) => (value === undefined ? fallback : value);
   const rawTiming = raw.timing || {};
   const timing: StationTiming = defaults.timing;

@@ -10,6 +10,8 @@ import { COMMAND, REFUSAL, TOPIC, topicBase } from '../../../protocol/wire';
 import { LOCKER_STATE_NAMES } from '../../../protocol/lockers';
 import { COMMAND_KEYS, type Command, type CommandArguments, type Reply, type StateReport } from '../../../protocol/messages';
 import { parseStationTopic, stationsFilter } from '../../../protocol/topics';
+import { timingProblems, unknownSettingProblems } from '../../../protocol/station-config';
+import { pinMapProblems } from '../../../protocol/esp32-pins';
 import { seal, unseal } from '../protocol/sealed';
 import { decodeReply, decodeStateReport } from '../protocol/station-messages';
 import type { Logger } from '../log';
@@ -26,6 +28,8 @@ export interface StationLinkOptions {
   log: Logger;
   /** The station's signing key (hex), or undefined for a station the hub does not know. */
   keyOf(stationId: string): Promise<string | undefined>;
+  /** The number of lockers the station is registered with: a state report of any other count is refused. */
+  lockersOf?(stationId: string): Promise<number | undefined>;
   /**
    * 'session': the embedded broker reports each station's own authenticated connection (onSession),
    * and online/offline follows it; 'status' (an external broker, whose ACL lets only the station
@@ -234,7 +238,22 @@ export class StationLink extends EventEmitter {
     return this.command(stationId, COMMAND.RESTORE_LOCKERS, { boot, ...(board ? { board } : {}), lockers: states, owners: ownerBytes });
   }
 
-  setConfig(stationId: string, configJson: string): Promise<CommandResult> {
+  /**
+   * A new handover.json for the station. Its timing, setting names and pin map are checked here
+   * first (the checks `npm run flash` runs): a configuration with problems is refused with them
+   * listed ("config: ..."), and nothing is sent.
+   */
+  async setConfig(stationId: string, configJson: string): Promise<CommandResult> {
+    let config: any;
+    try {
+      config = JSON.parse(configJson);
+    } catch {
+      return { ok: false, refusal: 'config: not JSON' };
+    }
+    if (!config || typeof config !== 'object' || Array.isArray(config)) return { ok: false, refusal: 'config: not an object' };
+    const pins = config.pins && typeof config.pins === 'object' ? config.pins : {};
+    const problems = [...timingProblems(config), ...unknownSettingProblems(config), ...pinMapProblems(pins)];
+    if (problems.length > 0) return { ok: false, refusal: `config: ${problems.join('; ')}` };
     return this.command(stationId, COMMAND.SET_CONFIG, { config: configJson });
   }
 
@@ -341,6 +360,9 @@ export class StationLink extends EventEmitter {
       const state = decodeStateReport(opened.body);
       if (!state.ok) return this.refuse(what, stationId, state.reason);
       if (state.frame.station !== stationId) return this.refuse(what, stationId, `state names station ${state.frame.station.slice(0, 64)}`);
+      // The contract caps the count at 64; the station's registration says how many it has.
+      const registered = await this.options.lockersOf?.(stationId);
+      if (registered !== undefined && state.frame.lockers.length !== registered) return this.refuse(what, stationId, `reports ${state.frame.lockers.length} lockers, registered with ${registered}`);
       this.onState(stationId, state.frame, retained);
     }
   }

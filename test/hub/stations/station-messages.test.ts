@@ -46,6 +46,8 @@ describe.skipIf(!HAS_MOSQUITTO)('state reports and replies checked against the c
       site: SITE,
       log: createLogger('link', (line) => lines.push(line)),
       keyOf: async (id) => (id.startsWith('st-') ? KEY : undefined),
+      // Every test station is registered with two lockers (validState reports two).
+      lockersOf: async (id) => (id.startsWith('st-') ? 2 : undefined),
       replyTimeoutMs: 1500,
     });
     await link.start();
@@ -82,6 +84,8 @@ describe.skipIf(!HAS_MOSQUITTO)('state reports and replies checked against the c
     ['a key the contract does not have', 'st-5', (m: Map<number, unknown>) => m.set(99, 1), /state from st-5 rejected: unknown frame key 99$/],
     ['a missing firmware version', 'st-6', (m: Map<number, unknown>) => m.delete(MSG.FIRMWARE), /state from st-6 rejected: firmware: /],
     ["another station's name", 'st-7', (m: Map<number, unknown>) => m.set(MSG.STATION, 'st-1'), /state from st-7 rejected: state names station st-1$/],
+    ['more lockers than it is registered with', 'st-12', (m: Map<number, unknown>) => m.set(MSG.LOCKERS, new Uint8Array(3)), /state from st-12 rejected: reports 3 lockers, registered with 2$/],
+    ['fewer lockers than it is registered with', 'st-13', (m: Map<number, unknown>) => m.set(MSG.LOCKERS, new Uint8Array(1)), /state from st-13 rejected: reports 1 lockers, registered with 2$/],
   ])('refuses a signed state report with %s, and keeps none of it', async (_what, id, spoil, logged) => {
     const message = validState(id, 9);
     spoil(message);

@@ -1,6 +1,6 @@
-// What each ESP32 GPIO can do under Espruino 2v29, for checking the pin maps (test/hardware/
-// pinmap.test.ts). From Espressif's ESP32 datasheet (the pins an ESP32-WROOM-32 brings out) and
-// Espruino's notes on the ESP32: setWatch cannot watch GPIO 6-12 (6-11 are the module's SPI flash).
+// What each ESP32 GPIO can do under Espruino 2v29, for checking the pin maps (the hub before
+// SET_CONFIG, `npm run flash`, test/hardware/pinmap.test.ts). From Espressif's ESP32 datasheet
+// (the pins an ESP32-WROOM-32 brings out) and Espruino's notes on the ESP32: setWatch cannot watch GPIO 6-12 (6-11 are the module's SPI flash).
 
 /** GPIOs an ESP32-WROOM-32 brings out. */
 export const ESP32_GPIOS: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33, 34, 35, 36, 39];
@@ -42,6 +42,9 @@ function pinsByUse(map: { [name: string]: unknown }): PinsByUse {
   return { watched, driven, read: { miso: map.miso } };
 }
 
+/** Whether a list of GPIOs holds this one (protocol/ is checked against ES2015: no includes). */
+const has = (list: readonly number[], pin: number) => list.indexOf(pin) >= 0;
+
 /**
  * What is wrong with a pin map on an ESP32 under Espruino, one line a pin ("pins.doors[0] on GPIO 12:
  * setWatch cannot watch it"): a watched pin must be one setWatch can watch and not one read at reset,
@@ -53,19 +56,21 @@ export function pinMapProblems(map: { [name: string]: unknown }): string[] {
   const { watched, driven, read } = pinsByUse(map);
   const problems: string[] = [];
   const each = (pins: Record<string, unknown>, bad: (pin: number) => string | null) => {
-    for (const [name, pin] of Object.entries(pins)) {
-      if (typeof pin !== 'number' || !ESP32_GPIOS.includes(pin)) continue;
+    for (const name of Object.keys(pins)) {
+      const pin = pins[name];
+      if (typeof pin !== 'number' || !has(ESP32_GPIOS, pin)) continue;
       const why = bad(pin);
       if (why) problems.push(`pins.${name} on GPIO ${pin}: ${why}`);
     }
   };
   const all = { ...driven, ...watched, ...read };
-  for (const [name, pin] of Object.entries(all)) if (typeof pin !== 'number' || !ESP32_GPIOS.includes(pin)) problems.push(`pins.${name}: ${JSON.stringify(pin) ?? 'missing'} is not a GPIO of the ESP32`);
-  each(watched, (pin) => (!WATCHABLE_GPIOS.includes(pin) ? 'setWatch cannot watch it' : STRAPPING_GPIOS.includes(pin) ? 'a strapping pin, read at reset' : null));
-  each(driven, (pin) => (INPUT_ONLY_GPIOS.includes(pin) ? 'input only' : null));
-  each(all, (pin) => (RESERVED_GPIOS.includes(pin) ? 'reserved (SPI flash or console)' : null));
+  for (const name of Object.keys(all)) if (typeof all[name] !== 'number' || !has(ESP32_GPIOS, all[name] as number)) problems.push(`pins.${name}: ${JSON.stringify(all[name]) ?? 'missing'} is not a GPIO of the ESP32`);
+  each(watched, (pin) => (!has(WATCHABLE_GPIOS, pin) ? 'setWatch cannot watch it' : has(STRAPPING_GPIOS, pin) ? 'a strapping pin, read at reset' : null));
+  each(driven, (pin) => (has(INPUT_ONLY_GPIOS, pin) ? 'input only' : null));
+  each(all, (pin) => (has(RESERVED_GPIOS, pin) ? 'reserved (SPI flash or console)' : null));
   const first = new Map<number, string>();
-  for (const [name, pin] of Object.entries(all)) {
+  for (const name of Object.keys(all)) {
+    const pin = all[name];
     if (typeof pin !== 'number') continue;
     const other = first.get(pin);
     if (other) problems.push(`pins.${name} on GPIO ${pin}: already pins.${other}`);
