@@ -109,11 +109,11 @@ export class FirmwareRecords {
    * An older version than a station last ran needs `rollback` (the station refuses it otherwise).
    * Returns the stations added.
    */
-  async rollout(version: string, choice: { stations?: string[]; stage?: Stage; count?: number }, rollback: boolean, actor: Actor): Promise<string[]> {
+  async rollout(version: string, choice: { stations?: string[]; stage?: Stage; count?: number; within?: (stationId: string) => boolean }, rollback: boolean, actor: Actor): Promise<string[]> {
     requirePermission(actor, 'firmware.manage');
     const bundle = await this.bundleByVersion(version);
     if (!bundle) throw new RuleError('firmware.manage', `no uploaded firmware ${version} (upload it first: handover firmware upload <file>)`);
-    const known = (await this.db.all<{ id: string }>('SELECT id FROM stations ORDER BY id')).map((row) => row.id);
+    const known = (await this.db.all<{ id: string }>('SELECT id FROM stations ORDER BY id')).map((row) => row.id).filter((id) => choice.within?.(id) ?? true);
     const targets = await this.targets();
     let chosen: string[];
     if (choice.stations && choice.stations.length > 0) {

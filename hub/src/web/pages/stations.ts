@@ -117,7 +117,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       body: html`
         <p class="live-status" role="status" aria-live="polite" data-live-status data-live-text="Live: updates as the stations report.">${context.brokerRefusals ? 'Online and offline come from each station’s own signed-in connection to the hub’s broker.' : 'Online and offline come from each station’s own birth message and last will.'}</p>
         <div data-live-panel="/stations/panel${schoolQuery(request)}">${await stationsPanel(scope)}</div>
-        ${await firmwareSection(may(account.role, 'firmware.manage'), reply)}
+        ${await firmwareSection(scope, schoolQuery(request), may(account.role, 'firmware.manage'), reply)}
         ${refusalsSection()}
         ${stations.map(
           (station) => html`<section aria-labelledby="actions-${station.id}"><h2 id="actions-${station.id}">Station ${station.id}: remote commands</h2>
@@ -143,8 +143,8 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
   });
 
   /** Firmware updates (issue 19): each station's running version and its update; rollout and pause for who may. */
-  async function firmwareSection(manage: boolean, reply: Parameters<typeof csrfField>[0]) {
-    const stations = await records.stations.list();
+  async function firmwareSection(scope: Scope, query: string, manage: boolean, reply: Parameters<typeof csrfField>[0]) {
+    const stations = (await records.stations.list()).filter((station) => scope.station(station.id));
     const targets = await firmware.targets();
     const bundles = await firmware.bundles();
     const paused = await firmware.paused();
@@ -163,7 +163,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
         ? html`<p class="hint">No firmware uploaded. The ICT lead uploads a bundle with <code>handover firmware upload dist/firmware.js --by …</code>.</p>`
         : html`<p>Uploaded: ${bundles.map((bundle) => `${bundle.version} (${bundle.size.toLocaleString('en-GB')} bytes)`).join(', ')}.</p>`}
       ${manage && bundles.length > 0
-        ? html`<form method="post" action="/stations/firmware/rollout" class="field-row">${csrfField(reply)}
+        ? html`<form method="post" action="/stations/firmware/rollout${query}" class="field-row">${csrfField(reply)}
             <p><label for="fw-version">Version</label> <select id="fw-version" name="version">${bundles.map((bundle) => html`<option value="${bundle.version}">${bundle.version}</option>`)}</select></p>
             <p><label for="fw-stage">To</label> <select id="fw-stage" name="stage"><option value="one">one more station</option><option value="room">a room’s worth (4 more)</option><option value="all">every station</option></select></p>
             <p><label><input type="checkbox" name="rollback" value="yes"> an older version: roll back</label></p>
@@ -178,7 +178,9 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
   app.post('/stations/firmware/rollout', { config: { permission: 'firmware.manage' } }, async (request, reply) => {
     const body = (request.body ?? {}) as { version?: string; stage?: string; rollback?: string };
     const stage = (['one', 'room', 'all'].includes(String(body.stage)) ? body.stage : 'one') as Stage;
-    const chosen = await firmware.rollout(String(body.version ?? ''), { stage }, body.rollback === 'yes', actorFor(request.account!));
+    // An account of one school rolls out to its school's stations only (a trust account: to all, or the school it filters by).
+    const scope = await requestScope(context, request);
+    const chosen = await firmware.rollout(String(body.version ?? ''), { stage, within: (id) => scope.station(id) }, body.rollback === 'yes', actorFor(request.account!));
     context.flash(request, `Firmware ${body.version} goes to ${chosen.join(', ')} while each is online.`);
     return reply.redirect('/stations#firmware', 303);
   });
