@@ -216,7 +216,7 @@ function keyValues(table: AnchoredTable, key: string): Array<string | number | U
   return [parts.join('/'), ...numbers];
 }
 
-const ROWS_PAGE = 2000;
+const ROWS_PAGE = 5000;
 
 /**
  * SQL for a row's digest: PostgreSQL hashes on the server (sha256, PostgreSQL 11 and later: less
@@ -232,23 +232,37 @@ function digestSql(table: AnchoredTable, alias: string, dialect: Dialect): strin
 export const digestOf = (dialect: Dialect, value: unknown): string => (dialect === 'postgres' ? (value as string) : rowDigest(value as string));
 
 /**
- * Every row of a table as [key, digest text or row text] arrays (digestOf), in key order, a page
- * at a time; the next page is asked for before this one is handed over.
+ * Every row of a table as [key, digest text or row text] arrays (digestOf), a page at a time; the
+ * next page is asked for before this one is handed over. SQLite reads each table in its storage
+ * order (rowid): a table keyed by other columns (station events, badges) read in key order costs a
+ * look-up in the table for every row of its index, about four times the work at a million rows.
+ * PostgreSQL pages in key order. The comparison looks rows up by key, so the order is free.
  */
 export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<unknown[][]> {
-  const order = table.key.map((column) => `t.${column}`).join(', ');
-  const select = `SELECT ${keySql(table, 't', db.kind)} AS k, ${digestSql(table, 't', db.kind)} AS d FROM ${table.name} t`;
-  const pageAfter = (after: Array<string | number | Uint8Array> | null) => {
-    const where: string = after === null ? '' : `WHERE (${order}) > (${table.key.map(() => '?').join(', ')})`;
-    const pending = db.allArrays(`${select} ${where} ORDER BY ${order} LIMIT ${ROWS_PAGE}`, after ?? []);
+  const select = `SELECT ${keySql(table, 't', db.kind)} AS k, ${digestSql(table, 't', db.kind)} AS d`;
+  let pageAfter: (after: unknown[] | null) => Promise<unknown[][]>;
+  let cursor: (page: unknown[][]) => unknown[];
+  if (db.kind === 'sqlite') {
+    pageAfter = (after) => db.allArrays(`${select}, t.rowid FROM ${table.name} t WHERE t.rowid > ? ORDER BY t.rowid LIMIT ${ROWS_PAGE}`, [after === null ? -Infinity : (after[2] as number)]);
+    cursor = (page) => page[page.length - 1];
+  } else {
+    const order = table.key.map((column) => `t.${column}`).join(', ');
+    pageAfter = (after) => {
+      const where: string = after === null ? '' : `WHERE (${order}) > (${table.key.map(() => '?').join(', ')})`;
+      return db.allArrays(`${select} FROM ${table.name} t ${where} ORDER BY ${order} LIMIT ${ROWS_PAGE}`, (after ?? []) as Array<string | number | Uint8Array>);
+    };
+    cursor = (page) => keyValues(table, page[page.length - 1][0] as string);
+  }
+  const ask = (after: unknown[] | null) => {
+    const pending = pageAfter(after);
     pending.catch(() => {});
     return pending;
   };
-  let next = pageAfter(null);
+  let next = ask(null);
   for (;;) {
     const page = await next;
     const full = page.length === ROWS_PAGE;
-    if (full) next = pageAfter(keyValues(table, page[page.length - 1][0] as string));
+    if (full) next = ask(cursor(page));
     yield page;
     if (!full) return;
   }
@@ -266,9 +280,86 @@ export const REANCHOR_DETAIL = 'reanchor:station_events.detail';
 
 export type RowProblem = { kind: 'row-altered' | 'row-removed' | 'row-inserted'; seq: number; table: string; key: string; message: string };
 
+/**
+ * Key -> digest for one table, keyed by what the key holds: a number for an integer id; for station
+ * events, per "station/board/boot" a map by sequence number; else the text. A million entries
+ * keyed by text cost several times the time of a million keyed by number (hashing and comparing
+ * the strings, and the collector keeping them), and the trail's fold holds one per anchored row.
+ */
+/** A key's decimal digits as a number without making a string first (NaN for anything else, as Number()). */
+function digitsOf(text: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return Number(text.slice(from, to));
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number(text.slice(from, to));
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+export class DigestsByKey {
+  private byNumber: Map<number, string> | null = null;
+  private byPrefix: Map<string, Map<number, string>> | null = null;
+  private byText: Map<string, string> | null = null;
+
+  constructor(table: AnchoredTable) {
+    if (table.key.length > 1) this.byPrefix = new Map();
+    else if (table.bytes?.includes(table.key[0])) this.byText = new Map();
+    else this.byNumber = new Map();
+  }
+
+  get(key: string): string | undefined {
+    if (this.byNumber) return this.byNumber.get(digitsOf(key, 0, key.length));
+    if (this.byText) return this.byText.get(key);
+    const slash = key.lastIndexOf('/');
+    return this.byPrefix!.get(key.slice(0, slash))?.get(digitsOf(key, slash + 1, key.length));
+  }
+
+  set(key: string, digest: string): void {
+    if (this.byNumber) this.byNumber.set(digitsOf(key, 0, key.length), digest);
+    else if (this.byText) this.byText.set(key, digest);
+    else {
+      const slash = key.lastIndexOf('/');
+      const prefix = key.slice(0, slash);
+      let inner = this.byPrefix!.get(prefix);
+      if (!inner) this.byPrefix!.set(prefix, (inner = new Map()));
+      inner.set(digitsOf(key, slash + 1, key.length), digest);
+    }
+  }
+
+  get size(): number {
+    if (this.byNumber) return this.byNumber.size;
+    if (this.byText) return this.byText.size;
+    let size = 0;
+    for (const inner of this.byPrefix!.values()) size += inner.size;
+    return size;
+  }
+
+  *values(): IterableIterator<string> {
+    if (this.byNumber) yield* this.byNumber.values();
+    else if (this.byText) yield* this.byText.values();
+    else for (const inner of this.byPrefix!.values()) yield* inner.values();
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    if (this.byNumber) for (const [key, digest] of this.byNumber) yield [String(key), digest];
+    else if (this.byText) yield* this.byText.entries();
+    else for (const [prefix, inner] of this.byPrefix!) for (const [seq, digest] of inner) yield [`${prefix}/${seq}`, digest];
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [key] of this.entries()) yield key;
+  }
+}
+
 /** What the anchors say each table holds now: per table, key -> digest (DELETED once deleted). */
 export class AnchorFold {
-  private tables = new Map<string, Map<string, string>>();
+  private tables = new Map<string, DigestsByKey>();
 
   /**
    * The first row found changed outside the hub before the hub changed it again: its anchor's
@@ -281,11 +372,11 @@ export class AnchorFold {
    *   checked (an incremental verify's fold starts part way and cannot).
    */
   constructor(private complete = true) {
-    for (const table of ANCHORED_TABLES) this.tables.set(table.name, new Map());
+    for (const table of ANCHORED_TABLES) this.tables.set(table.name, new DigestsByKey(table));
   }
 
   /** The keys anchored so far, per table (an incremental verify compares just these). */
-  keys(table: string): Map<string, string> {
+  keys(table: string): DigestsByKey {
     return this.tables.get(table)!;
   }
 
@@ -393,19 +484,29 @@ export class AnchorFold {
         for (const [key, digest] of anchors) if (digest !== DELETED) return problem('row-removed', key);
         continue;
       }
+      // Each row must be anchored, as it is now; then as many rows as the anchors hold, or one
+      // was deleted outside the hub (found by a second read, only then).
+      let matched = 0;
+      const hashed = db.kind === 'sqlite';
       for await (const page of tableRows(db, table)) {
-        for (const [k, d] of page) {
-          const key = k as string;
+        for (const row of page) {
+          const key = row[0] as string;
           const digest = anchors.get(key);
           if (digest === undefined || digest === DELETED) return problem('row-inserted', key);
-          if (digest !== digestOf(db.kind, d)) return problem('row-altered', key);
-          // Seen: what is left afterwards, other than deletions, was deleted outside the hub.
-          anchors.delete(key);
+          // The anchored digest is the first 32 hex digits of the row's SHA-256.
+          if (hashed ? digest.length !== 32 || !sha256(row[1] as string).startsWith(digest) : digest !== row[1]) return problem('row-altered', key);
+          matched++;
         }
         read += page.length;
         onRow?.(read);
       }
-      for (const [key, digest] of anchors) if (digest !== DELETED) return problem('row-removed', key);
+      let live = 0;
+      for (const digest of anchors.values()) if (digest !== DELETED) live++;
+      if (matched !== live) {
+        const present = new Set<string>();
+        for await (const page of tableRows(db, table)) for (const row of page) present.add(row[0] as string);
+        for (const [key, digest] of anchors) if (digest !== DELETED && !present.has(key)) return problem('row-removed', key);
+      }
     }
     return null;
   }
