@@ -7,6 +7,7 @@ import {
   ANCHOR_ACTION,
   ANCHORED_TABLES,
   AnchorFold,
+  anchoredTablesIn,
   DELETED,
   FIRST_ANCHORED,
   REANCHOR_DETAIL,
@@ -65,12 +66,13 @@ export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise
  */
 export async function installAnchors(db: SqlDatabase): Promise<void> {
   const audit = new AuditTrail(db);
-  if (db.kind === 'sqlite') await db.exec(sqliteAnchorObjects());
+  const present = await anchoredTablesIn(db);
+  if (db.kind === 'sqlite') await db.exec(sqliteAnchorObjects(present));
   // The first four tables share one flag; a table anchored later has its own.
   const flagOf = (table: AnchoredTable) => (FIRST_ANCHORED.includes(table.name) ? BASELINE_FLAG : `${BASELINE_FLAG}:${table.name}`);
   const unbaselined = async (on: SqlDatabase) => {
     const flags = new Set((await on.all<{ name: string }>('SELECT name FROM hub_secrets WHERE name LIKE ?', [`${BASELINE_FLAG}%`])).map((row) => row.name));
-    return ANCHORED_TABLES.filter((table) => !flags.has(flagOf(table)));
+    return present.filter((table) => !flags.has(flagOf(table)));
   };
   if ((await unbaselined(db)).length > 0) {
     await db.transaction(async (tx) => {
@@ -110,7 +112,7 @@ async function reanchorConverted(db: SqlDatabase, audit: AuditTrail): Promise<vo
     }
     const before = flag.value === 'sqlite' ? "CAST(CAST(t.detail AS REAL) AS TEXT)" : 'CAST(t.detail AS TEXT)';
     const oldRow = rowSql(table, 't', tx.kind, { detail: before });
-    const rows = await tx.all<{ k: string; now: string; was: string }>(`SELECT ${keySql(table, 't')} AS k, ${rowSql(table, 't', tx.kind)} AS now, ${oldRow} AS was FROM station_events t WHERE t.detail IS NOT NULL`);
+    const rows = await tx.all<{ k: string; now: string; was: string }>(`SELECT ${keySql(table, 't', tx.kind)} AS k, ${rowSql(table, 't', tx.kind)} AS now, ${oldRow} AS was FROM station_events t WHERE t.detail IS NOT NULL`);
     const converted = rows.filter((row) => fold.keys(table.name).get(row.k) === rowDigest(row.was)).map((row) => ({ tbl: table.name, k: row.k, row: row.now }));
     await audit.appendMany(anchorEntries(converted), tx);
     await tx.run('DELETE FROM hub_secrets WHERE name = ?', [REANCHOR_DETAIL]);

@@ -1,5 +1,5 @@
 // Records anchored in the audit chain: every change to a row of the charges ledger, phone custody,
-// loans or the station events is written with an audit record that holds the row's digest
+// loans, the station events, holds, alerts, people, badges, spare cards or day cards is written with an audit record that holds the row's digest
 // (SHA-256 of its fields, 128 bits) under its key, or null once the row is deleted. `audit
 // verify` folds those records into what each table must hold now and compares it with what it
 // does hold: a row edited, deleted or inserted by anyone but the hub is named, with the audit
@@ -48,10 +48,23 @@ export const ANCHORED_TABLES: AnchoredTable[] = [
     columns: ['id', 'kind', 'person_id', 'asset_id', 'station_id', 'locker', 'placed_at', 'placed_by', 'details', 'released_at', 'released_by', 'witness_id', 'receipt', 'set_boot', 'set_seq', 'release_boot', 'release_seq'],
   },
   { name: 'alerts', key: ['id'], columns: ['id', 'at', 'kind', 'role', 'subject', 'message', 'acknowledged_at', 'acknowledged_by'] },
+  {
+    name: 'people',
+    key: ['id'],
+    columns: ['id', 'external_id', 'name', 'kind', 'role', 'form', 'medical_exempt', 'left_on', 'year_group', 'staff_code', 'email', 'source', 'updated_at', 'purged_at', 'school'],
+  },
+  // A badge's key is its keyed hash, written as hex (the same on both databases).
+  { name: 'badges', key: ['hash'], columns: ['hash', 'person_id', 'enrolled_at', 'revoked_at', 'expires_at'], bytes: ['hash'] },
+  { name: 'spare_cards', key: ['id'], columns: ['id', 'label', 'hash', 'added_at', 'retired_at'], bytes: ['hash'] },
+  { name: 'day_cards', key: ['id'], columns: ['id', 'spare_card_id', 'person_id', 'issued_at', 'expires_at', 'issued_by', 'ended_at', 'ended_how'] },
 ];
 
 /** The tables anchored since migration 8; holds and alerts were added by migration 11. */
 export const FIRST_ANCHORED = ['charges', 'phone_custody', 'loans', 'station_events'];
+/** The tables migration 11 anchored on PostgreSQL (its text must not change with later tables). */
+const ANCHORED_BY_11 = [...FIRST_ANCHORED, 'holds', 'alerts'];
+/** The tables migration 18 anchored: people, their badges, the spare cards and the day cards. */
+export const ANCHORED_BY_18 = ['people', 'badges', 'spare_cards', 'day_cards'];
 
 export const ANCHOR_ACTION = 'records.anchored';
 /** A deleted row's digest in an anchor record. */
@@ -65,9 +78,14 @@ export const WAS = '<';
 
 type Dialect = SqlDatabase['kind'];
 
-/** SQL for the key as text, the same on both databases (integers print the same). */
-export function keySql(table: AnchoredTable, alias: string): string {
-  return table.key.map((column) => (column === 'station_id' ? `${alias}.${column}` : `CAST(${alias}.${column} AS TEXT)`)).join(" || '/' || ");
+/** SQL for the key as text, the same on both databases (integers print the same; bytes as lower-case hex). */
+export function keySql(table: AnchoredTable, alias: string, dialect: Dialect): string {
+  return table.key
+    .map((column) => {
+      if (table.bytes?.includes(column)) return dialect === 'postgres' ? `encode(${alias}.${column}, 'hex')` : `lower(hex(${alias}.${column}))`;
+      return column === 'station_id' ? `${alias}.${column}` : `CAST(${alias}.${column} AS TEXT)`;
+    })
+    .join(" || '/' || ");
 }
 
 /**
@@ -98,10 +116,10 @@ export function postgresAnchorMigration(): string {
   const triggers = ANCHORED_TABLES.filter((table) => FIRST_ANCHORED.includes(table.name)).map((table) => {
     const fn = `handover_anchor_${table.name}`;
     // anchor_pending's xact defaults to the writing transaction's id: the hub anchors only its own.
-    const upsertNew = `INSERT INTO anchor_pending (tbl, k, row) SELECT '${table.name}', ${keySql(table, 'n')}, ${rowSql(table, 'n', 'postgres')} FROM new_rows n ON CONFLICT (xact, tbl, k) DO UPDATE SET row = excluded.row;`;
+    const upsertNew = `INSERT INTO anchor_pending (tbl, k, row) SELECT '${table.name}', ${keySql(table, 'n', 'postgres')}, ${rowSql(table, 'n', 'postgres')} FROM new_rows n ON CONFLICT (xact, tbl, k) DO UPDATE SET row = excluded.row;`;
     const upsertGone = (except: string) =>
-      `INSERT INTO anchor_pending (tbl, k, row) SELECT '${table.name}', ${keySql(table, 'o')}, NULL FROM old_rows o ${except} ON CONFLICT (xact, tbl, k) DO UPDATE SET row = NULL;`;
-    const newKeys = `WHERE ${keySql(table, 'o')} NOT IN (SELECT ${keySql(table, 'n')} FROM new_rows n)`;
+      `INSERT INTO anchor_pending (tbl, k, row) SELECT '${table.name}', ${keySql(table, 'o', 'postgres')}, NULL FROM old_rows o ${except} ON CONFLICT (xact, tbl, k) DO UPDATE SET row = NULL;`;
+    const newKeys = `WHERE ${keySql(table, 'o', 'postgres')} NOT IN (SELECT ${keySql(table, 'n', 'postgres')} FROM new_rows n)`;
     return `
     CREATE FUNCTION ${fn}_ins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${upsertNew} RETURN NULL; END $$;
     CREATE FUNCTION ${fn}_upd() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${upsertGone(newKeys)} ${upsertNew} RETURN NULL; END $$;
@@ -123,8 +141,8 @@ export function postgresAnchorMigration(): string {
 function pendingWrites(table: AnchoredTable, dialect: Dialect, written: string, gone: string): { written: string; gone: string } {
   const conflict = dialect === 'postgres' ? '(xact, tbl, k)' : '(tbl, k)';
   return {
-    written: `INSERT INTO anchor_pending (tbl, k, row) ${written === 'NEW' ? 'VALUES (' : 'SELECT '}'${table.name}', ${keySql(table, written)}, ${rowSql(table, written, dialect)}${written === 'NEW' ? ')' : ` FROM new_rows ${written}`} ON CONFLICT ${conflict} DO UPDATE SET row = excluded.row;`,
-    gone: `INSERT INTO anchor_pending (tbl, k, row, old) ${gone === 'OLD' ? 'VALUES (' : 'SELECT '}'${table.name}', ${keySql(table, gone)}, NULL, ${rowSql(table, gone, dialect)}${gone === 'OLD' ? ')' : ` FROM old_rows ${gone}`} ON CONFLICT ${conflict} DO UPDATE SET row = NULL;`,
+    written: `INSERT INTO anchor_pending (tbl, k, row) ${written === 'NEW' ? 'VALUES (' : 'SELECT '}'${table.name}', ${keySql(table, written, dialect)}, ${rowSql(table, written, dialect)}${written === 'NEW' ? ')' : ` FROM new_rows ${written}`} ON CONFLICT ${conflict} DO UPDATE SET row = excluded.row;`,
+    gone: `INSERT INTO anchor_pending (tbl, k, row, old) ${gone === 'OLD' ? 'VALUES (' : 'SELECT '}'${table.name}', ${keySql(table, gone, dialect)}, NULL, ${rowSql(table, gone, dialect)}${gone === 'OLD' ? ')' : ` FROM old_rows ${gone}`} ON CONFLICT ${conflict} DO UPDATE SET row = NULL;`,
   };
 }
 
@@ -133,8 +151,17 @@ function pendingWrites(table: AnchoredTable, dialect: Dialect, written: string, 
  * table's functions are replaced to fill it, and holds and alerts are anchored too.
  */
 export function postgresAnchorMigration11(): string {
-  const parts = ['ALTER TABLE anchor_pending ADD COLUMN old TEXT;'];
-  for (const table of ANCHORED_TABLES) {
+  return postgresAnchorFunctions(ANCHORED_BY_11, ['ALTER TABLE anchor_pending ADD COLUMN old TEXT;']);
+}
+
+/** PostgreSQL’s part of migration 18: people, badges, spare cards and day cards anchored too. */
+export function postgresAnchorMigration18(): string {
+  return postgresAnchorFunctions(ANCHORED_BY_18, []);
+}
+
+/** The named tables' anchoring functions (replaced), and triggers for those not anchored since migration 8. */
+function postgresAnchorFunctions(names: string[], parts: string[]): string {
+  for (const table of ANCHORED_TABLES.filter((anchored) => names.includes(anchored.name))) {
     const fn = `handover_anchor_${table.name}`;
     const sql = pendingWrites(table, 'postgres', 'n', 'o');
     parts.push(`
@@ -150,10 +177,25 @@ export function postgresAnchorMigration11(): string {
   return parts.join('\n');
 }
 
+/**
+ * The anchored tables this database has, with every column a digest covers. The hub always
+ * opens a database migrated to the end, so that is all of them; a database left at an earlier
+ * step (an upgrade test) lacks the later ones. A table dropped outside the hub is missing too:
+ * `audit verify` then names its anchored rows as deleted.
+ */
+export async function anchoredTablesIn(db: SqlDatabase): Promise<AnchoredTable[]> {
+  const columns =
+    db.kind === 'postgres'
+      ? await db.all<{ tbl: string; col: string }>('SELECT table_name AS tbl, column_name AS col FROM information_schema.columns WHERE table_schema = current_schema()')
+      : await db.all<{ tbl: string; col: string }>("SELECT m.name AS tbl, p.name AS col FROM main.sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table'");
+  const have = new Set(columns.map((row) => `${row.tbl}.${row.col}`));
+  return ANCHORED_TABLES.filter((table) => table.columns.every((column) => have.has(`${table.name}.${column}`)));
+}
+
 /** SQLite: the pending list and its triggers, TEMP objects of this connection only. */
-export function sqliteAnchorObjects(): string {
+export function sqliteAnchorObjects(tables: AnchoredTable[]): string {
   const parts = ['CREATE TEMP TABLE IF NOT EXISTS anchor_pending (tbl TEXT NOT NULL, k TEXT NOT NULL, row TEXT, old TEXT, PRIMARY KEY (tbl, k)) WITHOUT ROWID;'];
-  for (const table of ANCHORED_TABLES) {
+  for (const table of tables) {
     const sql = pendingWrites(table, 'sqlite', 'NEW', 'OLD');
     parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_ins AFTER INSERT ON main.${table.name} BEGIN ${sql.written} END;`);
     parts.push(`CREATE TEMP TRIGGER IF NOT EXISTS ${table.name}_anchor_upd AFTER UPDATE ON main.${table.name} BEGIN ${sql.gone} ${sql.written} END;`);
@@ -166,15 +208,15 @@ export function sqliteAnchorObjects(): string {
 export type PendingRow = { tbl: string; k: string; row: string | null; old?: string | null; digest?: string };
 
 /** A text key's column values, for paging (station ids have no '/'). */
-function keyValues(table: AnchoredTable, key: string): Array<string | number> {
-  if (table.key.length === 1) return [Number(key)];
+function keyValues(table: AnchoredTable, key: string): Array<string | number | Uint8Array> {
+  if (table.key.length === 1) return [table.bytes?.includes(table.key[0]) ? Buffer.from(key, 'hex') : Number(key)];
   // station/board/boot/seq: the numbers from the end, the station id (which has no '/') is the rest.
   const parts = key.split('/');
   const numbers = table.key.slice(1).map(() => Number(parts.pop())).reverse();
   return [parts.join('/'), ...numbers];
 }
 
-const ROWS_PAGE = 2000;
+const ROWS_PAGE = 5000;
 
 /**
  * SQL for a row's digest: PostgreSQL hashes on the server (sha256, PostgreSQL 11 and later: less
@@ -190,23 +232,37 @@ function digestSql(table: AnchoredTable, alias: string, dialect: Dialect): strin
 export const digestOf = (dialect: Dialect, value: unknown): string => (dialect === 'postgres' ? (value as string) : rowDigest(value as string));
 
 /**
- * Every row of a table as [key, digest text or row text] arrays (digestOf), in key order, a page
- * at a time; the next page is asked for before this one is handed over.
+ * Every row of a table as [key, digest text or row text] arrays (digestOf), a page at a time; the
+ * next page is asked for before this one is handed over. SQLite reads each table in its storage
+ * order (rowid): a table keyed by other columns (station events, badges) read in key order costs a
+ * look-up in the table for every row of its index, about four times the work at a million rows.
+ * PostgreSQL pages in key order. The comparison looks rows up by key, so the order is free.
  */
 export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<unknown[][]> {
-  const order = table.key.map((column) => `t.${column}`).join(', ');
-  const select = `SELECT ${keySql(table, 't')} AS k, ${digestSql(table, 't', db.kind)} AS d FROM ${table.name} t`;
-  const pageAfter = (after: Array<string | number> | null) => {
-    const where: string = after === null ? '' : `WHERE (${order}) > (${table.key.map(() => '?').join(', ')})`;
-    const pending = db.allArrays(`${select} ${where} ORDER BY ${order} LIMIT ${ROWS_PAGE}`, after ?? []);
+  const select = `SELECT ${keySql(table, 't', db.kind)} AS k, ${digestSql(table, 't', db.kind)} AS d`;
+  let pageAfter: (after: unknown[] | null) => Promise<unknown[][]>;
+  let cursor: (page: unknown[][]) => unknown[];
+  if (db.kind === 'sqlite') {
+    pageAfter = (after) => db.allArrays(`${select}, t.rowid FROM ${table.name} t WHERE t.rowid > ? ORDER BY t.rowid LIMIT ${ROWS_PAGE}`, [after === null ? -Infinity : (after[2] as number)]);
+    cursor = (page) => page[page.length - 1];
+  } else {
+    const order = table.key.map((column) => `t.${column}`).join(', ');
+    pageAfter = (after) => {
+      const where: string = after === null ? '' : `WHERE (${order}) > (${table.key.map(() => '?').join(', ')})`;
+      return db.allArrays(`${select} FROM ${table.name} t ${where} ORDER BY ${order} LIMIT ${ROWS_PAGE}`, (after ?? []) as Array<string | number | Uint8Array>);
+    };
+    cursor = (page) => keyValues(table, page[page.length - 1][0] as string);
+  }
+  const ask = (after: unknown[] | null) => {
+    const pending = pageAfter(after);
     pending.catch(() => {});
     return pending;
   };
-  let next = pageAfter(null);
+  let next = ask(null);
   for (;;) {
     const page = await next;
     const full = page.length === ROWS_PAGE;
-    if (full) next = pageAfter(keyValues(table, page[page.length - 1][0] as string));
+    if (full) next = ask(cursor(page));
     yield page;
     if (!full) return;
   }
@@ -216,7 +272,7 @@ export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGe
 async function rowsByKey(db: SqlDatabase, table: AnchoredTable, keys: string[]): Promise<unknown[][]> {
   const tuple = `(${table.key.map(() => '?').join(', ')})`;
   const where = table.key.length === 1 ? `t.${table.key[0]} IN (${keys.map(() => '?').join(', ')})` : `(${table.key.map((column) => `t.${column}`).join(', ')}) IN (${keys.map(() => tuple).join(', ')})`;
-  return db.allArrays(`SELECT ${keySql(table, 't')} AS k, ${digestSql(table, 't', db.kind)} AS d FROM ${table.name} t WHERE ${where}`, keys.flatMap((key) => keyValues(table, key)));
+  return db.allArrays(`SELECT ${keySql(table, 't', db.kind)} AS k, ${digestSql(table, 't', db.kind)} AS d FROM ${table.name} t WHERE ${where}`, keys.flatMap((key) => keyValues(table, key)));
 }
 
 /** Set by migration 10 when it turned station_events.detail from text into an integer. */
@@ -224,9 +280,86 @@ export const REANCHOR_DETAIL = 'reanchor:station_events.detail';
 
 export type RowProblem = { kind: 'row-altered' | 'row-removed' | 'row-inserted'; seq: number; table: string; key: string; message: string };
 
+/**
+ * Key -> digest for one table, keyed by what the key holds: a number for an integer id; for station
+ * events, per "station/board/boot" a map by sequence number; else the text. A million entries
+ * keyed by text cost several times the time of a million keyed by number (hashing and comparing
+ * the strings, and the collector keeping them), and the trail's fold holds one per anchored row.
+ */
+/** A key's decimal digits as a number without making a string first (NaN for anything else, as Number()). */
+function digitsOf(text: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return Number(text.slice(from, to));
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number(text.slice(from, to));
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+export class DigestsByKey {
+  private byNumber: Map<number, string> | null = null;
+  private byPrefix: Map<string, Map<number, string>> | null = null;
+  private byText: Map<string, string> | null = null;
+
+  constructor(table: AnchoredTable) {
+    if (table.key.length > 1) this.byPrefix = new Map();
+    else if (table.bytes?.includes(table.key[0])) this.byText = new Map();
+    else this.byNumber = new Map();
+  }
+
+  get(key: string): string | undefined {
+    if (this.byNumber) return this.byNumber.get(digitsOf(key, 0, key.length));
+    if (this.byText) return this.byText.get(key);
+    const slash = key.lastIndexOf('/');
+    return this.byPrefix!.get(key.slice(0, slash))?.get(digitsOf(key, slash + 1, key.length));
+  }
+
+  set(key: string, digest: string): void {
+    if (this.byNumber) this.byNumber.set(digitsOf(key, 0, key.length), digest);
+    else if (this.byText) this.byText.set(key, digest);
+    else {
+      const slash = key.lastIndexOf('/');
+      const prefix = key.slice(0, slash);
+      let inner = this.byPrefix!.get(prefix);
+      if (!inner) this.byPrefix!.set(prefix, (inner = new Map()));
+      inner.set(digitsOf(key, slash + 1, key.length), digest);
+    }
+  }
+
+  get size(): number {
+    if (this.byNumber) return this.byNumber.size;
+    if (this.byText) return this.byText.size;
+    let size = 0;
+    for (const inner of this.byPrefix!.values()) size += inner.size;
+    return size;
+  }
+
+  *values(): IterableIterator<string> {
+    if (this.byNumber) yield* this.byNumber.values();
+    else if (this.byText) yield* this.byText.values();
+    else for (const inner of this.byPrefix!.values()) yield* inner.values();
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    if (this.byNumber) for (const [key, digest] of this.byNumber) yield [String(key), digest];
+    else if (this.byText) yield* this.byText.entries();
+    else for (const [prefix, inner] of this.byPrefix!) for (const [seq, digest] of inner) yield [`${prefix}/${seq}`, digest];
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const [key] of this.entries()) yield key;
+  }
+}
+
 /** What the anchors say each table holds now: per table, key -> digest (DELETED once deleted). */
 export class AnchorFold {
-  private tables = new Map<string, Map<string, string>>();
+  private tables = new Map<string, DigestsByKey>();
 
   /**
    * The first row found changed outside the hub before the hub changed it again: its anchor's
@@ -239,11 +372,11 @@ export class AnchorFold {
    *   checked (an incremental verify's fold starts part way and cannot).
    */
   constructor(private complete = true) {
-    for (const table of ANCHORED_TABLES) this.tables.set(table.name, new Map());
+    for (const table of ANCHORED_TABLES) this.tables.set(table.name, new DigestsByKey(table));
   }
 
   /** The keys anchored so far, per table (an incremental verify compares just these). */
-  keys(table: string): Map<string, string> {
+  keys(table: string): DigestsByKey {
     return this.tables.get(table)!;
   }
 
@@ -342,22 +475,38 @@ export class AnchorFold {
 
   private async compareTables(db: SqlDatabase, onRow?: (rows: number) => void): Promise<RowProblem | null> {
     let read = 0;
+    const present = new Set((await anchoredTablesIn(db)).map((table) => table.name));
     for (const table of ANCHORED_TABLES) {
       const anchors = this.tables.get(table.name)!;
       const problem = (kind: RowProblem['kind'], key: string): RowProblem => ({ kind, seq: 0, table: table.name, key, message: '' });
+      // A table this database does not have (or no longer has whole): each row anchored in it was deleted.
+      if (!present.has(table.name)) {
+        for (const [key, digest] of anchors) if (digest !== DELETED) return problem('row-removed', key);
+        continue;
+      }
+      // Each row must be anchored, as it is now; then as many rows as the anchors hold, or one
+      // was deleted outside the hub (found by a second read, only then).
+      let matched = 0;
+      const hashed = db.kind === 'sqlite';
       for await (const page of tableRows(db, table)) {
-        for (const [k, d] of page) {
-          const key = k as string;
+        for (const row of page) {
+          const key = row[0] as string;
           const digest = anchors.get(key);
           if (digest === undefined || digest === DELETED) return problem('row-inserted', key);
-          if (digest !== digestOf(db.kind, d)) return problem('row-altered', key);
-          // Seen: what is left afterwards, other than deletions, was deleted outside the hub.
-          anchors.delete(key);
+          // The anchored digest is the first 32 hex digits of the row's SHA-256.
+          if (hashed ? digest.length !== 32 || !sha256(row[1] as string).startsWith(digest) : digest !== row[1]) return problem('row-altered', key);
+          matched++;
         }
         read += page.length;
         onRow?.(read);
       }
-      for (const [key, digest] of anchors) if (digest !== DELETED) return problem('row-removed', key);
+      let live = 0;
+      for (const digest of anchors.values()) if (digest !== DELETED) live++;
+      if (matched !== live) {
+        const present = new Set<string>();
+        for await (const page of tableRows(db, table)) for (const row of page) present.add(row[0] as string);
+        for (const [key, digest] of anchors) if (digest !== DELETED && !present.has(key)) return problem('row-removed', key);
+      }
     }
     return null;
   }

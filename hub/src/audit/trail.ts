@@ -84,6 +84,16 @@ export function recordHash(prevHash: string, record: Pick<AuditRecord, 'seq' | '
   return sha256Hex(`${prevHash}\n${fields}`);
 }
 
+/**
+ * SQL for the text recordHash hashes (previous hash, newline, the JSON array of the fields), as
+ * JSON.stringify writes it; on PostgreSQL its SHA-256 in hex, made by the server.
+ */
+function hashedSql(dialect: SqlDatabase['kind']): string {
+  if (dialect === 'sqlite') return 'prev_hash || char(10) || json_array(seq, at, actor, action, subject, person_id, details)';
+  const fields = "'[' || seq || ',' || to_json(at) || ',' || to_json(actor) || ',' || to_json(action) || ',' || COALESCE(to_json(subject)::text, 'null') || ',' || COALESCE(person_id::text, 'null') || ',' || to_json(details) || ']'";
+  return `encode(sha256(convert_to(prev_hash || E'\\n' || ${fields}, 'UTF8')), 'hex')`;
+}
+
 export type VerifyProblem =
   | { kind: 'altered'; seq: number; message: string }
   | { kind: 'removed'; seq: number; message: string }
@@ -253,24 +263,25 @@ export class AuditTrail {
       }
       return null;
     };
-    // A page is rows of [seq, at, actor, action, subject, person_id, details, prev_hash, hash]
-    // (no object per record); the next page is asked for before this one is checked.
+    // A page is rows of [seq, prev_hash, hash, details (anchor records only), hashed] (no object
+    // per record); the next page is asked for before this one is checked. `hashed` is what
+    // recordHash hashes, made by the database (SQLite's json_array writes JSON.stringify's text;
+    // PostgreSQL hashes it itself): one string per record instead of seven, and no JSON made here.
+    // A record whose text the database writes differently (none known) is hashed here instead.
     const pageAfter = (seq: number) => {
-      const pending = db.allArrays('SELECT seq, at, actor, action, subject, person_id, details, prev_hash, hash FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?', [seq, VERIFY_PAGE]);
+      const pending = db.allArrays(`SELECT seq, prev_hash, hash, CASE WHEN action = ? THEN details END, ${hashedSql(db.kind)} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, [ANCHOR_ACTION, seq, VERIFY_PAGE]);
       pending.catch(() => {});
       return pending;
     };
-    const asRecord = (row: unknown[]): AuditRecord => ({
-      seq: Number(row[0]),
-      at: row[1] as string,
-      actor: row[2] as string,
-      action: row[3] as string,
-      subject: row[4] as string | null,
-      person_id: row[5] === null ? null : Number(row[5]),
-      details: row[6] as string,
-      prev_hash: row[7] as string,
-      hash: row[8] as string,
-    });
+    const recordAt = async (seq: number): Promise<AuditRecord> => {
+      const record = (await db.get<AuditRecord>('SELECT * FROM audit_log WHERE seq = ?', [seq]))!;
+      return { ...record, seq: Number(record.seq), person_id: record.person_id === null ? null : Number(record.person_id) };
+    };
+    const hashesHere = async (seq: number, hash: string) => {
+      const record = await recordAt(seq);
+      return recordHash(record.prev_hash, record) === hash;
+    };
+    const serverHashes = db.kind === 'postgres';
     let next = pageAfter(previous.seq);
     for (;;) {
       const page = await next;
@@ -278,19 +289,14 @@ export class AuditTrail {
       if (full) next = pageAfter(Number(page[page.length - 1][0]));
       for (const row of page) {
         const seq = Number(row[0]);
-        const prevHash = row[7] as string;
-        const hash = row[8] as string;
-        const action = row[3] as string;
-        const details = row[6] as string;
+        const prevHash = row[1] as string;
+        const hash = row[2] as string;
         if (prevHash !== previous.hash || seq !== previous.seq + 1) {
-          const problem = await this.brokenLink(db, asRecord(row), previous);
+          const problem = await this.brokenLink(db, await recordAt(seq), previous);
           return fail(problem);
         }
-        // The hashed fields are the row's first seven columns, as recordHash writes them.
-        row.length = 7;
-        row[0] = seq;
-        if (row[5] !== null) row[5] = Number(row[5]);
-        if (sha256Hex(`${prevHash}\n${JSON.stringify(row)}`) !== hash) {
+        const matches = serverHashes ? row[4] === hash : sha256Hex(row[4] as string) === hash;
+        if (!matches && !(await hashesHere(seq, hash))) {
           const inserted = await this.insertedAfter(db, previous);
           return fail(inserted ?? { kind: 'altered', seq, message: `record ${seq} was altered: its contents do not match its hash` });
         }
@@ -298,7 +304,7 @@ export class AuditTrail {
           const rewritten = checkHead(seq, hash);
           if (rewritten) return fail(rewritten);
         }
-        if (action === ANCHOR_ACTION) fold.add(details, seq);
+        if (row[3] !== null) fold.add(row[3] as string, seq);
         previous = { seq, hash };
         checked++;
       }

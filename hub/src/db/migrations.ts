@@ -4,7 +4,7 @@
 // Steps are written in SQLite's dialect and translated for PostgreSQL by `forDialect`
 // (INTEGER PRIMARY KEY -> identity, INTEGER -> BIGINT, BLOB -> BYTEA). A step that cannot be
 // written portably (triggers) gives one text per dialect.
-import { postgresAnchorMigration, postgresAnchorMigration11, REANCHOR_DETAIL } from '../audit/anchors';
+import { postgresAnchorMigration, postgresAnchorMigration11, postgresAnchorMigration18, REANCHOR_DETAIL } from '../audit/anchors';
 import type { SqlDatabase } from './sql';
 
 export type MigrationStep = string | { sqlite: string; postgres: string };
@@ -610,6 +610,14 @@ export const MIGRATIONS: MigrationStep[] = [
     school TEXT NOT NULL
   );
   `,
+  // 18 (issue 15): people, badges, spare cards and day cards anchored in the audit chain too
+  // (audit/anchors.ts). On PostgreSQL the owner's triggers are made here; SQLite's are TEMP ones
+  // made at open. Either way the hub anchors the rows these tables already hold when it next
+  // opens the database (audit/anchoring.ts installAnchors, one baseline flag per table).
+  {
+    sqlite: `SELECT 1;`,
+    postgres: postgresAnchorMigration18(),
+  },
 ];
 
 /** The text of one step for a database kind. */

@@ -83,7 +83,7 @@ export async function seedDemoSchool(db: SqlDatabase, people: People, assets: As
     }
     // Staff get an address at a reserved domain, so the e-mail notices can be tried against a local
     // SMTP server (README "Settings"); nothing is ever delivered to a real mailbox.
-    if (isStaffCard(card)) await db.run('UPDATE people SET email = ? WHERE external_id = ? AND email IS NULL', [demoEmail(card), card.ref]);
+    if (isStaffCard(card)) await db.transaction((tx) => tx.run('UPDATE people SET email = ? WHERE external_id = ? AND email IS NULL', [demoEmail(card), card.ref]));
   }
   for (const item of DEMO_ITEMS) {
     const known = await db.get<{ id: number }>('SELECT id FROM assets WHERE tag = ?', [item.tag]);

@@ -75,9 +75,16 @@ export class People {
 
   async add(person: NewPerson): Promise<number> {
     const kind = person.role === 'pupil' ? 'pupil' : 'staff';
-    return this.db.insert(
-      'INSERT INTO people (external_id, name, kind, role, form, medical_exempt) VALUES (?, ?, ?, ?, ?, ?)',
-      [person.externalId, person.name, kind, person.role, person.form ?? null, person.medicalExempt ? 1 : 0],
+    // In a transaction: people rows are anchored in the audit chain at commit (audit/anchoring.ts).
+    return this.db.transaction((tx) =>
+      tx.insert('INSERT INTO people (external_id, name, kind, role, form, medical_exempt) VALUES (?, ?, ?, ?, ?, ?)', [
+        person.externalId,
+        person.name,
+        kind,
+        person.role,
+        person.form ?? null,
+        person.medicalExempt ? 1 : 0,
+      ]),
     );
   }
 
@@ -110,7 +117,7 @@ export class People {
 
   async enrolBadge(personId: number, uid: Uint8Array): Promise<Uint8Array> {
     const hash = badgeHash(await schoolBadgeKey(this.db), uid);
-    await this.db.run('INSERT INTO badges (hash, person_id, enrolled_at) VALUES (?, ?, ?)', [hash, personId, new Date().toISOString()]);
+    await this.db.transaction((tx) => tx.run('INSERT INTO badges (hash, person_id, enrolled_at) VALUES (?, ?, ?)', [hash, personId, new Date().toISOString()]));
     return hash;
   }
 

@@ -41,7 +41,21 @@ async function verify(...extra: string[]) {
   return { ...result, said: `${result.stdout}${result.stderr}` };
 }
 
-let ids: { charge: number; waiver: number; custody: number; loan: number; heldCustody: number; safeguarding: number; confiscation: number; alert: number };
+let ids: {
+  charge: number;
+  waiver: number;
+  custody: number;
+  loan: number;
+  heldCustody: number;
+  safeguarding: number;
+  confiscation: number;
+  alert: number;
+  /** Pupil 1's own card's badge hash, and the spare card's, in hex. */
+  badge: string;
+  spareBadge: string;
+  spare: number;
+  dayCard: number;
+};
 
 /** A morning: phones in and out, a stick lent and lost, the charge waived in part of the story. */
 async function day(): Promise<void> {
@@ -64,7 +78,16 @@ async function day(): Promise<void> {
   const held = await school.test.db.get<{ id: number }>('SELECT id FROM phone_custody WHERE person_id = ? ORDER BY id LIMIT 1', [pupils[1]]);
   const holdOf = async (kind: string) => Number((await school.test.db.get<{ id: number }>('SELECT id FROM holds WHERE kind = ?', [kind]))!.id);
   const alert = await school.test.db.get<{ id: number }>("SELECT id FROM alerts WHERE kind = 'asset-lost' ORDER BY id LIMIT 1");
+  // Pupil 1's own card, and a spare card given to pupil 2 for the day.
+  const badge = Buffer.from(await records.people.enrolBadge(pupils[0], Uint8Array.from([0x04, 0xa1, 0xb2, 0xc3]))).toString('hex');
+  const spare = await records.dayCards.addSpare('Spare 1', '04D1E2F3', office, '2026-03-02T07:00:00.000Z');
+  const given = await records.dayCards.give('Spare 1', 'P002', office, '2026-03-02T08:00:00.000Z');
+  const spareHash = await school.test.db.get<{ hash: Uint8Array }>('SELECT hash FROM spare_cards WHERE id = ?', [spare]);
   ids = {
+    badge,
+    spareBadge: Buffer.from(spareHash!.hash).toString('hex'),
+    spare,
+    dayCard: given.dayCardId,
     charge: lost.chargeId!,
     waiver,
     custody: Number(custody!.id),
@@ -94,10 +117,10 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     // Not a terminal: progress as plain lines on stderr.
     expect(result.stderr).toMatch(/^audit records checked: [\d,]+ of [\d,]+ \(\d+ %\)$/m);
     expect(result.stderr).toMatch(/^anchored rows compared: [\d,]+$/m);
-    // Station events, phone custody, loans, charges, holds and alerts.
+    // Station events, phone custody, loans, charges, holds and alerts; 10 people, 2 badges, a spare card and a day card.
     const alerts = Number(/(\d+)/.exec((await run(...countAlerts())).stdout)![1]);
     expect(alerts).toBeGreaterThan(0);
-    expect(Number(/(\d+) anchored rows/.exec(result.stdout)![1])).toBe(7 + 2 + 2 + 3 + 2 + alerts);
+    expect(Number(/(\d+) anchored rows/.exec(result.stdout)![1])).toBe(7 + 2 + 2 + 3 + 2 + alerts + 10 + 2 + 1 + 1);
   });
 
   it('names a ledger amount changed from £10.00 to £500.00', async () => {
@@ -210,6 +233,101 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     expect((await verify()).said).toMatch(/alerts 90 was (inserted|changed) outside the hub/);
   });
 
+  // People, their badges, the spare cards and the day cards (migration 18): for each, an edit,
+  // a deletion and an insertion made with the database's own client.
+  const hex = (text: string) => (USING_POSTGRES ? `'\\x${text}'::bytea` : `X'${text}'`);
+
+  it('names a person renamed, deleted or inserted outside the hub', async () => {
+    // The ICT lead: no other row refers to them, so the owner can delete the row outright.
+    const ict = school.staff.ict;
+    await tamper(`UPDATE people SET name = 'Someone Else', role = 'headteacher' WHERE id = ${ict};`);
+    let result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`people ${ict} was (altered: it no longer matches audit record \\d+|changed outside the hub)`));
+    await tamper(`DELETE FROM people WHERE id = ${ict};`);
+    result = await verify();
+    expect(result.said).toMatch(new RegExp(`people ${ict} was (deleted|changed) outside the hub`));
+  });
+
+  it('names a person inserted outside the hub', async () => {
+    await tamper(`INSERT INTO people (id, external_id, name, kind, role) VALUES (400, 'S-ghost', 'Ghost Head', 'staff', 'headteacher');`);
+    const result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(/people 400 was (inserted|changed) outside the hub/);
+  });
+
+  it('names a badge moved to another person, or deleted, outside the hub', async () => {
+    await tamper(`UPDATE badges SET person_id = ${school.staff.headteacher} WHERE hash = ${hex(ids.badge)};`);
+    let result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`badges ${ids.badge} was (altered: it no longer matches audit record \\d+|changed outside the hub)`));
+    await tamper(`DELETE FROM badges WHERE hash = ${hex(ids.badge)};`);
+    result = await verify();
+    expect(result.said).toMatch(new RegExp(`badges ${ids.badge} was (deleted|changed) outside the hub`));
+  });
+
+  it('names a badge inserted outside the hub', async () => {
+    const forged = 'ab'.repeat(16);
+    await tamper(`INSERT INTO badges (hash, person_id, enrolled_at) VALUES (${hex(forged)}, ${school.staff.headteacher}, '2026-03-02T08:00:00.000Z');`);
+    const result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`badges ${forged} was (inserted|changed) outside the hub`));
+  });
+
+  it('names a spare card edited, deleted or inserted outside the hub', async () => {
+    await tamper(`UPDATE spare_cards SET retired_at = '2026-03-02T09:00:00.000Z' WHERE id = ${ids.spare};`);
+    let result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`spare_cards ${ids.spare} was (altered: it no longer matches audit record \\d+|changed outside the hub)`));
+    // Its day card goes first (it refers to the card); spare cards are compared before day cards.
+    await tamper(`DELETE FROM day_cards WHERE spare_card_id = ${ids.spare}; DELETE FROM spare_cards WHERE id = ${ids.spare};`);
+    result = await verify();
+    expect(result.said).toMatch(new RegExp(`spare_cards ${ids.spare} was (deleted|changed) outside the hub`));
+  });
+
+  it('names a spare card inserted outside the hub', async () => {
+    await tamper(`INSERT INTO spare_cards (id, label, hash, added_at) VALUES (60, 'Spare 9', ${hex('cd'.repeat(16))}, '2026-03-02T07:00:00.000Z');`);
+    const result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(/spare_cards 60 was (inserted|changed) outside the hub/);
+  });
+
+  it('names a day card edited, deleted or inserted outside the hub', async () => {
+    // Who had the spare card that day, changed: their taps would be blamed on someone else.
+    await tamper(`UPDATE day_cards SET person_id = ${school.pupils[2]} WHERE id = ${ids.dayCard};`);
+    let result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(new RegExp(`day_cards ${ids.dayCard} was (altered: it no longer matches audit record \\d+|changed outside the hub)`));
+    await tamper(`DELETE FROM day_cards WHERE id = ${ids.dayCard};`);
+    result = await verify();
+    expect(result.said).toMatch(new RegExp(`day_cards ${ids.dayCard} was (deleted|changed) outside the hub`));
+  });
+
+  it('names a day card inserted outside the hub', async () => {
+    await tamper(`INSERT INTO day_cards (id, spare_card_id, person_id, issued_at, expires_at) VALUES (50, ${ids.spare}, ${school.pupils[3]}, '2026-03-01T08:00:00.000Z', '2026-03-01T16:00:00.000Z');`);
+    const result = await verify();
+    expect(result.code).not.toBe(0);
+    expect(result.said).toMatch(/day_cards 50 was (inserted|changed) outside the hub/);
+  });
+
+  it('verifies after a purge: the purged people, their badges and their custody changed by the hub', async () => {
+    // Two pupils left long ago (one with their own card, one with a day card): the hub records it.
+    const db = await openRaw();
+    try {
+      await db.transaction((tx) => tx.run("UPDATE people SET left_on = '2023-07-20' WHERE id IN (?, ?)", [school.pupils[0], school.pupils[1]]));
+    } finally {
+      await db.close();
+    }
+    const purged = await handover('purge', '--by', 'S-office');
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(purged.stdout).toMatch(/2 people pseudonymised, 2 badges/);
+    const result = await verify();
+    expect(result.code, result.said).toBe(0);
+    // ...and a purged row changed afterwards outside the hub is still named.
+    await tamper(`UPDATE people SET name = 'Pupil 1' WHERE id = ${school.pupils[0]};`);
+    expect((await verify()).said).toMatch(new RegExp(`people ${school.pupils[0]} was (altered|changed outside the hub)`));
+  });
+
   it('still names phone custody edited outside the hub after the hub has marked it uncollected', async () => {
     // Blame another pupil for the phone left in, then let the hub's own sweep change the row.
     await tamper(`UPDATE phone_custody SET person_id = ${school.pupils[3]} WHERE id = ${ids.heldCustody};`);
@@ -294,9 +412,9 @@ describe(`records that prove themselves (${USING_POSTGRES ? 'PostgreSQL' : 'SQLi
     // The office's copy of the export, kept elsewhere.
     const kept = path.join(school.test.target.dataDir, 'usb-stick-copy.jsonl');
     fs.copyFileSync(path.join(school.test.target.dataDir, 'audit-checkpoints.jsonl'), kept);
-    // Rewrite: change one record's details and re-chain everything after it, head included; the
+    // Rewrite: change one record's details (not an anchor record's, which would show in the rows) and re-chain everything after it, head included; the
     // checkpoints in the database and the file beside it are removed too.
-    await tamper(`${DROP_GUARDS} UPDATE audit_log SET details = '{"amountPence":1}' WHERE seq = 3;`);
+    await tamper(`${DROP_GUARDS} UPDATE audit_log SET details = '{"amountPence":1}' WHERE seq = (SELECT MIN(seq) FROM audit_log WHERE action <> 'records.anchored');`);
     await rechain();
     await tamper('DELETE FROM audit_checkpoints;');
     fs.rmSync(path.join(school.test.target.dataDir, 'audit-checkpoints.jsonl'));
