@@ -10,7 +10,7 @@ import type { WebContext } from '../context';
 import { PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 
-const KIND_LABELS: Record<string, string> = {
+export const KIND_LABELS: Record<string, string> = {
   confiscation: 'Confiscation',
   safeguarding: 'Safeguarding hold',
   'health-check': 'Held for ICT health check',
