@@ -89,10 +89,10 @@ export class Assets {
     return names;
   }
 
-  /** An asset as a charge or message names it in a sentence: "encrypted USB stick STK-001". */
+  /** An asset as a charge or message names it in a sentence, tag first (tables cut long text): "STK-001 (encrypted USB stick)". */
   async describe(asset: AssetRow, tx: SqlDatabase = this.db): Promise<string> {
     const name = (await this.assetClass(asset.class_id, tx)).name;
-    return `${/^.[a-z]/.test(name) ? name[0].toLowerCase() + name.slice(1) : name} ${asset.tag}`;
+    return `${asset.tag} (${/^.[a-z]/.test(name) ? name[0].toLowerCase() + name.slice(1) : name})`;
   }
 
   async assetClass(id: string, tx: SqlDatabase = this.db): Promise<AssetClassRow> {
