@@ -10,7 +10,7 @@ import { Reports } from '../hub/src/reports/reports';
 import { testDatabaseTarget } from '../test/support/test-database';
 import type { BenchOptions } from './options';
 import { printTable, type Row } from './table';
-import { sqliteAnchorObjects } from '../hub/src/audit/anchors';
+import { ANCHORED_TABLES, sqliteAnchorObjects } from '../hub/src/audit/anchors';
 import type { SqlDatabase } from '../hub/src/db/sql';
 
 /**
@@ -41,7 +41,7 @@ async function buildCustody(db: SqlDatabase, total: number, open: number, pupils
     }
   } finally {
     if (db.kind === 'postgres') for (const trigger of anchoring) await db.exec(`ALTER TABLE phone_custody ENABLE TRIGGER ${trigger}`);
-    else await db.exec(sqliteAnchorObjects());
+    else await db.exec(sqliteAnchorObjects(ANCHORED_TABLES));
   }
   await db.run("INSERT INTO lockers (station_id, locker, state, person_id, since) SELECT station_id, locker, 'phone-in', person_id, deposited_at FROM phones_in");
   await db.exec(db.kind === 'postgres' ? 'VACUUM (ANALYZE) phone_custody, phones_in, lockers' : 'ANALYZE');

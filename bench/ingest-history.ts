@@ -9,7 +9,7 @@ import type { SqlDatabase } from '../hub/src/db/sql';
 import type { EventFrame } from '../hub/src/protocol/frames';
 import type { IncomingEvent } from '../hub/src/records/custody';
 import type { Records } from '../hub/src/records';
-import { sqliteAnchorObjects } from '../hub/src/audit/anchors';
+import { ANCHORED_TABLES, sqliteAnchorObjects } from '../hub/src/audit/anchors';
 
 export const HISTORY_STATIONS = 50;
 export const HISTORY_LOCKERS = 32;
@@ -107,7 +107,7 @@ export async function buildHistory(db: SqlDatabase, pupils: number, from: number
   const person = `(g % ${pupils}) + 1`;
   const anchored = ['station_events', 'phone_custody', 'audit_log'];
   if (db.kind === 'postgres') for (const table of anchored) await db.exec(`ALTER TABLE ${table} DISABLE TRIGGER USER`);
-  else await db.exec(sqliteAnchorObjects().split('\n').filter((line) => line.includes('TRIGGER')).map((line) => line.replace(/CREATE TEMP TRIGGER IF NOT EXISTS (\w+).*/, 'DROP TRIGGER temp.$1;')).join('\n'));
+  else await db.exec(sqliteAnchorObjects(ANCHORED_TABLES).split('\n').filter((line) => line.includes('TRIGGER')).map((line) => line.replace(/CREATE TEMP TRIGGER IF NOT EXISTS (\w+).*/, 'DROP TRIGGER temp.$1;')).join('\n'));
   try {
     await db.transaction(async (tx) => {
       await tx.run(
@@ -130,7 +130,7 @@ export async function buildHistory(db: SqlDatabase, pupils: number, from: number
     });
   } finally {
     if (db.kind === 'postgres') for (const table of anchored) await db.exec(`ALTER TABLE ${table} ENABLE TRIGGER USER`);
-    else await db.exec(sqliteAnchorObjects());
+    else await db.exec(sqliteAnchorObjects(ANCHORED_TABLES));
   }
   // What autovacuum does to a table that grew by this much, done now rather than during the
   // measurement (it would compete with it for the two cores).

@@ -88,6 +88,8 @@ const SettingsSchema = z.object({
   smtpFrom: z.string().min(3).nullable(),
   /** Seconds before the first retry of a failed send; each further retry waits twice as long (up to 6 hours). */
   smtpRetrySeconds: z.number().int().min(1).max(3600),
+  /** The office page's address as staff open it (e.g. https://handover.school.example), for links in e-mails; unset: e-mails name the page without a link. */
+  officeUrl: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'an http:// or https:// address').nullable(),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -130,6 +132,7 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   smtpPassword: 'HANDOVER_SMTP_PASSWORD',
   smtpFrom: 'HANDOVER_SMTP_FROM',
   smtpRetrySeconds: 'HANDOVER_SMTP_RETRY_SECONDS',
+  officeUrl: 'HANDOVER_OFFICE_URL',
 };
 
 /** HANDOVER_TRUST_PROXY: unset, `false` or empty -> false; `true` -> true; else a comma-separated list of addresses. */
@@ -190,6 +193,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     smtpPassword: env.HANDOVER_SMTP_PASSWORD ? env.HANDOVER_SMTP_PASSWORD : null,
     smtpFrom: env.HANDOVER_SMTP_FROM ? env.HANDOVER_SMTP_FROM : null,
     smtpRetrySeconds: intFrom(env.HANDOVER_SMTP_RETRY_SECONDS, 60),
+    officeUrl: env.HANDOVER_OFFICE_URL ? env.HANDOVER_OFFICE_URL.replace(/\/+$/, '') : null,
     ...overrides,
   };
   const parsed = SettingsSchema.superRefine((settings, context) => {

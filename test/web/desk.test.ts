@@ -141,7 +141,7 @@ describe(`the Desk (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { timeout: 12
   it('adds and corrects an asset with real dates, lockers counted from 1, and no duplicate tag or serial', async () => {
     const bad: Array<[Record<string, string>, string]> = [
       [{ mode: 'add', tag: 'STK-010', classId: 'usb-stick', encryption: 'AES' }, 'asset tag STK-010 is already registered'],
-      [{ mode: 'add', tag: 'STK-011', classId: 'usb-stick' }, 'only encrypted usb-stick assets may be registered (see: '],
+      [{ mode: 'add', tag: 'STK-011', classId: 'usb-stick' }, 'as only encrypted ones may be registered (see: '],
       [{ mode: 'add', tag: 'STK-011', classId: 'usb-stick', encryption: 'AES', serial: 'KS-0010' }, 'serial KS-0010 is already STK-010’s'],
       [{ mode: 'add', tag: 'LAP-011', classId: 'laptop', lastHealthCheck: '2026-02-30' }, 'last health check 2026-02-30 is not a date in the calendar'],
       [{ mode: 'add', tag: 'LAP-011', classId: 'laptop', homeStation: 'loans-1', homeLocker: '5' }, 'loans-1 has lockers 1 to 4: there is no locker 5'],

@@ -30,17 +30,11 @@ async function addressesOf(records: Records, role: Role): Promise<string[]> {
 
 const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
 
-/** Asset class id → its readable name, as the messages say it. */
-async function classNamesOf(records: Records): Promise<Record<string, string>> {
-  const names: Record<string, string> = {};
-  for (const assetClass of await records.assets.classes()) names[assetClass.id] = assetClass.name;
-  return names;
-}
 
 /** One digest per borrower per day: every loan of theirs past its due date. */
 export async function overdueDigests(records: Records, now: Date): Promise<Notice[]> {
   const day = localDay(now);
-  const classNames = await classNamesOf(records);
+  const classNames = await records.assets.classNames();
   const byPerson = new Map<number, Array<{ tag: string; class_id: string; due_at: string }>>();
   for (const loan of await records.loans.overdue(now.toISOString())) {
     const list = byPerson.get(Number(loan.person_id)) ?? [];
@@ -114,7 +108,7 @@ export async function uncollectedNotices(records: Records, now: Date, cutoff: st
 /** Each asset whose health check is due, to ICT, once per due date (P10). */
 export async function healthCheckNotices(records: Records, now: Date): Promise<Notice[]> {
   const at = now.toISOString();
-  const classNames = await classNamesOf(records);
+  const classNames = await records.assets.classNames();
   const due: Array<{ id: number; tag: string; class_id: string; dueAt: string }> = [];
   for (const asset of await records.assets.list()) {
     if (['lost', 'stolen', 'written-off', 'retired'].includes(asset.status)) continue;

@@ -3,6 +3,7 @@
 // retried with a doubling wait (outbox.ts). Off when no SMTP host is set.
 import type { Logger } from '../log';
 import type { Records } from '../records';
+import { citeRulesInText } from '../rules/school-rules';
 import type { Settings } from '../settings';
 import { mailerFrom, type SendMail } from './mailer';
 import { healthCheckNotices, lossNotices, overdueDigests, uncollectedNotices } from './notices';
@@ -85,7 +86,11 @@ export class Notifier {
       ...(await uncollectedNotices(this.records, now, this.settings.dayCutoff)),
       ...(await healthCheckNotices(this.records, now)),
     ];
-    for (const notice of notices) await this.outbox.add(notice, at);
+    for (const notice of notices) {
+      // Rules are cited by name and where to read them, never by the project's code ("P10").
+      const plain = { ...notice, subject: citeRulesInText(notice.subject, this.settings.officeUrl), body: citeRulesInText(notice.body, this.settings.officeUrl) };
+      await this.outbox.add(plain, at);
+    }
     await this.deliver(now);
   }
 

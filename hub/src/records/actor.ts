@@ -3,6 +3,9 @@
 // access and the rulebook import it without importing one another in a circle.
 export const ROLES = ['pupil', 'staff', 'headteacher', 'deputy', 'dsl', 'ict', 'office'] as const;
 export type Role = (typeof ROLES)[number];
+/** Each role as pages and messages say it. */
+export const ROLE_WORDS: Record<Role, string> = { pupil: 'pupil', staff: 'staff', headteacher: 'headteacher', deputy: 'deputy head', dsl: 'safeguarding lead (DSL)', ict: 'ICT', office: 'office' };
+export const roleWords = (role: string): string => ROLE_WORDS[role as Role] ?? role;
 
 export interface Actor {
   /** people.id of the staff member acting, or null for the system itself. */

@@ -84,6 +84,19 @@ export class Assets {
     return this.db.all<AssetClassRow>('SELECT * FROM asset_classes ORDER BY code');
   }
 
+  /** Class id → its readable name ("usb-stick" → "Encrypted USB stick"): what pages and messages say. */
+  async classNames(): Promise<Record<string, string>> {
+    const names: Record<string, string> = {};
+    for (const assetClass of await this.classes()) names[assetClass.id] = assetClass.name;
+    return names;
+  }
+
+  /** An asset as a charge or message names it in a sentence, tag first (tables cut long text): "STK-001 (encrypted USB stick)". */
+  async describe(asset: AssetRow, tx: SqlDatabase = this.db): Promise<string> {
+    const name = (await this.assetClass(asset.class_id, tx)).name;
+    return `${asset.tag} (${/^.[a-z]/.test(name) ? name[0].toLowerCase() + name.slice(1) : name})`;
+  }
+
   async assetClass(id: string, tx: SqlDatabase = this.db): Promise<AssetClassRow> {
     const row = await tx.get<AssetClassRow>('SELECT * FROM asset_classes WHERE id = ?', [id]);
     if (!row) throw new NotFoundError(`no asset class ${JSON.stringify(id)}; there are: ${(await this.classes()).map((c) => c.id).join(', ')}`);
@@ -150,7 +163,7 @@ export class Assets {
     if (!input.tag.trim()) throw new RuleError('P6', 'asset tag is empty');
     const assetClass = await this.assetClass(input.classId, tx);
     if (assetClass.requires_encryption && !input.encryption?.trim()) {
-      throw new RuleError('P6', `${assetClass.name} ${input.tag} has no encryption type: only encrypted ${assetClass.id} assets may be registered (P6)`);
+      throw new RuleError('P6', `${assetClass.name} ${input.tag} has no encryption type: give its encryption (e.g. AES-256 hardware), as only encrypted ones may be registered (P6)`);
     }
     if ((input.homeStation == null) !== (input.homeLocker == null)) throw new RuleError('P6', 'home station and home locker go together');
     if (input.homeStation) {

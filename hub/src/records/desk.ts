@@ -7,6 +7,7 @@
 import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
 import { actorLabel, requirePermission, RuleError, type Actor } from './access';
+import { roleWords } from './actor';
 import type { Assets, AssetRow } from './assets';
 import type { Holds } from './holds';
 import type { Ledger } from './ledger';
@@ -60,7 +61,7 @@ export class Desk {
     if (borrower.left_on) throw new RuleError('P12', `${describePerson(borrower)} has left (${borrower.left_on}): nothing can be lent to them`);
     const assetClass = await this.assets.assetClass(asset.class_id, tx);
     if (!(await this.assets.mayBorrow(borrower.role, asset, tx))) {
-      throw new RuleError('P12', `${describePerson(borrower)} is ${borrower.role === 'pupil' ? 'a pupil' : `staff (${borrower.role})`}, and that role may not borrow a ${assetClass.name.toLowerCase()} (P12)`);
+      throw new RuleError('P12', `${describePerson(borrower)} is ${borrower.role === 'pupil' ? 'a pupil' : `staff (${roleWords(borrower.role)})`}, and that role may not borrow a ${assetClass.name.toLowerCase()} (P12)`);
     }
     const lendable = await this.assets.lendable(asset, tx);
     if (!lendable.ok) {
@@ -142,7 +143,7 @@ export class Desk {
       await this.audit.append({ actor: actorLabel(actor), action: 'loan.returned', subject: `loan:${loan.id}`, personId: Number(loan.person_id), at, details: { loan: Number(loan.id), asset: Number(asset.id), heldForCheck: holdForCheck, desk: true, condition: input.condition, ...(note ? { note } : {}) } }, tx);
       let chargeId: number | null = null;
       if (pence !== null && pence > 0) {
-        chargeId = await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence: pence, reason: `damage to ${asset.class_id} ${asset.tag}: ${input.item!.trim()}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at });
+        chargeId = await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence: pence, reason: `damage to ${await this.assets.describe(asset, tx)}: ${input.item!.trim()}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at });
       }
       return { loanId: Number(loan.id), chargeId, heldForCheck: holdForCheck };
     });

@@ -112,7 +112,7 @@ export class Loans {
     const lendable = await this.assets.lendable(asset, tx);
     if (!lendable.ok) await alert('loan-not-lendable', 'ict', `asset:${asset.id}`, `${asset.tag} went out although ${lendable.reason}`);
     if (!borrower || !(await this.assets.mayBorrow(borrower.role, asset, tx))) {
-      await alert('loan-not-permitted', 'ict', `asset:${asset.id}`, `${asset.tag} went out to person #${event.personId}, whose role may not borrow ${asset.class_id} (P12)`);
+      await alert('loan-not-permitted', 'ict', `asset:${asset.id}`, `${asset.tag} went out to person #${event.personId}, whose role may not borrow a ${(await this.assets.assetClass(asset.class_id, tx)).name.toLowerCase()} (P12)`);
     }
     // An earlier loan never closed (a missed return): close it as returned now, noted in the trail.
     const stale = await this.openLoanOf(Number(asset.id), tx);
@@ -186,7 +186,7 @@ export class Loans {
       const amountPence = await this.assets.replacementPence(asset, tx);
       const chargeId =
         amountPence > 0
-          ? await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence, reason: `${LOSS_REASON}${asset.class_id} ${asset.tag}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at })
+          ? await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence, reason: `${LOSS_REASON}${await this.assets.describe(asset, tx)}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at })
           : null;
       await this.alerts.raise(tx, { kind: 'asset-lost', role: 'headteacher', subject: `loan:${loan.id}`, message: `${asset.tag} (${(await this.assets.assetClass(asset.class_id, tx)).name}) reported lost${chargeId ? `; ${formatPence(amountPence)} charged` : ''}`, at });
       return { loanId: Number(loan.id), chargeId, amountPence: chargeId ? amountPence : 0 };
@@ -223,7 +223,7 @@ export class Loans {
       await this.audit.append({ actor: actorLabel(actor), action: 'loan.reported-damaged', subject: `loan:${loan.id}`, personId: Number(loan.person_id), at, details: { loan: Number(loan.id), asset: Number(asset.id), item } }, tx);
       const amountPence = Number(price.pence);
       if (amountPence <= 0) throw new RuleError('P7', `${item} is priced at nothing in the ${asset.class_id} price list`);
-      const chargeId = await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence, reason: `damage to ${asset.class_id} ${asset.tag}: ${item}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at });
+      const chargeId = await this.ledger.charge(tx, { personId: Number(loan.person_id), amountPence, reason: `damage to ${await this.assets.describe(asset, tx)}: ${item}`, assetId: Number(asset.id), loanId: Number(loan.id), actor, at });
       return { loanId: Number(loan.id), chargeId, amountPence };
     });
   }

@@ -6,6 +6,7 @@
 import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
 import { actorLabel, NotFoundError, requireCardRight, requirePermission, RuleError, type Actor } from './access';
+import { roleWords } from './actor';
 import type { AssetInput, AssetRow, Assets } from './assets';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type People, type PersonRow, type Role } from './people';
 import { formatPence, parseDay, parsePounds } from './time';
@@ -101,7 +102,7 @@ export class Register {
     const row = { external_id: externalId, name, kind: role === 'pupil' ? ('pupil' as const) : ('staff' as const), role, form, year_group: yearGroup, staff_code: staffCode, email };
     let effects: string[];
     if (!existing) {
-      effects = [`${name} (${externalId}) is added as ${role === 'pupil' ? `a pupil${form ? ` in ${form}` : ''}` : `staff (${role})`}. They have no card yet: enrol one below, or give a day card.`];
+      effects = [`${name} (${externalId}) is added as ${role === 'pupil' ? `a pupil${form ? ` in ${form}` : ''}` : `staff (${roleWords(role)})`}. They have no card yet: enrol one below, or give a day card.`];
     } else {
       const changes = PERSON_FIELDS.filter(([key]) => (existing[key] ?? null) !== (row[key as keyof typeof row] ?? null)).map(([key, label]) => `${label}: ${existing[key] ?? '—'} → ${row[key as keyof typeof row] ?? '—'}`);
       if (changes.length === 0) throw problem(`nothing to correct: ${existing.name}’s details are already as given`);
@@ -188,7 +189,10 @@ export class Register {
     if (!tag) throw problem('give the asset tag (it is on the label, e.g. STK-004)');
     if (tag.length > 40 || !/^[A-Z0-9][A-Z0-9._/-]*$/.test(tag)) throw problem(`asset tag ${JSON.stringify(tag)}: use letters, digits, dots, dashes or slashes, at most 40`);
     const existing = await tx.get<AssetRow>('SELECT * FROM assets WHERE UPPER(tag) = ?', [tag]);
-    if (input.mode === 'add' && existing) throw problem(`asset tag ${existing.tag} is already registered (${existing.class_id}): choose “Correct” to change it`);
+    if (input.mode === 'add' && existing) {
+      const existingClass = await tx.get<{ name: string }>('SELECT name FROM asset_classes WHERE id = ?', [existing.class_id]);
+      throw problem(`asset tag ${existing.tag} is already registered (${existingClass?.name ?? existing.class_id}): choose “Correct” to change it`);
+    }
     if (input.mode === 'correct' && !existing) throw new NotFoundError(`no asset with tag ${tag} (choose “Add” for a new one)`);
     const classId = text(input.classId) || existing?.class_id || '';
     if (!classId) throw problem('choose the asset’s class');

@@ -22,7 +22,7 @@ export const SCHOOL_RULES: SchoolRule[] = [
   { code: 'P7', name: 'A lost stick costs £10.00', rule: 'A lost encrypted memory stick is reported straight away, and its replacement is charged (£10.00 unless the school sets another price).', handover: 'Reporting a loan lost charges the borrower the item’s replacement price in the charges ledger, with the loan’s history as evidence. A charge can be waived with a reason, never by the person charged.' },
   { code: 'P8', name: 'A stolen stick needs a crime number', rule: 'A stolen stick is reported straight away, with the police crime number.', handover: 'A theft cannot be recorded without its crime number; nothing is charged.' },
   { code: 'P9', name: 'Leavers may keep a stick after a declaration', rule: 'Staff who leave may keep their stick after declaring in writing that school information on it has been deleted.', handover: 'The leaver’s checklist lists each open loan: it is returned, or (sticks only) kept with the declaration recorded and written off without charge.' },
-  { code: 'P10', name: 'Laptops come back', rule: 'Laptops are returned before a member of staff leaves, and for health checks when asked.', handover: 'A leaver cannot be completed while a laptop is out. Each laptop has a health-check date; one that is due stays held in its locker on return until ICT clears it.' },
+  { code: 'P10', name: 'Laptops come back', rule: 'Laptops are returned before a member of staff leaves, and for health checks when asked.', handover: 'A leaver cannot be completed while a laptop is out. Each laptop has a date for its next health check; one that is due stays held in its locker on return until ICT clears it.' },
   { code: 'P11', name: 'Losses and thefts go to the headteacher', rule: 'A lost or stolen laptop or stick is reported to the headteacher at once.', handover: 'Every loss or theft alerts the headteacher and is listed first at the top of Lockers now until someone acknowledges it.' },
   { code: 'P12', name: 'Only authorised borrowers', rule: 'School equipment is used only by the people it is meant for.', handover: 'A card can borrow only the kinds of item its holder’s role allows. An unknown card opens nothing and is recorded.' },
   { code: 'P13', name: 'Uncollected phones and lost property', rule: 'Devices nobody collects go to lost property and are kept for no longer than one term, then disposed of.', handover: 'A phone still in a locker at the end of the day is listed as uncollected; after a term it is due for disposal, which a member of staff records.' },
@@ -41,6 +41,22 @@ export function schoolRule(code: string): SchoolRule {
 /** The anchor of a rule on the rules page: "phones-in-on-arrival". */
 export function ruleAnchor(rule: SchoolRule): string {
   return rule.name.toLowerCase().replace(/£[0-9.]+/g, 'charge').replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+/**
+ * Rules cited by code in plain text (an e-mail): "(P10)" becomes the rule's short name and where to
+ * read it: "(school rule “Laptops come back”: https://hub.example/rules#laptops-come-back)", or,
+ * without the office page's address, "(school rule “Laptops come back”, on the office page’s School rules page)".
+ */
+export function citeRulesInText(text: string, officeUrl: string | null): string {
+  return text.replace(/\((P\d{1,2}(?:\s*[/,]\s*P\d{1,2})*)\)/g, (whole, codes: string) => {
+    const rules = codes.split(/\s*[/,]\s*/).map((code) => SCHOOL_RULES.find((rule) => rule.code === code)).filter((rule) => rule !== undefined);
+    if (!rules.length) return whole;
+    const names = rules.map((rule) => `“${rule.name}”`).join(' and ');
+    const label = rules.length === 1 ? 'school rule' : 'school rules';
+    if (!officeUrl) return `(${label} ${names}, on the office page’s School rules page)`;
+    return `(${label} ${names}: ${rules.map((rule) => `${officeUrl}/rules#${ruleAnchor(rule)}`).join(' ')})`;
+  });
 }
 
 /** The rules as Markdown: docs/school-rules.md is this text (test/web/school-rules.test.ts checks it and says how to rewrite it). */

@@ -123,7 +123,7 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     const lost = await handover('charge', 'lost', 'USB-002', '--by', 'OOF');
     const lostId = /charge (\d+): £10\.00/.exec(lost.stdout)![1];
     const evidence = JSON.parse((await handover('charge', 'evidence', lostId)).stdout);
-    expect(evidence.charge).toMatchObject({ entry: 'charge', reason: 'replacement of lost usb-stick USB-002' });
+    expect(evidence.charge).toMatchObject({ entry: 'charge', reason: 'replacement of lost USB-002 (encrypted USB stick)' });
     expect(evidence.loan).toMatchObject({ outcome: 'lost', station_id: 'loans-1', locker: 1 });
     expect(evidence.stationEvents.map((e: { type: number }) => Number(e.type))).toContain(EVENT.LOAN);
     expect(evidence.auditRecords.map((r: { action: string }) => r.action)).toEqual(expect.arrayContaining(['loan.opened', 'loan.reported-lost', 'charge.raised']));

@@ -112,7 +112,7 @@ describe(`handover on the command line (${USING_POSTGRES ? 'PostgreSQL' : 'SQLit
     expect(stolen.code).toBe(1);
     expect(stolen.stderr.trim()).toBe('handover: a theft must be reported with the police crime number');
     const ledger = await handover('charge', 'list');
-    expect(ledger.stdout).toMatch(/charge\s+£10\.00\s+replacement of lost usb-stick USB-001/);
+    expect(ledger.stdout).toMatch(/charge\s+£10\.00\s+replacement of lost USB-001 \(encrypted/);
     expect(ledger.stdout).toMatch(/waiver\s+-£10\.00\s+stick was faulty/);
     const byTerm = await handover('report', 'charges', '--csv', '-');
     expect(byTerm.stdout).toContain(`Terry Teach,T3,${termOf(new Date().toISOString())},£10.00,-£10.00,£0.00,2`);

@@ -67,7 +67,7 @@ describe(`e-mail notifications through a real SMTP server (${USING_POSTGRES ? 'P
     harness = await startHub({
       demo: false,
       // The cut-off at midnight: a phone left in since two days ago is uncollected today.
-      settings: { smtpHost: '127.0.0.1', smtpPort: port, smtpTls: 'none', smtpFrom: 'Handover <handover@school.test>', smtpRetrySeconds: 1, dayCutoff: '00:00' },
+      settings: { smtpHost: '127.0.0.1', smtpPort: port, smtpTls: 'none', smtpFrom: 'Handover <handover@school.test>', smtpRetrySeconds: 1, dayCutoff: '00:00', officeUrl: 'https://handover.school.test' },
       // The school is there before the hub's first round, so no round sees half of it.
       before: async (db, settings) => {
         const records = createRecords(db, settings);
@@ -130,6 +130,11 @@ describe(`e-mail notifications through a real SMTP server (${USING_POSTGRES ? 'P
   it('tells ICT of a laptop due its health check', async () => {
     const mails = (await eventually(async () => to('ict@school.test').some((mail) => mail.subject === 'Health check due: LAP-002') && to('ict@school.test'), 20_000, 'the health check notice')) as Arrived[];
     expect(mails.filter((mail) => mail.subject === 'Health check due: LAP-002')).toHaveLength(1);
+    // The rule is cited by its name and where to read it, not by the project's code.
+    const mail = mails.find((each) => each.subject === 'Health check due: LAP-002')!;
+    expect(mail.text).toContain('LAP-002 (Laptop)');
+    expect(mail.text).toContain('(school rule “Laptops come back”: https://handover.school.test/rules#laptops-come-back)');
+    expect(mail.text).not.toMatch(/\bP\d{1,2}\b/);
     expect(mails.some((mail) => mail.subject.includes('LAP-001'))).toBe(false);
   });
 
@@ -179,5 +184,12 @@ describe(`e-mail notifications through a real SMTP server (${USING_POSTGRES ? 'P
     await eventually(async () => to('priya@school.test').length === 2, 20_000, "the next day's digest");
     expect(to('priya@school.test')[1].subject).toBe('1 item on loan to you is overdue');
     expect(to('priya@school.test')[1].text).toContain('STK-002');
+  });
+
+  it('names no rule, asset class or role by its internal code in any message', () => {
+    expect(arrived.length).toBeGreaterThan(4);
+    for (const mail of arrived) {
+      expect(`${mail.subject}\n${mail.text}`, mail.subject).not.toMatch(/\bP\d{1,2}\b|usb-stick|\(laptop\)|\((dsl|ict)\)/);
+    }
   });
 });

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { NotFoundError, RuleError, type Actor } from '../../records/access';
 import { RETURN_CONDITIONS, type ReturnCondition } from '../../records/desk';
+import { roleWords } from '../../records/actor';
 import { ROLES } from '../../records/people';
 import type { Records } from '../../records';
 import { formatPence } from '../../records/time';
@@ -213,7 +214,7 @@ async function deskPage(context: WebContext, request: FastifyRequest, reply: Fas
       ${section('person', 'Add or correct a person', 'register.edit', form('person', html`${modeChoice('person', values('person'))}<div class="field-row">
           ${input('person-externalId', 'MIS id', values('person'), { required: true })}
           ${input('person-name', 'Name', values('person'))}
-          <p><label for="person-role">Role</label><select id="person-role" name="role"><option value="">—</option>${ROLES.map((role) => html`<option ${values('person').role === role ? html`selected` : null}>${role}</option>`)}</select></p>
+          <p><label for="person-role">Role</label><select id="person-role" name="role"><option value="">—</option>${ROLES.map((role) => html`<option value="${role}" ${values('person').role === role ? html`selected` : null}>${roleWords(role)}</option>`)}</select></p>
           ${input('person-form', 'Form', values('person'))}
           ${input('person-yearGroup', 'Year', values('person'))}
           ${input('person-staffCode', 'Staff code', values('person'))}

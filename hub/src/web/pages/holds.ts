@@ -11,7 +11,7 @@ import { requestScope } from '../scope';
 import { PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 
-const KIND_LABELS: Record<string, string> = {
+export const KIND_LABELS: Record<string, string> = {
   confiscation: 'Confiscation',
   safeguarding: 'Safeguarding hold',
   'health-check': 'Held for ICT health check',

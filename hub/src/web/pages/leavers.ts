@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { NotFoundError, RuleError } from '../../records/access';
+import { roleWords } from '../../records/actor';
 import { LeaverBlockedError } from '../../records/loans';
 import { parseDay } from '../../records/time';
 import type { PersonRow } from '../../records/people';
@@ -42,7 +43,7 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
       body: html`
         <section aria-labelledby="outstanding-title"><h2 id="outstanding-title">Leavers with items outstanding (${leavers.length})</h2>
           ${leavers.length
-            ? html`<ul class="checklist">${leavers.map((leaver) => html`<li><a href="/leavers/${leaver.id}">${leaver.name}</a> (${leaver.role}, ${leaver.external_id}) — leaving ${formatDay(leaver.left_on)}: <strong>${Number(leaver.open_loans)} item${Number(leaver.open_loans) === 1 ? '' : 's'}</strong> to settle</li>`)}</ul>`
+            ? html`<ul class="checklist">${leavers.map((leaver) => html`<li><a href="/leavers/${leaver.id}">${leaver.name}</a> (${roleWords(leaver.role)}, ${leaver.external_id}) — leaving ${formatDay(leaver.left_on)}: <strong>${Number(leaver.open_loans)} item${Number(leaver.open_loans) === 1 ? '' : 's'}</strong> to settle</li>`)}</ul>`
             : html`<p class="empty">No leaver has anything outstanding.</p>`}
         </section>
         <section aria-labelledby="start-title"><h2 id="start-title">A member of staff is leaving</h2>
@@ -69,6 +70,7 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
   async function checklist(request: FastifyRequest, reply: FastifyReply, options: { problem?: string; status?: number } = {}) {
     const person = await personOf(request);
     const items = await loans.leaverLoans(Number(person.id));
+    const classNames = await context.records.assets.classNames();
     const declared = await db.all<{ tag: string; declaration: string; closed_at: string }>(
       "SELECT a.tag, l.declaration, l.closed_at FROM loans l JOIN assets a ON a.id = l.asset_id WHERE l.person_id = ? AND l.outcome = 'retained' ORDER BY l.closed_at",
       [person.id],
@@ -81,12 +83,12 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
       status: options.status,
       body: html`
         ${options.problem ? notice('problem', options.problem) : null}
-        <p>${person.name} (${person.role}, ${person.external_id}) ${person.left_on ? html`leaves or left on <strong>${formatDay(person.left_on)}</strong>` : 'is on roll'}.</p>
+        <p>${person.name} (${roleWords(person.role)}, ${person.external_id}) ${person.left_on ? html`leaves or left on <strong>${formatDay(person.left_on)}</strong>` : 'is on roll'}.</p>
         <section aria-labelledby="items-title"><h2 id="items-title">Still to settle (${items.length})</h2>
           ${items.length
             ? html`<ul class="checklist">${items.map(
                 (item) => html`<li>
-                  <strong><a href="/who/asset/${encodeURIComponent(item.asset.tag)}">${item.asset.tag}</a></strong> (${item.asset.class_id}), on loan since ${timeTag(item.loan.lent_at)}:
+                  <strong><a href="/who/asset/${encodeURIComponent(item.asset.tag)}">${item.asset.tag}</a></strong> (${classNames[item.asset.class_id] ?? item.asset.class_id}), on loan since ${timeTag(item.loan.lent_at)}:
                   ${item.required === 'return' ? html`must be returned to its locker (P10).` : html`return it to its locker, or record the leaver’s declaration that school information on it has been deleted (P9).`}
                   ${item.required === 'return-or-declare' && mayAct
                     ? html`<form method="post" action="/leavers/${person.id}/declare" class="declare">

@@ -4,6 +4,8 @@
 import type { FastifyInstance } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { eventName } from '../../protocol/frames';
+import { roleWords } from '../../records/actor';
+import { KIND_LABELS } from './holds';
 import { assetStatusWords, type AssetRow } from '../../records/assets';
 import type { LoanRow } from '../../records/loans';
 import type { PersonRow } from '../../records/people';
@@ -26,6 +28,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
 
   app.get('/who', { config: { permission: 'people.view' } }, async (request, reply) => {
     const q = String((request.query as { q?: string }).q ?? '').trim().slice(0, 100);
+    const classNames = await context.records.assets.classNames();
     let people: PersonRow[] = [];
     let assets: Array<AssetRow & { holder: string | null; holder_id: number | null }> = [];
     const scope = await requestScope(context, request);
@@ -59,13 +62,13 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
           <section aria-labelledby="people-found"><h2 id="people-found">People (${people.length})</h2>
             ${people.length
               ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Name</th><th scope="col">MIS id</th><th scope="col">Form or role</th><th scope="col">Status</th></tr></thead>
-                <tbody>${people.map((person) => html`<tr><td><a href="/who/person/${person.id}">${person.name}</a></td><td>${person.external_id}</td><td>${person.form ?? person.role}</td><td>${person.left_on ? `left ${formatDay(person.left_on)}` : 'on roll'}</td></tr>`)}</tbody></table></div>`
+                <tbody>${people.map((person) => html`<tr><td><a href="/who/person/${person.id}">${person.name}</a></td><td>${person.external_id}</td><td>${person.form ?? roleWords(person.role)}</td><td>${person.left_on ? `left ${formatDay(person.left_on)}` : 'on roll'}</td></tr>`)}</tbody></table></div>`
               : html`<p class="empty">Nobody matches “${q}”.</p>`}
           </section>
           <section aria-labelledby="assets-found"><h2 id="assets-found">Assets (${assets.length})</h2>
             ${assets.length
               ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Tag</th><th scope="col">Class</th><th scope="col">Status</th><th scope="col">Held by</th></tr></thead>
-                <tbody>${assets.map((asset) => html`<tr><td><a href="/who/asset/${encodeURIComponent(asset.tag)}">${asset.tag}</a></td><td>${asset.class_id}</td><td>${assetStatusWords(asset.status)}</td><td>${asset.holder_id ? html`<a href="/who/person/${asset.holder_id}">${asset.holder}</a>` : '—'}</td></tr>`)}</tbody></table></div>`
+                <tbody>${assets.map((asset) => html`<tr><td><a href="/who/asset/${encodeURIComponent(asset.tag)}">${asset.tag}</a></td><td>${classNames[asset.class_id] ?? asset.class_id}</td><td>${assetStatusWords(asset.status)}</td><td>${asset.holder_id ? html`<a href="/who/person/${asset.holder_id}">${asset.holder}</a>` : '—'}</td></tr>`)}</tbody></table></div>`
               : html`<p class="empty">No asset matches “${q}”.</p>`}
           </section>`
           : html`<p class="hint">Search for a pupil or member of staff to see what they hold now and what they held before, or for an asset tag to see who has it and its custody chain.</p>`}`,
@@ -90,6 +93,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
       )
     ).filter((phone) => !restricted.has(Number(phone.id)));
     const loans = await db.all<LoanRow & { tag: string; class_id: string }>('SELECT l.*, a.tag, a.class_id FROM loans l JOIN assets a ON a.id = l.asset_id WHERE l.person_id = ? ORDER BY l.lent_at DESC LIMIT 50', [id]);
+    const classNames = await context.records.assets.classNames();
     const holds = (await context.records.holds.list(actor)).filter((hold) => hold.personId === id);
     const mayCharges = may(account.role, 'charges.view');
     const charges = mayCharges ? await context.records.ledger.entries({ personId: id }) : [];
@@ -104,14 +108,14 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
       body: html`
         <dl class="facts">
           <dt>MIS id</dt><dd>${person.external_id}</dd>
-          <dt>${person.kind === 'pupil' ? 'Form' : 'Role'}</dt><dd>${person.kind === 'pupil' ? (person.form ?? '—') : person.role}${person.staff_code ? ` (${person.staff_code})` : ''}</dd>
+          <dt>${person.kind === 'pupil' ? 'Form' : 'Role'}</dt><dd>${person.kind === 'pupil' ? (person.form ?? '—') : roleWords(person.role)}${person.staff_code ? ` (${person.staff_code})` : ''}</dd>
           <dt>Status</dt><dd>${person.left_on ? `Left ${formatDay(person.left_on)}` : 'On roll'}</dd>
           ${person.kind === 'pupil' ? html`<dt>Medical exemption</dt><dd>${Number(person.medical_exempt) ? 'Yes: keeps the phone (P3)' : 'No'}</dd>` : null}
         </dl>
         <section aria-labelledby="now-title"><h2 id="now-title">Has now</h2>
           <ul>
             ${phoneIn ? html`<li>Phone in station ${phoneIn.station_id}, locker ${Number(phoneIn.locker) + 1}, since ${timeTag(phoneIn.deposited_at)}${phoneIn.uncollected_at ? html` <span class="pill warn">uncollected</span>` : null}</li>` : null}
-            ${openLoans.map((loan) => html`<li><a href="/who/asset/${encodeURIComponent(loan.tag)}">${loan.tag}</a> (${loan.class_id}) on loan since ${timeTag(loan.lent_at)}, due ${timeTag(loan.due_at)}${loan.due_at < now ? html` <span class="pill bad">overdue</span>` : null}</li>`)}
+            ${openLoans.map((loan) => html`<li><a href="/who/asset/${encodeURIComponent(loan.tag)}">${loan.tag}</a> (${classNames[loan.class_id] ?? loan.class_id}) on loan since ${timeTag(loan.lent_at)}, due ${timeTag(loan.due_at)}${loan.due_at < now ? html` <span class="pill bad">overdue</span>` : null}</li>`)}
             ${!phoneIn && !openLoans.length ? html`<li class="empty">Nothing.</li>` : null}
           </ul>
           ${mayCharges ? html`<p>Balance owed: <strong>${formatPence(balance)}</strong></p>` : null}
@@ -127,10 +131,10 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
         <section aria-labelledby="loans-title"><h2 id="loans-title">Loans</h2>
           ${loans.length
             ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Item</th><th scope="col">Lent</th><th scope="col">Due</th><th scope="col">Closed</th></tr></thead>
-              <tbody>${loans.map((loan) => html`<tr><td><a href="/who/asset/${encodeURIComponent(loan.tag)}">${loan.tag}</a> (${loan.class_id})</td><td>${timeTag(loan.lent_at)}</td><td>${timeTag(loan.due_at)}</td><td>${loan.closed_at ? html`${timeTag(loan.closed_at)}, ${LOAN_OUTCOMES[loan.outcome ?? ''] ?? loan.outcome}${loan.found_at ? ' (later found)' : ''}` : 'open'}</td></tr>`)}</tbody></table></div>`
+              <tbody>${loans.map((loan) => html`<tr><td><a href="/who/asset/${encodeURIComponent(loan.tag)}">${loan.tag}</a> (${classNames[loan.class_id] ?? loan.class_id})</td><td>${timeTag(loan.lent_at)}</td><td>${timeTag(loan.due_at)}</td><td>${loan.closed_at ? html`${timeTag(loan.closed_at)}, ${LOAN_OUTCOMES[loan.outcome ?? ''] ?? loan.outcome}${loan.found_at ? ' (later found)' : ''}` : 'open'}</td></tr>`)}</tbody></table></div>`
             : html`<p class="empty">No loans.</p>`}
         </section>
-        ${holds.length ? html`<section aria-labelledby="holds-title"><h2 id="holds-title">Holds</h2><ul>${holds.map((hold) => html`<li><a href="/holds/${hold.id}">Hold ${hold.id}</a>: ${hold.kind} at ${hold.stationId}, locker ${hold.locker + 1}, ${timeTag(hold.placedAt)}${hold.releasedAt ? html`, released ${timeTag(hold.releasedAt)}` : ' (held)'}</li>`)}</ul></section>` : null}
+        ${holds.length ? html`<section aria-labelledby="holds-title"><h2 id="holds-title">Holds</h2><ul>${holds.map((hold) => html`<li><a href="/holds/${hold.id}">Hold ${hold.id}</a>: ${KIND_LABELS[hold.kind] ?? hold.kind} at ${hold.stationId}, locker ${hold.locker + 1}, ${timeTag(hold.placedAt)}${hold.releasedAt ? html`, released ${timeTag(hold.releasedAt)}` : ' (held)'}</li>`)}</ul></section>` : null}
         ${mayCharges
           ? html`<section aria-labelledby="charges-title"><h2 id="charges-title">Charges</h2>
             ${charges.length
@@ -157,12 +161,13 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
         )
       : [];
     const healthDue = await context.records.assets.healthCheckDueAt(asset);
+    const classNames = await context.records.assets.classNames();
     return context.render(request, reply, {
       title: `Asset ${asset.tag}`,
       section: '/who',
       body: html`
         <dl class="facts">
-          <dt>Class</dt><dd>${asset.class_id}${asset.model ? `, ${asset.model}` : ''}</dd>
+          <dt>Class</dt><dd>${classNames[asset.class_id] ?? asset.class_id}${asset.model ? `, ${asset.model}` : ''}</dd>
           <dt>Serial</dt><dd>${asset.serial ?? '—'}</dd>
           <dt>Encryption</dt><dd>${asset.encryption ?? '—'}</dd>
           <dt>Status</dt><dd>${assetStatusWords(asset.status)}</dd>
