@@ -105,7 +105,7 @@ export class Ingest extends EventEmitter {
   batches = 0;
   private waiting: Arrival[] = [];
   private draining: Promise<void> | null = null;
-  private stationKeys = new Map<string, { key: string | null; readAt: number }>();
+  private stationKeys = new Map<string, { key: string | null; site: string | null; readAt: number }>();
   private lastArrival = { ms: 0, iso: '' };
   /** Rejections are logged once per station and reason per minute, with a count. */
   private rejectionLog: ThrottledLog;
@@ -216,19 +216,19 @@ export class Ingest extends EventEmitter {
     return this.lastArrival.iso;
   }
 
-  /** The station's key while the cached copy is fresh, else undefined (read it with stationKey). */
-  private cachedStationKey(stationId: string): string | null | undefined {
+  /** The station's key and registered site while the cached copy is fresh, else undefined (read them with stationKey). */
+  private cachedStationKey(stationId: string): { key: string | null; site: string | null } | undefined {
     const cached = this.stationKeys.get(stationId);
-    return cached && Date.now() - cached.readAt < STATION_CACHE_MS ? cached.key : undefined;
+    return cached && Date.now() - cached.readAt < STATION_CACHE_MS ? cached : undefined;
   }
 
-  private async stationKey(stationId: string): Promise<string | null> {
-    const row = await this.options.db.get<{ station_key: string }>('SELECT station_key FROM stations WHERE id = ?', [stationId]);
-    const key = row?.station_key ?? null;
+  private async stationKey(stationId: string): Promise<{ key: string | null; site: string | null }> {
+    const row = await this.options.db.get<{ station_key: string; site: string }>('SELECT station_key, site FROM stations WHERE id = ?', [stationId]);
+    const entry = { key: row?.station_key ?? null, site: row?.site ?? null, readAt: Date.now() };
     this.stationKeys.delete(stationId);
     if (this.stationKeys.size >= STATION_CACHE_MAX) this.stationKeys.delete(this.stationKeys.keys().next().value!);
-    this.stationKeys.set(stationId, { key, readAt: Date.now() });
-    return key;
+    this.stationKeys.set(stationId, entry);
+    return entry;
   }
 
   private async drain(): Promise<void> {
@@ -287,9 +287,17 @@ export class Ingest extends EventEmitter {
       }
       const { station: stationId, kind } = named;
       // The key from memory needs no await: nearly every frame takes this path.
-      let key = this.cachedStationKey(stationId);
-      if (key === undefined) key = await this.stationKey(stationId);
-      const refusal = key === null ? `unknown station ${stationId}` : kind === 'STATUS' ? await this.storeStatus(stationId, arrival) : this.acceptEvent(stationId, key, arrival, events);
+      const { key, site } = this.cachedStationKey(stationId) ?? (await this.stationKey(stationId));
+      // A station speaks for its own school only (issue 16): the broker's ACL keeps it to its
+      // site's topics, and should an external broker's ACL be wrong the hub still refuses.
+      const refusal =
+        key === null
+          ? `unknown station ${stationId}`
+          : site !== named.site
+            ? `station ${stationId} is registered for site ${site}, topic names site ${named.site}`
+            : kind === 'STATUS'
+              ? await this.storeStatus(stationId, arrival)
+              : this.acceptEvent(stationId, key, arrival, events);
       if (refusal !== null) this.reject(arrival.topic, refusal, arrival.receivedAt, arrival.payload.length);
     }
     if (events.length === 0) return;

@@ -91,6 +91,28 @@ describe('ingest', () => {
     await client.endAsync();
   });
 
+  it("refuses a station's frames on another school's topics, though the broker (no ACL here) let them through", async () => {
+    // School B's station, registered for site "north", publishing on school A's ("demo") topics:
+    // an external broker with a wrong ACL would pass it on; the hub must still refuse it.
+    const northKey = (await records.stations.add('north', 'north-1', 8)).station_key;
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'north-1' });
+    const before = ingest.stored;
+    const stored = () => test.db.all<{ seq: number }>('SELECT seq FROM station_events WHERE station_id = ? ORDER BY seq', ['north-1']);
+    await client.publishAsync('handover/demo/north-1/events', signedFrame(northKey, { station: 'north-1', boot: 1, seq: 1, type: EVENT.BOOT }), { qos: 1 });
+    await client.publishAsync('handover/demo/north-1/status', 'online', { qos: 1 });
+    await eventually(() => ingest.rejections.filter((r) => r.station === 'north-1').length >= 2, 5000, "both of north-1's frames on demo's topics refused");
+    expect(ingest.rejections.filter((r) => r.station === 'north-1').map((r) => r.reason)).toEqual([
+      'station north-1 is registered for site north, topic names site demo',
+      'station north-1 is registered for site north, topic names site demo',
+    ]);
+    expect(await test.db.get('SELECT status FROM stations WHERE id = ?', ['north-1'])).toEqual({ status: 'unknown' });
+    // On its own site's topic the same station is heard (and its refused frame was never stored).
+    await client.publishAsync('handover/north/north-1/events', signedFrame(northKey, { station: 'north-1', boot: 1, seq: 2, type: EVENT.BOOT }), { qos: 1 });
+    await eventually(() => ingest.stored > before, 5000, "north-1's frame on its own site");
+    expect((await stored()).map((row) => Number(row.seq))).toEqual([2]);
+    await client.endAsync();
+  });
+
   it('dates phone custody by the station clock when the frame carries it, by arrival when not', async () => {
     const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { clientId: 'room-1-clock' });
     // After a long network cut: a deposit made three hours ago and a collection made one hour
