@@ -7,6 +7,7 @@ import { openDatabase } from '../db/open';
 import { createRecords } from '../records';
 import { FirmwareRecords, type Stage } from '../firmware/records';
 import { loadSettings } from '../settings';
+import { actingIn } from './records-cli';
 
 export class FirmwareUsageError extends Error {}
 
@@ -15,7 +16,7 @@ export const FIRMWARE_USAGE = `  firmware upload <dist/firmware.js> --by STAFF  
                                  send it to one station, a room's worth (4 unless --count), or all;
                                  --rollback to go back to an older version
   firmware pause --by STAFF | firmware resume --by STAFF
-  firmware status                each station's target version, state and progress`;
+  firmware status [--by STAFF]   each station's target version, state and progress (--by: of their school)`;
 
 export async function firmwareCommand(rest: string[]): Promise<void> {
   const [sub, ...argv] = rest;
@@ -62,7 +63,9 @@ export async function firmwareCommand(rest: string[]): Promise<void> {
         if (stage !== undefined && values.station?.length) throw new FirmwareUsageError('give --stage or --station, not both');
         const count = values.count === undefined ? undefined : Number(values.count);
         if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new FirmwareUsageError('--count must be a whole number from 1');
-        const chosen = await firmware.rollout(version, { stations: values.station, stage: stage ?? (values.station?.length ? undefined : 'one'), count }, values.rollback === true, await actor());
+        // A school's member of staff rolls out to their school's stations only (issue 16), as the page does.
+        const acting = await actingIn(records, await actor());
+        const chosen = await firmware.rollout(version, { stations: values.station, stage: stage ?? (values.station?.length ? undefined : 'one'), count, within: (id) => acting.scope.station(id) }, values.rollback === true, acting.actor);
         console.log(`firmware ${version}${values.rollback ? ' (rollback)' : ''} to ${chosen.join(', ')}: the running hub sends it to each station while it is online`);
         return;
       }
@@ -73,7 +76,9 @@ export async function firmwareCommand(rest: string[]): Promise<void> {
         return;
       case 'status': {
         const paused = await firmware.paused();
-        const targets = await firmware.targets();
+        // --by: that person's school's stations; without it (the server's operator), every school's.
+        const scope = values.by ? (await actingIn(records, await actor())).scope : null;
+        const targets = (await firmware.targets()).filter((target) => !scope || scope.station(target.station_id));
         if (paused) console.log('rollout paused');
         if (targets.length === 0) console.log('no firmware rolled out');
         for (const target of targets) {

@@ -18,6 +18,7 @@ import { importPeople, type ImportProblem } from '../import/people';
 import { createRecords, type Records } from '../records';
 import { actorLabel, NotFoundError, requirePermission, type Actor } from '../records/access';
 import type { Scope } from '../records/schools';
+import { requireInScope, type ScopeRefs } from '../records/scope-refs';
 import type { Permission } from '../rules/permissions';
 import { ROLES, type Role } from '../records/people';
 import { purge } from '../records/purge';
@@ -104,6 +105,22 @@ async function actorFrom(records: Records, by: string | undefined, required: boo
   const actor = await records.people.actor(by);
   if (permission) requirePermission(actor, permission);
   return actor;
+}
+
+/**
+ * The acting person's schools (issue 16), the one path every command takes that names a person, an
+ * asset, a station or a phone: `scope` is what they see (--by: their school's; the operator: every
+ * school's, or --school's), `require` refuses another school's as if it did not exist, and `actor`
+ * carries the school what they add belongs to.
+ */
+export async function actingIn(records: Records, actor: Actor, school?: string | null): Promise<{ actor: Actor; scope: Scope; require(refs: ScopeRefs): Promise<void> }> {
+  const scope = await records.schools.scopeForActor(actor, school);
+  const home = actor.personId !== null ? await records.schools.ofPerson(actor.personId) : school ? await records.schools.resolve(school) : null;
+  return {
+    actor: home === null ? actor : { ...actor, school: records.schools.stored(home) },
+    scope,
+    require: (refs) => requireInScope(records, scope, refs),
+  };
 }
 
 function progressLine(label: string): (done: number, total: number) => void {
@@ -250,11 +267,8 @@ async function chargeCommand(argv: string[]): Promise<void> {
     const target = positionals[0];
     if (needsActor && !target) throw new RecordsUsageError(`charge ${action} needs ${action === 'waive' || action === 'reverse' ? 'a charge id' : 'an asset tag'}`);
     // What --by names is of their school only (issue 16): another school's asset or charge is not there.
-    const scope = await records.schools.scopeForActor(actor, values.school);
-    if (['lost', 'stolen', 'damage', 'found'].includes(action) && target) {
-      const asset = await records.db.get<{ id: number }>('SELECT id FROM assets WHERE tag = ?', [target]);
-      if (asset && !scope.asset(asset.id)) throw new NotFoundError(`no asset ${target}`);
-    }
+    const { scope, require } = await actingIn(records, actor, values.school);
+    if (['lost', 'stolen', 'damage', 'found'].includes(action)) await require({ tags: [target] });
     const chargeId = () => {
       if (!/^\d+$/.test(target)) throw new RecordsUsageError(`${JSON.stringify(target)} is not a charge id`);
       return Number(target);
@@ -265,7 +279,6 @@ async function chargeCommand(argv: string[]): Promise<void> {
     }
     switch (action) {
       case 'list': {
-        const scope = await records.schools.scopeForActor(actor, values.school);
         const personId = values.person ? Number((await personInScope(records, values.person, scope)).id) : undefined;
         const report = await new Reports(records).run('ledger', { actor, personId, scope });
         console.log(toTable(report.columns, report.rows));
@@ -324,7 +337,7 @@ async function leaverCommand(argv: string[]): Promise<void> {
     const person = await records.people.resolve(positionals[0]);
     const mutating = Boolean(values.retain || values.complete);
     const actor = await actorFrom(records, values.by, mutating, 'leavers.view');
-    if (!(await records.schools.scopeForActor(actor, values.school)).person(person.id)) throw new NotFoundError(`no person ${positionals[0]}`);
+    await (await actingIn(records, actor, values.school)).require({ people: [positionals[0]] });
     if (values.retain) {
       await records.loans.retainWithDeclaration(Number(person.id), values.retain, values.declaration ?? '', actor);
       console.log(`${values.retain} retained by ${person.name} with a declaration; written off without charge`);
@@ -346,8 +359,9 @@ async function disposeCommand(argv: string[]): Promise<void> {
   const { values, positionals } = args(argv, { note: { type: 'string' } });
   if (!positionals[0] || !/^\d+$/.test(positionals[0])) throw new RecordsUsageError('dispose needs the custody number from "report disposal"');
   await withRecords(async (records) => {
-    const actor = await actorFrom(records, values.by, true);
-    await records.lostProperty.dispose(Number(positionals[0]), values.note ?? '', actor);
+    const acting = await actingIn(records, await actorFrom(records, values.by, true), values.school);
+    await acting.require({ custody: [Number(positionals[0])] });
+    await records.lostProperty.dispose(Number(positionals[0]), values.note ?? '', acting.actor);
     console.log(`phone ${positionals[0]} recorded as disposed of`);
   });
 }
@@ -357,8 +371,8 @@ async function exemptionCommand(argv: string[]): Promise<void> {
   const { values, positionals } = args(rest, { reference: { type: 'string' }, review: { type: 'string' } });
   if (!positionals[0]) throw new RecordsUsageError('exemption grant|end <pupil>');
   await withRecords(async (records) => {
-    const actor = await actorFrom(records, values.by, true);
-    const person = await records.people.resolve(positionals[0]);
+    const { actor, scope } = await actingIn(records, await actorFrom(records, values.by, true), values.school);
+    const person = await personInScope(records, positionals[0], scope);
     if (action === 'grant') {
       await records.exemptions.grant(Number(person.id), values.reference ?? '', values.review ?? '', actor);
       console.log(`medical exemption recorded for ${person.name} (review ${values.review}); online stations get it within seconds (the hub sends the new badge list)`);
@@ -494,8 +508,8 @@ async function exportCommand(argv: string[]): Promise<void> {
 async function purgeCommand(argv: string[]): Promise<void> {
   const { values } = args(argv, { 'dry-run': { type: 'boolean' } });
   await withRecords(async (records, settings) => {
-    const actor = await actorFrom(records, values.by, true);
-    const result = await purge(records, { actor, retentionDays: settings.retentionDays, dryRun: values['dry-run'] });
+    const { actor, scope } = await actingIn(records, await actorFrom(records, values.by, true), values.school);
+    const result = await purge(records, { actor, retentionDays: settings.retentionDays, dryRun: values['dry-run'], scope });
     console.log(
       `${result.dryRun ? 'would purge' : 'purged'} records older than ${result.cutoff.slice(0, 10)} (${settings.retentionDays} days): ${result.peoplePseudonymised} people pseudonymised, ${result.badgesDeleted} badges, ${result.phoneCustodyDeleted} phone custody records, ${result.exemptionsDeleted} exemptions, ${result.holdsDeleted} holds, ${result.stationEventsDeleted} station events and ${result.notificationsDeleted} e-mail notifications deleted; the charges ledger and audit trail are kept`,
     );

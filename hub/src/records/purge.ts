@@ -13,6 +13,7 @@
 // free pages of the file.
 import { actorLabel, requirePermission, type Actor } from './access';
 import type { Records } from './index';
+import type { Scope } from './schools';
 import { addDays } from './time';
 import { EVENT } from '../../../protocol/wire';
 
@@ -30,15 +31,25 @@ export interface PurgeResult {
 
 const PHONE_EVENTS = [EVENT.DEPOSIT, EVENT.COLLECT, EVENT.EXEMPT, EVENT.UNKNOWN_BADGE, EVENT.REFUSED, EVENT.DEPOSIT_CANCELLED, EVENT.COLLECT_CANCELLED];
 
-export async function purge(records: Records, options: { actor: Actor; retentionDays: number; now?: Date; dryRun?: boolean }): Promise<PurgeResult> {
+/**
+ * `scope` (issue 16): a school's purge touches only its people and its stations' records (the
+ * notifications, which name no school, only with every school in scope); absent, every school.
+ */
+export async function purge(records: Records, options: { actor: Actor; retentionDays: number; now?: Date; dryRun?: boolean; scope?: Scope }): Promise<PurgeResult> {
   requirePermission(options.actor, 'records.purge', 'purging personal records');
   const now = (options.now ?? new Date()).toISOString();
   const cutoff = addDays(now, -options.retentionDays);
   const cutoffDay = cutoff.slice(0, 10);
   const dryRun = options.dryRun ?? false;
   const result: PurgeResult = { cutoff, peoplePseudonymised: 0, badgesDeleted: 0, phoneCustodyDeleted: 0, exemptionsDeleted: 0, holdsDeleted: 0, stationEventsDeleted: 0, notificationsDeleted: 0, dryRun };
+  const school = options.scope?.where('school') ?? { sql: '1 = 1', params: [] };
+  const site = options.scope?.where('site') ?? { sql: '1 = 1', params: [] };
+  const everySchool = !options.scope || options.scope.everything;
+  // The rows of the schools in scope: by their person, or by their station.
+  const ofPeople = everySchool ? { sql: '', params: [] } : { sql: ` AND person_id IN (SELECT id FROM people WHERE ${school.sql})`, params: school.params };
+  const ofStations = everySchool ? { sql: '', params: [] } : { sql: ` AND station_id IN (SELECT id FROM stations WHERE ${site.sql})`, params: site.params };
   const work = async (tx: typeof records.db) => {
-    const people = await tx.all<{ id: number }>('SELECT id FROM people WHERE left_on IS NOT NULL AND left_on < ? AND purged_at IS NULL ORDER BY id', [cutoffDay]);
+    const people = await tx.all<{ id: number }>(`SELECT id FROM people WHERE left_on IS NOT NULL AND left_on < ? AND purged_at IS NULL AND ${school.sql} ORDER BY id`, [cutoffDay, ...school.params]);
     for (const { id } of people) {
       const person = Number(id);
       result.badgesDeleted += (await tx.run('DELETE FROM badges WHERE person_id = ?', [person])).changes;
@@ -53,12 +64,12 @@ export async function purge(records: Records, options: { actor: Actor; retention
       await records.audit.append({ actor: actorLabel(options.actor), action: 'person.pseudonymised', subject: `person:${person}`, personId: person, details: { person } }, tx);
       result.peoplePseudonymised++;
     }
-    result.phoneCustodyDeleted += (await tx.run('DELETE FROM phone_custody WHERE collected_at IS NOT NULL AND collected_at < ?', [cutoff])).changes;
-    result.exemptionsDeleted += (await tx.run('DELETE FROM medical_exemptions WHERE ended_at IS NOT NULL AND ended_at < ?', [cutoff])).changes;
-    result.holdsDeleted += (await tx.run('DELETE FROM holds WHERE released_at IS NOT NULL AND released_at < ?', [cutoff])).changes;
+    result.phoneCustodyDeleted += (await tx.run(`DELETE FROM phone_custody WHERE collected_at IS NOT NULL AND collected_at < ?${ofStations.sql}`, [cutoff, ...ofStations.params])).changes;
+    result.exemptionsDeleted += (await tx.run(`DELETE FROM medical_exemptions WHERE ended_at IS NOT NULL AND ended_at < ?${ofPeople.sql}`, [cutoff, ...ofPeople.params])).changes;
+    result.holdsDeleted += (await tx.run(`DELETE FROM holds WHERE released_at IS NOT NULL AND released_at < ?${ofStations.sql}`, [cutoff, ...ofStations.params])).changes;
     // E-mails name people in their bodies and addresses: those past retention go (not one still waiting to be sent).
-    result.notificationsDeleted += (await tx.run("DELETE FROM notifications WHERE created_at < ? AND state <> 'waiting'", [cutoff])).changes;
-    result.stationEventsDeleted += (await tx.run(`DELETE FROM station_events WHERE received_at < ? AND type IN (${PHONE_EVENTS.map(() => '?').join(', ')})`, [cutoff, ...PHONE_EVENTS])).changes;
+    if (everySchool) result.notificationsDeleted += (await tx.run("DELETE FROM notifications WHERE created_at < ? AND state <> 'waiting'", [cutoff])).changes;
+    result.stationEventsDeleted += (await tx.run(`DELETE FROM station_events WHERE received_at < ? AND type IN (${PHONE_EVENTS.map(() => '?').join(', ')})${ofStations.sql}`, [cutoff, ...PHONE_EVENTS, ...ofStations.params])).changes;
     await records.audit.append({ actor: actorLabel(options.actor), action: 'purge.run', subject: 'retention', details: { ...result } }, tx);
     if (dryRun) throw new DryRunRollback();
   };

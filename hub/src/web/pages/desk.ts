@@ -9,6 +9,7 @@ import { actorFor, may } from '../../accounts/roles';
 import { NotFoundError, RuleError, type Actor } from '../../records/access';
 import { RETURN_CONDITIONS, type ReturnCondition } from '../../records/desk';
 import { roleWords } from '../../records/actor';
+import { requireInScope as requireSeen } from '../../records/scope-refs';
 import { ROLES } from '../../records/people';
 import type { Records } from '../../records';
 import { formatPence } from '../../records/time';
@@ -245,20 +246,7 @@ async function deskPage(context: WebContext, request: FastifyRequest, reply: Fas
  * see (issue 16): as if it did not exist, like every page.
  */
 async function requireInScope(context: WebContext, request: FastifyRequest, fields: Fields): Promise<void> {
-  const scope = await requestScope(context, request);
-  if (scope.everything) return;
-  const { db, people } = context.records;
-  const tag = fields.tag?.trim();
-  if (tag) {
-    const asset = await db.get<{ id: number }>('SELECT id FROM assets WHERE tag = ?', [tag]);
-    if (asset && !scope.asset(asset.id)) throw new NotFoundError(`no asset ${tag}`);
-  }
-  for (const ref of [fields.borrower, fields.person, fields.externalId]) {
-    if (!ref?.trim()) continue;
-    const person = await people.resolve(ref.trim()).catch(() => null);
-    if (person && !scope.person(person.id)) throw new NotFoundError(`no person ${ref.trim()}`);
-  }
-  if (fields.homeStation?.trim() && !scope.station(fields.homeStation.trim())) throw new NotFoundError(`no station ${fields.homeStation.trim()}`);
+  await requireSeen(context.records, await requestScope(context, request), { tags: [fields.tag], people: [fields.borrower, fields.person, fields.externalId], stations: [fields.homeStation], spareCards: [fields.card] });
 }
 
 export function registerDesk(app: FastifyInstance, context: WebContext): void {
