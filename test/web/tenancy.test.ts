@@ -159,6 +159,14 @@ describe(`schools as tenants (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { t
     expect((await clients.a.get('/who/asset/STK-B1')).status).toBe(404);
     // A school account's filter cannot reach another school.
     expect((await crawl(clients.a, 'school=north')).b).toEqual([]);
+    // Nor the Desk's API, however the tag is written (the register upper-cases tags).
+    const model = await harness.hub.db.get("SELECT model FROM assets WHERE tag = 'STK-B1'");
+    for (const tag of ['STK-B1', 'stk-b1']) {
+      const correct = await clients.a.send('POST', '/api/desk/asset', { json: { mode: 'correct', tag, model: 'Taken', confirm: true } });
+      expect(correct.status, tag).toBe(404);
+      expect(await correct.text()).not.toMatch(/North|Bramble/);
+    }
+    expect(await harness.hub.db.get("SELECT model FROM assets WHERE tag = 'STK-B1'")).toEqual(model);
   });
 
   it('shows a trust account both schools, and one when it filters', async () => {
