@@ -32,8 +32,8 @@ export interface PurgeResult {
 const PHONE_EVENTS = [EVENT.DEPOSIT, EVENT.COLLECT, EVENT.EXEMPT, EVENT.UNKNOWN_BADGE, EVENT.REFUSED, EVENT.DEPOSIT_CANCELLED, EVENT.COLLECT_CANCELLED];
 
 /**
- * `scope` (issue 16): a school's purge touches only its people and its stations' records (the
- * notifications, which name no school, only with every school in scope); absent, every school.
+ * `scope` (issue 16): a school's purge touches only its people, its stations' records and the
+ * e-mails to its people's addresses; absent, every school.
  */
 export async function purge(records: Records, options: { actor: Actor; retentionDays: number; now?: Date; dryRun?: boolean; scope?: Scope }): Promise<PurgeResult> {
   requirePermission(options.actor, 'records.purge', 'purging personal records');
@@ -48,7 +48,12 @@ export async function purge(records: Records, options: { actor: Actor; retention
   // The rows of the schools in scope: by their person, or by their station.
   const ofPeople = everySchool ? { sql: '', params: [] } : { sql: ` AND person_id IN (SELECT id FROM people WHERE ${school.sql})`, params: school.params };
   const ofStations = everySchool ? { sql: '', params: [] } : { sql: ` AND station_id IN (SELECT id FROM stations WHERE ${site.sql})`, params: site.params };
+  // E-mails name no school: a school's are those to its people's addresses (as the Notifications page shows them).
+  const ofRecipients = everySchool ? { sql: '', params: [] } : { sql: ` AND LOWER(recipient) IN (SELECT LOWER(email) FROM people WHERE email IS NOT NULL AND ${school.sql})`, params: school.params };
   const work = async (tx: typeof records.db) => {
+    // E-mails name people in their bodies and addresses: those past retention go (not one still
+    // waiting to be sent); first, while the leavers about to be pseudonymised still have their address.
+    result.notificationsDeleted += (await tx.run(`DELETE FROM notifications WHERE created_at < ? AND state <> 'waiting'${ofRecipients.sql}`, [cutoff, ...ofRecipients.params])).changes;
     const people = await tx.all<{ id: number }>(`SELECT id FROM people WHERE left_on IS NOT NULL AND left_on < ? AND purged_at IS NULL AND ${school.sql} ORDER BY id`, [cutoffDay, ...school.params]);
     for (const { id } of people) {
       const person = Number(id);
@@ -67,8 +72,6 @@ export async function purge(records: Records, options: { actor: Actor; retention
     result.phoneCustodyDeleted += (await tx.run(`DELETE FROM phone_custody WHERE collected_at IS NOT NULL AND collected_at < ?${ofStations.sql}`, [cutoff, ...ofStations.params])).changes;
     result.exemptionsDeleted += (await tx.run(`DELETE FROM medical_exemptions WHERE ended_at IS NOT NULL AND ended_at < ?${ofPeople.sql}`, [cutoff, ...ofPeople.params])).changes;
     result.holdsDeleted += (await tx.run(`DELETE FROM holds WHERE released_at IS NOT NULL AND released_at < ?${ofStations.sql}`, [cutoff, ...ofStations.params])).changes;
-    // E-mails name people in their bodies and addresses: those past retention go (not one still waiting to be sent).
-    if (everySchool) result.notificationsDeleted += (await tx.run("DELETE FROM notifications WHERE created_at < ? AND state <> 'waiting'", [cutoff])).changes;
     result.stationEventsDeleted += (await tx.run(`DELETE FROM station_events WHERE received_at < ? AND type IN (${PHONE_EVENTS.map(() => '?').join(', ')})${ofStations.sql}`, [cutoff, ...PHONE_EVENTS, ...ofStations.params])).changes;
     await records.audit.append({ actor: actorLabel(options.actor), action: 'purge.run', subject: 'retention', details: { ...result } }, tx);
     if (dryRun) throw new DryRunRollback();

@@ -110,12 +110,17 @@ describe(`schools as tenants on the command line (${USING_POSTGRES ? 'PostgreSQL
     expect(await db.get("SELECT school FROM assets WHERE tag = 'STK-B2'")).toEqual({ school: 'north' });
   });
 
-  it("purges only the acting person's school's leavers", async () => {
+  it("purges only the acting person's school's leavers and e-mails", async () => {
+    await db.run("UPDATE people SET email = 'owen@a.example' WHERE staff_code = 'OAO'");
+    await db.run("UPDATE people SET email = 'beth@north.example' WHERE staff_code = 'BBO'");
+    for (const [dedupe, to] of [['old-a', 'Owen@a.example'], ['old-b', 'beth@north.example']])
+      await db.run("INSERT INTO notifications (created_at, kind, dedupe, recipient, subject, body, state) VALUES ('2001-01-01T08:00:00.000Z', 'test', ?, ?, 'old', 'old', 'sent')", [dedupe, to]);
     const run = await handover('purge', '--by', 'OAO');
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/1 people pseudonymised/);
-    const left = await db.all<{ external_id: string }>("SELECT external_id FROM people WHERE left_on IS NOT NULL ORDER BY id");
+    const left = await db.all<{ external_id: string }>('SELECT external_id FROM people WHERE left_on IS NOT NULL ORDER BY id');
     expect(left.map((row) => row.external_id)).toEqual([expect.stringMatching(/^purged:/), 'P-B-OLD']);
+    expect(await db.all('SELECT dedupe FROM notifications ORDER BY dedupe')).toEqual([{ dedupe: 'old-b' }]);
   });
 
   it("rolls firmware out to the acting person's school's stations only", async () => {
