@@ -12,9 +12,10 @@ const { default: config } = await import(pathToFileURL(path.join(root, 'rollup.c
 
 const started = Date.now();
 let bundle;
+let code;
 try {
   bundle = await rollup({ ...config, onwarn: (warning) => console.warn(`rollup: ${warning.message}`) });
-  await bundle.write(config.output);
+  code = (await bundle.generate(config.output)).output[0].code;
 } catch (error) {
   console.error(`firmware build failed: ${error.message}`);
   if (error.loc) console.error(`  at ${error.loc.file}:${error.loc.line}:${error.loc.column}`);
@@ -31,8 +32,7 @@ if (!version) {
   console.error('firmware build failed: no FIRMWARE_VERSION in firmware/src/main.ts');
   process.exit(1);
 }
-fs.writeFileSync(output, `// handover-firmware ${version[1]}\n` + fs.readFileSync(output, 'utf8'));
-const source = fs.readFileSync(output, 'utf8');
+const source = `// handover-firmware ${version[1]}\n` + code;
 const checkerPath = path.join(root, 'tools/bundle-check.mjs');
 if (fs.existsSync(checkerPath)) {
   const { checkBundle } = await import(pathToFileURL(checkerPath).href);
@@ -43,5 +43,11 @@ if (fs.existsSync(checkerPath)) {
     process.exit(1);
   }
 }
+// Written whole under another name, then renamed: a test reading the bundle while a build runs
+// (CI runs its two passes side by side) sees the old file or the new one, never half of one.
+fs.mkdirSync(path.dirname(output), { recursive: true });
+const partial = `${output}.${process.pid}.partial`;
+fs.writeFileSync(partial, source);
+fs.renameSync(partial, output);
 const bytes = Buffer.byteLength(source);
 console.log(`${output}: ${bytes} bytes (${(bytes / 1024).toFixed(1)} KiB) in ${Date.now() - started} ms`);
