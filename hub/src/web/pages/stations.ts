@@ -75,7 +75,8 @@ export function firmwareStateText(target: TargetRow): { text: string; tone: 'ok'
   const percent = target.total > 0 ? Math.floor((100 * target.sent) / target.total) : 0;
   switch (target.state) {
     case 'waiting':
-      return { text: percent > 0 ? `Waiting to go on from ${percent} %${target.last_error ? ` (${target.last_error})` : ''}` : 'Waiting to be sent', tone: 'muted' };
+      // last_error is already a sentence (firmware/reasons.ts): never a code.
+      return { text: percent > 0 ? `Waiting to go on from ${percent} %.${target.last_error ? ` ${target.last_error}` : ''}` : 'Waiting to be sent', tone: 'muted' };
     case 'sending':
       return { text: `Sending ${percent} %`, tone: 'warn' };
     case 'switched':
@@ -85,7 +86,7 @@ export function firmwareStateText(target: TargetRow): { text: string; tone: 'ok'
     case 'rolled-back':
       return { text: `Rolled back by itself — ${target.last_error ?? 'the new firmware did not confirm'}`, tone: 'bad' };
     case 'refused':
-      return { text: `Refused — ${target.last_error ?? 'by the station'}`, tone: 'bad' };
+      return { text: `Refused. ${target.last_error ?? 'The station refused the update.'}`, tone: 'bad' };
   }
 }
 
@@ -148,16 +149,18 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     const targets = await firmware.targets();
     const bundles = await firmware.bundles();
     const paused = await firmware.paused();
+    const aborts = await firmware.aborts();
     return html`<section aria-labelledby="firmware"><h2 id="firmware">Firmware</h2>
       ${paused ? html`<p class="pill warn" data-firmware-paused>Rollout paused: no transfer starts or goes on.</p>` : null}
       <div class="table-wrap"><table class="data firmware">
         <thead><tr><th scope="col">Station</th><th scope="col">Running</th><th scope="col">Update</th><th scope="col">Progress</th></tr></thead>
         <tbody>${stations.map((station) => {
           const target = targets.find((row) => row.station_id === station.id);
-          const shown = target ? firmwareStateText(target) : null;
+          const abort = aborts.find((row) => row.station_id === station.id);
+          const shown = target ? firmwareStateText(target) : abort ? { text: `${abort.version} withdrawn; the station erases the part it holds when it is next online`, tone: 'muted' } : null;
           return html`<tr data-firmware-row="${station.id}"><th scope="row">${station.id}</th><td>${context.link?.states.get(station.id)?.firmware ?? '—'}</td>
             <td>${target ? `${target.version}${target.rollback ? ' (rollback)' : ''}` : 'none'}</td>
-            <td data-firmware-state="${target?.state ?? ''}">${shown ? html`<span class="pill ${shown.tone}">${shown.text}</span>` : '—'}</td></tr>`;
+            <td data-firmware-state="${target?.state ?? (abort ? 'withdrawn' : '')}">${shown ? html`<span class="pill ${shown.tone}">${shown.text}</span>` : '—'}</td></tr>`;
         })}</tbody></table></div>
       ${bundles.length === 0
         ? html`<p class="hint">No firmware uploaded. The ICT lead uploads a bundle with <code>handover firmware upload dist/firmware.js --by …</code>.</p>`
