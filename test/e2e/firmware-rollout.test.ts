@@ -236,6 +236,37 @@ describe('firmware rolled out from the command line', () => {
     for (const station of simulated.values()) expect(station.env.errors).toEqual([]);
   }, 120_000);
 
+  it('withdrawn while it is being sent: the transfer stops and the station erases the part it holds', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('0.9.0'), '--by', 'S-ICT')).code).toBe(0);
+    const ict = await harness.hub.people.actor('S-ICT');
+    let total = 0;
+    let mostSent = 0;
+    let withdrawing: Promise<unknown> | null = null;
+    const watch = ({ stationId, sent, total: size }: { stationId: string; sent: number; total: number }) => {
+      if (stationId !== 'fw-1') return;
+      total = size;
+      mostSent = Math.max(mostSent, sent);
+      // As `handover firmware withdraw fw-1` would, a quarter of the way through.
+      if (!withdrawing && sent >= size / 4) withdrawing = harness.hub.firmware.withdraw({ stations: ['fw-1'] }, ict);
+    };
+    harness.hub.link.on('firmware-progress', watch);
+    try {
+      expect((await cli.handover('firmware', 'rollout', '0.9.0', '--station', 'fw-1', '--by', 'S-ICT')).code).toBe(0);
+      await eventually(() => withdrawing, 30_000, 'the transfer to start');
+      expect(await withdrawing).toEqual({ withdrawn: ['fw-1'], kept: [] });
+      const station = simulated.get('fw-1')!;
+      await eventually(async () => (await harness.hub.firmware.aborts()).length === 0 && station.storage.read(FW_NEW) === undefined, 30_000, 'fw-1 to erase the part it held');
+    } finally {
+      harness.hub.link.off('firmware-progress', watch);
+    }
+    expect(mostSent).toBeLessThan(total);
+    expect(running('fw-1')).toBe('0.4.0');
+    expect(await stateOf('fw-1')).toBeUndefined();
+    const trail = await harness.hub.db.all<{ action: string; details: string }>("SELECT action, details FROM audit_log WHERE subject = 'station:fw-1' ORDER BY seq");
+    expect(trail.at(-1)).toMatchObject({ action: 'firmware.aborted' });
+    expect(trail.filter((row) => row.action === 'firmware.switched' && JSON.parse(row.details).version === '0.9.0')).toEqual([]);
+  }, 90_000);
+
   it('a refusal reads as a sentence on the page and the command line, never a code', async () => {
     expect((await cli.handover('firmware', 'upload', bundleFile('0.2.0'), '--by', 'S-ICT')).code).toBe(0);
     expect((await cli.handover('firmware', 'rollout', '0.2.0', '--station', 'fw-2', '--by', 'S-ICT')).code).toBe(0);

@@ -233,9 +233,16 @@ export class FirmwareRecords {
     });
   }
 
-  /** Progress of a transfer (not audited: many a minute). */
-  async progress(stationId: string, sent: number, total: number): Promise<void> {
-    await this.db.run("UPDATE firmware_targets SET sent = ?, total = ?, state = 'sending', updated_at = ? WHERE station_id = ? AND state IN ('waiting', 'sending')", [sent, total, new Date().toISOString(), stationId]);
+  /** Progress of a transfer (not audited: many a minute); false when its target was withdrawn or replaced meanwhile. */
+  async progress(stationId: string, bundleId: number, sent: number, total: number): Promise<boolean> {
+    const { changes } = await this.db.run("UPDATE firmware_targets SET sent = ?, total = ?, state = 'sending', updated_at = ? WHERE station_id = ? AND bundle_id = ? AND state IN ('waiting', 'sending')", [
+      sent,
+      total,
+      new Date().toISOString(),
+      stationId,
+      bundleId,
+    ]);
+    return changes > 0;
   }
 
   /** A step of a station's update, recorded in the audit trail (the hub acts: actor system). */

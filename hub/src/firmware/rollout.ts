@@ -50,8 +50,16 @@ export class FirmwareRollout {
     link.on('firmware-progress', ({ stationId, sent, total }: { stationId: string; sent: number; total: number }) => {
       // Every 8 KiB and at the end: enough for a progress bar, few writes.
       if (sent < total && sent - (this.lastProgress.get(stationId) ?? -Infinity) < 8192) return;
+      const bundleId = this.active.get(stationId);
+      if (bundleId === undefined) return;
       this.lastProgress.set(stationId, sent);
-      records.progress(stationId, sent, total).catch((error) => this.options.log.warn(`firmware progress ${stationId}: ${(error as Error).message}`));
+      // A target withdrawn or replaced (by a command in another process) stops its transfer here, within 8 KiB.
+      records
+        .progress(stationId, bundleId, sent, total)
+        .then((current) => {
+          if (!current && this.active.get(stationId) === bundleId) this.cancelled.add(stationId);
+        })
+        .catch((error) => this.options.log.warn(`firmware progress ${stationId}: ${(error as Error).message}`));
     });
     this.timer = setInterval(() => this.tick(), this.options.pollMs ?? 2000);
     this.timer.unref();
@@ -119,6 +127,8 @@ export class FirmwareRollout {
       await records.step(target.station_id, 'done', { version: target.version });
       return;
     }
+    // Progress is noted every 8 KiB from where this transfer starts (not from where the last one ended).
+    this.lastProgress.delete(target.station_id);
     const result = await link.pushFirmware(target.station_id, bundle, {
       rollback: target.rollback,
       confirmSec: this.options.confirmSec,
