@@ -71,6 +71,23 @@ describe('a station updated over the network', () => {
     expect(rig.station.env.errors).toEqual([]);
   }, 60_000);
 
+  it('takes a bundle when the room for it is trash left by earlier updates: Storage is compacted, not the update refused', async () => {
+    await start();
+    const next = bundleAs('0.4.0');
+    // As after several updates (each leaves a bundle or two erased but not yet compacted away): less
+    // free after the last file than the bundle and the copy of the running one need, much more as trash.
+    const storage = rig.station.storage;
+    storage.write('old.bundle', 'x'.repeat(storage.getFree() - 40_000));
+    storage.erase('old.bundle');
+    expect(storage.getFree()).toBeLessThan(2 * next.bytes.length);
+    const compactions = storage.compactions;
+    expect(await link.pushFirmware('st-1', next)).toMatchObject({ ok: true });
+    expect(storage.compactions).toBeGreaterThan(compactions);
+    await runsVersion('0.4.0');
+    await serves();
+    expect(rig.station.env.errors).toEqual([]);
+  }, 60_000);
+
   it('serves taps while a bundle is on its way', async () => {
     await start();
     const next = bundleAs('0.4.0');

@@ -124,9 +124,12 @@ export class FirmwareUpdate {
           for (let at = 0; at < resumed.hashed; at += FIRMWARE_BLOCK) resumed.chain = firmwareChainStep(sha256, resumed.chain, flash.readBytes(FW_NEW, at, FIRMWARE_BLOCK)!);
         } else {
           drop();
-          // Room for the bundle and for the copy .boot0 keeps of the running one (the older copy goes first).
+          // Room for the bundle and for the copy .boot0 keeps of the running one (the older copy goes
+          // first). Earlier updates leave their files as trash: Storage is compacted when that is
+          // what stands in the way (found refusing the eighth update in a row on one station).
           const prev = flash.size(FW_PREV);
-          if (flash.freeBytes() < size + flash.size(BOOT_CODE) - (prev > 0 ? prev : 0) + 4096) return REFUSAL.NO_ROOM;
+          const need = size + flash.size(BOOT_CODE) - (prev > 0 ? prev : 0) + 4096;
+          if (flash.freeBytes(need) < need) return REFUSAL.NO_ROOM;
           flash.writeText(FW_META, meta);
         }
         this.incoming = resumed;
