@@ -293,4 +293,25 @@ describe('firmware rolled out from the command line', () => {
       }
     }
   }, 60_000);
+
+  it('withdrawn from the Stations page: a Withdraw button on a waiting update, and the station erases what it holds', async () => {
+    expect((await cli.handover('firmware', 'pause', '--by', 'S-ICT')).code).toBe(0);
+    expect((await cli.handover('firmware', 'rollout', '0.9.0', '--station', 'fw-2', '--by', 'S-ICT')).code).toBe(0);
+    const before = await harness.getPage('/stations');
+    const row = /<tr data-firmware-row="fw-2">[\s\S]*?<\/tr>/.exec(before.text)![0];
+    expect(row).toMatch(/<form method="post" action="\/stations\/firmware\/withdraw[^"]*">/);
+    expect(row).toMatch(/aria-label="Withdraw firmware 0\.9\.0 from fw-2"/);
+    const posted = await harness.postForm('/stations/firmware/withdraw', { station: 'fw-2' });
+    expect(posted).toMatchObject({ status: 303, location: '/stations#firmware' });
+    const after = await harness.getPage('/stations');
+    expect(after.text).toMatch(/Firmware withdrawn from fw-2: the station erases the part it holds when it is next online\./);
+    expect(await stateOf('fw-2')).toBeUndefined();
+    // Paused or not, the station is told to erase what it holds (nothing new is sent).
+    await eventually(async () => (await harness.hub.firmware.aborts()).length === 0, 20_000, 'the abort sent to fw-2');
+    expect(simulated.get('fw-2')!.storage.read(FW_NEW)).toBeUndefined();
+    // Nothing left to withdraw: refused as a rule, not a fault.
+    expect((await harness.postForm('/stations/firmware/withdraw', { station: 'fw-2' })).status).toBe(422);
+    expect((await cli.handover('firmware', 'resume', '--by', 'S-ICT')).code).toBe(0);
+    expect(running('fw-2')).toBe('0.6.0');
+  }, 60_000);
 });
