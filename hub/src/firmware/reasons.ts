@@ -13,7 +13,7 @@ const SENTENCES: Record<string, string> = {
   replayed: 'The station took the hub’s message for a repeat of an earlier one.',
   'unknown-command': 'The station’s firmware is too old to be updated over the network: flash it once with a cable.',
   'bad-argument': 'The station could not read the firmware sent to it.',
-  'not-now': 'The station was busy; the update will be tried again.',
+  'not-now': 'The station was busy and did not take the update.',
   transfer: 'The transfer lost its place; it goes on from where the station got to.',
   checksum: 'The firmware did not check on the station, so it was not installed.',
   'wrong-station': 'The firmware was addressed to another station.',
