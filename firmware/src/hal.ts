@@ -60,7 +60,11 @@ export interface FlashStore {
   writeText(name: string, text: string): void;
   erase(name: string): void;
   list(prefix: string): string[];
-  freeBytes(): number;
+  /**
+   * Bytes free after the last file. With `need`: when fewer, Storage is compacted first (erased files
+   * are trash until then; a compaction blocks the interpreter and moves files, so only between transfers).
+   */
+  freeBytes(need?: number): number;
 }
 
 /** A TCP connection; data is bytes on this side of the interface (the adapter converts). */

@@ -180,7 +180,7 @@ export class Hub {
     this.lockerRestore.leading = leading;
     this.lockerRestore.start();
     this.firmware = new FirmwareRecords(this.db, this.records.audit);
-    this.firmwareRollout = new FirmwareRollout({ link: this.link, records: this.firmware, log: this.log.child('firmware') });
+    this.firmwareRollout = new FirmwareRollout({ link: this.link, records: this.firmware, log: this.log.child('firmware'), confirmSec: settings.firmwareConfirmSeconds });
     this.firmwareRollout.leading = leading;
     this.firmwareRollout.start();
     // Another hub stopped or died and this one took over: what it would have sent, this one sends.

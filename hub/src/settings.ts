@@ -89,6 +89,12 @@ const SettingsSchema = z.object({
   /** Seconds before the first retry of a failed send; each further retry waits twice as long (up to 6 hours). */
   smtpRetrySeconds: z.number().int().min(1).max(3600),
   /** The office page's address as staff open it (e.g. https://handover.school.example), for links in e-mails; unset: e-mails name the page without a link. */
+  /**
+   * Seconds a station gives new firmware to come online and be confirmed by the hub before it goes
+   * back to the firmware it ran (sent in the signed FIRMWARE_COMMIT). Long enough for a restart,
+   * Wi-Fi and the broker; at most an hour (the station takes no more).
+   */
+  firmwareConfirmSeconds: z.number({ error: 'a whole number of seconds' }).int('a whole number of seconds').min(60, 'at least 60 seconds: new firmware needs time to restart and reach the hub').max(3600, 'at most 3600 seconds (an hour): a station takes no longer'),
   officeUrl: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'an http:// or https:// address').nullable(),
 });
 
@@ -133,6 +139,7 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   smtpFrom: 'HANDOVER_SMTP_FROM',
   smtpRetrySeconds: 'HANDOVER_SMTP_RETRY_SECONDS',
   officeUrl: 'HANDOVER_OFFICE_URL',
+  firmwareConfirmSeconds: 'HANDOVER_FIRMWARE_CONFIRM_SECONDS',
 };
 
 /** HANDOVER_TRUST_PROXY: unset, `false` or empty -> false; `true` -> true; else a comma-separated list of addresses. */
@@ -193,6 +200,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     smtpPassword: env.HANDOVER_SMTP_PASSWORD ? env.HANDOVER_SMTP_PASSWORD : null,
     smtpFrom: env.HANDOVER_SMTP_FROM ? env.HANDOVER_SMTP_FROM : null,
     smtpRetrySeconds: intFrom(env.HANDOVER_SMTP_RETRY_SECONDS, 60),
+    firmwareConfirmSeconds: intFrom(env.HANDOVER_FIRMWARE_CONFIRM_SECONDS, 300),
     officeUrl: env.HANDOVER_OFFICE_URL ? env.HANDOVER_OFFICE_URL.replace(/\/+$/, '') : null,
     ...overrides,
   };

@@ -12,6 +12,7 @@ import { SimulatedStation } from '../../hardware/sim/simulated-station';
 import { schoolBadgeKey } from '../../hub/src/records/people';
 import { stationConfig } from '../../hub/src/records/station-config';
 import type { TargetState } from '../../hub/src/firmware/records';
+import { FW_BOOT, FW_META, FW_NEW } from '../../protocol/firmware';
 import { eventually, startHub, type HubHarness } from '../support/hub-harness';
 import { commandLine } from '../hub/support/cli';
 import { bundleText } from '../support/firmware-bundles';
@@ -44,14 +45,45 @@ async function stateOf(stationId: string): Promise<TargetState | undefined> {
 }
 
 async function reaches(stationId: string, state: TargetState, timeoutMs = 30_000): Promise<void> {
-  await eventually(async () => (await stateOf(stationId)) === state, timeoutMs, `${stationId} to reach ${state}`);
+  try {
+    await eventually(async () => (await stateOf(stationId)) === state, timeoutMs, `${stationId} to reach ${state}`);
+  } catch (error) {
+    // Say where it stopped instead: the state, the reason recorded and the hub's last firmware lines.
+    const target = (await harness.hub.firmware.targets()).find((row) => row.station_id === stationId);
+    const lines = harness.logs.filter((line) => line.includes('firmware') || line.includes(stationId)).slice(-8);
+    throw new Error(`${(error as Error).message}; it is ${target?.state} (${target?.last_error}); hub log: ${lines.join(' | ')}`);
+  }
 }
 
 const running = (stationId: string) => harness.hub.link.states.get(stationId)?.firmware;
 
+/** Every distinct text the station's boot-step file (fw.boot) holds while watched. */
+function watchBootStep(stationId: string): { seen: string[]; stop: () => void } {
+  const seen: string[] = [];
+  const timer = setInterval(() => {
+    const text = simulated.get(stationId)!.storage.read(FW_BOOT);
+    if (text !== undefined && !seen.includes(text)) seen.push(text);
+  }, 5);
+  return { seen, stop: () => clearInterval(timer) };
+}
+
+/** Resolves with the bytes sent when a station is cut off the network a quarter of the way through its transfer. */
+function dropsAtAQuarter(stationId: string): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const watch = ({ stationId: id, sent, total }: { stationId: string; sent: number; total: number }) => {
+      if (id !== stationId || sent < total / 4) return;
+      harness.hub.link.off('firmware-progress', watch);
+      simulated.get(stationId)!.env.setWifi(false);
+      resolve(sent);
+    };
+    harness.hub.link.on('firmware-progress', watch);
+  });
+}
+
 beforeAll(async () => {
   scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'handover-fw-'));
-  harness = await startHub({ demo: false });
+  // The confirmation window is the hub's setting (HANDOVER_FIRMWARE_CONFIRM_SECONDS), sent to each station.
+  harness = await startHub({ demo: false, settings: { firmwareConfirmSeconds: 120 } });
   await harness.hub.people.add({ externalId: 'S-ICT', name: 'Ivy Ict', role: 'ict' });
   await harness.hub.people.add({ externalId: 'S-OFF', name: 'Olu Office', role: 'office' });
   for (const id of STATIONS) await addStation(id);
@@ -81,9 +113,14 @@ describe('firmware rolled out from the command line', () => {
     expect(upload.stderr).toBe('');
     expect(upload.stdout).toMatch(/firmware 0\.4\.0 stored/);
 
+    const bootStep = watchBootStep('fw-1');
     const first = await cli.handover('firmware', 'rollout', '0.4.0', '--stage', 'one', '--by', 'S-ICT');
     expect(first.stdout).toMatch(/to fw-1:/);
     await reaches('fw-1', 'done');
+    bootStep.stop();
+    // The station was given the hub's confirmation window, not its own default of 300 s.
+    expect(bootStep.seen.length).toBeGreaterThan(0);
+    for (const text of bootStep.seen) expect(JSON.parse(text).w).toBe(120);
     expect(running('fw-1')).toBe('0.4.0');
     expect(running('fw-2')).toBe('0.3.0');
 
@@ -142,6 +179,139 @@ describe('firmware rolled out from the command line', () => {
     expect((await cli.handover('firmware', 'status')).stdout).toMatch(/rollout paused/);
     expect((await cli.handover('firmware', 'resume', '--by', 'S-ICT')).code).toBe(0);
     await reaches('fw-2', 'done');
+    expect(running('fw-2')).toBe('0.6.0');
+  }, 60_000);
+
+  it('withdrawn while a station is offline mid-transfer: the station erases the part it holds when it is back', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('0.7.0'), '--by', 'S-ICT')).code).toBe(0);
+    const dropped = dropsAtAQuarter('fw-3');
+    expect((await cli.handover('firmware', 'rollout', '0.7.0', '--station', 'fw-3', '--by', 'S-ICT')).code).toBe(0);
+    await dropped;
+    await eventually(async () => (await stateOf('fw-3')) === 'waiting' && !harness.hub.link.states.get('fw-3')?.online, 20_000, 'fw-3 offline, waiting');
+    const station = simulated.get('fw-3')!;
+    expect(station.storage.read(FW_NEW)).toBeDefined();
+
+    const office = await cli.handover('firmware', 'withdraw', 'fw-3', '--by', 'S-OFF');
+    expect(office.code).toBe(1);
+    expect(office.stderr).toMatch(/ICT lead or headteacher/);
+    const done = await cli.handover('firmware', 'withdraw', 'fw-2', '--by', 'S-ICT');
+    expect(done.code).toBe(1);
+    expect(done.stderr).toMatch(/fw-2: it runs 0\.6\.0 already; to go back, roll out the older version with rollback/);
+    const withdrawn = await cli.handover('firmware', 'withdraw', 'fw-3', '--by', 'S-ICT');
+    expect(withdrawn.stderr).toBe('');
+    expect(withdrawn.stdout).toMatch(/firmware withdrawn from fw-3: each erases the part it holds when it is next online/);
+    expect((await cli.handover('firmware', 'status')).stdout).toMatch(/fw-3\t0\.7\.0\twithdrawn: to erase the part it holds when next online/);
+    const page = await harness.getPage('/stations');
+    expect(page.text).toMatch(/0\.7\.0 withdrawn; the station erases the part it holds when it is next online/);
+    expect(station.storage.read(FW_NEW)).toBeDefined();
+
+    station.env.setWifi(true);
+    await eventually(() => station.storage.read(FW_NEW) === undefined && station.storage.read(FW_META) === undefined, 30_000, 'fw-3 to erase the part it held');
+    await eventually(async () => (await harness.hub.firmware.aborts()).length === 0, 10_000, 'the abort recorded');
+    expect(running('fw-3')).toBe('0.4.0');
+    expect(await stateOf('fw-3')).toBeUndefined();
+    const trail = await harness.hub.db.all<{ action: string; subject: string }>("SELECT action, subject FROM audit_log WHERE action IN ('firmware.withdrawn', 'firmware.aborted') ORDER BY seq");
+    expect(trail).toEqual([
+      { action: 'firmware.withdrawn', subject: 'firmware:rollout' },
+      { action: 'firmware.aborted', subject: 'station:fw-3' },
+    ]);
+    expect((await cli.handover('firmware', 'withdraw', '--all', '--by', 'S-ICT')).stderr).toMatch(/no station is waiting for or being sent firmware/);
+  }, 90_000);
+
+  it('replaced by another version mid-transfer: the part sent is erased before the new version goes', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('0.8.0'), '--by', 'S-ICT')).code).toBe(0);
+    const dropped = dropsAtAQuarter('fw-3');
+    expect((await cli.handover('firmware', 'rollout', '0.7.0', '--station', 'fw-3', '--by', 'S-ICT')).code).toBe(0);
+    await dropped;
+    await eventually(async () => (await stateOf('fw-3')) === 'waiting' && !harness.hub.link.states.get('fw-3')?.online, 20_000, 'fw-3 offline, waiting');
+    expect((await cli.handover('firmware', 'rollout', '0.8.0', '--station', 'fw-3', '--by', 'S-ICT')).code).toBe(0);
+    expect(await harness.hub.firmware.aborts()).toMatchObject([{ station_id: 'fw-3', version: '0.7.0', reason: 'replaced by 0.8.0' }]);
+    simulated.get('fw-3')!.env.setWifi(true);
+    await reaches('fw-3', 'done', 60_000);
+    expect(running('fw-3')).toBe('0.8.0');
+    const trail = await harness.hub.db.all<{ action: string; details: string }>("SELECT action, details FROM audit_log WHERE subject = 'station:fw-3' AND action IN ('firmware.aborted', 'firmware.switched') ORDER BY seq");
+    const last = trail.slice(-2);
+    expect(last.map((row) => row.action)).toEqual(['firmware.aborted', 'firmware.switched']);
+    expect(JSON.parse(last[0].details)).toMatchObject({ version: '0.7.0', reason: 'replaced by 0.8.0' });
+    for (const station of simulated.values()) expect(station.env.errors).toEqual([]);
+  }, 120_000);
+
+  it('withdrawn while it is being sent: the transfer stops and the station erases the part it holds', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('0.9.0'), '--by', 'S-ICT')).code).toBe(0);
+    const ict = await harness.hub.people.actor('S-ICT');
+    let total = 0;
+    let mostSent = 0;
+    let withdrawing: Promise<unknown> | null = null;
+    const watch = ({ stationId, sent, total: size }: { stationId: string; sent: number; total: number }) => {
+      if (stationId !== 'fw-1') return;
+      total = size;
+      mostSent = Math.max(mostSent, sent);
+      // As `handover firmware withdraw fw-1` would, a quarter of the way through.
+      if (!withdrawing && sent >= size / 4) withdrawing = harness.hub.firmware.withdraw({ stations: ['fw-1'] }, ict);
+    };
+    harness.hub.link.on('firmware-progress', watch);
+    try {
+      expect((await cli.handover('firmware', 'rollout', '0.9.0', '--station', 'fw-1', '--by', 'S-ICT')).code).toBe(0);
+      await eventually(() => withdrawing, 30_000, 'the transfer to start');
+      expect(await withdrawing).toEqual({ withdrawn: ['fw-1'], kept: [] });
+      const station = simulated.get('fw-1')!;
+      await eventually(async () => (await harness.hub.firmware.aborts()).length === 0 && station.storage.read(FW_NEW) === undefined, 30_000, 'fw-1 to erase the part it held');
+    } finally {
+      harness.hub.link.off('firmware-progress', watch);
+    }
+    expect(mostSent).toBeLessThan(total);
+    expect(running('fw-1')).toBe('0.4.0');
+    expect(await stateOf('fw-1')).toBeUndefined();
+    const trail = await harness.hub.db.all<{ action: string; details: string }>("SELECT action, details FROM audit_log WHERE subject = 'station:fw-1' ORDER BY seq");
+    expect(trail.at(-1)).toMatchObject({ action: 'firmware.aborted' });
+    expect(trail.filter((row) => row.action === 'firmware.switched' && JSON.parse(row.details).version === '0.9.0')).toEqual([]);
+  }, 90_000);
+
+  it('a refusal reads as a sentence on the page and the command line, never a code', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('0.2.0'), '--by', 'S-ICT')).code).toBe(0);
+    expect((await cli.handover('firmware', 'rollout', '0.2.0', '--station', 'fw-2', '--by', 'S-ICT')).code).toBe(0);
+    await reaches('fw-2', 'refused');
+    const page = await harness.getPage('/stations');
+    const row = /<tr data-firmware-row="fw-2">[\s\S]*?<\/tr>/.exec(page.text)![0];
+    expect(row).toMatch(/Refused\. The station already runs this version or a newer one\. To go back to an older version, roll it out as a rollback\./);
+    expect(page.text).not.toMatch(/older-version|no-room|firmware-signature|update-pending|bad-argument/);
+    const status = await cli.handover('firmware', 'status');
+    expect(status.stdout).toMatch(/fw-2\t0\.2\.0\trefused\tThe station already runs this version or a newer one\./);
+    expect(running('fw-2')).toBe('0.6.0');
+  }, 60_000);
+
+  it('a confirmation window out of bounds is refused with the setting named', async () => {
+    for (const [seconds, why] of [['10', /at least 60 seconds/], ['7200', /at most 3600 seconds/], ['2.5', /a whole number of seconds/]] as const) {
+      process.env.HANDOVER_FIRMWARE_CONFIRM_SECONDS = seconds;
+      try {
+        const run = await cli.handover('firmware', 'status');
+        expect(run.code).toBe(1);
+        expect(run.stderr).toMatch(/HANDOVER_FIRMWARE_CONFIRM_SECONDS/);
+        expect(run.stderr).toMatch(why);
+      } finally {
+        delete process.env.HANDOVER_FIRMWARE_CONFIRM_SECONDS;
+      }
+    }
+  }, 60_000);
+
+  it('withdrawn from the Stations page: a Withdraw button on a waiting update, and the station erases what it holds', async () => {
+    expect((await cli.handover('firmware', 'pause', '--by', 'S-ICT')).code).toBe(0);
+    expect((await cli.handover('firmware', 'rollout', '0.9.0', '--station', 'fw-2', '--by', 'S-ICT')).code).toBe(0);
+    const before = await harness.getPage('/stations');
+    const row = /<tr data-firmware-row="fw-2">[\s\S]*?<\/tr>/.exec(before.text)![0];
+    expect(row).toMatch(/<form method="post" action="\/stations\/firmware\/withdraw[^"]*">/);
+    expect(row).toMatch(/aria-label="Withdraw firmware 0\.9\.0 from fw-2"/);
+    const posted = await harness.postForm('/stations/firmware/withdraw', { station: 'fw-2' });
+    expect(posted).toMatchObject({ status: 303, location: '/stations#firmware' });
+    const after = await harness.getPage('/stations');
+    expect(after.text).toMatch(/Firmware withdrawn from fw-2: the station erases the part it holds when it is next online\./);
+    expect(await stateOf('fw-2')).toBeUndefined();
+    // Paused or not, the station is told to erase what it holds (nothing new is sent).
+    await eventually(async () => (await harness.hub.firmware.aborts()).length === 0, 20_000, 'the abort sent to fw-2');
+    expect(simulated.get('fw-2')!.storage.read(FW_NEW)).toBeUndefined();
+    // Nothing left to withdraw: refused as a rule, not a fault.
+    expect((await harness.postForm('/stations/firmware/withdraw', { station: 'fw-2' })).status).toBe(422);
+    expect((await cli.handover('firmware', 'resume', '--by', 'S-ICT')).code).toBe(0);
     expect(running('fw-2')).toBe('0.6.0');
   }, 60_000);
 });

@@ -9,8 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { COMMAND, DETAIL, EVENT, ROLE } from '../../protocol/wire';
 import { BOOT0, FW_BOOT, FW_NEW, FW_PREV } from '../../protocol/firmware';
 import { boot0Source } from '../../firmware/src/update/boot0';
-import { signBundle, type FirmwareBundle } from '../../hub/src/firmware/bundle';
-import { bundleAs } from '../support/firmware-bundles';
+import { readBundle, signBundle, type FirmwareBundle } from '../../hub/src/firmware/bundle';
+import { bundleAs, bundleText } from '../support/firmware-bundles';
 import type { StationLink } from '../../hub/src/stations/station-link';
 import { BUNDLE, StationRig, startLink } from '../support/station-rig';
 import { eventually } from '../support/eventually';
@@ -68,6 +68,23 @@ describe('a station updated over the network', () => {
     await eventually(() => rig.frames.some((f) => f.type === EVENT.BOOT && f.boot === 3), 10_000, 'boot 3');
     await runsVersion('0.4.0');
     expect(rig.events(EVENT.FIRMWARE_ROLLED_BACK)).toEqual([]);
+    expect(rig.station.env.errors).toEqual([]);
+  }, 60_000);
+
+  it('takes a bundle when the room for it is trash left by earlier updates: Storage is compacted, not the update refused', async () => {
+    await start();
+    const next = bundleAs('0.4.0');
+    // As after several updates (each leaves a bundle or two erased but not yet compacted away): less
+    // free after the last file than the bundle and the copy of the running one need, much more as trash.
+    const storage = rig.station.storage;
+    storage.write('old.bundle', 'x'.repeat(storage.getFree() - 40_000));
+    storage.erase('old.bundle');
+    expect(storage.getFree()).toBeLessThan(2 * next.bytes.length);
+    const compactions = storage.compactions;
+    expect(await link.pushFirmware('st-1', next)).toMatchObject({ ok: true });
+    expect(storage.compactions).toBeGreaterThan(compactions);
+    await runsVersion('0.4.0');
+    await serves();
     expect(rig.station.env.errors).toEqual([]);
   }, 60_000);
 
@@ -173,5 +190,25 @@ describe('a station updated over the network', () => {
     storage.compact();
     expect(await link.pushFirmware('st-1', next)).toMatchObject({ ok: true });
     await runsVersion('0.4.0');
+  }, 60_000);
+
+  it('refuses a bigger bundle than it runs when Storage could not hold the switch, and keeps running', async () => {
+    await start();
+    // At the switch, Storage holds fw.new, the copy of the running bundle (fw.prev) and the new
+    // .bootcde at once: the new bundle twice over. Room for the running one's size twice is not enough.
+    const read = readBundle(new Uint8Array(Buffer.from(`${bundleText('0.4.0')}\n// ${'padding '.repeat(2500)}\n`, 'utf8')));
+    if (!read.ok) throw new Error(read.error);
+    const bigger = read.bundle;
+    const running = Buffer.byteLength(rig.station.storage.read('.bootcde')!, 'latin1');
+    expect(bigger.bytes.length - running).toBeGreaterThan(15_000);
+    const storage = rig.station.storage;
+    const between = bigger.bytes.length + running + 4096 + (bigger.bytes.length - running) / 2;
+    storage.write('filler', new Uint8Array(Math.floor(storage.getFree() - between)));
+    const boots = rig.station.boots;
+    expect(await link.pushFirmware('st-1', bigger)).toMatchObject({ ok: false, refusal: 'no-room' });
+    expect(storage.read(FW_NEW)).toBeUndefined();
+    expect(rig.station.boots).toBe(boots);
+    await serves();
+    expect(rig.station.env.errors).toEqual([]);
   }, 60_000);
 });

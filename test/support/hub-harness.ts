@@ -17,6 +17,8 @@ export interface HubHarness {
   getJson<T = any>(route: string, init?: RequestInit): Promise<{ status: number; body: T }>;
   /** A page's HTML, signed in. */
   getPage(route: string): Promise<{ status: number; text: string }>;
+  /** Posts an office-page form as the signed-in headteacher (CSRF field included); the redirect is not followed. */
+  postForm(route: string, fields: Record<string, string>): Promise<{ status: number; location: string | null }>;
   /** An MQTT client signed in to the hub's broker as `who` (see mqttLogin). */
   mqtt(who: MqttLogin, extra?: IClientOptions): Promise<MqttClient>;
   stop(): Promise<void>;
@@ -86,6 +88,12 @@ export async function startHub(options: {
     async getPage(route) {
       const response = await fetch(url(route), { headers: { cookie: session.cookie } });
       return { status: response.status, text: await response.text() };
+    },
+    async postForm(route, fields) {
+      // As the page's own forms post: url-encoded, with the CSRF token as a field; the redirect is not followed.
+      const body = new URLSearchParams({ ...fields, _csrf: session.csrfToken });
+      const response = await fetch(url(route), { method: 'POST', headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body, redirect: 'manual' });
+      return { status: response.status, location: response.headers.get('location') };
     },
     async mqtt(who, extra = {}) {
       return mqtt.connectAsync(hub.mqttUrl, { reconnectPeriod: 0, ...(await mqttLogin(hub, who)), ...extra });

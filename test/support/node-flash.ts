@@ -25,7 +25,10 @@ export function nodeFlash(storage: FlashStorage): FlashStore {
     },
     erase: (name) => storage.erase(name),
     list: (prefix) => storage.list().filter((name) => name.startsWith(prefix)),
-    freeBytes: () => storage.getFree(),
+    freeBytes: (need) => {
+      if (need && storage.getFree() < need) storage.compact();
+      return storage.getFree();
+    },
   };
 }
 

@@ -69,7 +69,11 @@ export function espruinoFlash(): FlashStore {
     list(prefix) {
       return storage.list().filter((name) => name.indexOf(prefix) === 0);
     },
-    freeBytes() {
+    freeBytes(need) {
+      if (need && storage.getFree() < need) {
+        mapped = older = undefined;
+        storage.compact();
+      }
       return storage.getFree();
     },
   };

@@ -124,9 +124,15 @@ export class FirmwareUpdate {
           for (let at = 0; at < resumed.hashed; at += FIRMWARE_BLOCK) resumed.chain = firmwareChainStep(sha256, resumed.chain, flash.readBytes(FW_NEW, at, FIRMWARE_BLOCK)!);
         } else {
           drop();
-          // Room for the bundle and for the copy .boot0 keeps of the running one (the older copy goes first).
+          // Room for what .boot0 holds at once: the bundle, the copy of the running one (the older
+          // copy goes first) and, at the switch, the bundle again as .bootcde (the running one goes
+          // first): a bundle bigger than the running one needs more than both sizes, or the switch
+          // would find no room after erasing .bootcde. Earlier updates leave their files as trash:
+          // Storage is compacted when that is what stands in the way.
           const prev = flash.size(FW_PREV);
-          if (flash.freeBytes() < size + flash.size(BOOT_CODE) - (prev > 0 ? prev : 0) + 4096) return REFUSAL.NO_ROOM;
+          const running = flash.size(BOOT_CODE);
+          const need = size + (size > running ? size : running) - (prev > 0 ? prev : 0) + 4096;
+          if (flash.freeBytes(need) < need) return REFUSAL.NO_ROOM;
           flash.writeText(FW_META, meta);
         }
         this.incoming = resumed;

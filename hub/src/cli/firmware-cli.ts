@@ -16,6 +16,9 @@ export const FIRMWARE_USAGE = `  firmware upload <dist/firmware.js> --by STAFF  
                                  send it to one station, a room's worth (4 unless --count), or all;
                                  --rollback to go back to an older version
   firmware pause --by STAFF | firmware resume --by STAFF
+                                 paused, what a station holds is kept and the transfer goes on when resumed
+  firmware withdraw (<station>... | --all) --by STAFF
+                                 stop sending firmware to these stations; each erases the part it holds
   firmware status [--by STAFF]   each station's target version, state and progress (--by: of their school)`;
 
 export async function firmwareCommand(rest: string[]): Promise<void> {
@@ -24,7 +27,7 @@ export async function firmwareCommand(rest: string[]): Promise<void> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { by: { type: 'string' }, stage: { type: 'string' }, count: { type: 'string' }, station: { type: 'string', multiple: true }, rollback: { type: 'boolean', default: false } },
+      options: { by: { type: 'string' }, stage: { type: 'string' }, count: { type: 'string' }, station: { type: 'string', multiple: true }, rollback: { type: 'boolean', default: false }, all: { type: 'boolean', default: false } },
       allowPositionals: true,
       strict: true,
     });
@@ -74,13 +77,24 @@ export async function firmwareCommand(rest: string[]): Promise<void> {
         await firmware.setPaused(sub === 'pause', await actor());
         console.log(sub === 'pause' ? 'firmware rollout paused: no transfer starts or goes on until resumed' : 'firmware rollout resumed');
         return;
+      case 'withdraw': {
+        if (values.all && positionals.length > 0) throw new FirmwareUsageError('give the stations or --all, not both');
+        if (!values.all && positionals.length === 0) throw new FirmwareUsageError('firmware withdraw needs the stations or --all, e.g. handover firmware withdraw room-12 --by S-ICT');
+        const acting = await actingIn(records, await actor());
+        const { withdrawn, kept } = await firmware.withdraw({ stations: positionals, all: values.all === true, within: (id) => acting.scope.station(id) }, acting.actor);
+        console.log(`firmware withdrawn from ${withdrawn.join(', ')}: each erases the part it holds when it is next online`);
+        for (const row of kept) console.log(`${row.station} kept: ${row.why}`);
+        return;
+      }
       case 'status': {
         const paused = await firmware.paused();
         // --by: that person's school's stations; without it (the server's operator), every school's.
         const scope = values.by ? (await actingIn(records, await actor())).scope : null;
         const targets = (await firmware.targets()).filter((target) => !scope || scope.station(target.station_id));
         if (paused) console.log('rollout paused');
-        if (targets.length === 0) console.log('no firmware rolled out');
+        const aborts = (await firmware.aborts()).filter((abort) => !scope || scope.station(abort.station_id));
+        if (targets.length === 0 && aborts.length === 0) console.log('no firmware rolled out');
+        for (const abort of aborts) console.log(`${abort.station_id}\t${abort.version}\t${abort.reason}: to erase the part it holds when next online`);
         for (const target of targets) {
           const percent = target.total > 0 ? Math.floor((100 * target.sent) / target.total) : 0;
           console.log(`${target.station_id}\t${target.version}${target.rollback ? ' (rollback)' : ''}\t${target.state}${target.state === 'sending' || target.state === 'waiting' ? ` ${percent}%` : ''}${target.last_error ? `\t${target.last_error}` : ''}`);

@@ -618,6 +618,16 @@ export const MIGRATIONS: MigrationStep[] = [
     sqlite: `SELECT 1;`,
     postgres: postgresAnchorMigration18(),
   },
+  // 19 (issue 19, ota2): a station's firmware transfer withdrawn or replaced by another version:
+  // the hub sends it FIRMWARE_ABORT when it is next online, so its Storage is freed of the part sent.
+  `
+  CREATE TABLE firmware_aborts (
+    station_id TEXT PRIMARY KEY REFERENCES stations(id),
+    version TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    requested_at TEXT NOT NULL
+  );
+  `,
 ];
 
 /** The text of one step for a database kind. */

@@ -33,6 +33,29 @@ export interface TargetRow {
   updated_at: string;
 }
 
+/** A target whose transfer has not finished: withdrawing it (or replacing it) aborts the part sent. */
+const UNFINISHED: TargetState[] = ['waiting', 'sending'];
+
+function notWithdrawn(target: TargetRow): string {
+  switch (target.state) {
+    case 'switched':
+      return `it has all of ${target.version} and is restarting into it; to go back, roll out the older version with rollback`;
+    case 'done':
+      return `it runs ${target.version} already; to go back, roll out the older version with rollback`;
+    default:
+      return `its update to ${target.version} has ended (${target.state}); there is nothing to withdraw`;
+  }
+}
+
+export interface AbortRow {
+  station_id: string;
+  /** The version whose part-sent bundle the station is to erase. */
+  version: string;
+  /** 'withdrawn' or 'replaced by <version>'. */
+  reason: string;
+  requested_at: string;
+}
+
 export type Stage = 'one' | 'room' | 'all';
 /** Stations in a stage "room" when no count is given. */
 export const ROOM_STATIONS = 4;
@@ -130,12 +153,75 @@ export class FirmwareRecords {
     const now = new Date().toISOString();
     await this.db.transaction(async (tx) => {
       for (const stationId of chosen) {
+        // Another version part-sent to it: the station is told to drop it before the new one goes.
+        const replaced = targets.find((target) => target.station_id === stationId && target.bundle_id !== bundle.id && UNFINISHED.includes(target.state));
+        if (replaced) await this.requestAbort(tx, stationId, replaced.version, `replaced by ${version}`);
         await tx.run('DELETE FROM firmware_targets WHERE station_id = ?', [stationId]);
         await tx.run("INSERT INTO firmware_targets (station_id, bundle_id, rollback, state, sent, total, updated_at) VALUES (?, ?, ?, 'waiting', 0, ?, ?)", [stationId, bundle.id, rollback ? 1 : 0, bundle.size, now]);
       }
       await this.audit.append({ actor: actorLabel(actor), action: 'firmware.rollout', subject: `firmware:${bundle.id}`, details: { version, stations: chosen, rollback, stage: choice.stations?.length ? 'chosen' : (choice.stage ?? 'one') } }, tx);
     });
     return chosen;
+  }
+
+  /**
+   * Withdraws the update of the stations named (or of every station `within` the account's reach):
+   * a transfer waiting or under way stops, and the station is told to erase the part it holds
+   * (FIRMWARE_ABORT, sent by the running hub when the station is next online). A station already
+   * switching to the new firmware keeps it: the way back is a rollout of the older version with
+   * rollback. Returns the stations withdrawn and, for those named or skipped, why not.
+   */
+  async withdraw(choice: { stations?: string[]; all?: boolean; within?: (stationId: string) => boolean }, actor: Actor): Promise<{ withdrawn: string[]; kept: Array<{ station: string; why: string }> }> {
+    requirePermission(actor, 'firmware.manage');
+    const targets = (await this.targets()).filter((target) => choice.within?.(target.station_id) ?? true);
+    const kept: Array<{ station: string; why: string }> = [];
+    let chosen: TargetRow[];
+    if (choice.all) {
+      chosen = targets.filter((target) => UNFINISHED.includes(target.state));
+      for (const target of targets) if (target.state === 'switched') kept.push({ station: target.station_id, why: notWithdrawn(target) });
+    } else {
+      const named = choice.stations ?? [];
+      if (named.length === 0) throw new RuleError('firmware.manage', 'name the stations to withdraw the update from, or all of them');
+      const known = (await this.db.all<{ id: string }>('SELECT id FROM stations')).map((row) => row.id).filter((id) => choice.within?.(id) ?? true);
+      const unknown = named.filter((id) => !known.includes(id));
+      if (unknown.length > 0) throw new RuleError('firmware.manage', `no station ${unknown.join(', ')}`);
+      chosen = [];
+      for (const id of named) {
+        const target = targets.find((row) => row.station_id === id);
+        if (target && UNFINISHED.includes(target.state)) chosen.push(target);
+        else kept.push({ station: id, why: target ? notWithdrawn(target) : 'it has no firmware update to withdraw' });
+      }
+    }
+    if (chosen.length === 0) throw new RuleError('firmware.manage', kept.length > 0 ? kept.map((row) => `${row.station}: ${row.why}`).join('; ') : 'no station is waiting for or being sent firmware');
+    await this.db.transaction(async (tx) => {
+      for (const target of chosen) {
+        await this.requestAbort(tx, target.station_id, target.version, 'withdrawn');
+        await tx.run('DELETE FROM firmware_targets WHERE station_id = ?', [target.station_id]);
+      }
+      await this.audit.append(
+        { actor: actorLabel(actor), action: 'firmware.withdrawn', subject: 'firmware:rollout', details: { stations: chosen.map((target) => ({ station: target.station_id, version: target.version, sent: target.sent })) } },
+        tx,
+      );
+    });
+    return { withdrawn: chosen.map((target) => target.station_id), kept };
+  }
+
+  /** Stations to be told to erase a part-sent bundle (withdrawn or replaced), oldest first. */
+  async aborts(): Promise<AbortRow[]> {
+    return this.db.all<AbortRow>('SELECT station_id, version, reason, requested_at FROM firmware_aborts ORDER BY requested_at, station_id');
+  }
+
+  /** The station erased the part it held: recorded in the audit trail (the hub acts: actor system). */
+  async aborted(abort: AbortRow): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run('DELETE FROM firmware_aborts WHERE station_id = ? AND requested_at = ?', [abort.station_id, abort.requested_at]);
+      await this.audit.append({ actor: 'system', action: 'firmware.aborted', subject: `station:${abort.station_id}`, details: { station: abort.station_id, version: abort.version, reason: abort.reason } }, tx);
+    });
+  }
+
+  private async requestAbort(tx: SqlDatabase, stationId: string, version: string, reason: string): Promise<void> {
+    await tx.run('DELETE FROM firmware_aborts WHERE station_id = ?', [stationId]);
+    await tx.run('INSERT INTO firmware_aborts (station_id, version, reason, requested_at) VALUES (?, ?, ?, ?)', [stationId, version, reason, new Date().toISOString()]);
   }
 
   /** Paused: no transfer starts or goes on (a stopped one resumes where it got to). */
@@ -147,9 +233,16 @@ export class FirmwareRecords {
     });
   }
 
-  /** Progress of a transfer (not audited: many a minute). */
-  async progress(stationId: string, sent: number, total: number): Promise<void> {
-    await this.db.run("UPDATE firmware_targets SET sent = ?, total = ?, state = 'sending', updated_at = ? WHERE station_id = ? AND state IN ('waiting', 'sending')", [sent, total, new Date().toISOString(), stationId]);
+  /** Progress of a transfer (not audited: many a minute); false when its target was withdrawn or replaced meanwhile. */
+  async progress(stationId: string, bundleId: number, sent: number, total: number): Promise<boolean> {
+    const { changes } = await this.db.run("UPDATE firmware_targets SET sent = ?, total = ?, state = 'sending', updated_at = ? WHERE station_id = ? AND bundle_id = ? AND state IN ('waiting', 'sending')", [
+      sent,
+      total,
+      new Date().toISOString(),
+      stationId,
+      bundleId,
+    ]);
+    return changes > 0;
   }
 
   /** A step of a station's update, recorded in the audit trail (the hub acts: actor system). */

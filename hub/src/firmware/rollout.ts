@@ -6,7 +6,9 @@
 import type { Logger } from '../log';
 import type { StationLink, StationState } from '../stations/station-link';
 import { readBundle, type FirmwareBundle } from './bundle';
-import type { FirmwareRecords, TargetRow } from './records';
+import { COMMAND } from '../../../protocol/wire';
+import type { AbortRow, FirmwareRecords, TargetRow } from './records';
+import { firmwareReason } from './reasons';
 
 export interface RolloutOptions {
   link: StationLink;
@@ -23,27 +25,14 @@ export interface RolloutOptions {
 /** A refusal that waits for the next attempt (the transfer resumes); any other ends the target as refused. */
 const TRANSIENT = /^(no reply|not sent|paused|hub stopping|station link is not started|transfer)/;
 
-/** What a station's refusal means, for the page and the command line. */
-export function refusalReason(refusal: string | null): string {
-  switch (refusal) {
-    case 'no-room':
-      return 'no room in the station’s Storage for the bundle and a copy of the running one';
-    case 'older-version':
-      return 'not newer than the version the station runs (roll out with --rollback to go back)';
-    case 'firmware-signature':
-      return 'the bundle’s signature or hash did not check on the station';
-    case 'update-pending':
-      return 'the station is still waiting to confirm an earlier update';
-    default:
-      return refusal ?? 'refused';
-  }
-}
-
 export class FirmwareRollout {
   /** Public so a test can shorten the confirmation window of a hub it runs. */
   readonly options: RolloutOptions;
   private timer: NodeJS.Timeout | null = null;
-  private active = new Set<string>();
+  /** Transfers under way: station -> the bundle being sent. */
+  private active = new Map<string, number>();
+  /** Transfers whose target was withdrawn or replaced while under way: they stop at the next chunk. */
+  private cancelled = new Set<string>();
   private bundles = new Map<number, FirmwareBundle>();
   private ticking = false;
   private paused = false;
@@ -61,8 +50,16 @@ export class FirmwareRollout {
     link.on('firmware-progress', ({ stationId, sent, total }: { stationId: string; sent: number; total: number }) => {
       // Every 8 KiB and at the end: enough for a progress bar, few writes.
       if (sent < total && sent - (this.lastProgress.get(stationId) ?? -Infinity) < 8192) return;
+      const bundleId = this.active.get(stationId);
+      if (bundleId === undefined) return;
       this.lastProgress.set(stationId, sent);
-      records.progress(stationId, sent, total).catch((error) => this.options.log.warn(`firmware progress ${stationId}: ${(error as Error).message}`));
+      // A target withdrawn or replaced (by a command in another process) stops its transfer here, within 8 KiB.
+      records
+        .progress(stationId, bundleId, sent, total)
+        .then((current) => {
+          if (!current && this.active.get(stationId) === bundleId) this.cancelled.add(stationId);
+        })
+        .catch((error) => this.options.log.warn(`firmware progress ${stationId}: ${(error as Error).message}`));
     });
     this.timer = setInterval(() => this.tick(), this.options.pollMs ?? 2000);
     this.timer.unref();
@@ -84,15 +81,30 @@ export class FirmwareRollout {
   private async look(): Promise<void> {
     const { records, link } = this.options;
     this.paused = await records.paused();
-    for (const target of await records.targets()) {
+    const targets = await records.targets();
+    for (const [stationId, bundleId] of this.active) {
+      const target = targets.find((row) => row.station_id === stationId);
+      if (!target || target.bundle_id !== bundleId || (target.state !== 'waiting' && target.state !== 'sending')) this.cancelled.add(stationId);
+    }
+    // A withdrawn or replaced transfer: the station erases what it holds (even while paused) before anything new is sent.
+    const aborting = new Set<string>();
+    for (const abort of await records.aborts()) {
+      aborting.add(abort.station_id);
+      if (link.states.get(abort.station_id)?.online && !this.active.has(abort.station_id)) await this.abort(abort);
+    }
+    for (const target of targets) {
+      if (aborting.has(target.station_id)) continue;
       const state = link.states.get(target.station_id);
       if (!state?.online) continue;
       if (target.state === 'switched') await this.afterSwitch(target, state);
       else if ((target.state === 'waiting' || target.state === 'sending') && !this.paused && !this.active.has(target.station_id) && this.active.size < (this.options.parallel ?? 3)) {
-        this.active.add(target.station_id);
+        this.active.set(target.station_id, target.bundle_id);
         this.send(target, state)
           .catch((error) => this.options.log.warn(`firmware ${target.version} to ${target.station_id}: ${(error as Error).message}`))
-          .finally(() => this.active.delete(target.station_id));
+          .finally(() => {
+            this.active.delete(target.station_id);
+            this.cancelled.delete(target.station_id);
+          });
       }
     }
   }
@@ -115,16 +127,36 @@ export class FirmwareRollout {
       await records.step(target.station_id, 'done', { version: target.version });
       return;
     }
-    const result = await link.pushFirmware(target.station_id, bundle, { rollback: target.rollback, confirmSec: this.options.confirmSec, shouldStop: () => this.paused || this.stopped });
-    if (result.ok) {
+    // Progress is noted every 8 KiB from where this transfer starts (not from where the last one ended).
+    this.lastProgress.delete(target.station_id);
+    const result = await link.pushFirmware(target.station_id, bundle, {
+      rollback: target.rollback,
+      confirmSec: this.options.confirmSec,
+      shouldStop: () => this.paused || this.stopped || this.cancelled.has(target.station_id),
+    });
+    if (this.cancelled.has(target.station_id) && !result.ok) {
+      log.info(`firmware ${bundle.versionText} to ${target.station_id} withdrawn mid-transfer: the station is told to erase the part it holds`);
+    } else if (result.ok) {
       log.info(`firmware ${bundle.versionText} sent to ${target.station_id}: it restarts into it`);
       await records.step(target.station_id, 'switched', { version: target.version, boot: state.boot ?? 0 });
     } else if (TRANSIENT.test(result.refusal ?? '')) {
       log.info(`firmware ${bundle.versionText} to ${target.station_id} stopped (${result.refusal}): it goes on from where it got to`);
-      await records.interrupted(target.station_id, result.refusal ?? 'stopped');
+      await records.interrupted(target.station_id, firmwareReason(result.refusal));
     } else {
       log.warn(`firmware ${bundle.versionText} refused by ${target.station_id}: ${result.refusal}`);
-      await records.step(target.station_id, 'refused', { version: target.version, error: refusalReason(result.refusal) });
+      await records.step(target.station_id, 'refused', { version: target.version, error: firmwareReason(result.refusal) });
+    }
+  }
+
+  /** Tells a station to erase the part-sent bundle of a withdrawn or replaced update; tried again each look until it answers. */
+  private async abort(abort: AbortRow): Promise<void> {
+    const { link, records, log } = this.options;
+    const answered = await link.command(abort.station_id, COMMAND.FIRMWARE_ABORT, {});
+    if (answered.ok) {
+      log.info(`firmware ${abort.version} ${abort.reason}: ${abort.station_id} erased the part it held`);
+      await records.aborted(abort);
+    } else {
+      log.warn(`firmware ${abort.version} ${abort.reason}: ${abort.station_id} did not erase the part it held (${answered.refusal}); tried again`);
     }
   }
 

@@ -84,8 +84,8 @@ export const PERMISSIONS = {
   'firmware.manage': {
     roles: ['ict', 'headteacher'],
     words: 'upload or roll out station firmware',
-    row: 'upload station firmware and roll it out, pause it (Stations › Firmware)',
-    commandLine: 'firmware upload, firmware rollout, firmware pause',
+    row: 'upload station firmware and roll it out, pause or withdraw it (Stations › Firmware)',
+    commandLine: 'firmware upload, firmware rollout, firmware pause, firmware withdraw',
   },
   /** The simulated station's card buttons (only with `handover start`). */
   'demo.tap': { roles: ['office', 'ict', 'headteacher', 'dsl', 'read-only'], words: 'tap the demo cards', row: '' },

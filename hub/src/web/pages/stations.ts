@@ -75,7 +75,8 @@ export function firmwareStateText(target: TargetRow): { text: string; tone: 'ok'
   const percent = target.total > 0 ? Math.floor((100 * target.sent) / target.total) : 0;
   switch (target.state) {
     case 'waiting':
-      return { text: percent > 0 ? `Waiting to go on from ${percent} %${target.last_error ? ` (${target.last_error})` : ''}` : 'Waiting to be sent', tone: 'muted' };
+      // last_error is already a sentence (firmware/reasons.ts): never a code.
+      return { text: percent > 0 ? `Waiting to go on from ${percent} %.${target.last_error ? ` ${target.last_error}` : ''}` : 'Waiting to be sent', tone: 'muted' };
     case 'sending':
       return { text: `Sending ${percent} %`, tone: 'warn' };
     case 'switched':
@@ -85,7 +86,7 @@ export function firmwareStateText(target: TargetRow): { text: string; tone: 'ok'
     case 'rolled-back':
       return { text: `Rolled back by itself — ${target.last_error ?? 'the new firmware did not confirm'}`, tone: 'bad' };
     case 'refused':
-      return { text: `Refused — ${target.last_error ?? 'by the station'}`, tone: 'bad' };
+      return { text: `Refused. ${target.last_error ?? 'The station refused the update.'}`, tone: 'bad' };
   }
 }
 
@@ -148,16 +149,23 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     const targets = await firmware.targets();
     const bundles = await firmware.bundles();
     const paused = await firmware.paused();
+    const aborts = await firmware.aborts();
     return html`<section aria-labelledby="firmware"><h2 id="firmware">Firmware</h2>
       ${paused ? html`<p class="pill warn" data-firmware-paused>Rollout paused: no transfer starts or goes on.</p>` : null}
       <div class="table-wrap"><table class="data firmware">
-        <thead><tr><th scope="col">Station</th><th scope="col">Running</th><th scope="col">Update</th><th scope="col">Progress</th></tr></thead>
+        <thead><tr><th scope="col">Station</th><th scope="col">Running</th><th scope="col">Update</th><th scope="col">Progress</th>${manage ? html`<th scope="col">Withdraw</th>` : null}</tr></thead>
         <tbody>${stations.map((station) => {
           const target = targets.find((row) => row.station_id === station.id);
-          const shown = target ? firmwareStateText(target) : null;
+          const abort = aborts.find((row) => row.station_id === station.id);
+          const shown = target ? firmwareStateText(target) : abort ? { text: `${abort.version} withdrawn; the station erases the part it holds when it is next online`, tone: 'muted' } : null;
           return html`<tr data-firmware-row="${station.id}"><th scope="row">${station.id}</th><td>${context.link?.states.get(station.id)?.firmware ?? '—'}</td>
             <td>${target ? `${target.version}${target.rollback ? ' (rollback)' : ''}` : 'none'}</td>
-            <td data-firmware-state="${target?.state ?? ''}">${shown ? html`<span class="pill ${shown.tone}">${shown.text}</span>` : '—'}</td></tr>`;
+            <td data-firmware-state="${target?.state ?? (abort ? 'withdrawn' : '')}">${shown ? html`<span class="pill ${shown.tone}">${shown.text}</span>` : '—'}</td>
+            ${manage
+              ? html`<td>${target && (target.state === 'waiting' || target.state === 'sending')
+                  ? html`<form method="post" action="/stations/firmware/withdraw${query}">${csrfField(reply)}<input type="hidden" name="station" value="${station.id}"><button type="submit" aria-label="Withdraw firmware ${target.version} from ${station.id}">Withdraw</button></form>`
+                  : null}</td>`
+              : null}</tr>`;
         })}</tbody></table></div>
       ${bundles.length === 0
         ? html`<p class="hint">No firmware uploaded. The ICT lead uploads a bundle with <code>handover firmware upload dist/firmware.js --by …</code>.</p>`
@@ -182,6 +190,15 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     const scope = await requestScope(context, request);
     const chosen = await firmware.rollout(String(body.version ?? ''), { stage, within: (id) => scope.station(id) }, body.rollback === 'yes', actorFor(request.account!));
     context.flash(request, `Firmware ${body.version} goes to ${chosen.join(', ')} while each is online.`);
+    return reply.redirect('/stations#firmware', 303);
+  });
+
+  // Withdraw one station's update: the transfer stops and the station erases the part it holds (firmware/records.ts).
+  app.post('/stations/firmware/withdraw', { config: { permission: 'firmware.manage' } }, async (request, reply) => {
+    const body = (request.body ?? {}) as { station?: string };
+    const scope = await requestScope(context, request);
+    const { withdrawn } = await firmware.withdraw({ stations: [String(body.station ?? '')], within: (id) => scope.station(id) }, actorFor(request.account!));
+    context.flash(request, `Firmware withdrawn from ${withdrawn.join(', ')}: the station erases the part it holds when it is next online.`);
     return reply.redirect('/stations#firmware', 303);
   });
 
