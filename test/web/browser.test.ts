@@ -428,7 +428,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the office page in Chromium', { timeout: 90_000
     await expect(page.locator('[data-doors-open]')).toContainTextish('locker 8 at demo-1');
     await shot(page, 'demo-06-open-all');
     await demo.getByRole('button', { name: 'Shut every open door' }).click();
-    await page.waitForFunction(() => !document.querySelector('[data-doors-open]'), undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => !document.querySelector('[data-doors-open]'), undefined, { timeout: 60_000 });
     expect(await overflow(page)).toBeLessThanOrEqual(0);
     expect((page as Page & { problems: string[] }).problems).toEqual([]);
   }, 300_000);
