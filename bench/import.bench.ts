@@ -5,9 +5,14 @@
 // answer to another page request sent every 100 ms while the import ran (the hub keeps answering);
 // then four such files uploaded at once (they queue: one import at a time per school).
 // `npm run bench -- import` (BENCH_IMPORT_MB, BENCH_IMPORT_CONCURRENT=0 for the single file only).
+// The raw JS heap peak counts garbage not yet collected: run under `node --expose-gc` (with
+// BENCH_IMPORT_GC=1) to also sample the heap after a full collection each second, the memory the
+// import really holds; BENCH_IMPORT_SNAPSHOT=<seconds> writes a heap snapshot that long into it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { Session } from 'node:inspector/promises';
 import { startHub, type HubHarness } from '../test/support/hub-harness';
 import { WebClient } from '../test/web/client';
 import type { BenchOptions } from './options';
@@ -46,6 +51,27 @@ async function measure(harness: HubHarness, office: WebClient, files: string[]):
     peakRss = Math.max(peakRss, usage.rss);
     peakHeap = Math.max(peakHeap, usage.heapUsed);
   }, 25);
+  // Opt-in: the heap after a full collection (what is retained), sampled each second.
+  const gc = process.env.BENCH_IMPORT_GC === '1' ? (globalThis as { gc?: () => void }).gc : undefined;
+  if (process.env.BENCH_IMPORT_GC === '1' && !gc) throw new Error('BENCH_IMPORT_GC=1 needs node --expose-gc');
+  gc?.();
+  const retainedBefore = process.memoryUsage().heapUsed;
+  let retainedPeak = retainedBefore;
+  const collector = gc
+    ? setInterval(() => {
+        gc();
+        retainedPeak = Math.max(retainedPeak, process.memoryUsage().heapUsed);
+      }, 1000)
+    : undefined;
+  // Opt-in: where the memory that outlives young-generation collections is allocated (a sampling
+  // heap profile, objects a full collection freed included), written to BENCH_IMPORT_PROFILE.
+  const profiler = process.env.BENCH_IMPORT_PROFILE ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('HeapProfiler.startSampling', { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true } as never);
+  }
+  const snapshotAfter = Number(process.env.BENCH_IMPORT_SNAPSHOT ?? 0);
+  const snapshot = snapshotAfter > 0 ? setTimeout(() => console.log(`heap snapshot: ${v8.writeHeapSnapshot()}`), snapshotAfter * 1000) : undefined;
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   let slowest = 0;
@@ -91,6 +117,13 @@ async function measure(harness: HubHarness, office: WebClient, files: string[]):
   running = false;
   await prober;
   clearInterval(sampler);
+  clearInterval(collector);
+  clearTimeout(snapshot);
+  if (profiler) {
+    const { profile } = (await profiler.post('HeapProfiler.stopSampling')) as { profile: unknown };
+    fs.writeFileSync(process.env.BENCH_IMPORT_PROFILE!, JSON.stringify(profile));
+    profiler.disconnect();
+  }
   loop.disable();
   const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
   return {
@@ -101,6 +134,7 @@ async function measure(harness: HubHarness, office: WebClient, files: string[]):
     'RSS peak MB': mb(peakRss),
     'RSS growth MB': mb(peakRss - rssBefore),
     'JS heap growth MB': mb(peakHeap - heapBefore),
+    ...(gc ? { 'JS heap retained growth MB (after GC)': mb(retainedPeak - retainedBefore) } : {}),
     'longest loop stall ms': (loop.max / 1e6).toFixed(0),
     'slowest other request ms': slowest.toFixed(0),
     'other requests answered': answered,

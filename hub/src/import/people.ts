@@ -199,8 +199,9 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
   const school = records.schools.stored(await records.schools.resolve(options.school));
 
   let reader: RowReader | null = null;
-  const named = new Set<string>();
-  const firstLines = new Map<string, number>();
+  // Every id the file names, with the line of its first row that reads (0 while only refused rows
+  // name it): one entry per row of a large file, so one Map rather than a Set and a Map.
+  const named = new Map<string, number>();
   // Each card's first line, and every line of a card given on more than one row.
   const cardFirst = new Map<string, number>();
   const cardShared = new Map<string, number[]>();
@@ -211,12 +212,12 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
     }
     result.rows++;
     try {
-      const input = reader.read(record, (id) => (named.add(id), firstLines.get(id)), (card) => {
+      const input = reader.read(record, (id) => named.get(id) || (named.set(id, 0), undefined), (card) => {
         const first = cardFirst.get(card);
         if (first === undefined) cardFirst.set(card, record.line);
         else cardShared.set(card, [...(cardShared.get(card) ?? [first]), record.line]);
       });
-      firstLines.set(input.externalId, input.line);
+      if (!named.get(input.externalId)) named.set(input.externalId, input.line);
     } catch {
       // Reported by the second pass.
     }
@@ -250,8 +251,8 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
       let cardKey: string | null = null;
       try {
         input = reader!.read(record, (id) => {
-          const first = firstLines.get(id);
-          return first !== undefined && first < record.line ? first : undefined;
+          const first = named.get(id);
+          return first && first < record.line ? first : undefined;
         }, (card) => (cardKey = card));
       } catch (error) {
         result.problems.push({ line: record.line, reason: problemOf(error) });
@@ -305,7 +306,7 @@ async function applyBatch(db: SqlDatabase, records: Records, batch: PersonInput[
   });
 }
 
-async function markLeavers(db: SqlDatabase, records: Records, kinds: Array<'pupil' | 'staff'>, present: Set<string>, result: PeopleImportResult, options: PeopleImportOptions, actor: string, now: string, today: string, school: string): Promise<void> {
+async function markLeavers(db: SqlDatabase, records: Records, kinds: Array<'pupil' | 'staff'>, present: Map<string, number>, result: PeopleImportResult, options: PeopleImportOptions, actor: string, now: string, today: string, school: string): Promise<void> {
   // Missing from the file: a leaver (P9). Only for the kinds the file holds, so a staff file
   // does not make every pupil a leaver.
   await db.transaction(async (tx) => {

@@ -121,24 +121,40 @@ export class People {
     return hash;
   }
 
-  /** The badge-list file every station holds: active badges of people who have not left. */
-  /** `schools`: only the people of these schools (people.school values; issue 16), else everyone. */
+  /**
+   * The badge-list file every station holds: active badges of people who have not left.
+   * `schools`: only the people of these schools (people.school values; issue 16), else everyone.
+   * It is rebuilt every few seconds while cards change (a large import), so it is read lean: each
+   * row as an array, each hash as hex text written into one buffer (not a Buffer per row, which
+   * costs memory outside the JS heap until a full collection), each role's classes worked out once.
+   */
   async stationBadgeList(version: number, schools?: string[]): Promise<Uint8Array> {
     // Which asset classes each role may borrow (P12): bit (code - 1) of the record's class mask.
-    const classes = await this.db.all<{ code: number; borrower_roles: string }>('SELECT code, borrower_roles FROM asset_classes');
-    const classMask = (role: Role) => classes.reduce((mask, c) => (c.borrower_roles.split(',').includes(role) ? mask | (1 << (Number(c.code) - 1)) : mask), 0);
-    const rows = await this.db.all<{ hash: Uint8Array; person_id: number; role: Role; medical_exempt: number }>(
-      `SELECT b.hash, b.person_id, p.role, p.medical_exempt FROM badges b JOIN people p ON p.id = b.person_id
+    const classes = (await this.db.all<{ code: number; borrower_roles: string }>('SELECT code, borrower_roles FROM asset_classes')).map((c) => ({ bit: 1 << (Number(c.code) - 1), roles: c.borrower_roles.split(',') }));
+    const masks = new Map<Role, number>();
+    const classMask = (role: Role) => {
+      let mask = masks.get(role);
+      if (mask === undefined) {
+        mask = classes.reduce((bits, c) => (c.roles.includes(role) ? bits | c.bit : bits), 0);
+        masks.set(role, mask);
+      }
+      return mask;
+    };
+    const hex = this.db.kind === 'postgres' ? "encode(b.hash, 'hex')" : 'hex(b.hash)';
+    const rows = await this.db.allArrays(
+      `SELECT ${hex}, b.person_id, p.role, p.medical_exempt FROM badges b JOIN people p ON p.id = b.person_id
        WHERE b.revoked_at IS NULL AND p.left_on IS NULL${schools ? ` AND p.school IN (${schools.map(() => '?').join(', ')})` : ''}`,
       schools ?? [],
     );
-    const records: BadgeRecord[] = rows.map((row) => ({
-      hash: new Uint8Array(row.hash),
-      person: Number(row.person_id),
-      role: ROLE_CODES[row.role],
-      assetClasses: classMask(row.role),
-      flags: row.medical_exempt ? BADGE_FLAG.MEDICAL_EXEMPT : 0,
-    }));
+    const hashes = Buffer.alloc(rows.length * BADGE_HASH_BYTES);
+    const records: BadgeRecord[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [hash, person, role, medicalExempt] = rows[i] as [string, number, Role, number];
+      const at = i * BADGE_HASH_BYTES;
+      hashes.write(hash, at, BADGE_HASH_BYTES, 'hex');
+      records[i] = { hash: hashes.subarray(at, at + BADGE_HASH_BYTES), person: Number(person), role: ROLE_CODES[role], assetClasses: classMask(role), flags: Number(medicalExempt) ? BADGE_FLAG.MEDICAL_EXEMPT : 0 };
+    }
+    rows.length = 0; // the rows may go while the list is sorted
     return encodeBadgeList(records, version, (data) => zlib.crc32(data));
   }
 }
