@@ -268,27 +268,8 @@ export class StationLink extends EventEmitter {
     if (!key) throw new Error(`unknown station ${stationId}`);
     const begin = await this.send(stationId, key, COMMAND.BADGES_BEGIN, { version, size: file.length });
     if (!begin.ok) return begin;
-    const chunkBytes = this.options.chunkBytes ?? 1024;
-    const window = Math.max(1, this.options.chunkWindow ?? 2);
-    const inFlight: Array<Promise<CommandResult>> = [];
-    for (let offset = 0; offset < file.length; offset += chunkBytes) {
-      if (inFlight.length >= window) {
-        const answered = await inFlight.shift()!;
-        if (!answered.ok) return answered;
-      }
-      const chunk = file.subarray(offset, offset + chunkBytes);
-      const sent = offset + chunk.length;
-      inFlight.push(
-        this.send(stationId, key, COMMAND.BADGES_CHUNK, { version, offset, data: chunk }).then((answered) => {
-          if (answered.ok) this.emit('badge-progress', { stationId, sent, total: file.length });
-          return answered;
-        }),
-      );
-    }
-    for (const pending of inFlight) {
-      const answered = await pending;
-      if (!answered.ok) return answered;
-    }
+    const sent = await this.sendChunks(stationId, file, 0, this.options.chunkBytes ?? 1024, 'badge-progress', (offset, data) => this.send(stationId, key, COMMAND.BADGES_CHUNK, { version, offset, data }));
+    if (!sent.ok) return sent;
     return this.send(stationId, key, COMMAND.BADGES_COMMIT, { version });
   }
 
@@ -308,20 +289,30 @@ export class StationLink extends EventEmitter {
     if (!begin.ok) return begin;
     const from = begin.offset ?? 0;
     this.emit('firmware-progress', { stationId, sent: from, total: bytes.length });
+    const sent = await this.sendChunks(stationId, bytes, from, FIRMWARE_BLOCK, 'firmware-progress', (offset, data) => this.send(stationId, key, COMMAND.FIRMWARE_CHUNK, { version, offset, data }), options.shouldStop);
+    if (!sent.ok) return sent;
+    return this.send(stationId, key, COMMAND.FIRMWARE_COMMIT, { version, ...(options.confirmSec ? { confirmSec: options.confirmSec } : {}) });
+  }
+
+  /**
+   * Sends `file` from `from` in chunks, in order, with up to chunkWindow unanswered at a time, and
+   * emits `progressEvent` {stationId, sent, total} as each is taken. A stop asked for (a paused
+   * firmware rollout) ends it between chunks: what the station holds stays.
+   */
+  private async sendChunks(stationId: string, file: Uint8Array, from: number, chunkBytes: number, progressEvent: string, sendChunk: (offset: number, data: Uint8Array) => Promise<CommandResult>, shouldStop?: () => boolean): Promise<CommandResult> {
     const window = Math.max(1, this.options.chunkWindow ?? 2);
     const inFlight: Array<Promise<CommandResult>> = [];
-    for (let offset = from; offset < bytes.length; offset += FIRMWARE_BLOCK) {
-      // Paused: what the station holds stays, and the next begin resumes from there.
-      if (options.shouldStop?.()) return { ok: false, refusal: 'paused' };
+    for (let offset = from; offset < file.length; offset += chunkBytes) {
+      if (shouldStop?.()) return { ok: false, refusal: 'paused' };
       if (inFlight.length >= window) {
         const answered = await inFlight.shift()!;
         if (!answered.ok) return answered;
       }
-      const chunk = bytes.subarray(offset, offset + FIRMWARE_BLOCK);
+      const chunk = file.subarray(offset, offset + chunkBytes);
       const sent = offset + chunk.length;
       inFlight.push(
-        this.send(stationId, key, COMMAND.FIRMWARE_CHUNK, { version, offset, data: chunk }).then((answered) => {
-          if (answered.ok) this.emit('firmware-progress', { stationId, sent, total: bytes.length });
+        sendChunk(offset, chunk).then((answered) => {
+          if (answered.ok) this.emit(progressEvent, { stationId, sent, total: file.length });
           return answered;
         }),
       );
@@ -330,7 +321,7 @@ export class StationLink extends EventEmitter {
       const answered = await pending;
       if (!answered.ok) return answered;
     }
-    return this.send(stationId, key, COMMAND.FIRMWARE_COMMIT, { version, ...(options.confirmSec ? { confirmSec: options.confirmSec } : {}) });
+    return { ok: true, refusal: null };
   }
 
   /** The station runs this version and is online: it keeps it (its boot step no longer goes back). */
