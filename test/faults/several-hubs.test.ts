@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { WebClient } from '../web/client';
 import { Accounts } from '../../hub/src/accounts/accounts';
 import { AuditTrail } from '../../hub/src/audit/trail';
 import { setHubNames, writeMosquittoFiles } from '../../hub/src/broker/mosquitto-files';
@@ -43,26 +44,11 @@ interface RigStation {
 
 /** A signed-in office page's live stream (/api/stream), every `change` it sent kept in order. */
 async function openLiveStream(pageUrl: string): Promise<{ changes: Array<{ kind: string; stationId: string; type?: number; locker?: number }>; close(): void }> {
-  const cookies = new Map<string, string>();
-  const remember = (response: Response) => {
-    for (const cookie of response.headers.getSetCookie()) {
-      const [pair] = cookie.split(';');
-      const at = pair.indexOf('=');
-      cookies.set(pair.slice(0, at), pair.slice(at + 1));
-    }
-  };
-  const cookieHeader = () => [...cookies].map(([name, value]) => `${name}=${value}`).join('; ');
-  const first = await fetch(`${pageUrl}/api/session`);
-  remember(first);
-  const login = await fetch(`${pageUrl}/api/login`, {
-    method: 'POST',
-    headers: { cookie: cookieHeader(), 'x-csrf-token': ((await first.json()) as { csrfToken: string }).csrfToken, 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'office-trust', password: PASSWORD }),
-  });
+  const client = new WebClient(pageUrl);
+  const login = await client.signIn('office-trust', PASSWORD);
   if (!login.ok) throw new Error(`could not sign in at ${pageUrl}: ${login.status} ${await login.text()}`);
-  remember(login);
   const controller = new AbortController();
-  const response = await fetch(`${pageUrl}/api/stream`, { headers: { cookie: cookieHeader() }, signal: controller.signal });
+  const response = await fetch(`${pageUrl}/api/stream`, { headers: { cookie: [...client.cookies].map(([name, value]) => `${name}=${value}`).join('; ') }, signal: controller.signal });
   if (!response.ok || !response.body) throw new Error(`no live stream at ${pageUrl}: ${response.status}`);
   const changes: Array<{ kind: string; stationId: string; type?: number; locker?: number }> = [];
   const reader = response.body.getReader();
@@ -87,14 +73,7 @@ async function openLiveStream(pageUrl: string): Promise<{ changes: Array<{ kind:
 
 /** One sign-in attempt with a wrong password at `pageUrl`: its HTTP status (429 once the limit is reached). */
 async function wrongSignIn(pageUrl: string, username: string): Promise<number> {
-  const first = await fetch(`${pageUrl}/api/session`);
-  const cookie = first.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-  const { csrfToken } = (await first.json()) as { csrfToken: string };
-  const response = await fetch(`${pageUrl}/api/login`, {
-    method: 'POST',
-    headers: { cookie, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password: 'Not-the-password-1' }),
-  });
+  const response = await new WebClient(pageUrl).signIn(username, 'Not-the-password-1');
   await response.arrayBuffer();
   return response.status;
 }
