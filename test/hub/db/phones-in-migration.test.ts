@@ -1,4 +1,4 @@
-// Migration 14: the phones in lockers now (phones_in) is filled from the custody a hub stored
+// Migration 16: the phones in lockers now (phones_in) is filled from the custody a hub stored
 // before the upgrade: the upgraded hub's lists show the phones that were in, not those collected,
 // and `audit verify` passes. Runs on SQLite, and on PostgreSQL when DATABASE_URL is set.
 import { afterEach, describe, expect, it } from 'vitest';
