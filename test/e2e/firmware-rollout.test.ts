@@ -314,4 +314,37 @@ describe('firmware rolled out from the command line', () => {
     expect((await cli.handover('firmware', 'resume', '--by', 'S-ICT')).code).toBe(0);
     expect(running('fw-2')).toBe('0.6.0');
   }, 60_000);
+
+  it('a station restarting into an update is not given another (it would go back by itself, unconfirmed): refused by name, skipped by a stage', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('1.0.0'), '--by', 'S-ICT')).code).toBe(0);
+    expect((await cli.handover('firmware', 'upload', bundleFile('1.1.0'), '--by', 'S-ICT')).code).toBe(0);
+    const rollout = harness.hub.firmwareRollout;
+    rollout.options.confirmSec = 120; // an earlier test shortened it to 3 s
+    expect((await cli.handover('firmware', 'rollout', '1.0.0', '--station', 'fw-1', '--by', 'S-ICT')).code).toBe(0);
+    try {
+      await reaches('fw-1', 'switched');
+      // The hub holds off (as a hub that is not the leader does) so the station stays mid-switch: running 1.0.0, unconfirmed.
+      rollout.leading = () => false;
+      await eventually(() => running('fw-1') === '1.0.0', 20_000, 'fw-1 restarted into 1.0.0');
+      expect(await stateOf('fw-1')).toBe('switched');
+      const named = await cli.handover('firmware', 'rollout', '1.1.0', '--station', 'fw-1', '--by', 'S-ICT');
+      expect(named.code).toBe(1);
+      expect(named.stderr).toMatch(/fw-1 is restarting into 1\.0\.0/);
+      const staged = await cli.handover('firmware', 'rollout', '1.1.0', '--stage', 'all', '--by', 'S-ICT');
+      expect(staged.code).toBe(0);
+      expect(staged.stdout).toMatch(/to fw-2, fw-3:/);
+      expect(await stateOf('fw-1')).toBe('switched');
+    } finally {
+      rollout.leading = () => true;
+    }
+    // Its switch is confirmed as before: it keeps 1.0.0 (nothing goes back by itself).
+    await reaches('fw-1', 'done');
+    expect(running('fw-1')).toBe('1.0.0');
+    await reaches('fw-2', 'done', 60_000);
+    await reaches('fw-3', 'done', 60_000);
+    expect((await cli.handover('firmware', 'rollout', '1.1.0', '--station', 'fw-1', '--by', 'S-ICT')).code).toBe(0);
+    await reaches('fw-1', 'done', 60_000);
+    expect(running('fw-1')).toBe('1.1.0');
+    expect(simulated.get('fw-1')!.storage.read(FW_BOOT)).toBeUndefined();
+  }, 180_000);
 });
