@@ -347,4 +347,19 @@ describe('firmware rolled out from the command line', () => {
     expect(running('fw-1')).toBe('1.1.0');
     expect(simulated.get('fw-1')!.storage.read(FW_BOOT)).toBeUndefined();
   }, 180_000);
+
+  it('rolled out from the Stations page to one station chosen by name; an unknown one is refused', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('1.2.0'), '--by', 'S-ICT')).code).toBe(0);
+    const page = await harness.getPage('/stations');
+    expect(page.text).toMatch(/<option value="station:fw-3">station fw-3<\/option>/);
+    expect((await harness.postForm('/stations/firmware/rollout', { version: '1.2.0', stage: 'station:nowhere' })).status).toBe(422);
+    const posted = await harness.postForm('/stations/firmware/rollout', { version: '1.2.0', stage: 'station:fw-3' });
+    expect(posted).toMatchObject({ status: 303, location: '/stations#firmware' });
+    expect((await harness.getPage('/stations')).text).toMatch(/Firmware 1\.2\.0 goes to fw-3 while each is online\./);
+    const targets = (await harness.hub.firmware.targets()).filter((target) => target.version === '1.2.0');
+    expect(targets.map((target) => target.station_id)).toEqual(['fw-3']);
+    await reaches('fw-3', 'done', 60_000);
+    expect(running('fw-3')).toBe('1.2.0');
+    expect(running('fw-2')).toBe('1.1.0');
+  }, 120_000);
 });
