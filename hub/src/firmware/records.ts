@@ -138,13 +138,18 @@ export class FirmwareRecords {
     if (!bundle) throw new RuleError('firmware.manage', `no uploaded firmware ${version} (upload it first: handover firmware upload <file>)`);
     const known = (await this.db.all<{ id: string }>('SELECT id FROM stations ORDER BY id')).map((row) => row.id).filter((id) => choice.within?.(id) ?? true);
     const targets = await this.targets();
+    // A station restarting into an update waits for the hub's confirmation: replacing its target
+    // would drop that, and the station would go back by itself (and refuse the new one as pending).
+    const switching = targets.filter((target) => target.state === 'switched');
     let chosen: string[];
     if (choice.stations && choice.stations.length > 0) {
       const unknown = choice.stations.filter((id) => !known.includes(id));
       if (unknown.length > 0) throw new RuleError('firmware.manage', `no station ${unknown.join(', ')}`);
+      const busy = switching.filter((target) => choice.stations!.includes(target.station_id));
+      if (busy.length > 0) throw new RuleError('firmware.manage', busy.map((target) => `${target.station_id} is restarting into ${target.version}; roll out to it once it runs it`).join('; '));
       chosen = choice.stations;
     } else {
-      const already = new Set(targets.filter((target) => target.bundle_id === bundle.id).map((target) => target.station_id));
+      const already = new Set([...targets.filter((target) => target.bundle_id === bundle.id), ...switching].map((target) => target.station_id));
       const open = known.filter((id) => !already.has(id));
       const stage = choice.stage ?? 'one';
       chosen = stage === 'all' ? open : open.slice(0, stage === 'one' ? 1 : Math.max(1, choice.count ?? ROOM_STATIONS));

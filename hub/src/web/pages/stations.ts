@@ -173,7 +173,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       ${manage && bundles.length > 0
         ? html`<form method="post" action="/stations/firmware/rollout${query}" class="field-row">${csrfField(reply)}
             <p><label for="fw-version">Version</label> <select id="fw-version" name="version">${bundles.map((bundle) => html`<option value="${bundle.version}">${bundle.version}</option>`)}</select></p>
-            <p><label for="fw-stage">To</label> <select id="fw-stage" name="stage"><option value="one">one more station</option><option value="room">a room’s worth (4 more)</option><option value="all">every station</option></select></p>
+            <p><label for="fw-stage">To</label> <select id="fw-stage" name="stage"><option value="one">one more station</option><option value="room">a room’s worth (4 more)</option><option value="all">every station</option>${stations.map((station) => html`<option value="station:${station.id}">station ${station.id}</option>`)}</select></p>
             <p><label><input type="checkbox" name="rollback" value="yes"> an older version: roll back</label></p>
             <p><button type="submit">Roll out</button></p></form>
           <form method="post" action="/stations/firmware/${paused ? 'resume' : 'pause'}">${csrfField(reply)}<p><button type="submit">${paused ? 'Resume the rollout' : 'Pause the rollout'}</button></p></form>`
@@ -185,10 +185,12 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
 
   app.post('/stations/firmware/rollout', { config: { permission: 'firmware.manage' } }, async (request, reply) => {
     const body = (request.body ?? {}) as { version?: string; stage?: string; rollback?: string };
+    // "To": a stage, or one station chosen by name ("station:<id>").
+    const named = String(body.stage ?? '').startsWith('station:') ? [String(body.stage).slice('station:'.length)] : undefined;
     const stage = (['one', 'room', 'all'].includes(String(body.stage)) ? body.stage : 'one') as Stage;
     // An account of one school rolls out to its school's stations only (a trust account: to all, or the school it filters by).
     const scope = await requestScope(context, request);
-    const chosen = await firmware.rollout(String(body.version ?? ''), { stage, within: (id) => scope.station(id) }, body.rollback === 'yes', actorFor(request.account!));
+    const chosen = await firmware.rollout(String(body.version ?? ''), named ? { stations: named, within: (id) => scope.station(id) } : { stage, within: (id) => scope.station(id) }, body.rollback === 'yes', actorFor(request.account!));
     context.flash(request, `Firmware ${body.version} goes to ${chosen.join(', ')} while each is online.`);
     return reply.redirect('/stations#firmware', 303);
   });
