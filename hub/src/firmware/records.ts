@@ -250,17 +250,23 @@ export class FirmwareRecords {
     return changes > 0;
   }
 
-  /** A step of a station's update, recorded in the audit trail (the hub acts: actor system). */
-  async step(stationId: string, state: TargetState, details: { error?: string | null; boot?: number; version: string }): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.run('UPDATE firmware_targets SET state = ?, last_error = ?, switched_boot = COALESCE(?, switched_boot), updated_at = ? WHERE station_id = ?', [
+  /**
+   * A step of a station's update of one bundle, recorded in the audit trail (the hub acts: actor
+   * system). The station's target changes only while it is still that bundle's: a target replaced
+   * meanwhile (another version chosen as the last chunk went) keeps its own state. False then.
+   */
+  async step(stationId: string, bundleId: number, state: TargetState, details: { error?: string | null; boot?: number; version: string }): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const { changes } = await tx.run('UPDATE firmware_targets SET state = ?, last_error = ?, switched_boot = COALESCE(?, switched_boot), updated_at = ? WHERE station_id = ? AND bundle_id = ?', [
         state,
         details.error ?? null,
         details.boot ?? null,
         new Date().toISOString(),
         stationId,
+        bundleId,
       ]);
       await this.audit.append({ actor: 'system', action: `firmware.${state}`, subject: `station:${stationId}`, details: { station: stationId, version: details.version, ...(details.error ? { error: details.error } : {}) } }, tx);
+      return changes > 0;
     });
   }
 
