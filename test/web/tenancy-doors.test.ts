@@ -1,0 +1,138 @@
+// Schools as tenants (issue 16), the doors a fresh-eyes review tried besides the crawl of
+// tenancy.test.ts: a school's account types another school's card, staff code or station into a
+// form, pauses the trust's firmware rollout, imports an asset into another school's locker, and a
+// station of one school publishes (over MQTT, signed with its own key) an event naming another
+// school's pupil. School A is the deployment's own ("demo"), school B is North Primary ("north");
+// both use the staff code OFF for their office, as two schools of a trust well may.
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT, FRAME } from '../../protocol/wire';
+import { badgeHash, parseUid, schoolBadgeKey } from '../../hub/src/records/people';
+import { SYSTEM } from '../../hub/src/records/access';
+import { TRUST } from '../../hub/src/records/schools';
+import { stationPassword } from '../../hub/src/broker/access';
+import { seal } from '../../hub/src/protocol/sealed';
+import { eventually, startHub, type HubHarness } from '../support/hub-harness';
+import { USING_POSTGRES } from '../support/test-database';
+import { commandLine } from '../hub/support/cli';
+import { WebClient } from './client';
+
+/** What names school A's and school B's people anywhere. */
+const A_NAMES = /Owen Office|S-A-OFF|Alice Ashdown|P-A01/;
+const B_NAMES = /Beth Brook|S-B-OFF|Bertie Bramble|P-B01/;
+
+let harness: HubHarness;
+let cli: ReturnType<typeof commandLine>;
+let clients: { a: WebClient; b: WebClient; aIct: WebClient; trustIct: WebClient };
+const ids = { aPupil: 0, bPupil: 0 };
+let formAKey = '';
+
+beforeAll(async () => {
+  harness = await startHub({ demo: false });
+  const { records } = harness.hub;
+  const target = { dataDir: harness.dataDir, databaseUrl: harness.hub.settings.databaseUrl ?? null, drop: async () => undefined };
+  cli = commandLine(() => target, { inProcess: true });
+  await records.schools.add('north', 'North Primary', 'test');
+  const person = (externalId: string, name: string, role: string, school: string, staffCode: string | null = null) =>
+    records.db.insert('INSERT INTO people (external_id, name, kind, role, staff_code, school) VALUES (?, ?, ?, ?, ?, ?)', [externalId, name, role === 'pupil' ? 'pupil' : 'staff', role, staffCode, school]);
+  await person('S-A-OFF', 'Owen Office', 'office', '', 'OFF');
+  ids.aPupil = await person('P-A01', 'Alice Ashdown', 'pupil', '');
+  await person('S-B-OFF', 'Beth Brook', 'office', 'north', 'OFF');
+  ids.bPupil = await person('P-B01', 'Bertie Bramble', 'pupil', 'north');
+  const key = await schoolBadgeKey(records.db);
+  await records.db.run('INSERT INTO badges (hash, person_id, enrolled_at) VALUES (?, ?, ?)', [badgeHash(key, parseUid('04B00001')), ids.bPupil, new Date().toISOString()]);
+  formAKey = (await records.stations.add('demo', 'form-a', 8)).station_key;
+  await records.stations.add('north', 'form-b', 8);
+  await records.assets.upsert({ tag: 'STK-B1', classId: 'usb-stick', serial: 'KS-B1', encryption: 'AES-256 hardware', homeStation: 'form-b', homeLocker: 0, school: 'north' }, SYSTEM);
+  await records.db.run("INSERT INTO firmware_bundles (version, version_number, hash, size, bytes, uploaded_by, uploaded_at) VALUES ('9.9.9', 90909, 'ab', 1, ?, 'test', ?)", [Buffer.from('x'), new Date().toISOString()]);
+
+  const { hub } = harness;
+  clients = {
+    a: await WebClient.as(hub, 'office', 'office-a'),
+    b: await WebClient.as(hub, 'office', 'office-b'),
+    aIct: await WebClient.as(hub, 'ict', 'ict-a'),
+    trustIct: await WebClient.as(hub, 'ict', 'trust-ict'),
+  };
+  const account = async (username: string) => Number((await hub.accounts.byUsername(username))!.id);
+  await records.schools.setAccount(await account('office-a'), 'demo', 'test', 'account:office-a');
+  await records.schools.setAccount(await account('ict-a'), 'demo', 'test', 'account:ict-a');
+  await records.schools.setAccount(await account('office-b'), 'north', 'test', 'account:office-b');
+  await records.schools.setAccount(await account('trust-ict'), TRUST, 'test', 'account:trust-ict');
+}, 120_000);
+afterAll(async () => {
+  await harness?.stop();
+});
+
+describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { timeout: 120_000 }, () => {
+  it("does not name B's pupil when A's desk offers B's pupil's card for A's pupil", async () => {
+    for (const confirm of [false, true]) {
+      const enrol = await clients.a.send('POST', '/api/desk/card', { json: { person: 'P-A01', uid: '04B00001', confirm } });
+      expect(enrol.status).toBe(422);
+      expect(await enrol.text()).not.toMatch(B_NAMES);
+    }
+    expect(await harness.hub.db.get('SELECT person_id FROM badges WHERE revoked_at IS NULL AND person_id = ?', [ids.bPupil])).toEqual({ person_id: ids.bPupil });
+  });
+
+  it("keeps staff codes to each school: B corrects its own OFF without meeting A's, and a school's own clash is still refused", async () => {
+    const correct = await clients.b.send('POST', '/api/desk/person', { json: { mode: 'correct', externalId: 'S-B-OFF', email: 'beth@north.example', confirm: true } });
+    const text = await correct.text();
+    expect(text).not.toMatch(A_NAMES);
+    expect(correct.status, text).toBe(200);
+    expect(await harness.hub.db.get("SELECT email FROM people WHERE external_id = 'S-B-OFF'")).toEqual({ email: 'beth@north.example' });
+    const clash = await clients.a.send('POST', '/api/desk/person', { json: { mode: 'add', externalId: 'S-A-NEW', name: 'Olive Other', role: 'staff', staffCode: 'OFF' } });
+    expect(clash.status).toBe(422);
+    expect(await clash.text()).toMatch(/staff code OFF is already Owen Office/);
+  });
+
+  it('refuses a --by staff code two schools use, instead of acting as whichever was stored first', async () => {
+    const report = await cli.handover('report', 'holdings', '--csv', '-', '--by', 'OFF');
+    expect(report.code).not.toBe(0);
+    expect(report.stderr).toMatch(/OFF.*more than one school.*MIS id/);
+    const byMisId = await cli.handover('report', 'holdings', '--csv', '-', '--by', 'S-B-OFF');
+    expect(byMisId.code, byMisId.stderr).toBe(0);
+  });
+
+  it("refuses an asset of A's import homed in a locker of B's station", async () => {
+    const file = cli.file('a-assets.csv', ['Asset Tag,Class,Serial,Encryption,Station,Locker', 'STK-A9,USB stick,KS-A9,AES-256 hardware,form-b,2'].join('\n'));
+    const run = await cli.handover('import', 'assets', file, '--school', 'demo');
+    expect(run.code).toBe(2);
+    expect(run.stdout + run.stderr).toMatch(/station form-b is of another school/);
+    expect(await harness.hub.db.get("SELECT id FROM assets WHERE tag = 'STK-A9'")).toBeUndefined();
+  });
+
+  it("lets only a trust account pause the trust's firmware rollout", async () => {
+    await clients.aIct.page('/stations');
+    const pause = await clients.aIct.send('POST', '/stations/firmware/pause', { form: {} });
+    expect(pause.status).toBe(403);
+    expect(await harness.hub.db.get('SELECT paused FROM firmware_rollout WHERE id = 1')).toEqual({ paused: 0 });
+    expect((await clients.aIct.page('/stations')).html).not.toMatch(/Pause the rollout/);
+    await clients.trustIct.page('/stations');
+    const trustPause = await clients.trustIct.send('POST', '/stations/firmware/pause', { form: {} });
+    expect(trustPause.status).toBe(303);
+    expect(await harness.hub.db.get('SELECT paused FROM firmware_rollout WHERE id = 1')).toEqual({ paused: 1 });
+    await clients.trustIct.send('POST', '/stations/firmware/resume', { form: {} });
+  });
+
+  it("does not let A's station put B's pupil in A's locker (an event over MQTT naming B's person)", async () => {
+    const { hub } = harness;
+    const frame = new Map<number, unknown>([
+      [FRAME.STATION, 'form-a'],
+      [FRAME.BOOT, 1],
+      [FRAME.SEQ, 1],
+      [FRAME.UPTIME_MS, 1000],
+      [FRAME.TYPE, EVENT.DEPOSIT],
+      [FRAME.LOCKER, 3],
+      [FRAME.PERSON, ids.bPupil],
+    ]);
+    const station = await mqtt.connectAsync(`mqtt://127.0.0.1:${hub.mqttPort}`, { clientId: 'handover-form-a', username: 'form-a', password: stationPassword(formAKey) });
+    try {
+      await station.publishAsync('handover/demo/form-a/events', Buffer.from(seal(formAKey, frame)), { qos: 1 });
+      await eventually(async () => Boolean(await hub.db.get("SELECT seq FROM station_events WHERE station_id = 'form-a' AND seq = 1")), 5000, "form-a's event stored");
+    } finally {
+      await station.endAsync();
+    }
+    const lockers = await (await clients.a.get('/lockers')).text();
+    expect(lockers).not.toMatch(B_NAMES);
+    expect(await hub.db.get('SELECT COUNT(*) AS n FROM phone_custody WHERE person_id = ?', [ids.bPupil])).toEqual({ n: 0 });
+  });
+});
