@@ -176,7 +176,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
             <p><label for="fw-stage">To</label> <select id="fw-stage" name="stage"><option value="one">one more station</option><option value="room">a room’s worth (4 more)</option><option value="all">every station</option></select></p>
             <p><label><input type="checkbox" name="rollback" value="yes"> an older version: roll back</label></p>
             <p><button type="submit">Roll out</button></p></form>
-          <form method="post" action="/stations/firmware/${paused ? 'resume' : 'pause'}">${csrfField(reply)}<p><button type="submit">${paused ? 'Resume the rollout' : 'Pause the rollout'}</button></p></form>`
+          ${scope.everything ? html`<form method="post" action="/stations/firmware/${paused ? 'resume' : 'pause'}">${csrfField(reply)}<p><button type="submit">${paused ? 'Resume the rollout' : 'Pause the rollout'}</button></p></form>` : null}`
         : manage
           ? null
           : html`<p class="hint">Uploading and rolling out firmware is for the ICT lead and the headteacher.</p>`}
@@ -204,6 +204,8 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
 
   for (const action of ['pause', 'resume'] as const) {
     app.post(`/stations/firmware/${action}`, { config: { permission: 'firmware.manage' } }, async (request, reply) => {
+      // The pause holds every school's rollout: a school's account withdraws its own stations' updates instead (issue 16).
+      if (!(await requestScope(context, request)).everything) throw new PageError(403, 'Pausing the rollout stops it at every school of the trust, so a trust account does it. To stop an update at one of your stations, withdraw it.');
       await firmware.setPaused(action === 'pause', actorFor(request.account!));
       context.flash(request, action === 'pause' ? 'Firmware rollout paused.' : 'Firmware rollout resumed.');
       return reply.redirect('/stations#firmware', 303);
