@@ -100,6 +100,17 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     expect(await harness.hub.db.get("SELECT id FROM assets WHERE tag = 'STK-A9'")).toBeUndefined();
   });
 
+  it("counts a new person of A's import whose card is B's pupil's as not imported, not as added", async () => {
+    const file = cli.file('a-people.csv', ['UPN,Forename,Surname,Form,Role,Card', 'P-A02,Card,Taker,7A,Pupil,04B00001'].join('\n'));
+    const run = await cli.handover('import', 'people', file, '--school', 'demo');
+    expect(run.code).toBe(2);
+    expect(run.stdout).toMatch(/0 added/);
+    expect(run.stdout).toMatch(/1 rows? not imported/);
+    expect(await harness.hub.db.get("SELECT id FROM people WHERE external_id = 'P-A02'")).toBeUndefined();
+    // Nothing else of A's was touched by a file that holds one pupil: put A's pupil back on roll.
+    await harness.hub.db.run("UPDATE people SET left_on = NULL WHERE external_id IN ('P-A01', 'S-A-OFF')");
+  });
+
   it("lets only a trust account pause the trust's firmware rollout", async () => {
     await clients.aIct.page('/stations');
     const pause = await clients.aIct.send('POST', '/stations/firmware/pause', { form: {} });
@@ -111,6 +122,17 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     expect(trustPause.status).toBe(303);
     expect(await harness.hub.db.get('SELECT paused FROM firmware_rollout WHERE id = 1')).toEqual({ paused: 1 });
     await clients.trustIct.send('POST', '/stations/firmware/resume', { form: {} });
+  });
+
+  it("shows a loss at B only on B's Lockers now (its alert names a loan)", async () => {
+    const lend = await clients.b.send('POST', '/api/desk/lend', { json: { tag: 'STK-B1', borrower: 'S-B-OFF', confirm: true } });
+    expect(lend.status, await lend.text()).toBe(200);
+    await clients.b.page('/charges');
+    const lost = await clients.b.send('POST', '/charges/confirm', { form: { tag: 'STK-B1', action: 'lost' } });
+    expect(lost.status).toBe(303);
+    expect(await (await clients.b.get('/lockers')).text()).toMatch(/STK-B1/);
+    expect(await (await clients.a.get('/lockers')).text()).not.toMatch(/STK-B1/);
+    expect(await (await clients.a.get('/lockers/panel')).text()).not.toMatch(/STK-B1/);
   });
 
   it("does not let A's station put B's pupil in A's locker (an event over MQTT naming B's person)", async () => {
