@@ -111,6 +111,35 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     await harness.hub.db.run("UPDATE people SET left_on = NULL WHERE external_id IN ('P-A01', 'S-A-OFF')");
   });
 
+  it("finds A's own people and items on Who holds what however many of B's match first", async () => {
+    const { records } = harness.hub;
+    for (let n = 10; n < 70; n++) {
+      await records.db.run("INSERT INTO people (external_id, name, kind, role, school) VALUES (?, ?, 'pupil', 'pupil', 'north')", [`P-BZ${n}`, `Aaron Zed ${n}`]);
+      await records.assets.upsert({ tag: `STK-Z${n}`, classId: 'usb-stick', encryption: 'AES-256 hardware', school: 'north' }, SYSTEM);
+    }
+    await records.db.run("INSERT INTO people (external_id, name, kind, role, school) VALUES ('P-AZ', 'Zoe Zed', 'pupil', 'pupil', '')");
+    await records.assets.upsert({ tag: 'STK-Z99', classId: 'usb-stick', encryption: 'AES-256 hardware' }, SYSTEM);
+    const people = await (await clients.a.get('/who?q=zed')).text();
+    expect(people).toContain('Zoe Zed');
+    expect(people).not.toContain('Aaron Zed');
+    const items = await (await clients.a.get('/who?q=stk-z')).text();
+    expect(items).toContain('STK-Z99');
+    expect(items).not.toContain('STK-Z10');
+  });
+
+  it("refuses A's office importing a file into B with --school", async () => {
+    const people = cli.file('b-people.csv', ['UPN,Forename,Surname,Form,Role', 'P-B01,Bertie,Renamed,3N,Pupil'].join('\n'));
+    const run = await cli.handover('import', 'people', people, '--school', 'north', '--by', 'S-A-OFF');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/their own school's files only/);
+    const assets = cli.file('b-assets.csv', ['Asset Tag,Class,Serial,Encryption', 'STK-B1,USB stick,TAKEN,AES-256 hardware'].join('\n'));
+    expect((await cli.handover('import', 'assets', assets, '--school', 'north', '--by', 'S-A-OFF')).code).toBe(1);
+    expect(await harness.hub.db.get("SELECT name FROM people WHERE external_id = 'P-B01'")).toEqual({ name: 'Bertie Bramble' });
+    expect(await harness.hub.db.get("SELECT serial FROM assets WHERE tag = 'STK-B1'")).toEqual({ serial: 'KS-B1' });
+    const own = await cli.handover('import', 'people', people, '--school', 'north', '--by', 'S-B-OFF', '--dry-run');
+    expect(own.code, own.stderr).toBe(0);
+  });
+
   it("lets only a trust account pause the trust's firmware rollout", async () => {
     await clients.aIct.page('/stations');
     const pause = await clients.aIct.send('POST', '/stations/firmware/pause', { form: {} });

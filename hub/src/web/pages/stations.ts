@@ -231,9 +231,12 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     const stations = (await records.stations.list()).filter((station) => scope.station(station.id));
     const alerts = await records.alerts.open();
     const since = new Date(Date.now() - ALARM_HOURS * 3600_000).toISOString();
+    // The latest 200 of the account's schools' stations (issue 16), not of the whole trust's.
+    const site = scope.where('s.site');
     const recent = await records.db.all<{ station_id: string; type: number; locker: number | null; received_at: string }>(
-      `SELECT station_id, type, locker, received_at FROM station_events WHERE type IN (${ALARM_EVENTS.map(() => '?').join(', ')}) AND received_at >= ? ORDER BY received_at DESC LIMIT 200`,
-      [...ALARM_EVENTS, since],
+      `SELECT e.station_id, e.type, e.locker, e.received_at FROM station_events e JOIN stations s ON s.id = e.station_id
+       WHERE e.type IN (${ALARM_EVENTS.map(() => '?').join(', ')}) AND e.received_at >= ? AND ${site.sql} ORDER BY e.received_at DESC LIMIT 200`,
+      [...ALARM_EVENTS, since, ...site.params],
     );
     return html`<div class="table-wrap"><table class="data stations">
       <thead><tr><th scope="col">Station</th><th scope="col">Status</th><th scope="col">Last heard</th><th scope="col">Firmware</th><th scope="col">Journal backlog</th><th scope="col">Memory</th><th scope="col">Reader</th><th scope="col">Badge list</th><th scope="col">Alarms (open, and the last 24 hours)</th></tr></thead>
