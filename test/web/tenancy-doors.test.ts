@@ -71,6 +71,14 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
       expect(await enrol.text()).not.toMatch(B_NAMES);
     }
     expect(await harness.hub.db.get('SELECT person_id FROM badges WHERE revoked_at IS NULL AND person_id = ?', [ids.bPupil])).toEqual({ person_id: ids.bPupil });
+    // Nor B's item, when A registers one with its serial.
+    const serial = await clients.a.send('POST', '/api/desk/asset', { json: { mode: 'add', tag: 'STK-A7', classId: 'usb-stick', serial: 'KS-B1', encryption: 'AES-256 hardware' } });
+    expect(serial.status).toBe(422);
+    expect(await serial.text()).not.toMatch(/STK-B1/);
+    // Nor by their number, when it is offered as a spare card.
+    const spare = await clients.a.send('POST', '/api/desk/spare-card', { json: { label: 'Spare 9', uid: '04B00001' } });
+    expect(spare.status).toBe(422);
+    expect(await spare.text()).not.toContain(`#${ids.bPupil}`);
   });
 
   it("keeps staff codes to each school: B corrects its own OFF without meeting A's, and a school's own clash is still refused", async () => {

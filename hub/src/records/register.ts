@@ -187,7 +187,7 @@ export class Register {
 
   // ---- assets ----
 
-  private async assetPlan(input: AssetForm, tx: SqlDatabase): Promise<{ asset: AssetInput; existing: AssetRow | undefined; effects: string[] }> {
+  private async assetPlan(input: AssetForm, tx: SqlDatabase, actor: Actor): Promise<{ asset: AssetInput; existing: AssetRow | undefined; effects: string[] }> {
     if (input.mode !== 'add' && input.mode !== 'correct') throw problem('choose whether to add a new asset or correct one');
     const tag = text(input.tag).toUpperCase();
     if (!tag) throw problem('give the asset tag (it is on the label, e.g. STK-004)');
@@ -204,7 +204,9 @@ export class Register {
     if (!assetClass) throw problem(`there is no asset class ${JSON.stringify(classId)}`);
     const serial = text(input.serial) || existing?.serial || null;
     if (serial) {
-      const clash = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE serial = ? AND UPPER(tag) <> ?', [serial, tag]);
+      const clash = await tx.get<{ tag: string; school: string }>('SELECT tag, school FROM assets WHERE serial = ? AND UPPER(tag) <> ?', [serial, tag]);
+      // Another school's item is not named to this one (issue 16).
+      if (clash && actor.school !== undefined && clash.school !== actor.school) throw problem(`serial ${serial} is already an item's at another school of the trust`);
       if (clash) throw problem(`serial ${serial} is already ${clash.tag}’s`);
     }
     let replacementPence = existing?.replacement_pence ?? null;
@@ -283,13 +285,13 @@ export class Register {
 
   async checkAsset(input: AssetForm, actor: Actor): Promise<{ effects: string[] }> {
     requirePermission(actor, 'register.edit');
-    return { effects: (await this.assetPlan(input, this.db)).effects };
+    return { effects: (await this.assetPlan(input, this.db, actor)).effects };
   }
 
   async saveAsset(input: AssetForm, actor: Actor): Promise<{ assetId: number; created: boolean }> {
     requirePermission(actor, 'register.edit');
     return this.db.transaction(async (tx) => {
-      const { asset } = await this.assetPlan(input, tx);
+      const { asset } = await this.assetPlan(input, tx, actor);
       const result = await this.assets.upsert(actor.school === undefined ? asset : { ...asset, school: actor.school }, actor, tx);
       return { assetId: result.id, created: result.created };
     });
