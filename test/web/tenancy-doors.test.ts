@@ -148,6 +148,20 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     expect(own.code, own.stderr).toBe(0);
   });
 
+  it("files a person a trust account adds at the Desk while it shows North under North", async () => {
+    const client = clients.trustIct;
+    const desk = await client.page('/desk?school=north');
+    const action = /<form method="post" action="([^"]*\/desk\/person[^"]*)"/.exec(desk.html)![1];
+    const fields = { mode: 'add', externalId: 'P-BNEW', name: 'Nina New', role: 'pupil', form: '3N', yearGroup: '', staffCode: '', email: '' };
+    const check = await client.send('POST', action, { form: fields, accept: 'html' });
+    const confirmPage = await check.text();
+    expect(check.status, confirmPage).toBe(200);
+    const confirmAction = /<form method="post" action="([^"]*\/desk\/person[^"]*)" class="actions"/.exec(confirmPage)![1];
+    const done = await client.send('POST', confirmAction, { form: { ...fields, confirm: 'yes' }, accept: 'html' });
+    expect(done.status).toBe(303);
+    expect(await harness.hub.db.get("SELECT school FROM people WHERE external_id = 'P-BNEW'")).toEqual({ school: 'north' });
+  });
+
   it("lets only a trust account pause the trust's firmware rollout", async () => {
     await clients.aIct.page('/stations');
     const pause = await clients.aIct.send('POST', '/stations/firmware/pause', { form: {} });
