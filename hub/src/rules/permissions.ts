@@ -53,7 +53,7 @@ export const PERMISSIONS = {
     row: ACTIONS,
     condition: 'only the leaver’s own loans, and never one’s own',
   },
-  'stations.unlock': { roles: ACTING, words: 'unlock a locker remotely', row: ACTIONS },
+  'stations.unlock': { roles: ACTING, words: 'unlock a locker remotely', row: ACTIONS, condition: 'no remote unlock of a confiscated or safeguarding-held locker' },
   'stations.open-all': { roles: ACTING, words: 'open every locker of a station', row: ACTIONS },
   'imports.run': { roles: ACTING, words: 'import people or assets', row: ACTIONS },
   /** The e-mails the hub sent or is retrying (recipients and subjects; bodies stay in the records). */
