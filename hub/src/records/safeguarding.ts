@@ -42,3 +42,16 @@ export async function safeguardingHolds(db: SqlDatabase, personId?: number): Pro
   const rows = await db.all<{ id: number }>(`SELECT id FROM holds WHERE kind = 'safeguarding' ${personId === undefined ? '' : 'AND person_id = ?'}`, personId === undefined ? [] : [personId]);
   return new Set(rows.map((row) => Number(row.id)));
 }
+
+/**
+ * When the phones a safeguarding hold touched were in one locker: from each deposit to a day after
+ * its collection (late replays), or open while it is still in. Station events at that locker in
+ * these spans concern the held pupil.
+ */
+export async function safeguardedSpansAt(db: SqlDatabase, stationId: string, locker: number): Promise<Array<{ from: string; until: string }>> {
+  const held = await safeguardedCustody(db);
+  const rows = await db.all<{ id: number; deposited_at: string; collected_at: string | null }>('SELECT id, deposited_at, collected_at FROM phone_custody WHERE station_id = ? AND locker = ?', [stationId, locker]);
+  return rows
+    .filter((row) => held.has(Number(row.id)))
+    .map((row) => ({ from: row.deposited_at, until: row.collected_at ? new Date(Date.parse(row.collected_at) + 86_400_000).toISOString() : '9999-12-31' }));
+}
