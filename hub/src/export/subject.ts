@@ -7,7 +7,7 @@
 // not there is such a matter) says that any would be withheld, so the note itself reveals nothing.
 // The export is itself an audit record.
 import { actorLabel, maySeeSafeguarding, requirePermission, type Actor } from '../records/access';
-import { safeguardedCustody, safeguardingHolds } from '../records/safeguarding';
+import { safeguardedCustody, safeguardingHolds, withheldSpan } from '../records/safeguarding';
 import type { Records } from '../records';
 import type { PersonRow } from '../records/people';
 
@@ -31,10 +31,10 @@ export async function subjectAccessExport(records: Records, person: PersonRow, a
   const custody = (await db.all<{ id: number; station_id: string; locker: number; deposited_at: string; collected_at: string | null }>('SELECT * FROM phone_custody WHERE person_id = ? ORDER BY id', [id])).filter(
     (row) => !heldCustody.has(Number(row.id)),
   );
-  // The station events of a withheld custody: everything at that locker from the deposit until a day after the collection (late replays).
+  // The station events of a withheld custody: everything at that locker from a day before the deposit until a day after the collection.
   const withheldSpans = (await db.all<{ id: number; station_id: string; locker: number; deposited_at: string; collected_at: string | null }>('SELECT id, station_id, locker, deposited_at, collected_at FROM phone_custody WHERE person_id = ?', [id]))
     .filter((row) => heldCustody.has(Number(row.id)))
-    .map((row) => ({ station: row.station_id, locker: Number(row.locker), from: row.deposited_at, until: row.collected_at ? new Date(Date.parse(row.collected_at) + 86_400_000).toISOString() : '9999-12-31' }));
+    .map((row) => ({ station: row.station_id, locker: Number(row.locker), ...withheldSpan(row) }));
   const inWithheldSpan = (station: string, locker: number, at: string) => withheldSpans.some((span) => span.station === station && locker === span.locker && at >= span.from && at <= span.until);
   const events = (
     await db.all<{ station_id: string; locker: number | null; person_id: number | null; actor_id: number | null; witness_id: number | null; badge_hash: Uint8Array | null; received_at: string }>(
