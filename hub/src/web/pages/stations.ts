@@ -286,6 +286,14 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     const locker = lockerOf(request, station);
     const confirmed = ((request.body ?? {}) as { confirm?: string }).confirm === 'yes';
     const view = (await records.custody.lockers()).find((candidate) => candidate.stationId === station.id && candidate.locker === locker);
+    // A held phone leaves its locker only at the station: the DSL's card for a safeguarding hold
+    // (P5), two staff cards for a confiscation (P4). One account's unlock would get round both.
+    const hold = view && RELEASED_AT_THE_STATION[view.state];
+    if (hold) {
+      await context.audit(request, 'web.remote-unlock-refused', { subject: `locker:${station.id}/${locker}`, details: { station: station.id, locker, state: view.state } });
+      const rule = hold === 'a safeguarding hold' ? 'only the DSL’s card opens it (P5)' : 'two staff cards, one of them the headteacher’s (P4)';
+      throw new PageError(409, `Locker ${locker + 1} at ${station.id} is under ${hold}, released at the station: ${rule}. It is not unlocked from the office page; in an emergency, open every locker instead.`);
+    }
     if (!confirmed) {
       return context.render(request, reply, {
         title: `Unlock locker ${locker + 1} at ${station.id}: check and confirm`,
@@ -336,6 +344,9 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     return reply.redirect('/stations', 303);
   });
 }
+
+/** Locker states whose phone comes out only through the release at the station (the rule, for the sentence). */
+const RELEASED_AT_THE_STATION: Record<string, string | undefined> = { held: 'a confiscation', 'safeguarding-held': 'a safeguarding hold' };
 
 /** Why a station refused a command, as a sentence (the link's refusal names are for the log). */
 export function refusalInWords(refusal: string | null, locker: number | null, doorsOpen: number[]): string {

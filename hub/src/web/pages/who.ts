@@ -11,7 +11,7 @@ import type { LoanRow } from '../../records/loans';
 import type { PersonRow } from '../../records/people';
 import { formatPence } from '../../records/time';
 import { maySeeSafeguarding } from '../../records/access';
-import { safeguardedCustody } from '../../records/safeguarding';
+import { safeguardedCustody, safeguardedSpansAt } from '../../records/safeguarding';
 import type { WebContext } from '../context';
 import { requestScope } from '../scope';
 import { PageError } from '../errors';
@@ -156,13 +156,16 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
     await context.audit(request, 'web.asset-viewed', { subject: `asset:${asset.id}`, details: { page: '/who/asset' } });
     const loans = await db.all<LoanRow & { name: string; external_id: string }>('SELECT l.*, p.name, p.external_id FROM loans l JOIN people p ON p.id = l.person_id WHERE l.asset_id = ? ORDER BY l.lent_at DESC', [asset.id]);
     const open = loans.find((loan) => !loan.closed_at);
-    const events = asset.home_station
+    const eventRows = asset.home_station
       ? await db.all<{ type: number; received_at: string; person_id: number | null; actor_id: number | null; name: string | null }>(
           `SELECT e.type, e.received_at, e.person_id, e.actor_id, p.name FROM station_events e LEFT JOIN people p ON p.id = COALESCE(e.person_id, e.actor_id)
            WHERE e.station_id = ? AND e.locker = ? ORDER BY e.received_at DESC, e.boot DESC, e.seq DESC LIMIT 50`,
           [asset.home_station, asset.home_locker],
         )
       : [];
+    // Its home may be a locker that held a phone a safeguarding hold kept: no one is named for those events (P5).
+    const spans = asset.home_station && !maySeeSafeguarding(actorFor(request.account!)) ? await safeguardedSpansAt(db, asset.home_station, Number(asset.home_locker)) : [];
+    const events = eventRows.map((event) => (spans.some((span) => event.received_at >= span.from && event.received_at <= span.until) ? { ...event, name: null } : event));
     const healthDue = await context.records.assets.healthCheckDueAt(asset);
     const classNames = await context.records.assets.classNames();
     return context.render(request, reply, {
