@@ -16,6 +16,7 @@ import { createRecords } from './records';
 import { SCHOOLS_USAGE, schoolsCommand, SchoolsUsageError } from './cli/schools-cli';
 import type { StationRow } from './records/stations';
 import { BROKER_USAGE, brokerCommand, BrokerUsageError, refreshMosquittoFiles } from './broker/cli';
+import { operatorLabel } from './cli/operator';
 
 const USAGE = `usage: handover <command> [options]
 
@@ -82,7 +83,7 @@ async function stationAdd(args: string[]): Promise<void> {
   const { db } = await openDatabase(settings);
   try {
     const records = createRecords(db, settings);
-    const station = await records.stations.add(await records.schools.resolve(values.school), id, lockers);
+    const station = await records.stations.add(await records.schools.resolve(values.school), id, lockers, operatorLabel());
     const assets = await records.assets.lockerConfig(station.id, station.lockers);
     const config = withTiming(stationConfig(station, await schoolBadgeKey(db), broker, null, assets), timing);
     console.log(JSON.stringify(config, null, 2));

@@ -5,7 +5,6 @@
 // staff name them with --by (MIS id, staff code or #number): their role decides what they may do,
 // and the audit trail records them.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkpointFile, lastVerified, markVerified, takeCheckpoint, trustedHeads } from '../audit/checkpoints';
@@ -13,6 +12,7 @@ import type { TrustedHead } from '../audit/trail';
 import { progressOn } from './progress';
 import { openDatabase } from '../db/open';
 import { subjectAccessExport } from '../export/subject';
+import { operator } from './operator';
 import { importAssetsFile, importAssetsFromSnipeIt } from '../import/assets';
 import { importPeople, type ImportProblem } from '../import/people';
 import { createRecords, type Records } from '../records';
@@ -81,16 +81,6 @@ async function withRecords<T>(work: (records: Records, settings: Settings) => Pr
   }
 }
 
-/** Who ran a command without --by: the operating-system account, so the audit trail names someone. */
-function operator(): Actor {
-  let name = process.env.USER || process.env.USERNAME || '';
-  try {
-    name = os.userInfo().username || name;
-  } catch {
-    // no passwd entry (some containers): the environment's name, if any
-  }
-  return { personId: null, role: 'system', osUser: name || `uid-${process.getuid?.() ?? 'unknown'}` };
-}
 
 /**
  * The member of staff named by --by, refused unless the rulebook lets their role do `permission`.
