@@ -5,12 +5,17 @@
 // CLI runs: the chain walked and every anchored row re-read and compared. Then BENCH_AUDIT_LATER
 // more events (default 1 % of them) and the incremental verify from the head the full one passed
 // at. SQLite by default, PostgreSQL when DATABASE_URL is set. CPU is the bench process's own (on
-// PostgreSQL the server's work is beside it).
+// PostgreSQL the server's work is beside it). BENCH_AUDIT_KEEP=DIR (SQLite) builds the trail in
+// DIR (PostgreSQL: in a database named after DIR) and leaves it there; a later run with the same DIR verifies it without writing it again
+// (for profiling: `HANDOVER_DATA_DIR=DIR node --cpu-prof bin/handover.mjs audit verify`).
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
 import { EVENT } from '../protocol/wire';
 import { openDatabase } from '../hub/src/db/open';
 import type { IncomingEvent } from '../hub/src/records/custody';
 import { createRecords } from '../hub/src/records';
-import { testDatabaseTarget } from '../test/support/test-database';
+import { testDatabaseTarget, type TestDatabaseTarget } from '../test/support/test-database';
 import type { BenchOptions } from './options';
 import { printTable, type Row } from './table';
 
@@ -18,19 +23,47 @@ const STATIONS = 50;
 const LOCKERS = 32;
 const BATCH = 1000;
 
+/**
+ * BENCH_AUDIT_KEEP's target: the directory itself (SQLite), or on PostgreSQL a database named
+ * after it (made on the first run), neither removed afterwards.
+ */
+async function keptTarget(dir: string): Promise<TestDatabaseTarget> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) return { dataDir: dir, databaseUrl: null, drop: async () => {} };
+  const name = `handover_bench_${path.basename(dir).replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+  if (!fs.existsSync(`${dir}/built`)) {
+    const admin = new pg.Client({ connectionString: serverUrl });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { dataDir: dir, databaseUrl: url.toString(), drop: async () => {} };
+}
+
 export async function benchAuditVerify(options: BenchOptions): Promise<void> {
   const count = Number(process.env.BENCH_AUDIT_EVENTS ?? (options.quick ? 20_000 : 1_000_000));
-  const target = await testDatabaseTarget();
+  const keep = process.env.BENCH_AUDIT_KEEP;
+  if (keep) fs.mkdirSync(keep, { recursive: true });
+  const built = keep !== undefined && fs.existsSync(`${keep}/built`);
+  const target = keep ? await keptTarget(keep) : await testDatabaseTarget();
   const { db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
   const rows: Row[] = [];
   try {
     const records = createRecords(db);
-    for (let s = 0; s < STATIONS; s++) await records.stations.add('bench', `bench-${s}`, LOCKERS);
-    const pupils: number[] = [];
-    await db.transaction(async (tx) => {
-      for (let i = 0; i < STATIONS * LOCKERS; i++) pupils.push(await tx.insert("INSERT INTO people (external_id, name, kind, role) VALUES (?, ?, 'pupil', 'pupil')", [`V${i}`, `Verify Pupil ${i}`]));
-    });
     const seqs = new Array(STATIONS).fill(0);
+    const pupils: number[] = [];
+    if (!built) {
+      for (let s = 0; s < STATIONS; s++) await records.stations.add('bench', `bench-${s}`, LOCKERS);
+      await db.transaction(async (tx) => {
+        for (let i = 0; i < STATIONS * LOCKERS; i++) pupils.push(await tx.insert("INSERT INTO people (external_id, name, kind, role) VALUES (?, ?, 'pupil', 'pupil')", [`V${i}`, `Verify Pupil ${i}`]));
+      });
+    }
     const start = Date.parse('2026-01-05T08:00:00.000Z');
     /** Events `from`..`to`-1, applied in batches as the ingest does. */
     const write = async (from: number, to: number) => {
@@ -48,7 +81,8 @@ export async function benchAuditVerify(options: BenchOptions): Promise<void> {
       }
     };
     const started = performance.now();
-    await write(0, count);
+    if (!built) await write(0, count);
+    if (keep) fs.writeFileSync(`${keep}/built`, `${count}\n`);
     const writeSeconds = (performance.now() - started) / 1000;
 
     const heapBefore = process.memoryUsage().heapUsed;
@@ -66,7 +100,8 @@ export async function benchAuditVerify(options: BenchOptions): Promise<void> {
     const cpu = process.cpuUsage(cpuBefore);
     if (!result.ok) throw new Error(`the trail did not verify: ${result.problem?.message}`);
 
-    const later = Number(process.env.BENCH_AUDIT_LATER ?? Math.max(BATCH, Math.round(count / 100)));
+    // A kept trail stays as it was built, so each run verifies the same one.
+    const later = keep ? 0 : Number(process.env.BENCH_AUDIT_LATER ?? Math.max(BATCH, Math.round(count / 100)));
     await write(count, count + later);
     const incrementalStarted = performance.now();
     const cpuBeforeIncremental = process.cpuUsage();
