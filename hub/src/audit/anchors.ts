@@ -265,6 +265,8 @@ export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGe
     if (full) next = ask(cursor(page));
     yield page;
     if (!full) return;
+    // SQLite answers at once: let the event loop run between pages (a worker's messages, a signal).
+    if (db.kind === 'sqlite') await new Promise(setImmediate);
   }
 }
 
