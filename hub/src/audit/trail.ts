@@ -190,11 +190,20 @@ export class AuditTrail {
       // what is reported first; the fold's findings stand only once the chain is whole.
       const walking = walkBeside(walk);
       walking.catch(() => {});
-      await foldAnchors(db, fold);
-      const laundered = await fold.launderedProblem(db);
-      const rowProblem = laundered ? null : await fold.compare(db, onRow);
+      let laundered: RowProblem | null = null;
+      let rowProblem: RowProblem | null = null;
+      // An anchor record altered into something unreadable fails the fold, but the chain names it.
+      let unreadable: unknown = null;
+      try {
+        await foldAnchors(db, fold);
+        laundered = await fold.launderedProblem(db);
+        if (!laundered) rowProblem = await fold.compare(db, onRow);
+      } catch (error) {
+        unreadable = error;
+      }
       chain = (await walking) ?? (await walkChain(db, walk));
       if (chain.problem) return fail(chain.problem);
+      if (unreadable) throw unreadable;
       if (laundered) return fail(laundered);
       if (rowProblem) return fail(rowProblem, rows);
     }
