@@ -478,7 +478,8 @@ async function auditCommand(argv: string[]): Promise<void> {
         if (stage === 'records') chain = { done, total };
         else rowsCompared = done;
         const chainWalking = chain.total > 0 && chain.done < chain.total;
-        if (rowsCompared === 0) progress.update('audit records checked', chain.done, chain.total);
+        // The chain's own line while nothing else is counted, and once when it ends.
+        if (stage === 'records' && (rowsCompared === 0 || !chainWalking)) progress.update('audit records checked', done, total);
         else if (!chainWalking) progress.update('anchored rows compared', rowsCompared, 0);
         else progress.update('audit records checked', chain.done, chain.total, `anchored rows compared: ${rowsCompared.toLocaleString('en-GB')}`);
       },

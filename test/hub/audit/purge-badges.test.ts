@@ -55,7 +55,7 @@ describe(`a purged pupil's badge (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`,
     await school.apply(school.frame('form-7a', EVENT.DEPOSIT, { locker: 1, person: pupils[0], badge: leaverHash }), '2023-03-02T08:40:00.000Z');
     await school.apply(school.frame('form-7a', EVENT.COLLECT, { locker: 1, person: pupils[0], badge: leaverHash }), '2023-03-02T15:20:00.000Z');
     await school.apply(school.frame('form-7a', EVENT.DEPOSIT, { locker: 2, person: pupils[1], badge: stayerHash }), '2026-03-02T08:41:00.000Z');
-    await school.test.db.run("UPDATE people SET left_on = '2023-07-20' WHERE id = ?", [pupils[0]]);
+    await school.test.db.transaction((tx) => tx.run("UPDATE people SET left_on = '2023-07-20' WHERE id = ?", [pupils[0]]));
     await school.test.db.close();
 
     // (pg_dump writes a bytea as hex: there the hash is found as hex; in the SQLite file, as bytes.)
