@@ -466,10 +466,22 @@ async function auditCommand(argv: string[]): Promise<void> {
     }
     const started = Date.now();
     const progress = progressOn(process.stderr);
+    let chain = { done: 0, total: 0 };
+    let rowsCompared = 0;
     const result = await records.audit.verify({
       heads,
       from,
-      onProgress: (stage, done, total) => progress.update(stage === 'records' ? 'audit records checked' : 'anchored rows compared', done, total),
+      // The chain may be walked beside the table comparison (a full verify of a long trail): one
+      // line with both counts then.
+      onProgress: (stage, done, total) => {
+        if (stage === 'records') chain = { done, total };
+        else rowsCompared = done;
+        const chainWalking = chain.total > 0 && chain.done < chain.total;
+        // The chain's own line while nothing else is counted, and once when it ends.
+        if (stage === 'records' && (rowsCompared === 0 || !chainWalking)) progress.update('audit records checked', done, total);
+        else if (!chainWalking) progress.update('anchored rows compared', rowsCompared, 0);
+        else progress.update('audit records checked', chain.done, chain.total, `anchored rows compared: ${rowsCompared.toLocaleString('en-GB')}`);
+      },
     });
     progress.end();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -628,6 +628,15 @@ export const MIGRATIONS: MigrationStep[] = [
     requested_at TEXT NOT NULL
   );
   `,
+  // 20 (issue 15): a badge is anchored in the audit chain under a random key, not its hash: the
+  // chain cannot be pruned, and a purged person's badge hash must not stay in it. Which badge a
+  // key stands for is kept here, and goes when the hub deletes the badge (audit/badge-keys.ts).
+  `
+  CREATE TABLE badge_anchor_keys (
+    hash BLOB PRIMARY KEY,
+    anchor_key TEXT NOT NULL UNIQUE
+  );
+  `,
 ];
 
 /** The text of one step for a database kind. */
