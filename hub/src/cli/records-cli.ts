@@ -16,7 +16,7 @@ import { subjectAccessExport } from '../export/subject';
 import { importAssetsFile, importAssetsFromSnipeIt } from '../import/assets';
 import { importPeople, type ImportProblem } from '../import/people';
 import { createRecords, type Records } from '../records';
-import { actorLabel, NotFoundError, requirePermission, type Actor } from '../records/access';
+import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from '../records/access';
 import type { Scope } from '../records/schools';
 import { requireInScope, type ScopeRefs } from '../records/scope-refs';
 import type { Permission } from '../rules/permissions';
@@ -124,6 +124,14 @@ export async function actingIn(records: Records, actor: Actor, school?: string |
   };
 }
 
+/** The school an import goes to: a member of staff named with --by imports their own school's files only (issue 16). */
+async function importSchool(records: Records, actor: Actor, school: string | undefined): Promise<string | undefined> {
+  if (actor.personId === null || !school) return school;
+  const own = await records.schools.ofPerson(actor.personId);
+  if (school !== own) throw new RuleError('schools', `the member of staff named with --by is of school ${own}: they import their own school's files only`);
+  return school;
+}
+
 function progressLine(label: string): (done: number, total: number) => void {
   let last = -1;
   return (done, total) => {
@@ -202,7 +210,7 @@ async function importCommand(argv: string[]): Promise<void> {
         defaultKind: values.kind as 'pupil' | 'staff' | undefined,
         dryRun: values['dry-run'],
         allowMassLeavers: values['allow-mass-leavers'],
-        school: values.school,
+        school: await importSchool(records, actor, values.school),
         onProgress: (stage, done, total) => (stage === 'reading' ? reading : importing)(done, total),
       });
       console.log(`${path.basename(file)}: ${counted(result.rows, 'row')}; ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejoined} rejoined, ${result.leavers} marked as leavers, ${counted(result.cardsIssued, 'card')} enrolled, ${counted(result.problems.length, 'row')} not imported`);
@@ -217,10 +225,11 @@ async function importCommand(argv: string[]): Promise<void> {
     const { values, positionals } = args(rest, { 'snipe-it': { type: 'string' }, category: { type: 'string', multiple: true }, school: { type: 'string' } });
     await withRecords(async (records) => {
       const actor = await actorFrom(records, values.by, false, 'imports.run');
+      const school = await importSchool(records, actor, values.school);
       if (values['snipe-it']) {
         const token = process.env.SNIPEIT_TOKEN;
         if (!token) throw new Error('set SNIPEIT_TOKEN to a Snipe-IT API token');
-        const result = await importAssetsFromSnipeIt(records, { url: values['snipe-it'], token, categories: values.category, school: values.school }, actor, progressLine('reading Snipe-IT'));
+        const result = await importAssetsFromSnipeIt(records, { url: values['snipe-it'], token, categories: values.category, school }, actor, progressLine('reading Snipe-IT'));
         console.log(`Snipe-IT: ${result.rows} assets of known classes (${result.skipped} others skipped); ${result.added} added, ${result.updated} updated, ${result.problems.length} not imported`);
         for (const problem of result.problems) console.log(`  ${problem.reason}`);
         if (result.problems.length > 0) process.exitCode = 2;
@@ -229,7 +238,7 @@ async function importCommand(argv: string[]): Promise<void> {
       const file = positionals[0];
       if (!file) throw new RecordsUsageError('import assets needs a CSV file or --snipe-it URL');
       if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
-      const result = await importAssetsFile(records, file, actor, progressLine('importing'), values.school);
+      const result = await importAssetsFile(records, file, actor, progressLine('importing'), school);
       console.log(`${path.basename(file)}: ${counted(result.rows, 'row')}; ${result.added} added, ${result.updated} updated, ${counted(result.problems.length, 'row')} not imported`);
       if (result.unusedColumns.length) console.log(`columns not used: ${result.unusedColumns.join(', ')}`);
       printProblems(result.problems);

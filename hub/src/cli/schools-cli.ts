@@ -28,7 +28,7 @@ export async function schoolsCommand(args: string[]): Promise<void> {
       const id = positionals[0];
       if (!id) throw new SchoolsUsageError('school add needs the school’s site id, e.g. handover school add north-primary --name "North Primary"');
       const school = await schools.add(id, values.name ?? id, 'cli');
-      console.log(`school ${school.id} (${school.name}) added; its stations are registered with  handover station add <id> --school ${school.id}`);
+      console.log(`school ${school.id} (${school.name}) added; its stations are registered with: handover station add <id> --school ${school.id}`);
       return;
     }
     throw new SchoolsUsageError(`unknown school command ${JSON.stringify(sub ?? '')}; try add or list`);

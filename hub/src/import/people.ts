@@ -303,9 +303,14 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
 async function applyBatch(db: SqlDatabase, records: Records, batch: PersonInput[], result: PeopleImportResult, actor: string, now: string, school: string): Promise<void> {
   await db.transaction(async (tx) => {
     for (const input of batch) {
+      // A refused row's writes are rolled back, and so is what it had counted.
+      const counted = { added: result.added, updated: result.updated, unchanged: result.unchanged, rejoined: result.rejoined, leavers: result.leavers, cardsIssued: result.cardsIssued };
+      const warned = result.warnings.length;
       try {
         await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records, school));
       } catch (error) {
+        Object.assign(result, counted);
+        result.warnings.length = warned;
         result.problems.push({ line: input.line, reason: (error as Error).message });
       }
     }

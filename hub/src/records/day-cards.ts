@@ -91,7 +91,7 @@ export class DayCards {
     if (await tx.get('SELECT id FROM spare_cards WHERE label = ?', [name])) throw new RuleError('P12', `there is already a spare card labelled ${JSON.stringify(name)}`);
     if (await tx.get('SELECT id FROM spare_cards WHERE hash = ?', [hash])) throw new RuleError('P12', 'that card is already in the spare-card pool');
     const badge = await tx.get<{ person_id: number }>('SELECT person_id FROM badges WHERE hash = ? AND revoked_at IS NULL', [hash]);
-    if (badge) throw new RuleError('P12', `that card is already enrolled to person #${badge.person_id}: a person's own card cannot be a spare`);
+    if (badge) throw new RuleError('P12', "that card is already enrolled as someone's own card, and a person's own card cannot be a spare");
     return { label: name, hash, effects: [`A spare card labelled “${name}” is added to the pool. It opens nothing until it is given to someone as a day card.`] };
   }
 

@@ -69,7 +69,7 @@ export function stateLabel(state: string): string {
 /** Open alarms per locker (`station/locker`), from the alerts the records raised and nobody has acknowledged. */
 async function lockerAlarms(context: WebContext, scope: Scope): Promise<Map<string, string>> {
   const alarms = new Map<string, string>();
-  for (const alert of (await context.records.alerts.open()).filter((candidate) => scope.subject(candidate.subject))) {
+  for (const alert of (await context.records.alerts.open()).filter((candidate) => scope.subject(candidate.subject) && scope.row(candidate))) {
     const match = /^locker:(.+)\/(\d+)$/.exec(alert.subject);
     if (match && LOCKER_ALARMS[alert.kind]) alarms.set(`${match[1]}/${match[2]}`, `${LOCKER_ALARMS[alert.kind]}, ${new Date(alert.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}; not yet acknowledged`);
   }
@@ -162,7 +162,7 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
     await context.audit(request, 'web.viewed', { details: { page: '/lockers' } });
     const demoCards = context.demo && may(request.account!.role, 'demo.tap') ? context.demo.cards() : [];
     const scope = await requestScope(context, request);
-    const alerts = (await context.records.alerts.open()).filter((alert) => scope.subject(alert.subject));
+    const alerts = (await context.records.alerts.open()).filter((alert) => scope.subject(alert.subject) && scope.row(alert));
     const mayAcknowledge = may(request.account!.role, 'alerts.acknowledge');
     return context.render(request, reply, {
       title: 'Lockers now',
@@ -195,7 +195,7 @@ export function registerAlerts(app: FastifyInstance, context: WebContext): void 
   async function openAlert(request: FastifyRequest): Promise<AlertRow> {
     const id = Number((request.params as { id: string }).id);
     const scope = await requestScope(context, request);
-    const alert = Number.isInteger(id) ? (await context.records.alerts.open()).find((candidate) => Number(candidate.id) === id && scope.subject(candidate.subject)) : undefined;
+    const alert = Number.isInteger(id) ? (await context.records.alerts.open()).find((candidate) => Number(candidate.id) === id && scope.subject(candidate.subject) && scope.row(candidate)) : undefined;
     if (!alert) throw new PageError(404, 'That alert is not open (it may have been acknowledged already).');
     return alert;
   }

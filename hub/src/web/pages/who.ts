@@ -34,17 +34,20 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
     const scope = await requestScope(context, request);
     if (q) {
       const like = `%${q.toLowerCase()}%`;
+      // The account's schools in the query itself, so the first 50 are of them (issue 16).
+      const school = scope.where('school');
+      const assetSchool = scope.where('a.school');
       people = await db.all<PersonRow>(
-        `SELECT * FROM people WHERE purged_at IS NULL AND (LOWER(name) LIKE ? OR LOWER(external_id) LIKE ? OR LOWER(COALESCE(staff_code, '')) LIKE ? OR LOWER(COALESCE(form, '')) = ?)
+        `SELECT * FROM people WHERE purged_at IS NULL AND (LOWER(name) LIKE ? OR LOWER(external_id) LIKE ? OR LOWER(COALESCE(staff_code, '')) LIKE ? OR LOWER(COALESCE(form, '')) = ?) AND ${school.sql}
          ORDER BY left_on IS NOT NULL, name LIMIT 50`,
-        [like, like, like, q.toLowerCase()],
+        [like, like, like, q.toLowerCase(), ...school.params],
       );
       people = people.filter((person) => scope.person(person.id));
       assets = await db.all(
         `SELECT a.*, p.name AS holder, p.id AS holder_id FROM assets a
          LEFT JOIN loans l ON l.asset_id = a.id AND l.closed_at IS NULL LEFT JOIN people p ON p.id = l.person_id
-         WHERE LOWER(a.tag) LIKE ? OR LOWER(COALESCE(a.serial, '')) LIKE ? ORDER BY a.tag LIMIT 50`,
-        [like, like],
+         WHERE (LOWER(a.tag) LIKE ? OR LOWER(COALESCE(a.serial, '')) LIKE ?) AND ${assetSchool.sql} ORDER BY a.tag LIMIT 50`,
+        [like, like, ...assetSchool.params],
       );
       assets = assets.filter((asset) => scope.asset(asset.id));
       await context.audit(request, 'web.searched', { details: { page: '/who', query: q, people: people.length, assets: assets.length } });
