@@ -103,7 +103,7 @@ export async function accountCommand(args: string[]): Promise<void> {
       const trust = await schools.isTrust();
       if (rows.length === 0) console.log('no accounts yet: make the first with  handover account add <username> --role headteacher');
       for (const row of rows) {
-        console.log(`${row.username}\t${row.role}\t${trust ? `${await schoolLabel(schools, Number(row.id))}\t` : ''}${row.disabled_at ? `disabled ${row.disabled_at}` : row.last_sign_in_at ? `last signed in ${row.last_sign_in_at}` : 'never signed in'}`);
+        console.log(`${row.username}\t${ROLE_LABELS[row.role as keyof typeof ROLE_LABELS] ?? row.role}\t${trust ? `${await schoolLabel(schools, Number(row.id))}\t` : ''}${row.disabled_at ? `disabled ${row.disabled_at}` : row.last_sign_in_at ? `last signed in ${row.last_sign_in_at}` : 'never signed in'}`);
       }
     });
     return;

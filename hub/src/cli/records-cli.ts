@@ -21,6 +21,7 @@ import type { Scope } from '../records/schools';
 import { requireInScope, type ScopeRefs } from '../records/scope-refs';
 import type { Permission } from '../rules/permissions';
 import { ROLES, type Role } from '../records/people';
+import { roleWords } from '../records/actor';
 import { purge } from '../records/purge';
 import { formatPence, parsePounds } from '../records/time';
 import { toCsv, toTable } from '../reports/csv';
@@ -132,6 +133,11 @@ function progressLine(label: string): (done: number, total: number) => void {
   };
 }
 
+/** "1 row", "2 rows": a count as a person says it. */
+function counted(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
 function printProblems(problems: ImportProblem[], what = 'line'): void {
   for (const problem of problems) console.log(`  ${what} ${problem.line}: ${problem.reason}`);
 }
@@ -155,7 +161,7 @@ export async function recordsCommand(command: string, rest: string[]): Promise<b
       await disposeCommand(rest);
       break;
     case 'uncollected':
-      await withRecords(async (records) => console.log(`${await records.lostProperty.markUncollected(new Date(), operator())} phone(s) marked uncollected`));
+      await withRecords(async (records) => console.log(`${counted(await records.lostProperty.markUncollected(new Date(), operator()), 'phone')} marked uncollected`));
       break;
     case 'exemption':
       await exemptionCommand(rest);
@@ -197,7 +203,7 @@ async function importCommand(argv: string[]): Promise<void> {
         school: await importSchool(records, actor, values.school),
         onProgress: (stage, done, total) => (stage === 'reading' ? reading : importing)(done, total),
       });
-      console.log(`${path.basename(file)}: ${result.rows} rows; ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejoined} rejoined, ${result.leavers} marked as leavers, ${result.cardsIssued} cards enrolled, ${result.problems.length} rows not imported`);
+      console.log(`${path.basename(file)}: ${counted(result.rows, 'row')}; ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejoined} rejoined, ${result.leavers} marked as leavers, ${counted(result.cardsIssued, 'card')} enrolled, ${counted(result.problems.length, 'row')} not imported`);
       for (const warning of result.warnings) console.log(`warning: ${warning}`);
       if (result.unusedColumns.length) console.log(`columns not used: ${result.unusedColumns.join(', ')}`);
       printProblems(result.problems);
@@ -223,7 +229,7 @@ async function importCommand(argv: string[]): Promise<void> {
       if (!file) throw new RecordsUsageError('import assets needs a CSV file or --snipe-it URL');
       if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
       const result = await importAssetsFile(records, file, actor, progressLine('importing'), school);
-      console.log(`${path.basename(file)}: ${result.rows} rows; ${result.added} added, ${result.updated} updated, ${result.problems.length} rows not imported`);
+      console.log(`${path.basename(file)}: ${counted(result.rows, 'row')}; ${result.added} added, ${result.updated} updated, ${counted(result.problems.length, 'row')} not imported`);
       if (result.unusedColumns.length) console.log(`columns not used: ${result.unusedColumns.join(', ')}`);
       printProblems(result.problems);
       if (result.problems.length > 0) process.exitCode = 2;
@@ -248,11 +254,11 @@ async function reportCommand(argv: string[]): Promise<void> {
       if (values.csv === '-' || values.csv === '') process.stdout.write(csv);
       else {
         writePrivateFile(values.csv, csv);
-        console.log(`${report.rows.length} rows written to ${values.csv}`);
+        console.log(`${counted(report.rows.length, 'row')} written to ${values.csv}`);
       }
       return;
     }
-    console.log(`${report.title} (${report.rows.length})\n`);
+    console.log(`${report.title} (${counted(report.rows.length, 'row')})\n`);
     console.log(toTable(report.columns, report.rows));
   });
 }
@@ -350,7 +356,8 @@ async function leaverCommand(argv: string[]): Promise<void> {
     const open = await records.loans.leaverLoans(Number(person.id));
     await records.audit.append({ actor: actorLabel(actor), action: 'person.read', subject: `person:${Number(person.id)}`, personId: Number(person.id), details: { person: Number(person.id), view: 'leaver loans' } });
     if (open.length === 0) console.log(`${person.name}: no open loans`);
-    for (const item of open) console.log(`${person.name}: ${item.asset.class_id} ${item.asset.tag} lent ${item.loan.lent_at.slice(0, 10)}: ${item.required === 'return' ? 'must be returned' : 'return it, or retain it with --retain TAG --declaration TEXT'}`);
+    const classNames = open.length ? await records.assets.classNames() : {};
+    for (const item of open) console.log(`${person.name}: ${item.asset.tag} (${classNames[item.asset.class_id] ?? item.asset.class_id}) lent ${item.loan.lent_at.slice(0, 10)}: ${item.required === 'return' ? 'must be returned' : 'return it, or retain it with --retain TAG --declaration TEXT'}`);
   });
 }
 
@@ -391,12 +398,11 @@ async function classCommand(command: string, argv: string[]): Promise<void> {
       const rows = (await records.assets.classes()).map((c) => ({
         class: c.id,
         name: c.name,
-        code: Number(c.code),
         encrypted: c.requires_encryption ? 'required' : '',
         replacement: formatPence(Number(c.replacement_pence)),
         'loan days': Number(c.loan_days),
         'health check days': c.health_check_days === null ? '' : Number(c.health_check_days),
-        borrowers: c.borrower_roles,
+        borrowers: c.borrower_roles.split(',').map((role) => roleWords(role.trim())).join(', '),
         'price list': prices.filter((p) => p.class_id === c.id).map((p) => `${p.item} ${formatPence(Number(p.pence))}`).join('; '),
       }));
       console.log(toTable(Object.keys(rows[0] ?? {}), rows));

@@ -9,6 +9,7 @@ import type { Records } from '../records';
 import { actorLabel, requireCardRight, requirePermission, RuleError, type Actor } from '../records/access';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type PersonRow, type Role } from '../records/people';
 import { csvFileRecords, matchColumns, type CsvProgress, type CsvRecord } from './csv-reader';
+import { HeapBudget } from './heap-budget';
 import { parseDay } from '../records/time';
 
 export const PEOPLE_COLUMNS = {
@@ -205,6 +206,7 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
   // Each card's first line, and every line of a card given on more than one row.
   const cardFirst = new Map<string, number>();
   const cardShared = new Map<string, number[]>();
+  const heap = new HeapBudget();
   for await (const record of source(1)) {
     if (!reader) {
       reader = rowReader(record, key, today, options);
@@ -221,7 +223,10 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
     } catch {
       // Reported by the second pass.
     }
-    if (result.rows % READ_CHUNK === 0) await yieldToOthers();
+    if (result.rows % READ_CHUNK === 0) {
+      heap.check();
+      await yieldToOthers();
+    }
   }
   if (!reader) throw new Error('the file is empty');
   cardFirst.clear();
@@ -239,6 +244,7 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
       done += batch.length;
       batch = [];
       options.onProgress?.('importing', done, result.rows);
+      heap.check();
       await yieldToOthers();
     };
     let header = true;

@@ -229,7 +229,7 @@ export class Assets {
   async lendable(asset: AssetRow, tx: SqlDatabase = this.db): Promise<{ ok: true } | { ok: false; reason: string }> {
     const assetClass = await this.assetClass(asset.class_id, tx);
     if (assetClass.requires_encryption && !asset.encryption) return { ok: false, reason: `${asset.tag} has no recorded encryption (P6)` };
-    if (asset.status !== 'available') return { ok: false, reason: `${asset.tag} is ${asset.status}` };
+    if (asset.status !== 'available') return { ok: false, reason: `${asset.tag} is ${assetStatusWords(asset.status)}` };
     return { ok: true };
   }
 

@@ -60,6 +60,15 @@ export class DayCards {
     return cards;
   }
 
+  /** The day cards given to one person, newest first, with each spare card's label and who gave it (their page's history). */
+  async ofPerson(personId: number): Promise<Array<DayCardRow & { label: string; issued_by_name: string | null }>> {
+    return this.db.all(
+      `SELECT d.*, s.label, p.name AS issued_by_name FROM day_cards d JOIN spare_cards s ON s.id = d.spare_card_id LEFT JOIN people p ON p.id = d.issued_by
+       WHERE d.person_id = ? ORDER BY d.issued_at DESC, d.id DESC LIMIT 30`,
+      [personId],
+    );
+  }
+
   async spares(): Promise<SpareCardStatus[]> {
     const cards = await this.db.all<SpareCardRow>('SELECT * FROM spare_cards WHERE retired_at IS NULL ORDER BY label');
     const out = await this.db.all<DayCardRow & { name: string; external_id: string }>(

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { eventName } from '../../protocol/frames';
 import { roleWords } from '../../records/actor';
-import { KIND_LABELS } from './holds';
+import { holdKindWords } from '../../records/words';
 import { assetStatusWords, type AssetRow } from '../../records/assets';
 import type { LoanRow } from '../../records/loans';
 import type { PersonRow } from '../../records/people';
@@ -101,6 +101,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
     const mayCharges = may(account.role, 'charges.view');
     const charges = mayCharges ? await context.records.ledger.entries({ personId: id }) : [];
     const balance = mayCharges ? await context.records.ledger.balance(id) : 0;
+    const dayCards = await context.records.dayCards.ofPerson(id);
     const phoneIn = phones.find((phone) => !phone.collected_at);
     const openLoans = loans.filter((loan) => !loan.closed_at);
     const now = new Date().toISOString();
@@ -131,13 +132,19 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
               : html`<p class="empty">No phone deposits recorded.</p>`}
           </section>`
           : null}
+        ${dayCards.length
+          ? html`<section aria-labelledby="day-cards-title"><h2 id="day-cards-title">Day cards (a spare card given for a forgotten one)</h2>
+            <p class="hint">Every tap with a day card is recorded as theirs: it is in the history above and below.</p>
+            <ul>${dayCards.map((card) => html`<li data-day-card="${card.label}">Spare card ${card.label}, given ${timeTag(card.issued_at)}${card.issued_by_name ? ` by ${card.issued_by_name}` : ''}, until ${timeTag(card.expires_at)}: ${card.ended_at ? (card.ended_how === 'expired' ? html`ended at the cut-off, ${timeTag(card.ended_at)}` : html`taken back ${timeTag(card.ended_at)}`) : 'in use now'}</li>`)}</ul>
+          </section>`
+          : null}
         <section aria-labelledby="loans-title"><h2 id="loans-title">Loans</h2>
           ${loans.length
             ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Item</th><th scope="col">Lent</th><th scope="col">Due</th><th scope="col">Closed</th></tr></thead>
               <tbody>${loans.map((loan) => html`<tr><td><a href="/who/asset/${encodeURIComponent(loan.tag)}">${loan.tag}</a> (${classNames[loan.class_id] ?? loan.class_id})</td><td>${timeTag(loan.lent_at)}</td><td>${timeTag(loan.due_at)}</td><td>${loan.closed_at ? html`${timeTag(loan.closed_at)}, ${LOAN_OUTCOMES[loan.outcome ?? ''] ?? loan.outcome}${loan.found_at ? ' (later found)' : ''}` : 'open'}</td></tr>`)}</tbody></table></div>`
             : html`<p class="empty">No loans.</p>`}
         </section>
-        ${holds.length ? html`<section aria-labelledby="holds-title"><h2 id="holds-title">Holds</h2><ul>${holds.map((hold) => html`<li><a href="/holds/${hold.id}">Hold ${hold.id}</a>: ${KIND_LABELS[hold.kind] ?? hold.kind} at ${hold.stationId}, locker ${hold.locker + 1}, ${timeTag(hold.placedAt)}${hold.releasedAt ? html`, released ${timeTag(hold.releasedAt)}` : ' (held)'}</li>`)}</ul></section>` : null}
+        ${holds.length ? html`<section aria-labelledby="holds-title"><h2 id="holds-title">Holds</h2><ul>${holds.map((hold) => html`<li><a href="/holds/${hold.id}">Hold ${hold.id}</a>: ${holdKindWords(hold.kind)} at ${hold.stationId}, locker ${hold.locker + 1}, ${timeTag(hold.placedAt)}${hold.releasedAt ? html`, released ${timeTag(hold.releasedAt)}` : ' (held)'}</li>`)}</ul></section>` : null}
         ${mayCharges
           ? html`<section aria-labelledby="charges-title"><h2 id="charges-title">Charges</h2>
             ${charges.length
