@@ -42,6 +42,8 @@ export type AssetStatus = (typeof ASSET_STATUSES)[number];
 /** Each status as the page and messages say it. */
 export const ASSET_STATUS_WORDS: Record<string, string> = { available: 'available', 'on-loan': 'on loan', 'health-check': 'held for its health check', lost: 'lost', stolen: 'stolen', 'written-off': 'written off', retired: 'retired' };
 export const assetStatusWords = (status: string): string => ASSET_STATUS_WORDS[status] ?? status;
+/** A class's name inside a sentence: "Laptop" → "laptop", but "Encrypted USB stick" keeps its USB. */
+export const classInSentence = (name: string): string => (/^[A-Z][a-z]/.test(name) ? name.charAt(0).toLowerCase() + name.slice(1) : name);
 
 export interface AssetInput {
   tag: string;
@@ -225,7 +227,7 @@ export class Assets {
   async lendable(asset: AssetRow, tx: SqlDatabase = this.db): Promise<{ ok: true } | { ok: false; reason: string }> {
     const assetClass = await this.assetClass(asset.class_id, tx);
     if (assetClass.requires_encryption && !asset.encryption) return { ok: false, reason: `${asset.tag} has no recorded encryption (P6)` };
-    if (asset.status !== 'available') return { ok: false, reason: `${asset.tag} is ${asset.status}` };
+    if (asset.status !== 'available') return { ok: false, reason: `${asset.tag} is ${assetStatusWords(asset.status)}` };
     return { ok: true };
   }
 

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { NotFoundError, RuleError } from '../../records/access';
-import { assetStatusWords } from '../../records/assets';
+import { assetStatusWords, classInSentence } from '../../records/assets';
 import type { ChargeRow } from '../../records/ledger';
 import { formatPence } from '../../records/time';
 import { csrfField } from '../auth';
@@ -129,7 +129,7 @@ export async function describeReport(context: WebContext, input: ReportInput, sc
     return { effects: [`${holder}, who ${loan.closed_at ? 'last borrowed' : 'has'} ${itemName}, is charged ${formatPence(Number(price.pence))} for “${price.item}” (price list).`], holder };
   }
   // found
-  if (asset.status !== 'lost' && asset.status !== 'stolen') throw new RuleError('P7', `${asset.tag} is ${asset.status}, not lost or stolen.`);
+  if (asset.status !== 'lost' && asset.status !== 'stolen') throw new RuleError('P7', `${asset.tag} is ${assetStatusWords(asset.status)}, not lost or stolen.`);
   const loan = await context.records.db.get<{ id: number; person_id: number }>("SELECT id, person_id FROM loans WHERE asset_id = ? AND outcome IN ('lost', 'stolen') AND found_at IS NULL ORDER BY id DESC LIMIT 1", [asset.id]);
   const effects = [`${itemName} is marked found and available to lend again.`];
   let holder: string | null = null;
@@ -164,7 +164,7 @@ function reportForm(reply: FastifyReply, input: Partial<ReportInput>, priceItems
 }
 
 /** A class name inside a sentence: its first letter lowered, acronyms kept ("encrypted USB stick"). */
-const inSentence = (name: string): string => (/^[A-Z][a-z]/.test(name) ? name.charAt(0).toLowerCase() + name.slice(1) : name);
+const inSentence = classInSentence;
 
 export function registerCharges(app: FastifyInstance, context: WebContext): void {
   async function ledgerPage(request: FastifyRequest, reply: FastifyReply, options: { problem?: string; input?: Partial<ReportInput>; status?: number } = {}) {

@@ -1,0 +1,80 @@
+// The Desk as a newcomer in the office tries it, over HTTP (a fresh-eyes review of issue 17): what a
+// school trips on first. Moving an item to another locker of its station by giving only the new
+// locker; refusals that say an item's state in words (never `health-check` or `on-loan`); class names
+// as written (USB, not usb); names with control or bidirectional characters refused before they
+// reach a page, an e-mail or a CSV. One hub (no station).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SYSTEM } from '../../hub/src/records/access';
+import { startHub, type HubHarness } from '../support/hub-harness';
+import { USING_POSTGRES } from '../support/test-database';
+import { WebClient } from './client';
+
+let harness: HubHarness;
+let office: WebClient;
+let colleague: WebClient;
+
+const json = (client: WebClient, path: string, body: Record<string, unknown>) => client.send('POST', path, { json: body });
+const answer = async (response: Response) => (await response.json()) as { effects?: string[]; error?: string; done?: string };
+
+beforeAll(async () => {
+  harness = await startHub({ demo: false });
+  const { records } = harness.hub;
+  await records.people.add({ externalId: 'S-PAT', name: 'Priya Patel', role: 'staff' });
+  await records.stations.add(harness.hub.settings.site, 'loans-1', 4);
+  await records.assets.upsert({ tag: 'STK-020', classId: 'usb-stick', serial: 'KS-0020', encryption: 'AES-256 hardware', homeStation: 'loans-1', homeLocker: 0 }, SYSTEM);
+  await records.assets.upsert({ tag: 'LAP-020', classId: 'laptop', serial: 'LT-0020', healthCheckDays: 1, lastHealthCheck: '2020-01-01T12:00:00.000Z' }, SYSTEM);
+  [office, colleague] = await Promise.all([WebClient.as(harness.hub, 'office'), WebClient.as(harness.hub, 'office')]);
+  for (const client of [office, colleague]) await client.page('/lockers');
+}, 120_000);
+afterAll(async () => {
+  await harness?.stop();
+});
+
+describe(`the Desk for a newcomer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { timeout: 120_000 }, () => {
+  it('moves an item to another locker of its station when only the new locker is given (a correction keeps what it does not name)', async () => {
+    const check = await json(office, '/api/desk/asset', { mode: 'correct', tag: 'STK-020', homeLocker: '3' });
+    expect(check.status).toBe(200);
+    expect((await answer(check)).effects![0]).toContain('home loans-1 locker 3');
+    expect((await json(office, '/api/desk/asset', { mode: 'correct', tag: 'STK-020', homeLocker: '3', confirm: true })).status).toBe(200);
+    const stick = await harness.hub.records.assets.byTag('STK-020');
+    expect([stick.home_station, Number(stick.home_locker)]).toEqual(['loans-1', 2]);
+    // Without a station to keep, the station is still asked for, and nothing changes.
+    const bare = await json(office, '/api/desk/asset', { mode: 'add', tag: 'STK-021', classId: 'usb-stick', encryption: 'AES', homeLocker: '2', confirm: true });
+    expect(bare.status).toBe(422);
+    expect((await answer(bare)).error).toMatch(/station/);
+  });
+
+  it('says a held laptop is held for its health check, and an item on loan is on loan, in words', async () => {
+    expect((await json(office, '/api/desk/lend', { tag: 'LAP-020', borrower: 'S-PAT', confirm: true })).status).toBe(200);
+    const onLoan = await answer(await json(office, '/api/desk/health-check', { tag: 'LAP-020' }));
+    expect(JSON.stringify(onLoan)).not.toMatch(/on-loan/);
+    const found = await office.send('POST', '/charges/preview', { form: { tag: 'LAP-020', action: 'found', _csrf: office.csrfToken }, accept: 'html' });
+    expect(await found.text()).not.toMatch(/on-loan/);
+    expect((await json(colleague, '/api/desk/return', { tag: 'LAP-020', condition: 'good', confirm: true })).status).toBe(200);
+    expect((await harness.hub.records.assets.byTag('LAP-020')).status).toBe('health-check');
+    const lend = await json(office, '/api/desk/lend', { tag: 'LAP-020', borrower: 'S-PAT' });
+    expect(lend.status).toBe(422);
+    const { error } = await answer(lend);
+    expect(error).toContain('held for its health check');
+    expect(error).not.toMatch(/health-check/);
+  });
+
+  it('writes a class name as it is written: “encrypted USB stick”, not “usb”', async () => {
+    await json(office, '/api/desk/lend', { tag: 'STK-020', borrower: 'S-PAT', confirm: true });
+    const check = await answer(await json(colleague, '/api/desk/return', { tag: 'STK-020', condition: 'good' }));
+    expect(check.effects![0]).toContain('encrypted USB stick STK-020');
+    const asset = await answer(await json(office, '/api/desk/asset', { mode: 'correct', tag: 'STK-020', model: 'Kingston' }));
+    expect(asset.effects![0]).toContain('encrypted USB stick');
+  });
+
+  it('refuses a name with control or bidirectional characters (a line break, a right-to-left override), and adds no one', async () => {
+    for (const name of ['Line\nBreak', 'Amira\u202eKhan', 'Tab\there', 'Zero\u200bwidth\u2066isolate']) {
+      const response = await json(office, '/api/desk/person', { mode: 'add', externalId: 'P-900', name, role: 'pupil', confirm: true });
+      expect(response.status, JSON.stringify(name)).toBe(422);
+      expect((await answer(response)).error).toMatch(/name/);
+    }
+    expect(await harness.hub.db.get("SELECT id FROM people WHERE external_id = 'P-900'")).toBeUndefined();
+    // Accents, apostrophes and hyphens are names.
+    expect((await json(office, '/api/desk/person', { mode: 'add', externalId: 'P-901', name: 'Zoë O’Brien-Łukasz', role: 'pupil', confirm: true })).status).toBe(200);
+  });
+});
