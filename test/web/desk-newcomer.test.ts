@@ -77,4 +77,25 @@ describe(`the Desk for a newcomer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
     // Accents, apostrophes and hyphens are names.
     expect((await json(office, '/api/desk/person', { mode: 'add', externalId: 'P-901', name: 'Zoë O’Brien-Łukasz', role: 'pupil', confirm: true })).status).toBe(200);
   });
+
+  it('keeps cards and item tags apart: an item tag that is someone’s card, or a card that is an item’s tag, is refused with who or what holds it', async () => {
+    expect((await json(office, '/api/desk/card', { person: 'S-PAT', uid: '04A1B2C3', confirm: true })).status).toBe(200);
+    const clash = await json(office, '/api/desk/asset', { mode: 'add', tag: 'LAP-021', classId: 'laptop', tagUid: '04a1b2c3', confirm: true });
+    expect(clash.status).toBe(422);
+    expect((await answer(clash)).error).toContain('Priya Patel');
+    expect(await harness.hub.db.get("SELECT id FROM assets WHERE tag = 'LAP-021'")).toBeUndefined();
+    expect((await json(office, '/api/desk/asset', { mode: 'correct', tag: 'LAP-020', tagUid: 'A1B2C3D4', confirm: true })).status).toBe(200);
+    const card = await json(office, '/api/desk/card', { person: 'P-901', uid: 'a1b2c3d4', confirm: true });
+    expect(card.status).toBe(422);
+    expect((await answer(card)).error).toContain('LAP-020');
+    const spare = await json(office, '/api/desk/spare-card', { label: 'Spare 9', uid: 'A1B2C3D4', confirm: true });
+    expect(spare.status).toBe(422);
+    expect((await answer(spare)).error).toContain('LAP-020');
+    const own = await answer(await json(office, '/api/desk/spare-card', { label: 'Spare 9', uid: '04A1B2C3' }));
+    expect(own.error).toContain('Priya Patel');
+    expect(own.error).not.toMatch(/#\d/);
+    const another = await json(office, '/api/desk/asset', { mode: 'add', tag: 'LAP-022', classId: 'laptop', tagUid: 'A1B2C3D4', confirm: true });
+    expect(another.status).toBe(422);
+    expect((await answer(another)).error).toContain('LAP-020');
+  });
 });

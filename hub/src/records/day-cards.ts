@@ -81,8 +81,10 @@ export class DayCards {
     const hash = badgeHash(await schoolBadgeKey(tx), uid);
     if (await tx.get('SELECT id FROM spare_cards WHERE label = ?', [name])) throw new RuleError('P12', `there is already a spare card labelled ${JSON.stringify(name)}`);
     if (await tx.get('SELECT id FROM spare_cards WHERE hash = ?', [hash])) throw new RuleError('P12', 'that card is already in the spare-card pool');
-    const badge = await tx.get<{ person_id: number }>('SELECT person_id FROM badges WHERE hash = ? AND revoked_at IS NULL', [hash]);
-    if (badge) throw new RuleError('P12', `that card is already enrolled to person #${badge.person_id}: a person's own card cannot be a spare`);
+    const badge = await tx.get<{ name: string; external_id: string }>('SELECT p.name, p.external_id FROM badges b JOIN people p ON p.id = b.person_id WHERE b.hash = ? AND b.revoked_at IS NULL', [hash]);
+    if (badge) throw new RuleError('P12', `that card is already enrolled to ${badge.name} (${badge.external_id}): a person’s own card cannot be a spare`);
+    const tagged = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE tag_hash = ?', [hash]);
+    if (tagged) throw new RuleError('P12', `that card id is the item tag of ${tagged.tag}, not a spare card`);
     return { label: name, hash, effects: [`A spare card labelled “${name}” is added to the pool. It opens nothing until it is given to someone as a day card.`] };
   }
 
