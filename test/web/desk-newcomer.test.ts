@@ -98,4 +98,10 @@ describe(`the Desk for a newcomer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
     expect(another.status).toBe(422);
     expect((await answer(another)).error).toContain('LAP-020');
   });
+
+  it('says a refusal on Charges as a sentence: a capital and a full stop', async () => {
+    const response = await office.send('POST', '/charges/preview', { form: { tag: 'NOPE-1', action: 'lost', _csrf: office.csrfToken }, accept: 'html' });
+    expect(response.status).toBe(422);
+    expect((await response.text()).replace(/&quot;/g, '"')).toContain('No asset with tag "NOPE-1".');
+  });
 });

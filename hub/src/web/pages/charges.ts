@@ -13,7 +13,7 @@ import { csrfField } from '../auth';
 import type { WebContext } from '../context';
 import { requestScope } from '../scope';
 import type { Scope } from '../../records/schools';
-import { explain, PageError } from '../errors';
+import { asSentence, explain, PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 import { notice } from '../layout';
 
@@ -235,7 +235,7 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
       await context.audit(request, 'web.viewed', { subject: `asset-tag:${input.tag}`, details: { page: '/charges/preview', action: input.action } });
     } catch (error) {
       if (!(error instanceof RuleError || error instanceof NotFoundError || error instanceof PageError)) throw error;
-      return ledgerPage(request, reply, { problem: explain(error).message, input: body as Partial<ReportInput>, status: 422 });
+      return ledgerPage(request, reply, { problem: asSentence(explain(error).message), input: body as Partial<ReportInput>, status: 422 });
     }
     return context.render(request, reply, {
       title: `Report ${input.tag} ${input.action}: check and confirm`,
@@ -286,7 +286,7 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
       }
     } catch (error) {
       if (!(error instanceof RuleError || error instanceof NotFoundError)) throw error;
-      return ledgerPage(request, reply, { problem: explain(error).message, input, status: 422 });
+      return ledgerPage(request, reply, { problem: asSentence(explain(error).message), input, status: 422 });
     }
     context.flash(request, message);
     return reply.redirect('/charges', 303);

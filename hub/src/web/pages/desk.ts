@@ -17,7 +17,7 @@ import type { Permission } from '../../rules/permissions';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
 import { actingSchool, requestScope } from '../scope';
-import { explain } from '../errors';
+import { asSentence, explain } from '../errors';
 import { html, type Html, type HtmlValue } from '../html';
 import { notice } from '../layout';
 
@@ -285,7 +285,7 @@ export function registerDesk(app: FastifyInstance, context: WebContext): void {
         return reply.redirect('/desk', 303);
       } catch (error) {
         if (!(error instanceof RuleError || error instanceof NotFoundError)) throw error;
-        return deskPage(context, request, reply, { problem: explain(error).message.replace(/^./, (c) => c.toUpperCase()), action: name, values: fields, status: 422 });
+        return deskPage(context, request, reply, { problem: asSentence(explain(error).message), action: name, values: fields, status: 422 });
       }
     });
 
