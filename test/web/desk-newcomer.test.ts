@@ -7,6 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SYSTEM } from '../../hub/src/records/access';
 import { startHub, type HubHarness } from '../support/hub-harness';
 import { USING_POSTGRES } from '../support/test-database';
+import fs from 'node:fs';
+import path from 'node:path';
+import { commandLine } from '../hub/support/cli';
 import { WebClient } from './client';
 
 let harness: HubHarness;
@@ -103,5 +106,16 @@ describe(`the Desk for a newcomer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
     const response = await office.send('POST', '/charges/preview', { form: { tag: 'NOPE-1', action: 'lost', _csrf: office.csrfToken }, accept: 'html' });
     expect(response.status).toBe(422);
     expect((await response.text()).replace(/&quot;/g, '"')).toContain('No asset with tag "NOPE-1".');
+  });
+
+  it('refuses, in an asset import too, an item tag id that is someone’s card, and imports the other rows', async () => {
+    const cli = commandLine(() => ({ dataDir: harness.dataDir, databaseUrl: harness.hub.settings.databaseUrl ?? null, drop: async () => undefined }));
+    const file = path.join(harness.dataDir, 'assets-with-a-card.csv');
+    fs.writeFileSync(file, 'Asset Tag,Category,Serial,Encryption,Tag UID\nSTK-040,USB Stick,KS-0040,AES,04a1b2c3\nSTK-041,USB Stick,KS-0041,AES,0a0b0c0d\n');
+    const run = await cli.handover('import', 'assets', file);
+    expect(run.code).toBe(2);
+    expect(run.stdout + run.stderr).toMatch(/line 2: .*Priya Patel/);
+    expect(await harness.hub.db.get("SELECT id FROM assets WHERE tag = 'STK-040'")).toBeUndefined();
+    expect(await harness.hub.db.get("SELECT id FROM assets WHERE tag = 'STK-041'")).toBeDefined();
   });
 });

@@ -177,6 +177,26 @@ export class Assets {
       const there = await this.atHome(input.homeStation, input.homeLocker!, tx);
       if (there && there.tag !== input.tag) throw new RuleError('P6', `locker ${input.homeStation}/${input.homeLocker} is already home to ${there.tag}`);
     }
+    if (input.tagUid) await this.validateTag(input.tag, input.tagUid, tx);
+  }
+
+  /**
+   * A station reads a person's card before an item's tag: a tag that is someone's card (or a spare
+   * card) would never return its item, and in a staff session it would act on that person instead.
+   */
+  private async validateTag(tag: string, tagUid: string, tx: SqlDatabase): Promise<void> {
+    let uid: Uint8Array;
+    try {
+      uid = parseUid(tagUid);
+    } catch {
+      throw new RuleError('P6', 'the item tag id is not a tag UID: give 4, 7 or 10 bytes in hex');
+    }
+    const hash = badgeHash(await schoolBadgeKey(tx), uid);
+    const holder = await tx.get<{ name: string; external_id: string }>('SELECT p.name, p.external_id FROM badges b JOIN people p ON p.id = b.person_id WHERE b.hash = ? AND b.revoked_at IS NULL', [hash]);
+    if (holder) throw new RuleError('P6', `that item tag id is ${holder.name}’s card (${holder.external_id}): give the id of the tag stuck on the item`);
+    if (await tx.get('SELECT id FROM spare_cards WHERE hash = ? AND retired_at IS NULL', [hash])) throw new RuleError('P6', 'that item tag id is one of the spare cards: give the id of the tag stuck on the item');
+    const tagged = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE tag_hash = ? AND tag <> ?', [hash, tag]);
+    if (tagged) throw new RuleError('P6', `that item tag id is already ${tagged.tag}’s tag`);
   }
 
   /** Adds or updates one asset by its tag (imports call this once per row). Returns its id and whether it was new. */

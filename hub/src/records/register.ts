@@ -250,20 +250,11 @@ export class Register {
       if (homeLocker >= Number(station.lockers)) throw problem(`${homeStation} has lockers 1 to ${Number(station.lockers)}: there is no locker ${homeLocker + 1}`);
     }
     if (text(input.tagUid)) {
-      let uid: Uint8Array;
       try {
-        uid = parseUid(text(input.tagUid));
+        parseUid(text(input.tagUid));
       } catch {
         throw problem('the item tag id is not a tag UID: give 4, 7 or 10 bytes in hex');
       }
-      // A station reads a person's card before an item's tag: a tag that is someone's card would
-      // never return its item, and in a staff session it would act on that person instead.
-      const hash = badgeHash(await schoolBadgeKey(tx), uid);
-      const holder = await tx.get<{ name: string; external_id: string }>('SELECT p.name, p.external_id FROM badges b JOIN people p ON p.id = b.person_id WHERE b.hash = ? AND b.revoked_at IS NULL', [hash]);
-      if (holder) throw problem(`that item tag id is ${holder.name}’s card (${holder.external_id}): give the id of the tag stuck on the item`);
-      if (await tx.get('SELECT id FROM spare_cards WHERE hash = ? AND retired_at IS NULL', [hash])) throw problem('that item tag id is one of the spare cards: give the id of the tag stuck on the item');
-      const tagged = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE tag_hash = ? AND UPPER(tag) <> ?', [hash, tag]);
-      if (tagged) throw problem(`that item tag id is already ${tagged.tag}’s tag`);
     }
     const asset: AssetInput = {
       tag: existing?.tag ?? tag,
