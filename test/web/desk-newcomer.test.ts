@@ -48,7 +48,10 @@ describe(`the Desk for a newcomer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
   });
 
   it('says a held laptop is held for its health check, and an item on loan is on loan, in words', async () => {
-    expect((await json(office, '/api/desk/lend', { tag: 'LAP-020', borrower: 'S-PAT', confirm: true })).status).toBe(200);
+    const lent = await json(office, '/api/desk/lend', { tag: 'lap-020', borrower: 'S-PAT', confirm: true });
+    expect(lent.status).toBe(200);
+    // The same day as the check-and-confirm page wrote it (“due back 8 Dec 2026”), not 08/12/2026.
+    expect((await answer(lent)).done).toMatch(/^LAP-020 lent \(loan \d+\), due back \d{1,2} [A-Z][a-z]{2} \d{4}\.$/);
     const onLoan = await answer(await json(office, '/api/desk/health-check', { tag: 'LAP-020' }));
     expect(JSON.stringify(onLoan)).not.toMatch(/on-loan/);
     const found = await office.send('POST', '/charges/preview', { form: { tag: 'LAP-020', action: 'found', _csrf: office.csrfToken }, accept: 'html' });

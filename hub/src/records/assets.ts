@@ -147,7 +147,8 @@ export class Assets {
   }
 
   async byTag(tag: string, tx: SqlDatabase = this.db): Promise<AssetRow> {
-    const row = await tx.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [tag]);
+    // As typed at the desk: "stk-004" is the label's STK-004 (the register stores tags upper-cased).
+    const row = (await tx.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [tag])) ?? (await tx.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [tag.trim().toUpperCase()]));
     if (!row) throw new NotFoundError(`no asset with tag ${JSON.stringify(tag)}`);
     return row;
   }

@@ -47,7 +47,7 @@ export const DESK_ACTIONS: Record<string, DeskAction> = {
     check: (r, f, actor) => r.desk.checkLend({ tag: f.tag, borrower: f.borrower, due: f.due }, actor, at(r)),
     async run(r, f, actor) {
       const done = await r.desk.lend({ tag: f.tag, borrower: f.borrower, due: f.due }, actor, at(r));
-      return `${f.tag.trim()} lent (loan ${done.loanId}), due back ${new Date(done.dueAt).toLocaleDateString('en-GB')}.`;
+      return `${f.tag.trim().toUpperCase()} lent (loan ${done.loanId}), due back ${new Date(done.dueAt).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric' })}.`;
     },
   },
   return: {
