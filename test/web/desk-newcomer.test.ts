@@ -121,4 +121,15 @@ describe(`the Desk for a newcomer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
     expect(await harness.hub.db.get("SELECT id FROM assets WHERE tag = 'STK-040'")).toBeUndefined();
     expect(await harness.hub.db.get("SELECT id FROM assets WHERE tag = 'STK-041'")).toBeDefined();
   });
+
+  it('finds a borrower whose MIS id is typed in lower case, and tells someone who typed a name where to find the id', async () => {
+    const check = await json(office, '/api/desk/lend', { tag: 'STK-041', borrower: 's-pat' });
+    expect(check.status).toBe(200);
+    expect((await answer(check)).effects![0]).toContain('Priya Patel (S-PAT)');
+    const byName = await json(office, '/api/desk/lend', { tag: 'STK-041', borrower: 'Priya Patel' });
+    expect(byName.status).toBe(404);
+    const { error } = await answer(byName);
+    expect(error).toContain('Who holds what');
+    expect(error).not.toContain('#<number>');
+  });
 });

@@ -102,9 +102,16 @@ export class People {
     const row = byId
       ? await tx.get<PersonRow>('SELECT * FROM people WHERE id = ?', [Number(byId[1])])
       : ((await tx.get<PersonRow>('SELECT * FROM people WHERE external_id = ?', [text])) ??
-        (await tx.get<PersonRow>('SELECT * FROM people WHERE staff_code IS NOT NULL AND UPPER(staff_code) = UPPER(?) ORDER BY left_on IS NOT NULL, id LIMIT 1', [text])));
-    if (!row) throw new NotFoundError(`no person ${JSON.stringify(text)} (give a MIS id, a staff code, or #<number>)`);
+        (await tx.get<PersonRow>('SELECT * FROM people WHERE staff_code IS NOT NULL AND UPPER(staff_code) = UPPER(?) ORDER BY left_on IS NOT NULL, id LIMIT 1', [text])) ??
+        (await this.byIdAnyCase(text, tx)));
+    if (!row) throw new NotFoundError(`no person ${JSON.stringify(text)}: give their MIS id or staff code (search their name under Who holds what to find it)`);
     return row;
+  }
+
+  /** A MIS id typed in another case ("p-700" for P-700), when only one person's id reads so. */
+  private async byIdAnyCase(text: string, tx: SqlDatabase): Promise<PersonRow | undefined> {
+    const rows = await tx.all<PersonRow>('SELECT * FROM people WHERE UPPER(external_id) = UPPER(?) LIMIT 2', [text]);
+    return rows.length === 1 ? rows[0] : undefined;
   }
 
   /** The acting staff member named by `ref`, as an Actor for the rules. */
