@@ -132,4 +132,11 @@ describe(`the Desk for a newcomer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
     expect(error).toContain('Who holds what');
     expect(error).not.toContain('#<number>');
   });
+
+  it('says “an encrypted USB stick” with its article when a stick has no health checks', async () => {
+    const ict = await WebClient.as(harness.hub, 'ict');
+    await ict.page('/lockers');
+    const { error } = await answer(await json(ict, '/api/desk/health-check', { tag: 'STK-041' }));
+    expect(error).toContain('STK-041 is an encrypted USB stick');
+  });
 });

@@ -44,6 +44,8 @@ export const ASSET_STATUS_WORDS: Record<string, string> = { available: 'availabl
 export const assetStatusWords = (status: string): string => ASSET_STATUS_WORDS[status] ?? status;
 /** A class's name inside a sentence: "Laptop" → "laptop", but "Encrypted USB stick" keeps its USB. */
 export const classInSentence = (name: string): string => (/^[A-Z][a-z]/.test(name) ? name.charAt(0).toLowerCase() + name.slice(1) : name);
+/** The same with its article: "a laptop", "an encrypted USB stick". */
+export const aClass = (name: string): string => `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${classInSentence(name)}`;
 
 export interface AssetInput {
   tag: string;

@@ -8,7 +8,7 @@ import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
 import { actorLabel, requirePermission, RuleError, type Actor } from './access';
 import { roleWords } from './actor';
-import { assetStatusWords, classInSentence, type Assets, type AssetRow } from './assets';
+import { aClass, assetStatusWords, classInSentence, type Assets, type AssetRow } from './assets';
 import type { Holds } from './holds';
 import type { Ledger } from './ledger';
 import type { Loans, LoanRow } from './loans';
@@ -61,7 +61,7 @@ export class Desk {
     if (borrower.left_on) throw new RuleError('P12', `${describePerson(borrower)} has left (${borrower.left_on}): nothing can be lent to them`);
     const assetClass = await this.assets.assetClass(asset.class_id, tx);
     if (!(await this.assets.mayBorrow(borrower.role, asset, tx))) {
-      throw new RuleError('P12', `${describePerson(borrower)} is ${borrower.role === 'pupil' ? 'a pupil' : `staff (${roleWords(borrower.role)})`}, and that role may not borrow a ${classInSentence(assetClass.name)} (P12)`);
+      throw new RuleError('P12', `${describePerson(borrower)} is ${borrower.role === 'pupil' ? 'a pupil' : `staff (${roleWords(borrower.role)})`}, and that role may not borrow ${aClass(assetClass.name)} (P12)`);
     }
     const lendable = await this.assets.lendable(asset, tx);
     if (!lendable.ok) {
@@ -156,7 +156,7 @@ export class Desk {
     const asset = await this.assets.byTag(tag.trim(), tx);
     const assetClass = await this.assets.assetClass(asset.class_id, tx);
     const days = asset.health_check_days ?? assetClass.health_check_days;
-    if (days === null || days === undefined) throw new RuleError('P10', `${asset.tag} is a ${classInSentence(assetClass.name)}: its class has no health checks`);
+    if (days === null || days === undefined) throw new RuleError('P10', `${asset.tag} is ${aClass(assetClass.name)}: its class has no health checks`);
     if (!['available', 'on-loan', 'health-check'].includes(asset.status)) throw new RuleError('P10', `${asset.tag} is ${assetStatusWords(asset.status)}: only a laptop the school has can be checked`);
     const due = await this.assets.healthCheckDueAt(asset, tx);
     const effects = [
