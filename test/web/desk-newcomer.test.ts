@@ -139,4 +139,14 @@ describe(`the Desk for a newcomer (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`
     const { error } = await answer(await json(ict, '/api/desk/health-check', { tag: 'STK-041' }));
     expect(error).toContain('STK-041 is an encrypted USB stick');
   });
+
+  it('shows an item lent at the desk as out, with its borrower, at its home locker on Lockers now (not free)', async () => {
+    // STK-020 (home loans-1 locker 3) went out at the desk above and has not come back.
+    expect((await harness.hub.records.assets.byTag('STK-020')).status).toBe('on-loan');
+    const { lockers } = (await (await office.get('/api/lockers', 'json')).json()) as { lockers: Array<{ stationId: string; locker: number; state: string; personName: string | null }> };
+    const home = lockers.find((locker) => locker.stationId === 'loans-1' && locker.locker === 2)!;
+    expect([home.state, home.personName]).toEqual(['item-out', 'Priya Patel']);
+    const page = await office.page('/lockers');
+    expect(page.html).toMatch(/Locker 3[\s\S]{0,400}Item out[\s\S]{0,200}Priya Patel/);
+  });
 });
