@@ -111,7 +111,7 @@ describe('office pages by role', () => {
     expect(await noCrime.text()).toContain('A theft must be reported with the police crime number (see: <a class="rule-link" href="/rules#a-stolen-stick-needs-a-crime-number">A stolen stick needs a crime number</a>)');
     const unknown = await office.send('POST', '/charges/preview', { form: { tag: 'NOPE-1', action: 'lost', _csrf: office.csrfToken }, accept: 'html' });
     expect(unknown.status).toBe(422);
-    expect(await unknown.text()).toContain('no asset with tag');
+    expect(await unknown.text()).toContain('No asset with tag');
 
     const preview = await office.send('POST', '/charges/preview', { form: { tag: school.stickTag, action: 'lost', _csrf: office.csrfToken }, accept: 'html' });
     expect(await preview.clone().text()).toContain('the replacement price of encrypted USB sticks');

@@ -42,6 +42,10 @@ export type AssetStatus = (typeof ASSET_STATUSES)[number];
 /** Each status as the page and messages say it. */
 export const ASSET_STATUS_WORDS: Record<string, string> = { available: 'available', 'on-loan': 'on loan', 'health-check': 'held for its health check', lost: 'lost', stolen: 'stolen', 'written-off': 'written off', retired: 'retired' };
 export const assetStatusWords = (status: string): string => ASSET_STATUS_WORDS[status] ?? status;
+/** A class's name inside a sentence: "Laptop" → "laptop", but "Encrypted USB stick" keeps its USB. */
+export const classInSentence = (name: string): string => (/^[A-Z][a-z]/.test(name) ? name.charAt(0).toLowerCase() + name.slice(1) : name);
+/** The same with its article: "a laptop", "an encrypted USB stick". */
+export const aClass = (name: string): string => `${/^[aeiou]/i.test(name) ? 'an' : 'a'} ${classInSentence(name)}`;
 
 export interface AssetInput {
   tag: string;
@@ -147,7 +151,8 @@ export class Assets {
   }
 
   async byTag(tag: string, tx: SqlDatabase = this.db): Promise<AssetRow> {
-    const row = await tx.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [tag]);
+    // As typed at the desk: "stk-004" is the label's STK-004 (the register stores tags upper-cased).
+    const row = (await tx.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [tag])) ?? (await tx.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [tag.trim().toUpperCase()]));
     if (!row) throw new NotFoundError(`no asset with tag ${JSON.stringify(tag)}`);
     return row;
   }
@@ -177,6 +182,26 @@ export class Assets {
       const there = await this.atHome(input.homeStation, input.homeLocker!, tx);
       if (there && there.tag !== input.tag) throw new RuleError('P6', `locker ${input.homeStation}/${input.homeLocker} is already home to ${there.tag}`);
     }
+    if (input.tagUid) await this.validateTag(input.tag, input.tagUid, tx);
+  }
+
+  /**
+   * A station reads a person's card before an item's tag: a tag that is someone's card (or a spare
+   * card) would never return its item, and in a staff session it would act on that person instead.
+   */
+  private async validateTag(tag: string, tagUid: string, tx: SqlDatabase): Promise<void> {
+    let uid: Uint8Array;
+    try {
+      uid = parseUid(tagUid);
+    } catch {
+      throw new RuleError('P6', 'the item tag id is not a tag UID: give 4, 7 or 10 bytes in hex');
+    }
+    const hash = badgeHash(await schoolBadgeKey(tx), uid);
+    const holder = await tx.get<{ name: string; external_id: string }>('SELECT p.name, p.external_id FROM badges b JOIN people p ON p.id = b.person_id WHERE b.hash = ? AND b.revoked_at IS NULL', [hash]);
+    if (holder) throw new RuleError('P6', `that item tag id is ${holder.name}’s card (${holder.external_id}): give the id of the tag stuck on the item`);
+    if (await tx.get('SELECT id FROM spare_cards WHERE hash = ? AND retired_at IS NULL', [hash])) throw new RuleError('P6', 'that item tag id is one of the spare cards: give the id of the tag stuck on the item');
+    const tagged = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE tag_hash = ? AND tag <> ?', [hash, tag]);
+    if (tagged) throw new RuleError('P6', `that item tag id is already ${tagged.tag}’s tag`);
   }
 
   /** Adds or updates one asset by its tag (imports call this once per row). Returns its id and whether it was new. */

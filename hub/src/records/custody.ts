@@ -509,6 +509,20 @@ export class CustodyRecords {
       "SELECT home_station, home_locker FROM assets WHERE home_station IS NOT NULL AND home_locker IS NOT NULL AND status = 'available'",
     );
     const homeStates = new Map(homes.map((home) => [`${home.home_station}/${Number(home.home_locker)}`, 'item-present']));
+    // An item lent at the desk (no station event) is out, with its borrower, whatever its locker last said.
+    const lentAtDesk = await this.db.all<{ home_station: string; home_locker: number; person_id: number; name: string; form: string | null; lent_at: string }>(
+      `SELECT a.home_station, a.home_locker, l.person_id, p.name, p.form, l.lent_at FROM assets a
+       JOIN loans l ON l.asset_id = a.id AND l.closed_at IS NULL AND l.station_id IS NULL
+       JOIN people p ON p.id = l.person_id
+       WHERE a.home_station IS NOT NULL AND a.home_locker IS NOT NULL AND a.status = 'on-loan'`,
+    );
+    for (const loan of lentAtDesk) {
+      const key = `${loan.home_station}/${Number(loan.home_locker)}`;
+      const row = known.get(key);
+      if (!row || row.state === 'item-present' || row.state === 'free') {
+        known.set(key, { station_id: loan.home_station, locker: Number(loan.home_locker), state: 'item-out', since: loan.lent_at, person_id: Number(loan.person_id), name: loan.name, form: loan.form });
+      }
+    }
     const views: LockerView[] = [];
     for (const station of stations) {
       for (let locker = 0; locker < Number(station.lockers); locker++) {

@@ -92,6 +92,8 @@ export class DayCards {
     if (await tx.get('SELECT id FROM spare_cards WHERE hash = ?', [hash])) throw new RuleError('P12', 'that card is already in the spare-card pool');
     const badge = await tx.get<{ person_id: number }>('SELECT person_id FROM badges WHERE hash = ? AND revoked_at IS NULL', [hash]);
     if (badge) throw new RuleError('P12', "that card is already enrolled as someone's own card, and a person's own card cannot be a spare");
+    const tagged = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE tag_hash = ?', [hash]);
+    if (tagged) throw new RuleError('P12', `that card id is the item tag of ${tagged.tag}, not a spare card`);
     return { label: name, hash, effects: [`A spare card labelled “${name}” is added to the pool. It opens nothing until it is given to someone as a day card.`] };
   }
 

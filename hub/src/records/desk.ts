@@ -8,7 +8,7 @@ import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
 import { actorLabel, requirePermission, RuleError, type Actor } from './access';
 import { roleWords } from './actor';
-import { assetStatusWords, type Assets, type AssetRow } from './assets';
+import { aClass, assetStatusWords, classInSentence, type Assets, type AssetRow } from './assets';
 import type { Holds } from './holds';
 import type { Ledger } from './ledger';
 import type { Loans, LoanRow } from './loans';
@@ -61,7 +61,7 @@ export class Desk {
     if (borrower.left_on) throw new RuleError('P12', `${describePerson(borrower)} has left (${borrower.left_on}): nothing can be lent to them`);
     const assetClass = await this.assets.assetClass(asset.class_id, tx);
     if (!(await this.assets.mayBorrow(borrower.role, asset, tx))) {
-      throw new RuleError('P12', `${describePerson(borrower)} is ${borrower.role === 'pupil' ? 'a pupil' : `staff (${roleWords(borrower.role)})`}, and that role may not borrow a ${assetClass.name.toLowerCase()} (P12)`);
+      throw new RuleError('P12', `${describePerson(borrower)} is ${borrower.role === 'pupil' ? 'a pupil' : `staff (${roleWords(borrower.role)})`}, and that role may not borrow ${aClass(assetClass.name)} (P12)`);
     }
     const lendable = await this.assets.lendable(asset, tx);
     if (!lendable.ok) {
@@ -113,11 +113,11 @@ export class Desk {
     if (actor.personId !== null && Number(loan.person_id) === actor.personId) throw new RuleError('P14', `${asset.tag} is on loan to you: another member of staff takes it back at the desk (or return it to its locker)`);
     const holder = (await this.people.get(Number(loan.person_id), tx))!;
     const assetClass = await this.assets.assetClass(asset.class_id, tx);
-    const effects = [`The loan of ${assetClass.name.toLowerCase()} ${asset.tag} to ${describePerson(holder)} (since ${new Date(loan.lent_at).toLocaleDateString('en-GB')}) is closed as returned at the desk, in ${input.condition} condition.`];
+    const effects = [`The loan of ${classInSentence(assetClass.name)} ${asset.tag} to ${describePerson(holder)} (since ${new Date(loan.lent_at).toLocaleDateString('en-GB')}) is closed as returned at the desk, in ${input.condition} condition.`];
     let pence: number | null = null;
     if (input.condition === 'damaged' && input.item?.trim()) {
       const price = (await this.assets.priceList(asset.class_id)).find((entry) => entry.item === input.item!.trim());
-      if (!price) throw new RuleError('P7', `no price for ${JSON.stringify(input.item)} in the ${assetClass.name.toLowerCase()} price list`);
+      if (!price) throw new RuleError('P7', `no price for ${JSON.stringify(input.item)} in the ${classInSentence(assetClass.name)} price list`);
       pence = Number(price.pence);
       effects.push(`${describePerson(holder)} is charged ${formatPence(pence)} for “${price.item}” (price list).`);
     } else if (input.condition === 'damaged') {
@@ -156,7 +156,7 @@ export class Desk {
     const asset = await this.assets.byTag(tag.trim(), tx);
     const assetClass = await this.assets.assetClass(asset.class_id, tx);
     const days = asset.health_check_days ?? assetClass.health_check_days;
-    if (days === null || days === undefined) throw new RuleError('P10', `${asset.tag} is a ${assetClass.name.toLowerCase()}: its class has no health checks`);
+    if (days === null || days === undefined) throw new RuleError('P10', `${asset.tag} is ${aClass(assetClass.name)}: its class has no health checks`);
     if (!['available', 'on-loan', 'health-check'].includes(asset.status)) throw new RuleError('P10', `${asset.tag} is ${assetStatusWords(asset.status)}: only a laptop the school has can be checked`);
     const due = await this.assets.healthCheckDueAt(asset, tx);
     const effects = [

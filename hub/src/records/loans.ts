@@ -11,7 +11,7 @@ import type { SqlDatabase } from '../db/sql';
 import type { AuditTrail } from '../audit/trail';
 import { AccessError, actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
 import type { Alerts, RaiseAlert } from './alerts';
-import { assetStatusWords, type Assets, type AssetRow } from './assets';
+import { aClass, assetStatusWords, type Assets, type AssetRow } from './assets';
 import type { Holds } from './holds';
 import type { Ledger } from './ledger';
 import type { PersonRow, Role } from './people';
@@ -112,7 +112,7 @@ export class Loans {
     const lendable = await this.assets.lendable(asset, tx);
     if (!lendable.ok) await alert('loan-not-lendable', 'ict', `asset:${asset.id}`, `${asset.tag} went out although ${lendable.reason}`);
     if (!borrower || !(await this.assets.mayBorrow(borrower.role, asset, tx))) {
-      await alert('loan-not-permitted', 'ict', `asset:${asset.id}`, `${asset.tag} went out to person #${event.personId}, whose role may not borrow a ${(await this.assets.assetClass(asset.class_id, tx)).name.toLowerCase()} (P12)`);
+      await alert('loan-not-permitted', 'ict', `asset:${asset.id}`, `${asset.tag} went out to person #${event.personId}, whose role may not borrow ${aClass((await this.assets.assetClass(asset.class_id, tx)).name)} (P12)`);
     }
     // An earlier loan never closed (a missed return): close it as returned now, noted in the trail.
     const stale = await this.openLoanOf(Number(asset.id), tx);

@@ -101,8 +101,8 @@ export class People {
     const byId = /^#(\d+)$/.exec(text);
     const row = byId
       ? await tx.get<PersonRow>('SELECT * FROM people WHERE id = ?', [Number(byId[1])])
-      : ((await tx.get<PersonRow>('SELECT * FROM people WHERE external_id = ?', [text])) ?? (await this.byStaffCode(text, tx)));
-    if (!row) throw new NotFoundError(`no person ${JSON.stringify(text)} (give a MIS id, a staff code, or #<number>)`);
+      : ((await tx.get<PersonRow>('SELECT * FROM people WHERE external_id = ?', [text])) ?? (await this.byStaffCode(text, tx)) ?? (await this.byIdAnyCase(text, tx)));
+    if (!row) throw new NotFoundError(`no person ${JSON.stringify(text)}: give their MIS id or staff code (search their name under Who holds what to find it)`);
     return row;
   }
 
@@ -116,6 +116,12 @@ export class People {
       throw new RuleError('schools', `staff code ${code.toUpperCase()} is used at more than one school of the trust: give the MIS id instead`);
     }
     return rows[0];
+  }
+
+  /** A MIS id typed in another case ("p-700" for P-700), when only one person's id reads so. */
+  private async byIdAnyCase(text: string, tx: SqlDatabase): Promise<PersonRow | undefined> {
+    const rows = await tx.all<PersonRow>('SELECT * FROM people WHERE UPPER(external_id) = UPPER(?) LIMIT 2', [text]);
+    return rows.length === 1 ? rows[0] : undefined;
   }
 
   /** The acting staff member named by `ref`, as an Actor for the rules. */

@@ -7,7 +7,7 @@ import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
 import { actorLabel, NotFoundError, requireCardRight, requirePermission, RuleError, type Actor } from './access';
 import { roleWords } from './actor';
-import type { AssetInput, AssetRow, Assets } from './assets';
+import { classInSentence, type AssetInput, type AssetRow, type Assets } from './assets';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type People, type PersonRow, type Role } from './people';
 import { formatPence, parseDay, parsePounds } from './time';
 
@@ -54,6 +54,13 @@ const PERSON_FIELDS: Array<[keyof PersonRow, string]> = [
   ['email', 'e-mail'],
 ];
 
+/**
+ * Control and invisible formatting characters (line breaks, tabs, right-to-left overrides, zero-width
+ * spaces): in a name they would reorder or hide what a page, an e-mail or a CSV shows. The zero-width
+ * joiner and non-joiner are kept: some scripts spell names with them.
+ */
+const UNSEEN = /(?![\u200c\u200d])[\p{Cc}\p{Cf}]/u;
+
 export class Register {
   constructor(
     private db: SqlDatabase,
@@ -77,6 +84,7 @@ export class Register {
     const name = keep(text(input.name), existing?.name ?? '');
     if (!name) throw problem('give the person’s name');
     if (name.length > 100) throw problem('a name is at most 100 characters');
+    if (UNSEEN.test(name)) throw problem('a name has only letters, spaces and punctuation: it holds a line break, a tab or an invisible character (often pasted from another program); type it again');
     const role = keep(text(input.role).toLowerCase(), existing?.role ?? '') as Role;
     if (!(ROLES as readonly string[]).includes(role)) throw problem(`choose a role: ${ROLES.join(', ')}`);
     const form = keep(text(input.form), existing?.form ?? null);
@@ -84,6 +92,7 @@ export class Register {
     const staffCode = keep(text(input.staffCode).toUpperCase(), existing?.staff_code ?? null);
     const email = keep(text(input.email), existing?.email ?? null);
     if (form && form.length > 20) throw problem('a form is at most 20 characters');
+    if (form && UNSEEN.test(form)) throw problem('a form has only letters, digits, spaces and punctuation: it holds a line break, a tab or an invisible character; type it again');
     if (yearGroup && !/^(R|N|[1-9]|1[0-4])$/i.test(yearGroup)) throw problem(`year ${JSON.stringify(yearGroup)}: give a year group such as 7 or 11 (R for Reception)`);
     if (staffCode && !/^[A-Z0-9]{1,8}$/.test(staffCode)) throw problem(`staff code ${JSON.stringify(staffCode)}: letters and digits, at most 8`);
     if (role === 'pupil' && staffCode) throw problem('a pupil has no staff code');
@@ -155,6 +164,8 @@ export class Register {
     if (holder && actor.school !== undefined && holder.school !== actor.school) throw problem('that card is already enrolled to someone at another school of the trust: one card opens for one person');
     if (holder) throw problem(`that card is already enrolled to ${holder.name} (${holder.external_id}): one card opens for one person`);
     if (await tx.get('SELECT id FROM spare_cards WHERE hash = ? AND retired_at IS NULL', [hash])) throw problem('that card is one of the spare cards: give it as a day card instead');
+    const tagged = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE tag_hash = ?', [hash]);
+    if (tagged) throw problem(`that card id is the item tag of ${tagged.tag}, not a person’s card`);
     const old = await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM badges WHERE person_id = ? AND revoked_at IS NULL AND expires_at IS NULL', [person.id]);
     const replaced = Number(old?.n ?? 0);
     const effects = [`The card is enrolled to ${person.name} (${person.external_id}); every station is sent the new badge list within seconds.`];
@@ -234,9 +245,11 @@ export class Register {
     let homeStation = existing?.home_station ?? null;
     let homeLocker = existing?.home_locker ?? null;
     if (text(input.homeStation) || text(input.homeLocker)) {
-      if (!text(input.homeStation) || !text(input.homeLocker)) throw problem('give both the home station and the locker (or neither)');
+      // A correction that names only the locker moves the item within the station it already lives at.
+      const stationId = text(input.homeStation) || (text(input.homeLocker) ? (existing?.home_station ?? '') : '');
+      if (!stationId || !text(input.homeLocker)) throw problem('give both the home station and the locker (or neither)');
       if (!/^\d{1,3}$/.test(text(input.homeLocker)) || Number(input.homeLocker) < 1) throw problem(`locker ${JSON.stringify(text(input.homeLocker))}: give the number on the door, from 1`);
-      homeStation = text(input.homeStation);
+      homeStation = stationId;
       homeLocker = Number(input.homeLocker) - 1;
       const station = await tx.get<{ lockers: number }>('SELECT lockers FROM stations WHERE id = ?', [homeStation]);
       if (!station) throw problem(`there is no station ${JSON.stringify(homeStation)}`);
@@ -271,7 +284,7 @@ export class Register {
       throw error;
     }
     const describe = [
-      `${assetClass.name.toLowerCase()}`,
+      classInSentence(assetClass.name),
       asset.serial ? `serial ${asset.serial}` : null,
       asset.encryption ? `encryption ${asset.encryption}` : null,
       asset.replacementPence !== null && asset.replacementPence !== undefined ? `replacement ${formatPence(Number(asset.replacementPence))}` : 'the class’s replacement price',

@@ -37,6 +37,12 @@ export interface Explained {
   internal: boolean;
 }
 
+/** A refusal as the page shows it: a sentence, with its capital and its full stop. */
+export function asSentence(message: string): string {
+  const text = message.trim().replace(/^./, (first) => first.toUpperCase());
+  return /[.!?)]$/.test(text) ? text : `${text}.`;
+}
+
 /** Turns any error into what the person is told. */
 export function explain(error: unknown): Explained {
   const make = (status: number, message: string, internal = false, title = titleFor(status)): Explained => ({ status, title, message, internal });

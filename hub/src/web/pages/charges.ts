@@ -6,14 +6,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { NotFoundError, RuleError } from '../../records/access';
-import { assetStatusWords } from '../../records/assets';
+import { assetStatusWords, classInSentence } from '../../records/assets';
 import type { ChargeRow } from '../../records/ledger';
 import { formatPence } from '../../records/time';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
 import { requestScope } from '../scope';
 import type { Scope } from '../../records/schools';
-import { explain, PageError } from '../errors';
+import { asSentence, explain, PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 import { notice } from '../layout';
 
@@ -164,7 +164,7 @@ function reportForm(reply: FastifyReply, input: Partial<ReportInput>, priceItems
 }
 
 /** A class name inside a sentence: its first letter lowered, acronyms kept ("encrypted USB stick"). */
-const inSentence = (name: string): string => (/^[A-Z][a-z]/.test(name) ? name.charAt(0).toLowerCase() + name.slice(1) : name);
+const inSentence = classInSentence;
 
 export function registerCharges(app: FastifyInstance, context: WebContext): void {
   async function ledgerPage(request: FastifyRequest, reply: FastifyReply, options: { problem?: string; input?: Partial<ReportInput>; status?: number } = {}) {
@@ -235,7 +235,7 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
       await context.audit(request, 'web.viewed', { subject: `asset-tag:${input.tag}`, details: { page: '/charges/preview', action: input.action } });
     } catch (error) {
       if (!(error instanceof RuleError || error instanceof NotFoundError || error instanceof PageError)) throw error;
-      return ledgerPage(request, reply, { problem: explain(error).message, input: body as Partial<ReportInput>, status: 422 });
+      return ledgerPage(request, reply, { problem: asSentence(explain(error).message), input: body as Partial<ReportInput>, status: 422 });
     }
     return context.render(request, reply, {
       title: `Report ${input.tag} ${input.action}: check and confirm`,
@@ -286,7 +286,7 @@ export function registerCharges(app: FastifyInstance, context: WebContext): void
       }
     } catch (error) {
       if (!(error instanceof RuleError || error instanceof NotFoundError)) throw error;
-      return ledgerPage(request, reply, { problem: explain(error).message, input, status: 422 });
+      return ledgerPage(request, reply, { problem: asSentence(explain(error).message), input, status: 422 });
     }
     context.flash(request, message);
     return reply.redirect('/charges', 303);

@@ -17,7 +17,7 @@ import type { Permission } from '../../rules/permissions';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
 import { actingSchool, requestScope, schoolQuery } from '../scope';
-import { explain } from '../errors';
+import { asSentence, explain } from '../errors';
 import { html, type Html, type HtmlValue } from '../html';
 import { notice } from '../layout';
 
@@ -47,7 +47,7 @@ export const DESK_ACTIONS: Record<string, DeskAction> = {
     check: (r, f, actor) => r.desk.checkLend({ tag: f.tag, borrower: f.borrower, due: f.due }, actor, at(r)),
     async run(r, f, actor) {
       const done = await r.desk.lend({ tag: f.tag, borrower: f.borrower, due: f.due }, actor, at(r));
-      return `${f.tag.trim()} lent (loan ${done.loanId}), due back ${new Date(done.dueAt).toLocaleDateString('en-GB')}.`;
+      return `${f.tag.trim().toUpperCase()} lent (loan ${done.loanId}), due back ${new Date(done.dueAt).toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric' })}.`;
     },
   },
   return: {
@@ -287,7 +287,7 @@ export function registerDesk(app: FastifyInstance, context: WebContext): void {
         return reply.redirect(`/desk${schoolQuery(request)}`, 303);
       } catch (error) {
         if (!(error instanceof RuleError || error instanceof NotFoundError)) throw error;
-        return deskPage(context, request, reply, { problem: explain(error).message.replace(/^./, (c) => c.toUpperCase()), action: name, values: fields, status: 422 });
+        return deskPage(context, request, reply, { problem: asSentence(explain(error).message), action: name, values: fields, status: 422 });
       }
     });
 

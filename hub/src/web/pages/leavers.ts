@@ -12,7 +12,7 @@ import type { PersonRow } from '../../records/people';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
 import { requestScope } from '../scope';
-import { explain, PageError } from '../errors';
+import { asSentence, explain, PageError } from '../errors';
 import { formatDay, html, timeTag } from '../html';
 import { notice } from '../layout';
 
@@ -147,7 +147,7 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
       await context.audit(request, 'web.leaver-declaration', { subject: `loan:${result.loanId}`, personId: Number(person.id), details: { loan: result.loanId } });
     } catch (error) {
       if (!(error instanceof RuleError || error instanceof NotFoundError)) throw error;
-      return checklist(request, reply, { problem: explain(error).message, status: 422 });
+      return checklist(request, reply, { problem: asSentence(explain(error).message), status: 422 });
     }
     context.flash(request, `Declaration for ${tag} recorded; ${tag} written off without charge.`);
     return reply.redirect(`/leavers/${person.id}`, 303);
@@ -178,7 +178,7 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
       await loans.completeLeaver(person, leftOn, actorFor(request.account!));
     } catch (error) {
       if (!(error instanceof RuleError || error instanceof NotFoundError)) throw error;
-      return checklist(request, reply, { problem: explain(error).message, status: 422 });
+      return checklist(request, reply, { problem: asSentence(explain(error).message), status: 422 });
     }
     await context.audit(request, 'web.leaver-completed', { subject: `person:${person.id}`, personId: Number(person.id), details: { leftOn } });
     context.flash(request, `${person.name} recorded as a leaver from ${formatDay(leftOn)}.`);
