@@ -11,6 +11,7 @@ import type { SqlDatabase } from '../db/sql';
 import { actorLabel, NotFoundError, requireCardRight, requirePermission, RuleError, type Actor } from './access';
 import { badgeHash, parseUid, schoolBadgeKey, type People, type PersonRow } from './people';
 import { nextCutoff } from './time';
+import { TRUST } from './schools';
 
 export interface SpareCardRow {
   id: number;
@@ -77,7 +78,7 @@ export class DayCards {
     return cards.map((card) => ({ id: Number(card.id), label: card.label, out: out.find((row) => Number(row.spare_card_id) === Number(card.id)) ?? null }));
   }
 
-  private async sparePlan(label: string, uidText: string, tx: SqlDatabase): Promise<{ label: string; hash: Uint8Array; effects: string[] }> {
+  private async sparePlan(label: string, uidText: string, actor: Actor, tx: SqlDatabase): Promise<{ label: string; hash: Uint8Array; effects: string[] }> {
     const name = label.trim();
     if (!name) throw new RuleError('P12', 'give the spare card a label (what is written on it, e.g. Spare 1)');
     if (name.length > 40) throw new RuleError('P12', 'a spare card label is at most 40 characters');
@@ -90,8 +91,10 @@ export class DayCards {
     const hash = badgeHash(await schoolBadgeKey(tx), uid);
     if (await tx.get('SELECT id FROM spare_cards WHERE label = ?', [name])) throw new RuleError('P12', `there is already a spare card labelled ${JSON.stringify(name)}`);
     if (await tx.get('SELECT id FROM spare_cards WHERE hash = ?', [hash])) throw new RuleError('P12', 'that card is already in the spare-card pool');
-    const badge = await tx.get<{ person_id: number }>('SELECT person_id FROM badges WHERE hash = ? AND revoked_at IS NULL', [hash]);
-    if (badge) throw new RuleError('P12', "that card is already enrolled as someone's own card, and a person's own card cannot be a spare");
+    const badge = await tx.get<{ name: string; external_id: string; school: string }>('SELECT p.name, p.external_id, p.school FROM badges b JOIN people p ON p.id = b.person_id WHERE b.hash = ? AND b.revoked_at IS NULL', [hash]);
+    // The holder is named to their own school's staff (or the trust's), never to another school's (issue 16).
+    const named = badge && (actor.school === undefined || actor.school === TRUST || actor.school === badge.school);
+    if (badge) throw new RuleError('P12', named ? `that card is already enrolled to ${badge.name} (${badge.external_id}): a person’s own card cannot be a spare` : "that card is already enrolled as someone's own card, and a person's own card cannot be a spare");
     const tagged = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE tag_hash = ?', [hash]);
     if (tagged) throw new RuleError('P12', `that card id is the item tag of ${tagged.tag}, not a spare card`);
     return { label: name, hash, effects: [`A spare card labelled “${name}” is added to the pool. It opens nothing until it is given to someone as a day card.`] };
@@ -99,13 +102,13 @@ export class DayCards {
 
   async checkAddSpare(label: string, uid: string, actor: Actor): Promise<{ effects: string[] }> {
     requirePermission(actor, 'day-cards.give');
-    return { effects: (await this.sparePlan(label, uid, this.db)).effects };
+    return { effects: (await this.sparePlan(label, uid, actor, this.db)).effects };
   }
 
   async addSpare(label: string, uid: string, actor: Actor, at = new Date().toISOString()): Promise<number> {
     requirePermission(actor, 'day-cards.give');
     return this.db.transaction(async (tx) => {
-      const plan = await this.sparePlan(label, uid, tx);
+      const plan = await this.sparePlan(label, uid, actor, tx);
       const id = await tx.insert('INSERT INTO spare_cards (label, hash, added_at) VALUES (?, ?, ?)', [plan.label, plan.hash, at]);
       await this.audit.append({ actor: actorLabel(actor), action: 'spare-card.added', subject: `spare-card:${id}`, at, details: { spareCard: id, label: plan.label } }, tx);
       return id;
