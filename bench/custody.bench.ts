@@ -147,6 +147,8 @@ export async function benchCustody({ quick }: BenchOptions): Promise<void> {
     printTable(`Who holds what with ${OPEN_PHONES.toLocaleString('en-GB')} phones in and ${CUSTODY.toLocaleString('en-GB')} custody records (${db.kind}; goal p99 <= 50 ms a page)`, rows);
   } finally {
     await db.close();
-    await target.drop();
+    // BENCH_CUSTODY_KEEP=1 leaves the database for a look with psql or sqlite3 (EXPLAIN a query).
+    if (process.env.BENCH_CUSTODY_KEEP === '1') console.log(`(kept: ${target.databaseUrl ?? target.dataDir})`);
+    else await target.drop();
   }
 }
