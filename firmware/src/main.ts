@@ -20,7 +20,8 @@ import { MqttClient } from './net/mqtt-client';
 import { MqttParser } from './net/mqtt-packets';
 import { Uplink } from './net/uplink';
 import { CommandHandler } from './net/commands';
-import { FirmwareUpdate, firmwareAtBoot } from './update/firmware-update';
+import { firmwareAtBoot } from './update/firmware-update';
+import { firmwareVersionNumber } from '../../protocol/firmware';
 import { StateReport } from './net/state-report';
 import { seal, unseal } from './net/sealed';
 import { hmacWithKey, prepareHmacKey } from './codec/hmac';
@@ -167,9 +168,6 @@ function boot(): void {
     },
     () => mqtt.state === 'connected',
   );
-  const reportFirmware = (type: number, detail: number) => {
-    events.report(type, { detail });
-  };
   const commands = new CommandHandler({
     crypto: hw.crypto,
     flash,
@@ -180,7 +178,7 @@ function boot(): void {
     station,
     events,
     badges,
-    firmware: new FirmwareUpdate(flash, hw.crypto, stationKey, FIRMWARE_VERSION, reportFirmware),
+    firmware: { running: firmwareVersionNumber(FIRMWARE_VERSION), incoming: null },
     reply: (message) => mqtt.publish(base + TOPIC.REPLY, sealMessage(message), 1, false),
     restart: () => hw.clock.setTimeout(() => hw.system.restart(), 200),
     log,
@@ -203,7 +201,7 @@ function boot(): void {
   };
 
   events.report(EVENT.BOOT, { detail: firstBoot ? DETAIL.FIRST_BOOT : DETAIL.NONE });
-  firmwareAtBoot(flash, reportFirmware);
+  firmwareAtBoot(flash, events);
   if (journal.tornFound > 0) events.report(EVENT.FAULT, { detail: DETAIL.TORN_RECORD });
   for (const problem of problems.concat(journalProblems, badgeProblems)) log(problem);
   if (badgeProblems.length > 0) events.report(EVENT.FAULT, { detail: DETAIL.BADGE_LIST });
@@ -240,7 +238,7 @@ boot();
 // there, found by value since their names are minified. (In the simulator's context globals cannot
 // be deleted; nothing changes there but memory.)
 (() => {
-  const bootOnly: unknown[] = [loadConfig, espruinoHardware, keepWifiUp, prepareHmacKey, topicBase, bytesToHex, gpioLockOutputs, gpioDoorInputs, expanderLockOutputs, checkPlan, firmwareAtBoot];
+  const bootOnly: unknown[] = [loadConfig, espruinoHardware, keepWifiUp, prepareHmacKey, topicBase, bytesToHex, gpioLockOutputs, gpioDoorInputs, expanderLockOutputs, checkPlan, firmwareAtBoot, firmwareVersionNumber];
   const scope = globalThis as unknown as { [name: string]: unknown };
   // Names first, then deletion: deleting while a for-in walks the interpreter's globals ends the walk.
   const names: string[] = [];

@@ -1,8 +1,9 @@
 // `handover` — the hub's command line. Errors are one clear line and a non-zero exit.
 import { checkEmbeddedBroker } from './broker/embedded-limit';
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
+import { format, parseArgs } from 'node:util';
 import { loadSettings } from './settings';
+import { terminalText } from './log';
 import { openDatabase } from './db/open';
 import { schoolBadgeKey } from './records/people';
 import { stationConfig } from './records/station-config';
@@ -16,6 +17,7 @@ import { createRecords } from './records';
 import { SCHOOLS_USAGE, schoolsCommand, SchoolsUsageError } from './cli/schools-cli';
 import type { StationRow } from './records/stations';
 import { BROKER_USAGE, brokerCommand, BrokerUsageError, refreshMosquittoFiles } from './broker/cli';
+import { operatorLabel } from './cli/operator';
 
 const USAGE = `usage: handover <command> [options]
 
@@ -82,7 +84,7 @@ async function stationAdd(args: string[]): Promise<void> {
   const { db } = await openDatabase(settings);
   try {
     const records = createRecords(db, settings);
-    const station = await records.stations.add(await records.schools.resolve(values.school), id, lockers);
+    const station = await records.stations.add(await records.schools.resolve(values.school), id, lockers, operatorLabel());
     const assets = await records.assets.lockerConfig(station.id, station.lockers);
     const config = withTiming(stationConfig(station, await schoolBadgeKey(db), broker, null, assets), timing);
     console.log(JSON.stringify(config, null, 2));
@@ -99,6 +101,13 @@ async function stationAdd(args: string[]): Promise<void> {
 
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // What a command prints holds names from an MIS export: nothing in them runs on the terminal
+  // (the running hub logs through log.ts, which escapes its own).
+  const { log, error } = console;
+  if (command !== 'start' && command !== 'serve') {
+    console.log = (...args: unknown[]) => log(terminalText(format(...args)));
+    console.error = (...args: unknown[]) => error(terminalText(format(...args)));
+  }
   try {
     if (command === 'start') return await runHub(true);
     if (command === 'serve') return await runHub(false);
@@ -118,5 +127,8 @@ export async function main(argv: string[]): Promise<void> {
     console.error(`handover: ${(error as Error).message}`);
     if (error instanceof UsageError || error instanceof AccountUsageError || error instanceof RecordsUsageError || error instanceof BrokerUsageError || error instanceof FirmwareUsageError || error instanceof SchoolsUsageError) console.error(`run "handover help" for the commands`);
     process.exitCode = 1;
+  } finally {
+    console.log = log;
+    console.error = error;
   }
 }

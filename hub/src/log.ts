@@ -44,6 +44,14 @@ export function safeMessage(message: string): string {
   return message.replace(UNSAFE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+// The same for a terminal, less the line feed and tab a table or a list is made of.
+const TERMINAL_UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Text for a terminal (a command's output), with escape sequences and bidirectional controls written as \uXXXX. */
+export function terminalText(text: string): string {
+  return text.replace(TERMINAL_UNSAFE, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** A stream that turns pino's JSON lines into the plain lines a sink reads. */
 function sinkStream(sink: LogSink): DestinationStream {
   return {

@@ -116,7 +116,7 @@
       button.disabled = true;
       try {
         const result = await postJson('/api/demo/tap', { uid: button.dataset.demoUid });
-        note(result.person ? `${result.person} taps their card` : `The tag of ${result.item} is tapped`);
+        note(result.person ? `${result.person} taps their card` : result.spare ? `The spare card ${result.spare} is tapped` : `The tag of ${result.item} is tapped`);
       } catch (error) {
         note(`The tap did not happen: ${error.message}`);
       } finally {

@@ -136,7 +136,7 @@ describe('changes reach an online station within 10 s', () => {
     const before = await hubVersion();
     const run = await cli.handover('import', 'people', file, '--kind', 'pupil', '--by', 'S-OFF');
     const at = Date.now();
-    expect(run.stdout + run.stderr).toMatch(/1 cards enrolled/);
+    expect(run.stdout + run.stderr).toMatch(/1 card enrolled/);
     expect(run.code).toBe(0);
     await stationUpdated(before, at);
 

@@ -314,4 +314,52 @@ describe('firmware rolled out from the command line', () => {
     expect((await cli.handover('firmware', 'resume', '--by', 'S-ICT')).code).toBe(0);
     expect(running('fw-2')).toBe('0.6.0');
   }, 60_000);
+
+  it('a station restarting into an update is not given another (it would go back by itself, unconfirmed): refused by name, skipped by a stage', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('1.0.0'), '--by', 'S-ICT')).code).toBe(0);
+    expect((await cli.handover('firmware', 'upload', bundleFile('1.1.0'), '--by', 'S-ICT')).code).toBe(0);
+    const rollout = harness.hub.firmwareRollout;
+    rollout.options.confirmSec = 120; // an earlier test shortened it to 3 s
+    expect((await cli.handover('firmware', 'rollout', '1.0.0', '--station', 'fw-1', '--by', 'S-ICT')).code).toBe(0);
+    try {
+      await reaches('fw-1', 'switched');
+      // The hub holds off (as a hub that is not the leader does) so the station stays mid-switch: running 1.0.0, unconfirmed.
+      rollout.leading = () => false;
+      await eventually(() => running('fw-1') === '1.0.0', 20_000, 'fw-1 restarted into 1.0.0');
+      expect(await stateOf('fw-1')).toBe('switched');
+      const named = await cli.handover('firmware', 'rollout', '1.1.0', '--station', 'fw-1', '--by', 'S-ICT');
+      expect(named.code).toBe(1);
+      expect(named.stderr).toMatch(/fw-1 is restarting into 1\.0\.0/);
+      const staged = await cli.handover('firmware', 'rollout', '1.1.0', '--stage', 'all', '--by', 'S-ICT');
+      expect(staged.code).toBe(0);
+      expect(staged.stdout).toMatch(/to fw-2, fw-3:/);
+      expect(await stateOf('fw-1')).toBe('switched');
+    } finally {
+      rollout.leading = () => true;
+    }
+    // Its switch is confirmed as before: it keeps 1.0.0 (nothing goes back by itself).
+    await reaches('fw-1', 'done');
+    expect(running('fw-1')).toBe('1.0.0');
+    await reaches('fw-2', 'done', 60_000);
+    await reaches('fw-3', 'done', 60_000);
+    expect((await cli.handover('firmware', 'rollout', '1.1.0', '--station', 'fw-1', '--by', 'S-ICT')).code).toBe(0);
+    await reaches('fw-1', 'done', 60_000);
+    expect(running('fw-1')).toBe('1.1.0');
+    expect(simulated.get('fw-1')!.storage.read(FW_BOOT)).toBeUndefined();
+  }, 180_000);
+
+  it('rolled out from the Stations page to one station chosen by name; an unknown one is refused', async () => {
+    expect((await cli.handover('firmware', 'upload', bundleFile('1.2.0'), '--by', 'S-ICT')).code).toBe(0);
+    const page = await harness.getPage('/stations');
+    expect(page.text).toMatch(/<option value="station:fw-3">station fw-3<\/option>/);
+    expect((await harness.postForm('/stations/firmware/rollout', { version: '1.2.0', stage: 'station:nowhere' })).status).toBe(422);
+    const posted = await harness.postForm('/stations/firmware/rollout', { version: '1.2.0', stage: 'station:fw-3' });
+    expect(posted).toMatchObject({ status: 303, location: '/stations#firmware' });
+    expect((await harness.getPage('/stations')).text).toMatch(/Firmware 1\.2\.0 goes to fw-3 while each is online\./);
+    const targets = (await harness.hub.firmware.targets()).filter((target) => target.version === '1.2.0');
+    expect(targets.map((target) => target.station_id)).toEqual(['fw-3']);
+    await reaches('fw-3', 'done', 60_000);
+    expect(running('fw-3')).toBe('1.2.0');
+    expect(running('fw-2')).toBe('1.1.0');
+  }, 120_000);
 });

@@ -167,6 +167,45 @@ describe('a station updated over the network', () => {
     await serves();
   }, 60_000);
 
+  it('goes back by itself when power fails while the boot step writes its state (fw.boot torn), not stuck on a broken bundle', async () => {
+    await start();
+    const boots = rig.station.boots;
+    // A broken bundle, given long to confirm: the station sits in the new bundle's first boot.
+    expect(await link.pushFirmware('st-1', bundleAs('0.5.0', { throwAtBoot: true }), { confirmSec: 600 })).toMatchObject({ ok: true });
+    await eventually(() => rig.station.logLines.some((line) => line.includes('this bundle is broken')), 10_000, 'the broken bundle running');
+    expect(rig.station.boots - boots).toBe(1);
+    // A reset, and the power fails a few bytes into the boot step's next write of fw.boot (its boot count).
+    rig.station.storage.cutPowerAfter(8);
+    rig.station.reset('brownout');
+    const back = await rig.waitForEvent(EVENT.FIRMWARE_ROLLED_BACK, () => true, 20_000);
+    expect(back.detail).toBe(DETAIL.FIRMWARE_RESETS);
+    await runsVersion('0.3.0');
+    expect(rig.station.storage.read('.bootcde')).toBe(fs.readFileSync(BUNDLE, 'latin1'));
+    expect(rig.station.storage.read(FW_BOOT)).toBeUndefined();
+    await serves();
+  }, 60_000);
+
+  it('finishes the switch when power fails while fw.boot is written before the copy of the new bundle', async () => {
+    await start();
+    const next = bundleAs('0.4.0');
+    const running = Buffer.byteLength(rig.station.storage.read('.bootcde')!, 'latin1');
+    // The commit restarts the station: .boot0 copies .bootcde to fw.prev, then writes fw.boot ("c"): cut there.
+    const storage = rig.station.storage;
+    const write = storage.write.bind(storage);
+    storage.write = (name: string, data: unknown, offset?: number, size?: number) => {
+      const written = write(name, data, offset, size);
+      // The commit's fw.boot ("i"): the next bytes to flash are .boot0's copy, then its "c".
+      if (name === FW_BOOT && String(data).includes('"i"')) storage.cutPowerAfter(running + 8);
+      return written;
+    };
+    expect(await link.pushFirmware('st-1', next)).toMatchObject({ ok: true });
+    await runsVersion('0.4.0');
+    expect(rig.station.logLines.some((line) => line.includes('reset: power cut'))).toBe(true);
+    expect(rig.station.storage.read('.bootcde')).toBe(Buffer.from(next.bytes).toString('latin1'));
+    expect(rig.station.storage.read(FW_PREV)).toBe(fs.readFileSync(BUNDLE, 'latin1'));
+    await serves();
+  }, 60_000);
+
   it('goes back by itself when the new bundle keeps resetting the board', async () => {
     await start();
     const boots = rig.station.boots;

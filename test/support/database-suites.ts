@@ -85,7 +85,7 @@ export async function databaseReasons(files = testFiles()): Promise<Map<string, 
  * rules-matrix, safeguarding-crawl, ...). They run in the first pass only: together they are about
  * a fifth of the suite's time, and CI must stay under 30 minutes.
  */
-export const BROWSER_ONLY = ['test/web/browser.test.ts', 'test/web/desk-browser.test.ts', 'test/web/tour-browser.test.ts'];
+export const BROWSER_ONLY = ['test/web/browser.test.ts', 'test/web/desk-browser.test.ts', 'test/web/tour-browser.test.ts', 'test/web/day-card-browser.test.ts'];
 
 export async function databaseSuites(): Promise<string[]> {
   return [...(await databaseReasons())].filter(([file, reason]) => reason !== null && !BROWSER_ONLY.includes(file)).map(([file]) => file);

@@ -274,7 +274,7 @@ describe('handover account (command line)', () => {
       expect(linkWithout.code).toBe(1);
       expect(linkWithout.stderr).toContain('account link needs --person');
       const list = await cli(['account', 'list']);
-      expect(list.stdout).toMatch(/^head\theadteacher\tnever signed in$/m);
+      expect(list.stdout).toMatch(/^head\tHeadteacher\tnever signed in$/m);
       // Piped: the first line of standard input is the password.
       const pipedEnv: NodeJS.ProcessEnv = { ...env };
       delete pipedEnv.HANDOVER_PASSWORD;

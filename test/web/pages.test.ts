@@ -192,9 +192,15 @@ describe('office pages by role', () => {
 
   it('asks before a remote unlock or an emergency open-all', async () => {
     await office.page('/stations');
-    const unlock = await office.send('POST', '/stations/form-7b/unlock', { form: { locker: '3', _csrf: office.csrfToken }, accept: 'html' });
+    const unlock = await office.send('POST', '/stations/form-7b/unlock', { form: { locker: '1', _csrf: office.csrfToken }, accept: 'html' });
     expect(unlock.status).toBe(200);
-    expect(await unlock.text()).toContain('Confirm: unlock locker 3');
+    expect(await unlock.text()).toContain('Confirm: unlock locker 1');
+    // Locker 3 is under a safeguarding hold, locker 4 a confiscation: released only at the station.
+    for (const locker of ['3', '4']) {
+      const held = await office.send('POST', '/stations/form-7b/unlock', { form: { locker, _csrf: office.csrfToken }, accept: 'html' });
+      expect(held.status).toBe(409);
+      expect(await held.text()).toContain('released at the station');
+    }
     const openAll = await office.send('POST', '/stations/form-7b/open-all', { form: { _csrf: office.csrfToken }, accept: 'html' });
     expect(await openAll.text()).toContain('I understand that every locker at form-7b will open');
     const notTicked = await office.send('POST', '/stations/form-7b/open-all', { form: { confirm: 'yes', _csrf: office.csrfToken }, accept: 'html' });

@@ -208,4 +208,18 @@ describe(`schools as tenants (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { t
     expect(own.code, own.stderr).toBe(0);
     expect(found(fs.readFileSync(out, 'utf8'), 'a')).toEqual([]);
   });
+  it("lists a school's own e-mails on Notifications when another school's are many and newer", async () => {
+    const { db } = harness.hub;
+    await db.run("UPDATE people SET email = 'owen@demo.example' WHERE external_id = 'S-A-OFF'");
+    const mail = (at: number, recipient: string, subject: string) =>
+      db.run("INSERT INTO notifications (created_at, kind, dedupe, recipient, subject, body, state) VALUES (?, 'overdue-loans', ?, ?, ?, 'body', 'sent')", [new Date(Date.now() - at * 1000).toISOString(), `${recipient}-${at}`, recipient, subject]);
+    await mail(500, 'owen@demo.example', 'Owen’s own digest');
+    for (let i = 0; i < 120; i++) await mail(i, 'beth@north.example', 'North digest');
+    const asA = await (await clients.a.get('/notifications', 'html')).text();
+    expect(asA).toContain('Owen');
+    expect(asA).not.toContain('North digest');
+    const asB = await (await clients.b.get('/notifications', 'html')).text();
+    expect(asB).toContain('North digest');
+    expect(asB).not.toContain('Owen');
+  });
 });

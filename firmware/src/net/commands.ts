@@ -16,7 +16,7 @@ import type { Station } from '../station/station';
 import type { EventLog } from '../station/event-log';
 import { BADGE_HEADER_BYTES, BADGE_PREFIX, badgeFileName, checkBadgeFile, crcContinue, type BadgeList } from '../station/badge-list';
 import { CONFIG_FILE, validateConfig } from '../station/config';
-import type { FirmwareUpdate } from '../update/firmware-update';
+import { firmwareCommand, type FirmwareState } from '../update/firmware-update';
 
 const COUNTER_FILE = 'handover.cmd';
 /** Largest badge list accepted: 8,192 badges. */
@@ -32,7 +32,7 @@ export interface CommandParts {
   station: Station;
   events: EventLog;
   badges: BadgeList;
-  firmware: FirmwareUpdate;
+  firmware: FirmwareState;
   reply(message: WireReply): void;
   /** A new configuration was written: restart to use it. */
   restart(): void;
@@ -186,7 +186,7 @@ export class CommandHandler {
         }
       }
       // FIRMWARE_BEGIN .. FIRMWARE_ABORT: a new bundle (update/firmware-update.ts).
-      if (typeof kind === 'number' && kind >= COMMAND.FIRMWARE_BEGIN && kind <= COMMAND.FIRMWARE_ABORT) return parts.firmware.handle(kind, message);
+      if (typeof kind === 'number' && kind >= COMMAND.FIRMWARE_BEGIN && kind <= COMMAND.FIRMWARE_ABORT) return firmwareCommand(parts, kind, message);
       return REFUSAL.UNKNOWN_COMMAND;
     };
 
@@ -222,7 +222,7 @@ export class CommandHandler {
       refusal,
       kind === COMMAND.BADGES_COMMIT ? parts.badges.version : undefined,
       kind === COMMAND.RESTORE_LOCKERS ? new Uint8Array(parts.station.states) : undefined,
-      kind === COMMAND.FIRMWARE_BEGIN && refusal === REFUSAL.NONE ? parts.firmware.offset : undefined,
+      kind === COMMAND.FIRMWARE_BEGIN && refusal === REFUSAL.NONE ? parts.firmware.incoming!.next : undefined,
     );
     // A bundle that checked: the boot step switches to it at the restart.
     if (kind === COMMAND.FIRMWARE_COMMIT && refusal === REFUSAL.NONE) parts.restart();

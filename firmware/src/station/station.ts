@@ -321,9 +321,13 @@ export class Station {
     return true;
   }
 
-  /** False for no such locker, or one already being opened (its door unlocked or standing open). */
+  /**
+   * False for no such locker, one already being opened (its door unlocked or standing open), or one
+   * held: a confiscation opens only to two staff cards (P4), a safeguarding hold to the DSL's (P5).
+   */
   remoteUnlock(locker: number, actor: number): boolean {
     if (!(locker >= 0 && locker < this.lockers) || this.openings[locker]) return false;
+    if (this.states[locker] === LOCKER.HELD || this.states[locker] === LOCKER.SAFEGUARDING_HELD) return false;
     this.open(OPEN_REMOTE, locker, this.owners[locker], actor, 0, null, this.states[locker]);
     return true;
   }

@@ -112,7 +112,7 @@ export class Accounts {
     return row && !row.disabled_at ? toSignedIn(row) : null;
   }
 
-  /** `by` is who made it: `cli` for the command line, or `account:<name>`. */
+  /** `by` is who made it: `os-user:<name>` on the command line (cli/operator.ts), or `account:<name>`. */
   async add(input: { username: string; role: string; password: string; personId?: number | null }, by: string): Promise<SignedInAccount> {
     const username = checkUsername(input.username);
     if (!isWebRole(input.role)) throw new AccountError(`role ${JSON.stringify(input.role)}: choose one of ${WEB_ROLES.join(', ')}`);

@@ -12,6 +12,7 @@ import { loadSettings } from '../settings';
 import { Accounts } from './accounts';
 import { generatePassword, passwordProblems } from './password';
 import { ROLE_LABELS, WEB_ROLES } from './roles';
+import { operatorLabel } from '../cli/operator';
 
 export const ACCOUNT_USAGE = `  account add <username> --role <role> [--person <ref>] [--school <id>|trust]
                                  make an office-page account (roles: ${WEB_ROLES.join(', ')});
@@ -102,7 +103,7 @@ export async function accountCommand(args: string[]): Promise<void> {
       const trust = await schools.isTrust();
       if (rows.length === 0) console.log('no accounts yet: make the first with  handover account add <username> --role headteacher');
       for (const row of rows) {
-        console.log(`${row.username}\t${row.role}\t${trust ? `${await schoolLabel(schools, Number(row.id))}\t` : ''}${row.disabled_at ? `disabled ${row.disabled_at}` : row.last_sign_in_at ? `last signed in ${row.last_sign_in_at}` : 'never signed in'}`);
+        console.log(`${row.username}\t${ROLE_LABELS[row.role as keyof typeof ROLE_LABELS] ?? row.role}\t${trust ? `${await schoolLabel(schools, Number(row.id))}\t` : ''}${row.disabled_at ? `disabled ${row.disabled_at}` : row.last_sign_in_at ? `last signed in ${row.last_sign_in_at}` : 'never signed in'}`);
       }
     });
     return;
@@ -117,8 +118,8 @@ export async function accountCommand(args: string[]): Promise<void> {
       if (!(WEB_ROLES as readonly string[]).includes(values.role!)) throw new AccountUsageError(`role ${JSON.stringify(values.role)}: choose one of ${WEB_ROLES.join(', ')}`);
       const personId = values.person ? Number((await people.resolve(values.person)).id) : null;
       const password = await readNewPassword();
-      const account = await accounts.add({ username, role: values.role!, password, personId }, 'cli');
-      if (values.school || school !== schools.home) await schools.setAccount(account.id, school, 'cli', `account:${account.username}`);
+      const account = await accounts.add({ username, role: values.role!, password, personId }, operatorLabel());
+      if (values.school || school !== schools.home) await schools.setAccount(account.id, school, operatorLabel(), `account:${account.username}`);
       const of = (await schools.isTrust()) ? `, ${school === TRUST ? 'the whole trust' : `school ${school}`}` : '';
       console.log(`account ${account.username} made (${ROLE_LABELS[account.role]}${of}); sign in on the office page`);
     });
@@ -128,7 +129,7 @@ export async function accountCommand(args: string[]): Promise<void> {
     if (!values.person) throw new AccountUsageError('account link needs --person, the member of staff’s MIS id or staff code');
     await withAccounts(async (accounts, people) => {
       const person = await people.resolve(values.person!);
-      await accounts.link(username, Number(person.id), 'cli');
+      await accounts.link(username, Number(person.id), operatorLabel());
       console.log(`account ${username.toLowerCase()} linked to ${person.name} (${person.external_id})`);
     });
     return;
@@ -140,7 +141,7 @@ export async function accountCommand(args: string[]): Promise<void> {
       const row = await accounts.byUsername(username);
       if (!row) throw new Error(`no account ${username}`);
       const school = named === 'trust' ? TRUST : await schools.resolve(named);
-      await schools.setAccount(Number(row.id), school, 'cli', `account:${row.username}`);
+      await schools.setAccount(Number(row.id), school, operatorLabel(), `account:${row.username}`);
       console.log(`account ${row.username} now sees ${school === TRUST ? 'every school of the trust' : `school ${school}`}`);
     });
     return;
@@ -148,14 +149,14 @@ export async function accountCommand(args: string[]): Promise<void> {
   if (sub === 'password') {
     await withAccounts(async (accounts) => {
       if (!(await accounts.byUsername(username))) throw new Error(`no account ${username}`);
-      await accounts.setPassword(username, await readNewPassword(), 'cli');
+      await accounts.setPassword(username, await readNewPassword(), operatorLabel());
       console.log(`password of ${username.toLowerCase()} changed; its sessions have ended`);
     });
     return;
   }
   if (sub === 'disable' || sub === 'enable') {
     await withAccounts(async (accounts) => {
-      await accounts.setDisabled(username, sub === 'disable', 'cli');
+      await accounts.setDisabled(username, sub === 'disable', operatorLabel());
       console.log(`account ${username.toLowerCase()} ${sub}d`);
     });
     return;

@@ -13,6 +13,7 @@ import {
   REANCHOR_DETAIL,
   WAS,
   digestOf,
+  digestSql,
   keySql,
   rowDigest,
   rowSql,
@@ -21,7 +22,11 @@ import {
   type AnchoredTable,
   type PendingRow,
 } from './anchors';
+import { BADGE_KEYS, hasBadgeKeys, keyPendingBadges, newBadgeKey } from './badge-keys';
 import { AuditTrail, type AuditEntry } from './trail';
+
+/** hub_secrets row set once the badges anchored under their hash have keys of their own. */
+const BADGES_REKEYED = 'badges-anchored-by-key';
 
 /** Rows per anchor record (a baseline of many rows is written as several records). */
 const ROWS_PER_RECORD = 2000;
@@ -40,8 +45,9 @@ function anchorEntries(rows: PendingRow[]): AuditEntry[] {
     details = {};
     count = 0;
   };
-  for (const { tbl, k, row, old, digest } of rows) {
-    const item = `${k}=${digest ?? (row === null ? DELETED : rowDigest(row))}${old === null || old === undefined ? '' : `${WAS}${rowDigest(old)}`}`;
+  for (const { tbl, k, row, old, digest, oldDigest } of rows) {
+    const was = oldDigest ?? (old === null || old === undefined ? null : rowDigest(old));
+    const item = `${k}=${digest ?? (row === null ? DELETED : rowDigest(row))}${was === null ? '' : `${WAS}${was}`}`;
     details[tbl] = details[tbl] === undefined ? item : `${details[tbl]} ${item}`;
     if (++count >= ROWS_PER_RECORD) push();
   }
@@ -57,7 +63,7 @@ export async function anchorPending(tx: SqlDatabase, audit: AuditTrail): Promise
       : await tx.all<PendingRow>('SELECT tbl, k, row, old FROM temp.anchor_pending');
   if (pending.length === 0) return;
   if (tx.kind === 'sqlite') await tx.run('DELETE FROM temp.anchor_pending');
-  await audit.appendMany(anchorEntries(pending), tx);
+  await audit.appendMany(anchorEntries(await keyPendingBadges(tx, pending)), tx);
 }
 
 /**
@@ -86,7 +92,29 @@ export async function installAnchors(db: SqlDatabase): Promise<void> {
     });
   }
   await reanchorConverted(db, audit);
+  await rekeyBadges(db, audit, present);
   db.beforeCommit = (tx) => anchorPending(tx, audit);
+}
+
+/**
+ * Once per database (migration 20): each badge anchored under its hash is given a key of its own
+ * and anchored under it (audit/badge-keys.ts) — `hash=-<digest key=digest`, a change of the hub's,
+ * so verify still checks the digest the badge had against its anchor under the hash.
+ */
+async function rekeyBadges(db: SqlDatabase, audit: AuditTrail, present: AnchoredTable[]): Promise<void> {
+  const table = present.find((anchored) => anchored.name === 'badges');
+  if (!table || !(await hasBadgeKeys(db)) || (await db.get('SELECT value FROM hub_secrets WHERE name = ?', [BADGES_REKEYED]))) return;
+  await db.transaction(async (tx) => {
+    if (await tx.get('SELECT value FROM hub_secrets WHERE name = ?', [BADGES_REKEYED])) return;
+    const rows = await tx.allArrays(`SELECT ${keySql(table, 't', tx.kind)}, ${digestSql(table, 't', tx.kind)} FROM badges t WHERE NOT EXISTS (SELECT 1 FROM ${BADGE_KEYS} m WHERE m.hash = t.hash)`);
+    const pending: PendingRow[] = [];
+    for (const [hash, made] of rows) {
+      const digest = digestOf(tx.kind, made);
+      pending.push({ tbl: 'badges', k: hash as string, row: null, digest: DELETED, oldDigest: digest }, { tbl: 'badges', k: await newBadgeKey(tx, hash as string), row: null, digest });
+    }
+    await audit.appendMany(anchorEntries(pending), tx);
+    await tx.run('INSERT INTO hub_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', [BADGES_REKEYED, new Date().toISOString()]);
+  });
 }
 
 /**

@@ -13,6 +13,7 @@
 // disable when it does not own the tables (README "PostgreSQL").
 import crypto from 'node:crypto';
 import type { SqlDatabase } from '../db/sql';
+import { BADGE_KEYS, badgeKeySql, badgeShown, hasBadgeKeys } from './badge-keys';
 
 export interface AnchoredTable {
   name: string;
@@ -205,7 +206,7 @@ export function sqliteAnchorObjects(tables: AnchoredTable[]): string {
 }
 
 /** A row to anchor: its text (null once deleted) or its digest already made, and what it held before. */
-export type PendingRow = { tbl: string; k: string; row: string | null; old?: string | null; digest?: string };
+export type PendingRow = { tbl: string; k: string; row: string | null; old?: string | null; digest?: string; oldDigest?: string };
 
 /** A text key's column values, for paging (station ids have no '/'). */
 function keyValues(table: AnchoredTable, key: string): Array<string | number | Uint8Array> {
@@ -223,7 +224,7 @@ const ROWS_PAGE = 5000;
  * to send, and the work done beside the hub's); SQLite has no SHA-256, so the row's text is sent
  * and hashed here (digestOf).
  */
-function digestSql(table: AnchoredTable, alias: string, dialect: Dialect): string {
+export function digestSql(table: AnchoredTable, alias: string, dialect: Dialect): string {
   const row = rowSql(table, alias, dialect);
   return dialect === 'postgres' ? `substr(encode(sha256(convert_to(${row}, 'UTF8')), 'hex'), 1, 32)` : row;
 }
@@ -239,7 +240,7 @@ export const digestOf = (dialect: Dialect, value: unknown): string => (dialect =
  * PostgreSQL pages in key order. The comparison looks rows up by key, so the order is free.
  */
 export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGenerator<unknown[][]> {
-  const select = `SELECT ${keySql(table, 't', db.kind)} AS k, ${digestSql(table, 't', db.kind)} AS d`;
+  const select = `SELECT ${await anchorKeySql(db, table)} AS k, ${digestSql(table, 't', db.kind)} AS d`;
   let pageAfter: (after: unknown[] | null) => Promise<unknown[][]>;
   let cursor: (page: unknown[][]) => unknown[];
   if (db.kind === 'sqlite') {
@@ -247,11 +248,12 @@ export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGe
     cursor = (page) => page[page.length - 1];
   } else {
     const order = table.key.map((column) => `t.${column}`).join(', ');
+    // The key's own columns as text, for the next page (a badge's anchor key is not its hash).
     pageAfter = (after) => {
       const where: string = after === null ? '' : `WHERE (${order}) > (${table.key.map(() => '?').join(', ')})`;
-      return db.allArrays(`${select} FROM ${table.name} t ${where} ORDER BY ${order} LIMIT ${ROWS_PAGE}`, (after ?? []) as Array<string | number | Uint8Array>);
+      return db.allArrays(`${select}, ${keySql(table, 't', db.kind)} FROM ${table.name} t ${where} ORDER BY ${order} LIMIT ${ROWS_PAGE}`, (after ?? []) as Array<string | number | Uint8Array>);
     };
-    cursor = (page) => keyValues(table, page[page.length - 1][0] as string);
+    cursor = (page) => keyValues(table, page[page.length - 1][2] as string);
   }
   const ask = (after: unknown[] | null) => {
     const pending = pageAfter(after);
@@ -265,15 +267,36 @@ export async function* tableRows(db: SqlDatabase, table: AnchoredTable): AsyncGe
     if (full) next = ask(cursor(page));
     yield page;
     if (!full) return;
+    // SQLite answers at once: let the event loop run between pages (a worker's messages, a signal).
+    if (db.kind === 'sqlite') await new Promise(setImmediate);
   }
+}
+
+/**
+ * SQL for a row's key as the anchors hold it: keySql's, except a badge's, which is the random key
+ * it is anchored under where it has one (audit/badge-keys.ts).
+ */
+async function anchorKeySql(db: SqlDatabase, table: AnchoredTable): Promise<string> {
+  const raw = keySql(table, 't', db.kind);
+  return table.name === 'badges' && (await hasBadgeKeys(db)) ? badgeKeySql('t', raw) : raw;
 }
 
 /** Rows of a table by key, as [key, digest text or row text] (the keys from keyValues). */
 async function rowsByKey(db: SqlDatabase, table: AnchoredTable, keys: string[]): Promise<unknown[][]> {
+  if (table.name === 'badges' && (await hasBadgeKeys(db))) {
+    // A badge anchored under a key of its own is found through the key; one under its hash, by it.
+    const hashes = keys.filter((key) => /^[0-9a-f]*$/.test(key));
+    const own = keys.filter((key) => !hashes.includes(key));
+    const where = [own.length ? `t.hash IN (SELECT hash FROM ${BADGE_KEYS} WHERE anchor_key IN (${own.map(() => '?').join(', ')}))` : '', hashes.length ? `t.hash IN (${hashes.map(() => '?').join(', ')})` : ''].filter(Boolean).join(' OR ');
+    return db.allArrays(`SELECT ${await anchorKeySql(db, table)} AS k, ${digestSql(table, 't', db.kind)} AS d FROM badges t WHERE ${where}`, [...own, ...hashes.map((key) => Buffer.from(key, 'hex'))]);
+  }
   const tuple = `(${table.key.map(() => '?').join(', ')})`;
   const where = table.key.length === 1 ? `t.${table.key[0]} IN (${keys.map(() => '?').join(', ')})` : `(${table.key.map((column) => `t.${column}`).join(', ')}) IN (${keys.map(() => tuple).join(', ')})`;
   return db.allArrays(`SELECT ${keySql(table, 't', db.kind)} AS k, ${digestSql(table, 't', db.kind)} AS d FROM ${table.name} t WHERE ${where}`, keys.flatMap((key) => keyValues(table, key)));
 }
+
+/** A row's key for a message: a badge's hash, not the key it is anchored under. */
+const shownKey = (db: SqlDatabase, table: string, key: string): Promise<string> => (table === 'badges' ? badgeShown(db, key) : Promise.resolve(key));
 
 /** Set by migration 10 when it turned station_events.detail from text into an integer. */
 export const REANCHOR_DETAIL = 'reanchor:station_events.detail';
@@ -298,15 +321,61 @@ function digitsOf(text: string, from: number, to: number): number {
   return value;
 }
 
+/**
+ * Digests by a whole-number key: in an array indexed by the number while the keys are ids and
+ * sequence numbers as the hub hands them out (from 1 up, dense), so a million rows cost no hashing
+ * of keys and no map entries (the fold's `set` and the comparison's `get` were a fifth of a full
+ * verify's time with maps); any other number (negative, fractional, huge, NaN) in a map beside it.
+ */
+class DigestsByNumber {
+  private dense: Array<string | undefined> = [];
+  private sparse: Map<number, string> | null = null;
+  size = 0;
+
+  get(key: number): string | undefined {
+    const dense = isDense(key) ? this.dense[key] : undefined;
+    return dense ?? this.sparse?.get(key);
+  }
+
+  set(key: number, digest: string): void {
+    // A key far past the array's end would make it sparse (a dictionary): such keys go to the map,
+    // and stay there once in it.
+    if (isDense(key) && key <= this.dense.length + DENSE_GAP && !this.sparse?.has(key)) {
+      while (this.dense.length < key) this.dense.push(undefined);
+      if (this.dense[key] === undefined) this.size++;
+      this.dense[key] = digest;
+      return;
+    }
+    this.sparse ??= new Map();
+    if (!this.sparse.has(key)) this.size++;
+    this.sparse.set(key, digest);
+  }
+
+  *entries(): IterableIterator<[number, string]> {
+    for (let key = 0; key < this.dense.length; key++) {
+      const digest = this.dense[key];
+      if (digest !== undefined) yield [key, digest];
+    }
+    if (this.sparse) yield* this.sparse.entries();
+  }
+
+  *values(): IterableIterator<string> {
+    for (const digest of this.dense) if (digest !== undefined) yield digest;
+    if (this.sparse) yield* this.sparse.values();
+  }
+}
+const DENSE_GAP = 1 << 16;
+const isDense = (key: number): boolean => key >= 0 && key < 2 ** 31 && Number.isInteger(key);
+
 export class DigestsByKey {
-  private byNumber: Map<number, string> | null = null;
-  private byPrefix: Map<string, Map<number, string>> | null = null;
+  private byNumber: DigestsByNumber | null = null;
+  private byPrefix: Map<string, DigestsByNumber> | null = null;
   private byText: Map<string, string> | null = null;
 
   constructor(table: AnchoredTable) {
     if (table.key.length > 1) this.byPrefix = new Map();
     else if (table.bytes?.includes(table.key[0])) this.byText = new Map();
-    else this.byNumber = new Map();
+    else this.byNumber = new DigestsByNumber();
   }
 
   get(key: string): string | undefined {
@@ -323,7 +392,7 @@ export class DigestsByKey {
       const slash = key.lastIndexOf('/');
       const prefix = key.slice(0, slash);
       let inner = this.byPrefix!.get(prefix);
-      if (!inner) this.byPrefix!.set(prefix, (inner = new Map()));
+      if (!inner) this.byPrefix!.set(prefix, (inner = new DigestsByNumber()));
       inner.set(digitsOf(key, slash + 1, key.length), digest);
     }
   }
@@ -343,9 +412,9 @@ export class DigestsByKey {
   }
 
   *entries(): IterableIterator<[string, string]> {
-    if (this.byNumber) for (const [key, digest] of this.byNumber) yield [String(key), digest];
+    if (this.byNumber) for (const [key, digest] of this.byNumber.entries()) yield [String(key), digest];
     else if (this.byText) yield* this.byText.entries();
-    else for (const [prefix, inner] of this.byPrefix!) for (const [seq, digest] of inner) yield [`${prefix}/${seq}`, digest];
+    else for (const [prefix, inner] of this.byPrefix!) for (const [seq, digest] of inner.entries()) yield [`${prefix}/${seq}`, digest];
   }
 
   [Symbol.iterator](): IterableIterator<[string, string]> {
@@ -414,13 +483,14 @@ export class AnchorFold {
   async launderedProblem(db: SqlDatabase): Promise<RowProblem | null> {
     const problem = this.laundered;
     if (!problem) return null;
-    const { table, key, seq } = problem;
-    const before = await this.lastAnchor(db, table, key, seq);
+    const { table, seq } = problem;
+    const before = await this.lastAnchor(db, table, problem.key, seq);
+    const key = await shownKey(db, table, problem.key);
     const message =
       problem.kind === 'row-inserted'
         ? `${table} ${key} was inserted outside the hub before audit record ${seq} changed it: no earlier audit record holds it`
         : `${table} ${key} was altered outside the hub before audit record ${seq} changed it: it no longer matched audit record ${before}`;
-    return { ...problem, message };
+    return { ...problem, key, message };
   }
 
   /** The last anchor record before `below` (all when 0) that holds the row. */
@@ -460,16 +530,17 @@ export class AnchorFold {
   }
 
   /** The message with the audit record that last anchored the row (looked up only for a problem). */
-  private async anchoredBy(db: SqlDatabase, problem: RowProblem): Promise<Pick<RowProblem, 'seq' | 'message'>> {
+  private async anchoredBy(db: SqlDatabase, problem: RowProblem): Promise<Pick<RowProblem, 'seq' | 'key' | 'message'>> {
     const seq = await this.lastAnchor(db, problem.table, problem.key);
-    const { table, key } = problem;
+    const { table } = problem;
+    const key = await shownKey(db, table, problem.key);
     switch (problem.kind) {
       case 'row-inserted':
-        return { seq, message: `${table} ${key} was inserted outside the hub: no audit record holds it${seq ? ` (audit record ${seq} recorded its deletion)` : ''}` };
+        return { seq, key, message: `${table} ${key} was inserted outside the hub: no audit record holds it${seq ? ` (audit record ${seq} recorded its deletion)` : ''}` };
       case 'row-altered':
-        return { seq, message: `${table} ${key} was altered: it no longer matches audit record ${seq}` };
+        return { seq, key, message: `${table} ${key} was altered: it no longer matches audit record ${seq}` };
       default:
-        return { seq, message: `${table} ${key} was deleted outside the hub: audit record ${seq} holds it` };
+        return { seq, key, message: `${table} ${key} was deleted outside the hub: audit record ${seq} holds it` };
     }
   }
 

@@ -7,6 +7,7 @@ import type { SqlDatabase } from '../db/sql';
 import { loadSettings, type Settings } from '../settings';
 import { BrokerAccounts } from './accounts';
 import { setHubNames, writeMosquittoFiles } from './mosquitto-files';
+import { operatorLabel } from '../cli/operator';
 
 export const BROKER_USAGE = `  broker account add <name>      a read-only broker account (for Home Assistant); prints its password once
   broker account remove <name>, broker account list
@@ -41,13 +42,13 @@ export async function brokerCommand(args: string[]): Promise<void> {
       }
       if ((action !== 'add' && action !== 'remove') || !name) throw new BrokerUsageError('broker account needs add <name>, remove <name> or list');
       if (action === 'add') {
-        const password = await accounts.add(name, 'command-line');
+        const password = await accounts.add(name, operatorLabel());
         console.log(`broker account ${name} (read-only: station status, the hub's Home Assistant state and discovery)`);
         console.log(`user name: ${name}`);
         console.log(`password:  ${password}`);
         console.log('The password is shown only this once: enter it in Home Assistant\'s MQTT integration now.');
       } else {
-        await accounts.remove(name, 'command-line');
+        await accounts.remove(name, operatorLabel());
         console.log(`broker account ${name} removed (connections already open stay until they reconnect)`);
       }
       await refreshMosquittoFiles(db, settings);

@@ -82,6 +82,9 @@ export async function writeMosquittoFiles(db: SqlDatabase, settings: Pick<Settin
     'use_username_as_clientid true',
     // Mosquitto, too, would otherwise keep whatever a CONNECT announces (up to 256 MB) before checking the password.
     `max_packet_size ${MAX_PACKET_BYTES}`,
+    // At registration a hub that falls behind has thousands of small frames waiting for it; past
+    // Mosquitto's default of 1,000 they would be dropped and every station would resend them.
+    'max_queued_messages 100000',
   ];
   // Written beside and renamed into place, so Mosquitto never reads half a file.
   const write = (file: string, text: string) => {

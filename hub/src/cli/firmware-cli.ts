@@ -7,6 +7,7 @@ import { openDatabase } from '../db/open';
 import { createRecords } from '../records';
 import { FirmwareRecords, type Stage } from '../firmware/records';
 import { loadSettings } from '../settings';
+import { RuleError } from '../records/access';
 import { actingIn } from './records-cli';
 
 export class FirmwareUsageError extends Error {}
@@ -73,10 +74,15 @@ export async function firmwareCommand(rest: string[]): Promise<void> {
         return;
       }
       case 'pause':
-      case 'resume':
-        await firmware.setPaused(sub === 'pause', await actor());
+      case 'resume': {
+        // The pause holds every school's rollout: in a trust a trust account does it on the Stations
+        // page; a school's staff withdraw their own stations' updates instead (issue 16).
+        const acting = await actingIn(records, await actor());
+        if (!acting.scope.everything) throw new RuleError('firmware.manage', `the pause holds every school's rollout: a trust account pauses it on the Stations page; to stop your school's stations, withdraw their updates (handover firmware withdraw <station> --by ${values.by})`);
+        await firmware.setPaused(sub === 'pause', acting.actor);
         console.log(sub === 'pause' ? 'firmware rollout paused: no transfer starts or goes on until resumed' : 'firmware rollout resumed');
         return;
+      }
       case 'withdraw': {
         if (values.all && positionals.length > 0) throw new FirmwareUsageError('give the stations or --all, not both');
         if (!values.all && positionals.length === 0) throw new FirmwareUsageError('firmware withdraw needs the stations or --all, e.g. handover firmware withdraw room-12 --by S-ICT');

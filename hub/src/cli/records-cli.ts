@@ -5,7 +5,6 @@
 // staff name them with --by (MIS id, staff code or #number): their role decides what they may do,
 // and the audit trail records them.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { checkpointFile, lastVerified, markVerified, takeCheckpoint, trustedHeads } from '../audit/checkpoints';
@@ -13,14 +12,16 @@ import type { TrustedHead } from '../audit/trail';
 import { progressOn } from './progress';
 import { openDatabase } from '../db/open';
 import { subjectAccessExport } from '../export/subject';
+import { operator } from './operator';
 import { importAssetsFile, importAssetsFromSnipeIt } from '../import/assets';
 import { importPeople, type ImportProblem } from '../import/people';
 import { createRecords, type Records } from '../records';
-import { actorLabel, NotFoundError, requirePermission, type Actor } from '../records/access';
+import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from '../records/access';
 import type { Scope } from '../records/schools';
 import { requireInScope, type ScopeRefs } from '../records/scope-refs';
 import type { Permission } from '../rules/permissions';
 import { ROLES, type Role } from '../records/people';
+import { roleWords } from '../records/actor';
 import { purge } from '../records/purge';
 import { formatPence, parsePounds } from '../records/time';
 import { toCsv, toTable } from '../reports/csv';
@@ -81,16 +82,6 @@ async function withRecords<T>(work: (records: Records, settings: Settings) => Pr
   }
 }
 
-/** Who ran a command without --by: the operating-system account, so the audit trail names someone. */
-function operator(): Actor {
-  let name = process.env.USER || process.env.USERNAME || '';
-  try {
-    name = os.userInfo().username || name;
-  } catch {
-    // no passwd entry (some containers): the environment's name, if any
-  }
-  return { personId: null, role: 'system', osUser: name || `uid-${process.getuid?.() ?? 'unknown'}` };
-}
 
 /**
  * The member of staff named by --by, refused unless the rulebook lets their role do `permission`.
@@ -123,6 +114,14 @@ export async function actingIn(records: Records, actor: Actor, school?: string |
   };
 }
 
+/** The school an import goes to: a member of staff named with --by imports their own school's files only (issue 16). */
+async function importSchool(records: Records, actor: Actor, school: string | undefined): Promise<string | undefined> {
+  if (actor.personId === null || !school) return school;
+  const own = await records.schools.ofPerson(actor.personId);
+  if (school !== own) throw new RuleError('schools', `the member of staff named with --by is of school ${own}: they import their own school's files only`);
+  return school;
+}
+
 function progressLine(label: string): (done: number, total: number) => void {
   let last = -1;
   return (done, total) => {
@@ -132,6 +131,11 @@ function progressLine(label: string): (done: number, total: number) => void {
     last = percent;
     process.stderr.write(`${label}: ${percent}%${percent === 100 ? '\n' : process.stderr.isTTY ? '\r' : '\n'}`);
   };
+}
+
+/** "1 row", "2 rows": a count as a person says it. */
+function counted(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
 }
 
 function printProblems(problems: ImportProblem[], what = 'line'): void {
@@ -157,7 +161,7 @@ export async function recordsCommand(command: string, rest: string[]): Promise<b
       await disposeCommand(rest);
       break;
     case 'uncollected':
-      await withRecords(async (records) => console.log(`${await records.lostProperty.markUncollected(new Date(), operator())} phone(s) marked uncollected`));
+      await withRecords(async (records) => console.log(`${counted(await records.lostProperty.markUncollected(new Date(), operator()), 'phone')} marked uncollected`));
       break;
     case 'exemption':
       await exemptionCommand(rest);
@@ -196,10 +200,10 @@ async function importCommand(argv: string[]): Promise<void> {
         defaultKind: values.kind as 'pupil' | 'staff' | undefined,
         dryRun: values['dry-run'],
         allowMassLeavers: values['allow-mass-leavers'],
-        school: values.school,
+        school: await importSchool(records, actor, values.school),
         onProgress: (stage, done, total) => (stage === 'reading' ? reading : importing)(done, total),
       });
-      console.log(`${path.basename(file)}: ${result.rows} rows; ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejoined} rejoined, ${result.leavers} marked as leavers, ${result.cardsIssued} cards enrolled, ${result.problems.length} rows not imported`);
+      console.log(`${path.basename(file)}: ${counted(result.rows, 'row')}; ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.rejoined} rejoined, ${result.leavers} marked as leavers, ${counted(result.cardsIssued, 'card')} enrolled, ${counted(result.problems.length, 'row')} not imported`);
       for (const warning of result.warnings) console.log(`warning: ${warning}`);
       if (result.unusedColumns.length) console.log(`columns not used: ${result.unusedColumns.join(', ')}`);
       printProblems(result.problems);
@@ -211,10 +215,11 @@ async function importCommand(argv: string[]): Promise<void> {
     const { values, positionals } = args(rest, { 'snipe-it': { type: 'string' }, category: { type: 'string', multiple: true }, school: { type: 'string' } });
     await withRecords(async (records) => {
       const actor = await actorFrom(records, values.by, false, 'imports.run');
+      const school = await importSchool(records, actor, values.school);
       if (values['snipe-it']) {
         const token = process.env.SNIPEIT_TOKEN;
         if (!token) throw new Error('set SNIPEIT_TOKEN to a Snipe-IT API token');
-        const result = await importAssetsFromSnipeIt(records, { url: values['snipe-it'], token, categories: values.category, school: values.school }, actor, progressLine('reading Snipe-IT'));
+        const result = await importAssetsFromSnipeIt(records, { url: values['snipe-it'], token, categories: values.category, school }, actor, progressLine('reading Snipe-IT'));
         console.log(`Snipe-IT: ${result.rows} assets of known classes (${result.skipped} others skipped); ${result.added} added, ${result.updated} updated, ${result.problems.length} not imported`);
         for (const problem of result.problems) console.log(`  ${problem.reason}`);
         if (result.problems.length > 0) process.exitCode = 2;
@@ -223,8 +228,8 @@ async function importCommand(argv: string[]): Promise<void> {
       const file = positionals[0];
       if (!file) throw new RecordsUsageError('import assets needs a CSV file or --snipe-it URL');
       if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
-      const result = await importAssetsFile(records, file, actor, progressLine('importing'), values.school);
-      console.log(`${path.basename(file)}: ${result.rows} rows; ${result.added} added, ${result.updated} updated, ${result.problems.length} rows not imported`);
+      const result = await importAssetsFile(records, file, actor, progressLine('importing'), school);
+      console.log(`${path.basename(file)}: ${counted(result.rows, 'row')}; ${result.added} added, ${result.updated} updated, ${counted(result.problems.length, 'row')} not imported`);
       if (result.unusedColumns.length) console.log(`columns not used: ${result.unusedColumns.join(', ')}`);
       printProblems(result.problems);
       if (result.problems.length > 0) process.exitCode = 2;
@@ -249,11 +254,11 @@ async function reportCommand(argv: string[]): Promise<void> {
       if (values.csv === '-' || values.csv === '') process.stdout.write(csv);
       else {
         writePrivateFile(values.csv, csv);
-        console.log(`${report.rows.length} rows written to ${values.csv}`);
+        console.log(`${counted(report.rows.length, 'row')} written to ${values.csv}`);
       }
       return;
     }
-    console.log(`${report.title} (${report.rows.length})\n`);
+    console.log(`${report.title} (${counted(report.rows.length, 'row')})\n`);
     console.log(toTable(report.columns, report.rows));
   });
 }
@@ -351,7 +356,8 @@ async function leaverCommand(argv: string[]): Promise<void> {
     const open = await records.loans.leaverLoans(Number(person.id));
     await records.audit.append({ actor: actorLabel(actor), action: 'person.read', subject: `person:${Number(person.id)}`, personId: Number(person.id), details: { person: Number(person.id), view: 'leaver loans' } });
     if (open.length === 0) console.log(`${person.name}: no open loans`);
-    for (const item of open) console.log(`${person.name}: ${item.asset.class_id} ${item.asset.tag} lent ${item.loan.lent_at.slice(0, 10)}: ${item.required === 'return' ? 'must be returned' : 'return it, or retain it with --retain TAG --declaration TEXT'}`);
+    const classNames = open.length ? await records.assets.classNames() : {};
+    for (const item of open) console.log(`${person.name}: ${item.asset.tag} (${classNames[item.asset.class_id] ?? item.asset.class_id}) lent ${item.loan.lent_at.slice(0, 10)}: ${item.required === 'return' ? 'must be returned' : 'return it, or retain it with --retain TAG --declaration TEXT'}`);
   });
 }
 
@@ -392,12 +398,11 @@ async function classCommand(command: string, argv: string[]): Promise<void> {
       const rows = (await records.assets.classes()).map((c) => ({
         class: c.id,
         name: c.name,
-        code: Number(c.code),
         encrypted: c.requires_encryption ? 'required' : '',
         replacement: formatPence(Number(c.replacement_pence)),
         'loan days': Number(c.loan_days),
         'health check days': c.health_check_days === null ? '' : Number(c.health_check_days),
-        borrowers: c.borrower_roles,
+        borrowers: c.borrower_roles.split(',').map((role) => roleWords(role.trim())).join(', '),
         'price list': prices.filter((p) => p.class_id === c.id).map((p) => `${p.item} ${formatPence(Number(p.pence))}`).join('; '),
       }));
       console.log(toTable(Object.keys(rows[0] ?? {}), rows));
@@ -467,10 +472,22 @@ async function auditCommand(argv: string[]): Promise<void> {
     }
     const started = Date.now();
     const progress = progressOn(process.stderr);
+    let chain = { done: 0, total: 0 };
+    let rowsCompared = 0;
     const result = await records.audit.verify({
       heads,
       from,
-      onProgress: (stage, done, total) => progress.update(stage === 'records' ? 'audit records checked' : 'anchored rows compared', done, total),
+      // The chain may be walked beside the table comparison (a full verify of a long trail): one
+      // line with both counts then.
+      onProgress: (stage, done, total) => {
+        if (stage === 'records') chain = { done, total };
+        else rowsCompared = done;
+        const chainWalking = chain.total > 0 && chain.done < chain.total;
+        // The chain's own line while nothing else is counted, and once when it ends.
+        if (stage === 'records' && (rowsCompared === 0 || !chainWalking)) progress.update('audit records checked', done, total);
+        else if (!chainWalking) progress.update('anchored rows compared', rowsCompared, 0);
+        else progress.update('audit records checked', chain.done, chain.total, `anchored rows compared: ${rowsCompared.toLocaleString('en-GB')}`);
+      },
     });
     progress.end();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -5,6 +5,7 @@ import { AuditTrail } from '../audit/trail';
 import { openDatabase } from '../db/open';
 import { Schools } from '../records/schools';
 import { loadSettings } from '../settings';
+import { operatorLabel } from './operator';
 
 export const SCHOOLS_USAGE = `  school add <id> [--name <name>]
                                  add a school of the trust (id: the site its stations use in
@@ -27,8 +28,8 @@ export async function schoolsCommand(args: string[]): Promise<void> {
     if (sub === 'add') {
       const id = positionals[0];
       if (!id) throw new SchoolsUsageError('school add needs the school’s site id, e.g. handover school add north-primary --name "North Primary"');
-      const school = await schools.add(id, values.name ?? id, 'cli');
-      console.log(`school ${school.id} (${school.name}) added; its stations are registered with  handover station add <id> --school ${school.id}`);
+      const school = await schools.add(id, values.name ?? id, operatorLabel());
+      console.log(`school ${school.id} (${school.name}) added; its stations are registered with: handover station add <id> --school ${school.id}`);
       return;
     }
     throw new SchoolsUsageError(`unknown school command ${JSON.stringify(sub ?? '')}; try add or list`);

@@ -628,7 +628,16 @@ export const MIGRATIONS: MigrationStep[] = [
     requested_at TEXT NOT NULL
   );
   `,
-  // 20 (issue 16): "who holds what" and end of day page through the phones in lockers (records/
+  // 20 (issue 15): a badge is anchored in the audit chain under a random key, not its hash: the
+  // chain cannot be pruned, and a purged person's badge hash must not stay in it. Which badge a
+  // key stands for is kept here, and goes when the hub deletes the badge (audit/badge-keys.ts).
+  `
+  CREATE TABLE badge_anchor_keys (
+    hash BLOB PRIMARY KEY,
+    anchor_key TEXT NOT NULL UNIQUE
+  );
+  `,
+  // 21 (issue 16): "who holds what" and end of day page through the phones in lockers (records/
   // phones-in-list.ts), oldest first, a page at a time: an index in that order (and one of the
   // uncollected only), a pupil's phone in by person (a form or a school's pupils first), the
   // lockers a safeguarding hold keeps (a few, subtracted from the counts), pupils by form, a

@@ -97,8 +97,31 @@ class PostgresTransaction extends PostgresStatements implements SqlDatabase {
   constructor(
     private client: pg.PoolClient,
     private depth: number,
+    private pool?: pg.Pool,
   ) {
     super(client);
+  }
+
+  /** A snapshot's: `work` on another of the pool's connections, in this snapshot (exported to it). */
+  get beside(): SqlDatabase['beside'] {
+    const pool = this.pool;
+    return pool ? (work) => this.besideOn(pool, work) : undefined;
+  }
+
+  private async besideOn<T>(pool: pg.Pool, work: (db: SqlDatabase) => Promise<T>): Promise<T> {
+    const { id } = (await this.get<{ id: string }>('SELECT pg_export_snapshot() AS id'))!;
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        await client.query(`SET TRANSACTION SNAPSHOT '${id.replace(/'/g, "''")}'`);
+        return await work(new PostgresTransaction(client, 0));
+      } finally {
+        await client.query('ROLLBACK').catch(() => {});
+      }
+    } finally {
+      client.release();
+    }
   }
 
   async transaction<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T> {
@@ -174,7 +197,7 @@ export class PostgresDatabase extends PostgresStatements implements SqlDatabase 
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
-        return await work(new PostgresTransaction(client, 0));
+        return await work(new PostgresTransaction(client, 0, this.pool));
       } finally {
         await client.query('ROLLBACK').catch(() => {});
       }

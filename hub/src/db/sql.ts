@@ -41,6 +41,13 @@ export interface SqlDatabase {
   beforeCommit?: ((tx: SqlDatabase) => Promise<void>) | null;
   /** Runs `work` in a read-only transaction: one consistent snapshot, without blocking writers. */
   snapshot<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T>;
+  /**
+   * Inside a snapshot (PostgreSQL): runs `work` on another connection reading the same snapshot,
+   * beside this one (audit verify walks the chain there while it compares the tables here).
+   */
+  beside?<T>(work: (db: SqlDatabase) => Promise<T>): Promise<T>;
+  /** Inside a snapshot (SQLite): the database file, for a worker thread's own connection. */
+  readonly sqliteFile?: string;
   close(): Promise<void>;
 }
 
@@ -173,7 +180,12 @@ class SqliteTransaction extends SqliteStatements implements SqlDatabase {
   readonly kind = 'sqlite' as const;
   private depth: number;
 
-  constructor(connection: BetterSqlite3.Database, cache: StatementCache, depth: number) {
+  constructor(
+    connection: BetterSqlite3.Database,
+    cache: StatementCache,
+    depth: number,
+    readonly sqliteFile?: string,
+  ) {
     super(connection, cache);
     this.depth = depth;
   }
@@ -404,7 +416,7 @@ export class SqliteDatabase extends SqliteStatements implements SqlDatabase {
     try {
       this.connection.exec('BEGIN DEFERRED');
       try {
-        return await this.inside.run(true, () => work(new SqliteTransaction(this.connection, this.cache, 0)));
+        return await this.inside.run(true, () => work(new SqliteTransaction(this.connection, this.cache, 0, this.file === ':memory:' ? undefined : this.file)));
       } finally {
         if (this.connection.inTransaction) this.connection.exec('ROLLBACK');
       }

@@ -64,6 +64,21 @@ export const DEMO_ITEMS: DemoItem[] = [
   { uid: '7a9c0003', tag: 'LAP-D01', classId: 'laptop', name: 'Laptop LAP-D01', serial: 'DEMO-LT-01', encryption: null, homeLocker: 7 },
 ];
 
+/**
+ * Blank spare cards in the office drawer, for day cards (README "Day cards"): not in the pool until
+ * the office adds one at the Desk with the label written on it and the id the page shows, so a
+ * tap of one opens nothing until it is given to someone.
+ */
+export interface DemoSpareCard {
+  uid: string;
+  label: string;
+}
+
+export const DEMO_SPARE_CARDS: DemoSpareCard[] = [
+  { uid: '5fa0c001', label: 'Spare 1' },
+  { uid: '5fa0c002', label: 'Spare 2' },
+];
+
 /** A demo member of staff's address: first.last at the reserved example domain. */
 export function demoEmail(card: DemoCard): string {
   return `${card.name.toLowerCase().replace(/[^a-z]+/g, '.')}@demo-school.example`;

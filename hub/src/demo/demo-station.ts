@@ -15,7 +15,7 @@ import type { Assets } from '../records/assets';
 import { schoolBadgeKey, type People } from '../records/people';
 import { stationConfig } from '../records/station-config';
 import type { Stations } from '../records/stations';
-import { DEMO_CARDS, DEMO_ITEMS, DEMO_STATION_ID, isStaffCard, seedDemoSchool, type DemoCard, type DemoItem } from './demo-school';
+import { DEMO_CARDS, DEMO_ITEMS, DEMO_SPARE_CARDS, DEMO_STATION_ID, isStaffCard, seedDemoSchool, type DemoCard, type DemoItem, type DemoSpareCard } from './demo-school';
 
 export { DEMO_STATION_ID } from './demo-school';
 export const BUNDLE_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../dist/firmware.js');
@@ -39,8 +39,8 @@ export interface DemoStationOptions {
   bundlePath?: string;
 }
 
-/** What a demo button taps: a person's card or an item's tag. */
-export type DemoTap = { kind: 'card'; card: DemoCard } | { kind: 'item'; item: DemoItem };
+/** What a demo button taps: a person's card, an item's tag or a spare card. */
+export type DemoTap = { kind: 'card'; card: DemoCard } | { kind: 'item'; item: DemoItem } | { kind: 'spare'; spare: DemoSpareCard };
 
 export class DemoStation extends EventEmitter {
   private options: DemoStationOptions;
@@ -96,17 +96,23 @@ export class DemoStation extends EventEmitter {
     return DEMO_ITEMS;
   }
 
-  /** The card or item tag with this chip id, if the demo has one. */
+  spares(): DemoSpareCard[] {
+    return DEMO_SPARE_CARDS;
+  }
+
+  /** The card, item tag or spare card with this chip id, if the demo has one. */
   find(uid: string): DemoTap | null {
     const card = DEMO_CARDS.find((candidate) => candidate.uid === uid.toLowerCase());
     if (card) return { kind: 'card', card };
     const item = DEMO_ITEMS.find((candidate) => candidate.uid === uid.toLowerCase());
-    return item ? { kind: 'item', item } : null;
+    if (item) return { kind: 'item', item };
+    const spare = DEMO_SPARE_CARDS.find((candidate) => candidate.uid === uid.toLowerCase());
+    return spare ? { kind: 'spare', spare } : null;
   }
 
   /**
-   * A demo pupil taps, opens the released locker, and closes it again; a member of staff or an
-   * item's tag is only tapped (what it starts — a loan, a release — opens a door by itself).
+   * A demo pupil (or whoever holds a spare card as their day card) taps, opens the released locker,
+   * and closes it again; a member of staff or an item's tag is only tapped (what it starts — a loan, a release — opens a door by itself).
    */
   tap(uid: string): Promise<{ locker: number | null }> {
     // One person at the reader at a time, a moment apart (the reader takes the same card within a
@@ -121,7 +127,7 @@ export class DemoStation extends EventEmitter {
 
   private async tapNow(uid: string): Promise<{ locker: number | null }> {
     const found = this.find(uid);
-    if (found && (found.kind === 'item' || isStaffCard(found.card))) {
+    if (found && (found.kind === 'item' || (found.kind === 'card' && isStaffCard(found.card)))) {
       // A loan opens its locker when the staff session ends (a few seconds), a release at the second card.
       this.staffAtStationUntil = Date.now() + STAFF_AT_STATION_MS;
       await tapCard(this.station, uid);

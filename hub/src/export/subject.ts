@@ -7,7 +7,7 @@
 // not there is such a matter) says that any would be withheld, so the note itself reveals nothing.
 // The export is itself an audit record.
 import { actorLabel, maySeeSafeguarding, requirePermission, type Actor } from '../records/access';
-import { safeguardedCustody, safeguardingHolds } from '../records/safeguarding';
+import { safeguardedCustody, safeguardingHolds, withheldSpan } from '../records/safeguarding';
 import type { Records } from '../records';
 import type { PersonRow } from '../records/people';
 
@@ -31,17 +31,18 @@ export async function subjectAccessExport(records: Records, person: PersonRow, a
   const custody = (await db.all<{ id: number; station_id: string; locker: number; deposited_at: string; collected_at: string | null }>('SELECT * FROM phone_custody WHERE person_id = ? ORDER BY id', [id])).filter(
     (row) => !heldCustody.has(Number(row.id)),
   );
-  // The station events of a withheld custody: everything at that locker from the deposit until a day after the collection (late replays).
+  // The station events of a withheld custody: everything at that locker from a day before the deposit until a day after the collection.
   const withheldSpans = (await db.all<{ id: number; station_id: string; locker: number; deposited_at: string; collected_at: string | null }>('SELECT id, station_id, locker, deposited_at, collected_at FROM phone_custody WHERE person_id = ?', [id]))
     .filter((row) => heldCustody.has(Number(row.id)))
-    .map((row) => ({ station: row.station_id, locker: Number(row.locker), from: row.deposited_at, until: row.collected_at ? new Date(Date.parse(row.collected_at) + 86_400_000).toISOString() : '9999-12-31' }));
+    .map((row) => ({ station: row.station_id, locker: Number(row.locker), ...withheldSpan(row) }));
+  const inWithheldSpan = (station: string, locker: number, at: string) => withheldSpans.some((span) => span.station === station && locker === span.locker && at >= span.from && at <= span.until);
   const events = (
     await db.all<{ station_id: string; locker: number | null; person_id: number | null; actor_id: number | null; witness_id: number | null; badge_hash: Uint8Array | null; received_at: string }>(
       'SELECT station_id, board, boot, seq, type, locker, person_id, actor_id, witness_id, badge_hash, detail, received_at FROM station_events WHERE person_id = ? OR actor_id = ? OR witness_id = ? ORDER BY received_at, station_id, board, boot, seq',
       [id, id, id],
     )
   )
-    .filter((event) => !withheldSpans.some((span) => span.station === event.station_id && Number(event.locker) === span.locker && event.received_at >= span.from && event.received_at <= span.until))
+    .filter((event) => !inWithheldSpan(event.station_id, Number(event.locker), event.received_at))
     .map((event) => {
       const own = (value: number | null) => (value !== null && Number(value) === id ? id : null);
       // The badge that tapped is the actor's, or the person's when no actor is named.
@@ -52,6 +53,9 @@ export async function subjectAccessExport(records: Records, person: PersonRow, a
   const auditRecords = (await records.audit.forPerson(id)).filter((record) => {
     if (mayReadSafeguarding) return true;
     if (record.subject && withheldSubjects.has(record.subject)) return false;
+    // The audit records the withheld span's station events wrote (subject `locker:<station>/<n>`, dated as they arrived).
+    const locker = /^locker:(.+)\/(\d+)$/.exec(record.subject ?? '');
+    if (locker && inWithheldSpan(locker[1], Number(locker[2]), String(record.at))) return false;
     const details = typeof record.details === 'string' ? record.details : JSON.stringify(record.details ?? {});
     return !/"kind":\s*"safeguarding"/.test(details);
   });

@@ -2,7 +2,7 @@
 // first line names its version ("// handover-firmware 1.2.3", written by tools/build-firmware.mjs),
 // its chained hash (protocol/firmware.ts) and, per station, the signature the station checks.
 import crypto from 'node:crypto';
-import { FIRMWARE_BLOCK, FIRMWARE_MAX_BYTES, firmwareChainStep, firmwareSignedBytes, firmwareVersionNumber } from '../../../protocol/firmware';
+import { FIRMWARE_BLOCK, FIRMWARE_MAX_BYTES, firmwareBytes, firmwareVersionNumber } from '../../../protocol/firmware';
 
 export interface FirmwareBundle {
   /** "1.2.3" */
@@ -19,8 +19,9 @@ const sha256 = (data: Uint8Array) => new Uint8Array(crypto.createHash('sha256').
 
 /** The chained SHA-256 of a bundle, block by block, as the station computes it. */
 export function bundleHash(bytes: Uint8Array): Uint8Array {
+  const chainStep = firmwareBytes().chainStep;
   let chain: Uint8Array = new Uint8Array(32);
-  for (let at = 0; at < bytes.length; at += FIRMWARE_BLOCK) chain = firmwareChainStep(sha256, chain, bytes.subarray(at, at + FIRMWARE_BLOCK));
+  for (let at = 0; at < bytes.length; at += FIRMWARE_BLOCK) chain = chainStep(sha256, chain, bytes.subarray(at, at + FIRMWARE_BLOCK));
   return chain;
 }
 
@@ -40,5 +41,5 @@ export function readBundle(bytes: Uint8Array): BundleResult {
 
 /** The signature one station checks: HMAC-SHA256 with its key over (hash, version, rollback). */
 export function signBundle(stationKeyHex: string, hash: Uint8Array, version: number, rollback: boolean): Uint8Array {
-  return new Uint8Array(crypto.createHmac('sha256', Buffer.from(stationKeyHex, 'hex')).update(firmwareSignedBytes(hash, version, rollback)).digest());
+  return new Uint8Array(crypto.createHmac('sha256', Buffer.from(stationKeyHex, 'hex')).update(firmwareBytes().signed(hash, version, rollback)).digest());
 }

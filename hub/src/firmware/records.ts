@@ -138,13 +138,18 @@ export class FirmwareRecords {
     if (!bundle) throw new RuleError('firmware.manage', `no uploaded firmware ${version} (upload it first: handover firmware upload <file>)`);
     const known = (await this.db.all<{ id: string }>('SELECT id FROM stations ORDER BY id')).map((row) => row.id).filter((id) => choice.within?.(id) ?? true);
     const targets = await this.targets();
+    // A station restarting into an update waits for the hub's confirmation: replacing its target
+    // would drop that, and the station would go back by itself (and refuse the new one as pending).
+    const switching = targets.filter((target) => target.state === 'switched');
     let chosen: string[];
     if (choice.stations && choice.stations.length > 0) {
       const unknown = choice.stations.filter((id) => !known.includes(id));
       if (unknown.length > 0) throw new RuleError('firmware.manage', `no station ${unknown.join(', ')}`);
+      const busy = switching.filter((target) => choice.stations!.includes(target.station_id));
+      if (busy.length > 0) throw new RuleError('firmware.manage', busy.map((target) => `${target.station_id} is restarting into ${target.version}; roll out to it once it runs it`).join('; '));
       chosen = choice.stations;
     } else {
-      const already = new Set(targets.filter((target) => target.bundle_id === bundle.id).map((target) => target.station_id));
+      const already = new Set([...targets.filter((target) => target.bundle_id === bundle.id), ...switching].map((target) => target.station_id));
       const open = known.filter((id) => !already.has(id));
       const stage = choice.stage ?? 'one';
       chosen = stage === 'all' ? open : open.slice(0, stage === 'one' ? 1 : Math.max(1, choice.count ?? ROOM_STATIONS));
@@ -245,17 +250,23 @@ export class FirmwareRecords {
     return changes > 0;
   }
 
-  /** A step of a station's update, recorded in the audit trail (the hub acts: actor system). */
-  async step(stationId: string, state: TargetState, details: { error?: string | null; boot?: number; version: string }): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.run('UPDATE firmware_targets SET state = ?, last_error = ?, switched_boot = COALESCE(?, switched_boot), updated_at = ? WHERE station_id = ?', [
+  /**
+   * A step of a station's update of one bundle, recorded in the audit trail (the hub acts: actor
+   * system). The station's target changes only while it is still that bundle's: a target replaced
+   * meanwhile (another version chosen as the last chunk went) keeps its own state. False then.
+   */
+  async step(stationId: string, bundleId: number, state: TargetState, details: { error?: string | null; boot?: number; version: string }): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const { changes } = await tx.run('UPDATE firmware_targets SET state = ?, last_error = ?, switched_boot = COALESCE(?, switched_boot), updated_at = ? WHERE station_id = ? AND bundle_id = ?', [
         state,
         details.error ?? null,
         details.boot ?? null,
         new Date().toISOString(),
         stationId,
+        bundleId,
       ]);
       await this.audit.append({ actor: 'system', action: `firmware.${state}`, subject: `station:${stationId}`, details: { station: stationId, version: details.version, ...(details.error ? { error: details.error } : {}) } }, tx);
+      return changes > 0;
     });
   }
 

@@ -23,7 +23,9 @@ export interface RolloutOptions {
 }
 
 /** A refusal that waits for the next attempt (the transfer resumes); any other ends the target as refused. */
-const TRANSIENT = /^(no reply|not sent|paused|hub stopping|station link is not started|transfer)/;
+// update-pending: the station is trying a version the hub did not confirm (its target was replaced as
+// the last chunk went); it goes back by itself after its window, and the new version goes then.
+const TRANSIENT = /^(no reply|not sent|paused|hub stopping|station link is not started|transfer|update-pending)/;
 
 export class FirmwareRollout {
   /** Public so a test can shorten the confirmation window of a hub it runs. */
@@ -124,7 +126,7 @@ export class FirmwareRollout {
     const { link, records, log } = this.options;
     const bundle = await this.bundle(target.bundle_id);
     if (state.firmware === bundle.versionText && !target.rollback) {
-      await records.step(target.station_id, 'done', { version: target.version });
+      await records.step(target.station_id, target.bundle_id, 'done', { version: target.version });
       return;
     }
     // Progress is noted every 8 KiB from where this transfer starts (not from where the last one ended).
@@ -138,13 +140,15 @@ export class FirmwareRollout {
       log.info(`firmware ${bundle.versionText} to ${target.station_id} withdrawn mid-transfer: the station is told to erase the part it holds`);
     } else if (result.ok) {
       log.info(`firmware ${bundle.versionText} sent to ${target.station_id}: it restarts into it`);
-      await records.step(target.station_id, 'switched', { version: target.version, boot: state.boot ?? 0 });
+      if (!(await records.step(target.station_id, target.bundle_id, 'switched', { version: target.version, boot: state.boot ?? 0 }))) {
+        log.warn(`firmware ${bundle.versionText} reached ${target.station_id} as another version was chosen for it: it restarts into ${bundle.versionText}, goes back by itself unconfirmed, and then takes the new choice`);
+      }
     } else if (TRANSIENT.test(result.refusal ?? '')) {
       log.info(`firmware ${bundle.versionText} to ${target.station_id} stopped (${result.refusal}): it goes on from where it got to`);
       await records.interrupted(target.station_id, firmwareReason(result.refusal));
     } else {
       log.warn(`firmware ${bundle.versionText} refused by ${target.station_id}: ${result.refusal}`);
-      await records.step(target.station_id, 'refused', { version: target.version, error: firmwareReason(result.refusal) });
+      await records.step(target.station_id, target.bundle_id, 'refused', { version: target.version, error: firmwareReason(result.refusal) });
     }
   }
 
@@ -166,9 +170,9 @@ export class FirmwareRollout {
     if (state.boot === undefined || state.firmware === undefined || state.boot <= (target.switched_boot ?? 0)) return;
     if (state.firmware === target.version) {
       const confirmed = await link.confirmFirmware(target.station_id, (await this.bundle(target.bundle_id)).version);
-      if (confirmed.ok) await records.step(target.station_id, 'done', { version: target.version });
+      if (confirmed.ok) await records.step(target.station_id, target.bundle_id, 'done', { version: target.version });
     } else {
-      await records.step(target.station_id, 'rolled-back', { version: target.version, error: `the station went back to ${state.firmware} by itself: the new firmware did not come online and confirm in time` });
+      await records.step(target.station_id, target.bundle_id, 'rolled-back', { version: target.version, error: `the station went back to ${state.firmware} by itself: the new firmware did not come online and confirm in time` });
     }
   }
 }

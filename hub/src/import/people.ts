@@ -6,9 +6,10 @@
 // their keyed hash (P16).
 import type { SqlDatabase } from '../db/sql';
 import type { Records } from '../records';
-import { actorLabel, type Actor } from '../records/access';
+import { actorLabel, requireCardRight, requirePermission, RuleError, type Actor } from '../records/access';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type PersonRow, type Role } from '../records/people';
 import { csvFileRecords, matchColumns, type CsvProgress, type CsvRecord } from './csv-reader';
+import { HeapBudget } from './heap-budget';
 import { parseDay } from '../records/time';
 
 export const PEOPLE_COLUMNS = {
@@ -205,6 +206,7 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
   // Each card's first line, and every line of a card given on more than one row.
   const cardFirst = new Map<string, number>();
   const cardShared = new Map<string, number[]>();
+  const heap = new HeapBudget();
   for await (const record of source(1)) {
     if (!reader) {
       reader = rowReader(record, key, today, options);
@@ -221,7 +223,10 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
     } catch {
       // Reported by the second pass.
     }
-    if (result.rows % READ_CHUNK === 0) await yieldToOthers();
+    if (result.rows % READ_CHUNK === 0) {
+      heap.check();
+      await yieldToOthers();
+    }
   }
   if (!reader) throw new Error('the file is empty');
   cardFirst.clear();
@@ -235,10 +240,11 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
     let batch: PersonInput[] = [];
     let done = 0;
     const flush = async () => {
-      await applyBatch(db, records, batch, result, actor, now, school);
+      await applyBatch(db, records, batch, result, actor, options.actor, now, school);
       done += batch.length;
       batch = [];
       options.onProgress?.('importing', done, result.rows);
+      heap.check();
       await yieldToOthers();
     };
     let header = true;
@@ -294,12 +300,17 @@ export async function importPeopleFrom(records: Records, source: CsvSource, opti
   return result;
 }
 
-async function applyBatch(db: SqlDatabase, records: Records, batch: PersonInput[], result: PeopleImportResult, actor: string, now: string, school: string): Promise<void> {
+async function applyBatch(db: SqlDatabase, records: Records, batch: PersonInput[], result: PeopleImportResult, actor: string, by: Actor, now: string, school: string): Promise<void> {
   await db.transaction(async (tx) => {
     for (const input of batch) {
+      // A refused row's writes are rolled back, and so is what it had counted.
+      const counted = { added: result.added, updated: result.updated, unchanged: result.unchanged, rejoined: result.rejoined, leavers: result.leavers, cardsIssued: result.cardsIssued };
+      const warned = result.warnings.length;
       try {
-        await tx.transaction((inner) => applyPerson(inner, input, result, actor, now, records, school));
+        await tx.transaction((inner) => applyPerson(inner, input, result, actor, by, now, records, school));
       } catch (error) {
+        Object.assign(result, counted);
+        result.warnings.length = warned;
         result.problems.push({ line: input.line, reason: (error as Error).message });
       }
     }
@@ -333,10 +344,18 @@ async function markLeavers(db: SqlDatabase, records: Records, kinds: Array<'pupi
   });
 }
 
-async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleImportResult, actor: string, now: string, records: Records, school: string): Promise<void> {
+/** Roles that carry rights in the rulebook: given, taken away or carded only as the Desk allows. */
+const hasRights = (role: string) => role !== 'pupil' && role !== 'staff';
+
+async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleImportResult, actor: string, by: Actor, now: string, records: Records, school: string): Promise<void> {
   const existing = await tx.get<PersonRow & { school: string }>('SELECT * FROM people WHERE external_id = ?', [input.externalId]);
   // MIS ids are unique across the trust's records: one of another school is never taken over.
   if (existing && existing.school !== school) throw new Error(`id ${input.externalId} belongs to a person of school ${records.schools.fromStored(existing.school)}: not changed`);
+  // The Desk's rules (register.ts), for the row's role: the administrator's shell (no --by) sets up the first staff.
+  if (by.role !== 'system' && (existing ? existing.role !== input.role && (hasRights(existing.role) || hasRights(input.role)) : hasRights(input.role))) {
+    requirePermission(by, 'roles.assign');
+    if (existing && by.personId !== null && Number(existing.id) === by.personId) throw new RuleError('roles.assign', 'nobody changes their own role');
+  }
   let personId: number;
   if (!existing) {
     personId = await tx.insert(
@@ -385,6 +404,7 @@ async function applyPerson(tx: SqlDatabase, input: PersonInput, result: PeopleIm
     const card = await tx.get<{ person_id: number; revoked_at: string | null; school: string }>('SELECT badges.person_id, badges.revoked_at, people.school FROM badges JOIN people ON people.id = badges.person_id WHERE badges.hash = ?', [input.cardHash]);
     if (card && Number(card.person_id) === personId && card.revoked_at === null) return;
     if (card && card.school !== school) throw new Error(`${input.externalId}'s card is enrolled to a person of school ${records.schools.fromStored(card.school)}: not moved`);
+    if (by.role !== 'system') requireCardRight(by, { id: personId, role: input.role });
     // A new card replaces the person's old one (lost cards); a card passed on from someone else is theirs now.
     await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL', [now, personId]);
     if (card) await tx.run('UPDATE badges SET person_id = ?, enrolled_at = ?, revoked_at = NULL WHERE hash = ?', [personId, now, input.cardHash]);

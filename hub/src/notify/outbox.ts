@@ -67,7 +67,16 @@ export class Outbox {
   }
 
   /** The latest messages, newest first. */
-  async recent(limit = 100): Promise<NotificationRow[]> {
-    return this.db.all<NotificationRow>('SELECT * FROM notifications ORDER BY created_at DESC, id DESC LIMIT ?', [limit]);
+  /**
+   * The newest e-mails; with `recipients` (a condition on people, e.g. a school's), only those to
+   * the addresses of the people it matches, filtered before the limit (a busy school does not push
+   * another's off the list).
+   */
+  async recent(limit = 100, recipients?: { sql: string; params: string[] }): Promise<NotificationRow[]> {
+    if (!recipients) return this.db.all<NotificationRow>('SELECT * FROM notifications ORDER BY created_at DESC, id DESC LIMIT ?', [limit]);
+    return this.db.all<NotificationRow>(
+      `SELECT * FROM notifications WHERE LOWER(recipient) IN (SELECT LOWER(email) FROM people WHERE email IS NOT NULL AND ${recipients.sql}) ORDER BY created_at DESC, id DESC LIMIT ?`,
+      [...recipients.params, limit],
+    );
   }
 }

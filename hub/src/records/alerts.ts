@@ -14,6 +14,9 @@ export interface AlertRow {
   message: string;
   acknowledged_at: string | null;
   acknowledged_by: number | null;
+  /** An alert about a loan (a loss, a theft): the loan's asset and borrower, so a school's account sees its own only (issue 16). */
+  asset_id?: number;
+  person_id?: number;
 }
 
 export type RaiseAlert = (kind: string, role: Role, subject: string, message: string) => Promise<void>;
@@ -43,10 +46,19 @@ export class Alerts extends EventEmitter {
 
   /** Open alerts, most urgent first: losses and thefts (P11) before anything else. */
   async open(): Promise<AlertRow[]> {
-    return this.db.all<AlertRow>(
+    const alerts = await this.db.all<AlertRow>(
       `SELECT * FROM alerts WHERE acknowledged_at IS NULL
        ORDER BY CASE WHEN kind IN ('asset-lost', 'asset-stolen') THEN 0 ELSE 1 END, at DESC, id DESC`,
     );
+    const loanIds = alerts.map((alert) => /^loan:(\d+)$/.exec(alert.subject)).filter((match) => match !== null).map((match) => Number(match[1]));
+    if (loanIds.length === 0) return alerts;
+    const loans = new Map(
+      (await this.db.all<{ id: number; asset_id: number; person_id: number }>(`SELECT id, asset_id, person_id FROM loans WHERE id IN (${loanIds.map(() => '?').join(', ')})`, loanIds)).map((loan) => [`loan:${loan.id}`, loan]),
+    );
+    return alerts.map((alert) => {
+      const loan = loans.get(alert.subject);
+      return loan ? { ...alert, asset_id: Number(loan.asset_id), person_id: Number(loan.person_id) } : alert;
+    });
   }
 
   async acknowledge(id: number, personId: number, at = new Date().toISOString()): Promise<void> {

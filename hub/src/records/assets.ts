@@ -76,6 +76,8 @@ export class Assets {
   constructor(
     private db: SqlDatabase,
     private audit: AuditTrail,
+    /** The deployment's own site (HANDOVER_SITE): its stations' site, '' in assets.school. */
+    private home = 'demo',
   ) {}
 
   // ---- classes and price lists ----
@@ -189,7 +191,9 @@ export class Assets {
     if (existing && existing.school !== school) throw new RuleError('schools', `asset tag ${input.tag} belongs to another school: not changed`);
     if (input.homeStation) {
       const station = await tx.get<{ site: string }>('SELECT site FROM stations WHERE id = ?', [input.homeStation]);
-      if (station && school !== '' && station.site !== school) throw new RuleError('schools', `station ${input.homeStation} is of another school`);
+      // The deployment's own school ('') may use any station but another school's (a single school's stations may carry an older site).
+      const elsewhere = school === '' ? station && station.site !== this.home && (await tx.get('SELECT id FROM schools WHERE id = ?', [station.site])) : station && station.site !== school;
+      if (elsewhere) throw new RuleError('schools', `station ${input.homeStation} is of another school`);
     }
     const values = [
       input.serial ?? null,
@@ -225,7 +229,7 @@ export class Assets {
   async lendable(asset: AssetRow, tx: SqlDatabase = this.db): Promise<{ ok: true } | { ok: false; reason: string }> {
     const assetClass = await this.assetClass(asset.class_id, tx);
     if (assetClass.requires_encryption && !asset.encryption) return { ok: false, reason: `${asset.tag} has no recorded encryption (P6)` };
-    if (asset.status !== 'available') return { ok: false, reason: `${asset.tag} is ${asset.status}` };
+    if (asset.status !== 'available') return { ok: false, reason: `${asset.tag} is ${assetStatusWords(asset.status)}` };
     return { ok: true };
   }
 

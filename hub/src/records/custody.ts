@@ -76,6 +76,8 @@ export interface CustodyParts {
   alerts: Alerts;
   holds: Holds;
   loans: Loans;
+  /** The deployment's own site (HANDOVER_SITE): its people's people.school is ''. */
+  home?: string;
 }
 
 const EVENT_NAMES = new Map<number, string>(Object.entries(EVENT).map(([name, code]) => [code, name.toLowerCase().replace(/_/g, '-')]));
@@ -186,6 +188,7 @@ export class CustodyRecords {
       if (stored[i]) seqs.set(seq, event);
     });
     const marks = await advanceMarks(tx, boots);
+    const foreign = await this.otherSchoolCheck(tx, events.map(({ frame }) => frame));
     // Deposits and collections are written together (writes), before any other effect (which
     // may read what they change) and at the end.
     const writes = new CustodyWrites();
@@ -194,6 +197,18 @@ export class CustodyRecords {
       for (const due of await this.dueEvents(tx, station, board, boot, before, mark, storedSeqs)) {
         pending.push(this.auditEntryFor(due.frame, due.receivedAt));
         if (this.handledElsewhere(due.frame)) await flush();
+        if (await foreign(due.frame)) {
+          // Kept and acknowledged like any event, but it changes nothing of another school's person (issue 16).
+          await flush();
+          await this.parts.alerts.raise(tx, {
+            kind: 'event-not-applied',
+            role: 'ict',
+            subject: `event:${due.frame.station}/${boardOf(due.frame) ? `${boardOf(due.frame)}/` : ''}${due.frame.boot}/${due.frame.seq}`,
+            message: `stored, but not applied: it names a person of another school than station ${due.frame.station}'s`,
+            at: due.receivedAt,
+          });
+          continue;
+        }
         if (!guarded) {
           if (!this.isDepositOrCollect(due.frame) && !writes.empty) await writes.flush(tx);
           await this.effect(tx, due.frame, due.receivedAt, writes);
@@ -217,6 +232,34 @@ export class CustodyRecords {
     await flush();
     await this.noteLastSeen(tx, lastSeen);
     return events.map(({ frame }, i) => ({ stored: stored[i], ...(clashes[i] ? { clash: true } : {}), committedSeq: marks.get(bootKey(frame.station, boardOf(frame), frame.boot))!.mark }));
+  }
+
+  /**
+   * Whether an event names a person (or a member of staff acting or witnessing) of another school
+   * than its station's (issue 16). A station holds its own school's badge list only, so such an
+   * event comes from a mistaken or tampered station: it must not put one school's person in another
+   * school's locker. A single school skips the check; the batch's people and stations are read once.
+   */
+  private async otherSchoolCheck(tx: SqlDatabase, frames: EventFrame[]): Promise<(frame: EventFrame) => Promise<boolean>> {
+    const home = this.parts.home ?? 'demo';
+    if (!(await tx.get('SELECT id FROM schools WHERE id <> ?', [home]))) return async () => false;
+    const named = (frame: EventFrame) => [frame.person, frame.actor, frame.witness].map(personOf).filter((id): id is number => id !== null);
+    const schoolOf = new Map<number, string>();
+    const siteOf = new Map<string, string>();
+    const load = async (people: number[], stations: string[]) => {
+      if (people.length) for (const row of await tx.all<{ id: number; school: string }>(`SELECT id, school FROM people WHERE id IN (${people.map(() => '?').join(', ')})`, people)) schoolOf.set(Number(row.id), row.school);
+      if (stations.length) for (const row of await tx.all<{ id: string; site: string }>(`SELECT id, site FROM stations WHERE id IN (${stations.map(() => '?').join(', ')})`, stations)) siteOf.set(row.id, row.site === home ? '' : row.site);
+    };
+    await load([...new Set(frames.flatMap(named))], [...new Set(frames.map((frame) => frame.station))]);
+    return async (frame) => {
+      const people = named(frame);
+      if (people.length === 0) return false;
+      // An event stored by an earlier batch (behind a gap) may name someone not read yet.
+      await load(people.filter((id) => !schoolOf.has(id)), siteOf.has(frame.station) ? [] : [frame.station]);
+      const school = siteOf.get(frame.station);
+      // An unknown person or station is left to the effects, as before.
+      return school !== undefined && people.some((id) => schoolOf.has(id) && schoolOf.get(id) !== school);
+    };
   }
 
   /**

@@ -60,6 +60,15 @@ export class DayCards {
     return cards;
   }
 
+  /** The day cards given to one person, newest first, with each spare card's label and who gave it (their page's history). */
+  async ofPerson(personId: number): Promise<Array<DayCardRow & { label: string; issued_by_name: string | null }>> {
+    return this.db.all(
+      `SELECT d.*, s.label, p.name AS issued_by_name FROM day_cards d JOIN spare_cards s ON s.id = d.spare_card_id LEFT JOIN people p ON p.id = d.issued_by
+       WHERE d.person_id = ? ORDER BY d.issued_at DESC, d.id DESC LIMIT 30`,
+      [personId],
+    );
+  }
+
   async spares(): Promise<SpareCardStatus[]> {
     const cards = await this.db.all<SpareCardRow>('SELECT * FROM spare_cards WHERE retired_at IS NULL ORDER BY label');
     const out = await this.db.all<DayCardRow & { name: string; external_id: string }>(
@@ -82,7 +91,7 @@ export class DayCards {
     if (await tx.get('SELECT id FROM spare_cards WHERE label = ?', [name])) throw new RuleError('P12', `there is already a spare card labelled ${JSON.stringify(name)}`);
     if (await tx.get('SELECT id FROM spare_cards WHERE hash = ?', [hash])) throw new RuleError('P12', 'that card is already in the spare-card pool');
     const badge = await tx.get<{ person_id: number }>('SELECT person_id FROM badges WHERE hash = ? AND revoked_at IS NULL', [hash]);
-    if (badge) throw new RuleError('P12', `that card is already enrolled to person #${badge.person_id}: a person's own card cannot be a spare`);
+    if (badge) throw new RuleError('P12', "that card is already enrolled as someone's own card, and a person's own card cannot be a spare");
     return { label: name, hash, effects: [`A spare card labelled “${name}” is added to the pool. It opens nothing until it is given to someone as a day card.`] };
   }
 

@@ -8,7 +8,7 @@ import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
 import { actorLabel, requirePermission, RuleError, type Actor } from './access';
 import { roleWords } from './actor';
-import type { Assets, AssetRow } from './assets';
+import { assetStatusWords, type Assets, type AssetRow } from './assets';
 import type { Holds } from './holds';
 import type { Ledger } from './ledger';
 import type { Loans, LoanRow } from './loans';
@@ -108,7 +108,7 @@ export class Desk {
     if (!RETURN_CONDITIONS.includes(input.condition)) throw new RuleError('P7', 'say what condition the item is in: good or damaged');
     const asset = await this.assets.byTag(tag, tx);
     const loan = await this.loans.openLoanOf(Number(asset.id), tx);
-    if (!loan) throw new RuleError('P7', `${asset.tag} is not on loan (it is ${asset.status}): there is nothing to return${asset.status === 'lost' || asset.status === 'stolen' ? '; if it has turned up, record it found under Charges' : ''}`);
+    if (!loan) throw new RuleError('P7', `${asset.tag} is not on loan (it is ${assetStatusWords(asset.status)}): there is nothing to return${asset.status === 'lost' || asset.status === 'stolen' ? '; if it has turned up, record it found under Charges' : ''}`);
     // Separation of duties: the desk's word on the condition (and so on any charge) is another's.
     if (actor.personId !== null && Number(loan.person_id) === actor.personId) throw new RuleError('P14', `${asset.tag} is on loan to you: another member of staff takes it back at the desk (or return it to its locker)`);
     const holder = (await this.people.get(Number(loan.person_id), tx))!;
@@ -157,7 +157,7 @@ export class Desk {
     const assetClass = await this.assets.assetClass(asset.class_id, tx);
     const days = asset.health_check_days ?? assetClass.health_check_days;
     if (days === null || days === undefined) throw new RuleError('P10', `${asset.tag} is a ${assetClass.name.toLowerCase()}: its class has no health checks`);
-    if (!['available', 'on-loan', 'health-check'].includes(asset.status)) throw new RuleError('P10', `${asset.tag} is ${asset.status}: only a laptop the school has can be checked`);
+    if (!['available', 'on-loan', 'health-check'].includes(asset.status)) throw new RuleError('P10', `${asset.tag} is ${assetStatusWords(asset.status)}: only a laptop the school has can be checked`);
     const due = await this.assets.healthCheckDueAt(asset, tx);
     const effects = [
       `A health check of ${asset.tag} is recorded now under your name (it was ${due && due <= at ? `due since ${new Date(due).toLocaleDateString('en-GB')}` : due ? `next due ${new Date(due).toLocaleDateString('en-GB')}` : 'never checked'}).`,

@@ -52,7 +52,7 @@ export interface Records {
 export function createRecords(db: SqlDatabase, rules: RecordRules = DEFAULT_RULES): Records {
   const audit = new AuditTrail(db);
   const alerts = new Alerts(db, audit);
-  const assets = new Assets(db, audit);
+  const assets = new Assets(db, audit, rules.site ?? 'demo');
   const ledger = new Ledger(db, audit);
   const holds = new Holds(db, audit);
   const loans = new Loans(db, audit, assets, ledger, holds, alerts);
@@ -70,7 +70,7 @@ export function createRecords(db: SqlDatabase, rules: RecordRules = DEFAULT_RULE
     loans,
     exemptions: new Exemptions(db, audit),
     lostProperty: new LostProperty(db, audit, rules),
-    custody: new CustodyRecords(db, { audit, alerts, holds, loans }),
+    custody: new CustodyRecords(db, { audit, alerts, holds, loans, home: rules.site ?? 'demo' }),
     desk: new Desk(db, audit, people, assets, loans, ledger, holds),
     dayCards: new DayCards(db, audit, people, rules.dayCutoff),
     register: new Register(db, audit, people, assets),

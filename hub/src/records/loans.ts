@@ -250,7 +250,7 @@ export class Loans {
     requirePermission(actor, 'charges.report', 'recording a found item');
     return this.db.transaction(async (tx) => {
       const asset = await this.assets.byTag(tag, tx);
-      if (asset.status !== 'lost' && asset.status !== 'stolen') throw new RuleError('P7', `${tag} is ${asset.status}, not lost or stolen`);
+      if (asset.status !== 'lost' && asset.status !== 'stolen') throw new RuleError('P7', `${tag} is ${assetStatusWords(asset.status)}, not lost or stolen`);
       return { reversals: await this.markFound(asset, actor, at, tx) };
     });
   }

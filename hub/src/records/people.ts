@@ -5,7 +5,7 @@ import zlib from 'node:zlib';
 import { ROLE } from '../../../protocol/wire';
 import { BADGE_FLAG, BADGE_HASH_BYTES, encodeBadgeList, type BadgeRecord } from '../../../protocol/badge-list';
 import type { SqlDatabase } from '../db/sql';
-import { NotFoundError, type Actor } from './access';
+import { NotFoundError, RuleError, type Actor } from './access';
 import type { Role } from './actor';
 
 export { ROLES, type Role } from './actor';
@@ -101,10 +101,21 @@ export class People {
     const byId = /^#(\d+)$/.exec(text);
     const row = byId
       ? await tx.get<PersonRow>('SELECT * FROM people WHERE id = ?', [Number(byId[1])])
-      : ((await tx.get<PersonRow>('SELECT * FROM people WHERE external_id = ?', [text])) ??
-        (await tx.get<PersonRow>('SELECT * FROM people WHERE staff_code IS NOT NULL AND UPPER(staff_code) = UPPER(?) ORDER BY left_on IS NOT NULL, id LIMIT 1', [text])));
+      : ((await tx.get<PersonRow>('SELECT * FROM people WHERE external_id = ?', [text])) ?? (await this.byStaffCode(text, tx)));
     if (!row) throw new NotFoundError(`no person ${JSON.stringify(text)} (give a MIS id, a staff code, or #<number>)`);
     return row;
+  }
+
+  /**
+   * The person a staff code names: the one on roll before a leaver. Staff codes are each school's
+   * own (issue 16), so a code on roll at two schools of a trust names nobody for certain: refused.
+   */
+  private async byStaffCode(code: string, tx: SqlDatabase): Promise<PersonRow | undefined> {
+    const rows = await tx.all<PersonRow & { school: string }>('SELECT * FROM people WHERE staff_code IS NOT NULL AND UPPER(staff_code) = UPPER(?) ORDER BY left_on IS NOT NULL, id', [code]);
+    if (new Set(rows.filter((row) => !row.left_on).map((row) => row.school)).size > 1) {
+      throw new RuleError('schools', `staff code ${code.toUpperCase()} is used at more than one school of the trust: give the MIS id instead`);
+    }
+    return rows[0];
   }
 
   /** The acting staff member named by `ref`, as an Actor for the rules. */

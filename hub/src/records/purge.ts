@@ -8,7 +8,8 @@
 //   everyone: phone custody, exemptions and holds closed more than retentionDays ago are deleted
 //     (holds linked to nothing the ledger needs), and phone station events older than that too
 // Loans and charges are kept (pseudonymised through the person). Nothing in audit_log or charges
-// is touched, so `handover audit verify` passes after a purge. Afterwards the database is
+// is touched, so `handover audit verify` passes after a purge. A deleted badge takes with it what
+// its key in the audit chain stood for (audit/badge-keys.ts), so the chain holds no badge hash. Afterwards the database is
 // compacted (SQLite: secure_delete, VACUUM and an emptied WAL), so the old text is not left in
 // free pages of the file.
 import { actorLabel, requirePermission, type Actor } from './access';

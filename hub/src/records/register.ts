@@ -89,7 +89,9 @@ export class Register {
     if (role === 'pupil' && staffCode) throw problem('a pupil has no staff code');
     if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) throw problem(`e-mail ${JSON.stringify(email)} is not an e-mail address`);
     if (staffCode) {
-      const clash = await tx.get<{ name: string; external_id: string }>('SELECT name, external_id FROM people WHERE UPPER(staff_code) = ? AND left_on IS NULL AND external_id <> ?', [staffCode, externalId]);
+      // Staff codes are each school's own: two schools of a trust may both have an OFF.
+      const school = existing ? ((existing as PersonRow & { school?: string }).school ?? '') : (actor.school ?? '');
+      const clash = await tx.get<{ name: string; external_id: string }>('SELECT name, external_id FROM people WHERE UPPER(staff_code) = ? AND left_on IS NULL AND external_id <> ? AND school = ?', [staffCode, externalId, school]);
       if (clash) throw problem(`staff code ${staffCode} is already ${clash.name}’s (${clash.external_id})`);
     }
     // A role beyond pupil and plain staff is a set of rights in the rulebook (on the command line a
@@ -135,7 +137,7 @@ export class Register {
 
   // ---- cards ----
 
-  private async cardPlan(personRef: string, uidText: string, tx: SqlDatabase): Promise<{ person: PersonRow; hash: Uint8Array; replaced: number; effects: string[] }> {
+  private async cardPlan(personRef: string, uidText: string, tx: SqlDatabase, actor: Actor): Promise<{ person: PersonRow; hash: Uint8Array; replaced: number; effects: string[] }> {
     if (!text(personRef)) throw problem('give the person: their MIS id or staff code');
     if (!text(uidText)) throw problem('give the card id (the UID the card reader shows, in hex)');
     const person = await this.people.resolve(personRef, tx);
@@ -147,8 +149,10 @@ export class Register {
       throw problem('the card id is not a card UID: give 4, 7 or 10 bytes in hex (e.g. 04A1B2C3), as the card reader shows it');
     }
     const hash = badgeHash(await schoolBadgeKey(tx), uid);
-    const holder = await tx.get<{ person_id: number; name: string; external_id: string }>('SELECT b.person_id, p.name, p.external_id FROM badges b JOIN people p ON p.id = b.person_id WHERE b.hash = ? AND b.revoked_at IS NULL', [hash]);
+    const holder = await tx.get<{ person_id: number; name: string; external_id: string; school: string }>('SELECT b.person_id, p.name, p.external_id, p.school FROM badges b JOIN people p ON p.id = b.person_id WHERE b.hash = ? AND b.revoked_at IS NULL', [hash]);
     if (holder && Number(holder.person_id) === Number(person.id)) throw problem(`that card is already ${person.name}’s`);
+    // Another school's holder is not named to this one (issue 16).
+    if (holder && actor.school !== undefined && holder.school !== actor.school) throw problem('that card is already enrolled to someone at another school of the trust: one card opens for one person');
     if (holder) throw problem(`that card is already enrolled to ${holder.name} (${holder.external_id}): one card opens for one person`);
     if (await tx.get('SELECT id FROM spare_cards WHERE hash = ? AND retired_at IS NULL', [hash])) throw problem('that card is one of the spare cards: give it as a day card instead');
     const old = await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM badges WHERE person_id = ? AND revoked_at IS NULL AND expires_at IS NULL', [person.id]);
@@ -160,7 +164,7 @@ export class Register {
 
   async checkCard(personRef: string, uid: string, actor: Actor): Promise<{ effects: string[] }> {
     requirePermission(actor, 'register.edit');
-    const plan = await this.cardPlan(personRef, uid, this.db);
+    const plan = await this.cardPlan(personRef, uid, this.db, actor);
     requireCardRight(actor, plan.person);
     return { effects: plan.effects };
   }
@@ -168,7 +172,7 @@ export class Register {
   async enrolCard(personRef: string, uid: string, actor: Actor, at = new Date().toISOString()): Promise<{ personId: number; replaced: number }> {
     requirePermission(actor, 'register.edit');
     return this.db.transaction(async (tx) => {
-      const { person, hash, replaced } = await this.cardPlan(personRef, uid, tx);
+      const { person, hash, replaced } = await this.cardPlan(personRef, uid, tx, actor);
       requireCardRight(actor, person);
       await tx.run('UPDATE badges SET revoked_at = ? WHERE person_id = ? AND revoked_at IS NULL AND expires_at IS NULL', [at, person.id]);
       await tx.run(
@@ -183,7 +187,7 @@ export class Register {
 
   // ---- assets ----
 
-  private async assetPlan(input: AssetForm, tx: SqlDatabase): Promise<{ asset: AssetInput; existing: AssetRow | undefined; effects: string[] }> {
+  private async assetPlan(input: AssetForm, tx: SqlDatabase, actor: Actor): Promise<{ asset: AssetInput; existing: AssetRow | undefined; effects: string[] }> {
     if (input.mode !== 'add' && input.mode !== 'correct') throw problem('choose whether to add a new asset or correct one');
     const tag = text(input.tag).toUpperCase();
     if (!tag) throw problem('give the asset tag (it is on the label, e.g. STK-004)');
@@ -200,7 +204,9 @@ export class Register {
     if (!assetClass) throw problem(`there is no asset class ${JSON.stringify(classId)}`);
     const serial = text(input.serial) || existing?.serial || null;
     if (serial) {
-      const clash = await tx.get<{ tag: string }>('SELECT tag FROM assets WHERE serial = ? AND UPPER(tag) <> ?', [serial, tag]);
+      const clash = await tx.get<{ tag: string; school: string }>('SELECT tag, school FROM assets WHERE serial = ? AND UPPER(tag) <> ?', [serial, tag]);
+      // Another school's item is not named to this one (issue 16).
+      if (clash && actor.school !== undefined && clash.school !== actor.school) throw problem(`serial ${serial} is already an item's at another school of the trust`);
       if (clash) throw problem(`serial ${serial} is already ${clash.tag}’s`);
     }
     let replacementPence = existing?.replacement_pence ?? null;
@@ -279,13 +285,13 @@ export class Register {
 
   async checkAsset(input: AssetForm, actor: Actor): Promise<{ effects: string[] }> {
     requirePermission(actor, 'register.edit');
-    return { effects: (await this.assetPlan(input, this.db)).effects };
+    return { effects: (await this.assetPlan(input, this.db, actor)).effects };
   }
 
   async saveAsset(input: AssetForm, actor: Actor): Promise<{ assetId: number; created: boolean }> {
     requirePermission(actor, 'register.edit');
     return this.db.transaction(async (tx) => {
-      const { asset } = await this.assetPlan(input, tx);
+      const { asset } = await this.assetPlan(input, tx, actor);
       const result = await this.assets.upsert(actor.school === undefined ? asset : { ...asset, school: actor.school }, actor, tx);
       return { assetId: result.id, created: result.created };
     });

@@ -126,10 +126,10 @@ export class Scope {
     return true;
   }
 
-  /** Whether an audit or alert subject (`person:7`, `asset:3`, `locker:room-12/4`, `station:room-12`) is in scope. */
+  /** Whether an audit or alert subject (`person:7`, `asset:3`, `locker:room-12/4`, `station:room-12`, `event:room-12/1/7`) is in scope. */
   subject(subject: string | null | undefined): boolean {
     if (!this.stored || !subject) return true;
-    const match = /^(person|asset|locker|station):([^/]+)/.exec(subject);
+    const match = /^(person|asset|locker|station|event):([^/]+)/.exec(subject);
     if (!match) return true;
     if (match[1] === 'person') return this.person(match[2]);
     if (match[1] === 'asset') return this.asset(match[2]);

@@ -94,6 +94,9 @@ export function parseDay(text: string, what: string, limits: DayLimits = {}): { 
   const today = limits.today ?? new Date().toISOString().slice(0, 10);
   if (limits.notBefore && value < limits.notBefore) return { ok: false, problem: `${what} ${value} is in the past (it must be ${limits.notBefore} or later)` };
   if (limits.maxYearsBack !== undefined && value < shiftYears(today, -limits.maxYearsBack)) return { ok: false, problem: `${what} ${value} is more than ${limits.maxYearsBack} years ago` };
-  if (limits.maxYearsAhead !== undefined && value > shiftYears(today, limits.maxYearsAhead)) return { ok: false, problem: `${what} ${value} is more than ${limits.maxYearsAhead} year${limits.maxYearsAhead === 1 ? '' : 's'} ahead` };
+  if (limits.maxYearsAhead !== undefined && value > shiftYears(today, limits.maxYearsAhead)) {
+    const words = limits.maxYearsAhead === 0 ? `after today (${today})` : `more than ${limits.maxYearsAhead} year${limits.maxYearsAhead === 1 ? '' : 's'} ahead`;
+    return { ok: false, problem: `${what} ${value} is ${words}` };
+  }
   return { ok: true, day: value };
 }

@@ -18,6 +18,8 @@ import { RESTRICTED, safeguardedPhonesIn } from '../records/safeguarding';
 import { formatPence } from '../records/time';
 import type { Cell } from './csv';
 import { Scope } from '../records/schools';
+import { roleWords } from '../records/actor';
+import { holdKindWords, lockerStateWords } from '../records/words';
 
 export interface Report {
   name: string;
@@ -59,6 +61,16 @@ function pounds(pence: number | null | undefined): string {
   return formatPence(Number(pence ?? 0));
 }
 
+/** A locker as the doors and the page number it, from 1: "locker 4 at form-7a" (the records count from 0). */
+function lockerAt(stationId: string, locker: number): string {
+  return `locker ${Number(locker) + 1} at ${stationId}`;
+}
+
+/** An item by its tag and its class's name, as the page shows it: "STK-001 (Encrypted USB stick)". */
+function itemWords(tag: string, classId: string, classNames: Record<string, string>): string {
+  return `${tag} (${classNames[classId] ?? classId})`;
+}
+
 export class Reports {
   constructor(private records: Records) {}
 
@@ -88,33 +100,35 @@ export class Reports {
        FROM loans l JOIN people p ON p.id = l.person_id JOIN assets a ON a.id = l.asset_id
        WHERE l.closed_at IS NULL ORDER BY p.name, l.lent_at`,
     ).then((found) => scopeOf(options).rows(found));
+    const classNames = await this.records.assets.classNames();
     const rows: Array<Record<string, Cell>> = [];
     for (const phone of phones) {
       const hidden = restricted.has(Number(phone.id));
       rows.push({
-        holder: `locker ${phone.station_id}/${phone.locker}`,
+        holder: lockerAt(phone.station_id, phone.locker),
         item: 'phone',
         owner: hidden ? RESTRICTED : phone.name,
         id: hidden ? '' : phone.external_id,
         group: hidden ? '' : phone.form,
         since: phone.deposited_at,
         due: '',
-        state: phone.state ?? 'phone-in',
+        state: lockerStateWords(phone.state ?? 'phone-in'),
       });
     }
     for (const loan of loans) {
-      rows.push({ holder: loan.name, item: `${loan.class_id} ${loan.tag}`, owner: 'school', id: loan.external_id, group: loan.role, since: loan.lent_at, due: loan.due_at, state: 'on-loan' });
+      rows.push({ holder: loan.name, item: itemWords(loan.tag, loan.class_id, classNames), owner: 'school', id: loan.external_id, group: roleWords(loan.role), since: loan.lent_at, due: loan.due_at, state: 'On loan' });
     }
     return { columns: ['holder', 'item', 'owner', 'id', 'group', 'since', 'due', 'state'], rows };
   }
 
   async overdue(options: ReportOptions) {
     const now = (options.now ?? new Date()).toISOString();
+    const classNames = await this.records.assets.classNames();
     const rows = scopeOf(options).rows(await this.records.loans.overdue(now)).map((loan) => ({
       loan: Number(loan.id),
       holder: loan.name,
       id: loan.external_id,
-      item: `${loan.class_id} ${loan.tag}`,
+      item: itemWords(loan.tag, loan.class_id, classNames),
       lent: loan.lent_at,
       due: loan.due_at,
       'days overdue': Math.floor((Date.parse(now) - Date.parse(loan.due_at)) / 86_400_000),
@@ -132,7 +146,7 @@ export class Reports {
       custody: Number(phone.id),
       pupil: restricted.has(Number(phone.id)) ? RESTRICTED : phone.name,
       form: restricted.has(Number(phone.id)) ? '' : phone.form,
-      locker: `${phone.station_id}/${phone.locker}`,
+      locker: lockerAt(phone.station_id, phone.locker),
       deposited: phone.deposited_at,
       uncollected: phone.uncollected_at,
       'disposal due': phone.disposal_due_at,
@@ -146,7 +160,7 @@ export class Reports {
       custody: Number(phone.id),
       pupil: restricted.has(Number(phone.id)) ? RESTRICTED : phone.name,
       form: restricted.has(Number(phone.id)) ? '' : phone.form,
-      locker: `${phone.station_id}/${phone.locker}`,
+      locker: lockerAt(phone.station_id, phone.locker),
       deposited: phone.deposited_at,
       'disposal due': phone.disposal_due_at,
     }));
@@ -156,8 +170,8 @@ export class Reports {
   async holds(options: ReportOptions) {
     const rows = scopeOf(options).rows(await this.records.holds.list(options.actor, { open: !options.all })).map((hold) => ({
       hold: hold.id,
-      kind: hold.kind,
-      locker: `${hold.stationId}/${hold.locker}`,
+      kind: holdKindWords(hold.kind),
+      locker: lockerAt(hold.stationId, hold.locker),
       pupil: hold.restricted ? RESTRICTED : hold.personName,
       placed: hold.placedAt,
       'placed by': hold.placedBy,
@@ -226,9 +240,10 @@ export class Reports {
        FROM loans l JOIN people p ON p.id = l.person_id JOIN assets a ON a.id = l.asset_id JOIN asset_classes c ON c.id = a.class_id
        WHERE l.closed_at IS NULL AND p.left_on IS NOT NULL ORDER BY p.left_on, p.name`,
     ).then((found) => scopeOf(options).rows(found));
+    const classNames = await this.records.assets.classNames();
     return {
       columns: ['person', 'id', 'left', 'item', 'lent', 'required'],
-      rows: rows.map((row) => ({ person: row.name, id: row.external_id, left: row.left_on, item: `${row.class_id} ${row.tag}`, lent: row.lent_at, required: row.requires_encryption ? 'return, or declaration and write-off' : 'return' })),
+      rows: rows.map((row) => ({ person: row.name, id: row.external_id, left: row.left_on, item: itemWords(row.tag, row.class_id, classNames), lent: row.lent_at, required: row.requires_encryption ? 'return, or declaration and write-off' : 'return' })),
     };
   }
 

@@ -41,7 +41,7 @@ export class Housekeeping {
     this.running = (async () => {
       try {
         const marked = await this.options.lostProperty.markUncollected(this.options.now?.() ?? new Date());
-        if (marked > 0) this.options.log.info(`${marked} phone(s) left after the cut-off marked uncollected`);
+        if (marked > 0) this.options.log.info(`${marked === 1 ? '1 phone' : `${marked} phones`} left after the cut-off marked uncollected`);
       } catch (error) {
         this.options.log.warn(`uncollected-phone sweep failed: ${(error as Error).message}`);
       }

@@ -53,9 +53,9 @@ export const PERMISSIONS = {
     row: ACTIONS,
     condition: 'only the leaver’s own loans, and never one’s own',
   },
-  'stations.unlock': { roles: ACTING, words: 'unlock a locker remotely', row: ACTIONS },
+  'stations.unlock': { roles: ACTING, words: 'unlock a locker remotely', row: ACTIONS, condition: 'no remote unlock of a confiscated or safeguarding-held locker' },
   'stations.open-all': { roles: ACTING, words: 'open every locker of a station', row: ACTIONS },
-  'imports.run': { roles: ACTING, words: 'import people or assets', row: ACTIONS },
+  'imports.run': { roles: ACTING, words: 'import people or assets', row: ACTIONS, condition: 'an imported row that gives or takes away a role with rights, or a card to someone with one: the headteacher only, never their own role' },
   /** The e-mails the hub sent or is retrying (recipients and subjects; bodies stay in the records). */
   'notifications.view': { roles: ['office', 'ict', 'headteacher', 'deputy'], words: 'see the e-mail notifications', row: 'Notifications (e-mails sent, waiting and failed)' },
   'charges.waive': { roles: CORRECTING, words: 'waive a charge', row: 'waive or reverse a charge; record a lost-property disposal', condition: 'not a charge raised against oneself' },

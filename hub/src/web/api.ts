@@ -102,7 +102,7 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
 
   app.get('/api/demo/cards', { config: { permission: 'demo.tap' } }, async (_request, reply) => {
     if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
-    return { cards: demo.cards(), items: demo.items().map((item) => ({ uid: item.uid, tag: item.tag, name: item.name, locker: item.homeLocker })) };
+    return { cards: demo.cards(), items: demo.items().map((item) => ({ uid: item.uid, tag: item.tag, name: item.name, locker: item.homeLocker })), spares: demo.spares() };
   });
 
   app.post('/api/demo/tap', { config: { permission: 'demo.tap' } }, async (request, reply) => {
@@ -110,12 +110,12 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
     const uid = ((request.body ?? {}) as { uid?: unknown }).uid;
     if (typeof uid !== 'string') return reply.code(400).send({ error: 'send {"uid": "<card id in hex>"}' });
     const found = demo.find(uid);
-    if (!found) return reply.code(400).send({ error: `no demo card or item tag ${uid}; GET /api/demo/cards lists them` });
-    // The audit names the demo card or item by its place in the list, never by its chip id.
-    await context.audit(request, 'web.demo-tap', { details: found.kind === 'card' ? { demoCard: demo.cards().indexOf(found.card) + 1 } : { demoItem: found.item.tag } });
-    const chip = found.kind === 'card' ? found.card.uid : found.item.uid;
+    if (!found) return reply.code(400).send({ error: `no demo card, item tag or spare card ${uid}; GET /api/demo/cards lists them` });
+    // The audit names the demo card, item or spare card by its place in the list or its label, never by its chip id.
+    await context.audit(request, 'web.demo-tap', { details: found.kind === 'card' ? { demoCard: demo.cards().indexOf(found.card) + 1 } : found.kind === 'item' ? { demoItem: found.item.tag } : { demoSpare: found.spare.label } });
+    const chip = found.kind === 'card' ? found.card.uid : found.kind === 'item' ? found.item.uid : found.spare.uid;
     demo.tap(chip).catch((error) => context.log.warn(`demo tap ${chip}: ${(error as Error).message}`));
-    return reply.code(202).send(found.kind === 'card' ? { accepted: true, uid: chip, person: found.card.name } : { accepted: true, uid: chip, item: found.item.tag });
+    return reply.code(202).send(found.kind === 'card' ? { accepted: true, uid: chip, person: found.card.name } : found.kind === 'item' ? { accepted: true, uid: chip, item: found.item.tag } : { accepted: true, uid: chip, spare: found.spare.label });
   });
 
   app.post('/api/demo/shut-doors', { config: { permission: 'demo.tap' } }, async (request, reply) => {

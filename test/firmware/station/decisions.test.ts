@@ -256,6 +256,17 @@ describe('cards the station does not know', () => {
     expect(bench.last()).toEqual({ type: EVENT.UNKNOWN_BADGE });
     expect([bench.states[0], bench.owners[0]]).toEqual([LOCKER.PHONE_IN, AMIRA]);
   });
+
+  it('is refused for a held locker: a confiscation (P4) and a safeguarding hold (P5) are released only at the station', () => {
+    const bench = new Bench();
+    bench.visit(AMIRA);
+    bench.visit(BEN);
+    expect(bench.station.setHold(0, LOCKER.HELD, AMIRA, 900)).toBe(true);
+    expect(bench.station.setHold(1, LOCKER.SAFEGUARDING_HELD, BEN, 900)).toBe(true);
+    expect(bench.station.remoteUnlock(0, 900)).toBe(false);
+    expect(bench.station.remoteUnlock(1, 900)).toBe(false);
+    expect([bench.states[0], bench.states[1]]).toEqual([LOCKER.HELD, LOCKER.SAFEGUARDING_HELD]);
+  });
 });
 
 describe('doors', () => {
@@ -501,6 +512,17 @@ describe('remote unlock', () => {
     bench.wait(PULSE_MS + 100).door(0, false);
     expect(bench.last()).toEqual({ type: EVENT.REMOTE_UNLOCK, locker: 0, person: AMIRA, actor: 900, detail: DETAIL.REMOTE });
     expect([bench.states[0], bench.owners[0]]).toEqual([LOCKER.PHONE_IN, AMIRA]);
+  });
+
+  it('is refused for a held locker: a confiscation (P4) and a safeguarding hold (P5) are released only at the station', () => {
+    const bench = new Bench();
+    bench.visit(AMIRA);
+    bench.visit(BEN);
+    expect(bench.station.setHold(0, LOCKER.HELD, AMIRA, 900)).toBe(true);
+    expect(bench.station.setHold(1, LOCKER.SAFEGUARDING_HELD, BEN, 900)).toBe(true);
+    expect(bench.station.remoteUnlock(0, 900)).toBe(false);
+    expect(bench.station.remoteUnlock(1, 900)).toBe(false);
+    expect([bench.states[0], bench.states[1]]).toEqual([LOCKER.HELD, LOCKER.SAFEGUARDING_HELD]);
   });
 });
 

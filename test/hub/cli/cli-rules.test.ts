@@ -77,15 +77,15 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     await station('form-7a', EVENT.DEPOSIT, { locker: 1, person: await personId('P2') }, new Date().toISOString());
 
     const swept = await handover('uncollected');
-    expect(swept).toMatchObject({ code: 0, stdout: '1 phone(s) marked uncollected\n' });
+    expect(swept).toMatchObject({ code: 0, stdout: '1 phone marked uncollected\n' });
     const uncollectedAt = nextCutoff(deposited, '16:00').toISOString();
     const listed = await handover('report', 'uncollected', '--csv', '-');
     expect(listed.stdout.split('\r\n')[0]).toBe('\uFEFFcustody,pupil,form,locker,deposited,uncollected,disposal due');
-    expect(listed.stdout).toContain(`Amira Khan,7A,form-7a/0,${deposited.toISOString()},${uncollectedAt},${addDays(uncollectedAt, 91)}`);
+    expect(listed.stdout).toContain(`Amira Khan,7A,locker 1 at form-7a,${deposited.toISOString()},${uncollectedAt},${addDays(uncollectedAt, 91)}`);
     expect(listed.stdout).not.toContain('Ben Oduya');
 
     const due = await handover('report', 'disposal');
-    expect(due.stdout).toMatch(/^lost property due for disposal \(1\)/);
+    expect(due.stdout).toMatch(/^lost property due for disposal \(1 row\)/);
     const custody = /\n(\d+)\s+Amira Khan/.exec(due.stdout)![1];
     const noNote = await handover('dispose', custody, '--by', 'OOF');
     expect(noNote.code).toBe(1);
@@ -95,7 +95,7 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     expect(byPupil.stderr.trim()).toBe('handover: P3 is a pupil, not a member of staff');
     const disposed = await handover('dispose', custody, '--note', 'returned to parent', '--by', 'OOF');
     expect(disposed).toMatchObject({ code: 0, stdout: `phone ${custody} recorded as disposed of\n` });
-    expect((await handover('report', 'disposal')).stdout).toMatch(/\(0\)/);
+    expect((await handover('report', 'disposal')).stdout).toMatch(/\(0 rows\)/);
     const row = await db.get<{ disposed_by: number; disposal_note: string }>('SELECT disposed_by, disposal_note FROM phone_custody WHERE id = ?', [Number(custody)]);
     expect({ by: Number(row!.disposed_by), note: row!.disposal_note }).toEqual({ by: await personId('OOF'), note: 'returned to parent' });
     expect((await records.audit.forSubject(`custody:${custody}`)).map((r) => r.action)).toEqual(['phone.uncollected', 'phone.disposed']);
@@ -150,8 +150,8 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     await station('loans-1', EVENT.LOAN, { locker: 0, person: terry, actor: terry }, '2026-03-05T09:00:00.000Z');
     await station('loans-1', EVENT.LOAN, { locker: 2, person: terry, actor: terry }, '2026-03-05T09:01:00.000Z');
     const list = await handover('leaver', 'TTE');
-    expect(list.stdout).toContain('Terry Teach: usb-stick USB-001 lent 2026-03-05: return it, or retain it with --retain TAG --declaration TEXT');
-    expect(list.stdout).toContain('Terry Teach: laptop LAP-001 lent 2026-03-05: must be returned');
+    expect(list.stdout).toContain('Terry Teach: USB-001 (Encrypted USB stick) lent 2026-03-05: return it, or retain it with --retain TAG --declaration TEXT');
+    expect(list.stdout).toContain('Terry Teach: LAP-001 (Laptop) lent 2026-03-05: must be returned');
     expect((await records.audit.forPerson(terry)).at(-1)).toMatchObject({ action: 'person.read', actor: expect.stringMatching(/^os-user:/), subject: `person:${terry}` });
     const blocked = await handover('leaver', 'TTE', '--complete', '--left-on', '2026-07-20', '--by', 'OOF');
     expect(blocked.code).toBe(1);
@@ -159,8 +159,8 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     const laptop = await handover('leaver', 'TTE', '--retain', 'LAP-001', '--declaration', 'I have deleted all school data', '--by', 'OOF');
     expect(laptop.stderr.trim()).toBe('handover: LAP-001 is a Laptop: it must be returned, it cannot be retained');
     const stick = await handover('leaver', 'TTE', '--retain', 'USB-001', '--declaration', 'I declare all school information on this stick has been deleted', '--by', 'OOF');
-    expect(stick.stdout.split('\n')).toEqual(['USB-001 retained by Terry Teach with a declaration; written off without charge', 'Terry Teach: laptop LAP-001 lent 2026-03-05: must be returned', '']);
-    expect((await handover('report', 'leavers')).stdout).toMatch(/\(0\)/);
+    expect(stick.stdout.split('\n')).toEqual(['USB-001 retained by Terry Teach with a declaration; written off without charge', 'Terry Teach: LAP-001 (Laptop) lent 2026-03-05: must be returned', '']);
+    expect((await handover('report', 'leavers')).stdout).toMatch(/\(0 rows\)/);
     await station('loans-1', EVENT.RETURN, { locker: 2, person: terry, actor: terry }, '2026-03-10T09:00:00.000Z');
     const done = await handover('leaver', 'TTE', '--complete', '--left-on', '2026-07-20', '--by', 'OOF');
     expect(done.stdout.trim()).toBe('Terry Teach has left (2026-07-20); badges revoked');
@@ -184,12 +184,12 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
 
   it('lists and changes asset classes: the replacement price a lost stick is charged', async () => {
     const before = await handover('class', 'list');
-    expect(before.stdout).toMatch(/usb-stick\s+Encrypted USB stick\s+1\s+required\s+£10\.00/);
+    expect(before.stdout).toMatch(/usb-stick\s+Encrypted USB stick\s+required\s+£10\.00/);
     const set = await handover('class', 'set', 'usb-stick', '--replacement', '12', '--by', 'HHE');
     expect(set.stdout.trim()).toBe('asset class usb-stick updated');
     const bad = await handover('class', 'set', 'usb-stick', '--loan-days', 'soon', '--by', 'HHE');
     expect(bad.stderr.split('\n')[0]).toBe('handover: --loan-days must be a whole number of days');
-    expect((await handover('class', 'list')).stdout).toMatch(/usb-stick\s+Encrypted USB stick\s+1\s+required\s+£12\.00/);
+    expect((await handover('class', 'list')).stdout).toMatch(/usb-stick\s+Encrypted USB stick\s+required\s+£12\.00/);
     const ian = await personId('ITE');
     await station('loans-1', EVENT.LOAN, { locker: 1, person: ian, actor: ian }, '2026-03-11T09:00:00.000Z');
     expect((await handover('charge', 'lost', 'USB-002', '--by', 'OOF')).stdout).toMatch(/: £12\.00$/m);
@@ -199,12 +199,12 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     const ben = await personId('P2');
     await station('form-7a', EVENT.HOLD_SET, { locker: 1, person: ben, actor: await personId('DSA') }, new Date().toISOString());
     const office = await handover('report', 'holds', '--by', 'OOF');
-    expect(office.stdout).toMatch(/safeguarding\s+form-7a\/1\s+\(restricted: DSL or headteacher\)/);
+    expect(office.stdout).toMatch(/Safeguarding hold\s+locker 2 at form-7a\s+\(restricted: DSL or headteacher\)/);
     expect(office.stdout).not.toContain('Ben Oduya');
     const dsl = await handover('report', 'holds', '--by', 'DSA');
-    expect(dsl.stdout).toMatch(/safeguarding\s+form-7a\/1\s+Ben Oduya/);
+    expect(dsl.stdout).toMatch(/Safeguarding hold\s+locker 2 at form-7a\s+Ben Oduya/);
     const holdings = await handover('report', 'holdings', '--by', 'OOF', '--csv', '-');
-    expect(holdings.stdout).toContain('locker form-7a/1,phone,(restricted: DSL or headteacher),,,');
+    expect(holdings.stdout).toContain('locker 2 at form-7a,phone,(restricted: DSL or headteacher),,,');
     const reads = (await db.all<{ actor: string; subject: string }>("SELECT actor, subject FROM audit_log WHERE action = 'report.read' ORDER BY seq")).slice(-3);
     expect(reads).toEqual([
       { actor: `person:${await personId('OOF')}`, subject: 'report:holds' },

@@ -2,7 +2,8 @@
 // member of staff of school A ("demo", the deployment's own) named with --by cannot act on school
 // B's ("north") people, assets, stations, spare cards or phones — each is refused as if it did not
 // exist and left unchanged — and what they add is their own school's. Their purge touches only
-// their school's leavers, and their firmware rollout only their school's stations.
+// their school's leavers, and their firmware rollout only their school's stations; the pause that
+// holds every school's rollout is not theirs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT } from '../../../protocol/wire';
 import { openDatabase } from '../../../hub/src/db/open';
@@ -132,5 +133,14 @@ describe(`schools as tenants on the command line (${USING_POSTGRES ? 'PostgreSQL
     const status = await handover('firmware', 'status', '--by', 'IAI');
     expect(status.stdout).toMatch(/form-a/);
     expect(status.stdout).not.toMatch(/form-b/);
+  });
+
+  it("does not let one school's ICT lead pause or resume every school's rollout", async () => {
+    for (const command of ['pause', 'resume']) {
+      const run = await handover('firmware', command, '--by', 'IAI');
+      expect(run.code, run.stdout).not.toBe(0);
+      expect(run.stderr).toMatch(/the pause holds every school's rollout: a trust account pauses it on the Stations page/);
+    }
+    expect(await db.get('SELECT paused FROM firmware_rollout WHERE id = 1')).toEqual({ paused: 0 });
   });
 });

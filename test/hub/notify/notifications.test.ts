@@ -168,6 +168,8 @@ describe(`e-mail notifications through a real SMTP server (${USING_POSTGRES ? 'P
       return stolen.length > 0 && stolen;
     }, 30_000, 'the theft notice after the server recovers')) as Arrived[];
     expect(mail.text).toContain('crime number CR/123/26');
+    // The server has the message before the hub reads its answer and marks it sent.
+    await eventually(async () => (await harness.hub.db.get<{ state: string }>("SELECT state FROM notifications WHERE kind = 'asset-stolen'"))?.state === 'sent', 10_000, 'the theft notice marked sent');
     const row = await harness.hub.db.get<{ state: string; last_error: string | null }>("SELECT state, last_error FROM notifications WHERE kind = 'asset-stolen'");
     expect(row).toMatchObject({ state: 'sent', last_error: null });
     expect((await office.page('/notifications')).html).toMatch(/Reported stolen: LAP-001<\/td><td>[^<]*<\/td><td><span class="pill good">sent/);

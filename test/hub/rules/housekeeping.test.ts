@@ -32,7 +32,7 @@ it('marks phones uncollected on its tick after the cut-off, and logs a failure i
   now = new Date('2026-03-02T16:01:00');
   await housekeeping.tick();
   expect(await lost.uncollected()).toHaveLength(1);
-  expect(logs.some((line) => line.includes('1 phone(s) left after the cut-off marked uncollected'))).toBe(true);
+  expect(logs.some((line) => line.includes('1 phone left after the cut-off marked uncollected'))).toBe(true);
   await housekeeping.stop();
 
   const broken = new Housekeeping({ lostProperty: { markUncollected: async () => Promise.reject(new Error('disk full')) } as unknown as LostProperty, log: createLogger('rules', (line) => logs.push(line)) });
@@ -71,7 +71,7 @@ it('runs in the hub: started on a database with a phone left in yesterday, it ma
     const cutoff = new Date(yesterday);
     cutoff.setHours(15, 45, 0, 0);
     expect(await hub.records.lostProperty.uncollected()).toMatchObject([{ person_id: pupil, locker: 5, uncollected_at: cutoff.toISOString(), disposal_due_at: addDays(cutoff.toISOString(), 91) }]);
-    expect(logs.some((line) => line.includes('1 phone(s) left after the cut-off marked uncollected'))).toBe(true);
+    expect(logs.some((line) => line.includes('1 phone left after the cut-off marked uncollected'))).toBe(true);
     // The locker still holds the phone until a member of staff records what happened to it.
     expect((await hub.records.custody.lockers()).find((l) => l.stationId === 'form-9b' && l.locker === 5)!.state).toBe('phone-in');
   } finally {

@@ -42,6 +42,8 @@ describe('calendar days typed by people', () => {
     expect(parseDay('2027-12-08', 'day', limits).ok).toBe(false);
     expect(parseDay('2026-12-06', 'day', { ...limits, notBefore: '2026-12-07' }).ok).toBe(false);
     expect(parseDay('2027-12-07', 'day', limits)).toEqual({ ok: true, day: '2027-12-07' });
+    // A day that may not be in the future (a health check done) says so in words, not "more than 0 years ahead".
+    expect(parseDay('2099-01-01', 'last health check', { today: '2026-12-07', maxYearsAhead: 0 })).toEqual({ ok: false, problem: 'last health check 2099-01-01 is after today (2026-12-07)' });
   });
 });
 

@@ -129,7 +129,7 @@ export async function describeReport(context: WebContext, input: ReportInput, sc
     return { effects: [`${holder}, who ${loan.closed_at ? 'last borrowed' : 'has'} ${itemName}, is charged ${formatPence(Number(price.pence))} for “${price.item}” (price list).`], holder };
   }
   // found
-  if (asset.status !== 'lost' && asset.status !== 'stolen') throw new RuleError('P7', `${asset.tag} is ${asset.status}, not lost or stolen.`);
+  if (asset.status !== 'lost' && asset.status !== 'stolen') throw new RuleError('P7', `${asset.tag} is ${assetStatusWords(asset.status)}, not lost or stolen.`);
   const loan = await context.records.db.get<{ id: number; person_id: number }>("SELECT id, person_id FROM loans WHERE asset_id = ? AND outcome IN ('lost', 'stolen') AND found_at IS NULL ORDER BY id DESC LIMIT 1", [asset.id]);
   const effects = [`${itemName} is marked found and available to lend again.`];
   let holder: string | null = null;

@@ -16,7 +16,7 @@ import { formatPence } from '../../records/time';
 import type { Permission } from '../../rules/permissions';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
-import { actingSchool, requestScope } from '../scope';
+import { actingSchool, requestScope, schoolQuery } from '../scope';
 import { explain } from '../errors';
 import { html, type Html, type HtmlValue } from '../html';
 import { notice } from '../layout';
@@ -170,7 +170,9 @@ async function deskPage(context: WebContext, request: FastifyRequest, reply: Fas
   await context.audit(request, 'web.viewed', { details: { page: '/desk' } });
   const section = (id: string, title: string, permission: Permission, body: Html) =>
     may(account.role, permission) ? html`<section aria-labelledby="${id}-title" id="${id}"><h2 id="${id}-title">${title}</h2>${body}</section>` : null;
-  const form = (action: string, body: HtmlValue, button: string) => html`<form method="post" action="/desk/${action}" class="desk-form">${csrfField(reply)}${body}<p><button type="submit" class="primary">${button}</button></p></form>`;
+  // A trust account showing one school adds to that school: the forms carry its ?school= (issue 16).
+  const query = schoolQuery(request);
+  const form = (action: string, body: HtmlValue, button: string) => html`<form method="post" action="/desk/${action}${query}" class="desk-form">${csrfField(reply)}${body}<p><button type="submit" class="primary">${button}</button></p></form>`;
   const free = spares.filter((card) => !card.out);
   return context.render(request, reply, {
     title: 'Desk',
@@ -204,7 +206,7 @@ async function deskPage(context: WebContext, request: FastifyRequest, reply: Fas
         ${spares.length
           ? html`<div class="table-wrap" role="region" aria-label="Spare cards" tabindex="0"><table class="data"><thead><tr><th scope="col">Spare card</th><th scope="col">Now</th><th scope="col">Action</th></tr></thead><tbody>${spares.map(
               (card) => html`<tr data-spare="${card.label}"><td>${card.label}</td><td>${card.out ? html`<a href="/who/person/${card.out.person_id}">${card.out.name}</a> until ${new Date(card.out.expires_at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}` : 'Free'}</td>
-                <td>${card.out ? html`<form method="post" action="/desk/day-card-back">${csrfField(reply)}<input type="hidden" name="card" value="${card.label}"><button type="submit">Take back…</button></form>` : null}</td></tr>`,
+                <td>${card.out ? html`<form method="post" action="/desk/day-card-back${query}">${csrfField(reply)}<input type="hidden" name="card" value="${card.label}"><button type="submit">Take back…</button></form>` : null}</td></tr>`,
             )}</tbody></table></div>`
           : null}
         <h3>Add a spare card to the pool</h3>
@@ -270,19 +272,19 @@ export function registerDesk(app: FastifyInstance, context: WebContext): void {
                 <ul>${effects.map((effect) => html`<li>${effect}</li>`)}</ul>
                 <p>It is recorded in the audit trail under your account, ${request.account!.username}.</p>
               </div>
-              <form method="post" action="/desk/${name}" class="actions">
+              <form method="post" action="/desk/${name}${schoolQuery(request)}" class="actions">
                 ${csrfField(reply)}
                 ${action.fields.map((field) => html`<input type="hidden" name="${field}" value="${fields[field]}">`)}
                 <input type="hidden" name="confirm" value="yes">
                 <button type="submit" class="primary">Confirm</button>
-                <a class="button" href="/desk">Cancel</a>
+                <a class="button" href="/desk${schoolQuery(request)}">Cancel</a>
               </form>`,
           });
         }
         const message = await action.run(context.records, fields, actor);
         await context.audit(request, `web.desk-${name}`, { details: { action: name } });
         context.flash(request, message);
-        return reply.redirect('/desk', 303);
+        return reply.redirect(`/desk${schoolQuery(request)}`, 303);
       } catch (error) {
         if (!(error instanceof RuleError || error instanceof NotFoundError)) throw error;
         return deskPage(context, request, reply, { problem: explain(error).message.replace(/^./, (c) => c.toUpperCase()), action: name, values: fields, status: 422 });

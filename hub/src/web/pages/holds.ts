@@ -10,17 +10,13 @@ import type { WebContext } from '../context';
 import { requestScope } from '../scope';
 import { PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
+import { holdKindWords } from '../../records/words';
 
-export const KIND_LABELS: Record<string, string> = {
-  confiscation: 'Confiscation',
-  safeguarding: 'Safeguarding hold',
-  'health-check': 'Held for ICT health check',
-};
 
 function holdRow(hold: HoldView): Html {
   return html`<tr>
     <td><a href="/holds/${hold.id}">Hold ${hold.id}</a></td>
-    <td>${KIND_LABELS[hold.kind] ?? hold.kind}</td>
+    <td>${holdKindWords(hold.kind)}</td>
     <td>${hold.stationId}, locker ${hold.locker + 1}</td>
     <td>${hold.restricted ? html`<span class="muted">DSL and headteacher only</span>` : (hold.personName ?? html`<span class="muted">—</span>`)}</td>
     <td>${timeTag(hold.placedAt)}${hold.placedBy ? html`<br><span class="muted">by ${hold.placedBy}</span>` : null}</td>
@@ -84,7 +80,7 @@ export function registerHolds(app: FastifyInstance, context: WebContext): void {
     await context.audit(request, 'web.hold-viewed', { subject: `hold:${id}`, personId: row.person_id === null ? null : Number(row.person_id), details: { hold: id, kind: row.kind } });
     const view = (await context.records.holds.list(actor)).find((hold) => hold.id === id)!;
     return context.render(request, reply, {
-      title: `Hold ${id}: ${KIND_LABELS[view.kind] ?? view.kind}`,
+      title: `Hold ${id}: ${holdKindWords(view.kind)}`,
       section: '/holds',
       body: html`
         <dl class="facts">

@@ -11,21 +11,11 @@ import { requestScope, schoolQuery } from '../scope';
 import type { WebContext } from '../context';
 import { PageError } from '../errors';
 import { finishBody } from '../layout';
-import { DEMO_STATION_ID, type DemoCard, type DemoItem } from '../../demo/demo-school';
+import { DEMO_STATION_ID, type DemoCard, type DemoItem, type DemoSpareCard } from '../../demo/demo-school';
 import { happeningsList, recentHappenings } from './station-happenings';
 import { html, plural, timeTag, type Html } from '../html';
+import { lockerStateWords } from '../../records/words';
 
-export const LOCKER_STATE_LABELS: Record<string, string> = {
-  free: 'Free',
-  'phone-in': 'Phone in',
-  'item-present': 'Item in',
-  'item-out': 'Item out',
-  held: 'Held',
-  'safeguarding-held': 'Safeguarding hold',
-  'health-check-held': 'Held for ICT check',
-  fault: 'Fault',
-  alarm: 'Alarm',
-};
 
 /** Alerts on a locker that make it show as an alarm, in the page's own words (lockers numbered from 1). */
 export const LOCKER_ALARMS: Record<string, string> = {
@@ -73,13 +63,13 @@ function countedState(count: number, state: string): string {
 }
 
 export function stateLabel(state: string): string {
-  return LOCKER_STATE_LABELS[state] ?? state;
+  return lockerStateWords(state);
 }
 
 /** Open alarms per locker (`station/locker`), from the alerts the records raised and nobody has acknowledged. */
 async function lockerAlarms(context: WebContext, scope: Scope): Promise<Map<string, string>> {
   const alarms = new Map<string, string>();
-  for (const alert of (await context.records.alerts.open()).filter((candidate) => scope.subject(candidate.subject))) {
+  for (const alert of (await context.records.alerts.open()).filter((candidate) => scope.subject(candidate.subject) && scope.row(candidate))) {
     const match = /^locker:(.+)\/(\d+)$/.exec(alert.subject);
     if (match && LOCKER_ALARMS[alert.kind]) alarms.set(`${match[1]}/${match[2]}`, `${LOCKER_ALARMS[alert.kind]}, ${new Date(alert.at).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}; not yet acknowledged`);
   }
@@ -142,7 +132,7 @@ async function lockerPanel(context: WebContext, scope: Scope): Promise<Html> {
 const ROLE_WORDS: Record<string, string> = { staff: 'teacher', office: 'office', ict: 'ICT', dsl: 'DSL', headteacher: 'headteacher', deputy: 'deputy head' };
 
 /** The demo's buttons: each taps a card or an item's tag at the simulated station (README: Try it in five minutes). */
-function demoSection(cards: DemoCard[], items: DemoItem[]): Html {
+function demoSection(cards: DemoCard[], items: DemoItem[], spares: DemoSpareCard[]): Html {
   const pupils = cards.filter((card) => card.role === 'pupil');
   const staff = cards.filter((card) => card.role !== 'pupil');
   return html`<section class="demo" aria-labelledby="demo-title">
@@ -156,6 +146,9 @@ function demoSection(cards: DemoCard[], items: DemoItem[]): Html {
     <div class="cards">${staff.map((card) => html`<button type="button" data-demo-uid="${card.uid}">${card.name} (${ROLE_WORDS[card.role] ?? card.role})</button>`)}</div>
     <h3>Item tags</h3>
     <div class="cards">${items.map((item) => html`<button type="button" data-demo-uid="${item.uid}">Tag of ${item.tag} (${item.classId === 'laptop' ? 'laptop' : 'stick'}, locker ${item.homeLocker + 1})</button>`)}</div>
+    <h3>Spare cards</h3>
+    <p class="hint">Blank cards in the office drawer, for someone who forgot theirs. A spare card opens nothing until the office adds it to the pool (<em>Desk → Add a spare card</em>, with the label and card id below) and gives it as a day card; then it opens what that person’s card opens, until the cut-off.</p>
+    <div class="cards">${spares.map((spare) => html`<button type="button" data-demo-uid="${spare.uid}">${spare.label} (card id ${spare.uid.toUpperCase()})</button>`)}</div>
     <h3>At the station</h3>
     <p class="hint">A door the office unlocks, or an emergency open-all, stays open until someone shuts it.</p>
     <div class="cards"><button type="button" data-demo-shut>Shut every open door</button></div>
@@ -169,7 +162,7 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
     await context.audit(request, 'web.viewed', { details: { page: '/lockers' } });
     const demoCards = context.demo && may(request.account!.role, 'demo.tap') ? context.demo.cards() : [];
     const scope = await requestScope(context, request);
-    const alerts = (await context.records.alerts.open()).filter((alert) => scope.subject(alert.subject));
+    const alerts = (await context.records.alerts.open()).filter((alert) => scope.subject(alert.subject) && scope.row(alert));
     const mayAcknowledge = may(request.account!.role, 'alerts.acknowledge');
     return context.render(request, reply, {
       title: 'Lockers now',
@@ -189,7 +182,7 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
           : null}
         <p class="live-status" role="status" aria-live="polite" data-live-status>Updates live as pupils tap.</p>
         <div data-live-panel="/lockers/panel${schoolQuery(request)}">${await lockerPanel(context, scope)}</div>
-        ${demoCards.length ? demoSection(demoCards, context.demo!.items()) : null}`,
+        ${demoCards.length ? demoSection(demoCards, context.demo!.items(), context.demo!.spares()) : null}`,
     });
   });
 
@@ -202,7 +195,7 @@ export function registerAlerts(app: FastifyInstance, context: WebContext): void 
   async function openAlert(request: FastifyRequest): Promise<AlertRow> {
     const id = Number((request.params as { id: string }).id);
     const scope = await requestScope(context, request);
-    const alert = Number.isInteger(id) ? (await context.records.alerts.open()).find((candidate) => Number(candidate.id) === id && scope.subject(candidate.subject)) : undefined;
+    const alert = Number.isInteger(id) ? (await context.records.alerts.open()).find((candidate) => Number(candidate.id) === id && scope.subject(candidate.subject) && scope.row(candidate)) : undefined;
     if (!alert) throw new PageError(404, 'That alert is not open (it may have been acknowledged already).');
     return alert;
   }

@@ -173,10 +173,10 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       ${manage && bundles.length > 0
         ? html`<form method="post" action="/stations/firmware/rollout${query}" class="field-row">${csrfField(reply)}
             <p><label for="fw-version">Version</label> <select id="fw-version" name="version">${bundles.map((bundle) => html`<option value="${bundle.version}">${bundle.version}</option>`)}</select></p>
-            <p><label for="fw-stage">To</label> <select id="fw-stage" name="stage"><option value="one">one more station</option><option value="room">a room’s worth (4 more)</option><option value="all">every station</option></select></p>
+            <p><label for="fw-stage">To</label> <select id="fw-stage" name="stage"><option value="one">one more station</option><option value="room">a room’s worth (4 more)</option><option value="all">every station</option>${stations.map((station) => html`<option value="station:${station.id}">station ${station.id}</option>`)}</select></p>
             <p><label><input type="checkbox" name="rollback" value="yes"> an older version: roll back</label></p>
             <p><button type="submit">Roll out</button></p></form>
-          <form method="post" action="/stations/firmware/${paused ? 'resume' : 'pause'}">${csrfField(reply)}<p><button type="submit">${paused ? 'Resume the rollout' : 'Pause the rollout'}</button></p></form>`
+          ${scope.everything ? html`<form method="post" action="/stations/firmware/${paused ? 'resume' : 'pause'}">${csrfField(reply)}<p><button type="submit">${paused ? 'Resume the rollout' : 'Pause the rollout'}</button></p></form>` : null}`
         : manage
           ? null
           : html`<p class="hint">Uploading and rolling out firmware is for the ICT lead and the headteacher.</p>`}
@@ -185,10 +185,12 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
 
   app.post('/stations/firmware/rollout', { config: { permission: 'firmware.manage' } }, async (request, reply) => {
     const body = (request.body ?? {}) as { version?: string; stage?: string; rollback?: string };
+    // "To": a stage, or one station chosen by name ("station:<id>").
+    const named = String(body.stage ?? '').startsWith('station:') ? [String(body.stage).slice('station:'.length)] : undefined;
     const stage = (['one', 'room', 'all'].includes(String(body.stage)) ? body.stage : 'one') as Stage;
     // An account of one school rolls out to its school's stations only (a trust account: to all, or the school it filters by).
     const scope = await requestScope(context, request);
-    const chosen = await firmware.rollout(String(body.version ?? ''), { stage, within: (id) => scope.station(id) }, body.rollback === 'yes', actorFor(request.account!));
+    const chosen = await firmware.rollout(String(body.version ?? ''), named ? { stations: named, within: (id) => scope.station(id) } : { stage, within: (id) => scope.station(id) }, body.rollback === 'yes', actorFor(request.account!));
     context.flash(request, `Firmware ${body.version} goes to ${chosen.join(', ')} while each is online.`);
     return reply.redirect('/stations#firmware', 303);
   });
@@ -204,6 +206,8 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
 
   for (const action of ['pause', 'resume'] as const) {
     app.post(`/stations/firmware/${action}`, { config: { permission: 'firmware.manage' } }, async (request, reply) => {
+      // The pause holds every school's rollout: a school's account withdraws its own stations' updates instead (issue 16).
+      if (!(await requestScope(context, request)).everything) throw new PageError(403, 'Pausing the rollout stops it at every school of the trust, so a trust account does it. To stop an update at one of your stations, withdraw it.');
       await firmware.setPaused(action === 'pause', actorFor(request.account!));
       context.flash(request, action === 'pause' ? 'Firmware rollout paused.' : 'Firmware rollout resumed.');
       return reply.redirect('/stations#firmware', 303);
@@ -229,9 +233,12 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     const stations = (await records.stations.list()).filter((station) => scope.station(station.id));
     const alerts = await records.alerts.open();
     const since = new Date(Date.now() - ALARM_HOURS * 3600_000).toISOString();
+    // The latest 200 of the account's schools' stations (issue 16), not of the whole trust's.
+    const site = scope.where('s.site');
     const recent = await records.db.all<{ station_id: string; type: number; locker: number | null; received_at: string }>(
-      `SELECT station_id, type, locker, received_at FROM station_events WHERE type IN (${ALARM_EVENTS.map(() => '?').join(', ')}) AND received_at >= ? ORDER BY received_at DESC LIMIT 200`,
-      [...ALARM_EVENTS, since],
+      `SELECT e.station_id, e.type, e.locker, e.received_at FROM station_events e JOIN stations s ON s.id = e.station_id
+       WHERE e.type IN (${ALARM_EVENTS.map(() => '?').join(', ')}) AND e.received_at >= ? AND ${site.sql} ORDER BY e.received_at DESC LIMIT 200`,
+      [...ALARM_EVENTS, since, ...site.params],
     );
     return html`<div class="table-wrap"><table class="data stations">
       <thead><tr><th scope="col">Station</th><th scope="col">Status</th><th scope="col">Last heard</th><th scope="col">Firmware</th><th scope="col">Journal backlog</th><th scope="col">Memory</th><th scope="col">Reader</th><th scope="col">Badge list</th><th scope="col">Alarms (open, and the last 24 hours)</th></tr></thead>
@@ -279,6 +286,14 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     const locker = lockerOf(request, station);
     const confirmed = ((request.body ?? {}) as { confirm?: string }).confirm === 'yes';
     const view = (await records.custody.lockers()).find((candidate) => candidate.stationId === station.id && candidate.locker === locker);
+    // A held phone leaves its locker only at the station: the DSL's card for a safeguarding hold
+    // (P5), two staff cards for a confiscation (P4). One account's unlock would get round both.
+    const hold = view && RELEASED_AT_THE_STATION[view.state];
+    if (hold) {
+      await context.audit(request, 'web.remote-unlock-refused', { subject: `locker:${station.id}/${locker}`, details: { station: station.id, locker, state: view.state } });
+      const rule = hold === 'a safeguarding hold' ? 'only the DSL’s card opens it (P5)' : 'two staff cards, one of them the headteacher’s (P4)';
+      throw new PageError(409, `Locker ${locker + 1} at ${station.id} is under ${hold}, released at the station: ${rule}. It is not unlocked from the office page; in an emergency, open every locker instead.`);
+    }
     if (!confirmed) {
       return context.render(request, reply, {
         title: `Unlock locker ${locker + 1} at ${station.id}: check and confirm`,
@@ -329,6 +344,9 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     return reply.redirect('/stations', 303);
   });
 }
+
+/** Locker states whose phone comes out only through the release at the station (the rule, for the sentence). */
+const RELEASED_AT_THE_STATION: Record<string, string | undefined> = { held: 'a confiscation', 'safeguarding-held': 'a safeguarding hold' };
 
 /** Why a station refused a command, as a sentence (the link's refusal names are for the log). */
 export function refusalInWords(refusal: string | null, locker: number | null, doorsOpen: number[]): string {

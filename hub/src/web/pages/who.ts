@@ -6,13 +6,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { eventName } from '../../protocol/frames';
 import { roleWords } from '../../records/actor';
-import { KIND_LABELS } from './holds';
+import { holdKindWords } from '../../records/words';
 import { assetStatusWords, type AssetRow } from '../../records/assets';
 import type { LoanRow } from '../../records/loans';
 import type { PersonRow } from '../../records/people';
 import { formatPence } from '../../records/time';
 import { maySeeSafeguarding } from '../../records/access';
-import { safeguardedCustody } from '../../records/safeguarding';
+import { safeguardedCustody, safeguardedSpansAt } from '../../records/safeguarding';
 import type { WebContext } from '../context';
 import { requestSqlScope } from '../scope';
 import { phonesInPage } from '../../records/phones-in-list';
@@ -52,6 +52,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
     const phones = await phonesInPage(db, { scope, form, search: q, heldLockers: 'leave-out' }, requestedPlace(request));
     if (q) {
       const like = `%${q.toLowerCase()}%`;
+      // The account's schools in the query itself, so the first 50 are of them (issue 16).
       const school = scope.where('school');
       people = await db.all<PersonRow>(
         `SELECT * FROM people WHERE purged_at IS NULL AND (LOWER(name) LIKE ? OR LOWER(external_id) LIKE ? OR LOWER(COALESCE(staff_code, '')) LIKE ? OR LOWER(COALESCE(form, '')) = ?) AND ${school.sql}
@@ -135,6 +136,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
     const mayCharges = may(account.role, 'charges.view');
     const charges = mayCharges ? await context.records.ledger.entries({ personId: id }) : [];
     const balance = mayCharges ? await context.records.ledger.balance(id) : 0;
+    const dayCards = await context.records.dayCards.ofPerson(id);
     const phoneIn = phones.find((phone) => !phone.collected_at);
     const openLoans = loans.filter((loan) => !loan.closed_at);
     const now = new Date().toISOString();
@@ -165,13 +167,19 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
               : html`<p class="empty">No phone deposits recorded.</p>`}
           </section>`
           : null}
+        ${dayCards.length
+          ? html`<section aria-labelledby="day-cards-title"><h2 id="day-cards-title">Day cards (a spare card given for a forgotten one)</h2>
+            <p class="hint">Every tap with a day card is recorded as theirs: it is in the history above and below.</p>
+            <ul>${dayCards.map((card) => html`<li data-day-card="${card.label}">Spare card ${card.label}, given ${timeTag(card.issued_at)}${card.issued_by_name ? ` by ${card.issued_by_name}` : ''}, until ${timeTag(card.expires_at)}: ${card.ended_at ? (card.ended_how === 'expired' ? html`ended at the cut-off, ${timeTag(card.ended_at)}` : html`taken back ${timeTag(card.ended_at)}`) : 'in use now'}</li>`)}</ul>
+          </section>`
+          : null}
         <section aria-labelledby="loans-title"><h2 id="loans-title">Loans</h2>
           ${loans.length
             ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Item</th><th scope="col">Lent</th><th scope="col">Due</th><th scope="col">Closed</th></tr></thead>
               <tbody>${loans.map((loan) => html`<tr><td><a href="/who/asset/${encodeURIComponent(loan.tag)}">${loan.tag}</a> (${classNames[loan.class_id] ?? loan.class_id})</td><td>${timeTag(loan.lent_at)}</td><td>${timeTag(loan.due_at)}</td><td>${loan.closed_at ? html`${timeTag(loan.closed_at)}, ${LOAN_OUTCOMES[loan.outcome ?? ''] ?? loan.outcome}${loan.found_at ? ' (later found)' : ''}` : 'open'}</td></tr>`)}</tbody></table></div>`
             : html`<p class="empty">No loans.</p>`}
         </section>
-        ${holds.length ? html`<section aria-labelledby="holds-title"><h2 id="holds-title">Holds</h2><ul>${holds.map((hold) => html`<li><a href="/holds/${hold.id}">Hold ${hold.id}</a>: ${KIND_LABELS[hold.kind] ?? hold.kind} at ${hold.stationId}, locker ${hold.locker + 1}, ${timeTag(hold.placedAt)}${hold.releasedAt ? html`, released ${timeTag(hold.releasedAt)}` : ' (held)'}</li>`)}</ul></section>` : null}
+        ${holds.length ? html`<section aria-labelledby="holds-title"><h2 id="holds-title">Holds</h2><ul>${holds.map((hold) => html`<li><a href="/holds/${hold.id}">Hold ${hold.id}</a>: ${holdKindWords(hold.kind)} at ${hold.stationId}, locker ${hold.locker + 1}, ${timeTag(hold.placedAt)}${hold.releasedAt ? html`, released ${timeTag(hold.releasedAt)}` : ' (held)'}</li>`)}</ul></section>` : null}
         ${mayCharges
           ? html`<section aria-labelledby="charges-title"><h2 id="charges-title">Charges</h2>
             ${charges.length
@@ -190,13 +198,16 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
     await context.audit(request, 'web.asset-viewed', { subject: `asset:${asset.id}`, details: { page: '/who/asset' } });
     const loans = await db.all<LoanRow & { name: string; external_id: string }>('SELECT l.*, p.name, p.external_id FROM loans l JOIN people p ON p.id = l.person_id WHERE l.asset_id = ? ORDER BY l.lent_at DESC', [asset.id]);
     const open = loans.find((loan) => !loan.closed_at);
-    const events = asset.home_station
+    const eventRows = asset.home_station
       ? await db.all<{ type: number; received_at: string; person_id: number | null; actor_id: number | null; name: string | null }>(
           `SELECT e.type, e.received_at, e.person_id, e.actor_id, p.name FROM station_events e LEFT JOIN people p ON p.id = COALESCE(e.person_id, e.actor_id)
            WHERE e.station_id = ? AND e.locker = ? ORDER BY e.received_at DESC, e.boot DESC, e.seq DESC LIMIT 50`,
           [asset.home_station, asset.home_locker],
         )
       : [];
+    // Its home may be a locker that held a phone a safeguarding hold kept: no one is named for those events (P5).
+    const spans = asset.home_station && !maySeeSafeguarding(actorFor(request.account!)) ? await safeguardedSpansAt(db, asset.home_station, Number(asset.home_locker)) : [];
+    const events = eventRows.map((event) => (spans.some((span) => event.received_at >= span.from && event.received_at <= span.until) ? { ...event, name: null } : event));
     const healthDue = await context.records.assets.healthCheckDueAt(asset);
     const classNames = await context.records.assets.classNames();
     return context.render(request, reply, {
