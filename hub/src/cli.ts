@@ -1,4 +1,5 @@
 // `handover` — the hub's command line. Errors are one clear line and a non-zero exit.
+import { checkEmbeddedBroker } from './broker/embedded-limit';
 import fs from 'node:fs';
 import { format, parseArgs } from 'node:util';
 import { loadSettings } from './settings';
@@ -88,6 +89,11 @@ async function stationAdd(args: string[]): Promise<void> {
     const config = withTiming(stationConfig(station, await schoolBadgeKey(db), broker, null, assets), timing);
     console.log(JSON.stringify(config, null, 2));
     await refreshMosquittoFiles(db, settings);
+    if (settings.embeddedBroker) {
+      const check = await checkEmbeddedBroker(db, (await records.schools.list()).length, settings.embeddedBrokerMaxStations);
+      if (check.refusal) console.error(`handover: warning: the station is registered, but the hub will not start: ${check.refusal}`);
+      else if (check.warning) console.error(`handover: warning: ${check.warning}`);
+    }
   } finally {
     await db.close();
   }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { IClientOptions } from 'mqtt';
 import { startBroker, type RunningBroker } from './broker';
+import { checkEmbeddedBroker } from './broker/embedded-limit';
 import { hubPassword, hubUsernames, HUB_CLIENT_PREFIX } from './broker/access';
 import { ChangeRelay } from './cluster/change-relay';
 import { LeaderLock, SoleHub, type Leadership } from './cluster/leadership';
@@ -98,6 +99,14 @@ export class Hub {
     this.people = this.records.people;
     this.stations = this.records.stations;
     this.custody = this.records.custody;
+    if (settings.embeddedBroker) {
+      const check = await checkEmbeddedBroker(this.db, (await this.records.schools.list()).length, settings.embeddedBrokerMaxStations);
+      if (check.refusal) {
+        await this.db.close();
+        throw new Error(check.refusal);
+      }
+      if (check.warning) this.log.warn(check.warning);
+    }
     // Several hubs (HANDOVER_HUB_NAME; settings.ts requires PostgreSQL and an external broker).
     const hubName = settings.hubName;
     this.leadership = hubName && settings.databaseUrl ? new LeaderLock(settings.databaseUrl, hubName, this.log.child('cluster')) : new SoleHub();

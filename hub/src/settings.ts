@@ -2,6 +2,7 @@
 // Every bad value is reported with the variable's name and what was wrong.
 import path from 'node:path';
 import { z } from 'zod';
+import { EMBEDDED_BROKER_MAX_STATIONS } from './broker/embedded-limit';
 import { LOG_FORMATS, LOG_LEVELS } from './log';
 
 const SettingsSchema = z.object({
@@ -16,6 +17,8 @@ const SettingsSchema = z.object({
   mqttPort: z.number().int().min(0).max(65535),
   /** Run the embedded broker (aedes) on mqttPort; off when an external broker such as Mosquitto is used. */
   embeddedBroker: z.boolean(),
+  /** The most stations the embedded broker is started for: more, and the hub refuses (broker/embedded-limit.ts). */
+  embeddedBrokerMaxStations: z.number().int().min(1),
   httpHost: z.string().min(1),
   httpPort: z.number().int().min(0).max(65535),
   /** End of the school day, hub local time: phones still in a locker then are uncollected (P1, P13). */
@@ -108,6 +111,7 @@ export const SETTING_VARIABLES: Record<keyof Settings, string> = {
   mqttHost: 'HANDOVER_MQTT_HOST',
   mqttPort: 'HANDOVER_MQTT_PORT',
   embeddedBroker: 'HANDOVER_EMBEDDED_BROKER',
+  embeddedBrokerMaxStations: 'HANDOVER_EMBEDDED_BROKER_MAX_STATIONS',
   httpHost: 'HANDOVER_HTTP_HOST',
   httpPort: 'HANDOVER_HTTP_PORT',
   dayCutoff: 'HANDOVER_DAY_CUTOFF',
@@ -169,6 +173,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     mqttHost: env.HANDOVER_MQTT_HOST ?? '127.0.0.1',
     mqttPort: intFrom(env.HANDOVER_MQTT_PORT, 1883),
     embeddedBroker: (env.HANDOVER_EMBEDDED_BROKER ?? 'true') !== 'false',
+    embeddedBrokerMaxStations: intFrom(env.HANDOVER_EMBEDDED_BROKER_MAX_STATIONS, EMBEDDED_BROKER_MAX_STATIONS),
     httpHost: env.HANDOVER_HTTP_HOST ?? '127.0.0.1',
     httpPort: intFrom(env.HANDOVER_HTTP_PORT, 8080),
     homeAssistantPrefix: env.HANDOVER_HA_PREFIX ?? 'homeassistant',

@@ -637,6 +637,19 @@ export const MIGRATIONS: MigrationStep[] = [
     anchor_key TEXT NOT NULL UNIQUE
   );
   `,
+  // 21 (issue 16): "who holds what" and end of day page through the phones in lockers (records/
+  // phones-in-list.ts), oldest first, a page at a time: an index in that order (and one of the
+  // uncollected only), a pupil's phone in by person (a form or a school's pupils first), the
+  // lockers a safeguarding hold keeps (a few, subtracted from the counts), pupils by form, a
+  // school's stations (the account's scope as a condition, Scope.where).
+  `
+  CREATE INDEX phones_in_order ON phones_in (deposited_at, custody_id);
+  CREATE INDEX phones_in_uncollected ON phones_in (deposited_at, custody_id) WHERE uncollected_at IS NOT NULL;
+  CREATE INDEX phones_in_person ON phones_in (person_id);
+  CREATE INDEX lockers_safeguarding ON lockers (station_id, locker) WHERE state = 'safeguarding-held';
+  CREATE INDEX people_form ON people (form);
+  CREATE INDEX stations_site ON stations (site);
+  `,
 ];
 
 /** The text of one step for a database kind. */

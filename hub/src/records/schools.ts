@@ -26,32 +26,43 @@ export class Scope {
     readonly schools: string[] | null,
     /** The values people.school, assets.school and stations.site hold for these schools. */
     private stored: string[] | null,
-    private people: Set<number> | null,
-    private stations: Set<string> | null,
-    private assets: Set<number> | null,
+    /** The ids of those schools' people, stations and assets: read only for the per-row checks below (`withIds`). */
+    private ids: { people: Set<number>; stations: Set<string>; assets: Set<number> } | null,
   ) {}
 
   static all(): Scope {
-    return new Scope(null, null, null, null, null);
+    return new Scope(null, null, null);
   }
 
-  /** The scope of some schools: the ids of their people, stations and assets are read once. */
-  static async of(db: SqlDatabase, home: string, schools: string[]): Promise<Scope> {
+  /**
+   * The scope of some schools as SQL conditions only (`where`, `hasPerson`…): nothing is read.
+   * What the busy pages use, so a request does not load every id of a school.
+   */
+  static sql(home: string, schools: string[]): Scope {
     const stored = schools.map((school) => (school === home ? '' : school));
     if (stored.includes('')) stored.push(home);
-    const marks = stored.map(() => '?').join(', ');
+    return new Scope(schools, stored, null);
+  }
+
+  /** The scope of some schools with the ids of their people, stations and assets read once, for `person`, `row`, `rows`… */
+  static async of(db: SqlDatabase, home: string, schools: string[]): Promise<Scope> {
+    return Scope.sql(home, schools).withIds(db);
+  }
+
+  /** This scope with its ids read (the per-row checks need them); the same scope when it is every school. */
+  async withIds(db: SqlDatabase): Promise<Scope> {
+    if (!this.stored || this.ids) return this;
+    const marks = this.stored.map(() => '?').join(', ');
     const [people, stations, assets] = await Promise.all([
-      db.all<{ id: number }>(`SELECT id FROM people WHERE school IN (${marks})`, stored),
-      db.all<{ id: string }>(`SELECT id FROM stations WHERE site IN (${marks})`, stored),
-      db.all<{ id: number }>(`SELECT id FROM assets WHERE school IN (${marks})`, stored),
+      db.all<{ id: number }>(`SELECT id FROM people WHERE school IN (${marks})`, this.stored),
+      db.all<{ id: string }>(`SELECT id FROM stations WHERE site IN (${marks})`, this.stored),
+      db.all<{ id: number }>(`SELECT id FROM assets WHERE school IN (${marks})`, this.stored),
     ]);
-    return new Scope(
-      schools,
-      stored,
-      new Set(people.map((row) => Number(row.id))),
-      new Set(stations.map((row) => row.id)),
-      new Set(assets.map((row) => Number(row.id))),
-    );
+    return new Scope(this.schools, this.stored, {
+      people: new Set(people.map((row) => Number(row.id))),
+      stations: new Set(stations.map((row) => row.id)),
+      assets: new Set(assets.map((row) => Number(row.id))),
+    });
   }
 
   /**
@@ -63,26 +74,51 @@ export class Scope {
     return { sql: `${column} IN (${this.stored.map(() => '?').join(', ')})`, params: this.stored };
   }
 
+  /** Whether a person is of these schools, asked of the database (no person: yes). */
+  async hasPerson(db: SqlDatabase, id: number | string | null | undefined): Promise<boolean> {
+    return this.has(db, 'people', 'school', id === null || id === undefined ? id : Number(id));
+  }
+
+  async hasStation(db: SqlDatabase, id: string | null | undefined): Promise<boolean> {
+    return this.has(db, 'stations', 'site', id);
+  }
+
+  async hasAsset(db: SqlDatabase, id: number | string | null | undefined): Promise<boolean> {
+    return this.has(db, 'assets', 'school', id === null || id === undefined ? id : Number(id));
+  }
+
+  private async has(db: SqlDatabase, table: string, column: string, id: number | string | null | undefined): Promise<boolean> {
+    if (!this.stored || id === null || id === undefined) return true;
+    const school = this.where(column);
+    return !!(await db.get(`SELECT 1 AS found FROM ${table} WHERE id = ? AND ${school.sql}`, [id, ...school.params]));
+  }
+
+  /** The ids the per-row checks need: a scope made by `Scope.sql` has none until `withIds`. */
+  private loaded() {
+    if (!this.ids) throw new Error('this scope was made for SQL conditions only: read its ids first (Scope.withIds)');
+    return this.ids;
+  }
+
   get everything(): boolean {
     return this.schools === null;
   }
 
   /** Whether a person is of these schools (no person: yes, the row names nobody). */
   person(id: number | string | null | undefined): boolean {
-    return !this.people || id === null || id === undefined || this.people.has(Number(id));
+    return !this.stored || id === null || id === undefined || this.loaded().people.has(Number(id));
   }
 
   station(id: string | null | undefined): boolean {
-    return !this.stations || id === null || id === undefined || this.stations.has(id);
+    return !this.stored || id === null || id === undefined || this.loaded().stations.has(id);
   }
 
   asset(id: number | string | null | undefined): boolean {
-    return !this.assets || id === null || id === undefined || this.assets.has(Number(id));
+    return !this.stored || id === null || id === undefined || this.loaded().assets.has(Number(id));
   }
 
   /** Whether a row is in scope: each of its person, station and asset columns that it has. */
   row(row: object): boolean {
-    if (!this.people) return true;
+    if (!this.stored) return true;
     const fields = row as Record<string, unknown>;
     for (const key of ['personId', 'person_id', 'borrowerId', 'borrower_id']) if (key in fields && !this.person(fields[key] as number | null)) return false;
     for (const key of ['stationId', 'station_id', 'home_station']) if (key in fields && !this.station(fields[key] as string | null)) return false;
@@ -92,7 +128,7 @@ export class Scope {
 
   /** Whether an audit or alert subject (`person:7`, `asset:3`, `locker:room-12/4`, `station:room-12`, `event:room-12/1/7`) is in scope. */
   subject(subject: string | null | undefined): boolean {
-    if (!this.people || !subject) return true;
+    if (!this.stored || !subject) return true;
     const match = /^(person|asset|locker|station|event):([^/]+)/.exec(subject);
     if (!match) return true;
     if (match[1] === 'person') return this.person(match[2]);
@@ -101,7 +137,7 @@ export class Scope {
   }
 
   rows<T extends object>(rows: T[]): T[] {
-    return this.people ? rows.filter((row) => this.row(row)) : rows;
+    return this.stored ? rows.filter((row) => this.row(row)) : rows;
   }
 }
 
@@ -197,9 +233,14 @@ export class Schools {
    * may see (a trust account filtering by school). A single-school deployment sees everything.
    */
   async scopeFor(accountSchool: string, filter?: string | null): Promise<Scope> {
+    return (await this.sqlScopeFor(accountSchool, filter)).withIds(this.db);
+  }
+
+  /** The same scope as SQL conditions only (Scope.sql): nothing read but the list of schools. */
+  async sqlScopeFor(accountSchool: string, filter?: string | null): Promise<Scope> {
     const schools = (await this.list()).map((school) => school.id);
-    if (accountSchool !== TRUST) return schools.length > 1 || filter ? Scope.of(this.db, this.home, [accountSchool]) : Scope.all();
-    if (filter && schools.includes(filter)) return Scope.of(this.db, this.home, [filter]);
+    if (accountSchool !== TRUST) return schools.length > 1 || filter ? Scope.sql(this.home, [accountSchool]) : Scope.all();
+    if (filter && schools.includes(filter)) return Scope.sql(this.home, [filter]);
     return Scope.all();
   }
 }

@@ -2,7 +2,9 @@
 // auth.ts: GET /api/session for a CSRF token, POST /api/login), and the live stream.
 import type { FastifyInstance } from 'fastify';
 import type { WebContext } from './context';
-import { requestScope } from './scope';
+import { requestScope, requestSqlScope } from './scope';
+import { formatPageKey, PAGE_SIZES, phonesInPage } from '../records/phones-in-list';
+import { queryText, requestedPlace } from './phones-in-view';
 
 /** How often an open stream checks that its session still stands (and keeps proxies from closing it). */
 const STREAM_CHECK_MS = 15_000;
@@ -18,9 +20,19 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
     const lockers = (await records.custody.lockers()).filter((locker) => scope.station(locker.stationId));
     return { lockers: lockers.map((locker) => ({ ...locker, doorOpen: link?.states.get(locker.stationId)?.doorsOpen?.includes(locker.locker) ?? null })) };
   });
+  // The phones in lockers a page at a time, oldest first (issue 16: a trust has 50,000): `limit`
+  // (100, at most 500), `after` / `before` (a page's `next` / `previous`), `form`, `q`, `school`.
   app.get('/api/custody', { config: { permission: 'lockers.view' } }, async (request) => {
     await context.audit(request, 'web.viewed', { details: { page: '/api/custody' } });
-    return { phonesIn: (await requestScope(context, request)).rows(await records.custody.phonesIn()) };
+    const scope = await requestSqlScope(context, request);
+    const limit = Number(queryText(request, 'limit') || PAGE_SIZES.default);
+    const page = await phonesInPage(records.db, { scope, form: queryText(request, 'form'), search: queryText(request, 'q'), heldLockers: 'leave-out' }, { ...requestedPlace(request), size: Number.isFinite(limit) ? limit : PAGE_SIZES.default });
+    return {
+      phonesIn: page.rows.map((row) => ({ custodyId: row.custodyId, personId: row.personId, personName: row.personName, form: row.form, stationId: row.stationId, locker: row.locker, depositedAt: row.depositedAt })),
+      total: page.total,
+      next: page.next && formatPageKey(page.next),
+      previous: page.previous && formatPageKey(page.previous),
+    };
   });
   app.get('/api/stations', { config: { permission: 'stations.view' } }, async (request) => ({
     stations: (await requestScope(context, request)).rows((await records.stations.list()).map((station) => ({ ...station, stationId: station.id }))).map((station) => {

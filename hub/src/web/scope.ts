@@ -26,18 +26,34 @@ export async function schoolChoice(context: Pick<WebContext, 'records'>, request
   return { schools, chosen: typeof filter === 'string' && schools.some((school) => school.id === filter) ? filter : null, trust: true, path };
 }
 
+const sqlScopes = new WeakMap<FastifyRequest, Promise<Scope>>();
 const scopes = new WeakMap<FastifyRequest, Promise<Scope>>();
 
-export function requestScope(context: Pick<WebContext, 'records'>, request: FastifyRequest): Promise<Scope> {
-  let scope = scopes.get(request);
+/**
+ * The account's scope as SQL conditions only (`scope.where(column)`, `scope.hasPerson(db, id)`):
+ * nothing of the schools' records is read. The busy pages (who holds what, end of day, today, the
+ * JSON API) use this, so a request at a trust's size does not load every id of a school.
+ */
+export function requestSqlScope(context: Pick<WebContext, 'records'>, request: FastifyRequest): Promise<Scope> {
+  let scope = sqlScopes.get(request);
   if (!scope) {
     scope = (async () => {
       const account = request.account;
       if (!account) return Scope.all();
       const school = await context.records.schools.ofAccount(account.id);
       const filter = (request.query as { school?: unknown } | undefined)?.school;
-      return context.records.schools.scopeFor(school, typeof filter === 'string' && filter ? filter : null);
+      return context.records.schools.sqlScopeFor(school, typeof filter === 'string' && filter ? filter : null);
     })();
+    sqlScopes.set(request, scope);
+  }
+  return scope;
+}
+
+/** The same scope with the ids of its schools' people, stations and assets read, for pages that check rows one by one (`scope.rows`). */
+export function requestScope(context: Pick<WebContext, 'records'>, request: FastifyRequest): Promise<Scope> {
+  let scope = scopes.get(request);
+  if (!scope) {
+    scope = requestSqlScope(context, request).then((sql) => sql.withIds(context.records.db));
     scopes.set(request, scope);
   }
   return scope;

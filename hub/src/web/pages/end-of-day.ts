@@ -8,12 +8,18 @@ import { RESTRICTED, safeguardedPhonesIn } from '../../records/safeguarding';
 import { latestCutoff } from '../../records/time';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
-import { requestScope } from '../scope';
+import { requestSqlScope } from '../scope';
+import { phonesInPage, type PhoneInRow } from '../../records/phones-in-list';
+import { phonesInList, requestedPlace, type PageParams } from '../phones-in-view';
 import { PageError } from '../errors';
 import { formatDay, html, timeTag } from '../html';
 
+/** The uncollected and due-for-disposal lists' own places in the query (the first list uses after/before). */
+const UNCOLLECTED: PageParams = { after: 'uncollected-after', before: 'uncollected-before' };
+const DUE: PageParams = { after: 'due-after', before: 'due-before' };
+
 export function registerEndOfDay(app: FastifyInstance, context: WebContext): void {
-  const { lostProperty, custody } = context.records;
+  const { lostProperty, db } = context.records;
 
   app.get('/end-of-day', { config: { permission: 'end-of-day.view' } }, async (request, reply) => {
     const now = new Date();
@@ -23,52 +29,57 @@ export function registerEndOfDay(app: FastifyInstance, context: WebContext): voi
     // idempotent and dates each phone by the first cut-off after its deposit), so the list is right
     // the moment the cut-off passes, and with no housekeeping running at all.
     await lostProperty.markUncollected(now);
-    const scope = await requestScope(context, request);
-    const [inLockers, uncollected, due] = (await Promise.all([custody.phonesIn(), lostProperty.uncollected(), lostProperty.dueForDisposal(now)])).map((rows) => scope.rows(rows as object[])) as [
-      Awaited<ReturnType<typeof custody.phonesIn>>,
-      Awaited<ReturnType<typeof lostProperty.uncollected>>,
-      Awaited<ReturnType<typeof lostProperty.dueForDisposal>>,
-    ];
-    const uncollectedIds = new Set(uncollected.map((phone) => Number(phone.person_id)));
-    const today = inLockers.filter((phone) => !uncollectedIds.has(phone.personId));
+    // A page of each list, the account's schools as SQL conditions (issue 16: a trust's 50,000).
+    const scope = await requestSqlScope(context, request);
+    const [today, uncollected, due] = await Promise.all([
+      phonesInPage(db, { scope, only: 'today', heldLockers: 'leave-out' }, requestedPlace(request)),
+      phonesInPage(db, { scope, only: 'uncollected', heldLockers: 'list' }, requestedPlace(request, UNCOLLECTED)),
+      phonesInPage(db, { scope, only: 'uncollected', disposalDueBy: now.toISOString(), heldLockers: 'list' }, requestedPlace(request, DUE)),
+    ]);
     const mayDispose = may(request.account!.role, 'lost-property.dispose');
     // A phone a safeguarding hold keeps names no pupil here unless the reader may see P5 details.
-    const safeguarded = await safeguardedPhonesIn(context.records.db);
+    const safeguarded = await safeguardedPhonesIn(db);
     const restricted = maySeeSafeguarding(actorFor(request.account!)) ? new Set<number>() : safeguarded;
-    const pupil = (phone: { id: number; person_id: number; name: string }) =>
-      restricted.has(Number(phone.id)) ? html`<span class="muted">${RESTRICTED}</span>` : html`<a href="/who/person/${phone.person_id}">${phone.name}</a>`;
-    const form = (phone: { id: number; form: string | null }) => (restricted.has(Number(phone.id)) ? '' : (phone.form ?? ''));
+    const pupil = (phone: PhoneInRow) =>
+      restricted.has(phone.custodyId) ? html`<span class="muted">${RESTRICTED}</span>` : html`<a href="/who/person/${phone.personId}">${phone.personName}</a>`;
+    const form = (phone: PhoneInRow) => (restricted.has(phone.custodyId) ? '' : (phone.form ?? ''));
     await context.audit(request, 'web.viewed', { details: { page: '/end-of-day' } });
     return context.render(request, reply, {
       title: 'End of day',
       section: '/end-of-day',
       body: html`
         <p>Phones still in a locker at the cut-off, <strong>${cutoff}</strong>, are uncollected; after ${context.settings.lostPropertyDays} days (one term) they are due for disposal (P13).</p>
-        <section aria-labelledby="today-title"><h2 id="today-title">Still in lockers today (${today.length})</h2>
-          ${today.length
-            ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Pupil</th><th scope="col">Form</th><th scope="col">Locker</th><th scope="col">In since</th></tr></thead>
-              <tbody>${today.map((phone) => html`<tr class="${phone.depositedAt < lastCutoff ? 'overdue' : ''}"><td><a href="/who/person/${phone.personId}">${phone.personName}</a></td><td>${phone.form ?? ''}</td><td>${phone.stationId}, ${phone.locker + 1}</td><td>${timeTag(phone.depositedAt)}${phone.depositedAt < lastCutoff ? html` <span class="pill bad">past the cut-off</span>` : null}</td></tr>`)}</tbody></table></div>`
-            : html`<p class="empty">Every phone has been collected.</p>`}
+        <section aria-labelledby="today-title"><h2 id="today-title">Still in lockers today (${today.total.toLocaleString('en-GB')})</h2>
+          ${phonesInList({ request, path: '/end-of-day', page: today, noun: 'phone', lastCutoff, empty: 'Every phone has been collected.' })}
         </section>
-        <section aria-labelledby="uncollected-title"><h2 id="uncollected-title">Uncollected (${uncollected.length})</h2>
-          ${uncollected.length
-            ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Pupil</th><th scope="col">Form</th><th scope="col">Locker</th><th scope="col">Deposited</th><th scope="col">Disposal due</th></tr></thead>
-              <tbody>${uncollected.map((phone) => html`<tr><td>${pupil(phone)}</td><td>${form(phone)}</td><td>${phone.station_id}, ${Number(phone.locker) + 1}</td><td>${timeTag(phone.deposited_at)}</td><td>${formatDay(phone.disposal_due_at)}</td></tr>`)}</tbody></table></div>`
-            : html`<p class="empty">No uncollected phones.</p>`}
+        <section aria-labelledby="uncollected-title"><h2 id="uncollected-title">Uncollected (${uncollected.total.toLocaleString('en-GB')})</h2>
+          ${phonesInList({ request, path: '/end-of-day', params: UNCOLLECTED, page: uncollected, noun: 'uncollected phone', uncollected: true, restricted, empty: 'No uncollected phones.' })}
         </section>
-        <section aria-labelledby="disposal-title"><h2 id="disposal-title">Lost property due for disposal (${due.length})</h2>
-          ${due.length
-            ? html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Pupil</th><th scope="col">Form</th><th scope="col">Locker</th><th scope="col">Uncollected since</th><th scope="col">Action</th></tr></thead>
-              <tbody>${due.map((phone) => html`<tr><td>${pupil(phone)}</td><td>${form(phone)}</td><td>${phone.station_id}, ${Number(phone.locker) + 1}</td><td>${formatDay(phone.uncollected_at)}</td><td>${safeguarded.has(Number(phone.id)) ? html`<span class="muted">held</span>` : mayDispose ? html`<a href="/end-of-day/dispose/${phone.id}">Record disposal…</a>` : html`<span class="muted">office or headteacher</span>`}</td></tr>`)}</tbody></table></div>`
-            : html`<p class="empty">Nothing is due for disposal.</p>`}
+        <section aria-labelledby="disposal-title"><h2 id="disposal-title">Lost property due for disposal (${due.total.toLocaleString('en-GB')})</h2>
+          ${phonesInList({
+            request,
+            path: '/end-of-day',
+            params: DUE,
+            page: due,
+            noun: 'phone due for disposal',
+            empty: 'Nothing is due for disposal.',
+            table: (rows) => html`<div class="table-wrap"><table class="data"><thead><tr><th scope="col">Pupil</th><th scope="col">Form</th><th scope="col">Locker</th><th scope="col">Uncollected since</th><th scope="col">Action</th></tr></thead>
+              <tbody>${rows.map((phone) => html`<tr><td>${pupil(phone)}</td><td>${form(phone)}</td><td>${phone.stationId}, ${phone.locker + 1}</td><td>${formatDay(phone.uncollectedAt)}</td><td>${safeguarded.has(phone.custodyId) ? html`<span class="muted">held</span>` : mayDispose ? html`<a href="/end-of-day/dispose/${phone.custodyId}">Record disposal…</a>` : html`<span class="muted">office or headteacher</span>`}</td></tr>`)}</tbody></table></div>`,
+          })}
         </section>`,
     });
   });
 
   async function phoneDue(id: number, request: FastifyRequest) {
-    const scope = await requestScope(context, request);
-    const phone = (await lostProperty.dueForDisposal(new Date())).find((row) => Number(row.id) === id && scope.row(row));
-    if (!phone) throw new PageError(404, 'That phone is not due for disposal (it may have been collected or disposed of already).');
+    const scope = await requestSqlScope(context, request);
+    const phone = Number.isInteger(id)
+      ? await db.get<{ id: number; person_id: number; name: string; form: string | null; station_id: string; locker: number; deposited_at: string }>(
+          `SELECT c.custody_id AS id, c.person_id, p.name, p.form, c.station_id, c.locker, c.deposited_at FROM phones_in c JOIN people p ON p.id = c.person_id
+           WHERE c.custody_id = ? AND c.uncollected_at IS NOT NULL AND c.disposal_due_at <= ?`,
+          [id, new Date().toISOString()],
+        )
+      : undefined;
+    if (!phone || !(await scope.hasPerson(db, phone.person_id)) || !(await scope.hasStation(db, phone.station_id))) throw new PageError(404, 'That phone is not due for disposal (it may have been collected or disposed of already).');
     // Not while its locker is held (the records refuse it too): and a held phone's pupil is not named here.
     if (await context.records.holds.openAt(phone.station_id, Number(phone.locker))) throw new PageError(409, 'That phone’s locker is held: it cannot be disposed of until the hold is released.');
     return phone;

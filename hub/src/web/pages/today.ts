@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { EVENT } from '../../../../protocol/wire';
 import { bucketDay, clock, dayChart, SLOT_MINUTES } from '../chart';
 import type { WebContext } from '../context';
-import { requestScope } from '../scope';
+import { requestSqlScope } from '../scope';
+import { countPhonesIn } from '../../records/phones-in-list';
 import { html, plural, type Html } from '../html';
 
 /** A bar filled to `percent`, as SVG (the page's security policy allows no inline styles). */
@@ -24,7 +25,7 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
     // When each tap happened: the station's own clock when it had been given the time (a journal
     // replayed after a network cut arrives late, but keeps its moments), else when the hub got it.
     // Of the account's schools (issue 16): their stations, pupils and assets.
-    const scope = await requestScope(context, request);
+    const scope = await requestSqlScope(context, request);
     const site = scope.where('s.site');
     const school = scope.where('school');
     const assetSchool = scope.where('a.school');
@@ -39,7 +40,7 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
     const buckets = bucketDay(deposits, collections);
     const today = now.toISOString().slice(0, 10);
     const [phonesIn, roll, exempt, classes] = await Promise.all([
-      context.records.custody.phonesIn().then((rows) => scope.rows(rows)),
+      countPhonesIn(db, { scope, heldLockers: 'leave-out' }),
       db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND purged_at IS NULL AND (left_on IS NULL OR left_on > ?) AND ${school.sql}`, [today, ...school.params]),
       db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM people WHERE kind = 'pupil' AND medical_exempt = 1 AND purged_at IS NULL AND (left_on IS NULL OR left_on > ?) AND ${school.sql}`, [today, ...school.params]),
       db.all<{ id: string; name: string; assets: number; out: number }>(
@@ -51,7 +52,7 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
       ),
     ]);
     const onRoll = Number(roll?.n ?? 0);
-    const percent = onRoll ? Math.round((100 * phonesIn.length) / onRoll) : 0;
+    const percent = onRoll ? Math.round((100 * phonesIn) / onRoll) : 0;
     const busiest = buckets.slots
       .map((minute, index) => ({ minute, deposits: buckets.deposits[index], collections: buckets.collections[index] }))
       .filter((slot) => slot.deposits || slot.collections);
@@ -62,8 +63,8 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
       body: html`
         <div class="tiles">
           <section aria-labelledby="phones-title"><h2 id="phones-title">Phones in lockers</h2>
-            <p class="big"><strong>${phonesIn.length}</strong> of ${onRoll} pupils on roll (${percent}%)</p>
-            ${meter(percent, `${phonesIn.length} of ${onRoll} pupils on roll have a phone in a locker`)}
+            <p class="big"><strong>${phonesIn}</strong> of ${onRoll} pupils on roll (${percent}%)</p>
+            ${meter(percent, `${phonesIn} of ${onRoll} pupils on roll have a phone in a locker`)}
             <p class="hint">${Number(exempt?.n ?? 0)} pupil${Number(exempt?.n ?? 0) === 1 ? ' has' : 's have'} a medical exemption and keep${Number(exempt?.n ?? 0) === 1 ? 's' : ''} their phone (P3).</p>
           </section>
           <section aria-labelledby="loans-title"><h2 id="loans-title">Loans out by asset class</h2>

@@ -1,7 +1,8 @@
 // Who holds what: search by person (name, MIS id, staff code, form) or by asset (tag, serial);
 // a person's devices now and their history; an asset's holder and its custody chain. Opening a
 // person or an asset is a read of personal records, and lands in the audit trail (P14).
-import type { FastifyInstance } from 'fastify';
+import { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { actorFor, may } from '../../accounts/roles';
 import { eventName } from '../../protocol/frames';
 import { roleWords } from '../../records/actor';
@@ -13,11 +14,25 @@ import { formatPence } from '../../records/time';
 import { maySeeSafeguarding } from '../../records/access';
 import { safeguardedCustody, safeguardedSpansAt } from '../../records/safeguarding';
 import type { WebContext } from '../context';
-import { requestScope } from '../scope';
+import { requestSqlScope } from '../scope';
+import { phonesInPage } from '../../records/phones-in-list';
+import { phonesInList, queryText, requestedPlace } from '../phones-in-view';
 import { PageError } from '../errors';
 import { formatDay, html, timeTag } from '../html';
+import { phonesInCsv } from '../../reports/phones-in-csv';
 
 const LOAN_OUTCOMES: Record<string, string> = { returned: 'returned', lost: 'reported lost', stolen: 'reported stolen', retained: 'kept by leaver (declaration)' };
+
+/** The list's filters (and the school filter) carried into the CSV link. */
+function exportQuery(request: FastifyRequest): string {
+  const query = new URLSearchParams();
+  for (const name of ['school', 'q', 'form']) {
+    const value = queryText(request, name);
+    if (value) query.set(name, value);
+  }
+  const text = query.toString();
+  return text ? `?${text}` : '';
+}
 
 function describeEvent(type: number): string {
   return eventName(type).replace(/[-_]/g, ' ').toLowerCase();
@@ -27,37 +42,43 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
   const { db } = context.records;
 
   app.get('/who', { config: { permission: 'people.view' } }, async (request, reply) => {
-    const q = String((request.query as { q?: string }).q ?? '').trim().slice(0, 100);
+    const q = queryText(request, 'q');
+    const form = queryText(request, 'form');
     const classNames = await context.records.assets.classNames();
     let people: PersonRow[] = [];
     let assets: Array<AssetRow & { holder: string | null; holder_id: number | null }> = [];
-    const scope = await requestScope(context, request);
+    // The account's schools as conditions of each query (issue 16): nothing of theirs read whole.
+    const scope = await requestSqlScope(context, request);
+    const phones = await phonesInPage(db, { scope, form, search: q, heldLockers: 'leave-out' }, requestedPlace(request));
     if (q) {
       const like = `%${q.toLowerCase()}%`;
       // The account's schools in the query itself, so the first 50 are of them (issue 16).
       const school = scope.where('school');
-      const assetSchool = scope.where('a.school');
       people = await db.all<PersonRow>(
         `SELECT * FROM people WHERE purged_at IS NULL AND (LOWER(name) LIKE ? OR LOWER(external_id) LIKE ? OR LOWER(COALESCE(staff_code, '')) LIKE ? OR LOWER(COALESCE(form, '')) = ?) AND ${school.sql}
          ORDER BY left_on IS NOT NULL, name LIMIT 50`,
         [like, like, like, q.toLowerCase(), ...school.params],
       );
-      people = people.filter((person) => scope.person(person.id));
+      const assetSchool = scope.where('a.school');
       assets = await db.all(
         `SELECT a.*, p.name AS holder, p.id AS holder_id FROM assets a
          LEFT JOIN loans l ON l.asset_id = a.id AND l.closed_at IS NULL LEFT JOIN people p ON p.id = l.person_id
          WHERE (LOWER(a.tag) LIKE ? OR LOWER(COALESCE(a.serial, '')) LIKE ?) AND ${assetSchool.sql} ORDER BY a.tag LIMIT 50`,
         [like, like, ...assetSchool.params],
       );
-      assets = assets.filter((asset) => scope.asset(asset.id));
       await context.audit(request, 'web.searched', { details: { page: '/who', query: q, people: people.length, assets: assets.length } });
+    } else {
+      await context.audit(request, 'web.viewed', { details: { page: '/who', form: form || undefined, phones: phones.rows.length } });
     }
+    const filtered = q || form;
     return context.render(request, reply, {
       title: 'Who holds what',
       section: '/who',
       body: html`
         <form method="get" action="/who" class="field-row" role="search">
+          ${request.query && typeof (request.query as { school?: unknown }).school === 'string' ? html`<input type="hidden" name="school" value="${(request.query as { school: string }).school}">` : null}
           <p><label for="q">Person or asset</label><input id="q" name="q" value="${q}" placeholder="name, MIS id, form, staff code, asset tag or serial" size="40" ${q ? null : html`autofocus`}></p>
+          <p><label for="form">Form</label><input id="form" name="form" value="${form}" placeholder="e.g. 7A" size="8"></p>
           <p><button type="submit" class="primary">Search</button></p>
         </form>
         ${q
@@ -74,14 +95,28 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
                 <tbody>${assets.map((asset) => html`<tr><td><a href="/who/asset/${encodeURIComponent(asset.tag)}">${asset.tag}</a></td><td>${classNames[asset.class_id] ?? asset.class_id}</td><td>${assetStatusWords(asset.status)}</td><td>${asset.holder_id ? html`<a href="/who/person/${asset.holder_id}">${asset.holder}</a>` : '—'}</td></tr>`)}</tbody></table></div>`
               : html`<p class="empty">No asset matches “${q}”.</p>`}
           </section>`
-          : html`<p class="hint">Search for a pupil or member of staff to see what they hold now and what they held before, or for an asset tag to see who has it and its custody chain.</p>`}`,
+          : html`<p class="hint">Search for a pupil or member of staff to see what they hold now and what they held before, or for an asset tag to see who has it and its custody chain.</p>`}
+        <section aria-labelledby="phones-in-title"><h2 id="phones-in-title">Phones in lockers now${filtered ? html` (${[q ? `matching “${q}”` : '', form ? `form ${form}` : ''].filter(Boolean).join(', ')})` : null}</h2>
+          ${phonesInList({ request, path: '/who', page: phones, noun: 'phone', empty: filtered ? 'No phone in a locker matches.' : 'No phones are in lockers.' })}
+          <p><a href="/who/phones-in.csv${exportQuery(request)}" download>Download the whole list as CSV</a> (every phone in a locker${filtered ? ' that matches' : ''}, for a spreadsheet).</p>
+        </section>`,
     });
+  });
+
+  // The whole list, streamed a thousand rows at a time: for whoever needs every row at once.
+  app.get('/who/phones-in.csv', { config: { permission: 'people.view' } }, async (request, reply) => {
+    const scope = await requestSqlScope(context, request);
+    const q = queryText(request, 'q');
+    const form = queryText(request, 'form');
+    await context.audit(request, 'web.exported', { details: { page: '/who/phones-in.csv', query: q || undefined, form: form || undefined } });
+    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="phones-in-lockers.csv"');
+    return reply.send(Readable.from(phonesInCsv(db, { scope, form, search: q, heldLockers: 'leave-out' })));
   });
 
   app.get('/who/person/:id', { config: { permission: 'people.view' } }, async (request, reply) => {
     const id = Number((request.params as { id: string }).id);
     const person = Number.isInteger(id) ? await context.records.people.get(id) : undefined;
-    if (!person || !(await requestScope(context, request)).person(id)) throw new PageError(404, 'There is no such person.');
+    if (!person || !(await (await requestSqlScope(context, request)).hasPerson(db, id))) throw new PageError(404, 'There is no such person.');
     const account = request.account!;
     const actor = actorFor(account);
     await context.audit(request, 'web.person-viewed', { subject: `person:${id}`, personId: id, details: { page: '/who/person' } });
@@ -159,7 +194,7 @@ export function registerWho(app: FastifyInstance, context: WebContext): void {
   app.get('/who/asset/:tag', { config: { permission: 'people.view' } }, async (request, reply) => {
     const tag = decodeURIComponent((request.params as { tag: string }).tag);
     const asset = await db.get<AssetRow>('SELECT * FROM assets WHERE tag = ?', [tag]);
-    if (!asset || !(await requestScope(context, request)).asset(asset.id)) throw new PageError(404, `There is no asset with tag ${tag}.`);
+    if (!asset || !(await (await requestSqlScope(context, request)).hasAsset(db, asset.id))) throw new PageError(404, `There is no asset with tag ${tag}.`);
     await context.audit(request, 'web.asset-viewed', { subject: `asset:${asset.id}`, details: { page: '/who/asset' } });
     const loans = await db.all<LoanRow & { name: string; external_id: string }>('SELECT l.*, p.name, p.external_id FROM loans l JOIN people p ON p.id = l.person_id WHERE l.asset_id = ? ORDER BY l.lent_at DESC', [asset.id]);
     const open = loans.find((loan) => !loan.closed_at);
