@@ -4,6 +4,7 @@
 // asset classes and price list, the holds report's safeguarding restriction, progress on a large
 // import, and the audit record every report leaves. Station events go in through the same call
 // the ingest makes (test/hub/ingest.test.ts covers the broker side).
+import os from 'node:os';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT } from '../../../protocol/wire';
@@ -237,7 +238,7 @@ describe(`handover's record commands (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'
     expect(big.stderr.split('\n').filter((line) => line.startsWith('importing: '))).toEqual(Array.from({ length: 25 }, (_, i) => `importing: ${(i + 1) * 4}%`));
     // Registering a station was recorded too, without its key.
     const [added] = await records.audit.forSubject('station:loans-1');
-    expect(added).toMatchObject({ action: 'station.added', actor: 'system', details: '{"lockers":4,"site":"demo","station":"loans-1"}' });
+    expect(added).toMatchObject({ action: 'station.added', actor: `os-user:${os.userInfo().username}`, details: '{"lockers":4,"site":"demo","station":"loans-1"}' });
     expect(added.details).not.toContain((await records.stations.get('loans-1'))!.station_key);
     const verify = await handover('audit', 'verify');
     expect(verify.code).toBe(0);
