@@ -205,8 +205,8 @@ export function sqliteAnchorObjects(tables: AnchoredTable[]): string {
   return parts.join('\n');
 }
 
-/** A row to anchor: its text (null once deleted) or its digest already made, and what it held before. */
-export type PendingRow = { tbl: string; k: string; row: string | null; old?: string | null; digest?: string; oldDigest?: string };
+// PendingRow lives in badge-keys.ts (which keys its badge rows) so the two modules import one way only.
+export type { PendingRow } from './badge-keys';
 
 /** A text key's column values, for paging (station ids have no '/'). */
 function keyValues(table: AnchoredTable, key: string): Array<string | number | Uint8Array> {

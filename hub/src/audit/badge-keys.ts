@@ -10,7 +10,9 @@
 // its hash as before, so verify's check of its earlier digest still names it.
 import crypto from 'node:crypto';
 import type { SqlDatabase } from '../db/sql';
-import type { PendingRow } from './anchors';
+
+/** A row to anchor: its text (null once deleted) or its digest already made, and what it held before. */
+export type PendingRow = { tbl: string; k: string; row: string | null; old?: string | null; digest?: string; oldDigest?: string };
 
 export const BADGE_KEYS = 'badge_anchor_keys';
 const KEY_PREFIX = 'k';

@@ -31,8 +31,17 @@ describe(`migration 16: phones in lockers now (${USING_POSTGRES ? 'PostgreSQL' :
       const records = createRecords(old);
       await records.stations.add('demo', 'form-7a', 8);
       for (let i = 0; i < 3; i++) people.push(await records.people.add({ externalId: `M${i}`, name: `Pupil ${i}`, role: 'pupil', form: '7A' }));
-      const frame = (seq: number, type: number, locker: number, person: number) => ({ frame: { station: 'form-7a', boot: 1, seq, uptimeMs: seq * 1000, type, locker, person }, receivedAt: `2026-12-07T08:0${seq}:00.000Z` });
-      await records.custody.applyBatch([frame(1, EVENT.DEPOSIT, 0, people[0]), frame(2, EVENT.DEPOSIT, 1, people[1]), frame(3, EVENT.DEPOSIT, 2, people[2]), frame(4, EVENT.COLLECT, 1, people[1])]);
+      // What that hub stored for three deposits and one collection, written as it wrote them (today's
+      // ingest reads tables of later migrations, such as the schools, which this database has not).
+      await old.transaction(async (tx) => {
+        const at = (seq: number) => `2026-12-07T08:0${seq}:00.000Z`;
+        const events: Array<[number, number, number, number]> = [[1, EVENT.DEPOSIT, 0, people[0]], [2, EVENT.DEPOSIT, 1, people[1]], [3, EVENT.DEPOSIT, 2, people[2]], [4, EVENT.COLLECT, 1, people[1]]];
+        for (const [seq, type, locker, person] of events) {
+          await tx.run('INSERT INTO station_events (station_id, board, boot, seq, type, locker, person_id, uptime_ms, received_at) VALUES (?, 0, 1, ?, ?, ?, ?, ?, ?)', ['form-7a', seq, type, locker, person, seq * 1000, at(seq)]);
+          if (type === EVENT.DEPOSIT) await tx.run('INSERT INTO phone_custody (person_id, station_id, locker, deposited_at, deposit_boot, deposit_seq) VALUES (?, ?, ?, ?, 1, ?)', [person, 'form-7a', locker, at(seq), seq]);
+          else await tx.run('UPDATE phone_custody SET collected_at = ? WHERE person_id = ? AND collected_at IS NULL', [at(seq), person]);
+        }
+      });
       await old.close();
     } finally {
       MIGRATIONS.push(...later);

@@ -49,7 +49,7 @@ it('holds exactly the phones in lockers through deposits, collections, holds, lo
   let state = await compare(s);
   expect(state.held).toEqual(state.open);
   expect(state.held.map((row) => row.person_id)).toEqual([p1, p2, p4]);
-  expect(await holdingsPhones(s)).toEqual([`locker form-7a/0 ${await name(p1)}`, `locker form-7a/1 ${await name(p2)}`, `locker form-7a/3 ${await name(p4)}`]);
+  expect(await holdingsPhones(s)).toEqual([`locker 1 at form-7a ${await name(p1)}`, `locker 2 at form-7a ${await name(p2)}`, `locker 4 at form-7a ${await name(p4)}`]);
 
   await s.apply(s.frame('form-7a', EVENT.COLLECT, { locker: 0, person: p1 }), at(5));
   // A phone confiscated into locker 4, then released by hand (it leaves with the staff member).
