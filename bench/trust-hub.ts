@@ -6,6 +6,7 @@ import { openDatabase } from '../hub/src/db/open';
 import { Ingest } from '../hub/src/ingest';
 import { createLogger } from '../hub/src/log';
 import { createRecords } from '../hub/src/records';
+import { readStdinJson } from './stdin-json';
 
 interface Plan {
   brokerUrl: string;
@@ -16,11 +17,7 @@ interface Plan {
 }
 
 async function main(): Promise<void> {
-  const plan = JSON.parse(await new Promise<string>((resolve) => {
-    let text = '';
-    process.stdin.on('data', (chunk) => (text += chunk));
-    process.stdin.on('end', () => resolve(text));
-  })) as Plan;
+  const plan = await readStdinJson<Plan>();
   const { db } = await openDatabase({ dataDir: plan.dataDir, databaseUrl: plan.databaseUrl });
   const records = createRecords(db);
   const ingest = new Ingest({ brokerUrl: plan.brokerUrl, clientId: plan.clientId, db, custody: records.custody, log: createLogger('ingest', () => {}), maxBatch: plan.maxBatch, shared: true });

@@ -8,6 +8,7 @@
 import mqtt from 'mqtt';
 import { EVENT, FRAME } from '../protocol/wire';
 import { cborDecode, seal, unseal } from '../hub/src/protocol/sealed';
+import { readStdinJson } from './stdin-json';
 
 interface Plan {
   port: number;
@@ -36,11 +37,7 @@ function frameFor(station: Plan['stations'][number], seq: number, locker: number
 }
 
 async function main(): Promise<void> {
-  const plan = JSON.parse(await new Promise<string>((resolve) => {
-    let text = '';
-    process.stdin.on('data', (chunk) => (text += chunk));
-    process.stdin.on('end', () => resolve(text));
-  })) as Plan;
+  const plan = await readStdinJson<Plan>();
   const url = `mqtt://127.0.0.1:${plan.port}`;
   const clients: mqtt.MqttClient[] = [];
   for (let start = 0; start < plan.stations.length; start += PER_CLIENT) {
