@@ -5,6 +5,7 @@
 // Events are deposits and collections across 50 stations of 32 lockers. Goal (README
 // "Performance"): durable >= 10,000 events/s and >= 50 % of raw on the 2-core reference machine.
 // BENCH_EVENTS sets the number of events (default 20,000; 2,000 in a quick run).
+import os from 'node:os';
 import mqtt from 'mqtt';
 import { EVENT, FRAME } from '../protocol/wire';
 import { startBroker } from '../hub/src/broker';
@@ -184,6 +185,7 @@ export async function benchIngestHistory({ quick }: BenchOptions): Promise<void>
         'of empty': `${Math.round((100 * rate) / firstRate)} %`,
         'stored after': Number(stored!.n).toLocaleString('en-GB'),
         'history built s': buildSeconds.toFixed(1),
+        load: os.loadavg()[0].toFixed(1),
       });
     }
   } finally {
