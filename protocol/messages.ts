@@ -134,7 +134,10 @@ export interface CommandArguments {
   config?: string;
   /** SET_TIME, RESTORE_LOCKERS: the boot it is meant for. */
   boot?: number;
-  /** SET_TIME, RESTORE_LOCKERS: the board it is meant for (absent: 0). */
+  /**
+   * The board it is meant for: the hub names the board the station last reported in every command,
+   * and a station refuses one naming another board. SET_TIME, RESTORE_LOCKERS: absent means 0.
+   */
   board?: number;
   /** RESTORE_LOCKERS: one LOCKER state per locker. */
   lockers?: Uint8Array;
@@ -150,7 +153,7 @@ export interface CommandArguments {
   confirmSec?: number;
 }
 
-/** hub -> station, QoS 1, TOPIC.COMMAND. Keys: MSG. */
+/** hub -> station, TOPIC.COMMAND: published at QoS 1, the station subscribes at QoS 0 (a broker keeps none for it while it is away). Keys: MSG. */
 export interface Command extends CommandArguments {
   station: string;
   /** Strictly increasing per station: a station refuses a counter not above the last it took. */

@@ -184,7 +184,11 @@ function boot(): void {
     log,
   });
   mqtt.subscribe(base + TOPIC.ACK, 1);
-  mqtt.subscribe(base + TOPIC.COMMAND, 1);
+  // Commands at QoS 0: a broker keeps QoS 1 messages for a persistent session that is away, so an
+  // unlock or open-all the office gave while the station was offline (and was told it did not
+  // answer) would open doors when it came back. The hub retries what must arrive (badge lists,
+  // the time, a restore); an office action is answered now or not done.
+  mqtt.subscribe(base + TOPIC.COMMAND, 0);
   mqtt.onMessage = (topic, payload) => {
     if (topic === base + TOPIC.ACK) {
       if (uplink.onAck(payload)) stateReport.changed();

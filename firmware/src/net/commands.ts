@@ -1,5 +1,6 @@
-// Commands from the hub: verified (signature, then a counter above the last one accepted, so a
-// recorded command cannot be replayed — the counter is kept in flash before anything is done),
+// Commands from the hub: verified (signature, the board it names, then a counter above the last one
+// accepted, so a recorded command cannot be replayed — the counter is kept in flash before anything
+// is done, and the board a command names tells an erased board's commands from its own),
 // carried out, and answered on the reply topic with the same counter. A refusal says why.
 // SET_TIME writes flash only when it moves the clock: it names the boot and board it was sent for,
 // so a recorded one is refused in any later boot whatever the counter in flash (replays within
@@ -199,6 +200,11 @@ export class CommandHandler {
     const message = opened.message;
     const counter = message[MSG.COUNTER];
     if (message[MSG.STATION] !== parts.stationId) return answer(0, REFUSAL.WRONG_STATION, undefined);
+    // The hub names the board in every command: one recorded for the board this one replaced (or
+    // for this board before its Storage, and the counter with it, was erased) is refused, and
+    // costs no flash write. One naming no board is checked by its counter alone.
+    const named = message[MSG.BOARD];
+    if (named !== undefined && named !== parts.board) return answer(typeof counter === 'number' ? counter : 0, REFUSAL.REPLAYED, undefined);
     if (typeof counter !== 'number' || counter <= this.lastCounter) {
       parts.log('command refused: counter ' + counter + ' not above ' + this.lastCounter);
       return answer(typeof counter === 'number' ? counter : 0, REFUSAL.REPLAYED, undefined);

@@ -650,6 +650,12 @@ export const MIGRATIONS: MigrationStep[] = [
   CREATE INDEX people_form ON people (form);
   CREATE INDEX stations_site ON stations (site);
   `,
+  // 22 (issue 13): the lowest sequence of a station boot whose frame clashed with a stored event
+  // (two boards with one identity). Acknowledgements of that boot stop below it for good
+  // (records/committed-marks.ts): the station keeps the clashing events in its journal.
+  `
+  ALTER TABLE station_boots ADD COLUMN clash_seq INTEGER;
+  `,
 ];
 
 /** The text of one step for a database kind. */

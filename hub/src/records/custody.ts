@@ -41,7 +41,7 @@ export interface ApplyResult {
    * stored with other content. Must not be acknowledged.
    */
   clash?: boolean;
-  /** Every event of this boot up to here is stored: the acknowledgement to send. */
+  /** Every event of this boot up to here is stored, and none of its frames clashed: the acknowledgement to send. */
   committedSeq: number;
 }
 
@@ -173,7 +173,7 @@ export class CustodyRecords {
     // The events this batch stored, per station boot by sequence: their effects are applied from
     // these frames; only events stored by earlier batches (behind a gap) are read back.
     const fresh = new Map<string, Map<number, IncomingEvent>>();
-    const boots: Array<{ station: string; board: number; boot: number; storedSeqs?: Map<number, IncomingEvent> }> = [];
+    const boots: Array<{ station: string; board: number; boot: number; storedSeqs?: Map<number, IncomingEvent>; clashSeq?: number }> = [];
     const lastSeen = new Map<string, string>();
     events.forEach((event, i) => {
       const { station, boot, seq } = event.frame;
@@ -186,6 +186,10 @@ export class CustodyRecords {
         boots.push({ station, board, boot, storedSeqs: seqs });
       }
       if (stored[i]) seqs.set(seq, event);
+      if (clashes[i]) {
+        const entry = boots.find((candidate) => candidate.storedSeqs === seqs)!;
+        if (entry.clashSeq === undefined || seq < entry.clashSeq) entry.clashSeq = seq;
+      }
     });
     const marks = await advanceMarks(tx, boots);
     const foreign = await this.otherSchoolCheck(tx, events.map(({ frame }) => frame));
@@ -231,7 +235,7 @@ export class CustodyRecords {
     if (!writes.empty) await writes.flush(tx);
     await flush();
     await this.noteLastSeen(tx, lastSeen);
-    return events.map(({ frame }, i) => ({ stored: stored[i], ...(clashes[i] ? { clash: true } : {}), committedSeq: marks.get(bootKey(frame.station, boardOf(frame), frame.boot))!.mark }));
+    return events.map(({ frame }, i) => ({ stored: stored[i], ...(clashes[i] ? { clash: true } : {}), committedSeq: marks.get(bootKey(frame.station, boardOf(frame), frame.boot))!.acknowledged }));
   }
 
   /**

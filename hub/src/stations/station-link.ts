@@ -183,7 +183,10 @@ export class StationLink extends EventEmitter {
     const client = this.client;
     if (!client) return Promise.resolve({ ok: false, refusal: 'station link is not started' });
     const counter = this.nextCounter(stationId);
-    const command: Command = { station: stationId, counter, command: kind, ...fields };
+    // Every command names the board the station last reported: a board that replaced it (or the same
+    // board after its Storage was erased, its command counter with it) refuses a recorded one.
+    const board = fields.board ?? this.states.get(stationId)?.board;
+    const command: Command = { station: stationId, counter, command: kind, ...fields, ...(board ? { board } : {}) };
     const message = new Map<number, unknown>();
     for (const [name, value] of Object.entries(command) as Array<[keyof Command, unknown]>) if (value !== undefined) message.set(COMMAND_KEYS[name], value);
     const id = `${stationId}/${counter}`;
