@@ -17,6 +17,9 @@ import { FlashStorage, bytesToBinary, toBytes, PowerCut } from './flash-storage'
  * (targets/esp32/jshardware.c), Espruino's own multiply-with-carry generator (src/jsutils.c) with
  * its fixed seeds, never reseeded: every board draws the same numbers after power-on.
  */
+/** The ESP32's random number register (ESP-IDF's WDEV_RND_REG): true random while the radio runs. */
+const ESP32_RNG_REGISTER = 0x3ff75144;
+
 export function espruinoRand(): () => number {
   let w = 0xdeadbeef;
   let z = 0xcafebabe;
@@ -443,7 +446,12 @@ export class EspruinoEnvironment {
         hwRand: espruinoRand(),
       },
       // Variable counts exist only on the real interpreter: the simulator reports none rather than a guess.
-      process: { memory: () => ({ usage: 0, total: 0, free: 0 }), env: { VERSION: 'sim' } },
+      // The board the bundle believes it runs on: an ESP32, with its random number register.
+      process: { memory: () => ({ usage: 0, total: 0, free: 0 }), env: { VERSION: 'sim', BOARD: 'ESP32' } },
+      peek32: (address: number) => {
+        if (address !== ESP32_RNG_REGISTER) throw new Error('peek32: the simulated board has no register at 0x' + address.toString(16));
+        return crypto.randomBytes(4).readUInt32LE(0);
+      },
     };
   }
 

@@ -86,5 +86,7 @@ declare const E: {
   /** On the ESP32 in 2v29: Espruino's unseeded rand(), not the hardware generator. */
   hwRand(): number;
 };
-declare const process: { memory(): { usage: number; total: number; free: number }; env: { VERSION: string } };
+declare const process: { memory(): { usage: number; total: number; free: number }; env: { VERSION: string; BOARD?: string } };
+/** Reads a 32-bit word of the chip's address space (only a register the board documents). */
+declare function peek32(address: number): number;
 declare const console: { log(...values: unknown[]): void };

@@ -1,6 +1,9 @@
 // The hal.ts interfaces on Espruino's own APIs. This is the only module that touches the board.
 import type { FlashStore, Hardware, TcpConnection, TcpHandlers, TlsOptions, WatchOptions } from '../hal';
 
+/** The ESP32's random number register (ESP-IDF's WDEV_RND_REG), read by esp_random(). */
+const ESP32_RNG_REGISTER = 0x3ff75144;
+
 export interface BusPins {
   sck: number;
   miso: number;
@@ -185,7 +188,11 @@ export function espruinoHardware(bus: BusPins, flash: FlashStore): Hardware {
         } catch (error) {
           mac = String(error);
         }
-        return E.CRC32(mac + E.hwRand() + getTime()) >>> 1 || 1;
+        // On the ESP32 itself, also its hardware generator (esp_random()'s register, WDEV_RND_REG):
+        // random while the radio runs, so one board erased twice draws two identities.
+        let noise = '';
+        if (process.env.BOARD === 'ESP32') noise = peek32(ESP32_RNG_REGISTER) + '/' + peek32(ESP32_RNG_REGISTER);
+        return E.CRC32(mac + E.hwRand() + getTime() + noise) >>> 1 || 1;
       },
     },
   };
