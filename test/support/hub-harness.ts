@@ -8,6 +8,8 @@ import { openDatabase } from '../../hub/src/db/open';
 import type { SqlDatabase } from '../../hub/src/db/sql';
 import { generatePassword } from '../../hub/src/accounts/password';
 import { testDatabaseTarget } from './test-database';
+import { FRAME } from '../../protocol/wire';
+import { cborDecode, unseal } from '../../hub/src/protocol/sealed';
 
 export interface HubHarness {
   hub: Hub;
@@ -122,3 +124,24 @@ async function signIn(hub: Hub): Promise<{ cookie: string; csrfToken: string }> 
 }
 
 export { eventually } from './eventually';
+
+/** An acknowledgement the hub sent a station, as the station reads it (board 0: none named). */
+export interface StationAck {
+  board: number;
+  boot: number;
+  seq: number;
+}
+
+/** Connects as the station and collects, in `acks`, every acknowledgement the hub signs for it. */
+export async function listenAsStation(harness: HubHarness, site: string, station: string, key: string): Promise<{ client: MqttClient; acks: StationAck[] }> {
+  const acks: StationAck[] = [];
+  const client = await harness.mqtt({ station });
+  client.on('message', (_topic, payload) => {
+    const opened = unseal(key, new Uint8Array(payload));
+    if (!opened.ok) return;
+    const ack = cborDecode(opened.body) as Map<number, number>;
+    acks.push({ board: ack.get(FRAME.BOARD) ?? 0, boot: ack.get(FRAME.BOOT)!, seq: ack.get(FRAME.SEQ)! });
+  });
+  await client.subscribeAsync(`handover/${site}/${station}/ack`, { qos: 1 });
+  return { client, acks };
+}

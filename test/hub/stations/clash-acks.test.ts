@@ -9,23 +9,17 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT, FRAME } from '../../../protocol/wire';
 import { cborDecode, seal, unseal } from '../../../hub/src/protocol/sealed';
-import { eventually, startHub, type HubHarness } from '../../support/hub-harness';
+import { eventually, listenAsStation, startHub, type HubHarness, type StationAck } from '../../support/hub-harness';
 
 const STATION = 'room-5';
 const TOPIC = `handover/demo/${STATION}/events`;
 const BOARD = 0x5a3c91f0;
 
-interface Ack {
-  board: number;
-  boot: number;
-  seq: number;
-}
-
 describe('a frame that clashes with a stored one', () => {
   let harness: HubHarness;
   let client: MqttClient;
   let key: string;
-  const acks: Ack[] = [];
+  let acks: StationAck[] = [];
 
   const frame = (boot: number, seq: number, type: number, uptimeMs: number) =>
     Buffer.from(
@@ -47,14 +41,7 @@ describe('a frame that clashes with a stored one', () => {
   beforeAll(async () => {
     harness = await startHub({ demo: false });
     key = (await harness.hub.stations.add('demo', STATION, 8)).station_key;
-    client = await harness.mqtt({ station: STATION });
-    client.on('message', (_topic, payload) => {
-      const opened = unseal(key, new Uint8Array(payload));
-      if (!opened.ok) return;
-      const ack = cborDecode(opened.body) as Map<number, number>;
-      acks.push({ board: ack.get(FRAME.BOARD) ?? 0, boot: ack.get(FRAME.BOOT)!, seq: ack.get(FRAME.SEQ)! });
-    });
-    await client.subscribeAsync(`handover/demo/${STATION}/ack`, { qos: 1 });
+    ({ client, acks } = await listenAsStation(harness, 'demo', STATION, key));
   }, 30_000);
 
   afterAll(async () => {

@@ -14,7 +14,7 @@ import type { SqlValue } from '../../../hub/src/db/sql';
 import type { Rejection } from '../../../hub/src/ingest';
 import { MAX_FRAME_BYTES } from '../../../hub/src/protocol/frames';
 import { cborDecode, cborEncode, seal, unseal } from '../../../hub/src/protocol/sealed';
-import { eventually, startHub, type HubHarness } from '../../support/hub-harness';
+import { eventually, listenAsStation, startHub, type HubHarness, type StationAck } from '../../support/hub-harness';
 
 const STATION = 'room-9';
 const TOPIC = `handover/demo/${STATION}/events`;
@@ -38,7 +38,7 @@ describe('the hub refuses bad frames over MQTT and keeps serving', () => {
   let client: MqttClient;
   let key: string;
   let nextSeq = 1;
-  const acks: Array<{ boot: number; seq: number }> = [];
+  let acks: StationAck[] = [];
   const startedAt = Date.now();
 
   const signed = (fields: Parameters<typeof body>[0], withKey = key) => Buffer.from(seal(withKey, body(fields)));
@@ -93,14 +93,7 @@ describe('the hub refuses bad frames over MQTT and keeps serving', () => {
     harness = await startHub({ demo: false });
     key = (await harness.hub.stations.add('demo', STATION, 8)).station_key;
     // Whatever sends these holds the station's own broker credential (the broker refuses anyone else).
-    client = await harness.mqtt({ station: STATION });
-    client.on('message', (_topic, payload) => {
-      const opened = unseal(key, new Uint8Array(payload));
-      if (!opened.ok) return;
-      const ack = cborDecode(opened.body) as Map<number, number>;
-      acks.push({ boot: ack.get(FRAME.BOOT)!, seq: ack.get(FRAME.SEQ)! });
-    });
-    await client.subscribeAsync(`handover/demo/${STATION}/ack`, { qos: 1 });
+    ({ client, acks } = await listenAsStation(harness, 'demo', STATION, key));
     await sendValid();
   }, 30_000);
 
