@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { IClientOptions } from 'mqtt';
 import { startBroker, type RunningBroker } from './broker';
 import { checkEmbeddedBroker } from './broker/embedded-limit';
-import { hubPassword, hubUsernames, HUB_CLIENT_PREFIX } from './broker/access';
+import { hubPassword, hubShareGroup, hubUsernames, HUB_CLIENT_PREFIX } from './broker/access';
 import { ChangeRelay } from './cluster/change-relay';
 import { LeaderLock, SoleHub, type Leadership } from './cluster/leadership';
 import { BrokerAccounts } from './broker/accounts';
@@ -155,7 +155,7 @@ export class Hub {
       brokerUrl: this.mqttUrl,
       clientId: `${HUB_CLIENT_PREFIX}${settings.site}${named}`,
       mqttOptions: this.mqttOptions(usernames.ingest),
-      shared: Boolean(hubName),
+      ...(hubName ? { shareGroup: hubShareGroup(this.mqttPassword) } : {}),
       onChanges: (changes) => this.relay?.publish(changes),
       db: this.db,
       custody: this.custody,

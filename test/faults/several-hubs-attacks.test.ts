@@ -1,0 +1,120 @@
+// A two-hub deployment set up as the README's "Several hubs" says (issue 16 review): two hub
+// processes (`bin/handover.mjs serve`, named a and b, each with its own data directory as on two
+// machines) on one PostgreSQL and one Mosquitto run with the files `handover broker
+// mosquitto-config --hubs a,b,c` writes. Then what an outsider with a stolen credential, or a
+// browser that lands on either hub, can do to it.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditTrail } from '../../hub/src/audit/trail';
+import { BrokerAccounts } from '../../hub/src/broker/accounts';
+import { stationPassword } from '../../hub/src/broker/access';
+import { setHubNames, writeMosquittoFiles } from '../../hub/src/broker/mosquitto-files';
+import { openDatabase } from '../../hub/src/db/open';
+import { seal } from '../../hub/src/protocol/sealed';
+import { Stations } from '../../hub/src/records/stations';
+import { loadSettings } from '../../hub/src/settings';
+import { EVENT, FRAME } from '../../protocol/wire';
+import { eventually } from '../support/eventually';
+import { HubProcess, SITE } from '../support/fault-rig';
+import { freePort, HAS_MOSQUITTO, Mosquitto } from '../support/mosquitto';
+import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
+
+/** Every hub of a deployment is given the same checkpoint key (README, Several hubs). */
+const AUDIT_KEY = crypto.randomBytes(32).toString('hex');
+
+describe.skipIf(!USING_POSTGRES || (!process.env.CI && !HAS_MOSQUITTO))('two hubs under attack', () => {
+  let target: TestDatabaseTarget;
+  let mosquitto: Mosquitto | null = null;
+  let port = 0;
+  const hubs: HubProcess[] = [];
+  const dirs: string[] = [];
+  const keys = new Map<string, string>();
+  let readerPassword = '';
+
+  const tempDir = (prefix: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
+
+  const withDb = async <T>(use: (db: Awaited<ReturnType<typeof openDatabase>>['db']) => Promise<T>): Promise<T> => {
+    const { db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
+    try {
+      return await use(db);
+    } finally {
+      await db.close();
+    }
+  };
+
+  beforeAll(async () => {
+    target = await testDatabaseTarget();
+    port = await freePort();
+    const mosquittoDir = tempDir('handover-attacks-mosquitto-');
+    await withDb(async (db) => {
+      const stations = new Stations(db);
+      for (const id of ['hall-1', 'hall-2']) keys.set(id, (await stations.add(SITE, id, 8)).station_key);
+      readerPassword = await new BrokerAccounts(db, new AuditTrail(db)).add('homeassistant', 'attacks test');
+      await setHubNames(db, ['a', 'b', 'c']);
+      await writeMosquittoFiles(db, loadSettings({}, { mqttPort: port, site: SITE, homeAssistantPrefix: 'homeassistant' }), mosquittoDir);
+    });
+    mosquitto = await new Mosquitto({ includeDir: mosquittoDir, port }).start();
+    for (const name of ['a', 'b']) {
+      const hub = new HubProcess({ dataDir: tempDir(`handover-attacks-hub-${name}-`), databaseUrl: target.databaseUrl, mqttPort: port });
+      hubs.push(await hub.start({ HANDOVER_HUB_NAME: name, HANDOVER_AUDIT_KEY: AUDIT_KEY }));
+    }
+    await hubs[0].waitForLine(/hub a leads the periodic jobs/);
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const hub of hubs) await hub.kill('SIGTERM');
+    await mosquitto?.dispose();
+    await target?.drop();
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps a client with a station’s or Home Assistant’s broker password out of the hubs’ shared subscription', async () => {
+    // Mosquitto grants any subscription and checks reading only as it delivers: a client that
+    // joins the hubs' share group is given its turn of the events and, not allowed to read them,
+    // silently loses it. Each station's events must reach a hub all the same.
+    const url = `mqtt://127.0.0.1:${port}`;
+    const intruders = [
+      await mqtt.connectAsync(url, { clientId: 'handover-hall-2', username: 'hall-2', password: stationPassword(keys.get('hall-2')!), reconnectPeriod: 0 }),
+      await mqtt.connectAsync(url, { clientId: 'homeassistant', username: 'homeassistant', password: readerPassword, reconnectPeriod: 0 }),
+    ];
+    const stolen: string[] = [];
+    try {
+      for (const intruder of intruders) {
+        intruder.on('message', (topic) => stolen.push(topic));
+        await intruder.subscribeAsync(['$share/handover-hubs/handover/+/+/events', '$share/handover-hubs/handover/+/+/status'], { qos: 1 });
+      }
+      const station = await mqtt.connectAsync(url, { clientId: 'handover-hall-1', username: 'hall-1', password: stationPassword(keys.get('hall-1')!), reconnectPeriod: 0 });
+      const FRAMES = 24;
+      try {
+        // Each frame once, as a station sends it before any resend: an unknown card tapped.
+        for (let seq = 1; seq <= FRAMES; seq++) {
+          const frame = new Map<number, unknown>([
+            [FRAME.STATION, 'hall-1'],
+            [FRAME.BOOT, 1],
+            [FRAME.SEQ, seq],
+            [FRAME.UPTIME_MS, seq * 1000],
+            [FRAME.TYPE, EVENT.UNKNOWN_BADGE],
+          ]);
+          await station.publishAsync(`handover/${SITE}/hall-1/events`, Buffer.from(seal(keys.get('hall-1')!, frame)), { qos: 1 });
+        }
+      } finally {
+        await station.endAsync();
+      }
+      const stored = async () => withDb(async (db) => Number((await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM station_events WHERE station_id = 'hall-1'"))!.n));
+      await eventually(async () => (await stored()) === FRAMES, 15_000, 'every frame hall-1 sent once to be stored by a hub').catch(async (error) => {
+        throw new Error(`${(error as Error).message}: ${await stored()} of ${FRAMES} stored`);
+      });
+      expect(stolen).toEqual([]);
+    } finally {
+      for (const intruder of intruders) await intruder.endAsync();
+    }
+  }, 60_000);
+});
