@@ -9,6 +9,8 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebClient } from '../web/client';
+import { Accounts } from '../../hub/src/accounts/accounts';
 import { AuditTrail } from '../../hub/src/audit/trail';
 import { BrokerAccounts } from '../../hub/src/broker/accounts';
 import { stationPassword } from '../../hub/src/broker/access';
@@ -23,6 +25,7 @@ import { HubProcess, SITE } from '../support/fault-rig';
 import { freePort, HAS_MOSQUITTO, Mosquitto } from '../support/mosquitto';
 import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
 
+const PASSWORD = 'Several-hubs-2026';
 /** Every hub of a deployment is given the same checkpoint key (README, Several hubs). */
 const AUDIT_KEY = crypto.randomBytes(32).toString('hex');
 
@@ -58,6 +61,9 @@ describe.skipIf(!USING_POSTGRES || (!process.env.CI && !HAS_MOSQUITTO))('two hub
       const stations = new Stations(db);
       for (const id of ['hall-1', 'hall-2']) keys.set(id, (await stations.add(SITE, id, 8)).station_key);
       readerPassword = await new BrokerAccounts(db, new AuditTrail(db)).add('homeassistant', 'attacks test');
+      const accounts = new Accounts(db, new AuditTrail(db));
+      await accounts.prepare();
+      for (const username of ['office-one', 'office-two']) await accounts.add({ username, role: 'office', password: PASSWORD }, 'attacks test');
       await setHubNames(db, ['a', 'b', 'c']);
       await writeMosquittoFiles(db, loadSettings({}, { mqttPort: port, site: SITE, homeAssistantPrefix: 'homeassistant' }), mosquittoDir);
     });
@@ -116,5 +122,38 @@ describe.skipIf(!USING_POSTGRES || (!process.env.CI && !HAS_MOSQUITTO))('two hub
     } finally {
       for (const intruder of intruders) await intruder.endAsync();
     }
+  }, 60_000);
+
+  it('locks an account after five wrong passwords, also when they reach both hubs at once', async () => {
+    const [hubA, hubB] = hubs;
+    // Eight wrong passwords at once, four at each hub (the per-address limit allows ten in five minutes).
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const response = await new WebClient([hubA, hubB][i % 2].url).signIn('office-one', `Not-the-password-${i}`);
+        await response.arrayBuffer();
+        return response.status;
+      }),
+    );
+    expect(statuses.every((status) => status === 401 || status === 429), statuses.join(' ')).toBe(true);
+    const failures = await withDb((db) => db.get<{ failed_sign_ins: number; locked_until: string | null }>("SELECT failed_sign_ins, locked_until FROM accounts WHERE username = 'office-one'"));
+    // The right password now opens nothing: the account is locked for fifteen minutes.
+    const right = await new WebClient(hubB.url).signIn('office-one', PASSWORD);
+    expect(right.status, `after 8 wrong passwords the account holds ${JSON.stringify(failures)}`).toBe(429);
+  }, 60_000);
+
+  it('keeps a session made at one hub at the other, and ends it at both when signed out at one', async () => {
+    const [hubA, hubB] = hubs;
+    const atA = new WebClient(hubA.url);
+    expect((await atA.signIn('office-two', PASSWORD)).status).toBe(200);
+    const atB = new WebClient(hubB.url);
+    for (const [name, value] of atA.cookies) atB.cookies.set(name, value);
+    atB.csrfToken = atA.csrfToken;
+    const session = await (await atB.get('/api/session', 'json')).json();
+    expect((session as { account: { username: string } | null }).account?.username).toBe('office-two');
+    expect((await atB.page('/lockers')).status).toBe(200);
+    // A request that changes something, with the token hub a gave: hub b signs the session out.
+    expect((await atB.send('POST', '/api/logout')).status).toBe(200);
+    const after = await (await atA.get('/api/session', 'json')).json();
+    expect((after as { account: unknown }).account).toBeNull();
   }, 60_000);
 });
