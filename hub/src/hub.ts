@@ -5,6 +5,7 @@ import type { IClientOptions } from 'mqtt';
 import { startBroker, type RunningBroker } from './broker';
 import { checkEmbeddedBroker } from './broker/embedded-limit';
 import { hubPassword, hubShareGroup, hubUsernames, HUB_CLIENT_PREFIX } from './broker/access';
+import { auditKeyMismatch } from './cluster/audit-key-check';
 import { ChangeRelay } from './cluster/change-relay';
 import { LeaderLock, SoleHub, type Leadership } from './cluster/leadership';
 import { BrokerAccounts } from './broker/accounts';
@@ -109,6 +110,13 @@ export class Hub {
     }
     // Several hubs (HANDOVER_HUB_NAME; settings.ts requires PostgreSQL and an external broker).
     const hubName = settings.hubName;
+    if (hubName) {
+      const mismatch = await auditKeyMismatch(this.db, settings, hubName);
+      if (mismatch) {
+        await this.db.close();
+        throw new Error(mismatch);
+      }
+    }
     this.leadership = hubName && settings.databaseUrl ? new LeaderLock(settings.databaseUrl, hubName, this.log.child('cluster')) : new SoleHub();
     await this.leadership.start();
     const leading = () => this.leadership.leading;

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { execFile } from 'node:child_process';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebClient } from '../web/client';
@@ -26,6 +27,7 @@ import { freePort, HAS_MOSQUITTO, Mosquitto } from '../support/mosquitto';
 import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../support/test-database';
 
 const PASSWORD = 'Several-hubs-2026';
+const BIN = path.resolve(__dirname, '../../bin/handover.mjs');
 /** Every hub of a deployment is given the same checkpoint key (README, Several hubs). */
 const AUDIT_KEY = crypto.randomBytes(32).toString('hex');
 
@@ -155,5 +157,17 @@ describe.skipIf(!USING_POSTGRES || (!process.env.CI && !HAS_MOSQUITTO))('two hub
     expect((await atB.send('POST', '/api/logout')).status).toBe(200);
     const after = await (await atA.get('/api/session', 'json')).json();
     expect((after as { account: unknown }).account).toBeNull();
+  }, 60_000);
+  it('refuses to start a hub whose audit checkpoint key is not the other hubs’', async () => {
+    // Hub c on a machine of its own, without HANDOVER_AUDIT_KEY: its key file is made in its own
+    // data directory. Once it led, the checkpoints it took would be reported as forged by `audit
+    // verify` wherever the other key is (and the other hubs' by it).
+    const env = { ...process.env, DATABASE_URL: target.databaseUrl!, HANDOVER_DATA_DIR: tempDir('handover-attacks-hub-c-'), HANDOVER_HUB_NAME: 'c', HANDOVER_EMBEDDED_BROKER: 'false', HANDOVER_MQTT_HOST: '127.0.0.1', HANDOVER_MQTT_PORT: String(port), HANDOVER_HTTP_PORT: '0', HANDOVER_SITE: SITE };
+    // A hub that starts runs until the timeout ends it (and the test fails).
+    const { code, stderr } = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(process.execPath, [BIN, 'serve'], { env, timeout: 20_000 }, (error, _stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr }));
+    });
+    expect(stderr).toMatch(/hub c's audit checkpoint key .* give every hub the same HANDOVER_AUDIT_KEY/);
+    expect(code).toBe(1);
   }, 60_000);
 });
