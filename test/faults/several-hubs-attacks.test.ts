@@ -65,7 +65,7 @@ describe.skipIf(!USING_POSTGRES || (!process.env.CI && !HAS_MOSQUITTO))('two hub
       readerPassword = await new BrokerAccounts(db, new AuditTrail(db)).add('homeassistant', 'attacks test');
       const accounts = new Accounts(db, new AuditTrail(db));
       await accounts.prepare();
-      for (const username of ['office-one', 'office-two']) await accounts.add({ username, role: 'office', password: PASSWORD }, 'attacks test');
+      for (const username of ['office-one', 'office-two', 'office-three']) await accounts.add({ username, role: 'office', password: PASSWORD }, 'attacks test');
       await setHubNames(db, ['a', 'b', 'c']);
       await writeMosquittoFiles(db, loadSettings({}, { mqttPort: port, site: SITE, homeAssistantPrefix: 'homeassistant' }), mosquittoDir);
     });
@@ -158,6 +158,35 @@ describe.skipIf(!USING_POSTGRES || (!process.env.CI && !HAS_MOSQUITTO))('two hub
     const after = await (await atA.get('/api/session', 'json')).json();
     expect((after as { account: unknown }).account).toBeNull();
   }, 60_000);
+  it('keeps an import running at one hub running while another hub restarts', async () => {
+    const [hubA, hubB] = hubs;
+    const office = new WebClient(hubA.url);
+    expect((await office.signIn('office-three', PASSWORD)).status).toBe(200);
+    const csv = ['UPN,Forename,Surname,Reg Group,Year Group', ...Array.from({ length: 6000 }, (_, i) => `R${String(i).padStart(6, '0')},Big,Import${i},9R,Year 9`)].join('\n');
+    const body = new FormData();
+    body.set('kind', 'people');
+    body.set('file', new Blob([csv], { type: 'text/csv' }), 'year9.csv');
+    const cookie = [...office.cookies].map(([key, value]) => `${key}=${value}`).join('; ');
+    const upload = await fetch(`${hubA.url}/imports`, { method: 'POST', body, headers: { cookie, accept: 'application/json', 'x-csrf-token': office.csrfToken } });
+    expect(upload.status).toBe(202);
+    const { id } = ((await upload.json()) as { job: { id: string } }).job;
+    const stateAt = async (url: string) => {
+      const response = await fetch(`${url}/api/imports/${id}`, { headers: { cookie, accept: 'application/json' } });
+      return ((await response.json()) as { job: { state: string; description: string } }).job;
+    };
+    // Hub b restarts (an update, a crash) while hub a imports: the browser, balanced to hub b, must
+    // not be told the import stopped and should be uploaded again.
+    await hubB.kill('SIGTERM');
+    await hubB.start({ HANDOVER_HUB_NAME: 'b', HANDOVER_AUDIT_KEY: AUDIT_KEY });
+    const during = await stateAt(hubB.url);
+    const after = await eventually(async () => {
+      const job = await stateAt(hubB.url);
+      return job.state !== 'running' && job.state !== 'queued' && job;
+    }, 180_000, 'the import to finish');
+    expect(during.state, JSON.stringify(during)).not.toBe('failed');
+    expect((after as { state: string }).state).toBe('done');
+  }, 240_000);
+
   it('refuses to start a hub whose audit checkpoint key is not the other hubs’', async () => {
     // Hub c on a machine of its own, without HANDOVER_AUDIT_KEY: its key file is made in its own
     // data directory. Once it led, the checkpoints it took would be reported as forged by `audit
