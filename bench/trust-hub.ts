@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const plan = await readStdinJson<Plan>();
   const { db } = await openDatabase({ dataDir: plan.dataDir, databaseUrl: plan.databaseUrl });
   const records = createRecords(db);
-  const ingest = new Ingest({ brokerUrl: plan.brokerUrl, clientId: plan.clientId, db, custody: records.custody, log: createLogger('ingest', () => {}), maxBatch: plan.maxBatch, shared: true });
+  const ingest = new Ingest({ brokerUrl: plan.brokerUrl, clientId: plan.clientId, db, custody: records.custody, log: createLogger('ingest', () => {}), maxBatch: plan.maxBatch, shareGroup: 'handover-hubs-bench' });
   await ingest.start();
   const cpuBefore = process.cpuUsage();
   console.log(JSON.stringify({ ready: true }));

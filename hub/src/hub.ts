@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import type { IClientOptions } from 'mqtt';
 import { startBroker, type RunningBroker } from './broker';
 import { checkEmbeddedBroker } from './broker/embedded-limit';
-import { hubPassword, hubUsernames, HUB_CLIENT_PREFIX } from './broker/access';
+import { hubPassword, hubShareGroup, hubUsernames, HUB_CLIENT_PREFIX } from './broker/access';
+import { auditKeyMismatch } from './cluster/audit-key-check';
 import { ChangeRelay } from './cluster/change-relay';
 import { LeaderLock, SoleHub, type Leadership } from './cluster/leadership';
 import { BrokerAccounts } from './broker/accounts';
@@ -109,6 +110,13 @@ export class Hub {
     }
     // Several hubs (HANDOVER_HUB_NAME; settings.ts requires PostgreSQL and an external broker).
     const hubName = settings.hubName;
+    if (hubName) {
+      const mismatch = await auditKeyMismatch(this.db, settings, hubName);
+      if (mismatch) {
+        await this.db.close();
+        throw new Error(mismatch);
+      }
+    }
     this.leadership = hubName && settings.databaseUrl ? new LeaderLock(settings.databaseUrl, hubName, this.log.child('cluster')) : new SoleHub();
     await this.leadership.start();
     const leading = () => this.leadership.leading;
@@ -155,7 +163,7 @@ export class Hub {
       brokerUrl: this.mqttUrl,
       clientId: `${HUB_CLIENT_PREFIX}${settings.site}${named}`,
       mqttOptions: this.mqttOptions(usernames.ingest),
-      shared: Boolean(hubName),
+      ...(hubName ? { shareGroup: hubShareGroup(this.mqttPassword) } : {}),
       onChanges: (changes) => this.relay?.publish(changes),
       db: this.db,
       custody: this.custody,

@@ -29,11 +29,12 @@ export interface IngestOptions {
    */
   commitDelayMs?: number;
   /**
-   * One of several hubs (cluster/): events and status are read through the hubs' shared
-   * subscription, so each frame reaches one hub, and with a clean session, so the broker queues
-   * nothing for a hub that is gone (the stations resend what no hub acknowledged, to the others).
+   * One of several hubs (cluster/): events and status are read through this shared-subscription
+   * group (broker/access.ts hubShareGroup), so each frame reaches one hub, and with a clean session,
+   * so the broker queues nothing for a hub that is gone (the stations resend what no hub
+   * acknowledged, to the others).
    */
-  shared?: boolean;
+  shareGroup?: string;
   /** Called after each batch is committed with what it changed (cluster/change-relay.ts tells the other hubs). */
   onChanges?: (changes: IngestChange[]) => void;
 }
@@ -131,7 +132,7 @@ export class Ingest extends EventEmitter {
       ...this.options.mqttOptions,
       // A persistent session: the broker keeps QoS 1 events for the hub while it restarts (one hub alone).
       clientId: this.options.clientId,
-      clean: Boolean(this.options.shared),
+      clean: Boolean(this.options.shareGroup),
       reconnectPeriod: 1000,
     });
     this.client = client;
@@ -144,7 +145,8 @@ export class Ingest extends EventEmitter {
       client.once('connect', () => resolve());
       client.once('error', reject);
     });
-    const filters = [stationsFilter('+', 'EVENTS'), stationsFilter('+', 'STATUS')].map((filter) => (this.options.shared ? sharedFilter(filter) : filter));
+    const group = this.options.shareGroup;
+    const filters = [stationsFilter('+', 'EVENTS'), stationsFilter('+', 'STATUS')].map((filter) => (group ? sharedFilter(filter, group) : filter));
     const granted = await client.subscribeAsync(filters, { qos: 1 });
     const refused = granted.filter((grant) => grant.qos === 128).map((grant) => grant.topic);
     if (refused.length) throw new Error(`the broker refused the subscription to ${refused.join(', ')}`);

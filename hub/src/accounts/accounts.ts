@@ -203,20 +203,38 @@ export class Accounts {
       await this.audit.append({ actor: subject, action: 'account.sign-in-failed', subject, at, details: { from, reason: 'locked' } });
       return { ok: false, reason: 'locked', message: `Too many wrong passwords: this account is locked for ${minutes} more minute${minutes === 1 ? '' : 's'}.` };
     }
+    // The row was read before the (slow) password check: attempts at once, at one hub or at
+    // several, all read the same count. So the count moves in the database, one attempt at a time,
+    // and a right password signs in only if no attempt locked the account meanwhile.
     if (!(await verifyPassword(password, row.password_hash))) {
-      const failures = Number(row.failed_sign_ins) + 1;
-      const lock = failures >= MAX_FAILED_SIGN_INS ? new Date(now.getTime() + LOCK_MINUTES * 60_000).toISOString() : null;
-      await this.db.transaction(async (tx) => {
-        await tx.run('UPDATE accounts SET failed_sign_ins = ?, locked_until = ? WHERE id = ?', [lock ? 0 : failures, lock, row.id]);
-        await this.audit.append({ actor: subject, action: 'account.sign-in-failed', subject, at, details: { from, reason: 'wrong password', failures, locked: lock !== null } }, tx);
+      const lockUntil = new Date(now.getTime() + LOCK_MINUTES * 60_000).toISOString();
+      const counted = await this.db.transaction(async (tx) => {
+        const after = (await tx.get<{ failed_sign_ins: number; locked_until: string | null }>(
+          `UPDATE accounts SET
+             failed_sign_ins = CASE WHEN failed_sign_ins + 1 >= ? THEN 0 ELSE failed_sign_ins + 1 END,
+             locked_until = CASE WHEN failed_sign_ins + 1 >= ? THEN ? ELSE locked_until END
+           WHERE id = ? RETURNING failed_sign_ins, locked_until`,
+          [MAX_FAILED_SIGN_INS, MAX_FAILED_SIGN_INS, lockUntil, row.id],
+        ))!;
+        // Every failure adds one but the one that reaches the limit, which locks and starts again at 0.
+        const locked = Number(after.failed_sign_ins) === 0;
+        const failures = locked ? MAX_FAILED_SIGN_INS : Number(after.failed_sign_ins);
+        await this.audit.append({ actor: subject, action: 'account.sign-in-failed', subject, at, details: { from, reason: 'wrong password', failures, locked } }, tx);
+        return { locked };
       });
-      if (lock) return { ok: false, reason: 'locked', message: `Too many wrong passwords: this account is locked for ${LOCK_MINUTES} minutes.` };
+      if (counted.locked) return { ok: false, reason: 'locked', message: `Too many wrong passwords: this account is locked for ${LOCK_MINUTES} minutes.` };
       return wrong;
     }
-    await this.db.transaction(async (tx) => {
-      await tx.run('UPDATE accounts SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = ? WHERE id = ?', [at, row.id]);
+    const signedIn = await this.db.transaction(async (tx) => {
+      const { changes } = await tx.run('UPDATE accounts SET failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = ? WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?)', [at, row.id, at]);
+      if (changes === 0) {
+        await this.audit.append({ actor: subject, action: 'account.sign-in-failed', subject, at, details: { from, reason: 'locked' } }, tx);
+        return false;
+      }
       await this.audit.append({ actor: subject, action: 'account.signed-in', subject, at, details: { from } }, tx);
+      return true;
     });
+    if (!signedIn) return { ok: false, reason: 'locked', message: `Too many wrong passwords: this account is locked for ${LOCK_MINUTES} minutes.` };
     return { ok: true, account: toSignedIn(row) };
   }
 

@@ -17,15 +17,20 @@ export const HUB_LINK_USERNAME = 'handover_hub_link';
 /** The hub's credential for its own tools (a monitor, a benchmark, a test): one connection at a time on Mosquitto. */
 export const HUB_TOOLS_USERNAME = 'handover_hub_tools';
 /**
- * Several hub processes (HANDOVER_HUB_NAME) share the stations' events and status through this
- * MQTT shared-subscription group (`$share/handover-hubs/<filter>`): the broker gives each message
- * to one of them.
+ * Several hub processes (HANDOVER_HUB_NAME) share the stations' events and status through one MQTT
+ * shared-subscription group (`$share/<group>/<filter>`): the broker gives each message to one of
+ * them. Mosquitto's ACL file cannot refuse a subscription (it checks reading only as it delivers),
+ * so any client that knows the group's name could join it, be given its turn of every station's
+ * events and, not allowed to read them, silently lose it. The name is therefore the hubs' secret:
+ * derived from the hub's broker password, which only the hubs hold.
  */
-export const HUB_SHARE_GROUP = 'handover-hubs';
+export function hubShareGroup(hubPasswordText: string): string {
+  return `handover-hubs-${crypto.createHmac('sha256', hubPasswordText).update('handover hubs share group').digest('hex').slice(0, 32)}`;
+}
 
-/** `filter` as the hubs' shared subscription. */
-export function sharedFilter(filter: string): string {
-  return `$share/${HUB_SHARE_GROUP}/${filter}`;
+/** `filter` as a shared subscription of `group`. */
+export function sharedFilter(filter: string, group: string): string {
+  return `$share/${group}/${filter}`;
 }
 
 /**
@@ -128,10 +133,8 @@ export function mayPublish(principal: Principal, topic: string, scope: TopicScop
 }
 
 export function maySubscribe(principal: Principal, filter: string, scope: TopicScope): boolean {
-  // A shared subscription is judged by the topics it reads (the hubs' group only, and only the hub).
-  if (filter.startsWith('$share/')) {
-    const prefix = `$share/${HUB_SHARE_GROUP}/`;
-    return principal.kind === 'hub' && filter.startsWith(prefix) && maySubscribe(principal, filter.slice(prefix.length), scope);
-  }
+  // A shared subscription is the hubs' only, and judged by the topics it reads.
+  const shared = /^\$share\/[^/+#]+\/(.+)$/.exec(filter);
+  if (filter.startsWith('$share/')) return principal.kind === 'hub' && shared !== null && maySubscribe(principal, shared[1], scope);
   return grants(principal, scope).subscribe.some((pattern) => covers(pattern, filter));
 }

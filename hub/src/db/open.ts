@@ -45,15 +45,34 @@ async function migrateAsOwner(ownerUrl: string, hub: SqlDatabase): Promise<numbe
     const ownerRole = (await owner.get<{ name: string }>('SELECT current_user AS name'))!.name;
     if (ownerRole === role) return steps;
     const hubRole = `"${role.replace(/"/g, '""')}"`;
+    // Only the owner's tables and sequences: the hub's role owns its office-page tables (accounts,
+    // web_sessions, made on first use), and GRANT ... ON ALL TABLES fails outright on a table the
+    // granting role has no privilege on at all, so every start after the hub's first failed.
     await owner.exec(`
       GRANT USAGE, CREATE ON SCHEMA public TO ${hubRole};
-      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${hubRole};
+      DO $grants$
+      DECLARE item record;
+      BEGIN
+        FOR item IN SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S') AND pg_get_userbyid(c.relowner) = current_user LOOP
+          IF item.relkind = 'S' THEN
+            EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE public.%I TO %s', item.relname, ${pgLiteral(hubRole)});
+          ELSE
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON public.%I TO %s', item.relname, ${pgLiteral(hubRole)});
+          END IF;
+        END LOOP;
+      END
+      $grants$;
       REVOKE UPDATE, DELETE ON charges, audit_log, audit_checkpoints FROM ${hubRole};
       REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM ${hubRole};
-      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO ${hubRole};
     `);
     return steps;
   } finally {
     await owner.close();
   }
+}
+
+/** `text` as a PostgreSQL string literal. */
+function pgLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
 }

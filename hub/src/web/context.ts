@@ -29,7 +29,7 @@ export interface WebParts {
   demo: DemoStation | null;
   /** What the embedded broker refused (null with an external broker, which logs its own). */
   brokerRefusals?: (() => RefusalCount[]) | null;
-  settings: Pick<Settings, 'dayCutoff' | 'lostPropertyDays'> & Partial<Pick<Settings, 'site'>>;
+  settings: Pick<Settings, 'dayCutoff' | 'lostPropertyDays'> & Partial<Pick<Settings, 'site' | 'hubName'>>;
   /** The e-mail notifications (absent or disabled: e-mail is off). */
   notifier?: Notifier | null;
   log: Logger;

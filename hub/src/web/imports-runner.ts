@@ -105,7 +105,14 @@ export class Imports {
   /** Settles when the table is there and jobs a previous run left running are marked stopped. */
   private ready: Promise<void>;
 
-  constructor(private db: SqlDatabase) {
+  /**
+   * `hubName`: one of several hubs (HANDOVER_HUB_NAME), which share the table. Its jobs' ids start
+   * with its name, and at start it marks stopped only its own: another hub's may be running.
+   */
+  constructor(
+    private db: SqlDatabase,
+    private hubName: string | null = null,
+  ) {
     this.ready = this.prepare();
     this.ready.catch(() => {});
   }
@@ -115,7 +122,8 @@ export class Imports {
       if (tx.kind === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7215033)');
       await tx.exec(forDialect(SCHEMA, tx.kind));
     });
-    await this.db.run("UPDATE web_imports SET state = 'failed', error = ?, finished_at = ? WHERE state IN ('running', 'queued')", [STOPPED_MESSAGE, new Date().toISOString()]);
+    const mine = this.hubName ? ' AND id LIKE ?' : '';
+    await this.db.run(`UPDATE web_imports SET state = 'failed', error = ?, finished_at = ? WHERE state IN ('running', 'queued')${mine}`, [STOPPED_MESSAGE, new Date().toISOString(), ...(this.hubName ? [`${this.hubName}.%`] : [])]);
   }
 
   /** Settles once the table is ready (the web server waits for it before it listens). */
@@ -147,7 +155,7 @@ export class Imports {
     const line = this.lines.get(school) ?? [];
     this.lines.set(school, line);
     const job: ImportJob = {
-      id: crypto.randomBytes(9).toString('base64url'),
+      id: `${this.hubName ? `${this.hubName}.` : ''}${crypto.randomBytes(9).toString('base64url')}`,
       kind: details.kind,
       fileName: details.fileName,
       dryRun: details.dryRun,

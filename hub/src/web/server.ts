@@ -53,7 +53,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> {
   // Fastify logs through the hub's logger, quieter than it (log.ts webLogLevel): no line per request by default.
   const app = Fastify({ loggerInstance: parts.log.pino.child({}, { level: webLogLevel(parts.log.pino.level) }) as FastifyBaseLogger, bodyLimit: 1024 * 1024, trustProxy: parts.trustProxy ?? false });
-  const imports = new Imports(parts.records.db);
+  const imports = new Imports(parts.records.db, parts.settings.hubName ?? null);
   await imports.whenReady();
   const context = makeContext(parts, imports);
 
