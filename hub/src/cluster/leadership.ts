@@ -8,8 +8,12 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from '../log';
 
-/** The advisory-lock keys of the leadership ("HO", 1). */
-const LEADER_LOCK: [number, number] = [0x484f, 1];
+/**
+ * The advisory-lock keys of the leadership ("HL", 1): a key space of its own, since the stations'
+ * locks ("HO", hash of the station id) could otherwise hash a station onto the leader's key.
+ * Stop every hub of an older version before starting this one: the two would each lead.
+ */
+const LEADER_LOCK: [number, number] = [0x484c, 1];
 const TRY_EVERY_MS = 2000;
 
 export interface Leadership {
