@@ -186,6 +186,7 @@ export class Hub {
       log: this.log.child('link'),
       keyOf: async (id) => (await this.stations.get(id))?.station_key,
       lockersOf: async (id) => (await this.stations.get(id))?.lockers,
+      sharedReplies: Boolean(hubName),
     });
     this.link.leading = leading;
     this.badgeLists = new BadgeLists({ db: this.db, people: this.people, log: this.log.child('badges'), home: settings.site });

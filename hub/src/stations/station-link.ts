@@ -42,6 +42,8 @@ export interface StationLinkOptions {
   /** Badge-list chunks sent ahead of their replies (default 2). */
   chunkWindow?: number;
   replyTimeoutMs?: number;
+  /** Other hubs send commands too (several hubs): every hub hears every reply, so one to no command of this hub's is theirs, not a refusal. */
+  sharedReplies?: boolean;
 }
 
 export interface CommandResult {
@@ -366,7 +368,10 @@ export class StationLink extends EventEmitter {
     const pending = this.pending.get(`${stationId}/${counter}`);
     // A reply to no command (one the hub never sent, or one it stopped waiting for) is used for
     // nothing, and logged as the refusals are: once a minute per station, with a count.
-    if (!pending) return this.refuse('reply', stationId, `no command ${counter} awaits a reply (never sent, or timed out)`);
+    if (!pending) {
+      if (this.options.sharedReplies) return;
+      return this.refuse('reply', stationId, `no command ${counter} awaits a reply (never sent, or timed out)`);
+    }
     const refusal = ok ? null : (REFUSAL_NAMES.get(reply.detail ?? -1) ?? `refusal ${String(reply.detail)}`);
     if (!ok) this.options.log.warn(`station ${stationId} refused command ${counter}: ${refusal}`);
     clearTimeout(pending.timer);
