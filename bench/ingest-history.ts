@@ -4,6 +4,7 @@
 // differs) on an empty database, then after history is built directly in the database (station
 // events, their audit records and phone custody, as a term of taps leaves them; PostgreSQL
 // generate_series, SQLite a recursive query). BENCH_HISTORY_TRACE=1 prints the time per statement.
+import fs from 'node:fs';
 import { EVENT } from '../protocol/wire';
 import type { SqlDatabase } from '../hub/src/db/sql';
 import type { EventFrame } from '../hub/src/protocol/frames';
@@ -40,11 +41,24 @@ function traceHandle(tx: SqlDatabase): SqlDatabase {
   });
 }
 
+const WHOLE = '(whole transactions, commit and sync included)';
+
 /** While BENCH_HISTORY_TRACE is set: every transaction's statements timed (printed by printTrace). */
 export function traceTransactions(db: SqlDatabase): void {
   if (!process.env.BENCH_HISTORY_TRACE) return;
   const original = db.transaction.bind(db);
-  db.transaction = <T>(work: (tx: SqlDatabase) => Promise<T>) => original((tx) => work(traceHandle(tx)));
+  db.transaction = async <T>(work: (tx: SqlDatabase) => Promise<T>) => {
+    const started = performance.now();
+    try {
+      return await original((tx) => work(traceHandle(tx)));
+    } finally {
+      // The statements' time and the rest: the commit (SQLite: the pages written to the WAL, a checkpoint) and its sync.
+      const entry = traced.get(WHOLE) ?? { count: 0, ms: 0 };
+      entry.count++;
+      entry.ms += performance.now() - started;
+      traced.set(WHOLE, entry);
+    }
+  };
 }
 
 /** Forgets the statements timed so far. */
@@ -82,6 +96,65 @@ export function historyFrames(boot: number, count: number, pupilIds: number[]): 
     out.push({ frame, receivedAt: new Date(now + i).toISOString() });
   }
   return out;
+}
+
+/**
+ * Bytes this process has written so far (Linux /proc/self/io `wchar`), or null elsewhere. On SQLite
+ * these are the database's writes (the WAL and its checkpoints into the file): unlike a rate, the
+ * machine's load does not move them.
+ */
+export function bytesWritten(): number | null {
+  try {
+    const match = /^wchar: (\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SQLite: the built history moved from the WAL into the file and the file synced, so the measured
+ * commits do not wait behind the disk writing out gigabytes of the build (history stored long ago
+ * is on disk already).
+ */
+export async function settleHistory(db: SqlDatabase, file: string): Promise<void> {
+  if (db.kind !== 'sqlite') return;
+  await db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * SQLite, while BENCH_HISTORY_PAGES is set: the pages each of `batches` commits wrote to the WAL,
+ * per table or index (checkpoints held off meanwhile; every frame's page named by `dbstat`), printed.
+ */
+export async function printWalPages(db: SqlDatabase, file: string, commit: () => Promise<unknown>, batches: number, label: string): Promise<void> {
+  if (!process.env.BENCH_HISTORY_PAGES || db.kind !== 'sqlite') return;
+  await db.exec('PRAGMA wal_autocheckpoint = 0');
+  await db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  try {
+    await commit();
+    const wal = fs.readFileSync(`${file}-wal`);
+    const pageSize = wal.readUInt32BE(8);
+    const names = new Map<number, string>();
+    for (const row of await db.all<{ name: string; pageno: number }>('SELECT name, pageno FROM dbstat')) names.set(Number(row.pageno), row.name);
+    const per = new Map<string, number>();
+    let frames = 0;
+    // The WAL's header is 32 bytes; each frame a 24-byte header (the page number first) and the page.
+    for (let at = 32; at + 24 + pageSize <= wal.length; at += 24 + pageSize) {
+      const name = names.get(wal.readUInt32BE(at)) ?? '(new or free page)';
+      per.set(name, (per.get(name) ?? 0) + 1);
+      frames++;
+    }
+    console.log(`\nWAL pages per commit at ${label}: ${(frames / batches).toFixed(0)}`);
+    for (const [name, count] of [...per].sort((a, b) => b[1] - a[1])) console.log(`  ${(count / batches).toFixed(1).padStart(7)}  ${name}`);
+  } finally {
+    await db.exec('PRAGMA wal_autocheckpoint = 1000');
+  }
 }
 
 /** Events per second committing `events` in batches of `batch` (the ingest's batching). */

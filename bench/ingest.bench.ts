@@ -9,7 +9,7 @@ import os from 'node:os';
 import mqtt from 'mqtt';
 import { EVENT, FRAME } from '../protocol/wire';
 import { startBroker } from '../hub/src/broker';
-import { openDatabase } from '../hub/src/db/open';
+import { openDatabase, sqliteFile } from '../hub/src/db/open';
 import { Ingest } from '../hub/src/ingest';
 import { createLogger } from '../hub/src/log';
 import { seal } from '../hub/src/protocol/sealed';
@@ -17,7 +17,7 @@ import { createRecords } from '../hub/src/records';
 import { testDatabaseTarget } from '../test/support/test-database';
 import type { BenchOptions } from './options';
 import { printTable, type Row } from './table';
-import { buildHistory, commitRate, HISTORY_LOCKERS, HISTORY_STATIONS, historyFrames, clearTrace, printTrace, traceTransactions } from './ingest-history';
+import { buildHistory, bytesWritten, commitRate, printWalPages, settleHistory, HISTORY_LOCKERS, HISTORY_STATIONS, historyFrames, clearTrace, printTrace, traceTransactions } from './ingest-history';
 
 const STATIONS = 50;
 const LOCKERS = 32;
@@ -169,13 +169,17 @@ export async function benchIngestHistory({ quick }: BenchOptions): Promise<void>
         // In steps of a million: one transaction of ten million rows would hold them all in memory.
         for (let from = built; from < size; from = Math.min(size, from + 1_000_000)) await buildHistory(db, pupilIds.length, from, Math.min(size, from + 1_000_000));
         built = size;
+        await settleHistory(db, sqliteFile(target));
       }
       const buildSeconds = (performance.now() - buildStarted) / 1000;
       // Two rounds: the first warms the caches (and the boot's marks); the second is timed.
       await commitRate(records, historyFrames(boot++, Math.min(measured, 2000), pupilIds), 500);
       clearTrace();
+      const writtenBefore = bytesWritten();
       const rate = await commitRate(records, historyFrames(boot++, measured, pupilIds), 500);
+      const written = writtenBefore === null ? null : bytesWritten()! - writtenBefore;
       printTrace(`${size} stored events`);
+      await printWalPages(db, sqliteFile(target), () => commitRate(records, historyFrames(boot++, 2000, pupilIds), 500), 4, `${size} stored events`);
       if (!firstRate) firstRate = rate;
       const stored = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM station_events');
       rows.push({
@@ -183,6 +187,8 @@ export async function benchIngestHistory({ quick }: BenchOptions): Promise<void>
         'events committed': measured,
         'events/s': Math.round(rate),
         'of empty': `${Math.round((100 * rate) / firstRate)} %`,
+        // SQLite's own writes (in this process; PostgreSQL's are the server's).
+        ...(db.kind === 'sqlite' && written !== null ? { 'KiB written per event': (written / 1024 / measured).toFixed(1) } : {}),
         'stored after': Number(stored!.n).toLocaleString('en-GB'),
         'history built s': buildSeconds.toFixed(1),
         load: os.loadavg()[0].toFixed(1),

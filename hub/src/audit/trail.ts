@@ -10,6 +10,7 @@ import type { SqlDatabase } from '../db/sql';
 import { ANCHOR_ACTION, AnchorFold, type RowProblem } from './anchors';
 import { GENESIS_HASH, recordHash, walkChain, type AuditRecord, type ChainProblem, type ChainResult, type ChainWalk, type TrustedHead } from './chain';
 import { walkChainInWorker } from './chain-thread';
+import { auditRecordsOfPerson } from './person-records';
 import { phonesInProblem } from './holdings-check';
 
 export { GENESIS_HASH, recordHash, type AuditRecord, type TrustedHead };
@@ -137,7 +138,7 @@ export class AuditTrail {
 
   /** Records about one person (subject access), oldest first. */
   async forPerson(personId: number): Promise<AuditRecord[]> {
-    return this.db.all<AuditRecord>('SELECT * FROM audit_log WHERE person_id = ? ORDER BY seq', [personId]);
+    return auditRecordsOfPerson(this.db, personId);
   }
 
   async forSubject(subject: string): Promise<AuditRecord[]> {
