@@ -183,7 +183,10 @@ describe('office pages by role', () => {
   it('shows alarms on the locker and on its station', async () => {
     const lockers = await readOnly.page('/lockers');
     expect(lockers.html).toMatch(/<li class="locker state-alarm" data-station="form-7b" data-locker="5"/);
+    // One school: drawn as ever, never the trust's table of schools (issue 16).
+    expect(lockers.html).not.toMatch(/data-school=/);
     const stations = await readOnly.page('/stations');
+    expect(stations.html).not.toMatch(/data-school=/);
     expect(stations.html).toContain('Door forced open, locker 6');
     expect(stations.html).toMatch(/<tr data-station-row="form-7b">[\s\S]*?offline/);
     // Read-only sees the stations but gets no command forms.
