@@ -21,6 +21,13 @@ describe('the chart of the day', () => {
     expect(buckets.collections[index('19:00')]).toBe(1);
     expect(buckets.deposits.reduce((a, b) => a + b)).toBe(3);
   });
+
+  it("counts a trust's day of taps (150,000 and more, where Math.min of them all threw)", () => {
+    const day = Array.from({ length: 200_000 }, (_, i) => new Date(`2026-03-02T08:${String(40 + (i % 10)).padStart(2, '0')}:00`).toISOString());
+    const buckets = bucketDay(day, day.slice(0, 150_000));
+    expect(buckets.deposits.reduce((a, b) => a + b)).toBe(200_000);
+    expect(buckets.collections.reduce((a, b) => a + b)).toBe(150_000);
+  });
 });
 
 describe('office pages by role', () => {
