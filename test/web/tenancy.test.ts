@@ -2,7 +2,9 @@
 // own ("demo", school A) and North Primary ("north", school B) added on the command line, each with
 // its pupils, staff, a station, an asset on loan and a phone in a locker. An office account of A
 // crawls every page and the JSON API and must meet nothing of B (and the reverse); a trust account
-// sees both and can filter by school; the command line's reports and exports run --by a member of
+// sees both and can filter by school (Lockers now and Stations count each school, the counts those
+// of the school's own drawing, until it does); each school's office sees its own stations' broker
+// refusals and refused frames only; the command line's reports and exports run --by a member of
 // A's staff cover A only; an import with --school B lands in B, and without --school is refused.
 import fs from 'node:fs';
 import path from 'node:path';
