@@ -205,6 +205,12 @@ describe(`schools as tenants (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { t
   });
 
   it("shows a trust account each school's lockers and stations counted, and one school's drawn when it chooses", async () => {
+    // A's lockers in every way the drawing works a state out: a phone in, an item out from the
+    // station, an item at home that no event has touched (no row: item in), one lent at the desk.
+    await harness.hub.records.assets.upsert({ tag: 'STK-A2', classId: 'usb-stick', serial: 'KS-A2', encryption: 'AES-256 hardware', homeStation: 'form-a', homeLocker: 4 }, SYSTEM);
+    await harness.hub.records.assets.upsert({ tag: 'STK-A3', classId: 'usb-stick', serial: 'KS-A3', encryption: 'AES-256 hardware', homeStation: 'form-a', homeLocker: 5 }, SYSTEM);
+    const lent = await clients.a.send('POST', '/api/desk/lend', { json: { tag: 'STK-A3', borrower: 'S-A-OFF', confirm: true } });
+    expect(lent.status, await lent.text()).toBe(200);
     for (const path of ['/lockers', '/lockers/panel']) {
       const text = await (await clients.trust.get(path)).text();
       // Counted, not drawn: no locker and no pupil of either school on it.
@@ -221,6 +227,7 @@ describe(`schools as tenants (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { t
         }
         expect(row.counts['phone-in']).toBe(1);
       }
+      expect(summaryRow(text, 'demo').counts).toEqual({ lockers: 8, 'phone-in': 1, 'item-out': 2, 'item-present': 1, free: 4 });
     }
     for (const path of ['/stations', '/stations/panel']) {
       const text = await (await clients.trust.get(path)).text();
