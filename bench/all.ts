@@ -16,6 +16,7 @@ import { benchAuditVerify } from './audit-verify.bench';
 import { benchImport } from './import.bench';
 import { benchTrust } from './trust.bench';
 import { benchBadgeList } from './badge-list.bench';
+import { benchPages } from './pages.bench';
 
 const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   bundle: benchBundle,
@@ -32,6 +33,7 @@ const BENCHES: Record<string, (options: BenchOptions) => Promise<void>> = {
   import: benchImport,
   trust: benchTrust,
   'badge-list': benchBadgeList,
+  pages: benchPages,
 };
 
 /** Runs the named benchmarks (all when none is named); returns the number that broke. */

@@ -88,6 +88,8 @@ const LINGER_MS = 20;
 const QUIET_TURNS = 2;
 /** Above this many events in a batch, one summary line is logged instead of one per event. */
 const LOG_EACH_UP_TO = 20;
+/** Most station names the per-station count of refused frames keeps (a trust has 2,500 stations). */
+const MAX_COUNTED_STATIONS = 10_000;
 
 /**
  * Messages are queued as they arrive and drained in batches: every event that arrived while the
@@ -112,6 +114,8 @@ export class Ingest extends EventEmitter {
   private rejectionLog: ThrottledLog;
   /** Every refusal since the hub started (the list above keeps only the last 1000). */
   rejectedTotal = 0;
+  /** The same, per station its topic named (a school's account counts its own stations'); at most MAX_COUNTED_STATIONS names, the rest under ''. */
+  private rejectedByStation = new Map<string, number>();
   /**
    * Page updates held back while frames wait to be stored (overload), the latest per station:
    * emitted once the queue is empty. Storing and acknowledging come first; a page needs only to
@@ -186,6 +190,13 @@ export class Ingest extends EventEmitter {
     this.client = null;
   }
 
+  /** Frames refused since the hub started from the stations `ours` accepts (a school's). */
+  rejectedAt(ours: (station: string) => boolean): number {
+    let total = 0;
+    for (const [station, count] of this.rejectedByStation) if (station !== '' && ours(station)) total += count;
+    return total;
+  }
+
   /**
    * Every refused frame is kept (the last 1000, GET /api/rejections) and logged with station,
    * reason and time: the first of each station and kind of reason in a minute as it comes, the
@@ -199,6 +210,9 @@ export class Ingest extends EventEmitter {
     this.rejections.push(rejection);
     if (this.rejections.length > 1000) this.rejections.shift();
     this.rejectedTotal++;
+    // Topics are the sender's to choose: a flood of made-up station names must not grow the map.
+    const counted = this.rejectedByStation.has(station) || this.rejectedByStation.size < MAX_COUNTED_STATIONS ? station : '';
+    this.rejectedByStation.set(counted, (this.rejectedByStation.get(counted) ?? 0) + 1);
     // The kind of reason: its words before any detail, numbers left out.
     const kind = reason.split(/[:"(]/)[0].replace(/\d+/g, '#').trim();
     this.rejectionLog.note(`${station}|${kind}`, `rejected frames from station ${station || '?'} (${kind})`, () => `rejected frame on ${topic} from station ${station || '?'} at ${at} (${bytes} bytes): ${reason}`);

@@ -79,9 +79,17 @@
       }
     }
   }
+  // A panel of a whole trust's counts (data-live-every-ms) changes with every tap at any school: it
+  // is re-read at most that often, not after each change.
+  const every = Math.max(0, ...panels.map((panel) => Number(panel.dataset.liveEveryMs) || 0));
+  let lastRefresh = 0;
+  // Changes that come while a refresh is waiting are taken by it: a steady stream of taps (a
+  // registration rush) refreshes every so often instead of putting the refresh off for ever.
   function scheduleRefresh() {
-    clearTimeout(refreshTimer);
+    if (refreshTimer !== null) return;
     refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      lastRefresh = Date.now();
       refreshPanels()
         .then(() => {
           // A refresh that changed nothing (a state report) leaves the last change's words in place,
@@ -91,11 +99,13 @@
           else if (!status.textContent.startsWith('Live — updated')) status.textContent = `Live — updated ${new Date().toLocaleTimeString('en-GB')}`;
         })
         .catch((error) => status && (status.textContent = `Could not update: ${error.message}`));
-    }, 120);
+    }, Math.max(120, lastRefresh + every - Date.now()));
   }
 
   if (panels.length && 'EventSource' in window) {
-    const stream = new EventSource('/api/stream');
+    // The changes of the school the page shows (a trust account's ?school=), not the whole trust's.
+    const school = new URLSearchParams(window.location.search).get('school');
+    const stream = new EventSource(school ? `/api/stream?school=${encodeURIComponent(school)}` : '/api/stream');
     stream.addEventListener('open', () => {
       if (status) status.textContent = status.dataset.liveText || 'Live: changes appear as pupils tap.';
       scheduleRefresh();

@@ -2,7 +2,9 @@
 // own ("demo", school A) and North Primary ("north", school B) added on the command line, each with
 // its pupils, staff, a station, an asset on loan and a phone in a locker. An office account of A
 // crawls every page and the JSON API and must meet nothing of B (and the reverse); a trust account
-// sees both and can filter by school; the command line's reports and exports run --by a member of
+// sees both and can filter by school (Lockers now and Stations count each school, the counts those
+// of the school's own drawing, until it does); each school's office sees its own stations' broker
+// refusals and refused frames only; the command line's reports and exports run --by a member of
 // A's staff cover A only; an import with --school B lands in B, and without --school is refused.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +17,7 @@ import { SYSTEM } from '../../hub/src/records/access';
 import { TRUST } from '../../hub/src/records/schools';
 import { REPORTS } from '../../hub/src/reports/reports';
 import type { EventFrame } from '../../hub/src/protocol/frames';
-import { startHub, type HubHarness } from '../support/hub-harness';
+import { eventually, startHub, type HubHarness } from '../support/hub-harness';
 import { USING_POSTGRES } from '../support/test-database';
 import { commandLine } from '../hub/support/cli';
 import { WebClient } from './client';
@@ -43,6 +45,26 @@ function pages(): string[] {
   return list;
 }
 const API = ['/api/session', '/api/lockers', '/api/custody', '/api/stations', '/api/rejections'];
+
+/** The stations whose lockers a Lockers now page or panel draws. */
+function drawnStations(text: string): string[] {
+  return [...new Set([...text.matchAll(/data-station="([^"]+)" data-locker=/g)].map((match) => match[1]))];
+}
+
+/** The drawn lockers counted by state, as a school's row in the trust's table counts them. */
+function drawnStates(text: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const match of text.matchAll(/data-locker="\d+" data-state="([^"]+)"/g)) counts[match[1]] = (counts[match[1]] ?? 0) + 1;
+  return counts;
+}
+
+/** A school's row of the trust's summary table (Lockers now or Stations): its link and counts. */
+function summaryRow(text: string, school: string): { link: string | undefined; counts: Record<string, number> } {
+  const row = new RegExp(`<tr data-school="${school}">([\\s\\S]*?)</tr>`).exec(text)?.[1] ?? '';
+  const counts: Record<string, number> = {};
+  for (const match of row.matchAll(/data-(?:state|count)="([^"]+)">(\d+)</g)) if (match[2] !== '0' && match[1] !== 'online' && match[1] !== 'doors-open' && match[1] !== 'alarms') counts[match[1]] = Number(match[2]);
+  return { link: /<a href="([^"]+)">/.exec(row)?.[1]?.replace(/&amp;/g, '&'), counts };
+}
 
 async function crawl(client: WebClient, query = ''): Promise<{ a: string[]; b: string[] }> {
   const seen = { a: [] as string[], b: [] as string[] };
@@ -170,7 +192,7 @@ describe(`schools as tenants (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { t
   });
 
   it('shows a trust account both schools, and one when it filters', async () => {
-    for (const page of ['/lockers', '/loans', '/who?q=STK']) {
+    for (const page of ['/loans', '/who?q=STK']) {
       const text = await (await clients.trust.get(page)).text();
       expect(found(text, 'a').length, `trust ${page} A`).toBeGreaterThan(0);
       expect(found(text, 'b').length, `trust ${page} B`).toBeGreaterThan(0);
@@ -180,6 +202,78 @@ describe(`schools as tenants (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, { t
     const north = await crawl(clients.trust, 'school=north');
     expect(north.a, 'trust filtered to north sees A').toEqual([]);
     expect(north.b.length).toBeGreaterThan(0);
+  });
+
+  it("shows a trust account each school's lockers and stations counted, and one school's drawn when it chooses", async () => {
+    // A's lockers in every way the drawing works a state out: a phone in, an item out from the
+    // station, an item at home that no event has touched (no row: item in), one lent at the desk.
+    await harness.hub.records.assets.upsert({ tag: 'STK-A2', classId: 'usb-stick', serial: 'KS-A2', encryption: 'AES-256 hardware', homeStation: 'form-a', homeLocker: 4 }, SYSTEM);
+    await harness.hub.records.assets.upsert({ tag: 'STK-A3', classId: 'usb-stick', serial: 'KS-A3', encryption: 'AES-256 hardware', homeStation: 'form-a', homeLocker: 5 }, SYSTEM);
+    const lent = await clients.a.send('POST', '/api/desk/lend', { json: { tag: 'STK-A3', borrower: 'S-A-OFF', confirm: true } });
+    expect(lent.status, await lent.text()).toBe(200);
+    for (const path of ['/lockers', '/lockers/panel']) {
+      const text = await (await clients.trust.get(path)).text();
+      // Counted, not drawn: no locker and no pupil of either school on it.
+      expect(drawnStations(text), path).toEqual([]);
+      expect(found(text, 'a').filter((mark) => mark !== 'form-a'), path).toEqual([]);
+      for (const [school, station] of [['demo', 'form-a'], ['north', 'form-b']]) {
+        const row = summaryRow(text, school);
+        expect(row.link, `${path} ${school}`).toBe(`/lockers?school=${school}`);
+        // The school's own drawing (as the trust filters to it, and as its own office sees it) says the same.
+        for (const client of [clients.trust, school === 'demo' ? clients.a : clients.b]) {
+          const drawn = await (await client.get(client === clients.trust ? `${path}?school=${school}` : path)).text();
+          expect(drawnStations(drawn)).toEqual([station]);
+          expect(row.counts, `${path} ${school}`).toEqual({ lockers: 8, ...drawnStates(drawn) });
+        }
+        expect(row.counts['phone-in']).toBe(1);
+      }
+      expect(summaryRow(text, 'demo').counts).toEqual({ lockers: 8, 'phone-in': 1, 'item-out': 2, 'item-present': 1, free: 4 });
+    }
+    for (const path of ['/stations', '/stations/panel']) {
+      const text = await (await clients.trust.get(path)).text();
+      expect(text).not.toMatch(/data-station-row=/);
+      for (const [school, station] of [['demo', 'form-a'], ['north', 'form-b']]) {
+        expect(summaryRow(text, school).counts.stations, `${path} ${school}`).toBe(1);
+        expect(summaryRow(text, school).link).toBe(`/stations?school=${school}`);
+        const drawn = await (await clients.trust.get(`${path}?school=${school}`)).text();
+        expect([...drawn.matchAll(/data-station-row="([^"]+)"/g)].map((match) => match[1])).toEqual([station]);
+      }
+    }
+  });
+
+  it("shows a school's office its own stations' lockers, stations and refusals only, on the page, the panel and the API", async () => {
+    // School B's station publishes garbage on its own topic (a frame the hub refuses) and a frame on A's (the broker refuses it).
+    const b = await harness.mqtt({ station: 'form-b' });
+    const rejectedBefore = harness.hub.ingest.rejectedTotal;
+    await b.publishAsync('handover/north/form-b/events', Buffer.from('not a frame'), { qos: 1 });
+    await b.publishAsync('handover/demo/form-a/events', Buffer.from('not a frame'), { qos: 1 });
+    await b.endAsync();
+    await eventually(() => harness.hub.ingest.rejectedTotal > rejectedBefore && (harness.hub.broker?.guard?.refusals() ?? []).some((refusal) => refusal.station === 'form-b'), 10_000, "B's refusals");
+    const rejected = (text: string) => Number(/data-rejected-frames>(\d+)</.exec(text)?.[1]);
+    const refusedStations = (text: string) => [...text.matchAll(/<tr data-refusal="[^"]*"><td>station ([^<]+)<\/td>/g)].map((match) => match[1]);
+
+    for (const [client, own, other] of [[clients.a, 'form-a', 'form-b'], [clients.b, 'form-b', 'form-a']] as const) {
+      for (const path of ['/lockers', '/lockers/panel']) expect(drawnStations(await (await client.get(path)).text()), path).toEqual([own]);
+      for (const path of ['/stations', '/stations/panel']) {
+        const text = await (await client.get(path)).text();
+        expect([...text.matchAll(/data-station-row="([^"]+)"/g)].map((match) => match[1]), path).toEqual([own]);
+        expect(text).not.toContain(other);
+      }
+      const stations = await (await client.get('/stations')).text();
+      expect(refusedStations(stations)).not.toContain(other);
+      const api = (await (await client.get('/api/lockers', 'json')).json()) as { lockers: Array<{ stationId: string }> };
+      expect([...new Set(api.lockers.map((locker) => locker.stationId))]).toEqual([own]);
+      const apiStations = (await (await client.get('/api/stations', 'json')).json()) as { stations: Array<{ id: string }> };
+      expect(apiStations.stations.map((station) => station.id)).toEqual([own]);
+    }
+    const asA = await (await clients.a.get('/stations')).text();
+    const asB = await (await clients.b.get('/stations')).text();
+    const asTrust = await (await clients.trust.get('/stations')).text();
+    expect(rejected(asA)).toBe(0);
+    expect(rejected(asB)).toBeGreaterThanOrEqual(1);
+    expect(rejected(asTrust)).toBe(harness.hub.ingest.rejectedTotal);
+    expect(refusedStations(asB)).toContain('form-b');
+    expect(refusedStations(asTrust)).toContain('form-b');
   });
 
   it("covers only the acting person's school in every report and export on the command line", async () => {

@@ -44,6 +44,8 @@ export interface BrokerAccessOptions {
 
 export interface RefusalCount {
   client: string;
+  /** The registered station refused (its own credential, or its name with a wrong password): a school's account sees its stations' only. */
+  station: string | null;
   what: 'connect' | 'publish' | 'subscribe';
   reason: string;
   count: number;
@@ -106,31 +108,31 @@ export class BrokerGuard extends EventEmitter {
   oversized(conn: { remoteAddress?: string; client?: Client }, announced: number, connected: boolean): void {
     const principal = conn.client ? this.principals.get(conn.client) : undefined;
     const who = principal ? describe(principal) : `unauthenticated client from ${shown(String(conn.remoteAddress ?? 'an unknown address'))}`;
-    this.refused(who, connected ? 'publish' : 'connect', 'packet too large: connection closed', `${announced} bytes announced`);
+    this.refused(who, connected ? 'publish' : 'connect', 'packet too large: connection closed', `${announced} bytes announced`, principal ? stationOf(principal) : null);
   }
 
-  private refused(client: string, what: RefusalCount['what'], reason: string, detail: string): void {
+  private refused(client: string, what: RefusalCount['what'], reason: string, detail: string, station: string | null = null): void {
     let key = `${what}|${client}|${reason}`;
     if (!this.counters.has(key) && this.counters.size >= MAX_COUNTERS) key = 'other';
-    const counter = this.counters.get(key) ?? { client: key === 'other' ? 'others' : client, what, reason: key === 'other' ? 'various' : reason, count: 0, last: '' };
+    const counter = this.counters.get(key) ?? { client: key === 'other' ? 'others' : client, station: key === 'other' ? null : station, what, reason: key === 'other' ? 'various' : reason, count: 0, last: '' };
     counter.count++;
     counter.last = new Date().toISOString();
     this.counters.set(key, counter);
     this.throttled.note(key, `refused ${what} by ${client}, ${reason}`, () => `refused ${what} by ${client}: ${reason}${detail ? ` (${detail})` : ''}`);
   }
 
-  private async principalFor(username: string, password: string): Promise<Principal | null> {
-    if (isHubUsername(username)) return samePassword(password, this.options.hubPassword) ? { kind: 'hub', username } : null;
+  /** The principal a credential proves, or null; `station` when it names a registered station (right password or not). */
+  private async principalFor(username: string, password: string): Promise<{ principal: Principal | null; station: string | null }> {
+    if (isHubUsername(username)) return { principal: samePassword(password, this.options.hubPassword) ? { kind: 'hub', username } : null, station: null };
     if (/^[a-z0-9-]{1,32}$/.test(username)) {
       const station = await this.options.station(username);
-      if (station) return samePassword(password, stationPassword(station.key)) ? { kind: 'station', id: username, site: station.site } : null;
+      if (station) return { principal: samePassword(password, stationPassword(station.key)) ? { kind: 'station', id: username, site: station.site } : null, station: username };
     }
     // Only a name a read-only account can have is looked up: any other (control characters, a NUL
     // that PostgreSQL refuses in text, 10,000 characters) is refused without asking the database.
-    if (!/^[a-z0-9][a-z0-9_.-]{0,31}$/.test(username)) return null;
+    if (!/^[a-z0-9][a-z0-9_.-]{0,31}$/.test(username)) return { principal: null, station: null };
     const hash = await this.options.readerHash(username);
-    if (hash && (await matchesMosquittoHash(password, hash))) return { kind: 'reader', username };
-    return null;
+    return { principal: hash && (await matchesMosquittoHash(password, hash)) ? { kind: 'reader', username } : null, station: null };
   }
 
   private withinRate(stationId: string): boolean {
@@ -155,9 +157,9 @@ export class BrokerGuard extends EventEmitter {
         return callback(refusedConnect(5, 'not authorized'), false);
       }
       this.principalFor(name, password.toString('utf8')).then(
-        (principal) => {
+        ({ principal, station }) => {
           if (!principal) {
-            this.refused(shown(name), 'connect', 'bad user name or password', '');
+            this.refused(shown(name), 'connect', 'bad user name or password', '', station);
             return callback(refusedConnect(4, 'bad user name or password'), false);
           }
           // A client id another credential is connected under is not free: taking it would knock that client off.
@@ -165,7 +167,7 @@ export class BrokerGuard extends EventEmitter {
           const holderPrincipal = holder ? this.principals.get(holder) : undefined;
           const problem = clientIdProblem(principal, client.id) ?? (holderPrincipal && describe(holderPrincipal) !== describe(principal) ? `in use by ${describe(holderPrincipal)}` : null);
           if (problem) {
-            this.refused(name, 'connect', 'client id not its own', `${shown(client.id, 60)}: ${problem}`);
+            this.refused(name, 'connect', 'client id not its own', `${shown(client.id, 60)}: ${problem}`, stationOf(principal));
             return callback(refusedConnect(5, 'not authorized'), false);
           }
           this.principals.set(client, principal);
@@ -183,7 +185,7 @@ export class BrokerGuard extends EventEmitter {
       const principal = client ? this.principals.get(client) : undefined;
       if (!client || !principal) return callback(new Error('not authenticated'));
       const drop = (reason: string) => {
-        this.refused(describe(principal), 'publish', reason, shown(packet.topic, 120));
+        this.refused(describe(principal), 'publish', reason, shown(packet.topic, 120), stationOf(principal));
         packet.topic = DROPPED_TOPIC;
         packet.retain = false;
         callback(null);
@@ -203,7 +205,7 @@ export class BrokerGuard extends EventEmitter {
     broker.authorizeSubscribe = (client, subscription: Subscription, callback) => {
       const principal = this.principals.get(client);
       if (principal && maySubscribe(principal, subscription.topic, scope)) return callback(null, subscription);
-      this.refused(principal ? describe(principal) : shown(String(client.id)), 'subscribe', 'topic not allowed', shown(subscription.topic, 120));
+      this.refused(principal ? describe(principal) : shown(String(client.id)), 'subscribe', 'topic not allowed', shown(subscription.topic, 120), principal ? stationOf(principal) : null);
       callback(null, null as unknown as Subscription);
     };
 
@@ -233,6 +235,10 @@ export function shown(text: string, max = 40): string {
   if (/^[A-Za-z0-9_.:\/+#$-]+$/.test(text) && text.length <= max) return text;
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
   return `"${cut.replace(/[^\x20-\x7e…]|["\\]/g, (c) => (c === '"' || c === '\\' ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`))}"`;
+}
+
+function stationOf(principal: Principal): string | null {
+  return principal.kind === 'station' ? principal.id : null;
 }
 
 function describe(principal: Principal): string {

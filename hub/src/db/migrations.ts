@@ -676,6 +676,13 @@ export const MIGRATIONS: MigrationStep[] = [
     CREATE INDEX audit_log_person_slice ON audit_log ((seq / 4096), person_id);
     `,
   },
+  // 24 (issue 16): the station events read newest first, not by station — Lockers now's "at the
+  // stations just now", the Stations page's alarms of the last day, Today's deposits and
+  // collections: at a trust's size millions of rows, each read a whole scan without these.
+  `
+  CREATE INDEX station_events_received ON station_events (received_at, seq);
+  CREATE INDEX station_events_type_received ON station_events (type, received_at);
+  `,
 ];
 
 /** The text of one step for a database kind. */

@@ -6,6 +6,7 @@ import type { AuditTrail } from '../audit/trail';
 import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type Role } from './people';
 import { addDays } from './time';
+import type { Scope } from './schools';
 
 export interface AssetClassRow {
   id: string;
@@ -161,8 +162,10 @@ export class Assets {
     return tx.get<AssetRow>('SELECT * FROM assets WHERE home_station = ? AND home_locker = ?', [stationId, locker]);
   }
 
-  async list(): Promise<AssetRow[]> {
-    return this.db.all<AssetRow>('SELECT * FROM assets ORDER BY tag');
+  /** Every asset, or a scope's schools' (by SQL condition). */
+  async list(scope?: Scope): Promise<AssetRow[]> {
+    const school = scope?.where('school') ?? { sql: '1 = 1', params: [] };
+    return this.db.all<AssetRow>(`SELECT * FROM assets WHERE ${school.sql} ORDER BY tag`, school.params);
   }
 
   /** Checks an asset row before it is stored; the reason names the field. */
@@ -267,8 +270,9 @@ export class Assets {
   }
 
   /** When the next health check is due (P10), or null if this asset needs none. */
-  async healthCheckDueAt(asset: AssetRow, tx: SqlDatabase = this.db): Promise<string | null> {
-    const days = asset.health_check_days ?? (await this.assetClass(asset.class_id, tx)).health_check_days;
+  /** When an asset's next health check is due (null: its class has none); `classDays`: each class's period, read once for a list. */
+  async healthCheckDueAt(asset: AssetRow, tx: SqlDatabase = this.db, classDays?: Map<string, number | null>): Promise<string | null> {
+    const days = asset.health_check_days ?? (classDays?.has(asset.class_id) ? classDays.get(asset.class_id) : (await this.assetClass(asset.class_id, tx)).health_check_days);
     if (days === null || days === undefined) return null;
     return asset.last_health_check ? addDays(asset.last_health_check, Number(days)) : asset.registered_at;
   }

@@ -22,6 +22,7 @@ import { DETAIL, EVENT } from '../../../protocol/wire';
 import { AuditTrail, type AuditEntry } from '../audit/trail';
 import { insertRows, rowsAsTable, type BulkColumn } from '../db/bulk';
 import type { SqlDatabase } from '../db/sql';
+import type { Scope } from './schools';
 import { boardOf, type EventFrame } from '../protocol/frames';
 import { Alerts } from './alerts';
 import { Assets } from './assets';
@@ -499,18 +500,24 @@ export class CustodyRecords {
     await writeLockers(tx, [[station, locker, state, person, since]]);
   }
 
-  /** Every locker of every registered station, free ones included. */
-  async lockers(): Promise<LockerView[]> {
-    const stations = await this.db.all<{ id: string; lockers: number }>('SELECT id, lockers FROM stations ORDER BY id');
+  /** Every locker of every registered station (or of a scope's schools' stations), free ones included. */
+  async lockers(scope?: Scope): Promise<LockerView[]> {
+    const site = scope?.where('site') ?? { sql: '1 = 1', params: [] };
+    const at = (column: string) => scope?.stationIn(column, this.db.kind) ?? { sql: '1 = 1', params: [] };
+    const stations = await this.db.all<{ id: string; lockers: number }>(`SELECT id, lockers FROM stations WHERE ${site.sql} ORDER BY id`, site.params);
+    const lockerRows = at('l.station_id');
     const rows = await this.db.all<{ station_id: string; locker: number; state: string; since: string; person_id: number | null; name: string | null; form: string | null }>(
       `SELECT l.station_id, l.locker, l.state, l.since, l.person_id, p.name, p.form
-       FROM lockers l LEFT JOIN people p ON p.id = l.person_id`,
+       FROM lockers l LEFT JOIN people p ON p.id = l.person_id WHERE ${lockerRows.sql}`,
+      lockerRows.params,
     );
     const known = new Map(rows.map((row) => [`${row.station_id}/${Number(row.locker)}`, row]));
     // The home locker of an item available to lend, which no station event has touched yet, holds it
     // (a station starts with its items in: firmware main.ts).
+    const homeStations = at('home_station');
     const homes = await this.db.all<{ home_station: string; home_locker: number }>(
-      "SELECT home_station, home_locker FROM assets WHERE home_station IS NOT NULL AND home_locker IS NOT NULL AND status = 'available'",
+      `SELECT home_station, home_locker FROM assets WHERE home_station IS NOT NULL AND home_locker IS NOT NULL AND status = 'available' AND ${homeStations.sql}`,
+      homeStations.params,
     );
     const homeStates = new Map(homes.map((home) => [`${home.home_station}/${Number(home.home_locker)}`, 'item-present']));
     // An item lent at the desk (no station event) is out, with its borrower, whatever its locker last said.
@@ -518,7 +525,8 @@ export class CustodyRecords {
       `SELECT a.home_station, a.home_locker, l.person_id, p.name, p.form, l.lent_at FROM assets a
        JOIN loans l ON l.asset_id = a.id AND l.closed_at IS NULL AND l.station_id IS NULL
        JOIN people p ON p.id = l.person_id
-       WHERE a.home_station IS NOT NULL AND a.home_locker IS NOT NULL AND a.status = 'on-loan'`,
+       WHERE a.home_station IS NOT NULL AND a.home_locker IS NOT NULL AND a.status = 'on-loan' AND ${at('a.home_station').sql}`,
+      at('a.home_station').params,
     );
     for (const loan of lentAtDesk) {
       const key = `${loan.home_station}/${Number(loan.home_locker)}`;
@@ -548,12 +556,15 @@ export class CustodyRecords {
   }
 
   /** Phones in lockers now, oldest first. */
-  async phonesIn(): Promise<PhoneCustodyView[]> {
+  async phonesIn(scope?: Scope): Promise<PhoneCustodyView[]> {
+    const station = scope?.stationIn('c.station_id', this.db.kind) ?? { sql: '1 = 1', params: [] };
+    const school = scope?.where('p.school') ?? { sql: '1 = 1', params: [] };
     const rows = await this.db.all<{ person_id: number; name: string; form: string | null; station_id: string; locker: number; deposited_at: string }>(
       `SELECT c.person_id, p.name, p.form, c.station_id, c.locker, c.deposited_at
        FROM phones_in c JOIN people p ON p.id = c.person_id
        LEFT JOIN lockers l ON l.station_id = c.station_id AND l.locker = c.locker
-       WHERE l.state IS NULL OR l.state <> 'safeguarding-held' ORDER BY c.deposited_at, c.custody_id`,
+       WHERE (l.state IS NULL OR l.state <> 'safeguarding-held') AND ${station.sql} AND ${school.sql} ORDER BY c.deposited_at, c.custody_id`,
+      [...station.params, ...school.params],
     );
     return rows.map((row) => ({
       personId: Number(row.person_id),

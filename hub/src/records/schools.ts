@@ -74,6 +74,18 @@ export class Scope {
     return { sql: `${column} IN (${this.stored.map(() => '?').join(', ')})`, params: this.stored };
   }
 
+  /**
+   * A condition that a station column (lockers.station_id, phones_in.station_id…) names one of
+   * these schools' stations: true for every school. On PostgreSQL the stations are read first as
+   * an array, so their rows are found by index (its planner otherwise scans every row to join).
+   */
+  stationIn(column: string, kind: SqlDatabase['kind']): { sql: string; params: string[] } {
+    if (!this.stored) return { sql: '1 = 1', params: [] };
+    const site = this.where('site');
+    const stations = `SELECT id FROM stations WHERE ${site.sql}`;
+    return { sql: kind === 'postgres' ? `${column} = ANY(ARRAY(${stations}))` : `${column} IN (${stations})`, params: site.params };
+  }
+
   /** Whether a person is of these schools, asked of the database (no person: yes). */
   async hasPerson(db: SqlDatabase, id: number | string | null | undefined): Promise<boolean> {
     return this.has(db, 'people', 'school', id === null || id === undefined ? id : Number(id));

@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import type { AuditTrail } from '../audit/trail';
 import type { SqlDatabase } from '../db/sql';
+import type { Scope } from './schools';
 
 export interface StationRow {
   id: string;
@@ -47,7 +48,9 @@ export class Stations {
     return this.db.get<StationRow>('SELECT * FROM stations WHERE id = ?', [id]);
   }
 
-  async list(): Promise<StationRow[]> {
-    return this.db.all<StationRow>('SELECT * FROM stations ORDER BY id');
+  /** Every station, or those of a scope's schools (read by SQL condition: a trust has 2,500). */
+  async list(scope?: Scope): Promise<StationRow[]> {
+    const site = scope?.where('site') ?? { sql: '1 = 1', params: [] };
+    return this.db.all<StationRow>(`SELECT * FROM stations WHERE ${site.sql} ORDER BY id`, site.params);
   }
 }

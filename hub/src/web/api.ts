@@ -16,8 +16,8 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
   app.get('/api/lockers', { config: { permission: 'lockers.view' } }, async (request) => {
     await context.audit(request, 'web.viewed', { details: { page: '/api/lockers' } });
     // doorOpen: from the station's latest state report (null before one has come).
-    const scope = await requestScope(context, request);
-    const lockers = (await records.custody.lockers()).filter((locker) => scope.station(locker.stationId));
+    // The account's schools' stations by SQL condition (a trust account's whole list is its 80,000 lockers).
+    const lockers = await records.custody.lockers(await requestSqlScope(context, request));
     return { lockers: lockers.map((locker) => ({ ...locker, doorOpen: link?.states.get(locker.stationId)?.doorsOpen?.includes(locker.locker) ?? null })) };
   });
   // The phones in lockers a page at a time, oldest first (issue 16: a trust has 50,000): `limit`
@@ -35,7 +35,7 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
     };
   });
   app.get('/api/stations', { config: { permission: 'stations.view' } }, async (request) => ({
-    stations: (await requestScope(context, request)).rows((await records.stations.list()).map((station) => ({ ...station, stationId: station.id }))).map((station) => {
+    stations: (await records.stations.list(await requestSqlScope(context, request))).map((station) => {
       const state = link?.states.get(station.id);
       return {
         id: station.id,

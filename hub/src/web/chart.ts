@@ -13,18 +13,32 @@ export interface DayBuckets {
 
 /** Counts moments (ISO strings) per five-minute slot of the local day, between `fromHour` and `toHour`, widened to take in every moment. */
 export function bucketDay(deposits: string[], collections: string[], options: { fromHour?: number; toHour?: number } = {}): DayBuckets {
+  return bucketDayCounts(
+    deposits.map((at) => ({ at, count: 1 })),
+    collections.map((at) => ({ at, count: 1 })),
+    options,
+  );
+}
+
+/** The same from moments already counted (a trust's day is 150,000 taps: the database counts them per minute). */
+export function bucketDayCounts(deposits: Array<{ at: string; count: number }>, collections: Array<{ at: string; count: number }>, options: { fromHour?: number; toHour?: number } = {}): DayBuckets {
   const minuteOf = (iso: string) => {
     const date = new Date(iso);
     return date.getHours() * 60 + date.getMinutes();
   };
-  const all = [...deposits, ...collections].map(minuteOf);
-  const first = Math.min(options.fromHour ?? 7, ...all.map((minute) => Math.floor(minute / 60)));
-  const last = Math.max(options.toHour ?? 18, ...all.map((minute) => Math.floor(minute / 60) + 1));
+  // A loop, not Math.min(...all): past about 120,000 arguments that throws.
+  let first = options.fromHour ?? 7;
+  let last = options.toHour ?? 18;
+  for (const moment of [...deposits, ...collections]) {
+    const hour = Math.floor(minuteOf(moment.at) / 60);
+    first = Math.min(first, hour);
+    last = Math.max(last, hour + 1);
+  }
   const slots: number[] = [];
   for (let minute = first * 60; minute < last * 60; minute += SLOT_MINUTES) slots.push(minute);
-  const count = (moments: string[]) => {
+  const count = (moments: Array<{ at: string; count: number }>) => {
     const counts = slots.map(() => 0);
-    for (const iso of moments) counts[Math.floor((minuteOf(iso) - first * 60) / SLOT_MINUTES)]++;
+    for (const moment of moments) counts[Math.floor((minuteOf(moment.at) - first * 60) / SLOT_MINUTES)] += moment.count;
     return counts;
   };
   return { slots, deposits: count(deposits), collections: count(collections) };

@@ -37,22 +37,31 @@ export function when(condition: unknown, content: () => HtmlValue): HtmlValue {
   return condition ? content() : null;
 }
 
+// The formats made once: toLocaleTimeString and toLocaleDateString build a new formatter on every
+// call (about 70 µs each), which was most of the time of a page of a school's 1,600 lockers.
+const FORMATS = {
+  time: new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit' }),
+  dayThisYear: new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short' }),
+  dayOtherYear: new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }),
+  day: new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric' }),
+};
+
 /** "2026-03-02T08:42:00.000Z" -> "Mon 2 Mar, 08:42" in the hub's local time. */
 export function formatWhen(iso: string | null | undefined): string {
   if (!iso) return '';
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   const today = new Date();
-  const time = date.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
+  const time = FORMATS.time.format(date);
   if (date.toDateString() === today.toDateString()) return `today ${time}`;
-  return `${date.toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'short', year: date.getFullYear() === today.getFullYear() ? undefined : 'numeric' })}, ${time}`;
+  return `${(date.getFullYear() === today.getFullYear() ? FORMATS.dayThisYear : FORMATS.dayOtherYear).format(date)}, ${time}`;
 }
 
 export function formatDay(iso: string | null | undefined): string {
   if (!iso) return '';
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric' });
+  return FORMATS.day.format(date);
 }
 
 /** A <time> element with the ISO moment for machines and a readable one for people. */

@@ -2,7 +2,7 @@
 // see of a trust's schools (issue 16): the account's school, or every school for a trust account,
 // narrowed by `?school=` when a trust account filters. Worked out once per request.
 import type { FastifyRequest } from 'fastify';
-import { Scope, TRUST } from '../records/schools';
+import { Scope, TRUST, type School } from '../records/schools';
 import type { WebContext } from './context';
 import type { SchoolChoice } from './layout';
 
@@ -72,4 +72,15 @@ export async function actingSchool(context: Pick<WebContext, 'records'>, request
 export function schoolQuery(request: FastifyRequest): string {
   const filter = (request.query as { school?: unknown } | undefined)?.school;
   return typeof filter === 'string' && /^[a-z0-9-]+$/.test(filter) ? `?school=${filter}` : '';
+}
+
+/**
+ * The trust's schools when a page shows them side by side instead of drawing every one of their
+ * lockers or stations (a trust account with no school chosen, in a deployment of two or more
+ * schools); null when the page draws its one school (or a single-school deployment's) as ever.
+ */
+export async function schoolsToSummarise(context: Pick<WebContext, 'records'>, scope: Scope): Promise<School[] | null> {
+  if (!scope.everything) return null;
+  const schools = await context.records.schools.list();
+  return schools.length > 1 ? schools : null;
 }

@@ -7,7 +7,7 @@ import { actorFor } from '../../accounts/roles';
 import type { HoldView } from '../../records/holds';
 import { demand } from '../auth';
 import type { WebContext } from '../context';
-import { requestScope } from '../scope';
+import { requestScope, requestSqlScope } from '../scope';
 import { PageError } from '../errors';
 import { html, timeTag, type Html } from '../html';
 import { holdKindWords } from '../../records/words';
@@ -35,9 +35,9 @@ function holdTable(holds: HoldView[], empty: string): Html {
 export function registerHolds(app: FastifyInstance, context: WebContext): void {
   app.get('/holds', { config: { permission: 'holds.view' } }, async (request, reply) => {
     const actor = actorFor(request.account!);
-    const all = (await requestScope(context, request)).rows(await context.records.holds.list(actor));
-    const open = all.filter((hold) => !hold.releasedAt);
-    const released = all.filter((hold) => hold.releasedAt).slice(-20).reverse();
+    // The open holds and the latest 20 released, of the account's schools (not every hold of a trust's years).
+    const scope = await requestSqlScope(context, request);
+    const [open, released] = await Promise.all([context.records.holds.list(actor, { open: true, scope }), context.records.holds.list(actor, { released: 20, scope })]);
     await context.audit(request, 'web.viewed', { details: { page: '/holds' } });
     return context.render(request, reply, {
       title: 'Holds',
@@ -78,7 +78,7 @@ export function registerHolds(app: FastifyInstance, context: WebContext): void {
       ({ details, receipt } = await context.records.holds.safeguardingDetails(id, actor));
     }
     await context.audit(request, 'web.hold-viewed', { subject: `hold:${id}`, personId: row.person_id === null ? null : Number(row.person_id), details: { hold: id, kind: row.kind } });
-    const view = (await context.records.holds.list(actor)).find((hold) => hold.id === id)!;
+    const [view] = await context.records.holds.list(actor, { id });
     return context.render(request, reply, {
       title: `Hold ${id}: ${holdKindWords(view.kind)}`,
       section: '/holds',

@@ -28,11 +28,12 @@ export function registerLeavers(app: FastifyInstance, context: WebContext): void
 
   app.get('/leavers', { config: { permission: 'leavers.view' } }, async (request, reply) => {
     const scope = await requestScope(context, request);
+    const school = scope.where('p.school');
     const leavers = scope.rows(await db.all<{ id: number; name: string; external_id: string; role: string; left_on: string; open_loans: number }>(
       `SELECT p.id, p.name, p.external_id, p.role, p.left_on, COUNT(l.id) AS open_loans FROM people p JOIN loans l ON l.person_id = p.id AND l.closed_at IS NULL
-       WHERE p.left_on IS NOT NULL GROUP BY p.id, p.name, p.external_id, p.role, p.left_on ORDER BY p.left_on, p.name`,
+       WHERE p.left_on IS NOT NULL AND ${school.sql} GROUP BY p.id, p.name, p.external_id, p.role, p.left_on ORDER BY p.left_on, p.name`,
+      school.params,
     ).then((rows) => rows.map((row) => ({ ...row, person_id: row.id }))));
-    const school = scope.where('p.school');
     const declarations = scope.rows(await db.all<{ person_id: number; name: string; tag: string; closed_at: string }>(
       `SELECT l.person_id, p.name, a.tag, l.closed_at FROM loans l JOIN people p ON p.id = l.person_id JOIN assets a ON a.id = l.asset_id
        WHERE l.outcome = 'retained' AND ${school.sql} ORDER BY l.closed_at DESC LIMIT 20`,

@@ -24,9 +24,10 @@ export function registerLoans(app: FastifyInstance, context: WebContext): void {
     ));
     const classNames = await assets.classNames();
     const checks: Array<{ tag: string; status: string; due: string }> = [];
-    for (const asset of (await assets.list()).filter((candidate) => scope.asset(candidate.id))) {
+    const classDays = new Map((await assets.classes()).map((assetClass) => [assetClass.id, assetClass.health_check_days === null ? null : Number(assetClass.health_check_days)]));
+    for (const asset of await assets.list(scope)) {
       if (asset.status === 'retired' || asset.status === 'written-off' || asset.status === 'lost' || asset.status === 'stolen') continue;
-      const due = await assets.healthCheckDueAt(asset);
+      const due = await assets.healthCheckDueAt(asset, db, classDays);
       if (due && Date.parse(due) <= now.getTime() + HEALTH_CHECK_NOTICE_DAYS * DAY_MS) checks.push({ tag: asset.tag, status: asset.status, due });
     }
     checks.sort((a, b) => a.due.localeCompare(b.due));

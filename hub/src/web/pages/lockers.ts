@@ -1,13 +1,16 @@
 // Lockers now: every station and locker with its state, live — the page's script listens to
 // /api/stream and re-reads /lockers/panel (this same rendering) whenever a station event is
 // stored or a station reports its state (which doors stand open comes with that report). With the simulated station (`handover start`), the demo cards to tap.
+// A trust account that has not chosen a school sees each school's counts instead (a trust has
+// 80,000 lockers), each linking to that school's own drawing.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isWebRole, may, ROLE_LABELS } from '../../accounts/roles';
 import type { AlertRow } from '../../records/alerts';
 import type { LockerView } from '../../records/custody';
 import { csrfField } from '../auth';
-import type { Scope } from '../../records/schools';
-import { requestScope, schoolQuery } from '../scope';
+import type { School, Scope } from '../../records/schools';
+import { lockerCountsBySchool } from '../../records/locker-counts';
+import { requestScope, schoolQuery, schoolsToSummarise } from '../scope';
 import type { WebContext } from '../context';
 import { PageError } from '../errors';
 import { finishBody } from '../layout';
@@ -77,10 +80,10 @@ async function lockerAlarms(context: WebContext, scope: Scope): Promise<Map<stri
 }
 
 async function lockerPanel(context: WebContext, scope: Scope): Promise<Html> {
-  const [allLockers, allPhones, allStations, alarms] = await Promise.all([context.records.custody.lockers(), context.records.custody.phonesIn(), context.records.stations.list(), lockerAlarms(context, scope)]);
-  const lockers = allLockers.filter((locker) => scope.station(locker.stationId));
-  const phones = allPhones.filter((phone) => scope.station(phone.stationId) && scope.person(phone.personId));
-  const stations = allStations.filter((station) => scope.station(station.id));
+  const schools = await schoolsToSummarise(context, scope);
+  if (schools) return schoolsPanel(context, schools, scope);
+  // The account's schools' stations only, as SQL conditions (a school's account in a trust).
+  const [lockers, phones, stations, alarms] = await Promise.all([context.records.custody.lockers(scope), context.records.custody.phonesIn(scope), context.records.stations.list(scope), lockerAlarms(context, scope)]);
   const byStation = new Map<string, LockerView[]>();
   for (const locker of lockers) {
     if (!byStation.has(locker.stationId)) byStation.set(locker.stationId, []);
@@ -127,6 +130,67 @@ async function lockerPanel(context: WebContext, scope: Scope): Promise<Html> {
         </table>`
         : html`<p class="empty">No phones in lockers.</p>`}
     </section>`;
+}
+
+/** The schools' counts change with every tap at any of them: re-read at most this often (app.js). */
+export const SUMMARY_REFRESH_MS = 5000;
+
+/** The columns of the schools' table: the states in this order, then any other a locker is in. */
+const STATE_ORDER = ['phone-in', 'item-present', 'item-out', 'held', 'safeguarding-held', 'fault', 'free'];
+
+/** A trust account's Lockers now before it chooses a school: per school, its stations and lockers counted by state. */
+async function schoolsPanel(context: WebContext, schools: School[], scope: Scope): Promise<Html> {
+  const { db } = context.records;
+  const [counts, stations, alerts] = await Promise.all([lockerCountsBySchool(db), db.all<{ id: string; site: string; status: string }>('SELECT id, site, status FROM stations'), context.records.alerts.open()]);
+  const bySite = new Map(counts.map((school) => [school.site, school]));
+  const siteOf = new Map(stations.map((station) => [station.id, station.site]));
+  const perSchool = new Map<string, { online: number; doorsOpen: number; alarms: number }>();
+  const of = (site: string | undefined) => {
+    if (site === undefined) return null;
+    if (!perSchool.has(site)) perSchool.set(site, { online: 0, doorsOpen: 0, alarms: 0 });
+    return perSchool.get(site)!;
+  };
+  for (const station of stations) {
+    const state = context.link?.states.get(station.id);
+    const school = of(station.site)!;
+    if (state ? state.online : station.status === 'online') school.online++;
+    school.doorsOpen += state?.doorsOpen?.length ?? 0;
+  }
+  for (const alert of alerts) {
+    const match = /^locker:(.+)\/(\d+)$/.exec(alert.subject);
+    const school = match && LOCKER_ALARMS[alert.kind] ? of(siteOf.get(match[1])) : null;
+    if (school) school.alarms++;
+  }
+  const states = [...new Set(counts.flatMap((school) => Object.keys(school.states)))].sort((a, b) => (STATE_ORDER.indexOf(a) + 1 || 99) - (STATE_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b));
+  const total = { stations: 0, lockers: 0, states: new Map<string, number>() };
+  for (const school of counts) {
+    total.stations += school.stations;
+    total.lockers += school.lockers;
+    for (const [state, n] of Object.entries(school.states)) total.states.set(state, (total.states.get(state) ?? 0) + n);
+  }
+  return html`
+    <p class="summary">${plural(total.lockers, 'locker')} at ${plural(total.stations, 'station')} of ${plural(schools.length, 'school')}:
+      ${[...total.states.entries()].map(([state, count], index) => html`${index ? ', ' : ''}<span class="count state-${state}">${countedState(count, state)}</span>`)}.</p>
+    <section aria-labelledby="schools-title">
+      <h2 id="schools-title">Each school’s lockers</h2>
+      <p class="hint">Choose a school to see its stations and lockers, as they change. <a href="/who">Who holds what</a> lists the phones in lockers, 100 to a page.</p>
+      <table class="data school-lockers">
+        <thead><tr><th scope="col">School</th><th scope="col">Stations online</th><th scope="col">Lockers</th>${states.map((state) => html`<th scope="col">${stateLabel(state)}</th>`)}<th scope="col">Doors open</th><th scope="col">Alarms not yet acknowledged</th></tr></thead>
+        <tbody>${schools.map((school) => {
+          const lockers = bySite.get(school.id);
+          const live = perSchool.get(school.id) ?? { online: 0, doorsOpen: 0, alarms: 0 };
+          return html`<tr data-school="${school.id}">
+            <th scope="row"><a href="/lockers?school=${encodeURIComponent(school.id)}">${school.name}</a></th>
+            <td data-count="online">${live.online} of ${lockers?.stations ?? 0}</td>
+            <td data-count="lockers">${lockers?.lockers ?? 0}</td>
+            ${states.map((state) => html`<td data-state="${state}">${lockers?.states[state] ?? 0}</td>`)}
+            <td data-count="doors-open">${live.doorsOpen}</td>
+            <td data-count="alarms">${live.alarms}</td>
+          </tr>`;
+        })}</tbody>
+      </table>
+    </section>
+    ${happeningsList(await recentHappenings(db, undefined, scope), [])}`;
 }
 
 const ROLE_WORDS: Record<string, string> = { staff: 'teacher', office: 'office', ict: 'ICT', dsl: 'DSL', headteacher: 'headteacher', deputy: 'deputy head' };
@@ -181,7 +245,7 @@ export function registerLockers(app: FastifyInstance, context: WebContext): void
             </section>`
           : null}
         <p class="live-status" role="status" aria-live="polite" data-live-status>Updates live as pupils tap.</p>
-        <div data-live-panel="/lockers/panel${schoolQuery(request)}">${await lockerPanel(context, scope)}</div>
+        <div data-live-panel="/lockers/panel${schoolQuery(request)}" ${(await schoolsToSummarise(context, scope)) ? html`data-live-every-ms="${SUMMARY_REFRESH_MS}"` : null}>${await lockerPanel(context, scope)}</div>
         ${demoCards.length ? demoSection(demoCards, context.demo!.items(), context.demo!.spares()) : null}`,
     });
   });

@@ -2,7 +2,8 @@
 // was last heard, its board (and when it was replaced), firmware, journal backlog, memory and
 // reader, and its alarms; remote unlock
 // of one locker and emergency open-all, each shown with its effect and confirmed first, sent as a
-// signed command, and recorded under the account.
+// signed command, and recorded under the account. A trust account that has not chosen a school sees
+// each school's stations counted (a trust has 2,500), each linking to that school's own table.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EVENT } from '../../../../protocol/wire';
 import { may } from '../../accounts/roles';
@@ -10,12 +11,12 @@ import { boardName } from '../../records/station-boards';
 import type { StationRow } from '../../records/stations';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
-import { requestScope, schoolQuery } from '../scope';
-import type { Scope } from '../../records/schools';
+import { requestScope, schoolQuery, schoolsToSummarise } from '../scope';
+import type { School, Scope } from '../../records/schools';
 import { PageError } from '../errors';
 import { finishBody } from '../layout';
 import { html, plural, timeTag } from '../html';
-import { alertText, LOCKER_ALARMS, stateLabel } from './lockers';
+import { alertText, LOCKER_ALARMS, stateLabel, SUMMARY_REFRESH_MS } from './lockers';
 import type { BadgeListStatus } from '../../stations/badge-sync';
 import { actorFor } from '../../accounts/roles';
 import { FirmwareRecords, type Stage, type TargetRow } from '../../firmware/records';
@@ -109,7 +110,9 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
 
   app.get('/stations', { config: { permission: 'stations.view' } }, async (request, reply) => {
     const scope = await requestScope(context, request);
-    const stations = (await records.stations.list()).filter((station) => scope.station(station.id));
+    const schools = await schoolsToSummarise(context, scope);
+    // A trust account before it chooses a school: no station's commands (they are 2,500), each school's table a click away.
+    const stations = schools ? [] : await records.stations.list(scope);
     const account = request.account!;
     await context.audit(request, 'web.viewed', { details: { page: '/stations' } });
     return context.render(request, reply, {
@@ -117,9 +120,10 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
       section: '/stations',
       body: html`
         <p class="live-status" role="status" aria-live="polite" data-live-status data-live-text="Live: updates as the stations report.">${context.brokerRefusals ? 'Online and offline come from each station’s own signed-in connection to the hub’s broker.' : 'Online and offline come from each station’s own birth message and last will.'}</p>
-        <div data-live-panel="/stations/panel${schoolQuery(request)}">${await stationsPanel(scope)}</div>
-        ${await firmwareSection(scope, schoolQuery(request), may(account.role, 'firmware.manage'), reply)}
-        ${refusalsSection()}
+        <div data-live-panel="/stations/panel${schoolQuery(request)}" ${schools ? html`data-live-every-ms="${SUMMARY_REFRESH_MS}"` : null}>${await stationsPanel(scope)}</div>
+        ${await firmwareSection(scope, schools, schoolQuery(request), may(account.role, 'firmware.manage'), reply)}
+        ${refusalsSection(scope)}
+        ${schools ? html`<p class="hint">To unlock a locker or open a station’s lockers in an emergency, choose its school above.</p>` : null}
         ${stations.map(
           (station) => html`<section aria-labelledby="actions-${station.id}"><h2 id="actions-${station.id}">Station ${station.id}: remote commands</h2>
           ${may(account.role, 'stations.unlock')
@@ -144,15 +148,15 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
   });
 
   /** Firmware updates (issue 19): each station's running version and its update; rollout and pause for who may. */
-  async function firmwareSection(scope: Scope, query: string, manage: boolean, reply: Parameters<typeof csrfField>[0]) {
-    const stations = (await records.stations.list()).filter((station) => scope.station(station.id));
+  async function firmwareSection(scope: Scope, schools: School[] | null, query: string, manage: boolean, reply: Parameters<typeof csrfField>[0]) {
+    const stations = schools ? [] : await records.stations.list(scope);
     const targets = await firmware.targets();
     const bundles = await firmware.bundles();
     const paused = await firmware.paused();
     const aborts = await firmware.aborts();
     return html`<section aria-labelledby="firmware"><h2 id="firmware">Firmware</h2>
       ${paused ? html`<p class="pill warn" data-firmware-paused>Rollout paused: no transfer starts or goes on.</p>` : null}
-      <div class="table-wrap"><table class="data firmware">
+      ${schools ? await firmwareBySchool(schools, targets) : html`<div class="table-wrap"><table class="data firmware">
         <thead><tr><th scope="col">Station</th><th scope="col">Running</th><th scope="col">Update</th><th scope="col">Progress</th>${manage ? html`<th scope="col">Withdraw</th>` : null}</tr></thead>
         <tbody>${stations.map((station) => {
           const target = targets.find((row) => row.station_id === station.id);
@@ -166,7 +170,7 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
                   ? html`<form method="post" action="/stations/firmware/withdraw${query}">${csrfField(reply)}<input type="hidden" name="station" value="${station.id}"><button type="submit" aria-label="Withdraw firmware ${target.version} from ${station.id}">Withdraw</button></form>`
                   : null}</td>`
               : null}</tr>`;
-        })}</tbody></table></div>
+        })}</tbody></table></div>`}
       ${bundles.length === 0
         ? html`<p class="hint">No firmware uploaded. The ICT lead uploads a bundle with <code>handover firmware upload dist/firmware.js --by …</code>.</p>`
         : html`<p>Uploaded: ${bundles.map((bundle) => `${bundle.version} (${bundle.size.toLocaleString('en-GB')} bytes)`).join(', ')}.</p>`}
@@ -214,10 +218,25 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     });
   }
 
-  /** What the broker and the ingest refused since the hub started: counted, never a line each. */
-  function refusalsSection() {
-    const refusals = context.brokerRefusals?.() ?? null;
-    const rejected = context.ingest.rejectedTotal;
+  /** Each school's stations' firmware updates counted by state (a trust account before it chooses a school). */
+  async function firmwareBySchool(schools: School[], targets: TargetRow[]) {
+    const siteOf = new Map((await records.db.all<{ id: string; site: string }>('SELECT id, site FROM stations')).map((station) => [station.id, station.site]));
+    const stages: Array<[string, TargetRow['state'][]]> = [['Waiting or sending', ['waiting', 'sending', 'switched']], ['Running it', ['done']], ['Rolled back or refused', ['rolled-back', 'refused']]];
+    const count = (school: string, states: TargetRow['state'][]) => targets.filter((target) => siteOf.get(target.station_id) === school && states.includes(target.state)).length;
+    return html`<div class="table-wrap"><table class="data firmware-schools">
+      <thead><tr><th scope="col">School</th>${stages.map(([label]) => html`<th scope="col">${label}</th>`)}</tr></thead>
+      <tbody>${schools.map((school) => html`<tr data-school="${school.id}"><th scope="row"><a href="/stations?school=${encodeURIComponent(school.id)}#firmware">${school.name}</a></th>${stages.map(([, states]) => html`<td>${count(school.id, states)}</td>`)}</tr>`)}</tbody></table></div>`;
+  }
+
+  /**
+   * What the broker and the ingest refused since the hub started: counted, never a line each. A
+   * school's account sees its own stations' only; what names no station of a school (a stranger's
+   * connection, a frame on an unknown station's topic) is the trust's.
+   */
+  function refusalsSection(scope: Scope) {
+    const all = context.brokerRefusals?.() ?? null;
+    const refusals = all && (scope.everything ? all : all.filter((refusal) => refusal.station !== null && scope.station(refusal.station)));
+    const rejected = scope.everything ? context.ingest.rejectedTotal : context.ingest.rejectedAt((station) => scope.station(station));
     return html`<section aria-labelledby="refused"><h2 id="refused">Refused by the broker and the hub</h2>
       <p>Frames the hub refused since it started (bad signature, replayed, malformed…): <strong data-rejected-frames>${rejected}</strong> (the latest at <code>/api/rejections</code>).</p>
       ${refusals === null
@@ -229,8 +248,41 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
     </section>`;
   }
 
+  /** Per school: its stations, how many are online, badge lists behind, open alarms (a trust account before it chooses a school). */
+  async function schoolsPanel(schools: School[]) {
+    const stations = await records.db.all<{ id: string; site: string; status: string }>('SELECT id, site, status FROM stations');
+    const alerts = await records.alerts.open();
+    const siteOf = new Map(stations.map((station) => [station.id, station.site]));
+    const counts = new Map(schools.map((school) => [school.id, { stations: 0, online: 0, behind: 0, alarms: 0 }]));
+    for (const station of stations) {
+      const school = counts.get(station.site);
+      if (!school) continue;
+      const state = context.link?.states.get(station.id);
+      const online = state ? state.online : station.status === 'online';
+      school.stations++;
+      if (online) school.online++;
+      const badges = context.badges?.status(station.id);
+      if (badges && (badges.state === 'behind' || badges.state === 'updating')) school.behind++;
+    }
+    for (const alert of alerts) {
+      const match = /^(?:locker|station):([^/]+)/.exec(alert.subject);
+      const school = match ? counts.get(siteOf.get(match[1]) ?? '') : undefined;
+      if (school) school.alarms++;
+    }
+    return html`<div class="table-wrap"><table class="data school-stations">
+      <thead><tr><th scope="col">School</th><th scope="col">Stations</th><th scope="col">Online</th><th scope="col">Offline</th><th scope="col">Badge list behind</th><th scope="col">Alarms not yet acknowledged</th></tr></thead>
+      <tbody>${schools.map((school) => {
+        const count = counts.get(school.id)!;
+        return html`<tr data-school="${school.id}"><th scope="row"><a href="/stations?school=${encodeURIComponent(school.id)}">${school.name}</a></th>
+          <td data-count="stations">${count.stations}</td><td data-count="online">${count.online}</td><td data-count="offline">${count.stations - count.online}</td>
+          <td data-count="badge-behind">${count.behind}</td><td data-count="alarms">${count.alarms}</td></tr>`;
+      })}</tbody></table></div>`;
+  }
+
   async function stationsPanel(scope: Scope) {
-    const stations = (await records.stations.list()).filter((station) => scope.station(station.id));
+    const schools = await schoolsToSummarise(context, scope);
+    if (schools) return schoolsPanel(schools);
+    const stations = await records.stations.list(scope);
     const alerts = await records.alerts.open();
     const since = new Date(Date.now() - ALARM_HOURS * 3600_000).toISOString();
     // The latest 200 of the account's schools' stations (issue 16), not of the whole trust's.

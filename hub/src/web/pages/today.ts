@@ -3,7 +3,7 @@
 // by asset class — all drawn here from the hub's own records.
 import type { FastifyInstance } from 'fastify';
 import { EVENT } from '../../../../protocol/wire';
-import { bucketDay, clock, dayChart, SLOT_MINUTES } from '../chart';
+import { bucketDayCounts, clock, dayChart, SLOT_MINUTES } from '../chart';
 import type { WebContext } from '../context';
 import { requestSqlScope } from '../scope';
 import { countPhonesIn } from '../../records/phones-in-list';
@@ -29,15 +29,20 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
     const site = scope.where('s.site');
     const school = scope.where('school');
     const assetSchool = scope.where('a.school');
-    const events = await db.all<{ type: number; received_at: string; wall_time: number | null }>(
-      `SELECT e.type, e.received_at, e.wall_time FROM station_events e ${scope.everything ? '' : 'JOIN stations s ON s.id = e.station_id'} WHERE e.type IN (?, ?) AND e.received_at >= ?${scope.everything ? '' : ` AND ${site.sql}`}`,
+    // Counted per minute by the database (a trust's day is 150,000 taps), by the station's minute or the hub's.
+    const events = await db.all<{ type: number; wall_minute: number | null; received_minute: string | null; n: number }>(
+      `SELECT e.type, CASE WHEN e.wall_time > 0 THEN e.wall_time / 60000 ELSE NULL END AS wall_minute,
+         CASE WHEN e.wall_time > 0 THEN NULL ELSE substr(e.received_at, 1, 16) END AS received_minute, COUNT(*) AS n
+       FROM station_events e ${scope.everything ? '' : 'JOIN stations s ON s.id = e.station_id'} WHERE e.type IN (?, ?) AND e.received_at >= ?${scope.everything ? '' : ` AND ${site.sql}`}
+       GROUP BY e.type, wall_minute, received_minute`,
       [EVENT.DEPOSIT, EVENT.COLLECT, start.toISOString(), ...(scope.everything ? [] : site.params)],
     );
-    const momentOf = (event: { received_at: string; wall_time: number | null }) => (event.wall_time !== null && Number(event.wall_time) > 0 ? new Date(Number(event.wall_time)).toISOString() : event.received_at);
-    const todays = events.map((event) => ({ type: Number(event.type), at: momentOf(event) })).filter((event) => event.at >= start.toISOString() && event.at < end.toISOString());
-    const deposits = todays.filter((event) => event.type === EVENT.DEPOSIT).map((event) => event.at);
-    const collections = todays.filter((event) => event.type === EVENT.COLLECT).map((event) => event.at);
-    const buckets = bucketDay(deposits, collections);
+    const momentOf = (event: { wall_minute: number | null; received_minute: string | null }) => (event.wall_minute !== null ? new Date(Number(event.wall_minute) * 60_000).toISOString() : `${event.received_minute}:00.000Z`);
+    const todays = events.map((event) => ({ type: Number(event.type), at: momentOf(event), count: Number(event.n) })).filter((event) => event.at >= start.toISOString() && event.at < end.toISOString());
+    const deposits = todays.filter((event) => event.type === EVENT.DEPOSIT);
+    const collections = todays.filter((event) => event.type === EVENT.COLLECT);
+    const total = (moments: Array<{ count: number }>) => moments.reduce((sum, moment) => sum + moment.count, 0);
+    const buckets = bucketDayCounts(deposits, collections);
     const today = now.toISOString().slice(0, 10);
     const [phonesIn, roll, exempt, classes] = await Promise.all([
       countPhonesIn(db, { scope, heldLockers: 'leave-out' }),
@@ -79,10 +84,10 @@ export function registerToday(app: FastifyInstance, context: WebContext): void {
           </section>
         </div>
         <section aria-labelledby="chart-heading" class="chart"><h2 id="chart-heading">Deposits and collections per ${SLOT_MINUTES} minutes today</h2>
-          <ul class="legend"><li><span class="swatch deposits"></span>Deposits (${deposits.length})</li><li><span class="swatch collections"></span>Collections (${collections.length})</li></ul>
+          <ul class="legend"><li><span class="swatch deposits"></span>Deposits (${total(deposits)})</li><li><span class="swatch collections"></span>Collections (${total(collections)})</li></ul>
           <div class="chart-scroll" role="region" tabindex="0" aria-label="Chart: deposits and collections today (scrolls sideways on a narrow screen)">${dayChart(buckets, {
             title: `Deposits and collections per ${SLOT_MINUTES} minutes, ${now.toLocaleDateString('en-GB', { weekday: 'long', day: 'numeric', month: 'long' })}`,
-            description: `${plural(deposits.length, 'deposit')} and ${plural(collections.length, 'collection')} so far today.`,
+            description: `${plural(total(deposits), 'deposit')} and ${plural(total(collections), 'collection')} so far today.`,
           })}</div>
           <details><summary>Show the numbers</summary>
             ${busiest.length
