@@ -189,6 +189,7 @@ export class Hub {
       sharedReplies: Boolean(hubName),
     });
     this.link.leading = leading;
+    if (this.options.demo) await DemoStation.seed({ people: this.people, stations: this.stations, assets: this.records.assets, db: this.db, site: settings.site });
     this.badgeLists = new BadgeLists({ db: this.db, people: this.people, log: this.log.child('badges'), home: settings.site });
     await this.badgeLists.start();
     this.badgeSync = new BadgeSync({ link: this.link, lists: this.badgeLists, log: this.log.child('badges'), overload: this.ingest });

@@ -56,10 +56,20 @@ export class DemoStation extends EventEmitter {
     this.options = options;
   }
 
+  /**
+   * The demo station's record and the demo school's people and assets. The hub calls this before it
+   * builds its first badge list: else it pushes a list without them over the one the simulated
+   * station is flashed with, and the first taps open nothing.
+   */
+  static async seed(options: Pick<DemoStationOptions, 'people' | 'stations' | 'assets' | 'db' | 'site'>): Promise<void> {
+    if (!(await options.stations.get(DEMO_STATION_ID))) await options.stations.add(options.site, DEMO_STATION_ID, 8);
+    await seedDemoSchool(options.db, options.people, options.assets);
+  }
+
   async start(): Promise<void> {
     const { people, stations, assets, db, log } = this.options;
-    const row = (await stations.get(DEMO_STATION_ID)) ?? (await stations.add(this.options.site, DEMO_STATION_ID, 8));
-    await seedDemoSchool(db, people, assets);
+    await DemoStation.seed(this.options);
+    const row = (await stations.get(DEMO_STATION_ID))!;
     const lockerAssets = await assets.lockerConfig(row.id, row.lockers);
     const config = stationConfig(row, await schoolBadgeKey(db), { host: this.options.brokerHost, port: this.options.brokerPort }, null, lockerAssets);
 
