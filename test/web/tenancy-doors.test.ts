@@ -208,4 +208,28 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     expect(lockers).not.toMatch(B_NAMES);
     expect(await hub.db.get('SELECT COUNT(*) AS n FROM phone_custody WHERE person_id = ?', [ids.bPupil])).toEqual({ n: 0 });
   });
+
+  it("does not show or let A acknowledge an alert about B's hold (its subject names the hold, not a person or station)", async () => {
+    const { records } = harness.hub;
+    const bOffice = Number((await records.db.get<{ id: number }>("SELECT id FROM people WHERE external_id = 'S-B-OFF'"))!.id);
+    // At B's station a pupil's phone is confiscated, then released by one member of staff alone (P4): the headteacher is alerted.
+    const at = (seq: number) => new Date(Date.now() - (10 - seq) * 1000).toISOString();
+    const event = (seq: number, type: number, fields: object) => records.custody.applyEvent({ station: 'form-b', boot: 7, seq, uptimeMs: seq * 1000, type, locker: 5, ...fields }, at(seq));
+    await event(1, EVENT.DEPOSIT, { person: ids.bPupil });
+    await event(2, EVENT.HOLD_SET, { person: ids.bPupil, actor: bOffice });
+    await event(3, EVENT.HOLD_RELEASED, { person: ids.bPupil, actor: bOffice });
+    const alert = await records.db.get<{ id: number }>("SELECT a.id FROM alerts a JOIN holds h ON a.subject = 'hold:' || h.id WHERE a.kind = 'release-without-two-staff' AND h.station_id = 'form-b'");
+    expect(alert, "B's alert raised").toBeTruthy();
+    const id = Number(alert!.id);
+    expect(await (await clients.b.get('/lockers')).text()).toContain(`data-alert="${id}"`);
+    for (const path of ['/lockers', '/lockers?school=north']) {
+      const text = await (await clients.a.get(path)).text();
+      expect(text, path).not.toContain(`data-alert="${id}"`);
+      expect(text, path).not.toMatch(/released without two staff/);
+    }
+    await clients.a.page('/lockers');
+    const acknowledge = await clients.a.send('POST', `/alerts/${id}/acknowledge`, { form: { confirm: 'yes' } });
+    expect(acknowledge.status).toBe(404);
+    expect(await records.db.get('SELECT acknowledged_at FROM alerts WHERE id = ?', [id])).toEqual({ acknowledged_at: null });
+  });
 });
