@@ -222,7 +222,7 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     expect(alert, "B's alert raised").toBeTruthy();
     const id = Number(alert!.id);
     expect(await (await clients.b.get('/lockers')).text()).toContain(`data-alert="${id}"`);
-    for (const path of ['/lockers', '/lockers?school=north']) {
+    for (const path of ['/lockers', '/lockers/panel']) {
       const text = await (await clients.a.get(path)).text();
       expect(text, path).not.toContain(`data-alert="${id}"`);
       expect(text, path).not.toMatch(/released without two staff/);
@@ -231,5 +231,28 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     const acknowledge = await clients.a.send('POST', `/alerts/${id}/acknowledge`, { form: { confirm: 'yes' } });
     expect(acknowledge.status).toBe(404);
     expect(await records.db.get('SELECT acknowledged_at FROM alerts WHERE id = ?', [id])).toEqual({ acknowledged_at: null });
+  });
+
+  it("answers a ?school= that names no school the account may see as not there, not with every school's or its own records", async () => {
+    // A trust account's script asking school by school must not be given the whole trust under a misspelt or other-case name.
+    for (const url of ['/api/lockers?school=North', '/api/custody?school=bogus', '/api/stations?school=NORTH', '/api/stream?school=nort', '/api/lockers?school=north&school=demo']) {
+      const response = await clients.trustIct.get(url, 'json');
+      expect(response.status, url).toBe(404);
+      expect(await response.text(), url).not.toMatch(B_NAMES);
+    }
+    const page = await clients.trustIct.get('/lockers?school=North');
+    expect(page.status).toBe(404);
+    expect(await page.text()).toMatch(/no school North.*demo, north/s);
+    const csv = await clients.trustIct.get('/who/phones-in.csv?school=bogus');
+    expect(csv.status).toBe(404);
+    // No filter (the menu's "Every school") and a known school still answer.
+    for (const url of ['/lockers?school=', '/lockers?school=north', '/api/lockers?school=north']) expect((await clients.trustIct.get(url, url.startsWith('/api/') ? 'json' : 'html')).status, url).toBe(200);
+    // A school's account: its own school, or nothing (not its own records as if they were B's), and B's name is not told.
+    expect((await clients.a.get('/api/lockers?school=demo', 'json')).status).toBe(200);
+    for (const url of ['/api/lockers?school=north', '/api/custody?school=north', '/lockers?school=north', '/who/phones-in.csv?school=north']) {
+      const response = await clients.a.get(url, url.startsWith('/api/') ? 'json' : 'html');
+      expect(response.status, url).toBe(404);
+      expect(await response.text(), url).not.toMatch(/North Primary/);
+    }
   });
 });
