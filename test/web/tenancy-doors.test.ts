@@ -255,4 +255,51 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
       expect(await response.text(), url).not.toMatch(/North Primary/);
     }
   });
+
+  it("streams each account only its schools' station changes, and a trust account the school it filters to", async () => {
+    const { hub } = harness;
+    /** The stations named by the `change` events a stream gives while `act` runs. */
+    const listen = async (client: WebClient, url: string) => {
+      const response = await client.get(url, 'json');
+      expect(response.status, url).toBe(200);
+      const reader = response.body!.getReader();
+      let text = '';
+      const reading = (async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          text += new TextDecoder().decode(value);
+        }
+      })().catch(() => undefined);
+      return {
+        stations: async () => {
+          await reader.cancel();
+          await reading;
+          return [...text.matchAll(/event: change\ndata: (.*)\n/g)].map((match) => (JSON.parse(match[1]) as { stationId: string }).stationId);
+        },
+      };
+    };
+    const streams = {
+      a: await listen(clients.a, '/api/stream'),
+      b: await listen(clients.b, '/api/stream'),
+      trust: await listen(clients.trustIct, '/api/stream'),
+      trustA: await listen(clients.trustIct, '/api/stream?school=demo'),
+      trustB: await listen(clients.trustIct, '/api/stream?school=north'),
+    };
+    const key = (await hub.db.get<{ station_key: string }>("SELECT station_key FROM stations WHERE id = 'form-b'"))!.station_key;
+    const station = await harness.mqtt({ station: 'form-b' });
+    try {
+      const frame = new Map<number, unknown>([[FRAME.STATION, 'form-b'], [FRAME.BOOT, 9], [FRAME.SEQ, 1], [FRAME.UPTIME_MS, 1000], [FRAME.TYPE, EVENT.DEPOSIT], [FRAME.LOCKER, 6], [FRAME.PERSON, ids.bPupil]]);
+      await station.publishAsync('handover/north/form-b/events', Buffer.from(seal(key, frame)), { qos: 1 });
+      await eventually(async () => Boolean(await hub.db.get("SELECT seq FROM station_events WHERE station_id = 'form-b' AND boot = 9 AND seq = 1")), 5000, "form-b's event stored");
+    } finally {
+      await station.endAsync();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await streams.b.stations()).toContain('form-b');
+    expect(await streams.trust.stations()).toContain('form-b');
+    expect(await streams.trustB.stations()).toContain('form-b');
+    expect(await streams.a.stations()).not.toContain('form-b');
+    expect(await streams.trustA.stations()).not.toContain('form-b');
+  });
 });
