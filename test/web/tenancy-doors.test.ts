@@ -302,4 +302,30 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     expect(await streams.a.stations()).not.toContain('form-b');
     expect(await streams.trustA.stations()).not.toContain('form-b');
   });
+
+  it("lists a school's imports to that school's office, whoever ran them and however many other schools' came after", async () => {
+    const { hub } = harness;
+    const upload = async (client: WebClient, name: string, fields: Record<string, string>) => {
+      await client.page('/imports');
+      const body = new FormData();
+      for (const [key, value] of Object.entries({ kind: 'people', dryRun: 'yes', ...fields })) body.set(key, value);
+      body.set('file', new Blob(['UPN,Forename,Surname,Form,Role\nP-X01,Xena,Example,7A,Pupil\n'], { type: 'text/csv' }), name);
+      const cookie = [...client.cookies].map(([key, value]) => `${key}=${value}`).join('; ');
+      const response = await fetch(`${hub.httpUrl}/imports`, { method: 'POST', body, headers: { cookie, accept: 'application/json', 'x-csrf-token': client.csrfToken } });
+      expect(response.status, name).toBe(202);
+      const { job } = (await response.json()) as { job: { id: string } };
+      await eventually(async () => !/running|queued/.test(JSON.stringify(((await (await client.get(`/api/imports/${job.id}`, 'json')).json()) as { job: { state: string } }).job.state)), 30_000, `${name} done`);
+      return job.id;
+    };
+    // The trust's ICT checks North's roll for it.
+    const north = await upload(clients.trustIct, 'north-roll.csv', { school: 'north' });
+    // Then school A checks its own, more times than the list shows.
+    for (let n = 0; n < 21; n++) await upload(clients.a, `a-roll-${n}.csv`, {});
+    const listed = async (client: WebClient) => (await client.page('/imports')).html;
+    expect(await listed(clients.b)).toContain('north-roll.csv');
+    expect((await clients.b.get(`/imports/${north}`)).status).toBe(200);
+    expect(await listed(clients.a)).not.toContain('north-roll.csv');
+    expect((await clients.a.get(`/imports/${north}`)).status).toBe(404);
+    expect(await listed(clients.b)).not.toContain('a-roll-');
+  });
 });
