@@ -208,4 +208,124 @@ describe(`schools as tenants: the doors beside the pages (${USING_POSTGRES ? 'Po
     expect(lockers).not.toMatch(B_NAMES);
     expect(await hub.db.get('SELECT COUNT(*) AS n FROM phone_custody WHERE person_id = ?', [ids.bPupil])).toEqual({ n: 0 });
   });
+
+  it("does not show or let A acknowledge an alert about B's hold (its subject names the hold, not a person or station)", async () => {
+    const { records } = harness.hub;
+    const bOffice = Number((await records.db.get<{ id: number }>("SELECT id FROM people WHERE external_id = 'S-B-OFF'"))!.id);
+    // At B's station a pupil's phone is confiscated, then released by one member of staff alone (P4): the headteacher is alerted.
+    const at = (seq: number) => new Date(Date.now() - (10 - seq) * 1000).toISOString();
+    const event = (seq: number, type: number, fields: object) => records.custody.applyEvent({ station: 'form-b', boot: 7, seq, uptimeMs: seq * 1000, type, locker: 5, ...fields }, at(seq));
+    await event(1, EVENT.DEPOSIT, { person: ids.bPupil });
+    await event(2, EVENT.HOLD_SET, { person: ids.bPupil, actor: bOffice });
+    await event(3, EVENT.HOLD_RELEASED, { person: ids.bPupil, actor: bOffice });
+    const alert = await records.db.get<{ id: number }>("SELECT a.id FROM alerts a JOIN holds h ON a.subject = 'hold:' || h.id WHERE a.kind = 'release-without-two-staff' AND h.station_id = 'form-b'");
+    expect(alert, "B's alert raised").toBeTruthy();
+    const id = Number(alert!.id);
+    expect(await (await clients.b.get('/lockers')).text()).toContain(`data-alert="${id}"`);
+    for (const path of ['/lockers', '/lockers/panel']) {
+      const text = await (await clients.a.get(path)).text();
+      expect(text, path).not.toContain(`data-alert="${id}"`);
+      expect(text, path).not.toMatch(/released without two staff/);
+    }
+    await clients.a.page('/lockers');
+    const acknowledge = await clients.a.send('POST', `/alerts/${id}/acknowledge`, { form: { confirm: 'yes' } });
+    expect(acknowledge.status).toBe(404);
+    expect(await records.db.get('SELECT acknowledged_at FROM alerts WHERE id = ?', [id])).toEqual({ acknowledged_at: null });
+  });
+
+  it("answers a ?school= that names no school the account may see as not there, not with every school's or its own records", async () => {
+    // A trust account's script asking school by school must not be given the whole trust under a misspelt or other-case name.
+    for (const url of ['/api/lockers?school=North', '/api/custody?school=bogus', '/api/stations?school=NORTH', '/api/stream?school=nort', '/api/lockers?school=north&school=demo']) {
+      const response = await clients.trustIct.get(url, 'json');
+      expect(response.status, url).toBe(404);
+      expect(await response.text(), url).not.toMatch(B_NAMES);
+    }
+    const page = await clients.trustIct.get('/lockers?school=North');
+    expect(page.status).toBe(404);
+    expect(await page.text()).toMatch(/no school North.*demo, north/s);
+    const csv = await clients.trustIct.get('/who/phones-in.csv?school=bogus');
+    expect(csv.status).toBe(404);
+    // No filter (the menu's "Every school") and a known school still answer.
+    for (const url of ['/lockers?school=', '/lockers?school=north', '/api/lockers?school=north']) expect((await clients.trustIct.get(url, url.startsWith('/api/') ? 'json' : 'html')).status, url).toBe(200);
+    // A school's account: its own school, or nothing (not its own records as if they were B's), and B's name is not told.
+    expect((await clients.a.get('/api/lockers?school=demo', 'json')).status).toBe(200);
+    for (const url of ['/api/lockers?school=north', '/api/custody?school=north', '/lockers?school=north', '/who/phones-in.csv?school=north']) {
+      const response = await clients.a.get(url, url.startsWith('/api/') ? 'json' : 'html');
+      expect(response.status, url).toBe(404);
+      expect(await response.text(), url).not.toMatch(/North Primary/);
+    }
+  });
+
+  it("streams each account only its schools' station changes, and a trust account the school it filters to", async () => {
+    const { hub } = harness;
+    /** The stations named by the `change` events a stream gives while `act` runs. */
+    const listen = async (client: WebClient, url: string) => {
+      const response = await client.get(url, 'json');
+      expect(response.status, url).toBe(200);
+      const reader = response.body!.getReader();
+      let text = '';
+      const reading = (async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          text += new TextDecoder().decode(value);
+        }
+      })().catch(() => undefined);
+      return {
+        stations: async () => {
+          await reader.cancel();
+          await reading;
+          return [...text.matchAll(/event: change\ndata: (.*)\n/g)].map((match) => (JSON.parse(match[1]) as { stationId: string }).stationId);
+        },
+      };
+    };
+    const streams = {
+      a: await listen(clients.a, '/api/stream'),
+      b: await listen(clients.b, '/api/stream'),
+      trust: await listen(clients.trustIct, '/api/stream'),
+      trustA: await listen(clients.trustIct, '/api/stream?school=demo'),
+      trustB: await listen(clients.trustIct, '/api/stream?school=north'),
+    };
+    const key = (await hub.db.get<{ station_key: string }>("SELECT station_key FROM stations WHERE id = 'form-b'"))!.station_key;
+    const station = await harness.mqtt({ station: 'form-b' });
+    try {
+      const frame = new Map<number, unknown>([[FRAME.STATION, 'form-b'], [FRAME.BOOT, 9], [FRAME.SEQ, 1], [FRAME.UPTIME_MS, 1000], [FRAME.TYPE, EVENT.DEPOSIT], [FRAME.LOCKER, 6], [FRAME.PERSON, ids.bPupil]]);
+      await station.publishAsync('handover/north/form-b/events', Buffer.from(seal(key, frame)), { qos: 1 });
+      await eventually(async () => Boolean(await hub.db.get("SELECT seq FROM station_events WHERE station_id = 'form-b' AND boot = 9 AND seq = 1")), 5000, "form-b's event stored");
+    } finally {
+      await station.endAsync();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await streams.b.stations()).toContain('form-b');
+    expect(await streams.trust.stations()).toContain('form-b');
+    expect(await streams.trustB.stations()).toContain('form-b');
+    expect(await streams.a.stations()).not.toContain('form-b');
+    expect(await streams.trustA.stations()).not.toContain('form-b');
+  });
+
+  it("lists a school's imports to that school's office, whoever ran them and however many other schools' came after", async () => {
+    const { hub } = harness;
+    const upload = async (client: WebClient, name: string, fields: Record<string, string>) => {
+      await client.page('/imports');
+      const body = new FormData();
+      for (const [key, value] of Object.entries({ kind: 'people', dryRun: 'yes', ...fields })) body.set(key, value);
+      body.set('file', new Blob(['UPN,Forename,Surname,Form,Role\nP-X01,Xena,Example,7A,Pupil\n'], { type: 'text/csv' }), name);
+      const cookie = [...client.cookies].map(([key, value]) => `${key}=${value}`).join('; ');
+      const response = await fetch(`${hub.httpUrl}/imports`, { method: 'POST', body, headers: { cookie, accept: 'application/json', 'x-csrf-token': client.csrfToken } });
+      expect(response.status, name).toBe(202);
+      const { job } = (await response.json()) as { job: { id: string } };
+      await eventually(async () => !/running|queued/.test(JSON.stringify(((await (await client.get(`/api/imports/${job.id}`, 'json')).json()) as { job: { state: string } }).job.state)), 30_000, `${name} done`);
+      return job.id;
+    };
+    // The trust's ICT checks North's roll for it.
+    const north = await upload(clients.trustIct, 'north-roll.csv', { school: 'north' });
+    // Then school A checks its own, more times than the list shows.
+    for (let n = 0; n < 21; n++) await upload(clients.a, `a-roll-${n}.csv`, {});
+    const listed = async (client: WebClient) => (await client.page('/imports')).html;
+    expect(await listed(clients.b)).toContain('north-roll.csv');
+    expect((await clients.b.get(`/imports/${north}`)).status).toBe(200);
+    expect(await listed(clients.a)).not.toContain('north-roll.csv');
+    expect((await clients.a.get(`/imports/${north}`)).status).toBe(404);
+    expect(await listed(clients.b)).not.toContain('a-roll-');
+  });
 });

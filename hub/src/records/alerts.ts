@@ -17,6 +17,8 @@ export interface AlertRow {
   /** An alert about a loan (a loss, a theft): the loan's asset and borrower, so a school's account sees its own only (issue 16). */
   asset_id?: number;
   person_id?: number;
+  /** An alert about a hold: the held locker's station, and the pupil held for. */
+  station_id?: string;
 }
 
 export type RaiseAlert = (kind: string, role: Role, subject: string, message: string) => Promise<void>;
@@ -50,15 +52,27 @@ export class Alerts extends EventEmitter {
       `SELECT * FROM alerts WHERE acknowledged_at IS NULL
        ORDER BY CASE WHEN kind IN ('asset-lost', 'asset-stolen') THEN 0 ELSE 1 END, at DESC, id DESC`,
     );
-    const loanIds = alerts.map((alert) => /^loan:(\d+)$/.exec(alert.subject)).filter((match) => match !== null).map((match) => Number(match[1]));
-    if (loanIds.length === 0) return alerts;
-    const loans = new Map(
-      (await this.db.all<{ id: number; asset_id: number; person_id: number }>(`SELECT id, asset_id, person_id FROM loans WHERE id IN (${loanIds.map(() => '?').join(', ')})`, loanIds)).map((loan) => [`loan:${loan.id}`, loan]),
-    );
+    // An alert about a loan or a hold names neither person nor station in its subject: theirs are read, so a school's account sees its own only (issue 16).
+    const [loans, holds] = await Promise.all([
+      this.subjectsOf(alerts, 'loan', (ids) => `SELECT id, asset_id, person_id FROM loans WHERE id IN (${ids})`),
+      this.subjectsOf(alerts, 'hold', (ids) => `SELECT id, person_id, station_id FROM holds WHERE id IN (${ids})`),
+    ]);
     return alerts.map((alert) => {
       const loan = loans.get(alert.subject);
-      return loan ? { ...alert, asset_id: Number(loan.asset_id), person_id: Number(loan.person_id) } : alert;
+      if (loan) return { ...alert, asset_id: Number(loan.asset_id), person_id: Number(loan.person_id) };
+      const hold = holds.get(alert.subject);
+      if (hold) return { ...alert, station_id: String(hold.station_id), ...(hold.person_id === null ? {} : { person_id: Number(hold.person_id) }) };
+      return alert;
     });
+  }
+
+  /** The rows an alert's subject `kind:id` names, by subject. */
+  private async subjectsOf(alerts: AlertRow[], kind: string, query: (marks: string) => string): Promise<Map<string, Record<string, unknown>>> {
+    const pattern = new RegExp(`^${kind}:(\\d+)$`);
+    const ids = [...new Set(alerts.map((alert) => pattern.exec(alert.subject)).filter((match) => match !== null).map((match) => Number(match[1])))];
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.all<Record<string, unknown>>(query(ids.map(() => '?').join(', ')), ids);
+    return new Map(rows.map((row) => [`${kind}:${Number(row.id)}`, row]));
   }
 
   async acknowledge(id: number, personId: number, at = new Date().toISOString()): Promise<void> {

@@ -237,7 +237,10 @@ export class Schools {
    */
   async scopeForActor(actor: { personId: number | null }, filter?: string | null): Promise<Scope> {
     if (filter) await this.resolve(filter);
-    return this.scopeFor(actor.personId === null ? TRUST : await this.ofPerson(actor.personId), filter);
+    const school = actor.personId === null ? TRUST : await this.ofPerson(actor.personId);
+    // Another school's --school is refused, not ignored: their own school's rows would be printed under its name.
+    if (filter && school !== TRUST && filter !== school && (await this.isTrust())) throw new RuleError('schools', `the member of staff named with --by is of school ${school}: --school ${filter} is not theirs`);
+    return this.scopeFor(school, filter);
   }
 
   /**

@@ -1,16 +1,19 @@
 // JSON endpoints for the page's scripts and for scripts of the school's own (signed in, see
 // auth.ts: GET /api/session for a CSRF token, POST /api/login), and the live stream.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebContext } from './context';
 import { requestScope, requestSqlScope } from './scope';
 import { formatPageKey, PAGE_SIZES, phonesInPage } from '../records/phones-in-list';
 import { queryText, requestedPlace } from './phones-in-view';
+import { DEMO_STATION_ID } from '../demo/demo-school';
 
 /** How often an open stream checks that its session still stands (and keeps proxies from closing it). */
 const STREAM_CHECK_MS = 15_000;
 
 export function registerApi(app: FastifyInstance, context: WebContext): void {
   const { records, ingest, link, demo } = context;
+  /** The simulated station is the deployment's own school's: another school's account neither sees nor taps it (issue 16). */
+  const demoFor = async (request: FastifyRequest) => (demo && (await (await requestSqlScope(context, request)).hasStation(records.db, DEMO_STATION_ID)) ? demo : null);
 
   // Both name pupils: each read is audited, as a page view is.
   app.get('/api/lockers', { config: { permission: 'lockers.view' } }, async (request) => {
@@ -76,7 +79,8 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
     const scoped = requestScope(context, request);
     const onChange = (change: { kind: string; stationId: string; status?: string; frame?: { type: number; locker?: number } }) =>
       void scoped.then((scope) => scope.station(change.stationId) && send('change', { kind: change.kind, stationId: change.stationId, status: change.status, type: change.frame?.type, locker: change.frame?.locker }));
-    const onPhysical = (step: { step: string; locker?: number }) => send('station', { step: step.step, locker: step.locker });
+    const seesDemo = demoFor(request);
+    const onPhysical = (step: { step: string; locker?: number }) => void seesDemo.then((shown) => shown && send('station', { step: step.step, locker: step.locker }));
     const onState = (state: { stationId: string; online?: boolean }) => void scoped.then((scope) => scope.station(state.stationId) && send('state', { stationId: state.stationId, online: state.online }));
     ingest.on('change', onChange);
     demo?.on('physical', onPhysical);
@@ -100,12 +104,14 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
     });
   });
 
-  app.get('/api/demo/cards', { config: { permission: 'demo.tap' } }, async (_request, reply) => {
+  app.get('/api/demo/cards', { config: { permission: 'demo.tap' } }, async (request, reply) => {
+    const demo = await demoFor(request);
     if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
     return { cards: demo.cards(), items: demo.items().map((item) => ({ uid: item.uid, tag: item.tag, name: item.name, locker: item.homeLocker })), spares: demo.spares() };
   });
 
   app.post('/api/demo/tap', { config: { permission: 'demo.tap' } }, async (request, reply) => {
+    const demo = await demoFor(request);
     if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
     const uid = ((request.body ?? {}) as { uid?: unknown }).uid;
     if (typeof uid !== 'string') return reply.code(400).send({ error: 'send {"uid": "<card id in hex>"}' });
@@ -119,6 +125,7 @@ export function registerApi(app: FastifyInstance, context: WebContext): void {
   });
 
   app.post('/api/demo/shut-doors', { config: { permission: 'demo.tap' } }, async (request, reply) => {
+    const demo = await demoFor(request);
     if (!demo) return reply.code(404).send({ error: 'no simulated station is running (start with `npm start`)' });
     const shut = demo.shutOpenDoors();
     await context.audit(request, 'web.demo-shut-doors', { details: { lockers: shut } });

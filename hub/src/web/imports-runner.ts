@@ -38,6 +38,8 @@ export interface ImportJob {
   dryRun: boolean;
   /** The account that started it (only it and other importers see it). */
   account: string;
+  /** The school the file is of (issue 16): its office sees the report, whoever ran it. Null for a job stored before schools were kept. */
+  school: string | null;
   startedAt: string;
   finishedAt: string | null;
   state: 'queued' | 'running' | 'done' | 'failed';
@@ -61,7 +63,8 @@ CREATE TABLE IF NOT EXISTS web_imports (
   state TEXT NOT NULL,
   progress TEXT NOT NULL,
   outcome TEXT,
-  error TEXT
+  error TEXT,
+  school TEXT
 );
 `;
 
@@ -77,6 +80,7 @@ interface ImportRow {
   progress: string;
   outcome: string | null;
   error: string | null;
+  school?: string | null;
 }
 
 export const STOPPED_MESSAGE = 'the hub stopped before this import finished. Rows read before then may have been applied; upload the file again (an import only applies what has changed).';
@@ -94,6 +98,7 @@ function fromRow(row: ImportRow): ImportJob {
     progress: JSON.parse(row.progress) as ImportProgress,
     outcome: row.outcome ? (JSON.parse(row.outcome) as ImportOutcome) : null,
     error: row.error,
+    school: row.school ?? null,
   };
 }
 
@@ -121,6 +126,13 @@ export class Imports {
     await this.db.transaction(async (tx) => {
       if (tx.kind === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(7215033)');
       await tx.exec(forDialect(SCHEMA, tx.kind));
+      // A table made before jobs kept their school gains the column (the table is this module's own, not a migration's).
+      const hasSchool = await tx.get(
+        tx.kind === 'postgres'
+          ? "SELECT 1 AS found FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'web_imports' AND column_name = 'school'"
+          : "SELECT 1 AS found FROM pragma_table_info('web_imports') WHERE name = 'school'",
+      );
+      if (!hasSchool) await tx.exec('ALTER TABLE web_imports ADD COLUMN school TEXT');
     });
     const mine = this.hubName ? ' AND id LIKE ?' : '';
     await this.db.run(`UPDATE web_imports SET state = 'failed', error = ?, finished_at = ? WHERE state IN ('running', 'queued')${mine}`, [STOPPED_MESSAGE, new Date().toISOString(), ...(this.hubName ? [`${this.hubName}.%`] : [])]);
@@ -133,9 +145,9 @@ export class Imports {
 
   private async save(job: ImportJob): Promise<void> {
     await this.db.run(
-      `INSERT INTO web_imports (id, kind, file_name, dry_run, account, started_at, finished_at, state, progress, outcome, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO web_imports (id, kind, file_name, dry_run, account, started_at, finished_at, state, progress, outcome, error, school) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET finished_at = excluded.finished_at, state = excluded.state, progress = excluded.progress, outcome = excluded.outcome, error = excluded.error`,
-      [job.id, job.kind, job.fileName, job.dryRun ? 1 : 0, job.account, job.startedAt, job.finishedAt, job.state, JSON.stringify(job.progress), job.outcome ? JSON.stringify(job.outcome) : null, job.error],
+      [job.id, job.kind, job.fileName, job.dryRun ? 1 : 0, job.account, job.startedAt, job.finishedAt, job.state, JSON.stringify(job.progress), job.outcome ? JSON.stringify(job.outcome) : null, job.error, job.school],
     );
   }
 
@@ -166,9 +178,14 @@ export class Imports {
       progress: { done: 0, total: null },
       outcome: null,
       error: null,
+      school: details.school ?? null,
     };
     await this.save(job);
-    const old = await this.db.all<{ id: string }>('SELECT id FROM web_imports ORDER BY started_at DESC, id DESC LIMIT 1000 OFFSET ?', [KEEP_JOBS]);
+    // The reports kept per school, so one school's imports do not push out another's.
+    const old = await this.db.all<{ id: string }>(
+      `SELECT id FROM web_imports WHERE ${job.school === null ? 'school IS NULL' : 'school = ?'} ORDER BY started_at DESC, id DESC LIMIT 1000 OFFSET ?`,
+      job.school === null ? [KEEP_JOBS] : [job.school, KEEP_JOBS],
+    );
     for (const row of old) await this.db.run('DELETE FROM web_imports WHERE id = ?', [row.id]);
     this.running.set(job.id, job);
     const launch = () => {
@@ -224,10 +241,13 @@ export class Imports {
     return row ? fromRow(row) : undefined;
   }
 
-  /** The latest jobs, newest first. */
-  async recent(limit = 20): Promise<ImportJob[]> {
+  /** The latest jobs, newest first: of one school (and those stored before jobs kept their school), or of every school. */
+  async recent(limit = 20, school: string | null = null): Promise<ImportJob[]> {
     await this.ready;
-    const rows = await this.db.all<ImportRow>('SELECT * FROM web_imports ORDER BY started_at DESC, id DESC LIMIT ?', [limit]);
+    const rows = await this.db.all<ImportRow>(
+      `SELECT * FROM web_imports ${school === null ? '' : 'WHERE school = ? OR school IS NULL'} ORDER BY started_at DESC, id DESC LIMIT ?`,
+      school === null ? [limit] : [school, limit],
+    );
     return rows.map((row) => this.running.get(row.id) ?? fromRow(row));
   }
 }

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { Scope, TRUST, type School } from '../records/schools';
 import type { WebContext } from './context';
 import type { SchoolChoice } from './layout';
+import { PageError } from './errors';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,6 +25,25 @@ export async function schoolChoice(context: Pick<WebContext, 'records'>, request
   const path = request.url.split('?')[0];
   if (own !== TRUST) return { schools: schools.filter((school) => school.id === own), chosen: own, trust: false, path };
   return { schools, chosen: typeof filter === 'string' && schools.some((school) => school.id === filter) ? filter : null, trust: true, path };
+}
+
+/**
+ * A `?school=` (on any page, API address or the live stream) must name a school the account may
+ * see: a trust account one of the trust's, a school's account its own. Anything else is answered
+ * as a school that is not there (404), not with the whole trust's records, nor with the account's
+ * own as if they were that school's: a script asking school by school would count them under the
+ * wrong name. Empty is no filter (the menu's "Every school"); a single school ignores it, as ever.
+ */
+export async function refuseUnknownSchool(context: Pick<WebContext, 'records'>, request: FastifyRequest): Promise<void> {
+  const filter = (request.query as { school?: unknown } | undefined)?.school;
+  if (filter === undefined || filter === '' || !request.account) return;
+  const schools = await context.records.schools.list();
+  if (schools.length < 2) return;
+  const own = await context.records.schools.ofAccount(request.account.id);
+  const visible = own === TRUST ? schools : schools.filter((school) => school.id === own);
+  if (typeof filter === 'string' && visible.some((school) => school.id === filter)) return;
+  const named = typeof filter === 'string' ? `no school ${filter}` : 'no such school (name one)';
+  throw new PageError(404, own === TRUST ? `There is ${named}: the schools are ${schools.map((school) => school.id).join(', ')}.` : `There is ${named}.`);
 }
 
 const sqlScopes = new WeakMap<FastifyRequest, Promise<Scope>>();

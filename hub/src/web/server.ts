@@ -14,7 +14,7 @@ import { webLogLevel } from '../log';
 import { errorPage } from './layout';
 import { Imports } from './imports-runner';
 import { registerApi } from './api';
-import { schoolChoice } from './scope';
+import { refuseUnknownSchool, schoolChoice } from './scope';
 import { registerAlerts, registerLockers } from './pages/lockers';
 import { registerToday } from './pages/today';
 import { registerWho } from './pages/who';
@@ -94,6 +94,7 @@ export async function buildWebServer(parts: WebParts): Promise<FastifyInstance> 
   await app.register(multipart, { limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 1, fields: 10 } });
   // The schools bar of a trust deployment's pages (issue 16).
   app.addHook('preHandler', async (request) => {
+    await refuseUnknownSchool(context, request);
     if (request.account && request.method === 'GET') request.schoolChoice = await schoolChoice(context, request);
   });
 

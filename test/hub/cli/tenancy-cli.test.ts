@@ -143,4 +143,15 @@ describe(`schools as tenants on the command line (${USING_POSTGRES ? 'PostgreSQL
     }
     expect(await db.get('SELECT paused FROM firmware_rollout WHERE id = 1')).toEqual({ paused: 0 });
   });
+
+  it("refuses --school naming another school than the --by person's, instead of printing their own school's under its name", async () => {
+    for (const args of [['report', 'holdings', '--csv', '-'], ['report', 'overdue', '--csv', '-'], ['charge', 'list']]) {
+      const run = await handover(...args, '--school', 'north', '--by', 'OAO');
+      expect(run.code, `${args.join(' ')}: ${run.stdout}`).not.toBe(0);
+      expect(run.stderr).toMatch(/of school demo.*--school north/);
+      expect(run.stdout).not.toMatch(/form-a|Owen|Alice/);
+    }
+    const own = await handover('report', 'holdings', '--csv', '-', '--school', 'demo', '--by', 'OAO');
+    expect(own.code, own.stderr).toBe(0);
+  });
 });

@@ -49,9 +49,9 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
   const { records } = context;
 
   app.get('/imports', { config: { permission: 'imports.run' } }, async (request, reply) => {
-    const jobs = await jobsInScope(await context.imports.recent(), request);
     const schools = await context.records.schools.list();
     const own = await context.records.schools.ofAccount(request.account!.id);
+    const jobs = await jobsInScope(await context.imports.recent(20, own === TRUST || schools.length < 2 ? null : own), request);
     await context.audit(request, 'web.viewed', { details: { page: '/imports' } });
     return context.render(request, reply, {
       title: 'Imports',
@@ -194,12 +194,16 @@ export function registerImports(app: FastifyInstance, context: WebContext): void
     return reply.redirect(`/imports/${job.id}`, 303);
   });
 
-  /** A school's account sees the imports of its school's accounts only. */
+  /** A school's account sees the imports of its school's files only (one stored before jobs kept their school: its school's accounts'). */
   async function jobsInScope(jobs: ImportJob[], request: FastifyRequest): Promise<ImportJob[]> {
     const own = await context.records.schools.ofAccount(request.account!.id);
     if (own === TRUST || !(await context.records.schools.isTrust())) return jobs;
     const kept: ImportJob[] = [];
     for (const job of jobs) {
+      if (job.school !== null) {
+        if (job.school === own) kept.push(job);
+        continue;
+      }
       const account = await context.accounts.byUsername(job.account);
       if (account && (await context.records.schools.ofAccount(Number(account.id))) === own) kept.push(job);
     }

@@ -224,8 +224,9 @@ function demoSection(cards: DemoCard[], items: DemoItem[], spares: DemoSpareCard
 export function registerLockers(app: FastifyInstance, context: WebContext): void {
   app.get('/lockers', { config: { permission: 'lockers.view' } }, async (request, reply) => {
     await context.audit(request, 'web.viewed', { details: { page: '/lockers' } });
-    const demoCards = context.demo && may(request.account!.role, 'demo.tap') ? context.demo.cards() : [];
     const scope = await requestScope(context, request);
+    // The simulated station is the deployment's own school's (issue 16).
+    const demoCards = context.demo && may(request.account!.role, 'demo.tap') && scope.station(DEMO_STATION_ID) ? context.demo.cards() : [];
     const alerts = (await context.records.alerts.open()).filter((alert) => scope.subject(alert.subject) && scope.row(alert));
     const mayAcknowledge = may(request.account!.role, 'alerts.acknowledge');
     return context.render(request, reply, {
