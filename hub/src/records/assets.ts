@@ -6,7 +6,7 @@ import type { AuditTrail } from '../audit/trail';
 import { actorLabel, NotFoundError, requirePermission, RuleError, type Actor } from './access';
 import { badgeHash, parseUid, ROLES, schoolBadgeKey, type Role } from './people';
 import { addDays } from './time';
-import type { Scope } from './schools';
+import { TRUST, type Scope } from './schools';
 
 export interface AssetClassRow {
   id: string;
@@ -110,8 +110,21 @@ export class Assets {
     return row;
   }
 
+  /**
+   * Classes and prices are the trust's, one list for every school (issue 16): in a trust, one
+   * school's staff must not change what another school's pupils are charged. The trust's own staff
+   * (of no one school) and the server's operator (no person) may.
+   */
+  private async requireTrustStaff(actor: Actor): Promise<void> {
+    if (actor.personId === null) return;
+    if (!(await this.db.get('SELECT id FROM schools WHERE id <> ?', [this.home]))) return;
+    const person = await this.db.get<{ school: string }>('SELECT school FROM people WHERE id = ?', [actor.personId]);
+    if (person?.school !== TRUST) throw new RuleError('classes.manage', "asset classes and prices are the trust's, the same at every school: a member of the trust's staff (of no one school) changes them");
+  }
+
   async updateClass(id: string, changes: { replacementPence?: number; loanDays?: number; healthCheckDays?: number | null; borrowerRoles?: Role[] }, actor: Actor): Promise<void> {
     requirePermission(actor, 'classes.manage', 'changing an asset class');
+    await this.requireTrustStaff(actor);
     await this.db.transaction(async (tx) => {
       await this.assetClass(id, tx);
       if (changes.replacementPence !== undefined) await tx.run('UPDATE asset_classes SET replacement_pence = ? WHERE id = ?', [changes.replacementPence, id]);
@@ -124,6 +137,7 @@ export class Assets {
 
   async setPrice(classId: string, item: string, pence: number, actor: Actor): Promise<void> {
     requirePermission(actor, 'classes.manage', 'changing a price list');
+    await this.requireTrustStaff(actor);
     if (!/^[a-z0-9-]{1,40}$/.test(item)) throw new RuleError('P7', `price-list item ${JSON.stringify(item)}: use lower-case letters, digits and dashes`);
     await this.db.transaction(async (tx) => {
       await this.assetClass(classId, tx);

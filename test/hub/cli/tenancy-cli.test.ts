@@ -135,6 +135,23 @@ describe(`schools as tenants on the command line (${USING_POSTGRES ? 'PostgreSQL
     expect(status.stdout).not.toMatch(/form-b/);
   });
 
+  it("does not let one school's staff change the trust's asset classes and prices, which every school charges by", async () => {
+    const before = await db.all('SELECT id, replacement_pence, loan_days FROM asset_classes ORDER BY id');
+    const prices = await db.all('SELECT class_id, item, pence FROM price_list ORDER BY class_id, item');
+    for (const args of [['class', 'set', 'usb-stick', '--replacement', '99'], ['price', 'set', 'usb-stick', 'cap', '50']]) {
+      const run = await handover(...args, '--by', 'IAI');
+      expect(run.code, run.stdout).not.toBe(0);
+      expect(run.stderr).toMatch(/asset classes and prices are the trust's, the same at every school/);
+    }
+    expect(await db.all('SELECT id, replacement_pence, loan_days FROM asset_classes ORDER BY id')).toEqual(before);
+    expect(await db.all('SELECT class_id, item, pence FROM price_list ORDER BY class_id, item')).toEqual(prices);
+    // The trust's own ICT lead (of no one school) does.
+    await db.insert("INSERT INTO people (external_id, name, kind, role, staff_code, school) VALUES ('S-T-ICT', 'Tara Trust', 'staff', 'ict', 'TTI', '*')", []);
+    const trust = await handover('price', 'set', 'usb-stick', 'cap', '0.50', '--by', 'TTI');
+    expect(trust.code, trust.stderr).toBe(0);
+    expect(await db.get("SELECT pence FROM price_list WHERE class_id = 'usb-stick' AND item = 'cap'")).toEqual({ pence: 50 });
+  });
+
   it("does not let one school's ICT lead pause or resume every school's rollout", async () => {
     for (const command of ['pause', 'resume']) {
       const run = await handover('firmware', command, '--by', 'IAI');
