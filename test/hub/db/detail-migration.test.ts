@@ -4,25 +4,17 @@
 // (each converted row is anchored again), while a row edited outside the hub before the upgrade is
 // still named. Runs on SQLite, and on PostgreSQL when DATABASE_URL is set.
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuditTrail } from '../../../hub/src/audit/trail';
 import { MIGRATIONS } from '../../../hub/src/db/migrations';
 import { openDatabase, sqliteFile } from '../../../hub/src/db/open';
-import type { SqlDatabase } from '../../../hub/src/db/sql';
 import { DETAIL, EVENT } from '../../../protocol/wire';
 import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../../support/test-database';
+import { databasesPerTest } from '../../support/databases-per-test';
 
 const BEFORE = MIGRATIONS.findIndex((step) => typeof step === 'object' && step.sqlite.includes('station_events_detail_text'));
 
-let target: TestDatabaseTarget | undefined;
-let db: SqlDatabase | undefined;
-
-afterEach(async () => {
-  await db?.close();
-  db = undefined;
-  await target?.drop();
-  target = undefined;
-});
+const databases = databasesPerTest();
 
 /** A database as the hub before migration 10 left it, with three events written by the hub. */
 async function databaseBeforeTheUpgrade(): Promise<TestDatabaseTarget> {
@@ -50,14 +42,14 @@ async function databaseBeforeTheUpgrade(): Promise<TestDatabaseTarget> {
 describe(`migration 10: station event details as integers (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, () => {
   it('the text the hub stored before becomes the integer, and the audit trail still verifies', async () => {
     expect(BEFORE).toBeGreaterThan(0);
-    target = await databaseBeforeTheUpgrade();
+    const target = databases.track(await databaseBeforeTheUpgrade());
     if (!USING_POSTGRES) {
       const file = new Database(sqliteFile({ dataDir: target.dataDir }), { readonly: true });
       // What the issue found: the number kept as text, "16.0".
       expect(file.prepare('SELECT detail, typeof(detail) AS kind FROM station_events WHERE seq = 1').get()).toEqual({ detail: '16.0', kind: 'text' });
       file.close();
     }
-    ({ db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl }));
+    const db = await databases.open(target);
     const rows = await db.all<{ seq: number; detail: number | null }>('SELECT seq, detail FROM station_events ORDER BY seq');
     expect(rows.map((row) => [Number(row.seq), row.detail])).toEqual([
       [1, DETAIL.FIRST_BOOT],
@@ -75,11 +67,11 @@ describe(`migration 10: station event details as integers (${USING_POSTGRES ? 'P
   }, 60_000);
 
   it.skipIf(USING_POSTGRES)('a detail edited outside the hub before the upgrade is still named by audit verify', async () => {
-    target = await databaseBeforeTheUpgrade();
+    const target = databases.track(await databaseBeforeTheUpgrade());
     const file = new Database(sqliteFile({ dataDir: target.dataDir }));
     file.prepare("UPDATE station_events SET detail = '12' WHERE seq = 3").run();
     file.close();
-    ({ db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl }));
+    const db = await databases.open(target);
     const verified = await new AuditTrail(db).verify();
     expect(verified.ok).toBe(false);
     expect(verified.problem?.message).toMatch(/station_events st-1\/0\/1\/3 was altered/);

@@ -3,24 +3,18 @@
 // sequence (audit/person-records.ts). On a database an older hub left, with records of several
 // people spread over several slices, a person's records read after the upgrade are those read
 // before, in order. Runs on SQLite, and on PostgreSQL when DATABASE_URL is set.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AUDIT_RECORDS_OF_PERSON, SLICE } from '../../../hub/src/audit/person-records';
 import { MIGRATIONS } from '../../../hub/src/db/migrations';
 import { openDatabase } from '../../../hub/src/db/open';
 import type { SqlDatabase } from '../../../hub/src/db/sql';
 import { createRecords } from '../../../hub/src/records';
-import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../../support/test-database';
+import { testDatabaseTarget, USING_POSTGRES } from '../../support/test-database';
+import { databasesPerTest } from '../../support/databases-per-test';
 
 const STEP = MIGRATIONS.findIndex((step) => typeof step === 'object' && step.sqlite.includes('audit_log_person_slice'));
 
-let target: TestDatabaseTarget | undefined;
-let db: SqlDatabase | undefined;
-afterEach(async () => {
-  await db?.close();
-  db = undefined;
-  await target?.drop();
-  target = undefined;
-});
+const databases = databasesPerTest();
 
 async function indexNames(database: SqlDatabase): Promise<string[]> {
   const rows = database.kind === 'postgres'
@@ -33,7 +27,7 @@ describe(`migration 23: no index by person alone on events and the audit trail (
   it('finds the same audit records of a person after the upgrade, across slices', async () => {
     expect(STEP).toBeGreaterThan(0);
     const later = MIGRATIONS.splice(STEP);
-    target = await testDatabaseTarget();
+    const target = databases.track(await testDatabaseTarget());
     const people = [7, 8, 9];
     let before: number[][] = [];
     try {
@@ -61,7 +55,7 @@ describe(`migration 23: no index by person alone on events and the audit trail (
     }
     expect(before.every((seqs) => seqs.length >= 3)).toBe(true);
 
-    ({ db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl }));
+    const db = await databases.open(target);
     const names = await indexNames(db);
     expect(names).toContain('audit_log_person_slice');
     expect(names).not.toContain('station_events_person');
@@ -75,8 +69,7 @@ describe(`migration 23: no index by person alone on events and the audit trail (
   });
 
   it.skipIf(USING_POSTGRES)('reads a person’s audit records by the slice index, one probe per slice (SQLite’s plan)', async () => {
-    target = await testDatabaseTarget();
-    ({ db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl }));
+    const db = await databases.open(databases.track(await testDatabaseTarget()));
     const plan = await db.all<{ detail: string }>(`EXPLAIN QUERY PLAN ${AUDIT_RECORDS_OF_PERSON}`, [1]);
     expect(plan.map((row) => row.detail).join('\n')).toMatch(/SEARCH a USING INDEX audit_log_person_slice \(<expr>=\? AND person_id=\?\)/);
   });

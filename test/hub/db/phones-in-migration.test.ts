@@ -1,30 +1,23 @@
 // Migration 16: the phones in lockers now (phones_in) is filled from the custody a hub stored
 // before the upgrade: the upgraded hub's lists show the phones that were in, not those collected,
 // and `audit verify` passes. Runs on SQLite, and on PostgreSQL when DATABASE_URL is set.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../../hub/src/db/migrations';
 import { openDatabase } from '../../../hub/src/db/open';
-import type { SqlDatabase } from '../../../hub/src/db/sql';
 import { createRecords } from '../../../hub/src/records';
 import { EVENT } from '../../../protocol/wire';
-import { testDatabaseTarget, USING_POSTGRES, type TestDatabaseTarget } from '../../support/test-database';
+import { testDatabaseTarget, USING_POSTGRES } from '../../support/test-database';
+import { databasesPerTest } from '../../support/databases-per-test';
 
 const STEP = MIGRATIONS.findIndex((step) => typeof step === 'object' && step.sqlite.includes('CREATE TABLE phones_in'));
 
-let target: TestDatabaseTarget | undefined;
-let db: SqlDatabase | undefined;
-afterEach(async () => {
-  await db?.close();
-  db = undefined;
-  await target?.drop();
-  target = undefined;
-});
+const databases = databasesPerTest();
 
 describe(`migration 16: phones in lockers now (${USING_POSTGRES ? 'PostgreSQL' : 'SQLite'})`, () => {
   it('is filled from the custody stored before the upgrade', async () => {
     expect(STEP).toBeGreaterThan(0);
     const later = MIGRATIONS.splice(STEP);
-    target = await testDatabaseTarget();
+    const target = databases.track(await testDatabaseTarget());
     const people: number[] = [];
     try {
       const { db: old } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl });
@@ -46,7 +39,7 @@ describe(`migration 16: phones in lockers now (${USING_POSTGRES ? 'PostgreSQL' :
     } finally {
       MIGRATIONS.push(...later);
     }
-    ({ db } = await openDatabase({ dataDir: target.dataDir, databaseUrl: target.databaseUrl }));
+    const db = await databases.open(target);
     const records = createRecords(db);
     expect((await records.custody.phonesIn()).map((phone) => [phone.personId, phone.locker])).toEqual([
       [people[0], 0],
