@@ -10,6 +10,7 @@ import type { LockerView } from '../../records/custody';
 import { csrfField } from '../auth';
 import type { School, Scope } from '../../records/schools';
 import { lockerCountsBySchool } from '../../records/locker-counts';
+import { stationsBySchool } from '../stations-by-school';
 import { requestScope, schoolQuery, schoolsToSummarise } from '../scope';
 import type { WebContext } from '../context';
 import { PageError } from '../errors';
@@ -141,26 +142,14 @@ const STATE_ORDER = ['phone-in', 'item-present', 'item-out', 'held', 'safeguardi
 /** A trust account's Lockers now before it chooses a school: per school, its stations and lockers counted by state. */
 async function schoolsPanel(context: WebContext, schools: School[], scope: Scope): Promise<Html> {
   const { db } = context.records;
-  const [counts, stations, alerts] = await Promise.all([lockerCountsBySchool(db), db.all<{ id: string; site: string; status: string }>('SELECT id, site, status FROM stations'), context.records.alerts.open()]);
+  const [counts, perSchool] = await Promise.all([
+    lockerCountsBySchool(db),
+    stationsBySchool(context, (alert) => {
+      const match = /^locker:(.+)\/(\d+)$/.exec(alert.subject);
+      return match && LOCKER_ALARMS[alert.kind] ? match[1] : null;
+    }),
+  ]);
   const bySite = new Map(counts.map((school) => [school.site, school]));
-  const siteOf = new Map(stations.map((station) => [station.id, station.site]));
-  const perSchool = new Map<string, { online: number; doorsOpen: number; alarms: number }>();
-  const of = (site: string | undefined) => {
-    if (site === undefined) return null;
-    if (!perSchool.has(site)) perSchool.set(site, { online: 0, doorsOpen: 0, alarms: 0 });
-    return perSchool.get(site)!;
-  };
-  for (const station of stations) {
-    const state = context.link?.states.get(station.id);
-    const school = of(station.site)!;
-    if (state ? state.online : station.status === 'online') school.online++;
-    school.doorsOpen += state?.doorsOpen?.length ?? 0;
-  }
-  for (const alert of alerts) {
-    const match = /^locker:(.+)\/(\d+)$/.exec(alert.subject);
-    const school = match && LOCKER_ALARMS[alert.kind] ? of(siteOf.get(match[1])) : null;
-    if (school) school.alarms++;
-  }
   const states = [...new Set(counts.flatMap((school) => Object.keys(school.states)))].sort((a, b) => (STATE_ORDER.indexOf(a) + 1 || 99) - (STATE_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b));
   const total = { stations: 0, lockers: 0, states: new Map<string, number>() };
   for (const school of counts) {

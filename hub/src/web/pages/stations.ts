@@ -12,6 +12,7 @@ import type { StationRow } from '../../records/stations';
 import { csrfField } from '../auth';
 import type { WebContext } from '../context';
 import { requestScope, schoolQuery, schoolsToSummarise } from '../scope';
+import { stationsBySchool } from '../stations-by-school';
 import type { School, Scope } from '../../records/schools';
 import { PageError } from '../errors';
 import { finishBody } from '../layout';
@@ -250,32 +251,14 @@ export function registerStations(app: FastifyInstance, context: WebContext): voi
 
   /** Per school: its stations, how many are online, badge lists behind, open alarms (a trust account before it chooses a school). */
   async function schoolsPanel(schools: School[]) {
-    const stations = await records.db.all<{ id: string; site: string; status: string }>('SELECT id, site, status FROM stations');
-    const alerts = await records.alerts.open();
-    const siteOf = new Map(stations.map((station) => [station.id, station.site]));
-    const counts = new Map(schools.map((school) => [school.id, { stations: 0, online: 0, behind: 0, alarms: 0 }]));
-    for (const station of stations) {
-      const school = counts.get(station.site);
-      if (!school) continue;
-      const state = context.link?.states.get(station.id);
-      const online = state ? state.online : station.status === 'online';
-      school.stations++;
-      if (online) school.online++;
-      const badges = context.badges?.status(station.id);
-      if (badges && (badges.state === 'behind' || badges.state === 'updating')) school.behind++;
-    }
-    for (const alert of alerts) {
-      const match = /^(?:locker|station):([^/]+)/.exec(alert.subject);
-      const school = match ? counts.get(siteOf.get(match[1]) ?? '') : undefined;
-      if (school) school.alarms++;
-    }
+    const counts = await stationsBySchool(context, (alert) => /^(?:locker|station):([^/]+)/.exec(alert.subject)?.[1] ?? null);
     return html`<div class="table-wrap"><table class="data school-stations">
       <thead><tr><th scope="col">School</th><th scope="col">Stations</th><th scope="col">Online</th><th scope="col">Offline</th><th scope="col">Badge list behind</th><th scope="col">Alarms not yet acknowledged</th></tr></thead>
       <tbody>${schools.map((school) => {
-        const count = counts.get(school.id)!;
+        const count = counts.get(school.id) ?? { stations: 0, online: 0, badgesBehind: 0, alarms: 0 };
         return html`<tr data-school="${school.id}"><th scope="row"><a href="/stations?school=${encodeURIComponent(school.id)}">${school.name}</a></th>
           <td data-count="stations">${count.stations}</td><td data-count="online">${count.online}</td><td data-count="offline">${count.stations - count.online}</td>
-          <td data-count="badge-behind">${count.behind}</td><td data-count="alarms">${count.alarms}</td></tr>`;
+          <td data-count="badge-behind">${count.badgesBehind}</td><td data-count="alarms">${count.alarms}</td></tr>`;
       })}</tbody></table></div>`;
   }
 
