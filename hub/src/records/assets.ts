@@ -283,8 +283,7 @@ export class Assets {
     return addDays(lentAt, Number((await this.assetClass(asset.class_id, tx)).loan_days));
   }
 
-  /** When the next health check is due (P10), or null if this asset needs none. */
-  /** When an asset's next health check is due (null: its class has none); `classDays`: each class's period, read once for a list. */
+  /** When an asset's next health check is due (P10), or null if it needs none; `classDays`: each class's period, read once for a list. */
   async healthCheckDueAt(asset: AssetRow, tx: SqlDatabase = this.db, classDays?: Map<string, number | null>): Promise<string | null> {
     const days = asset.health_check_days ?? (classDays?.has(asset.class_id) ? classDays.get(asset.class_id) : (await this.assetClass(asset.class_id, tx)).health_check_days);
     if (days === null || days === undefined) return null;

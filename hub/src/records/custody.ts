@@ -521,12 +521,13 @@ export class CustodyRecords {
     );
     const homeStates = new Map(homes.map((home) => [`${home.home_station}/${Number(home.home_locker)}`, 'item-present']));
     // An item lent at the desk (no station event) is out, with its borrower, whatever its locker last said.
+    const deskHomes = at('a.home_station');
     const lentAtDesk = await this.db.all<{ home_station: string; home_locker: number; person_id: number; name: string; form: string | null; lent_at: string }>(
       `SELECT a.home_station, a.home_locker, l.person_id, p.name, p.form, l.lent_at FROM assets a
        JOIN loans l ON l.asset_id = a.id AND l.closed_at IS NULL AND l.station_id IS NULL
        JOIN people p ON p.id = l.person_id
-       WHERE a.home_station IS NOT NULL AND a.home_locker IS NOT NULL AND a.status = 'on-loan' AND ${at('a.home_station').sql}`,
-      at('a.home_station').params,
+       WHERE a.home_station IS NOT NULL AND a.home_locker IS NOT NULL AND a.status = 'on-loan' AND ${deskHomes.sql}`,
+      deskHomes.params,
     );
     for (const loan of lentAtDesk) {
       const key = `${loan.home_station}/${Number(loan.home_locker)}`;

@@ -166,11 +166,11 @@ export class Holds {
     return { hold, details: hold.details, receipt: hold.receipt };
   }
 
-  /** Holds for a list or report; a safeguarding hold's pupil is shown only to DSL and headteacher. */
   /**
-   * Holds, oldest first: every one, the open ones (`open`), or the latest `released` released ones
-   * (newest first); of a scope's schools' stations and pupils when given (by SQL condition: a
-   * trust's holds of years).
+   * Holds for a list or report, oldest first: every one, the open ones (`open`), or the latest
+   * `released` released ones (newest first); of a scope's schools' stations and pupils when given
+   * (by SQL condition: a trust's holds of years). A safeguarding hold's pupil is shown only to DSL
+   * and headteacher.
    */
   async list(actor: Actor, options: { open?: boolean; released?: number; scope?: Scope; id?: number } = {}): Promise<HoldView[]> {
     const mayRead = maySeeSafeguarding(actor);
